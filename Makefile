@@ -1,0 +1,50 @@
+# One entry point for every gate. `make test` (the README's test command) installs everything the
+# tests need, then runs lint, format check, types, import contracts and the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: install system-deps venv check lint types imports pytest test demo bench
+
+install: system-deps venv
+
+# Debian packages the tests use: bubblewrap (sandbox), openssh-server (git over ssh), git.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  need=""; \
+	  command -v bwrap >/dev/null || need="$$need bubblewrap"; \
+	  [ -x /usr/sbin/sshd ] || need="$$need openssh-server"; \
+	  command -v git >/dev/null || need="$$need git"; \
+	  if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi; \
+	else echo "not root or no apt-get: install bubblewrap, openssh-server and git yourself"; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest
+
+check: lint types imports pytest
+
+test: install check
+
+demo: install
+	$(PY) -m examples.artifact_roundtrip
+
+bench: install
+	$(PY) -m bench.artifacts

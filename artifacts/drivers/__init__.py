@@ -1,0 +1,1 @@
+"""Artifact drivers: one module per storage kind, each importing only its own SDK."""

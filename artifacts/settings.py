@@ -1,0 +1,44 @@
+"""Transfer settings shared by the drivers. Built by ``argoexec.config`` from the environment;
+drivers never read the environment themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from argoexec.retry import Backoff
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Knobs for every artifact transfer. Units are in the field names or comments."""
+
+    # S3 multipart upload: parallel part uploads (ARTIFACT_S3_UPLOAD_THREADS, Argo default 4).
+    upload_threads: int = 4
+    # Multipart part size in bytes (ARTIFACT_S3_UPLOAD_PART_SIZE_MIB; None = our default 8 MiB).
+    part_size: int | None = None
+    # Parallel ranged GETs for one large object, and the size of each range in bytes.
+    download_threads: int = 4
+    download_chunk_size: int = 8 * MIB
+    # Objects at least this large are fetched with parallel ranged GETs.
+    parallel_download_threshold: int = 16 * MIB
+    # Worker pool for directories transferred object by object (archive: none, S3/GCS prefixes).
+    dir_workers: int = 16
+    # Gzip level when the artifact does not set archive.tar.compressionLevel. ISA-L levels are
+    # 0-3; zlib-style levels 4-9 requested by a template map onto ISA-L's highest (3).
+    default_compression_level: int = 1
+    # Compression threads for tar+gzip (ISA-L releases the GIL).
+    compression_threads: int = 2
+    # Refuse to unpack archives whose total extracted size exceeds this (bytes; 0 = no cap).
+    max_extract_bytes: int = 0
+    # Whole-operation retries for transient errors (EXECUTOR_RETRY_BACKOFF_*).
+    backoff: Backoff = field(default_factory=Backoff)
+    # Where temporary files go when one is unavoidable (never a copy of a whole artifact).
+    tmp_dir: Path | None = None
+    # Regex from TRANSIENT_ERROR_PATTERN: any error whose text matches is transient.
+    transient_error_pattern: str | None = None
+    # Connect/read timeouts for network calls, seconds.
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0

@@ -1,0 +1,1 @@
+"""Loopback servers used as test fixtures. Everything binds 127.0.0.1 only."""
