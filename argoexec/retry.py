@@ -19,7 +19,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Backoff:
     """Argo's wait.Backoff: ``steps`` attempts in all, sleeping ``duration`` seconds, growing by
-    ``factor`` each time, with up to ``jitter`` times the delay added at random, capped at ``cap``."""
+    ``factor`` each time, plus up to ``jitter`` times the delay at random, capped at ``cap``."""
 
     steps: int = 5  # EXECUTOR_RETRY_BACKOFF_STEPS
     duration: float = 1.0  # seconds, EXECUTOR_RETRY_BACKOFF_DURATION
