@@ -74,6 +74,13 @@ class ArtifactDriver(Protocol):
         """A credential-free, human-readable location, e.g. ``s3://bucket/key``."""
         ...
 
+    def describe_credentials(self, artifact: Artifact) -> str:
+        """Which credential source this artifact resolves to, without any secret value, e.g.
+        ``static keys from secret 'my-s3' (accessKey/secretKey)``, ``web identity (role ...)``,
+        ``anonymous``. Raises ``ArtifactError`` if the credentials cannot be resolved. Used by
+        ``argoexec artifact check`` and in error messages instead of vague hints."""
+        ...
+
     def load(self, artifact: Artifact, path: Path) -> None:
         """Download the object (or, for a "directory" key, every object under it, recursively)
         to ``path``. A single object becomes the file ``path``; a directory key becomes the

@@ -39,6 +39,10 @@ class TransferSettings:
     tmp_dir: Path | None = None
     # Regex from TRANSIENT_ERROR_PATTERN: any error whose text matches is transient.
     transient_error_pattern: str | None = None
+    # GCS JSON API endpoint override (STORAGE_EMULATOR_HOST); None = Google's public endpoint.
+    gcs_endpoint: str | None = None
+    # known_hosts file for Git over SSH (SSH_KNOWN_HOSTS); None = ssh's own defaults.
+    ssh_known_hosts: Path | None = None
     # Connect/read timeouts for network calls, seconds.
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
