@@ -40,10 +40,11 @@ class S3EncryptionOptions(ArgoModel):
     server_side_customer_key_secret: SecretKeySelector | None = None
 
 
-class S3Artifact(ArgoModel):
+class S3Bucket(ArgoModel):
+    """S3 fields shared by an artifact location and a repository (everything but ``key``)."""
+
     endpoint: str | None = None
     bucket: str | None = None
-    key: str | None = None
     region: str | None = None
     insecure: bool | None = None
     access_key_secret: SecretKeySelector | None = None
@@ -57,10 +58,17 @@ class S3Artifact(ArgoModel):
     addressing_style: str | None = None
 
 
-class GCSArtifact(ArgoModel):
-    bucket: str | None = None
+class S3Artifact(S3Bucket):
     key: str | None = None
+
+
+class GCSBucket(ArgoModel):
+    bucket: str | None = None
     service_account_key_secret: SecretKeySelector | None = None
+
+
+class GCSArtifact(GCSBucket):
+    key: str | None = None
 
 
 class GitArtifact(ArgoModel):
@@ -184,12 +192,12 @@ class Artifact(ArtifactLocation):
     deleted: bool | None = None
 
 
-class S3ArtifactRepository(S3Artifact):
+class S3ArtifactRepository(S3Bucket):
     key_format: str | None = None
     key_prefix: str | None = None
 
 
-class GCSArtifactRepository(GCSArtifact):
+class GCSArtifactRepository(GCSBucket):
     key_format: str | None = None
 
 
