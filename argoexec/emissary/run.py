@@ -1,0 +1,225 @@
+"""``argoexec emissary -- CMD ARGS...``: the step-by-step flow of argo-contract.md §2.2."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from argoexec import contract as c
+from argoexec.emissary import watchers
+from argoexec.emissary.child import Capture, Child, install_forwarding
+from argoexec.emissary.outputs import copy_outputs
+from argoexec.emissary.settings import EmissarySettings
+from argoexec.emissary.template import (
+    EmissaryError,
+    capture_enabled,
+    command_line,
+    main_containers,
+    read_template,
+    sidecar_names,
+)
+
+log = logging.getLogger("argoexec.emissary")
+
+
+class DependencyFailedError(EmissaryError):
+    def __init__(self, name: str, code: int) -> None:
+        super().__init__(f'dependency "{name}" exited with non-zero code: {code}')
+        self.code = code
+
+
+def run(argv: list[str], settings: EmissarySettings) -> int:
+    """Run the command; always leaves ``ctr/<ctr>/exitcode`` behind. The process exit code."""
+    exit_file_code = c.EXIT_INTERNAL  # provisional until the child has run
+    process_code = c.EXIT_INTERNAL
+    os.umask(0)
+    try:
+        settings.varrun.ctr(settings.container).mkdir(mode=0o777, parents=True, exist_ok=True)
+        template = read_template(settings)
+        command = command_line(argv, settings)
+        exit_file_code = process_code = _run_template(template, command, settings)
+        if settings.container == c.MAIN_CONTAINER:
+            errors = copy_outputs(template, settings.varrun)
+            if errors:
+                raise EmissaryError("; ".join(errors))
+        else:
+            log.info("not saving outputs - not main container")
+    except _TerminatedError:
+        process_code = 128 + signal.SIGTERM
+    except DependencyFailedError as exc:
+        exit_file_code, process_code = exc.code, c.EXIT_INTERNAL
+        _fail(settings, str(exc))
+    except (EmissaryError, OSError) as exc:
+        process_code = c.EXIT_INTERNAL
+        _fail(settings, str(exc))
+    finally:
+        _write_exit_code(settings, exit_file_code)
+    return process_code
+
+
+def _run_template(template: dict[str, Any], command: list[str], settings: EmissarySettings) -> int:
+    member = _container_set_member(template, settings.container)
+    for dep in member.get("dependencies") or []:
+        _wait_for_dependency(settings, dep)
+    program = _resolve(command[0])
+    if settings.pause_before:
+        watchers.wait_for_file(settings.varrun.pause_marker(settings.container, "before"))
+    attempts, pause = _retry_policy(template)
+    code = 0
+    for attempt in range(attempts):
+        if attempt:
+            log.info("retrying the command (attempt %d of %d)", attempt + 1, attempts)
+            time.sleep(pause)
+        code = _run_once([program, *command[1:]], template, settings)
+        if code == 0:
+            break
+    if settings.pause_after:
+        watchers.wait_for_file(settings.varrun.pause_marker(settings.container, "after"))
+    return code
+
+
+def _run_once(command: list[str], template: dict[str, Any], settings: EmissarySettings) -> int:
+    varrun, me = settings.varrun, settings.container
+    capture = None
+    if capture_enabled(template, settings):
+        capture = Capture(varrun.stdout(me), varrun.combined(me))
+    child = Child(command, capture, tty=os.isatty(0))
+    try:
+        child.start()
+    except OSError as exc:
+        if capture is not None:
+            capture.close()
+        raise EmissaryError(f"failed to start {command[0]}: {exc}") from exc
+    done = threading.Event()
+    restore = install_forwarding(child)
+    try:
+        watchers.watch_signal_file(child, varrun.signal(me), done)
+        if settings.deadline is not None:
+            watchers.watch_deadline(
+                child,
+                settings.deadline,
+                settings.grace_seconds,
+                done,
+                lambda: _write_termination_log(settings, "Step exceeded its deadline"),
+            )
+        if me in sidecar_names(template):
+            watchers.terminate_sidecar_when_mains_exit(
+                varrun, me, main_containers(template), settings.grace_seconds, done
+            )
+        return child.wait()
+    finally:
+        done.set()
+        restore()
+
+
+def _container_set_member(template: dict[str, Any], name: str) -> dict[str, Any]:
+    for member in (template.get("containerSet") or {}).get("containers") or []:
+        if (member.get("name") or c.MAIN_CONTAINER) == name:
+            return dict(member)
+    return {}
+
+
+def _retry_policy(template: dict[str, Any]) -> tuple[int, float]:
+    """containerSet ``retryStrategy``: ``retries: N`` gives N retries, N+1 attempts in all.
+
+    Argo's code makes N the *total* (and 0 runs nothing); we follow Argo's documentation, which
+    is what users write their templates against.
+    """
+    strategy = (template.get("containerSet") or {}).get("retryStrategy") or {}
+    try:
+        retries = max(0, int(strategy.get("retries") or 0))
+    except (TypeError, ValueError) as exc:
+        raise EmissaryError(f"invalid containerSet retries: {strategy.get('retries')!r}") from exc
+    return retries + 1, _duration_seconds(str(strategy.get("duration") or "0s"))
+
+
+_UNIT_ORDER = ("ms", "us", "µs", "ns", "h", "m", "s")  # two-letter units first
+
+
+def _duration_seconds(text: str) -> float:
+    """A Go duration such as ``1m30s``, ``500ms`` or ``2s``."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, number, i = 0.0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = next(
+            (u for u in ("ms", "us", "µs", "ns", "h", "m", "s") if text.startswith(u, i)), ""
+        )
+        if not unit or not number:
+            raise EmissaryError(f"invalid duration {text!r}")
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    if number:
+        total += float(number)  # a bare number: seconds
+    return total
+
+
+class _TerminatedError(Exception):
+    """SIGTERM while waiting for a dependency: exit 143, exitcode file keeps the provisional 64."""
+
+
+def _wait_for_dependency(settings: EmissarySettings, dep: str) -> None:
+    path = settings.varrun.exitcode(dep)
+    path.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+
+    def on_term(_signum: int, _frame: object) -> None:
+        raise _TerminatedError
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        # A half-written file reads as None and is simply read again on the next poll.
+        while (code := watchers.read_exit_code(path)) is None:
+            time.sleep(watchers.POLL_SECONDS)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code != 0:
+        raise DependencyFailedError(dep, code)
+
+
+def _resolve(program: str) -> str:
+    if "/" in program:
+        return program
+    found = shutil.which(program)
+    if found is None:
+        raise EmissaryError(
+            f'failed to find name in PATH: exec: "{program}": executable file not found in $PATH'
+        )
+    return found
+
+
+def _fail(settings: EmissarySettings, message: str) -> None:
+    log.error("%s", message)
+    _write_termination_log(settings, message)
+
+
+def _write_termination_log(settings: EmissarySettings, message: str) -> None:
+    data = message.encode()[: c.TERMINATION_LOG_MAX]
+    try:
+        fd = os.open(settings.termination_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        print(f"unable to write termination log: {exc}", file=sys.stderr)
+
+
+def _write_exit_code(settings: EmissarySettings, code: int) -> None:
+    """The very last write: its existence tells the wait container we are done."""
+    path = settings.varrun.exitcode(settings.container)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+        tmp = path.with_name("exitcode.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(str(code))
+        os.replace(tmp, path)

@@ -1,0 +1,61 @@
+"""The emissary's own reading of its environment (the one exception to "env only in config")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from argoexec import contract as c
+from argoexec.varrun import VarRun
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def parse_deadline(value: str | None) -> datetime | None:
+    """``ARGO_DEADLINE`` (RFC3339); the zero time or empty means no deadline."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_grace(value: str | None) -> float:
+    try:
+        seconds = float(value) if value else 0.0
+    except ValueError:
+        seconds = 0.0
+    return seconds if seconds > 0 else c.DEFAULT_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class EmissarySettings:
+    container: str
+    varrun: VarRun
+    termination_log: Path
+    include_script_output: bool
+    template_env: str | None
+    args_file: str | None
+    pause_before: bool
+    pause_after: bool
+    grace_seconds: float
+    deadline: datetime | None
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str] | None = None) -> EmissarySettings:
+        env = os.environ if env is None else env
+        return cls(
+            container=env.get(c.ENV_CONTAINER_NAME) or c.MAIN_CONTAINER,
+            varrun=VarRun(Path(env.get(c.ENV_VAR_RUN_DIR) or c.VAR_RUN_ARGO)),
+            termination_log=Path(env.get(c.ENV_TERMINATION_LOG) or c.TERMINATION_LOG),
+            include_script_output=_true(env.get(c.ENV_INCLUDE_SCRIPT_OUTPUT)),
+            template_env=env.get(c.ENV_TEMPLATE),
+            args_file=env.get(c.ENV_CONTAINER_ARGS_FILE) or None,
+            pause_before=_true(env.get(c.ENV_DEBUG_PAUSE_BEFORE)),
+            pause_after=_true(env.get(c.ENV_DEBUG_PAUSE_AFTER)),
+            grace_seconds=parse_grace(env.get(c.ENV_TERMINATION_GRACE_PERIOD_SECONDS)),
+            deadline=parse_deadline(env.get(c.ENV_DEADLINE)),
+        )
