@@ -40,6 +40,16 @@ MAPPED: dict[type[BaseModel], str] = {
     art.GCSArtifactRepository: PREFIX + "GCSArtifactRepository",
     art.ArtifactoryArtifactRepository: PREFIX + "ArtifactoryArtifactRepository",
     models.SecretKeySelector: "io.k8s.api.core.v1.SecretKeySelector",
+    models.Template: PREFIX + "Template",
+    models.Inputs: PREFIX + "Inputs",
+    models.Outputs: PREFIX + "Outputs",
+    models.Parameter: PREFIX + "Parameter",
+    models.ValueFrom: PREFIX + "ValueFrom",
+    models.ScriptTemplate: PREFIX + "ScriptTemplate",
+    models.ResourceTemplate: PREFIX + "ResourceTemplate",
+    models.ManifestFrom: PREFIX + "ManifestFrom",
+    models.ContainerSetTemplate: PREFIX + "ContainerSetTemplate",
+    models.ConfigMapKeySelector: "io.k8s.api.core.v1.ConfigMapKeySelector",
 }
 
 
@@ -75,6 +85,11 @@ def test_driver_locations_cover_every_field_argo_defines(
     assert isinstance(props, dict)
     aliases = {f.alias or name for name, f in model.model_fields.items()}
     assert set(props) - aliases == set()
+
+
+def test_parameter_values_accept_numbers_and_booleans_as_strings() -> None:
+    p = models.Parameter.model_validate({"name": "n", "value": 3, "default": True})
+    assert (p.value, p.default) == ("3", "true")
 
 
 def test_unknown_fields_survive_a_round_trip() -> None:
