@@ -1,0 +1,1 @@
+"""``argoexec resource``: act on a Kubernetes manifest and wait for its conditions (contract §6)."""
