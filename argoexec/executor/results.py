@@ -1,0 +1,107 @@
+"""What ``wait`` reads back from the shared volume: the result and output parameters (§4.3-4.5.1).
+
+Paths are decided as Argo does: a path inside one of the template's volume mounts, or at/below a
+supplied input artifact's path, is read through the volume mirror (``/mainctrfs<path>``);
+anything else is a "base image path" read from the emissary's copy under ``/var/run/argo``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from argoexec.contract import RESULT_MAX_BYTES
+from argoexec.models import Parameter, Template
+from argoexec.varrun import VarRun
+
+MAINCTRFS = Path("/mainctrfs")
+
+
+@dataclass(frozen=True)
+class CapturedResult:
+    """``outputs.result``; ``truncated`` records that only the last 256 KiB were kept."""
+
+    value: str
+    truncated: bool
+    original_bytes: int
+
+
+def capture_result(stdout: Path) -> CapturedResult:
+    """Main's stdout with one trailing newline removed, keeping at most the last 256 KiB.
+
+    The cut is made on a UTF-8 character boundary so the result stays valid text.
+    """
+    data = stdout.read_bytes()
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    size = len(data)
+    if size <= RESULT_MAX_BYTES:
+        return CapturedResult(data.decode("utf-8", errors="replace"), False, size)
+    tail = data[-RESULT_MAX_BYTES:]
+    while tail and (tail[0] & 0xC0) == 0x80:  # drop continuation bytes of a split character
+        tail = tail[1:]
+    return CapturedResult(tail.decode("utf-8", errors="replace"), True, size)
+
+
+def _within(path: str, root: str) -> bool:
+    p, r = os.path.normpath(path), os.path.normpath(root)
+    return p == r or p.startswith(r.rstrip("/") + "/")
+
+
+def is_volume_path(path: str, template: Template, supplied_inputs: list[str]) -> bool:
+    """True when ``path`` must be read through ``/mainctrfs`` rather than the emissary copy."""
+    if any(_within(path, mount) for mount in template.volume_mount_paths()):
+        return True
+    return any(_within(path, art_path) for art_path in supplied_inputs)
+
+
+def supplied_input_paths(template: Template, supplied: set[str]) -> list[str]:
+    """Paths of the input artifacts that were actually loaded (``supplied`` holds their names)."""
+    inputs = template.inputs.artifacts if template.inputs and template.inputs.artifacts else []
+    return [a.path for a in inputs if a.path and a.name in supplied]
+
+
+@dataclass
+class ParameterOutcome:
+    parameters: list[Parameter]
+    error: str | None
+
+
+def read_parameters(
+    template: Template,
+    varrun: VarRun,
+    supplied_inputs: list[str],
+    mainctrfs: Path = MAINCTRFS,
+) -> ParameterOutcome:
+    """Fill ``value`` of every ``valueFrom.path`` parameter.
+
+    A missing file takes ``valueFrom.default`` when one is set (an empty default counts);
+    otherwise processing stops with an error, and the parameters read so far keep their values
+    (Argo's behaviour: the remaining ones are reported as declared).
+    """
+    declared = (
+        template.outputs.parameters if template.outputs and template.outputs.parameters else []
+    )
+    out = [p.model_copy(deep=True) for p in declared]
+    for param in out:
+        source = param.value_from.path if param.value_from else None
+        if not source:
+            continue
+        if is_volume_path(source, template, supplied_inputs):
+            location = Path(f"{mainctrfs}/{source.lstrip('/')}")
+        else:
+            location = varrun.output_parameter(source)
+        try:
+            text = location.read_text(encoding="utf-8")
+        except OSError as exc:
+            default = param.value_from.default if param.value_from else None
+            if default is None:
+                reason = exc.strerror or str(exc)
+                return ParameterOutcome(
+                    out, f"output parameter {param.name!r}: {source}: {reason.lower()}"
+                )
+            param.value = default
+            continue
+        param.value = text[:-1] if text.endswith("\n") else text
+    return ParameterOutcome(out, None)

@@ -1,0 +1,78 @@
+"""Where ``wait`` reports a node's result: a ``NodeResult`` written once, then marked complete.
+
+The Kubernetes sink (a ``WorkflowTaskResult``) lives in ``argoexec.kube``; this module holds the
+protocol and the file sink used by runtimes without an API server. Both keep Argo's completion
+label: the result only claims completion after ``finalize``, so a ``wait`` killed mid-way never
+leaves a result that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from argoexec.models import NodeResult
+
+COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
+
+
+class ResultSink(Protocol):
+    def initialize(self) -> None:
+        """Create the (empty, not completed) result."""
+        ...
+
+    def report(self, result: NodeResult) -> None:
+        """Merge ``result``'s set fields (outputs, progress) into the stored result."""
+        ...
+
+    def finalize(self) -> None:
+        """Mark the result complete. Called once, after the last ``report``."""
+        ...
+
+
+class FileSink:
+    """A JSON document shaped like a ``WorkflowTaskResult``, replaced atomically on each write."""
+
+    def __init__(self, path: Path, name: str = "") -> None:
+        self.path = path
+        self.name = name
+
+    def read(self) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            doc = {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "WorkflowTaskResult",
+                "metadata": {"name": self.name, "labels": {COMPLETED_LABEL: "false"}},
+            }
+        return doc
+
+    def initialize(self) -> None:
+        self._write(self.read())
+
+    def report(self, result: NodeResult) -> None:
+        doc = self.read()
+        doc.update(result.to_wire())
+        self._write(doc)
+
+    def finalize(self) -> None:
+        doc = self.read()
+        doc.setdefault("metadata", {}).setdefault("labels", {})[COMPLETED_LABEL] = "true"
+        self._write(doc)
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def is_completed(doc: dict[str, Any]) -> bool:
+    labels = (doc.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(COMPLETED_LABEL) == "true")

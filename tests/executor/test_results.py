@@ -1,0 +1,122 @@
+"""Reading results back for ``wait``: outputs.result, output parameters, progress, file sink."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from argoexec.contract import RESULT_MAX_BYTES
+from argoexec.executor.progress import latest_progress, parse_progress
+from argoexec.executor.results import capture_result, read_parameters, supplied_input_paths
+from argoexec.executor.sinks import FileSink, is_completed
+from argoexec.models import NodeResult, Outputs, Parameter, Template
+from argoexec.varrun import VarRun
+
+
+def test_the_result_drops_exactly_one_trailing_newline(tmp_path: Path) -> None:
+    out = tmp_path / "stdout"
+    out.write_bytes(b"hello\n\n")
+    result = capture_result(out)
+    assert (result.value, result.truncated) == ("hello\n", False)
+
+
+def test_a_result_over_256_kib_keeps_the_tail_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "stdout"
+    out.write_bytes(b"a" * 10 + b"b" * RESULT_MAX_BYTES + b"\n")
+    result = capture_result(out)
+    assert result.truncated
+    assert result.value == "b" * RESULT_MAX_BYTES
+    assert result.original_bytes == RESULT_MAX_BYTES + 10
+
+
+def test_truncation_never_splits_a_utf8_character(tmp_path: Path) -> None:
+    out = tmp_path / "stdout"
+    out.write_bytes("é".encode() * RESULT_MAX_BYTES)
+    value = capture_result(out).value
+    assert set(value) == {"é"}
+    assert len(value.encode()) <= RESULT_MAX_BYTES
+
+
+def template_with(params: list[dict[str, object]], **extra: object) -> Template:
+    return Template.model_validate({"outputs": {"parameters": params}, **extra})
+
+
+def test_parameters_are_read_from_the_emissary_copy(tmp_path: Path) -> None:
+    varrun = VarRun(tmp_path / "var-run-argo")
+    copy = varrun.output_parameter("/tmp/p")
+    copy.parent.mkdir(parents=True)
+    copy.write_text("value\n")
+    outcome = read_parameters(
+        template_with([{"name": "p", "valueFrom": {"path": "/tmp/p"}}]), varrun, []
+    )
+    assert outcome.error is None
+    assert outcome.parameters[0].value == "value"
+
+
+def test_parameters_in_a_volume_are_read_through_mainctrfs(tmp_path: Path) -> None:
+    mirror = tmp_path / "mainctrfs"
+    (mirror / "data").mkdir(parents=True)
+    (mirror / "data" / "p").write_text("from-volume")
+    template = template_with(
+        [{"name": "p", "valueFrom": {"path": "/data/p"}}],
+        container={"volumeMounts": [{"name": "v", "mountPath": "/data"}]},
+    )
+    outcome = read_parameters(template, VarRun(tmp_path / "vr"), [], mainctrfs=mirror)
+    assert outcome.parameters[0].value == "from-volume"
+
+
+def test_a_missing_parameter_file_takes_its_default(tmp_path: Path) -> None:
+    template = template_with([{"name": "p", "valueFrom": {"path": "/nope", "default": ""}}])
+    outcome = read_parameters(template, VarRun(tmp_path), [])
+    assert outcome.error is None
+    assert outcome.parameters[0].value == ""
+
+
+def test_a_missing_parameter_without_default_stops_later_parameters(tmp_path: Path) -> None:
+    varrun = VarRun(tmp_path)
+    later = varrun.output_parameter("/later")
+    later.parent.mkdir(parents=True)
+    later.write_text("x")
+    template = template_with(
+        [
+            {"name": "missing", "valueFrom": {"path": "/nope"}},
+            {"name": "later", "valueFrom": {"path": "/later"}},
+        ]
+    )
+    outcome = read_parameters(template, varrun, [])
+    assert outcome.error is not None
+    assert "missing" in outcome.error
+    assert "/nope" in outcome.error
+    assert outcome.parameters[1].value is None
+
+
+def test_only_supplied_inputs_count_as_volume_paths() -> None:
+    template = Template.model_validate(
+        {"inputs": {"artifacts": [{"name": "a", "path": "/in/a"}, {"name": "b", "path": "/in/b"}]}}
+    )
+    assert supplied_input_paths(template, {"a"}) == ["/in/a"]
+
+
+def test_progress_takes_the_last_valid_line(tmp_path: Path) -> None:
+    progress = tmp_path / "progress"
+    progress.write_text("1/10\n\n 3/10 \n\n")
+    assert latest_progress(progress) == "3/10"
+    assert parse_progress("11/10") is None
+    assert parse_progress("1/0") is None
+    assert parse_progress("x") is None
+
+
+def test_the_file_sink_claims_completion_only_after_finalize(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path / "result.json", name="node-1")
+    sink.initialize()
+    assert not is_completed(json.loads(sink.path.read_text()))
+    outputs = Outputs(parameters=[Parameter(name="p", value="v")], result="r")
+    sink.report(NodeResult(outputs=outputs))
+    sink.report(NodeResult(progress="1/2"))
+    doc = json.loads(sink.path.read_text())
+    assert not is_completed(doc)
+    assert doc["outputs"]["result"] == "r"
+    assert doc["progress"] == "1/2"
+    sink.finalize()
+    assert is_completed(json.loads(sink.path.read_text()))
+    assert not list(tmp_path.glob(".*tmp"))
