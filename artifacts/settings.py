@@ -43,6 +43,8 @@ class TransferSettings:
     gcs_endpoint: str | None = None
     # known_hosts file for Git over SSH (SSH_KNOWN_HOSTS); None = ssh's own defaults.
     ssh_known_hosts: Path | None = None
+    # PEM CA bundle trusted for HTTPS artifact URLs (ARGOEXEC_HTTP_CA_BUNDLE); None = certifi.
+    http_ca_bundle: Path | None = None
     # Connect/read timeouts for network calls, seconds.
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
