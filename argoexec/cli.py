@@ -1,0 +1,289 @@
+"""The ``argoexec`` command line: the argparse tree, and the one place that turns exceptions into
+exit codes.
+
+Exit codes:
+
+| Code | When |
+|---|---|
+| 0 | success (``artifact check``: verdict ``OK``) |
+| 1 | ``artifact`` commands: the artifact's object/key does not exist (``ERR_NOT_FOUND``) |
+| 2 | usage: bad flags, an unreadable or invalid ``--artifact``/``--repository``, a bad URL |
+| 64 | any other failure — Argo's exit code for a failed sub-command (argo-contract.md §0.2) |
+| 130 / 143 | interrupted by SIGINT / SIGTERM |
+
+Every sub-command accepts Argo's persistent flags (``--loglevel``, ``--log-format``,
+``--gloglevel``) and kubectl's client flags. Flags we do not know are tolerated when written as
+``--flag`` or ``--flag=value`` (the controller may append ``executor.args``); an unknown flag's
+separate value would be taken for a positional argument. ``emissary`` is handed over before any
+parsing (its command line after ``--`` belongs to the user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from argoexec.contract import EXIT_INTERNAL
+
+if TYPE_CHECKING:
+    from argoexec.commands import Invocation
+
+# Only the standard library and ``argoexec.contract`` are imported at module level: the emissary
+# hand-over in :func:`main` must not pay for pydantic, yaml or the artifact layer.
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_FAILED = EXIT_INTERNAL
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+Command = Callable[[argparse.Namespace, "Invocation"], int]
+log = logging.getLogger("argoexec")
+
+# kubectl's client flags: (flags, dest, takes a value). Those with a dest we use; the rest are
+# accepted and ignored so a controller-built command line never fails on them.
+_KUBE_FLAGS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
+    (("--kubeconfig",), "kubeconfig", True),
+    (("--context",), "context", True),
+    (("--cluster",), "cluster", True),
+    (("--user",), "user", True),
+    (("-n", "--namespace"), "namespace", True),
+    (("-s", "--server"), "server", True),
+    (("--token",), "token", True),
+    (("--certificate-authority",), "certificate_authority", True),
+    (("--client-certificate",), "client_certificate", True),
+    (("--client-key",), "client_key", True),
+    (("--as",), "impersonate", True),
+    (("--as-group",), "impersonate_group", True),
+    (("--as-uid",), "impersonate_uid", True),
+    (("--username",), "kube_username", True),
+    (("--password",), "kube_password", True),
+    (("--request-timeout",), "request_timeout", True),
+    (("--tls-server-name",), "tls_server_name", True),
+    (("--cache-dir",), "cache_dir", True),
+    (("--log-flush-frequency",), "log_flush_frequency", True),
+    (("-v", "--v"), "klog_v", True),
+    (("--vmodule",), "vmodule", True),
+)
+_KUBE_USED = frozenset(
+    {
+        "kubeconfig",
+        "context",
+        "cluster",
+        "user",
+        "namespace",
+        "server",
+        "token",
+        "certificate_authority",
+    }
+)
+_KUBE_BOOL_FLAGS = ("insecure_skip_tls_verify", "match_server_version", "disable_compression")
+
+
+def _loglevel(value: str) -> str:
+    from argoexec.logs import parse_level
+
+    try:
+        parse_level(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Argo's persistent flags and kubectl's client flags. Nested parsers get them with
+    suppressed defaults so a value given before the sub-command is not reset by it."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    flags = parser.add_argument_group("global flags")
+    flags.add_argument("--loglevel", type=_loglevel, default=default("info"), metavar="LEVEL")
+    flags.add_argument("--log-format", choices=("text", "json"), default=default("text"))
+    flags.add_argument("--gloglevel", type=int, default=default(0), metavar="N")
+    kube = parser.add_argument_group("Kubernetes client flags")
+    for names, dest, _ in _KUBE_FLAGS:
+        shown = "(used for secrets)" if dest in _KUBE_USED else argparse.SUPPRESS
+        kube.add_argument(*names, dest=dest, default=default(None), metavar="VALUE", help=shown)
+    for dest in _KUBE_BOOL_FLAGS:
+        kube.add_argument(
+            "--" + dest.replace("_", "-"),
+            dest=dest,
+            nargs="?",
+            const=True,
+            type=_bool,
+            default=default(None),
+            help=None if dest == "insecure_skip_tls_verify" else argparse.SUPPRESS,
+        )
+
+
+def _lazy(module: str, name: str) -> Command:
+    """A command imported only when it runs, so ``argoexec version`` stays fast."""
+
+    def run(args: argparse.Namespace, inv: Invocation) -> int:
+        command: Command = getattr(importlib.import_module(module), name)
+        return command(args, inv)
+
+    return run
+
+
+def _location_flags(parser: argparse.ArgumentParser) -> None:
+    loc = parser.add_argument_group("location")
+    loc.add_argument("paths", nargs="*", metavar="URL|PATH", help="location URL and/or local path")
+    loc.add_argument("--artifact", metavar="LOC", help="artifact YAML/JSON: a file or inline")
+    loc.add_argument("--url", help="location shorthand: s3://, gs://, git+https://, https://")
+    loc.add_argument("--name", help="artifact name (default: from --artifact or the URL)")
+    loc.add_argument("--repository", metavar="FILE", help="Argo artifact-repositories document")
+    loc.add_argument("--repository-key", dest="repo_key", metavar="KEY")
+    loc.add_argument("--var", action="append", default=[], metavar="NAME=VALUE")
+    loc.add_argument("--endpoint", metavar="HOST:PORT", help="S3 endpoint for s3:// URLs")
+    loc.add_argument("--insecure", action="store_true", default=None, help="S3 over plain HTTP")
+    loc.add_argument("--region")
+    loc.add_argument("--access-key-secret", metavar="NAME/KEY")
+    loc.add_argument("--secret-key-secret", metavar="NAME/KEY")
+    sec = parser.add_argument_group("secrets")
+    sec.add_argument("--secrets-dir", metavar="DIR", help="DIR/<secret name>/<key> files")
+    sec.add_argument(
+        "--secret", action="append", default=[], metavar="NAME/KEY=VALUE|@FILE|env:VAR"
+    )
+
+
+def _artifact_commands(sub: Any) -> None:
+    group = sub.add_parser("artifact", help="move artifacts to and from storage")
+    _global_flags(group, suppress=True)
+    leaves = group.add_subparsers(metavar="COMMAND")
+    specs = (
+        ("put", "upload a file or directory", "artifact", "put"),
+        ("get", "download (and unpack) an artifact", "artifact", "get"),
+        ("ls", "list the keys under an artifact's key", "artifact", "ls"),
+        ("rm", "delete an artifact", "artifact", "rm"),
+        (
+            "check",
+            "dry run: credentials, existence, optional write probe",
+            "artifact_check",
+            "check",
+        ),
+    )
+    for name, help_text, module, func in specs:
+        leaf = leaves.add_parser(name, help=help_text, allow_abbrev=False)
+        _global_flags(leaf, suppress=True)
+        _location_flags(leaf)
+        leaf.set_defaults(
+            run=_lazy(f"argoexec.commands.{module}", func), command=f"artifact {name}"
+        )
+        if name in ("put", "get"):
+            leaf.add_argument("-o", "--output", choices=("text", "json"), default="text")
+        if name == "get":
+            leaf.add_argument("--sha256", metavar="HEX", help="fail unless the bytes match")
+        if name == "check":
+            leaf.add_argument("--write-probe", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="argoexec", description="Argo Workflows executor (Python)", allow_abbrev=False
+    )
+    _global_flags(parser, suppress=False)
+    sub = parser.add_subparsers(metavar="COMMAND")
+    _artifact_commands(sub)
+    ver = sub.add_parser("version", help="print version information", allow_abbrev=False)
+    _global_flags(ver, suppress=True)
+    ver.add_argument("--short", action="store_true")
+    ver.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    ver.set_defaults(run=_lazy("argoexec.commands.version", "version"), command="version")
+    return parser
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler."""
+
+
+def exit_code_for(exc: BaseException, command: str) -> int:
+    """The exit code for an exception that ended ``command``."""
+    from argoexec.commands import CheckFailedError, UsageError
+
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    cause = exc.cause if isinstance(exc, CheckFailedError) and exc.cause else exc
+    code = getattr(cause, "code", None)
+    if command.startswith("artifact ") and getattr(code, "value", None) == "ERR_NOT_FOUND":
+        return EXIT_NOT_FOUND
+    return EXIT_FAILED
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    args, unknown = parser.parse_known_args(argv)
+    strays = [a for a in unknown if not a.startswith("-")]
+    if strays:
+        parser.error(f"unexpected arguments: {' '.join(strays)}")
+    args.ignored_flags = unknown
+    if getattr(args, "run", None) is None:
+        parser.error("a command is required (try: argoexec artifact --help)")
+    return args
+
+
+def _invoke(args: argparse.Namespace, inv: Invocation) -> int:
+    from argoexec.commands import CheckFailedError
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        inv.stop.set("SIGTERM")
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        command: Command = args.run
+        return command(args, inv)
+    except KeyboardInterrupt:
+        inv.stop.set("SIGINT")
+        log.error("interrupted")
+        return EXIT_SIGINT
+    except _Terminated:
+        log.error("terminated")
+        return EXIT_SIGTERM
+    except CheckFailedError as exc:
+        return exit_code_for(exc, args.command)
+    except Exception as exc:
+        message = str(exc) or type(exc).__name__
+        debug = log.isEnabledFor(logging.DEBUG)
+        log.error(message, extra={"command": args.command}, exc_info=exc if debug else None)
+        return exit_code_for(exc, args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emissary"]:
+        from argoexec.emissary.main import main as emissary_main
+
+        return emissary_main(argv[1:])
+    try:
+        args = _parse(build_parser(), argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from argoexec.commands import Invocation
+    from argoexec.config import ExecutorConfig
+    from argoexec.lifecycle import Stop
+    from argoexec.logs import setup_logging
+
+    config = ExecutorConfig.from_process()
+    setup_logging(args.loglevel, args.log_format)
+    for warning in config.warnings:
+        log.warning(warning)
+    if args.ignored_flags:
+        log.debug("ignoring unknown flags", extra={"flags": " ".join(args.ignored_flags)})
+    inv = Invocation(config=config, stop=Stop(), stdout=sys.stdout, stderr=sys.stderr)
+    return _invoke(args, inv)

@@ -1,0 +1,260 @@
+"""Executor configuration from the environment: the one module that reads environment variables.
+
+``ExecutorConfig.from_environ(env)`` takes the mapping explicitly so tests pass a plain dict;
+``ExecutorConfig.from_process()`` is the single call site that hands it ``os.environ``.
+
+Argo's variables keep Argo's defaults and validation (argo-contract.md §10.5). Our own tuning
+knobs are prefixed ``ARGOEXEC_``. An unparsable value never aborts the executor: the default is
+kept and the problem is recorded in ``warnings`` for the caller to log once logging is set up.
+
+| Variable | Field | Unit / rule |
+|---|---|---|
+| ``ARTIFACT_S3_UPLOAD_THREADS`` | ``settings.upload_threads`` | count; invalid or < 1 → 4 |
+| ``ARTIFACT_S3_UPLOAD_PART_SIZE_MIB`` | ``settings.part_size`` | MiB → bytes; only 5..5120 |
+| ``EXECUTOR_RETRY_BACKOFF_STEPS`` | ``settings.backoff.steps`` | attempts (5) |
+| ``EXECUTOR_RETRY_BACKOFF_DURATION`` | ``settings.backoff.duration`` | Go duration, e.g. ``1s`` |
+| ``EXECUTOR_RETRY_BACKOFF_FACTOR`` | ``settings.backoff.factor`` | multiplier (1.6) |
+| ``EXECUTOR_RETRY_BACKOFF_JITTER`` | ``settings.backoff.jitter`` | fraction (0.5) |
+| ``TRANSIENT_ERROR_PATTERN`` | ``settings.transient_error_pattern`` | regex (must compile) |
+| ``STORAGE_EMULATOR_HOST`` | ``settings.gcs_endpoint`` | URL; ``http://`` added if bare |
+| ``SSH_KNOWN_HOSTS`` | ``settings.ssh_known_hosts`` | path |
+| ``ARGOEXEC_HTTP_CA_BUNDLE`` | ``settings.http_ca_bundle`` | path of a PEM CA bundle |
+| ``TMPDIR`` | ``settings.tmp_dir`` | path |
+| ``ARGOEXEC_DOWNLOAD_THREADS`` | ``settings.download_threads`` | count ≥ 1 |
+| ``ARGOEXEC_DOWNLOAD_CHUNK_MIB`` | ``settings.download_chunk_size`` | MiB → bytes, ≥ 1 |
+| ``ARGOEXEC_PARALLEL_DOWNLOAD_THRESHOLD_MIB`` | ``settings.parallel_download_threshold`` | MiB |
+| ``ARGOEXEC_DIR_WORKERS`` | ``settings.dir_workers`` | count ≥ 1 |
+| ``ARGOEXEC_COMPRESSION_LEVEL`` | ``settings.default_compression_level`` | gzip level 0..9 |
+| ``ARGOEXEC_COMPRESSION_THREADS`` | ``settings.compression_threads`` | count ≥ 1 |
+| ``ARGOEXEC_MAX_EXTRACT_BYTES`` | ``settings.max_extract_bytes`` | bytes, 0 = no cap |
+| ``ARGOEXEC_CONNECT_TIMEOUT`` / ``ARGOEXEC_READ_TIMEOUT`` | ``settings.*_timeout`` | seconds |
+| ``KUBECONFIG`` | ``kubeconfig`` | ``:``-separated paths |
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from argoexec.retry import Backoff
+from artifacts.settings import MIB, TransferSettings
+
+T = TypeVar("T")
+
+# Argo's bounds for ARTIFACT_S3_UPLOAD_PART_SIZE_MIB (S3's own multipart limits).
+MIN_PART_SIZE_MIB = 5
+MAX_PART_SIZE_MIB = 5120
+
+_GO_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,  # Go accepts both the micro sign and the Greek mu
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go ``time.Duration`` string such as ``1s``, ``10ms`` or ``1m30s``."""
+    value = text.strip()
+    sign = -1.0 if value.startswith("-") else 1.0
+    value = value.lstrip("+-")
+    if value == "0":
+        return 0.0
+    total, pos = 0.0, 0
+    for match in _GO_DURATION_PART.finditer(value):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _GO_DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or pos != len(value):
+        raise ValueError(f"invalid duration {text!r}")
+    return sign * total
+
+
+class _Reader:
+    """Typed lookups that record a warning and fall back to the default on bad input."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.warnings: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    def get(self, name: str, parse: Callable[[str], T], default: T, rule: str = "") -> T:
+        text = self.raw(name)
+        if text is None:
+            return default
+        try:
+            return parse(text.strip())
+        except ValueError:
+            note = f" ({rule})" if rule else ""
+            self.warnings.append(f"ignoring {name}={text!r}: not valid{note}; using {default!r}")
+            return default
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _level(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 9:
+        raise ValueError(text)
+    return value
+
+
+def _part_size(text: str) -> int | None:
+    mib = int(text)
+    if not MIN_PART_SIZE_MIB <= mib <= MAX_PART_SIZE_MIB:
+        raise ValueError(text)
+    return mib * MIB
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(str(exc)) from exc
+    return text
+
+
+def _emulator_url(text: str) -> str:
+    # The Go and Python GCS clients both accept a bare host:port here and assume http.
+    return text if "://" in text else f"http://{text}"
+
+
+def _backoff(read: _Reader) -> Backoff:
+    base = Backoff()
+    return Backoff(
+        steps=read.get("EXECUTOR_RETRY_BACKOFF_STEPS", _positive_int, base.steps, "integer ≥ 1"),
+        duration=read.get(
+            "EXECUTOR_RETRY_BACKOFF_DURATION", parse_go_duration, base.duration, "e.g. 1s"
+        ),
+        factor=read.get("EXECUTOR_RETRY_BACKOFF_FACTOR", _finite_float, base.factor, "number"),
+        jitter=read.get("EXECUTOR_RETRY_BACKOFF_JITTER", _finite_float, base.jitter, "number"),
+    )
+
+
+def _settings(read: _Reader) -> TransferSettings:
+    base = TransferSettings()
+    mib = "whole MiB ≥ 1"
+    return TransferSettings(
+        upload_threads=read.get(
+            "ARTIFACT_S3_UPLOAD_THREADS", _positive_int, base.upload_threads, "integer ≥ 1"
+        ),
+        part_size=read.get(
+            "ARTIFACT_S3_UPLOAD_PART_SIZE_MIB",
+            _part_size,
+            base.part_size,
+            f"{MIN_PART_SIZE_MIB}..{MAX_PART_SIZE_MIB} MiB",
+        ),
+        download_threads=read.get(
+            "ARGOEXEC_DOWNLOAD_THREADS", _positive_int, base.download_threads, "integer ≥ 1"
+        ),
+        download_chunk_size=read.get(
+            "ARGOEXEC_DOWNLOAD_CHUNK_MIB",
+            lambda t: _positive_int(t) * MIB,
+            base.download_chunk_size,
+            mib,
+        ),
+        parallel_download_threshold=read.get(
+            "ARGOEXEC_PARALLEL_DOWNLOAD_THRESHOLD_MIB",
+            lambda t: _non_negative_int(t) * MIB,
+            base.parallel_download_threshold,
+            "whole MiB",
+        ),
+        dir_workers=read.get("ARGOEXEC_DIR_WORKERS", _positive_int, base.dir_workers, "≥ 1"),
+        default_compression_level=read.get(
+            "ARGOEXEC_COMPRESSION_LEVEL", _level, base.default_compression_level, "0..9"
+        ),
+        compression_threads=read.get(
+            "ARGOEXEC_COMPRESSION_THREADS", _positive_int, base.compression_threads, "≥ 1"
+        ),
+        max_extract_bytes=read.get(
+            "ARGOEXEC_MAX_EXTRACT_BYTES", _non_negative_int, base.max_extract_bytes, "bytes"
+        ),
+        backoff=_backoff(read),
+        tmp_dir=read.get("TMPDIR", Path, base.tmp_dir),
+        transient_error_pattern=read.get(
+            "TRANSIENT_ERROR_PATTERN", _regex, base.transient_error_pattern, "a regex"
+        ),
+        gcs_endpoint=read.get("STORAGE_EMULATOR_HOST", _emulator_url, base.gcs_endpoint),
+        ssh_known_hosts=read.get("SSH_KNOWN_HOSTS", Path, base.ssh_known_hosts),
+        http_ca_bundle=read.get("ARGOEXEC_HTTP_CA_BUNDLE", Path, base.http_ca_bundle),
+        connect_timeout=read.get(
+            "ARGOEXEC_CONNECT_TIMEOUT", _finite_float, base.connect_timeout, "seconds"
+        ),
+        read_timeout=read.get("ARGOEXEC_READ_TIMEOUT", _finite_float, base.read_timeout, "s"),
+    )
+
+
+def _kubeconfig(read: _Reader) -> tuple[Path, ...]:
+    text = read.raw("KUBECONFIG")
+    if text is None:
+        return ()
+    return tuple(Path(p) for p in text.split(os.pathsep) if p)
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Everything the executor takes from its environment, parsed and validated once."""
+
+    # Transfer knobs for every artifact driver (see the table in the module docstring).
+    settings: TransferSettings = field(default_factory=TransferSettings)
+    # KUBECONFIG: kubeconfig files merged in order (empty = none configured).
+    kubeconfig: tuple[Path, ...] = ()
+    # Problems found while parsing (value ignored, default kept); logged by the caller.
+    warnings: tuple[str, ...] = ()
+    # The environment itself, only for explicit ``env:VAR`` references given on the command
+    # line (e.g. ``--secret name/key=env:VAR``). Never shown in repr: it may hold secrets.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> ExecutorConfig:
+        read = _Reader(env)
+        settings = _settings(read)
+        kubeconfig = _kubeconfig(read)
+        return cls(
+            settings=settings,
+            kubeconfig=kubeconfig,
+            warnings=tuple(read.warnings),
+            environ=dict(env),
+        )
+
+    @classmethod
+    def from_process(cls) -> ExecutorConfig:
+        """The configuration of this process (the one place ``os.environ`` is read)."""
+        return cls.from_environ(os.environ)
+
+    def env_value(self, name: str) -> str | None:
+        """The value of an environment variable the user pointed us to explicitly."""
+        return self.environ.get(name)

@@ -1,0 +1,1 @@
+"""Runnable examples of the project (each exercised by a test or `make demo`)."""
