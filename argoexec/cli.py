@@ -206,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--short", action="store_true")
     ver.add_argument("-o", "--output", choices=("text", "json"), default="text")
     ver.set_defaults(run=_lazy("argoexec.commands.version", "version"), command="version")
+    kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
+    _global_flags(kill, suppress=True)
+    kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")
+    kill.add_argument("pid", metavar="PID", help="process id, e.g. 1")
+    kill.set_defaults(run=_lazy("argoexec.commands.kill", "kill"), command="kill")
     return parser
 
 
