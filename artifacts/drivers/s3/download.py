@@ -1,0 +1,241 @@
+"""Downloads: one object to a file (parallel ranged GETs for large ones) and object streams.
+
+A large object is fetched as ``download_chunk_size`` ranges by ``download_threads`` workers that
+``os.pwrite`` into the destination, so memory stays at one read buffer per worker. The first range
+comes from the initial GET's own body (no extra HEAD request); later ranges carry ``If-Match`` with
+the first response's ETag so an object replaced mid-download fails instead of mixing versions.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from argoexec.lifecycle import Stop
+from artifacts.driver import ProgressCallback
+from artifacts.errors import ArtifactError
+from artifacts.settings import TransferSettings
+
+from .client import S3Connection
+
+if TYPE_CHECKING:
+    from botocore.response import StreamingBody
+
+READ_PIECE = 1024 * 1024
+
+
+def short_read(key: str, got: int, expected: int) -> ArtifactError:
+    return ArtifactError(
+        f"connection closed early while reading {key}: got {got} of {expected} bytes",
+        transient=True,
+    )
+
+
+def get_object(
+    conn: S3Connection, key: str, byte_range: str | None = None, etag: str | None = None
+) -> Any:
+    args: dict[str, Any] = dict(conn.encryption.read_args(conn.bucket, key))
+    if byte_range:
+        args["Range"] = byte_range
+    if etag:
+        args["IfMatch"] = etag
+    return conn.client.get_object(Bucket=conn.bucket, Key=key, **args)
+
+
+@dataclass(frozen=True)
+class _Sink:
+    """Where fetched bytes go: positional writes into one open file."""
+
+    fd: int
+    key: str
+    progress: ProgressCallback | None
+
+    def copy(self, body: StreamingBody, offset: int, length: int) -> None:
+        """Write exactly ``length`` bytes of ``body`` at ``offset``; a shorter body is transient."""
+        done = 0
+        while done < length:
+            piece = body.read(min(READ_PIECE, length - done))
+            if not piece:
+                raise short_read(self.key, done, length)
+            os.pwrite(self.fd, piece, offset + done)
+            done += len(piece)
+            if self.progress is not None:
+                self.progress(len(piece))
+
+
+def _ranges(start: int, size: int, chunk: int) -> list[tuple[int, int]]:
+    return [(offset, min(chunk, size - offset)) for offset in range(start, size, chunk)]
+
+
+def _fetch_range(
+    conn: S3Connection, sink: _Sink, etag: str | None, span: tuple[int, int], stop: Stop
+) -> None:
+    offset, length = span
+    if stop.is_set():
+        raise ArtifactError(f"stopped: {stop.reason}")
+    resp = get_object(conn, sink.key, f"bytes={offset}-{offset + length - 1}", etag)
+    try:
+        sink.copy(resp["Body"], offset, length)
+    finally:
+        resp["Body"].close()
+
+
+def _parallel_ranges(
+    conn: S3Connection, resp: Any, sink: _Sink, settings: TransferSettings, stop: Stop
+) -> None:
+    """The first chunk from the open GET body, the rest as concurrent ranged GETs."""
+    size, chunk = int(resp["ContentLength"]), settings.download_chunk_size
+    os.ftruncate(sink.fd, size)
+    etag = resp.get("ETag")
+    with ThreadPoolExecutor(settings.download_threads, "s3-range") as pool:
+        futures = [
+            pool.submit(_fetch_range, conn, sink, etag, span, stop)
+            for span in _ranges(chunk, size, chunk)
+        ]
+        try:
+            sink.copy(resp["Body"], 0, chunk)
+            resp["Body"].close()  # drops that connection: the rest of its body is not needed
+            for future in futures:
+                future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def download_object(
+    conn: S3Connection,
+    key: str,
+    path: Path,
+    *,
+    settings: TransferSettings,
+    stop: Stop,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Fetch ``key`` into the file ``path`` (parents created); returns its size."""
+    resp = get_object(conn, key)
+    size = int(resp.get("ContentLength", 0))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            sink = _Sink(fd, key, progress)
+            if size < max(settings.parallel_download_threshold, settings.download_chunk_size + 1):
+                sink.copy(resp["Body"], 0, size)
+            else:
+                _parallel_ranges(conn, resp, sink, settings, stop)
+        finally:
+            os.close(fd)
+    finally:
+        resp["Body"].close()
+    return size
+
+
+class S3ObjectStream:
+    """An ``ObjectStream`` delivering bytes in order with bounded memory.
+
+    Small objects are read straight from the GET body. For large ones the body serves the first
+    chunk while up to ``threads`` later ranges are prefetched; at most ``threads + 1`` chunks are
+    held at once. A body or range shorter than promised raises a transient ``ArtifactError``.
+    """
+
+    def __init__(
+        self,
+        body: StreamingBody,
+        size: int,
+        key: str,
+        *,
+        fetch: Callable[[int, int], bytes] | None,
+        chunk: int,
+        threads: int,
+        on_close: Callable[[], None],
+        wrap_error: Callable[[BaseException], ArtifactError],
+    ) -> None:
+        self.size: int | None = size
+        self._key = key
+        self._body: StreamingBody | None = body
+        self._body_left = min(size, chunk) if fetch else size
+        self._fetch = fetch
+        self._pending = collections.deque(_ranges(self._body_left, size, chunk))
+        self._futures: collections.deque[Future[bytes]] = collections.deque()
+        self._pool = ThreadPoolExecutor(threads, "s3-stream") if fetch else None
+        self._window = threads
+        self._buf = memoryview(b"")
+        self._delivered = 0
+        self._on_close: Callable[[], None] | None = on_close
+        self._wrap_error = wrap_error
+        self._fill_window()
+
+    def _fill_window(self) -> None:
+        while self._pool and self._fetch and self._pending and len(self._futures) < self._window:
+            offset, length = self._pending.popleft()
+            self._futures.append(self._pool.submit(self._fetch, offset, length))
+
+    def _next_piece(self) -> bytes:
+        try:
+            piece = self._body_piece() if self._body_left > 0 else self._range_piece()
+        except ArtifactError:
+            raise
+        except Exception as exc:
+            raise self._wrap_error(exc) from exc
+        self._delivered += len(piece)
+        return piece
+
+    def _body_piece(self) -> bytes:
+        assert self._body is not None
+        piece = self._body.read(min(READ_PIECE, self._body_left))
+        if not piece:
+            raise short_read(self._key, self._delivered, self.size or 0)
+        self._body_left -= len(piece)
+        return bytes(piece)
+
+    def _range_piece(self) -> bytes:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+        if not self._futures:
+            return b""
+        piece = self._futures.popleft().result()
+        self._fill_window()
+        return piece
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n is None or n < 0:
+            parts = [bytes(self._buf)]
+            self._buf = memoryview(b"")
+            while piece := self._next_piece():
+                parts.append(piece)
+            return b"".join(parts)
+        if not self._buf:
+            self._buf = memoryview(self._next_piece())
+        data, self._buf = bytes(self._buf[:n]), self._buf[n:]
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> S3ObjectStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
