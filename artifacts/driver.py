@@ -19,7 +19,9 @@ from argoexec.models import Artifact
 from artifacts.secrets import SecretResolver
 from artifacts.settings import TransferSettings
 
-# Called with the number of bytes moved since the last call (for progress display).
+# Called with the number of bytes moved since the last call (for progress display). Drivers
+# report from load/save/save_stream; streams returned by open_stream must NOT report, because
+# artifacts.transfer counts the bytes it reads from them (otherwise bytes count twice).
 ProgressCallback = Callable[[int], None]
 
 

@@ -26,8 +26,8 @@ class TransferSettings:
     parallel_download_threshold: int = 16 * MIB
     # Worker pool for directories transferred object by object (archive: none, S3/GCS prefixes).
     dir_workers: int = 16
-    # Gzip level when the artifact does not set archive.tar.compressionLevel. ISA-L levels are
-    # 0-3; zlib-style levels 4-9 requested by a template map onto ISA-L's highest (3).
+    # Gzip level when the artifact does not set archive.tar.compressionLevel, zlib-style 0-9:
+    # 0 = stored, 1-3 -> ISA-L 1, 4-6 -> ISA-L 2, 7-9 -> ISA-L 3.
     default_compression_level: int = 1
     # Compression threads for tar+gzip (ISA-L releases the GIL).
     compression_threads: int = 2

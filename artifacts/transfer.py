@@ -1,0 +1,352 @@
+"""Saving and loading whole artifacts: archive strategy + driver + retries + digests + logging.
+
+This is what the executor calls. It is the *one* owner of whole-operation retries: each attempt
+re-packs from the source or restarts the download into a clean ``<dest>.tmpdir``, and only
+errors marked transient (or matching ``TRANSIENT_ERROR_PATTERN``) are retried. Every operation
+logs exactly one line on ``argoexec.artifacts`` (``Save artifact`` / ``Load artifact``, with
+``artifact``, ``kind``, ``location``, ``bytes``, ``duration``, ``outcome`` and ``error`` in
+``extra``); individual retries are logged at DEBUG only.
+
+Progress: bytes read from a download stream are reported to ``ctx.progress`` here; uploads and
+directory downloads report through the driver, which sees the bytes itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import posixpath
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from argoexec.models import Artifact
+from argoexec.retry import RetriesExhaustedError, retry_call
+from artifacts.archive import (
+    apply_mode,
+    commit,
+    load_format,
+    open_pack_stream,
+    remove_path,
+    save_strategy,
+    unpack_to_staging,
+)
+from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
+from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.registry import driver_for
+from artifacts.streams import HashingReader, sha256_file, tree_digest
+
+log = logging.getLogger("argoexec.artifacts")
+T = TypeVar("T")
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Where a loaded artifact now is, the size and SHA-256 of the bytes as stored (``sha256``
+    is None for a directory loaded object by object unless a digest was asked for), and what
+    was done with them: ``tar``/``zip`` (unpacked), ``none`` (placed as-is) or ``directory``."""
+
+    path: Path
+    size: int
+    sha256: str | None
+    unpacked: str
+
+
+def clean_path(name: str, path: str) -> str:
+    """Argo's ``CleanPath`` (§11.7): reject an empty path and ``..`` that leaves the directory
+    before the first ``/../`` (or trailing ``/..``); otherwise the normalised path."""
+    if not path:
+        raise ArtifactError(f"Artifact '{name}' did not specify a path", code=ErrorCode.BAD_REQUEST)
+    safe_dir = None
+    if "/../" in path:
+        safe_dir = path[: path.index("/../")]
+    elif path.endswith("/.."):
+        safe_dir = path[: -len("/..")]
+    cleaned = posixpath.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    if safe_dir is not None:
+        base = posixpath.normpath(safe_dir) if safe_dir else "."
+        inside = cleaned.startswith(base.rstrip("/") + "/") and cleaned != base
+        if not inside:
+            raise ArtifactError(
+                f"Artifact '{name}' attempted to use a path containing '..'. "
+                "Directory traversal is not permitted",
+                code=ErrorCode.BAD_REQUEST,
+            )
+    return cleaned
+
+
+def save_artifact(
+    artifact: Artifact,
+    source: Path,
+    ctx: DriverContext,
+    *,
+    driver: ArtifactDriver | None = None,
+) -> SaveResult | None:
+    """Upload ``source`` with the artifact's archive strategy (tar by default, §4.5.2).
+
+    A missing source is skipped (None) for an optional artifact and ``ERR_NOT_FOUND`` otherwise.
+    """
+    op = _Operation("Save", artifact, ctx, driver)
+    with op:
+        source = Path(_clean(artifact, source))
+        if not source.exists():
+            if artifact.optional:
+                op.outcome = "skipped"
+                return None
+            shown = artifact.path or str(source)
+            raise ArtifactError(f"{shown} no such file or directory", code=ErrorCode.NOT_FOUND)
+        drv = op.bind()
+        result = _with_retries(ctx, op, lambda: _save_once(artifact, source, ctx, drv))
+        op.bytes = result.size
+        return result
+
+
+def _save_once(
+    artifact: Artifact, source: Path, ctx: DriverContext, drv: ArtifactDriver
+) -> SaveResult:
+    try:
+        if save_strategy(artifact) == "none":
+            return drv.save(source, artifact)
+        with open_pack_stream(source, artifact, ctx.settings, stop=ctx.stop) as stream:
+            result = drv.save_stream(stream, artifact)
+        return result
+    except OSError as exc:
+        raise ArtifactError(f"reading {source} failed: {exc}", code=ErrorCode.INTERNAL) from exc
+
+
+def load_artifact(
+    artifact: Artifact,
+    dest: Path,
+    ctx: DriverContext,
+    *,
+    driver: ArtifactDriver | None = None,
+    expected_sha256: str | None = None,
+) -> LoadResult | None:
+    """Download the artifact to ``dest``, unpacking per §11.6, then apply ``mode``.
+
+    Nothing is left at ``dest`` on failure. An optional artifact that was not supplied or whose
+    key does not exist is skipped (None). ``expected_sha256`` is checked against the stored
+    bytes (or, for a directory, the tree digest of ``SaveResult``); a mismatch is
+    ``ERR_INTEGRITY``.
+    """
+    op = _Operation("Load", artifact, ctx, driver)
+    with op:
+        dest = Path(_clean(artifact, dest))
+        if artifact.location_kind() is None:
+            if artifact.optional:
+                op.outcome = "skipped"
+                return None
+            raise ArtifactError(
+                f"required artifact '{artifact.name}' not supplied", code=ErrorCode.NOT_FOUND
+            )
+        drv = op.bind()
+        try:
+            result = _with_retries(
+                ctx, op, lambda: _load_once(artifact, dest, ctx, drv, expected_sha256)
+            )
+        except ArtifactError as exc:
+            if exc.code is ErrorCode.NOT_FOUND and artifact.optional:
+                op.outcome = "skipped"
+                return None
+            raise
+        apply_mode(dest, artifact.mode, bool(artifact.recurse_mode))
+        op.bytes = result.size
+        return result
+
+
+def _load_once(
+    artifact: Artifact,
+    dest: Path,
+    ctx: DriverContext,
+    drv: ArtifactDriver,
+    expected: str | None,
+) -> LoadResult:
+    staging = dest.with_name(dest.name + ".tmpdir")
+    spool = dest.with_name(dest.name + ".tmp")
+    try:
+        remove_path(staging)
+        remove_path(spool)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            stream = drv.open_stream(artifact)
+        except ArtifactError as exc:
+            if exc.code is not ErrorCode.NOT_IMPLEMENTED:
+                raise
+            return _load_directory(artifact, dest, staging, drv, expected)
+        try:
+            reader = HashingReader(stream, _progress_or_stop(ctx))  # type: ignore[arg-type]
+            fmt = load_format(artifact)
+            limit = ctx.settings.max_extract_bytes
+            stored: BinaryIO = reader  # type: ignore[assignment]
+            unpacked = unpack_to_staging(
+                stored, staging, dest.name, fmt=fmt, spool=spool, limit=limit
+            )
+            while reader.read(MIB):  # the digest covers every stored byte, even past the archive
+                pass
+        finally:
+            stream.close()
+        _verify(expected, reader.hexdigest())
+        commit(staging, dest)
+        return LoadResult(dest, reader.size, reader.hexdigest(), unpacked)
+    except BaseException as exc:
+        remove_path(staging)
+        remove_path(spool)
+        if isinstance(exc, OSError):
+            raise ArtifactError(f"writing {dest} failed: {exc}", code=ErrorCode.INTERNAL) from exc
+        raise
+
+
+def _progress_or_stop(ctx: DriverContext) -> Callable[[int], None]:
+    """Per chunk read: report progress, and end the download once the stop token is set."""
+
+    def on_bytes(n: int) -> None:
+        if ctx.stop.is_set():
+            raise ArtifactError(f"download stopped: {ctx.stop.reason}", code=ErrorCode.INTERNAL)
+        if ctx.progress is not None:
+            ctx.progress(n)
+
+    return on_bytes
+
+
+def _load_directory(
+    artifact: Artifact, dest: Path, staging: Path, drv: ArtifactDriver, expected: str | None
+) -> LoadResult:
+    """Stores that cannot stream a key (a "directory" prefix, a Git checkout) load into the
+    staging directory; the §11.6 rename rule then places the result."""
+    staging.mkdir()
+    target = staging / dest.name
+    drv.load(artifact, target)
+    size, digest = _tree_size_and_digest(target, want_digest=expected is not None)
+    _verify(expected, digest)
+    commit(staging, dest)
+    return LoadResult(dest, size, digest, "directory" if dest.is_dir() else "none")
+
+
+def _tree_size_and_digest(path: Path, *, want_digest: bool) -> tuple[int, str | None]:
+    if path.is_file():
+        size, digest = sha256_file(path)
+        return size, digest if want_digest else None
+    total, entries = 0, []
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = Path(root, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            if want_digest:
+                size, digest = sha256_file(full)
+                entries.append((full.relative_to(path).as_posix(), digest))
+            else:
+                size = full.stat().st_size
+            total += size
+    return total, tree_digest(entries) if want_digest else None
+
+
+def _verify(expected: str | None, actual: str | None) -> None:
+    if expected is not None and expected.lower() != actual:
+        raise ArtifactError(
+            f"digest mismatch: expected sha256 {expected}, got {actual}", code=ErrorCode.INTEGRITY
+        )
+
+
+def _clean(artifact: Artifact, local: Path) -> str:
+    if artifact.path is not None:
+        clean_path(artifact.name, artifact.path)
+    return clean_path(artifact.name, str(local))
+
+
+def _with_retries(ctx: DriverContext, op: _Operation, fn: Callable[[], T]) -> T:
+    pattern = ctx.settings.transient_error_pattern
+    matcher = re.compile(pattern) if pattern else None
+
+    def is_transient(exc: BaseException) -> bool:
+        if not isinstance(exc, ArtifactError):
+            return False
+        return exc.transient or (matcher is not None and matcher.search(str(exc)) is not None)
+
+    def on_retry(attempt: int, exc: BaseException, delay: float) -> None:
+        op.attempts = attempt + 1
+        log.debug(
+            "Retrying artifact %s after attempt %d (in %.1fs): %s", op.name, attempt, delay, exc
+        )
+
+    try:
+        return retry_call(
+            fn,
+            is_transient=is_transient,
+            backoff=ctx.settings.backoff,
+            stop=ctx.stop,
+            on_retry=on_retry,
+        )
+    except RetriesExhaustedError as exhausted:
+        last = exhausted.last
+        cause = last.message if isinstance(last, ArtifactError) else str(last)
+        code = last.code if isinstance(last, ArtifactError) else ErrorCode.INTERNAL
+        raise ArtifactError(
+            f"retries exhausted after {exhausted.attempts} attempts: {cause}",
+            code=code,
+            transient=True,
+        ) from last
+
+
+class _Operation:
+    """Times one save/load, adds context to its errors and logs its one line."""
+
+    def __init__(
+        self, verb: str, artifact: Artifact, ctx: DriverContext, driver: ArtifactDriver | None
+    ) -> None:
+        self.verb = verb
+        self.artifact = artifact
+        self.ctx = ctx
+        self.name = artifact.name
+        self.driver = driver
+        self.kind = driver.kind if driver is not None else artifact.location_kind() or ""
+        self.location = ""
+        self.bytes = 0
+        self.attempts = 1
+        self.outcome = "ok"
+        self.started = time.monotonic()
+
+    def bind(self) -> ArtifactDriver:
+        if self.driver is None:
+            self.driver = driver_for(self.artifact, self.ctx)
+        self.kind = self.driver.kind
+        try:
+            self.location = self.driver.location(self.artifact)
+        except ArtifactError:
+            self.location = ""
+        return self.driver
+
+    def __enter__(self) -> _Operation:
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        error = None
+        if isinstance(exc, ArtifactError) and not self.location and self.kind:
+            # Failed before the driver was needed (e.g. a missing source): still say where to.
+            with contextlib.suppress(ArtifactError):
+                self.bind()
+        if isinstance(exc, ArtifactError):
+            exc.with_context(artifact=self.name, driver=self.kind or None, location=self.location)
+            error = str(exc)
+        elif exc is not None:
+            error = f"{type(exc).__name__}: {exc}"
+        outcome = "error" if exc is not None else self.outcome
+        extra = {
+            "artifact": self.name,
+            "kind": self.kind,
+            "location": self.location,
+            "bytes": self.bytes,
+            "duration": round(time.monotonic() - self.started, 3),
+            "outcome": outcome,
+            "attempts": self.attempts,
+        }
+        if error is not None:
+            extra["error"] = error
+        log.log(logging.ERROR if error else logging.INFO, "%s artifact", self.verb, extra=extra)
