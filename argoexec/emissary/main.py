@@ -8,40 +8,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from argoexec.emissary.run import run
 from argoexec.emissary.settings import EmissarySettings
-
-_LEVELS = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "print": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "fatal": logging.ERROR,
-    "panic": logging.ERROR,
-}
-
-
-class _ArgoFormatter(logging.Formatter):
-    """Argo's logfmt-like text lines, or one JSON object per line; always ``argo=true``."""
-
-    def __init__(self, json_lines: bool) -> None:
-        super().__init__()
-        self.json_lines = json_lines
-
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        level = {"WARNING": "WARN", "CRITICAL": "ERROR"}.get(record.levelname, record.levelname)
-        message = record.getMessage()
-        if self.json_lines:
-            return json.dumps({"time": stamp, "level": level, "msg": message, "argo": True})
-        return f"time={stamp} level={level} msg={json.dumps(message)} argo=true"
+from argoexec.logformat import JsonFormatter, TextFormatter, parse_level
 
 
 def split_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -68,10 +38,14 @@ def split_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     flags, command = split_argv(sys.argv[1:] if argv is None else argv)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ArgoFormatter(flags.get("log-format") == "json"))
+    json_lines = flags.get("log-format") == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger("argoexec")
     root.handlers[:] = [handler]
-    root.setLevel(_LEVELS.get(flags.get("loglevel", "info").lower(), logging.INFO))
+    try:
+        root.setLevel(parse_level(flags.get("loglevel", "info")))
+    except ValueError:
+        root.setLevel(logging.INFO)
     root.propagate = False
     return run(command, EmissarySettings.from_environ())
 
