@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry
@@ -308,11 +308,10 @@ class GCSDriver:
             try:
                 while data := reader.read(CHUNK):
                     writer.write(data)
+                writer.close()  # commits the final chunk: the object appears only now
             except BaseException:
-                with contextlib.suppress(Exception):
-                    writer.terminate()
+                _abandon(writer)
                 raise
-            writer.close()
         return SaveResult(key=target.key, size=reader.size, sha256=reader.hexdigest())
 
     # -- delete, list, is_directory -----------------------------------------------------------
@@ -368,3 +367,17 @@ class GCSDriver:
         with self._operation(target, "failed to test for a directory") as s:
             return bool(self._names(s, target.prefix, limit=1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _abandon(writer: Any) -> None:
+    """Cancel a failed resumable upload for good.
+
+    ``BlobWriter.close()`` uploads whatever is buffered, and the garbage collector calls it on
+    an unclosed writer: a failed save would then complete later, behind the caller's back. So
+    the session is cancelled and the buffer closed even when cancelling itself fails (it does
+    when the session never started).
+    """
+    with contextlib.suppress(Exception):
+        writer.terminate()
+    with contextlib.suppress(Exception):
+        writer._buffer.close()
