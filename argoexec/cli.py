@@ -206,12 +206,34 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--short", action="store_true")
     ver.add_argument("-o", "--output", choices=("text", "json"), default="text")
     ver.set_defaults(run=_lazy("argoexec.commands.version", "version"), command="version")
+    init = sub.add_parser(
+        "init", help="prepare a workflow pod (init container)", allow_abbrev=False
+    )
+    _global_flags(init, suppress=True)
+    init.set_defaults(run=_lazy("argoexec.commands.init", "init"), command="init")
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)
     kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")
     kill.add_argument("pid", metavar="PID", help="process id, e.g. 1")
     kill.set_defaults(run=_lazy("argoexec.commands.kill", "kill"), command="kill")
     return parser
+
+
+# Sub-commands that run as containers of a workflow pod: their failure message becomes the
+# container's termination message, which the controller shows on the node.
+POD_COMMANDS = frozenset({"init", "wait", "resource"})
+
+
+def write_termination_log(message: str) -> None:
+    from argoexec.contract import TERMINATION_LOG, TERMINATION_LOG_MAX
+    from artifacts.secrets import redact
+
+    data = redact(message).encode()[:TERMINATION_LOG_MAX]
+    try:
+        with open(TERMINATION_LOG, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        log.warning("unable to write termination log: %s", exc)
 
 
 class _Terminated(BaseException):
@@ -266,6 +288,8 @@ def _invoke(args: argparse.Namespace, inv: Invocation) -> int:
         message = str(exc) or type(exc).__name__
         debug = log.isEnabledFor(logging.DEBUG)
         log.error(message, extra={"command": args.command}, exc_info=exc if debug else None)
+        if args.command in POD_COMMANDS:
+            write_termination_log(message)
         return exit_code_for(exc, args.command)
 
 

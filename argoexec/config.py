@@ -225,6 +225,50 @@ def _kubeconfig(read: _Reader) -> tuple[Path, ...]:
 
 
 @dataclass(frozen=True)
+class PodEnv:
+    """What the controller tells the executor about its pod (argo-contract.md §1.5, §10.5)."""
+
+    pod_name: str | None = None  # ARGO_POD_NAME (mandatory for pod sub-commands)
+    pod_uid: str = ""  # ARGO_POD_UID
+    workflow_name: str = ""  # ARGO_WORKFLOW_NAME
+    workflow_uid: str = ""  # ARGO_WORKFLOW_UID
+    node_id: str = ""  # ARGO_NODE_ID: also the WorkflowTaskResult name
+    instance_id: str = ""  # ARGO_INSTANCE_ID
+    container_name: str = ""  # ARGO_CONTAINER_NAME
+    template: str | None = None  # ARGO_TEMPLATE: JSON, or the "offloaded" sentinel
+    deadline: str = ""  # ARGO_DEADLINE: RFC3339; the zero time means none
+    include_script_output: bool = False  # ARGO_INCLUDE_SCRIPT_OUTPUT == "true"
+    grace_seconds: float = 30.0  # ARGO_TERMINATION_GRACE_PERIOD_SECONDS (> 0, else 30)
+    progress_file: str = ""  # ARGO_PROGRESS_FILE
+    # ARGOEXEC_EMISSARY_BINARY: the file init copies to /var/run/argo/argoexec (a frozen
+    # emissary for images without Python); unset = a launcher for this Python's argoexec.
+    emissary_binary: Path | None = None
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> PodEnv:
+        try:
+            grace = float(env.get("ARGO_TERMINATION_GRACE_PERIOD_SECONDS") or 0)
+        except ValueError:
+            grace = 0.0
+        binary = env.get("ARGOEXEC_EMISSARY_BINARY")
+        return cls(
+            pod_name=env.get("ARGO_POD_NAME") or None,
+            pod_uid=env.get("ARGO_POD_UID", ""),
+            workflow_name=env.get("ARGO_WORKFLOW_NAME", ""),
+            workflow_uid=env.get("ARGO_WORKFLOW_UID", ""),
+            node_id=env.get("ARGO_NODE_ID", ""),
+            instance_id=env.get("ARGO_INSTANCE_ID", ""),
+            container_name=env.get("ARGO_CONTAINER_NAME", ""),
+            template=env.get("ARGO_TEMPLATE"),
+            deadline=env.get("ARGO_DEADLINE", ""),
+            include_script_output=env.get("ARGO_INCLUDE_SCRIPT_OUTPUT", "") == "true",
+            grace_seconds=grace if grace > 0 else 30.0,
+            progress_file=env.get("ARGO_PROGRESS_FILE", ""),
+            emissary_binary=Path(binary) if binary else None,
+        )
+
+
+@dataclass(frozen=True)
 class ExecutorConfig:
     """Everything the executor takes from its environment, parsed and validated once."""
 
@@ -232,6 +276,8 @@ class ExecutorConfig:
     settings: TransferSettings = field(default_factory=TransferSettings)
     # KUBECONFIG: kubeconfig files merged in order (empty = none configured).
     kubeconfig: tuple[Path, ...] = ()
+    # The pod's identity and template, as the controller set them.
+    pod: PodEnv = field(default_factory=PodEnv)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
     warnings: tuple[str, ...] = ()
     # The environment itself, only for explicit ``env:VAR`` references given on the command
@@ -246,6 +292,7 @@ class ExecutorConfig:
         return cls(
             settings=settings,
             kubeconfig=kubeconfig,
+            pod=PodEnv.read(env),
             warnings=tuple(read.warnings),
             environ=dict(env),
         )

@@ -1,0 +1,1 @@
+"""The thin controller: workflow engine, pod builder, runtimes, state store."""

@@ -1,0 +1,59 @@
+"""Sandboxed host processes with bubblewrap: the container of the ``local`` runtime.
+
+The sandbox root is a fresh tmpfs holding read-only binds of the host's top-level directories
+(so the host's programs and libraries are there), a private ``/tmp`` and ``/run``, and the pod's
+volumes bound at their mount paths. Because the root is a tmpfs, mount points such as ``/argo``
+or ``/mainctrfs`` can be created without touching the host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Replaced by fresh, private filesystems inside the sandbox.
+_PRIVATE = {"proc", "dev", "tmp", "run", "sys"}
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def bwrap_argv(
+    command: Sequence[str],
+    mounts: Sequence[Mount] = (),
+    *,
+    bwrap: str = "bwrap",
+    cwd: str | None = None,
+    host_root: Path = Path("/"),
+) -> list[str]:
+    """The ``bwrap`` command line that runs ``command`` in a sandbox with ``mounts``."""
+    argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    for entry in sorted(os.listdir(host_root)):
+        path = host_root / entry
+        if entry in _PRIVATE:
+            continue
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), f"/{entry}"]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), f"/{entry}"]
+    argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
+    argv += ["--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for mount in mounts:
+        flag = "--ro-bind" if mount.read_only else "--bind"
+        # Follow host symlinks in the target (/var/run -> /run): bwrap will not create a mount
+        # point through a symlink into another mount.
+        argv += [flag, str(mount.source), os.path.realpath(mount.target)]
+    if cwd:
+        argv += ["--chdir", cwd]
+    return [*argv, "--", *command]

@@ -1,0 +1,121 @@
+"""``argoexec init``: prepare the pod before user containers start (argo-contract.md §3).
+
+Order: install the in-container emissary at ``/var/run/argo/argoexec``, write the template to
+``/var/run/argo/template``, stage the script or manifest, then load every input artifact. The first
+error stops init (Argo's behaviour): a half-prepared pod must not run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from argoexec.errors import ExecutorError
+from argoexec.executor.paths import PodPaths
+from argoexec.models import Artifact, Template
+from artifacts.driver import DriverContext
+from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.locations import has_key, has_location, relocate
+from artifacts.transfer import clean_path, load_artifact
+
+log = logging.getLogger("argoexec.init")
+
+
+def run_init(
+    template: Template, *, paths: PodPaths, ctx: DriverContext, emissary: Path | None
+) -> list[str]:
+    """Prepare the pod; the names of the input artifacts actually loaded."""
+    os.umask(0)  # files in shared volumes must be usable by containers running as other users
+    install_emissary(emissary, paths.varrun.executable)
+    write_template(template, paths.varrun.template)
+    stage_files(template, paths)
+    return load_inputs(template, paths, ctx)
+
+
+def install_emissary(source: Path | None, target: Path) -> None:
+    """Copy the emissary executable (mode 0555), or write a launcher for this Python's argoexec.
+
+    The launcher serves runtimes whose containers share this machine's filesystem (the local
+    runtime); images without Python need ``source`` to be a frozen, self-contained emissary.
+    """
+    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    if source is not None:
+        try:
+            shutil.copyfile(source, partial)
+        except OSError as exc:
+            raise ExecutorError(f"failed to copy the emissary from {source}: {exc}") from exc
+    else:
+        python = shlex.quote(sys.executable)
+        partial.write_text(f'#!/bin/sh\nexec {python} -m argoexec "$@"\n', encoding="utf-8")
+    os.chmod(partial, 0o555)
+    os.replace(partial, target)
+
+
+def write_template(template: Template, target: Path) -> None:
+    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(json.dumps(template.to_wire()), encoding="utf-8")
+    os.chmod(partial, 0o444)
+    os.replace(partial, target)
+
+
+def stage_files(template: Template, paths: PodPaths) -> None:
+    """Script source → ``/argo/staging/script`` (0755); manifest → ``/tmp/manifest.yaml``."""
+    try:
+        if template.script is not None and template.script.source:
+            _write(paths.staging_script, template.script.source, 0o755)
+        resource = template.resource
+        if resource is not None and not (
+            resource.manifest_from and resource.manifest_from.artifact
+        ):
+            _write(paths.manifest, resource.manifest or "", 0o644)
+    except OSError as exc:
+        raise ExecutorError(f"failed to stage files: {exc}") from exc
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, mode)
+
+
+def load_inputs(template: Template, paths: PodPaths, ctx: DriverContext) -> list[str]:
+    artifacts = template.inputs.artifacts if template.inputs and template.inputs.artifacts else []
+    mounts = template.volume_mount_paths()
+    loaded = []
+    for art in artifacts:
+        if _load_one(art, template, paths, ctx, mounts):
+            loaded.append(art.name)
+    return loaded
+
+
+def _load_one(
+    art: Artifact, template: Template, paths: PodPaths, ctx: DriverContext, mounts: list[str]
+) -> bool:
+    if not has_location(art) and not has_key(art):
+        if art.optional:
+            log.info(
+                "Ignoring optional artifact which was not supplied", extra={"artifact": art.name}
+            )
+            return False
+        raise ArtifactError(
+            f"required artifact '{art.name}' not supplied", code=ErrorCode.NOT_FOUND
+        )
+    path = clean_path(art.name, art.path or "")
+    try:
+        located = relocate(art, template.archive_location)
+    except ArtifactError as exc:
+        raise ExecutorError(f"failed to load artifact '{art.name}': {exc.message}") from exc
+    target = paths.mirror(path) if _inside_any(path, mounts) else paths.inputs / art.name
+    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+    return load_artifact(located, target, ctx) is not None
+
+
+def _inside_any(path: str, mounts: list[str]) -> bool:
+    return any(path == m.rstrip("/") or path.startswith(m.rstrip("/") + "/") for m in mounts)

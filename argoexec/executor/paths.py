@@ -1,0 +1,25 @@
+"""The fixed paths of a workflow pod (argo-contract.md §1.2, §2.1), injectable for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from argoexec import contract as c
+from argoexec.varrun import VarRun
+
+
+@dataclass(frozen=True)
+class PodPaths:
+    varrun: VarRun = field(default_factory=VarRun)
+    inputs: Path = Path("/argo/inputs/artifacts")
+    staging_script: Path = Path(c.STAGING_SCRIPT)
+    mainctrfs: Path = Path("/mainctrfs")
+    secrets: Path = Path(c.SECRETS_DIR)
+    manifest: Path = Path("/tmp/manifest.yaml")
+    offloaded_template: Path = Path(c.OFFLOADED_TEMPLATE_PATH)
+    termination_log: Path = Path(c.TERMINATION_LOG)
+
+    def mirror(self, path: str) -> Path:
+        """Main's ``path`` as the executor sees it through the mirrored volume mounts."""
+        return Path(f"{self.mainctrfs}/{path.lstrip('/')}")
