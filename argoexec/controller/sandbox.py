@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,19 @@ class Mount:
     source: Path
     target: str
     read_only: bool = False
+
+
+def _runtime_paths() -> set[Path]:
+    """What the sandboxed executor needs from the host: this interpreter and this project."""
+    project = Path(__file__).resolve().parents[2]
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return {project, *prefixes}
+
+
+def _hidden_by_private_dirs(paths: set[Path]) -> list[Path]:
+    """Those of ``paths`` that the private /tmp or /run would hide (e.g. a checkout in /tmp)."""
+    hidden = [p for p in paths if p.parts[1:2] and p.parts[1] in ("tmp", "run")]
+    return sorted(hidden)
 
 
 def find_bwrap() -> str | None:
@@ -49,6 +63,8 @@ def bwrap_argv(
             argv += ["--ro-bind", str(path), f"/{entry}"]
     argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
     argv += ["--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for path in _hidden_by_private_dirs(_runtime_paths()):
+        argv += ["--ro-bind", str(path), str(path)]
     for mount in mounts:
         flag = "--ro-bind" if mount.read_only else "--bind"
         # Follow host symlinks in the target (/var/run -> /run): bwrap will not create a mount
