@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _global_flags(init, suppress=True)
     init.set_defaults(run=_lazy("argoexec.commands.init", "init"), command="init")
+    wait = sub.add_parser(
+        "wait", help="save and report a workflow pod's outputs (wait container)", allow_abbrev=False
+    )
+    _global_flags(wait, suppress=True)
+    wait.set_defaults(run=_lazy("argoexec.commands.wait", "wait"), command="wait")
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)
     kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")

@@ -29,6 +29,12 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``ARGOEXEC_MAX_EXTRACT_BYTES`` | ``settings.max_extract_bytes`` | bytes, 0 = no cap |
 | ``ARGOEXEC_CONNECT_TIMEOUT`` / ``ARGOEXEC_READ_TIMEOUT`` | ``settings.*_timeout`` | seconds |
 | ``KUBECONFIG`` | ``kubeconfig`` | ``:``-separated paths |
+| ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` | ``kubernetes_service_*`` | in-cluster API address |
+
+``PodEnv`` (the controller's pod variables) also reads ``ARGO_PROGRESS_PATCH_TICK_DURATION`` /
+``ARGO_PROGRESS_FILE_TICK_DURATION`` (Go durations; invalid = 0 = progress monitor off),
+``REMOVE_LOCAL_ART_PATH`` (``true``), and our ``ARGOEXEC_RESULT_FILE`` (``wait`` reports the
+node result to this JSON file instead of a ``WorkflowTaskResult``: the local runtime).
 """
 
 from __future__ import annotations
@@ -224,6 +230,15 @@ def _kubeconfig(read: _Reader) -> tuple[Path, ...]:
     return tuple(Path(p) for p in text.split(os.pathsep) if p)
 
 
+def _tick(text: str | None) -> float:
+    """A progress tick duration; anything unparsable or negative is 0 (off), as in Argo."""
+    try:
+        seconds = parse_go_duration(text) if text else 0.0
+    except ValueError:
+        return 0.0
+    return max(seconds, 0.0)
+
+
 @dataclass(frozen=True)
 class PodEnv:
     """What the controller tells the executor about its pod (argo-contract.md §1.5, §10.5)."""
@@ -243,6 +258,16 @@ class PodEnv:
     # ARGOEXEC_EMISSARY_BINARY: the file init copies to /var/run/argo/argoexec (a frozen
     # emissary for images without Python); unset = a launcher for this Python's argoexec.
     emissary_binary: Path | None = None
+    # ARGO_PROGRESS_PATCH_TICK_DURATION / ARGO_PROGRESS_FILE_TICK_DURATION, in seconds: the
+    # progress monitor runs only when both are non-zero (an unparsable value counts as zero).
+    progress_patch_tick: float = 0.0
+    progress_file_tick: float = 0.0
+    remove_local_art_path: bool = False  # REMOVE_LOCAL_ART_PATH == "true"
+    # ARGOEXEC_RESULT_FILE: report the node result to this file (FileSink) rather than to a
+    # WorkflowTaskResult through the Kubernetes API.
+    result_file: Path | None = None
+    # ARGO_ARTIFACT_PLUGIN_NAMES: the artifact-plugin sidecar containers wait stops at the end.
+    artifact_plugin_sidecars: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> PodEnv:
@@ -251,6 +276,7 @@ class PodEnv:
         except ValueError:
             grace = 0.0
         binary = env.get("ARGOEXEC_EMISSARY_BINARY")
+        result_file = env.get("ARGOEXEC_RESULT_FILE")
         return cls(
             pod_name=env.get("ARGO_POD_NAME") or None,
             pod_uid=env.get("ARGO_POD_UID", ""),
@@ -265,6 +291,13 @@ class PodEnv:
             grace_seconds=grace if grace > 0 else 30.0,
             progress_file=env.get("ARGO_PROGRESS_FILE", ""),
             emissary_binary=Path(binary) if binary else None,
+            progress_patch_tick=_tick(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION")),
+            progress_file_tick=_tick(env.get("ARGO_PROGRESS_FILE_TICK_DURATION")),
+            remove_local_art_path=env.get("REMOVE_LOCAL_ART_PATH", "") == "true",
+            result_file=Path(result_file) if result_file else None,
+            artifact_plugin_sidecars=tuple(
+                n.strip() for n in env.get("ARGO_ARTIFACT_PLUGIN_NAMES", "").split(",") if n.strip()
+            ),
         )
 
 
@@ -276,6 +309,10 @@ class ExecutorConfig:
     settings: TransferSettings = field(default_factory=TransferSettings)
     # KUBECONFIG: kubeconfig files merged in order (empty = none configured).
     kubeconfig: tuple[Path, ...] = ()
+    # KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT: the in-cluster API server (set by the
+    # kubelet in every pod); used when no kubeconfig is configured.
+    kubernetes_service_host: str = ""
+    kubernetes_service_port: str = ""
     # The pod's identity and template, as the controller set them.
     pod: PodEnv = field(default_factory=PodEnv)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
@@ -292,6 +329,8 @@ class ExecutorConfig:
         return cls(
             settings=settings,
             kubeconfig=kubeconfig,
+            kubernetes_service_host=(read.raw("KUBERNETES_SERVICE_HOST") or "").strip(),
+            kubernetes_service_port=(read.raw("KUBERNETES_SERVICE_PORT") or "").strip(),
             pod=PodEnv.read(env),
             warnings=tuple(read.warnings),
             environ=dict(env),

@@ -1,5 +1,3 @@
-"""Kubernetes access for the executor.
-
-For now only a lean, stdlib-only secret reader (``argoexec.kube.secrets``) used by the
-``argoexec artifact`` debugging commands; in a pod, secrets come from ``/argo/secret`` instead.
-"""
+"""Kubernetes access for the executor: a lean stdlib REST client (``client``), error mapping and
+§10.1 classification (``errors``), the secret reader (``secrets``) and the WorkflowTaskResult
+sink (``taskresults``). No ``kubernetes`` package: the wait container must stay small."""

@@ -1,57 +1,146 @@
-"""A minimal fake Kubernetes API server on 127.0.0.1: just enough for the secret reader.
+"""A faithful fake Kubernetes API server on 127.0.0.1 (stdlib ``ThreadingHTTPServer``, HTTP/1.1).
 
-Supported subset (to be grown into the full faithful fake described in test-infra.md):
+No real kube-apiserver can be installed here, so this fake implements the subset the executor and
+the thin controller rely on, with the API server's own status codes and ``Status`` bodies. The
+semantics live in ``tests/servers/_kube_store.py``; this module serves them.
 
-* ``GET /api/v1/namespaces/<ns>/secrets/<name>`` → the ``Secret`` (values base64 in ``data``).
-* Authentication: ``Authorization: Bearer <token>``, or (TLS variant) a client certificate
-  signed by the test CA. Anything else → 401 ``Unauthorized``.
-* Authorization: secrets marked forbidden → 403 ``Forbidden`` with the API server's wording.
-* Missing secret → 404 ``NotFound``; unknown path → 404; other methods → 405.
-* Every error is a real ``Status`` body (``kind: Status``, ``reason``, ``message``, ``code``).
-* A request journal (method, path, authenticated user) for assertions.
+Supported subset:
+
+* Kinds: core v1 pods, secrets, configmaps, services, namespaces (cluster-scoped),
+  serviceaccounts; batch/v1 jobs; apps/v1 deployments; argoproj.io/v1alpha1 workflows,
+  workflowtaskresults, workflowtemplates, clusterworkflowtemplates (cluster-scoped),
+  workflowartifactgctasks. ``register(Kind(...))`` adds more, ``store.unregister`` removes one
+  (a missing CRD answers 404 "the server could not find the requested resource").
+* Metadata: uid, resourceVersion (one global counter; a no-op write keeps it), generation (bumped
+  when anything but metadata — and status, for kinds with a status subresource — changes),
+  creationTimestamp, namespace.
+* GET; LIST (also across namespaces) with ``labelSelector`` (``=``, ``==``, ``!=``, ``in``,
+  ``notin``, ``key``, ``!key``) and ``fieldSelector`` (``metadata.name``/``metadata.namespace``
+  with ``=``, ``==``, ``!=``), ListMeta.resourceVersion.
+* POST → 201 (``generateName``; 409 ``AlreadyExists``; 422 without a name; ``status`` dropped for
+  kinds with a status subresource). PUT → 200 (409 ``Conflict`` on a stale resourceVersion; none
+  given = unconditional). DELETE → 200 with the object (preconditions uid/resourceVersion → 409).
+* PATCH: ``merge-patch+json`` (RFC 7386), ``json-patch+json`` (RFC 6902; a failed ``test`` or a
+  missing path → 422 ``Invalid``), ``strategic-merge-patch+json`` treated as a merge patch (415
+  for custom resources, as upstream), ``apply-patch+yaml`` as server-side apply = merge that
+  creates a missing object (201; ``fieldManager`` required, no managedFields); other types → 415.
+* ``/status`` subresource for pods, services, namespaces, jobs, deployments: the main resource's
+  PUT/PATCH ignore ``status``, ``/status`` changes only ``status``. Argo's CRDs have none.
+* Watch (``?watch=true&resourceVersion=&timeoutSeconds=&allowWatchBookmarks=``, selectors
+  apply): chunked JSON lines ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": …}``; no/"0"
+  resourceVersion starts with the current objects as ADDED; bookmarks every
+  ``bookmark_interval`` s and before the watch ends; a compacted resourceVersion (``compact()``)
+  answers an ``ERROR`` event with a 410 ``Expired`` Status, as the API server does.
+* Discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``, ``/version``.
+* Authentication: ``Authorization: Bearer <token>`` (``token`` may be changed to simulate
+  rotation), or (TLS variant) a client certificate signed by the test CA; anything else → 401.
+  Authorization: ``deny(verb, plural, ...)`` rules → 403 with the API server's wording.
+* A request journal (:class:`Request`: method, path, user, query, content type, body, status).
+* Faults: ``fault(method, path_regex, status=…, times=N)`` answers the next N matching requests
+  with 409/429/500/503/504 Status bodies (custom message possible), ``drop=True`` closes the
+  connection without an answer, ``drop="after"`` applies the request and then drops the answer.
+
+Not supported: managedFields, finalizers/graceful deletion, ownerReference garbage collection,
+namespace existence checks, admission/validation beyond the above, LIST pagination
+(``limit``/``continue``) and ``resourceVersionMatch``, legacy ``/watch/`` paths, table output,
+protobuf. Checked by hand against the official ``kubernetes`` Python client (typed, dynamic with
+discovery, server-side apply, ``/status`` patch, ``watch.Watch().stream``).
 
 Fixtures: ``kube_api`` (plain HTTP) and ``kube_api_tls`` (HTTPS with a throwaway CA, optional
-client certificates); both reset their state for every test and start their server once.
+client certificates); both start once per session and are reset for every test.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import datetime
 import ipaddress
 import json
 import re
+import socket
 import ssl
 import threading
-import uuid
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import yaml
 
-SECRET_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/?]+)$")
+from tests.servers._kube_store import (
+    ApiError,
+    Kind,
+    Store,
+    field_matcher,
+    label_matcher,
+    status_body,
+)
+
 DEFAULT_TOKEN = "fake-kube-token-0123456789"
 CLIENT_CERT_USER = "argoexec-client"
+TOKEN_USER = "system:serviceaccount:default:tester"
+status = status_body  # the name earlier tests import
+
+_PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+_FAULT_REASONS = {
+    409: ("Conflict", "Operation cannot be fulfilled: the object has been modified"),
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    500: ("InternalError", "Internal error occurred: injected fault"),
+    503: ("ServiceUnavailable", "The server is currently unable to handle the request"),
+    504: ("Timeout", "Timeout: request did not complete within the allotted timeout"),
+}
 
 
-def status(code: int, reason: str, message: str, **details: str) -> dict[str, Any]:
-    """A ``metav1.Status`` failure body as the API server sends it."""
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
+class Request(NamedTuple):
+    """One journal entry (indexable like the earlier ``(method, path, user)`` tuples)."""
+
+    method: str
+    path: str
+    user: str
+    query: dict[str, str]
+    content_type: str
+    body: Any
+    status: int
+    user_agent: str = ""
+
+
+@dataclass
+class Fault:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    drop: bool | str = False
+    message: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Rule:
+    verb: str
+    plural: str
+    group: str
+    namespace: str | None
+    name: str | None
+
+
+@dataclass
+class Route:
+    kind: Kind
+    namespace: str
+    name: str
+    subresource: str
 
 
 @dataclass
@@ -120,27 +209,109 @@ class Pki:
 
 @dataclass
 class FakeKube:
-    """State and control of one fake API server."""
+    """State and control of one fake API server; ``store`` holds the objects."""
 
     token: str = DEFAULT_TOKEN
     pki: Pki | None = None
-    secrets: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
-    forbidden: set[tuple[str, str]] = field(default_factory=set)
-    journal: list[tuple[str, str, str]] = field(default_factory=list)
+    bookmark_interval: float = 1.0  # seconds between BOOKMARK events on a quiet watch
+    max_watch_seconds: float = 30.0
+    store: Store = field(default_factory=Store)
+    journal: list[Request] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- test controls -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        self.store.reset()
+        with self._lock:
+            self.journal.clear()
+            self.faults.clear()
+            self.rules.clear()
+        self.token = DEFAULT_TOKEN
+        self.bookmark_interval = 1.0
+
+    def register(self, kind: Kind) -> None:
+        self.store.register(kind)
+
+    def kind(self, plural: str, group: str = "") -> Kind:
+        return self.store.kinds[(group, plural)]
+
+    def seed(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` (``apiVersion``/``kind`` pick the type; ``status`` is kept)."""
+        group, _, _ = str(obj["apiVersion"]).rpartition("/")
+        kinds = [k for k in self.store.kinds.values() if k.group == group]
+        kind = next(k for k in kinds if k.kind == obj["kind"])
+        return self.store.seed(kind, dict(obj))
+
+    def get(self, plural: str, name: str, namespace: str = "", group: str = "") -> Any:
+        """A copy of the stored object, or None."""
+        kind = self.kind(plural, group)
+        with self.store.lock:
+            key = (group, kind.version, plural, namespace if kind.namespaced else "", name)
+            return copy.deepcopy(self.store.objects.get(key))
+
+    def objects(self, plural: str, group: str = "", namespace: str = "") -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.store.list(self.kind(plural, group), namespace)["items"]
+        return items
 
     def add_secret(self, namespace: str, name: str, data: Mapping[str, str | bytes]) -> None:
         values = {k: v.encode() if isinstance(v, str) else v for k, v in data.items()}
-        self.secrets[(namespace, name)] = values
+        encoded = {k: base64.b64encode(v).decode() for k, v in values.items()}
+        meta = {"name": name, "namespace": namespace}
+        self.seed({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded})
+
+    def deny(
+        self,
+        verb: str,
+        plural: str,
+        *,
+        group: str = "",
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Refuse ``verb`` (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
+        ``delete`` or ``*``) on a resource type, optionally one namespace / object."""
+        with self._lock:
+            self.rules.append(Rule(verb, plural, group, namespace, name))
 
     def forbid(self, namespace: str, name: str) -> None:
-        self.forbidden.add((namespace, name))
+        self.deny("get", "secrets", namespace=namespace, name=name)
 
-    def reset(self) -> None:
-        self.secrets.clear()
-        self.forbidden.clear()
-        self.journal.clear()
+    def fault(
+        self,
+        method: str,
+        path: str,
+        status: int = 503,
+        *,
+        times: int = 1,
+        drop: bool | str = False,
+        message: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests matching ``method`` (or ``*``) and the ``path``
+        regex with ``status``, or drop the connection (``drop=True`` before handling,
+        ``drop="after"`` once the request took effect)."""
+        with self._lock:
+            self.faults.append(
+                Fault(method, re.compile(path), status, times, drop, message, reason)
+            )
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        with self._lock:
+            return [
+                r
+                for r in self.journal
+                if (method is None or r.method == method)
+                and (path is None or re.search(path, r.path))
+            ]
+
+    def compact(self) -> None:
+        self.store.compact()
 
     def kubeconfig(
         self,
@@ -181,71 +352,72 @@ class FakeKube:
 
     # --- serving -----------------------------------------------------------------------------
 
-    def _user(self, handler: BaseHTTPRequestHandler) -> str | None:
+    def user(self, handler: BaseHTTPRequestHandler) -> str | None:
         auth = handler.headers.get("Authorization", "")
         if auth == f"Bearer {self.token}":
-            return "system:serviceaccount:default:tester"
+            return TOKEN_USER
         peer = getattr(handler.connection, "getpeercert", None)
         if peer is not None and peer():
             return CLIENT_CERT_USER
         return None
 
-    def _secret_response(self, namespace: str, name: str, user: str) -> tuple[int, dict[str, Any]]:
-        if (namespace, name) in self.forbidden:
-            message = (
-                f'secrets "{name}" is forbidden: User "{user}" cannot get resource "secrets" '
-                f'in API group "" in the namespace "{namespace}"'
-            )
-            return 403, status(403, "Forbidden", message, name=name, kind="secrets")
-        data = self.secrets.get((namespace, name))
-        if data is None:
-            message = f'secrets "{name}" not found'
-            return 404, status(404, "NotFound", message, name=name, kind="secrets")
-        return 200, {
-            "kind": "Secret",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{name}")),
-                "resourceVersion": "1",
-                "creationTimestamp": "2024-01-01T00:00:00Z",
-            },
-            "type": "Opaque",
-            "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-        }
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.method in ("*", method) and fault.path.search(path):
+                    fault.times -= 1
+                    return fault
+        return None
 
-    def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
-        user = self._user(handler)
-        self.journal.append((handler.command, handler.path, user or ""))
-        if user is None:
-            return 401, status(401, "Unauthorized", "Unauthorized")
-        if handler.command != "GET":
-            return 405, status(405, "MethodNotAllowed", "the server does not allow this method")
-        match = SECRET_PATH.match(handler.path)
-        if match is None:
-            return 404, status(404, "NotFound", "the server could not find the requested resource")
-        return self._secret_response(match.group(1), match.group(2), user)
+    def record(self, entry: Request) -> None:
+        with self._lock:
+            self.journal.append(entry)
+
+    def check_access(self, verb: str, route: Route, user: str) -> None:
+        kind = route.kind
+        for rule in list(self.rules):
+            if (
+                rule.verb in ("*", verb)
+                and (rule.plural, rule.group) == (kind.plural, kind.group)
+                and rule.namespace in (None, route.namespace)
+                and rule.name in (None, route.name)
+            ):
+                what = f'{kind.resource} "{route.name}"' if route.name else kind.resource
+                where = f' in the namespace "{route.namespace}"' if route.namespace else ""
+                message = (
+                    f'{what} is forbidden: User "{user}" cannot {verb} resource "{kind.plural}" '
+                    f'in API group "{kind.group}"{where}'
+                )
+                details = {"name": route.name, "group": kind.group, "kind": kind.plural}
+                raise ApiError(403, "Forbidden", message, **details)
+
+    def route(self, path: str) -> Route | dict[str, Any]:
+        """A resource route, or a discovery document."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[:1] == ["version"]:
+            return {"major": "1", "minor": "30", "gitVersion": "v1.30.0-argoexec-fake"}
+        if parts[:1] == ["api"]:
+            group, version, rest = "", parts[1] if len(parts) > 1 else "", parts[2:]
+        elif parts[:1] == ["apis"]:
+            group = parts[1] if len(parts) > 1 else ""
+            version, rest = (parts[2] if len(parts) > 2 else ""), parts[3:]
+        else:
+            raise _missing()
+        if not rest:
+            return _discovery(self.store, parts[0], group, version)
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3 and (group, rest[2]) in self.store.kinds:
+            namespace, rest = rest[1], rest[2:]
+        kind = self.store.kind(group, version, rest[0])
+        if kind is None or len(rest) > 3 or (namespace and not kind.namespaced):
+            raise _missing()
+        subresource = rest[2] if len(rest) == 3 else ""
+        if subresource and (subresource != "status" or not kind.status_subresource):
+            raise _missing()
+        return Route(kind, namespace, rest[1] if len(rest) > 1 else "", subresource)
 
     def start(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _respond(self) -> None:
-                code, body = fake.handle(self)
-                payload = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _respond  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
         scheme = "http"
         if self.pki is not None:
@@ -260,9 +432,339 @@ class FakeKube:
         threading.Thread(target=server.serve_forever, name="fake-kube", daemon=True).start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self.store.changed:
+            self.store.changed.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _missing() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+def _resources(store: Store, group: str, version: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for kind in store.kinds.values():
+        if (kind.group, kind.version) != (group, version):
+            continue
+        entry = {
+            "name": kind.plural,
+            "singularName": kind.kind.lower(),
+            "namespaced": kind.namespaced,
+            "kind": kind.kind,
+            "verbs": _VERBS,
+        }
+        if kind.short_names:
+            entry["shortNames"] = list(kind.short_names)
+        out.append(entry)
+        if kind.status_subresource:
+            sub = {"name": f"{kind.plural}/status", "singularName": "", "kind": kind.kind}
+            out.append({**sub, "namespaced": kind.namespaced, "verbs": ["get", "patch", "update"]})
+    return out
+
+
+def _discovery(store: Store, root: str, group: str, version: str) -> dict[str, Any]:
+    if root == "api" and not version:
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    versions: dict[str, list[str]] = {}
+    for kind in store.kinds.values():
+        if kind.group:
+            versions.setdefault(kind.group, [])
+            if kind.version not in versions[kind.group]:
+                versions[kind.group].append(kind.version)
+
+    def api_group(name: str) -> dict[str, Any]:
+        vs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions[name]]
+        return {"name": name, "versions": vs, "preferredVersion": vs[0]}
+
+    if root == "apis" and not group:
+        groups = [api_group(g) for g in sorted(versions)]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    if root == "apis" and not version:
+        if group not in versions:
+            raise _missing()
+        return {"kind": "APIGroup", "apiVersion": "v1", **api_group(group)}
+    resources = _resources(store, group, version)
+    if not resources:
+        raise _missing()
+    group_version = f"{group}/{version}" if group else version
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }
+
+
+def _verb(method: str, route: Route, query: dict[str, str]) -> str:
+    if method == "GET":
+        if route.name:
+            return "get"
+        return "watch" if query.get("watch") in ("true", "1") else "list"
+    if method == "DELETE" and not route.name:
+        return "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
+
+
+@dataclass
+class Call:
+    method: str
+    route: Route
+    query: dict[str, str]
+    body: Any
+    content_type: str
+
+    def selectors(self) -> tuple[str, str]:
+        return self.query.get("labelSelector", ""), self.query.get("fieldSelector", "")
+
+
+def _patch(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
+    route = call.route
+    patch_type = _PATCH_TYPES.get(call.content_type)
+    if patch_type is None or (patch_type == "strategic" and route.kind.custom):
+        accepted = ", ".join(
+            t for t, n in _PATCH_TYPES.items() if n != "strategic" or not route.kind.custom
+        )
+        message = "the body of the request was in an unknown format - accepted media types "
+        message += f"include: {accepted}"
+        raise ApiError(415, "UnsupportedMediaType", message)
+    if patch_type == "apply" and not call.query.get("fieldManager"):
+        raise ApiError(400, "BadRequest", "PATCH requests with apply must set fieldManager")
+    return store.patch(
+        route.kind,
+        route.namespace,
+        route.name,
+        patch_type,
+        call.body,
+        subresource=route.subresource,
+    )
+
+
+def _serve(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
+    kind, ns, name = call.route.kind, call.route.namespace, call.route.name
+    method, sub = call.method, call.route.subresource
+    if method == "GET":
+        return 200, store.get(kind, ns, name) if name else store.list(kind, ns, *call.selectors())
+    if method == "POST" and not name:
+        return 201, store.create(kind, ns, _object(call.body))
+    if method == "PUT" and name:
+        return 200, store.update(kind, ns, name, _object(call.body), subresource=sub)
+    if method == "PATCH" and name:
+        return _patch(store, call)
+    if method == "DELETE" and name:
+        options = call.body if isinstance(call.body, dict) else {}
+        return 200, store.delete(kind, ns, name, options)
+    if method == "DELETE":
+        listed = store.list(kind, ns, *call.selectors())
+        for item in listed["items"]:
+            store.delete(kind, item["metadata"].get("namespace", ""), item["metadata"]["name"], {})
+        return 200, listed
+    message = f"the server does not allow this method on {kind.resource}"
+    raise ApiError(405, "MethodNotAllowed", message)
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body is not a JSON object")
+    return body
+
+
+def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _body(self) -> tuple[bytes, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if not raw:
+                return raw, None
+            try:
+                return raw, yaml.safe_load(raw) if "yaml" in self._content_type() else json.loads(
+                    raw
+                )
+            except (ValueError, yaml.YAMLError) as exc:
+                raise ApiError(400, "BadRequest", f"the request body is not valid: {exc}") from exc
+
+        def _content_type(self) -> str:
+            return (self.headers.get("Content-Type") or "").split(";")[0].strip()
+
+        def _send(self, code: int, doc: dict[str, Any], headers: Mapping[str, str] = {}) -> None:
+            payload = json.dumps(doc).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _respond(self) -> None:
+            split = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            user, body, code, doc, action = fake.user(self), None, 500, {}, "send"
+            try:
+                _, body = self._body()
+                code, doc, action = self._handle(split.path, query, body, user)
+            except ApiError as exc:
+                code, doc = exc.code, exc.status()
+            except Exception as exc:  # a bug in the fake: answer like the API server would
+                code, doc = 500, ApiError(500, "InternalError", f"fake bug: {exc!r}").status()
+            entry = Request(
+                self.command,
+                split.path,
+                user or "",
+                query,
+                self._content_type(),
+                body,
+                0 if action == "drop" else code,
+                self.headers.get("User-Agent", ""),
+            )
+            fake.record(entry)
+            if action == "drop":
+                self._drop()
+            elif action == "watch":
+                _Watch(fake, self, doc["route"], query).run()
+            else:
+                headers = {"Retry-After": "1"} if code == 429 else {}
+                self._send(code, doc, headers)
+
+        def _handle(
+            self, path: str, query: dict[str, str], body: Any, user: str | None
+        ) -> tuple[int, dict[str, Any], str]:
+            """(code, document, action): ``send`` it, ``drop`` the connection or ``watch``."""
+            if user is None:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            fault = fake.take_fault(self.command, path)
+            if fault is not None and fault.drop is True:
+                return 0, {}, "drop"
+            if fault is not None and not fault.drop:
+                reason, message = _FAULT_REASONS.get(fault.status, ("InternalError", "injected"))
+                raise ApiError(fault.status, fault.reason or reason, fault.message or message)
+            target = fake.route(path)
+            if isinstance(target, dict):
+                if self.command != "GET":
+                    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+                return 200, target, "send"
+            verb = _verb(self.command, target, query)
+            fake.check_access(verb, target, user)
+            if verb == "watch":
+                return 200, {"route": target}, "watch"
+            call = Call(self.command, target, query, body, self._content_type())
+            code, doc = _serve(fake.store, call)
+            # drop="after": the request took effect, only the answer is lost.
+            return code, doc, "drop" if fault is not None else "send"
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _respond  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+class _Watch:
+    """One watch stream: chunked JSON lines until ``timeoutSeconds`` or the server stops."""
+
+    def __init__(
+        self, fake: FakeKube, handler: BaseHTTPRequestHandler, route: Route, query: dict[str, str]
+    ) -> None:
+        self.fake, self.handler, self.route = fake, handler, route
+        self.labels = label_matcher(query.get("labelSelector", ""))
+        self.fields = field_matcher(query.get("fieldSelector", ""))
+        self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        self.rv = query.get("resourceVersion", "")
+        timeout = float(query.get("timeoutSeconds") or fake.max_watch_seconds)
+        self.deadline = time.monotonic() + min(timeout, fake.max_watch_seconds)
+
+    def _matches(self, kind: Kind, obj: dict[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        return (
+            kind == self.route.kind
+            and (not self.route.namespace or meta.get("namespace") == self.route.namespace)
+            and self.labels(meta.get("labels") or {})
+            and self.fields(obj)
+        )
+
+    def _emit(self, kind: str, obj: dict[str, Any]) -> None:
+        line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+        self.handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+        self.handler.wfile.flush()
+
+    def _bookmark(self, rv: int) -> None:
+        kind = self.route.kind
+        meta = {"resourceVersion": str(rv)}
+        self._emit(
+            "BOOKMARK", {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": meta}
+        )
+
+    def run(self) -> None:
+        handler = self.handler
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            self._stream()
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except OSError:
+            pass  # the client went away
+        handler.close_connection = True
+
+    def _stream(self) -> None:
+        store = self.fake.store
+        with store.lock:
+            if self.rv in ("", "0"):
+                last = store.rv
+                initial = store.list(self.route.kind, self.route.namespace)["items"]
+                pending = [
+                    ("ADDED", self.route.kind, o)
+                    for o in initial
+                    if self._matches(self.route.kind, o)
+                ]
+            else:
+                last = int(self.rv)
+                try:
+                    pending = [(e.type, e.kind, e.obj) for e in store.events_since(last)]
+                except ApiError as exc:
+                    self._emit("ERROR", exc.status())
+                    return
+                last = store.rv
+        quiet_since = time.monotonic()
+        while True:
+            for event_type, kind, obj in pending:
+                if self._matches(kind, obj):
+                    self._emit(event_type, obj)
+                    quiet_since = time.monotonic()
+            now = time.monotonic()
+            if now >= self.deadline or self.fake._stopping.is_set():
+                if self.bookmarks:
+                    self._bookmark(store.rv)
+                return
+            if self.bookmarks and now - quiet_since >= self.fake.bookmark_interval:
+                self._bookmark(store.rv)
+                quiet_since = now
+            with store.changed:
+                if store.rv == last:
+                    wait = min(self.deadline - now, self.fake.bookmark_interval)
+                    store.changed.wait(max(0.01, wait))
+                try:
+                    events = store.events_since(last)
+                except ApiError as exc:
+                    self._emit("ERROR", exc.status())
+                    return
+                pending = [(e.type, e.kind, e.obj) for e in events]
+                last = store.rv
 
 
 @pytest.fixture(scope="session")
