@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _global_flags(wait, suppress=True)
     wait.set_defaults(run=_lazy("argoexec.commands.wait", "wait"), command="wait")
+    resource = sub.add_parser(
+        "resource",
+        help="act on a Kubernetes manifest and wait for its conditions (resource template)",
+        allow_abbrev=False,
+    )
+    _global_flags(resource, suppress=True)
+    resource.add_argument(
+        "action", metavar="ACTION", help="get, create, apply, replace, patch or delete"
+    )
+    resource.set_defaults(run=_lazy("argoexec.commands.resource", "resource"), command="resource")
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)
     kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")
@@ -229,13 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
 POD_COMMANDS = frozenset({"init", "wait", "resource"})
 
 
-def write_termination_log(message: str) -> None:
+def write_termination_log(message: str, path: Path | None = None) -> None:
+    """The container's termination message (at most 4 KiB, secrets redacted, mode 0600)."""
     from argoexec.contract import TERMINATION_LOG, TERMINATION_LOG_MAX
     from artifacts.secrets import redact
 
     data = redact(message).encode()[:TERMINATION_LOG_MAX]
     try:
-        with open(TERMINATION_LOG, "wb") as f:
+        fd = os.open(path or TERMINATION_LOG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
     except OSError as exc:
         log.warning("unable to write termination log: %s", exc)
@@ -294,7 +308,7 @@ def _invoke(args: argparse.Namespace, inv: Invocation) -> int:
         debug = log.isEnabledFor(logging.DEBUG)
         log.error(message, extra={"command": args.command}, exc_info=exc if debug else None)
         if args.command in POD_COMMANDS:
-            write_termination_log(message)
+            write_termination_log(message, inv.config.pod.termination_log)
         return exit_code_for(exc, args.command)
 
 

@@ -30,6 +30,7 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``ARGOEXEC_CONNECT_TIMEOUT`` / ``ARGOEXEC_READ_TIMEOUT`` | ``settings.*_timeout`` | seconds |
 | ``KUBECONFIG`` | ``kubeconfig`` | ``:``-separated paths |
 | ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` | ``kubernetes_service_*`` | in-cluster API address |
+| ``RESOURCE_STATE_CHECK_INTERVAL`` | ``resource_state_check_interval`` | Go duration (5s) |
 
 ``PodEnv`` (the controller's pod variables) also reads ``ARGO_PROGRESS_PATCH_TICK_DURATION`` /
 ``ARGO_PROGRESS_FILE_TICK_DURATION`` (Go durations; invalid = 0 = progress monitor off),
@@ -223,6 +224,13 @@ def _settings(read: _Reader) -> TransferSettings:
     )
 
 
+def _positive_duration(text: str) -> float:
+    value = parse_go_duration(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
 def _kubeconfig(read: _Reader) -> tuple[Path, ...]:
     text = read.raw("KUBECONFIG")
     if text is None:
@@ -237,6 +245,10 @@ def _tick(text: str | None) -> float:
     except ValueError:
         return 0.0
     return max(seconds, 0.0)
+
+
+def _optional_path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -258,6 +270,10 @@ class PodEnv:
     # ARGOEXEC_EMISSARY_BINARY: the file init copies to /var/run/argo/argoexec (a frozen
     # emissary for images without Python); unset = a launcher for this Python's argoexec.
     emissary_binary: Path | None = None
+    # ARGOEXEC_VAR_RUN_DIR / ARGOEXEC_TERMINATION_LOG: move /var/run/argo and the termination
+    # log (the local runtime without a sandbox, benchmarks); the emissary honours them too.
+    var_run_dir: Path | None = None
+    termination_log: Path | None = None
     # ARGO_PROGRESS_PATCH_TICK_DURATION / ARGO_PROGRESS_FILE_TICK_DURATION, in seconds: the
     # progress monitor runs only when both are non-zero (an unparsable value counts as zero).
     progress_patch_tick: float = 0.0
@@ -291,6 +307,8 @@ class PodEnv:
             grace_seconds=grace if grace > 0 else 30.0,
             progress_file=env.get("ARGO_PROGRESS_FILE", ""),
             emissary_binary=Path(binary) if binary else None,
+            var_run_dir=_optional_path(env.get("ARGOEXEC_VAR_RUN_DIR")),
+            termination_log=_optional_path(env.get("ARGOEXEC_TERMINATION_LOG")),
             progress_patch_tick=_tick(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION")),
             progress_file_tick=_tick(env.get("ARGO_PROGRESS_FILE_TICK_DURATION")),
             remove_local_art_path=env.get("REMOVE_LOCAL_ART_PATH", "") == "true",
@@ -313,6 +331,9 @@ class ExecutorConfig:
     # kubelet in every pod); used when no kubeconfig is configured.
     kubernetes_service_host: str = ""
     kubernetes_service_port: str = ""
+    # RESOURCE_STATE_CHECK_INTERVAL (Go duration, default 5s), in seconds: how often
+    # ``resource`` polls the object for its success/failure conditions.
+    resource_state_check_interval: float = 5.0
     # The pod's identity and template, as the controller set them.
     pod: PodEnv = field(default_factory=PodEnv)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
@@ -331,6 +352,9 @@ class ExecutorConfig:
             kubeconfig=kubeconfig,
             kubernetes_service_host=(read.raw("KUBERNETES_SERVICE_HOST") or "").strip(),
             kubernetes_service_port=(read.raw("KUBERNETES_SERVICE_PORT") or "").strip(),
+            resource_state_check_interval=read.get(
+                "RESOURCE_STATE_CHECK_INTERVAL", _positive_duration, 5.0, "a Go duration > 0"
+            ),
             pod=PodEnv.read(env),
             warnings=tuple(read.warnings),
             environ=dict(env),

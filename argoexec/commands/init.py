@@ -17,7 +17,7 @@ def init(args: argparse.Namespace, inv: Invocation) -> int:
     pod = inv.config.pod
     if not pod.pod_name:
         raise ExecutorError("ARGO_POD_NAME is not set")
-    paths = PodPaths()
+    paths = PodPaths.of(pod.var_run_dir, pod.termination_log)
     template = parse_template(read_template_text(pod.template, paths))
     ctx = DriverContext(
         secrets=DirSecretResolver(paths.secrets), settings=inv.config.settings, stop=inv.stop

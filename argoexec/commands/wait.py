@@ -71,7 +71,7 @@ def wait(args: argparse.Namespace, inv: Invocation) -> int:
         raise ExecutorError("ARGO_POD_NAME is not set")
     waiting = Stop()
     _stop_waiting_on_sigterm(waiting)
-    paths = PodPaths()
+    paths = PodPaths.of(pod.var_run_dir, pod.termination_log)
     template = parse_template(read_template_text(pod.template, paths))
     settings = inv.config.settings
     # A token of its own: SIGTERM sets ``waiting`` (and the CLI's ``inv.stop``), never this one.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from argoexec import contract as c
@@ -19,6 +19,16 @@ class PodPaths:
     manifest: Path = Path("/tmp/manifest.yaml")
     offloaded_template: Path = Path(c.OFFLOADED_TEMPLATE_PATH)
     termination_log: Path = Path(c.TERMINATION_LOG)
+
+    @classmethod
+    def of(cls, var_run_dir: Path | None, termination_log: Path | None) -> PodPaths:
+        """Argo's paths, with /var/run/argo and the termination log moved where asked."""
+        paths = cls()
+        if var_run_dir is not None:
+            paths = replace(paths, varrun=VarRun(var_run_dir))
+        if termination_log is not None:
+            paths = replace(paths, termination_log=termination_log)
+        return paths
 
     def mirror(self, path: str) -> Path:
         """Main's ``path`` as the executor sees it through the mirrored volume mounts."""

@@ -206,3 +206,23 @@ def test_init_without_a_pod_name_fails(pod: Pod) -> None:
     result = pod.run({"name": "t"}, ARGO_POD_NAME="")
     assert result.returncode == 64
     assert "ARGO_POD_NAME" in pod.termination_log.read_text()
+
+
+def test_init_honours_a_moved_var_run_and_termination_log(tmp_path: Path) -> None:
+    """The local runtime without a sandbox (and the benchmarks) move the two fixed paths."""
+    var_run, log = tmp_path / "vr", tmp_path / "termination-log"
+    env = {
+        "PATH": os.environ["PATH"],
+        "ARGO_POD_NAME": "p",
+        "ARGO_TEMPLATE": json.dumps({"name": "t", "container": {"image": "x"}}),
+        "ARGOEXEC_VAR_RUN_DIR": str(var_run),
+        "ARGOEXEC_TERMINATION_LOG": str(log),
+    }
+    argv = [sys.executable, "-m", "argoexec", "init"]
+    assert subprocess.run(argv, env=env, timeout=60).returncode == 0
+    assert (var_run / "argoexec").exists()
+    assert json.loads((var_run / "template").read_text())["name"] == "t"
+    env["ARGO_TEMPLATE"] = json.dumps({"name": "t", "inputs": {"artifacts": [{"name": "x"}]}})
+    assert subprocess.run(argv, env=env, timeout=60).returncode == 64
+    assert "required artifact 'x' not supplied" in log.read_text()
+    assert log.stat().st_mode & 0o777 == 0o600
