@@ -19,7 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.kube.secrets import KubeOverrides, KubeSecretResolver, load_kubeconfig
+from argoexec.commands.pod import kube_overrides
+from argoexec.kube.secrets import KubeSecretResolver, load_kubeconfig
 from argoexec.models import Artifact, ArtifactLocation
 from artifacts.errors import ArtifactError
 from artifacts.locations import (
@@ -170,19 +171,6 @@ def _inline_secrets(specs: list[str], inv: Invocation) -> dict[str, dict[str, st
             raise UsageError(f"--secret: {exc.message}") from exc
         data.setdefault(selector.name, {})[selector.key] = _inline_value(value_spec, inv)
     return data
-
-
-def kube_overrides(args: argparse.Namespace) -> KubeOverrides:
-    return KubeOverrides(
-        context=args.context,
-        cluster=args.cluster,
-        user=args.user,
-        namespace=args.namespace,
-        server=args.server,
-        token=args.token,
-        insecure_skip_tls_verify=args.insecure_skip_tls_verify,
-        certificate_authority=args.certificate_authority,
-    )
 
 
 def build_secrets(args: argparse.Namespace, inv: Invocation) -> SecretResolver:

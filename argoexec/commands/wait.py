@@ -11,49 +11,17 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from pathlib import Path
 from types import FrameType
 
 from argoexec.commands import Invocation
-from argoexec.config import ExecutorConfig
+from argoexec.commands.pod import kube_client, load_pod, result_sink
 from argoexec.errors import ExecutorError
-from argoexec.executor.paths import PodPaths
-from argoexec.executor.sinks import FileSink, ResultSink
-from argoexec.executor.template_source import parse_template, read_template_text
 from argoexec.executor.wait import Wait, run_wait
 from argoexec.lifecycle import Stop
 from artifacts.driver import DriverContext
 from artifacts.secrets import DirSecretResolver
 
 log = logging.getLogger("argoexec.wait")
-
-
-def result_sink(config: ExecutorConfig, args: argparse.Namespace) -> ResultSink:
-    """``ARGOEXEC_RESULT_FILE`` → a file (the local runtime); else the ``WorkflowTaskResult``
-    through the API server (``--kubeconfig`` and kubectl's flags, else ``KUBECONFIG``, else the
-    pod's service account)."""
-    pod = config.pod
-    if pod.result_file is not None:
-        return FileSink(pod.result_file, name=pod.node_id)
-    from argoexec.commands.artifact_location import kube_overrides
-    from argoexec.kube.client import KubeClient
-    from argoexec.kube.taskresults import KubeResultSink
-
-    kubeconfig = getattr(args, "kubeconfig", None)
-    client = KubeClient.from_config(
-        config,
-        kubeconfig=Path(kubeconfig) if kubeconfig else None,
-        overrides=kube_overrides(args),
-    )
-    return KubeResultSink(
-        client,
-        name=pod.node_id,
-        namespace=client.namespace,
-        workflow_name=pod.workflow_name,
-        workflow_uid=pod.workflow_uid,
-        instance_id=pod.instance_id,
-        transient_pattern=config.settings.transient_error_pattern,
-    )
 
 
 def _stop_waiting_on_sigterm(waiting: Stop) -> None:
@@ -66,13 +34,9 @@ def _stop_waiting_on_sigterm(waiting: Stop) -> None:
 
 
 def wait(args: argparse.Namespace, inv: Invocation) -> int:
-    pod = inv.config.pod
-    if not pod.pod_name:
-        raise ExecutorError("ARGO_POD_NAME is not set")
+    pod, paths, template = load_pod(inv.config)
     waiting = Stop()
     _stop_waiting_on_sigterm(waiting)
-    paths = PodPaths.of(pod.var_run_dir, pod.termination_log)
-    template = parse_template(read_template_text(pod.template, paths))
     settings = inv.config.settings
     # A token of its own: SIGTERM sets ``waiting`` (and the CLI's ``inv.stop``), never this one.
     ctx = DriverContext(secrets=DirSecretResolver(paths.secrets), settings=settings, stop=Stop())
@@ -80,7 +44,7 @@ def wait(args: argparse.Namespace, inv: Invocation) -> int:
         template=template,
         paths=paths,
         ctx=ctx,
-        sink=result_sink(inv.config, args),
+        sink=result_sink(inv.config, lambda: kube_client(args, inv.config)),
         pod=pod,
         backoff=settings.backoff,
         waiting=waiting,
