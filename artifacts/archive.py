@@ -124,6 +124,9 @@ class _Replay:
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         view = memoryview(buffer).cast("B")
+        raw_into = getattr(self._raw, "readinto", None)
+        if not self._prefix and raw_into is not None:
+            return int(raw_into(view) or 0)
         data = self.read(len(view))
         view[: len(data)] = data
         return len(data)

@@ -36,6 +36,9 @@ _open_tar: Any = tarfile.open
 # tarfile's stream buffer: its reader copies the buffered remainder on every header read, so a
 # large buffer costs more than it saves for archives of many small files.
 _TAR_STREAM_BUFFER = 64 * 1024
+# ISA-L's threaded reader holds 8 blocks of compressed input plus two decompressed blocks in its
+# queue; 256 KiB blocks keep that near 3 MiB instead of 10 MiB without slowing it down.
+_GZIP_BLOCK = 256 * 1024
 _ZIP_UTF8_FLAG = 0x800
 _INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.ReadError,
@@ -79,7 +82,7 @@ def extract_tgz(stream: BinaryIO, root: Path, *, limit: int = 0) -> None:
 
     The decompressed stream is read to its end, so the gzip CRC and length are always checked.
     """
-    gz = _open_gzip(stream, "rb", threads=1)
+    gz = _open_gzip(stream, "rb", threads=1, block_size=_GZIP_BLOCK)
     try:
         try:
             _extract_tar(cast(BinaryIO, gz), ExtractionRoot(root, limit=limit))

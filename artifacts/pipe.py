@@ -18,7 +18,9 @@ from typing import BinaryIO, cast
 from artifacts.errors import ArtifactError, ErrorCode
 
 MIB = 1024 * 1024
-DEFAULT_CAPACITY = 4 * MIB
+# Enough to keep compression running while the uploader waits for a free part buffer; the gzip
+# writer's own queues buffer as much again, so a larger pipe only adds memory.
+DEFAULT_CAPACITY = 2 * MIB
 _PIECE = MIB  # writes are split so one large write cannot overshoot the capacity by much
 
 
@@ -52,6 +54,11 @@ class BoundedPipe:
     # -- writing side -------------------------------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        if isinstance(data, bytes) and len(data) <= _PIECE:
+            # Immutable and small enough: queued as is (the gzip writer's compressed blocks).
+            if data:
+                self._put(data)
+            return len(data)
         view = memoryview(data).cast("B")
         total = len(view)
         for start in range(0, total, _PIECE):

@@ -16,12 +16,15 @@ class TransferSettings:
     """Knobs for every artifact transfer. Units are in the field names or comments."""
 
     # S3 multipart upload: parallel part uploads (ARTIFACT_S3_UPLOAD_THREADS, Argo default 4).
+    # A streamed upload holds upload_threads parts in memory.
     upload_threads: int = 4
-    # Multipart part size in bytes (ARTIFACT_S3_UPLOAD_PART_SIZE_MIB; None = our default 8 MiB).
+    # Multipart part size in bytes (ARTIFACT_S3_UPLOAD_PART_SIZE_MIB; None = our default 5 MiB,
+    # S3's minimum, which keeps a streamed upload's buffers at 20 MiB).
     part_size: int | None = None
-    # Parallel ranged GETs for one large object, and the size of each range in bytes.
+    # Parallel ranged GETs for one large object (count), and the size of each range in bytes.
+    # A streamed download holds (download_threads + 1) ranges in memory: 20 MiB by default.
     download_threads: int = 4
-    download_chunk_size: int = 8 * MIB
+    download_chunk_size: int = 4 * MIB
     # Objects at least this large are fetched with parallel ranged GETs.
     parallel_download_threshold: int = 16 * MIB
     # Worker pool for directories transferred object by object (archive: none, S3/GCS prefixes).

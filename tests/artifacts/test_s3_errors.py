@@ -193,7 +193,7 @@ def test_the_client_config_is_explicit() -> None:
 
 
 def test_part_sizes_respect_s3_limits() -> None:
-    assert part_size_of(TransferSettings()) == 8 * MIB
+    assert part_size_of(TransferSettings()) == 5 * MIB  # S3's minimum: least memory
     assert part_size_of(TransferSettings(part_size=1 * MIB)) == 5 * MIB
     assert part_size_of(TransferSettings(), total=200_000 * MIB) == 20 * MIB
 

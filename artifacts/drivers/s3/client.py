@@ -225,6 +225,16 @@ class S3Connection:
     def bucket(self) -> str:
         return self.target.bucket
 
+    @property
+    def payload_unsigned(self) -> bool:
+        """Whether botocore sends request bodies as ``UNSIGNED-PAYLOAD`` once Content-MD5 is set.
+
+        botocore's S3 signer always SHA-256-signs the payload over plain HTTP; over HTTPS it
+        skips that when a Content-MD5 header is present. Uploads therefore add Content-MD5 only
+        over HTTPS, so every body is covered by exactly one checksum the server verifies.
+        """
+        return self.client.meta.endpoint_url.startswith("https")
+
     def close(self) -> None:
         self._cleanup.close()
 

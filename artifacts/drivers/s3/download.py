@@ -14,11 +14,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from argoexec.lifecycle import Stop
 from artifacts.driver import ProgressCallback
 from artifacts.errors import ArtifactError
+from artifacts.memory import BufferPool
 from artifacts.settings import TransferSettings
 
 from .client import S3Connection
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from botocore.response import StreamingBody
 
 READ_PIECE = 1024 * 1024
+T = TypeVar("T")
 
 
 def short_read(key: str, got: int, expected: int) -> ArtifactError:
@@ -66,6 +68,22 @@ class _Sink:
             done += len(piece)
             if self.progress is not None:
                 self.progress(len(piece))
+
+
+def _body_readinto(body: StreamingBody, view: memoryview) -> int:
+    # botocore-stubs type the argument as a file; botocore takes any writable buffer.
+    return int(body.readinto(view))  # type: ignore[arg-type]
+
+
+def read_into(body: StreamingBody, view: memoryview) -> int:
+    """Fill ``view`` from ``body`` in ``READ_PIECE`` steps; the count read (short at EOF)."""
+    done = 0
+    while done < len(view):
+        count = _body_readinto(body, view[done : done + READ_PIECE])
+        if not count:
+            break
+        done += count
+    return done
 
 
 def _ranges(start: int, size: int, chunk: int) -> list[tuple[int, int]]:
@@ -139,8 +157,10 @@ class S3ObjectStream:
     """An ``ObjectStream`` delivering bytes in order with bounded memory.
 
     Small objects are read straight from the GET body. For large ones the body serves the first
-    chunk while up to ``threads`` later ranges are prefetched; at most ``threads + 1`` chunks are
-    held at once. A body or range shorter than promised raises a transient ``ArtifactError``.
+    chunk while up to ``threads`` later ranges are fetched into pooled chunk buffers
+    (:class:`artifacts.memory.BufferPool`): at most ``threads + 1`` chunks are held at once and
+    the same buffers are reused for the whole object. ``readinto`` copies straight from those
+    buffers. A body or range shorter than promised raises a transient ``ArtifactError``.
     """
 
     def __init__(
@@ -149,7 +169,7 @@ class S3ObjectStream:
         size: int,
         key: str,
         *,
-        fetch: Callable[[int, int], bytes] | None,
+        fetch_into: Callable[[int, memoryview], None] | None,
         chunk: int,
         threads: int,
         on_close: Callable[[], None],
@@ -158,67 +178,113 @@ class S3ObjectStream:
         self.size: int | None = size
         self._key = key
         self._body: StreamingBody | None = body
-        self._body_left = min(size, chunk) if fetch else size
-        self._fetch = fetch
+        self._body_left = min(size, chunk) if fetch_into else size
+        self._fetch_into = fetch_into
         self._pending = collections.deque(_ranges(self._body_left, size, chunk))
-        self._futures: collections.deque[Future[bytes]] = collections.deque()
-        self._pool = ThreadPoolExecutor(threads, "s3-stream") if fetch else None
+        self._futures: collections.deque[Future[tuple[bytearray, int]]] = collections.deque()
+        self._pool = ThreadPoolExecutor(threads, "s3-stream") if fetch_into else None
+        self._buffers = BufferPool(chunk, threads + 1)
         self._window = threads
-        self._buf = memoryview(b"")
+        self._current: bytearray | None = None
+        self._view = memoryview(b"")
         self._delivered = 0
         self._on_close: Callable[[], None] | None = on_close
         self._wrap_error = wrap_error
         self._fill_window()
 
     def _fill_window(self) -> None:
-        while self._pool and self._fetch and self._pending and len(self._futures) < self._window:
+        while self._pool and self._pending and len(self._futures) < self._window:
             offset, length = self._pending.popleft()
-            self._futures.append(self._pool.submit(self._fetch, offset, length))
+            self._futures.append(self._pool.submit(self._fetch_chunk, offset, length))
 
-    def _next_piece(self) -> bytes:
+    def _fetch_chunk(self, offset: int, length: int) -> tuple[bytearray, int]:
+        assert self._fetch_into is not None
+        buffer = self._buffers.acquire()
         try:
-            piece = self._body_piece() if self._body_left > 0 else self._range_piece()
+            self._fetch_into(offset, memoryview(buffer)[:length])
+        except BaseException:
+            self._buffers.release(buffer)
+            raise
+        return buffer, length
+
+    def _guarded(self, step: Callable[[], T]) -> T:
+        try:
+            return step()
         except ArtifactError:
             raise
         except Exception as exc:
             raise self._wrap_error(exc) from exc
-        self._delivered += len(piece)
-        return piece
 
-    def _body_piece(self) -> bytes:
-        assert self._body is not None
-        piece = self._body.read(min(READ_PIECE, self._body_left))
-        if not piece:
-            raise short_read(self._key, self._delivered, self.size or 0)
-        self._body_left -= len(piece)
-        return bytes(piece)
-
-    def _range_piece(self) -> bytes:
+    def _next_view(self) -> bool:
+        """Make the next fetched chunk current; False at the end of the object."""
+        self._view.release()
+        self._view = memoryview(b"")
+        if self._current is not None:
+            self._buffers.release(self._current)
+            self._current = None
         if self._body is not None:
             self._body.close()
             self._body = None
         if not self._futures:
-            return b""
-        piece = self._futures.popleft().result()
+            return False
+        buffer, length = self._futures.popleft().result()
+        self._current = buffer
+        self._view = memoryview(buffer)[:length]
         self._fill_window()
-        return piece
+        return True
+
+    def _body_piece(self, n: int) -> bytes:
+        assert self._body is not None
+        piece = self._body.read(min(n, READ_PIECE, self._body_left))
+        if not piece:
+            raise short_read(self._key, self._delivered, self.size or 0)
+        self._body_left -= len(piece)
+        self._delivered += len(piece)
+        return bytes(piece)
+
+    def _read(self, n: int) -> bytes:
+        if self._body_left > 0:
+            return self._body_piece(n)
+        if not self._view and not self._next_view():
+            return b""
+        count = min(n, len(self._view))
+        data = bytes(self._view[:count])
+        self._view = self._view[count:]
+        self._delivered += count
+        return data
+
+    def _into(self, view: memoryview) -> int:
+        if self._body_left > 0:
+            assert self._body is not None
+            count = _body_readinto(self._body, view[: min(READ_PIECE, self._body_left)])
+            if not count:
+                raise short_read(self._key, self._delivered, self.size or 0)
+            self._body_left -= count
+        else:
+            if not self._view and not self._next_view():
+                return 0
+            count = min(len(view), len(self._view))
+            view[:count] = self._view[:count]
+            self._view = self._view[count:]
+        self._delivered += count
+        return count
 
     def read(self, n: int = -1, /) -> bytes:
         if n is None or n < 0:
-            parts = [bytes(self._buf)]
-            self._buf = memoryview(b"")
-            while piece := self._next_piece():
+            parts = []
+            while piece := self.read(READ_PIECE):
                 parts.append(piece)
             return b"".join(parts)
-        if not self._buf:
-            self._buf = memoryview(self._next_piece())
-        data, self._buf = bytes(self._buf[:n]), self._buf[n:]
-        return data
+        if n == 0:
+            return b""
+        return self._guarded(lambda: self._read(n))
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
+        """Copy the next bytes straight into ``buffer`` (no intermediate ``bytes``)."""
+        view = memoryview(buffer).cast("B")
+        if not view:
+            return 0
+        return self._guarded(lambda: self._into(view))
 
     def readable(self) -> bool:
         return True
@@ -227,6 +293,10 @@ class S3ObjectStream:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        self._view.release()
+        self._view = memoryview(b"")
+        self._current = None
+        self._buffers.clear()
         if self._body is not None:
             self._body.close()
             self._body = None

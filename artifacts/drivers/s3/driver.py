@@ -17,10 +17,11 @@ from typing import Any, BinaryIO, TypeVar
 from argoexec.models import Artifact
 from artifacts.driver import DriverContext, ObjectStream, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.streams import HashingReader, tree_digest
+from artifacts.memory import FillingHashingReader
+from artifacts.streams import tree_digest
 
 from .client import S3Connection, connect, open_connection, resolve_credentials
-from .download import S3ObjectStream, download_object, get_object, short_read
+from .download import S3ObjectStream, download_object, get_object, read_into, short_read
 from .errors import classify, error_code, error_message, is_missing_key
 from .options import directory_prefix, s3_fields, target_of
 from .upload import upload_directory, upload_file, upload_reader
@@ -190,12 +191,15 @@ class S3Driver:
         large = size >= settings.parallel_download_threshold and size > chunk
         etag = resp.get("ETag")
 
-        def fetch(offset: int, length: int) -> bytes:
+        def fetch_into(offset: int, view: memoryview) -> None:
+            length = len(view)
             part = get_object(conn, key, f"bytes={offset}-{offset + length - 1}", etag)
-            data = bytes(part["Body"].read())
-            if len(data) != length:
-                raise short_read(key, len(data), length)
-            return data
+            try:
+                got = read_into(part["Body"], view)
+            finally:
+                part["Body"].close()
+            if got != length:
+                raise short_read(key, got, length)
 
         def wrap(exc: BaseException) -> ArtifactError:
             err = self._fail(exc, "failed to read file", conn)
@@ -207,7 +211,7 @@ class S3Driver:
             resp["Body"],
             size,
             key,
-            fetch=fetch if large else None,
+            fetch_into=fetch_into if large else None,
             chunk=chunk,
             threads=settings.download_threads,
             on_close=conn.close,
@@ -250,7 +254,7 @@ class S3Driver:
         with self._operation(artifact) as conn:
             key = conn.target.key
             self._create_bucket_if_asked(conn, artifact)
-            reader = HashingReader(stream, self.ctx.progress)
+            reader = FillingHashingReader(stream, self.ctx.progress)
             try:
                 upload_reader(conn, key, reader, settings=settings, stop=stop)
             except Exception as exc:
