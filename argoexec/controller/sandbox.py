@@ -50,9 +50,17 @@ def bwrap_argv(
     bwrap: str = "bwrap",
     cwd: str | None = None,
     host_root: Path = Path("/"),
+    as_pid_1: bool = False,
 ) -> list[str]:
-    """The ``bwrap`` command line that runs ``command`` in a sandbox with ``mounts``."""
+    """The ``bwrap`` command line that runs ``command`` in a sandbox with ``mounts``.
+
+    ``as_pid_1`` makes ``command`` itself PID 1 of the sandbox's PID namespace (no bwrap reaper
+    in between), as the container's entrypoint is in a pod: the controller's ``kill 15 1`` then
+    reaches the emissary or the executor, and the kernel's PID-1 signal rules apply to it.
+    """
     argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    if as_pid_1:
+        argv.append("--as-pid-1")
     for entry in sorted(os.listdir(host_root)):
         path = host_root / entry
         if entry in _PRIVATE:

@@ -1,0 +1,315 @@
+"""The ``local`` runtime: a pod's containers as sandboxed processes on this machine.
+
+Pod lifecycle as the kubelet runs it with ``restartPolicy: Never``: volumes are prepared, init
+containers run one after the other (the first failure fails the pod and no container starts),
+then every container starts at once; the pod ends when all of them exited — Succeeded if each
+exited 0, else Failed. ``activeDeadlineSeconds`` (from the pod's start) and a set ``stop`` token
+terminate the pod: SIGTERM to each running container's PID 1, SIGKILL after
+``terminationGracePeriodSeconds`` (30 by default).
+
+Stopping a container: the kubelet signals its PID 1 from outside the container, and so does
+``kill``. The controller's own ``exec`` of ``argoexec kill 15 1`` really runs inside the
+container's namespaces (``nsenter``), so PID 1 is the emissary (or the executor) and only the
+signals it handles arrive — Kubernetes' semantics; as in a pod, an exec'd process is SIGKILLed
+(exit 137) if the container's PID 1 exits while it still runs. Unsandboxed there is no PID
+namespace: such a kill command (``argoexec kill N 1``, ``sh -c "kill -N 1"``) is recognised and
+delivered to the container's process by the runtime (SIGKILL to its whole process group); other
+exec commands run on the host with the container's environment and mapped paths (``launch``).
+
+Without bubblewrap, or with ``sandbox=False``, the runtime runs unsandboxed and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argoexec.controller.runtime import status as st
+from argoexec.controller.runtime.env import EnvError
+from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
+from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
+from argoexec.controller.runtime.protocol import ConfigMaps
+from argoexec.controller.runtime.status import ContainerStatus, PodResult
+from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
+from argoexec.controller.sandbox import find_bwrap
+from argoexec.lifecycle import Stop
+
+log = logging.getLogger("argoexec.controller.runtime")
+
+DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
+DEFAULT_GRACE_SECONDS = 30.0
+_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
+_NOT_RUNNING = 126
+
+
+@dataclass
+class _Pod:
+    ctx: PodContext
+    result: PodResult
+    stop: Stop
+    grace: float
+    deadline: float | None  # monotonic
+    specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    processes: dict[str, ContainerProcess] = field(default_factory=dict)
+    kill_at: float | None = None  # monotonic; set while terminating
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        executor_image: str = DEFAULT_EXECUTOR_IMAGE,
+        sandbox: bool = True,
+        claims: Path | None = None,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.root = root
+        self.claims = claims or root / "claims"
+        self.poll_interval = poll_interval
+        bwrap = find_bwrap() if sandbox else None
+        if bwrap is None:
+            why = "bubblewrap (bwrap) is not installed" if sandbox else "the sandbox is disabled"
+            log.warning(
+                "local runtime: %s; containers run UNSANDBOXED on the host, sharing /tmp, with "
+                "only mount paths named in commands, args and env mapped to host paths",
+                why,
+            )
+        self.sandboxed = bwrap is not None
+        path = f"{Path(sys.executable).parent}:{_SYSTEM_PATH}"
+        # HOME is the private, writable /tmp: the host's /root is visible read-only at most.
+        base_env = {"PATH": path, "HOME": "/tmp"}
+        self.launcher = Launcher(executor_image, base_env, bwrap)
+        self._lock = threading.Lock()
+        self._running: dict[str, _Pod] = {}
+        self._finished: dict[str, PodResult] = {}
+
+    # --- Runtime protocol -------------------------------------------------------------------
+
+    def run_pod(
+        self,
+        pod: Mapping[str, Any],
+        *,
+        secrets: Path | None = None,
+        config_maps: ConfigMaps | None = None,
+        stop: Stop | None = None,
+    ) -> PodResult:
+        state = self._admit(pod, secrets, config_maps or {}, stop or Stop())
+        try:
+            self._run(state)
+        except BaseException:
+            for proc in state.processes.values():
+                proc.signal(signal.SIGKILL)  # never leave a container behind
+            raise
+        finally:
+            state.result.conclude()
+            with self._lock:
+                del self._running[state.result.name]
+                self._finished[state.result.name] = state.result
+        return state.result
+
+    def status(self, pod_name: str) -> PodResult | None:
+        with self._lock:
+            running = self._running.get(pod_name)
+            return running.result if running else self._finished.get(pod_name)
+
+    def exec(
+        self, pod_name: str, container: str, command: Sequence[str], *, timeout: float = 60.0
+    ) -> ExecResult:
+        state, proc = self._container(pod_name, container)
+        if proc is None or not proc.running:
+            return ExecResult(_NOT_RUNNING, "", f"container {container!r} is not running\n")
+        words = self.launcher.executor_argv(state.specs[container], command)
+        if proc.launch.sandboxed:
+            argv = proc.exec_argv(words)
+            if argv is None:
+                return ExecResult(_NOT_RUNNING, "", f"container {container!r} has ended\n")
+            return _run(argv, proc.launch.env, None, timeout)
+        signum = _pid1_kill(words)
+        if signum is not None:
+            proc.signal(signum)
+            return ExecResult(0, f"killing 1 with {signum}\n", "")
+        paths = HostPaths(state.ctx.volumes.mounts(state.specs[container]))
+        mapped = [paths.map(w) for w in words]
+        return _run(mapped, proc.launch.env, proc.launch.cwd, timeout)
+
+    def kill(
+        self, pod_name: str, container: str | None = None, signum: int = signal.SIGTERM
+    ) -> None:
+        with self._lock:
+            state = self._running.get(pod_name)
+            procs = list(state.processes.values()) if state else []
+        for proc in procs:
+            if container is None or proc.status.name == container:
+                proc.signal(signum)
+
+    def logs(self, pod_name: str, container: str) -> str:
+        path = self.pod_dirs(pod_name).log(container)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cleanup(self, pod_name: str) -> None:
+        with self._lock:
+            if pod_name in self._running:
+                raise RuntimeError(f"pod {pod_name} is still running")
+        self.pod_dirs(pod_name).remove_all_but_logs()
+
+    # --- Host paths -------------------------------------------------------------------------
+
+    def pod_dirs(self, pod_name: str) -> PodDirs:
+        return PodDirs(self.root / pod_name)
+
+    def volume_path(self, pod_name: str, volume: str) -> Path:
+        """The host directory behind one of the pod's emptyDir (or projected) volumes."""
+        return self.pod_dirs(pod_name).volumes / volume
+
+    # --- The pod's life ---------------------------------------------------------------------
+
+    def _admit(
+        self, pod: Mapping[str, Any], secrets: Path | None, config_maps: ConfigMaps, stop: Stop
+    ) -> _Pod:
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        name = str(meta.get("name") or "")
+        if not name:
+            raise ValueError("the pod has no metadata.name")
+        dirs = self.pod_dirs(name)
+        volumes = PodVolumes(
+            dirs,
+            spec.get("volumes") or [],
+            secrets=secrets,
+            config_maps=config_maps,
+            claims=self.claims,
+        )
+        result = PodResult(name, start_time=time.time())
+        result.init_containers = [_status(c) for c in spec.get("initContainers") or []]
+        result.containers = [_status(c) for c in spec.get("containers") or []]
+        deadline = spec.get("activeDeadlineSeconds")
+        grace = spec.get("terminationGracePeriodSeconds")
+        state = _Pod(
+            ctx=PodContext(pod, dirs, volumes, secrets, config_maps),
+            result=result,
+            stop=stop,
+            grace=float(DEFAULT_GRACE_SECONDS if grace is None else grace),
+            deadline=time.monotonic() + float(deadline) if deadline else None,
+        )
+        with self._lock:
+            if name in self._running:
+                raise ValueError(f"pod {name} is already running")
+            self._running[name] = state
+        return state
+
+    def _run(self, state: _Pod) -> None:
+        spec = state.ctx.pod.get("spec") or {}
+        dirs = state.ctx.dirs
+        dirs.remove_all_but_logs()
+        dirs.create()
+        for old in dirs.logs.glob("*.log"):
+            old.unlink()  # a pod re-run under the same name starts with fresh logs
+        try:
+            state.ctx.volumes.prepare()
+        except (VolumeError, OSError) as exc:
+            state.result.fail("FailedMount", str(exc))
+            return
+        state.result.phase = st.RUNNING
+        for container in spec.get("initContainers") or []:
+            if not self._start(state, [container]):
+                return
+            self._supervise(state)
+            failed = state.result.container(str(container["name"])).exit_code != 0
+            if failed or state.result.phase == st.FAILED:
+                return  # a failed init container fails the pod; nothing else starts
+        if self._start(state, list(spec.get("containers") or [])):
+            self._supervise(state)
+
+    def _start(self, state: _Pod, containers: list[Mapping[str, Any]]) -> bool:
+        """Start ``containers`` together; False (pod Failed) if one cannot be configured."""
+        launches: list[tuple[Mapping[str, Any], Launch]] = []
+        for container in containers:
+            try:
+                launches.append((container, self.launcher.launch(state.ctx, container)))
+            except (EnvError, VolumeError, OSError) as exc:
+                status = state.result.container(str(container["name"]))
+                status.waiting_reason, status.message = st.CREATE_CONTAINER_CONFIG_ERROR, str(exc)
+                state.result.fail(st.CREATE_CONTAINER_CONFIG_ERROR, str(exc))
+                return False
+        for container, launch in launches:
+            name = str(container["name"])
+            proc = ContainerProcess(launch, state.result.container(name))
+            with self._lock:
+                state.specs[name] = container
+                state.processes[name] = proc
+            proc.start()
+        return True
+
+    def _supervise(self, state: _Pod) -> None:
+        """Reap the started containers, enforcing the deadline, the stop token and the grace."""
+        while True:
+            procs = list(state.processes.values())
+            if all(p.poll() for p in procs):
+                return
+            now = time.monotonic()
+            if state.kill_at is None:
+                if state.deadline is not None and now >= state.deadline:
+                    state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
+                    self._terminate(state, procs)
+                elif state.stop.is_set():
+                    state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
+                    self._terminate(state, procs)
+            elif now >= state.kill_at:
+                for proc in procs:
+                    proc.signal(signal.SIGKILL)
+            time.sleep(self.poll_interval)
+
+    def _terminate(self, state: _Pod, procs: list[ContainerProcess]) -> None:
+        log.info("terminating pod %s: %s", state.result.name, state.result.message)
+        state.kill_at = time.monotonic() + state.grace
+        for proc in procs:
+            proc.signal(signal.SIGTERM)
+
+    def _container(self, pod_name: str, container: str) -> tuple[_Pod, ContainerProcess | None]:
+        with self._lock:
+            state = self._running.get(pod_name)
+            if state is None:
+                raise KeyError(f"pod {pod_name} is not running")
+            return state, state.processes.get(container)
+
+
+def _status(container: Mapping[str, Any]) -> ContainerStatus:
+    return ContainerStatus(str(container["name"]), image=str(container.get("image", "")))
+
+
+def _pid1_kill(command: Sequence[str]) -> int | None:
+    """The signal of a kill-PID-1 command the controller execs (argo-contract.md §1.9)."""
+    words = list(command)
+    if len(words) >= 4 and words[-3] == "kill" and words[-1] == "1" and words[-2].isdigit():
+        return int(words[-2])
+    if len(words) == 3 and words[1] == "-c" and words[0].endswith("sh"):
+        match = _SHELL_KILL.match(words[2].strip())
+        return int(match.group(1)) if match else None
+    return None
+
+
+def _run(argv: list[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> ExecResult:
+    try:
+        done = subprocess.run(
+            argv,
+            check=False,
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ExecResult(_NOT_RUNNING, "", f"exec failed: {exc}\n")
+    code = done.returncode
+    return ExecResult(128 - code if code < 0 else code, done.stdout, done.stderr)

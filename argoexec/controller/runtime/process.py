@@ -1,0 +1,180 @@
+"""One container as a host process: started, signalled, exec'd into, and reaped.
+
+Sandboxed, the container is ``bwrap --as-pid-1 ... -- COMMAND``: COMMAND is PID 1 of its own
+PID namespace, like a container's entrypoint. Its host PID is the one child of the outer
+``bwrap`` process; the runtime signals that PID directly (the kubelet's stop) and ``nsenter``s
+its namespaces for an exec, so a ``kill 15 1`` run by the controller inside the container
+reaches the emissary or the executor under the kernel's PID-1 rules (a signal without a
+handler is dropped; SIGKILL sent from inside is dropped too, from the host it is not).
+
+Unsandboxed, the container is a plain process in its own session (process group).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from argoexec.controller.runtime.status import START_ERROR, ContainerStatus
+from argoexec.lifecycle import Stop
+
+TERMINATION_MESSAGE_MAX = 4096  # the kubelet's per-container cap
+_FALLBACK_LINES = 80  # FallbackToLogsOnError: the log's tail, as the kubelet takes it
+_FALLBACK_BYTES = 2048
+_PID1_WAIT = 5.0
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to start one container."""
+
+    argv: list[str]  # the host command line (bwrap's when sandboxed)
+    env: dict[str, str]
+    cwd: str | None  # host working directory (unsandboxed only; bwrap chdirs itself)
+    log: Path
+    termination: Path
+    sandboxed: bool
+    fallback_to_logs: bool = False  # terminationMessagePolicy: FallbackToLogsOnError
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class ContainerProcess:
+    def __init__(self, launch: Launch, status: ContainerStatus) -> None:
+        self.launch = launch
+        self.status = status
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid1: int | None = None
+
+    def start(self) -> bool:
+        """Start the process; False (and a terminated StartError status) if it cannot start."""
+        self.launch.termination.touch()
+        started = time.time()
+        try:
+            with self.launch.log.open("ab") as log:
+                self._proc = subprocess.Popen(
+                    self.launch.argv,
+                    env=self.launch.env,
+                    cwd=self.launch.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            self.status.started_at = started
+            self.status.terminated_reason = START_ERROR
+            self.status.terminate(128, f"failed to start {self.launch.argv[0]}: {exc}", time.time())
+            return False
+        # Only now is it running: a status that says so must mean exec and signals can reach it.
+        self.status.started_at = started
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self.status.exit_code is None
+
+    def poll(self) -> bool:
+        """True once the process has ended (and its status is recorded)."""
+        if self._proc is None:
+            return self.status.terminated
+        code = self._proc.poll()
+        if code is None:
+            return False
+        if self.status.exit_code is None:
+            # A negative code means the outer process itself died of that signal.
+            exit_code = 128 - code if code < 0 else code
+            self.status.terminate(exit_code, self._termination_message(exit_code), time.time())
+        return True
+
+    def wait(self, stop: Stop, interval: float = 0.1) -> None:
+        while not self.poll():
+            stop.wait(interval)
+
+    def signal(self, signum: int) -> None:
+        """Deliver ``signum`` from the host, as a container runtime stops a container."""
+        if not self.running or self._proc is None:
+            return
+        if not self.launch.sandboxed:
+            target = -self._proc.pid if signum == signal.SIGKILL else self._proc.pid
+            _deliver(target, signum)
+            return
+        pid1 = self.pid1()
+        if pid1 is not None:
+            _deliver(pid1, signum)
+        elif signum == signal.SIGKILL:
+            _deliver(self._proc.pid, signum)  # bwrap's --die-with-parent takes the rest down
+
+    def pid1(self) -> int | None:
+        """The host PID of the sandbox's PID 1 (the outer bwrap's only child)."""
+        if self._pid1 is None and self._proc is not None:
+            deadline = time.monotonic() + _PID1_WAIT
+            children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
+            while self._pid1 is None and time.monotonic() < deadline:
+                try:
+                    found = children.read_text().split()
+                except OSError:
+                    return None  # bwrap is gone
+                if found and _has_exec_d(int(found[0]), self._proc.pid):
+                    self._pid1 = int(found[0])
+                elif self._proc.poll() is not None:
+                    return None
+                else:
+                    time.sleep(0.02)
+        return self._pid1
+
+    def exec_argv(self, command: Sequence[str]) -> list[str] | None:
+        """The host command line that runs ``command`` inside this container's namespaces."""
+        pid1 = self.pid1()
+        if pid1 is None:
+            return None
+        namespaces = ["--mount", "--pid", "--ipc", "--uts", "--root", "--wd"]
+        return ["nsenter", "--target", str(pid1), *namespaces, "--", *command]
+
+    def _termination_message(self, exit_code: int) -> str:
+        try:
+            with self.launch.termination.open("rb") as file:
+                message = file.read(TERMINATION_MESSAGE_MAX)
+        except OSError:
+            message = b""
+        if not message and exit_code != 0 and self.launch.fallback_to_logs:
+            message = _log_tail(self.launch.log)
+        return message.decode("utf-8", errors="replace")
+
+
+def _log_tail(log: Path) -> bytes:
+    try:
+        data = log.read_bytes()[-64 * 1024 :]
+    except OSError:
+        return b""
+    tail = b"\n".join(data.splitlines()[-_FALLBACK_LINES:])
+    return tail[-_FALLBACK_BYTES:]
+
+
+def _deliver(pid: int, signum: int) -> None:
+    try:
+        if pid < 0:
+            os.killpg(-pid, signum)
+        else:
+            os.kill(pid, signum)
+    except ProcessLookupError:
+        pass  # it ended meanwhile
+
+
+def _has_exec_d(child: int, bwrap: int) -> bool:
+    """Whether bwrap's child has finished setting up the sandbox and exec'd the command: until
+    then it is still bwrap, and entering its half-built namespaces would fail."""
+    try:
+        return os.readlink(f"/proc/{child}/exe") != os.readlink(f"/proc/{bwrap}/exe")
+    except OSError:
+        return False

@@ -1,0 +1,139 @@
+"""Pod and container status in the shape of Kubernetes' ``PodStatus`` (restartPolicy Never).
+
+The controller reads the same fields it reads from a real pod (argo-contract.md §1.9): the pod
+``phase``/``reason``/``message`` and, per container, ``state.terminated.exitCode``, ``reason``
+and ``message`` (the termination message), with ``startedAt``/``finishedAt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+RUNNING = "Running"
+PENDING = "Pending"
+
+# Kubernetes' reasons for a terminated container. OOMKilled is never reported: the local
+# runtime enforces no memory limit, so a kill by the host's OOM killer shows as Error (137).
+COMPLETED = "Completed"
+ERROR = "Error"
+START_ERROR = "StartError"
+POD_INITIALIZING = "PodInitializing"
+CONTAINER_CREATING = "ContainerCreating"
+CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def rfc3339(moment: float) -> str:
+    """Kubernetes' timestamp format: seconds precision, UTC, ``Z``."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ContainerStatus:
+    """One entry of ``containerStatuses`` / ``initContainerStatuses``."""
+
+    name: str
+    image: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    message: str = ""
+    waiting_reason: str = POD_INITIALIZING
+    terminated_reason: str = ""  # overrides Completed/Error, e.g. StartError
+
+    @property
+    def terminated(self) -> bool:
+        return self.exit_code is not None
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None and self.exit_code is None
+
+    @property
+    def reason(self) -> str:
+        if self.terminated_reason:
+            return self.terminated_reason
+        return COMPLETED if self.exit_code == 0 else ERROR
+
+    def terminate(self, exit_code: int, message: str, at: float) -> None:
+        self.exit_code, self.message, self.finished_at = exit_code, message, at
+
+    def state(self) -> dict[str, Any]:
+        if self.exit_code is not None:
+            terminated: dict[str, Any] = {"exitCode": self.exit_code, "reason": self.reason}
+            if self.message:
+                terminated["message"] = self.message
+            if self.started_at is not None:
+                terminated["startedAt"] = rfc3339(self.started_at)
+            if self.finished_at is not None:
+                terminated["finishedAt"] = rfc3339(self.finished_at)
+            return {"terminated": terminated}
+        if self.started_at is not None:
+            return {"running": {"startedAt": rfc3339(self.started_at)}}
+        waiting: dict[str, Any] = {"reason": self.waiting_reason}
+        if self.message:
+            waiting["message"] = self.message
+        return {"waiting": waiting}
+
+    def to_k8s(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "image": self.image,
+            "ready": self.running,
+            "started": self.running,
+            "restartCount": 0,
+            "state": self.state(),
+        }
+
+
+@dataclass
+class PodResult:
+    """The pod's status once it ended (or a live snapshot while it runs)."""
+
+    name: str
+    phase: str = PENDING
+    reason: str = ""
+    message: str = ""
+    start_time: float | None = None
+    init_containers: list[ContainerStatus] = field(default_factory=list)
+    containers: list[ContainerStatus] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.phase == SUCCEEDED
+
+    def container(self, name: str) -> ContainerStatus:
+        for status in (*self.init_containers, *self.containers):
+            if status.name == name:
+                return status
+        raise KeyError(f"pod {self.name} has no container {name!r}")
+
+    def conclude(self) -> None:
+        """restartPolicy Never: Succeeded when every container exited 0, else Failed."""
+        everything = [*self.init_containers, *self.containers]
+        if self.phase == FAILED:
+            return
+        if all(c.exit_code == 0 for c in everything):
+            self.phase = SUCCEEDED
+        else:
+            self.phase = FAILED
+
+    def fail(self, reason: str, message: str) -> None:
+        self.phase, self.reason, self.message = FAILED, reason, message
+
+    def to_k8s(self) -> dict[str, Any]:
+        status: dict[str, Any] = {"phase": self.phase}
+        if self.reason:
+            status["reason"] = self.reason
+        if self.message:
+            status["message"] = self.message
+        if self.start_time is not None:
+            status["startTime"] = rfc3339(self.start_time)
+        status["initContainerStatuses"] = [c.to_k8s() for c in self.init_containers]
+        status["containerStatuses"] = [c.to_k8s() for c in self.containers]
+        return status

@@ -1,0 +1,212 @@
+"""A pod's volumes on the host, and each container's ``volumeMounts`` as sandbox binds.
+
+Layout of one pod's directory (``PodDirs``)::
+
+    <root>/<pod>/volumes/<volume>     emptyDir, and the files of secret / configMap volumes
+    <root>/<pod>/termination/<ctr>    the file bound at the container's terminationMessagePath
+    <root>/<pod>/tmp/<ctr>            TMPDIR of an unsandboxed container
+    <root>/<pod>/logs/<ctr>.log       stdout and stderr of the container (kept by cleanup)
+
+Volume kinds, as the kubelet would provide them: ``emptyDir`` → a fresh directory of the pod;
+``hostPath`` → the host path itself (``type`` checked or created); ``persistentVolumeClaim`` → a
+directory per claim under the runtime's claims root, shared across pods; ``secret`` → files
+copied from the caller's secrets directory (``<secretName>/<key>``); ``configMap`` → files from
+the caller's data. Secret and configMap volumes are always read-only, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from argoexec.controller.sandbox import Mount
+
+_DEFAULT_MODE = 0o644
+
+
+class VolumeError(Exception):
+    """A volume or mount the runtime cannot provide: the pod does not start."""
+
+
+@dataclass(frozen=True)
+class PodDirs:
+    root: Path
+
+    @property
+    def volumes(self) -> Path:
+        return self.root / "volumes"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def log(self, container: str) -> Path:
+        return self.logs / f"{container}.log"
+
+    def termination(self, container: str) -> Path:
+        return self.root / "termination" / container
+
+    def tmp(self, container: str) -> Path:
+        return self.root / "tmp" / container
+
+    def create(self) -> None:
+        for path in (self.volumes, self.logs, self.root / "termination", self.root / "tmp"):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def remove_all_but_logs(self) -> None:
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if entry != self.logs:
+                _remove(entry)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        # Containers may leave read-only directories behind (e.g. staged inputs, mode 0555).
+        for parent, dirs, _ in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(parent, name), 0o700)
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class PodVolumes:
+    """The host side of ``spec.volumes`` for one pod."""
+
+    def __init__(
+        self,
+        dirs: PodDirs,
+        volumes: Sequence[Mapping[str, Any]],
+        *,
+        secrets: Path | None,
+        config_maps: Mapping[str, Mapping[str, str]],
+        claims: Path,
+    ) -> None:
+        self.dirs = dirs
+        self.specs = {str(v["name"]): v for v in volumes}
+        self.secrets = secrets
+        self.config_maps = config_maps
+        self.claims = claims
+        self._paths: dict[str, Path] = {}
+
+    def prepare(self) -> None:
+        for name, spec in self.specs.items():
+            self._paths[name] = self._provide(name, spec)
+
+    def host_path(self, name: str) -> Path:
+        try:
+            return self._paths[name]
+        except KeyError:
+            raise VolumeError(f"volume {name!r} is not defined in the pod") from None
+
+    def mounts(self, container: Mapping[str, Any]) -> list[Mount]:
+        """The container's ``volumeMounts`` as binds, parents before the mounts nested in them."""
+        found = [self._mount(m) for m in container.get("volumeMounts") or []]
+        return sorted(found, key=lambda m: len(PurePosixPath(m.target).parts))
+
+    def _mount(self, mount: Mapping[str, Any]) -> Mount:
+        name = str(mount["name"])
+        source = self.host_path(name)
+        kind = _kind(self.specs[name])
+        sub = str(mount.get("subPath") or "")
+        if sub:
+            rel = PurePosixPath(sub)
+            if rel.is_absolute() or ".." in rel.parts:
+                raise VolumeError(f"subPath {sub!r} of volume {name!r} must be a relative path")
+            source = source / rel
+            if not source.exists():
+                if kind in ("secret", "configMap"):
+                    raise VolumeError(f"subPath {sub!r} does not exist in volume {name!r}")
+                source.mkdir(parents=True, mode=0o777)  # as the kubelet does
+        read_only = bool(mount.get("readOnly")) or kind in ("secret", "configMap")
+        return Mount(source, str(mount["mountPath"]), read_only=read_only)
+
+    def _provide(self, name: str, spec: Mapping[str, Any]) -> Path:
+        kind = _kind(spec)
+        if kind == "emptyDir":
+            path = self.dirs.volumes / name
+            path.mkdir(mode=0o777, exist_ok=True)
+            path.chmod(0o777)  # containers of any uid share it, as an emptyDir
+            return path
+        if kind == "hostPath":
+            return _host_path(name, spec["hostPath"])
+        if kind == "persistentVolumeClaim":
+            path = self.claims / str(spec["persistentVolumeClaim"]["claimName"])
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        if kind == "secret":
+            return self._secret(name, spec["secret"])
+        if kind == "configMap":
+            return self._config_map(name, spec["configMap"])
+        raise VolumeError(f"volume {name!r}: the local runtime does not support {kind!r} volumes")
+
+    def _secret(self, name: str, source: Mapping[str, Any]) -> Path:
+        secret = str(source.get("secretName", ""))
+        folder = self.secrets / secret if self.secrets is not None else None
+        if folder is None or not folder.is_dir():
+            if source.get("optional"):
+                return self._files(name, {}, source)
+            raise VolumeError(f"volume {name!r}: secret {secret!r} not found")
+        data = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        return self._files(name, data, source, what=f"secret {secret!r}")
+
+    def _config_map(self, name: str, source: Mapping[str, Any]) -> Path:
+        config_map = str(source.get("name", ""))
+        values = self.config_maps.get(config_map)
+        if values is None:
+            if source.get("optional"):
+                return self._files(name, {}, source)
+            raise VolumeError(f"volume {name!r}: configMap {config_map!r} not found")
+        data = {k: v.encode() for k, v in values.items()}
+        return self._files(name, data, source, what=f"configMap {config_map!r}")
+
+    def _files(
+        self, name: str, data: Mapping[str, bytes], source: Mapping[str, Any], what: str = ""
+    ) -> Path:
+        """Project ``data`` into a directory: every key, or only ``items`` (key → path)."""
+        folder = self.dirs.volumes / name
+        folder.mkdir(exist_ok=True)
+        default_mode = int(source.get("defaultMode", _DEFAULT_MODE))
+        items = source.get("items") or [{"key": k, "path": k} for k in sorted(data)]
+        for item in items:
+            key, rel = str(item["key"]), PurePosixPath(str(item["path"]))
+            if rel.is_absolute() or ".." in rel.parts:
+                raise VolumeError(f"volume {name!r}: item path {str(rel)!r} must be relative")
+            if key not in data:
+                if source.get("optional"):
+                    continue
+                raise VolumeError(f"volume {name!r}: {what} has no key {key!r}")
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data[key])
+            target.chmod(int(item.get("mode", default_mode)))
+        return folder
+
+
+def _kind(spec: Mapping[str, Any]) -> str:
+    kinds = [k for k in spec if k != "name"]
+    return kinds[0] if kinds else "emptyDir"  # a volume with no source is an emptyDir
+
+
+def _host_path(name: str, source: Mapping[str, Any]) -> Path:
+    path = Path(str(source["path"]))
+    kind = str(source.get("type") or "")
+    if kind == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    elif kind == "Directory" and not path.is_dir():
+        raise VolumeError(f"volume {name!r}: hostPath {path} is not a directory")
+    elif kind == "File" and not path.is_file():
+        raise VolumeError(f"volume {name!r}: hostPath {path} is not a file")
+    elif not path.exists():
+        # type "" does no check in Kubernetes, but a bind needs a source.
+        raise VolumeError(f"volume {name!r}: hostPath {path} does not exist")
+    return path
