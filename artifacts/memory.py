@@ -18,8 +18,6 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from artifacts.streams import HashingReader
-
 
 class _Reader(Protocol):
     def read(self, n: int = -1, /) -> bytes: ...
@@ -82,27 +80,6 @@ class BufferPool:
         """Drop the idle buffers (the pool stays usable)."""
         with self._cond:
             self._idle.clear()
-
-
-class FillingHashingReader(HashingReader):
-    """A :class:`HashingReader` that can also ``readinto`` a caller's buffer, hashing the bytes
-    in place, so a part is read into a pooled buffer without an intermediate ``bytes`` object."""
-
-    def readinto(self, buffer: bytearray | memoryview, /) -> int:
-        view = memoryview(buffer).cast("B")
-        raw_into = getattr(self.raw, "readinto", None)
-        if raw_into is None:
-            data = self.raw.read(len(view))
-            count = len(data)
-            view[:count] = data
-        else:
-            count = raw_into(view) or 0
-        if count:
-            self.size += count
-            self._hash.update(view[:count])
-            if self._progress is not None:
-                self._progress(count)
-        return count
 
 
 def fill(reader: _Reader, buffer: bytearray | memoryview) -> int:

@@ -33,6 +33,24 @@ class HashingReader:
                 self._progress(len(data))
         return data
 
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        """Read into the caller's buffer (a pooled part buffer), hashing the bytes in place:
+        no intermediate ``bytes`` object on the upload path."""
+        view = memoryview(buffer).cast("B")
+        raw_into = getattr(self.raw, "readinto", None)
+        if raw_into is None:
+            data = self.raw.read(len(view))
+            count = len(data)
+            view[:count] = data
+        else:
+            count = raw_into(view) or 0
+        if count:
+            self.size += count
+            self._hash.update(view[:count])
+            if self._progress is not None:
+                self._progress(count)
+        return count
+
     def readable(self) -> bool:
         return True
 

@@ -37,9 +37,8 @@ from artifacts.archive import (
 )
 from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.memory import FillingHashingReader
 from artifacts.registry import driver_for
-from artifacts.streams import sha256_file, tree_digest
+from artifacts.streams import HashingReader, sha256_file, tree_digest
 
 log = logging.getLogger("argoexec.artifacts")
 T = TypeVar("T")
@@ -183,7 +182,7 @@ def _load_once(
             return _load_directory(artifact, dest, staging, drv, expected)
         try:
             # readinto-capable: the gzip reader fills its buffer without an extra copy.
-            reader = FillingHashingReader(stream, _progress_or_stop(ctx))  # type: ignore[arg-type]
+            reader = HashingReader(stream, _progress_or_stop(ctx))  # type: ignore[arg-type]
             fmt = load_format(artifact)
             limit = ctx.settings.max_extract_bytes
             stored: BinaryIO = reader  # type: ignore[assignment]

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from artifacts.memory import BufferPool, FillingHashingReader, fill
+from artifacts.memory import BufferPool, fill
+from artifacts.streams import HashingReader
 
 
 def test_a_pool_allocates_lazily_and_reuses_released_buffers() -> None:
@@ -96,7 +97,7 @@ def test_fill_keeps_reading_until_the_buffer_is_full_or_eof(into: bool) -> None:
 def test_a_filling_reader_hashes_and_counts_what_it_fills(into: bool) -> None:
     data = bytes(range(256)) * 40
     seen: list[int] = []
-    reader = FillingHashingReader(_Dribble(data, into=into), seen.append)  # type: ignore[arg-type]
+    reader = HashingReader(_Dribble(data, into=into), seen.append)  # type: ignore[arg-type]
     buffer = bytearray(1000)
     out = bytearray()
     while count := fill(reader, buffer):
@@ -108,7 +109,7 @@ def test_a_filling_reader_hashes_and_counts_what_it_fills(into: bool) -> None:
 
 def test_a_filling_reader_mixes_read_and_readinto_in_one_digest() -> None:
     data = b"0123456789" * 10
-    reader = FillingHashingReader(io.BytesIO(data))
+    reader = HashingReader(io.BytesIO(data))
     head = reader.read(7)
     buffer = bytearray(200)
     count = reader.readinto(buffer)

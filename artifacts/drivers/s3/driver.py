@@ -17,8 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from argoexec.models import Artifact
 from artifacts.driver import DriverContext, ObjectStream, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.memory import FillingHashingReader
-from artifacts.streams import tree_digest
+from artifacts.streams import HashingReader, tree_digest
 
 from .client import S3Connection, connect, open_connection, resolve_credentials
 from .download import S3ObjectStream, download_object, get_object, read_into, short_read
@@ -254,7 +253,7 @@ class S3Driver:
         with self._operation(artifact) as conn:
             key = conn.target.key
             self._create_bucket_if_asked(conn, artifact)
-            reader = FillingHashingReader(stream, self.ctx.progress)
+            reader = HashingReader(stream, self.ctx.progress)
             try:
                 upload_reader(conn, key, reader, settings=settings, stop=stop)
             except Exception as exc:

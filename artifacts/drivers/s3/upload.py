@@ -30,7 +30,7 @@ from typing import Any
 from argoexec.lifecycle import Stop
 from artifacts.driver import ProgressCallback
 from artifacts.errors import ArtifactError
-from artifacts.memory import BufferPool, FillingHashingReader, fill
+from artifacts.memory import BufferPool, fill
 from artifacts.settings import MIB, TransferSettings
 from artifacts.streams import HashingReader
 
@@ -282,7 +282,7 @@ def upload_file(
 ) -> tuple[int, str]:
     """(size, sha256) of the file ``path`` uploaded to ``key``."""
     with path.open("rb") as f:
-        reader = FillingHashingReader(f, progress)
+        reader = HashingReader(f, progress)
         size = os.fstat(f.fileno()).st_size
         upload_reader(conn, key, reader, settings=settings, stop=stop, total=size)
     return reader.size, reader.hexdigest()
