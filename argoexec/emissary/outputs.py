@@ -9,13 +9,13 @@ the artifact asks for another strategy.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
-import shutil
-import tarfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tarfile
 
 from argoexec.emissary.template import volume_mount_paths
 from argoexec.varrun import VarRun
@@ -58,12 +58,17 @@ def _copy_parameter(path: str, varrun: VarRun) -> None:
             "cannot save parameter %s: no such file; the wait side applies its default", path
         )
         return
+    import shutil  # imported on use: most containers have no outputs, and start time counts
+
     target = varrun.output_parameter(path)
     target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     shutil.copyfile(path, target)
 
 
 def _archive_artifact(path: str, varrun: VarRun) -> None:
+    import gzip
+    import tarfile
+
     source = Path(path)
     if not source.exists() and not source.is_symlink():
         log.warning("cannot save artifact %s: no such file or directory", path)

@@ -51,10 +51,19 @@ def install_emissary(source: Path | None, target: Path) -> None:
         except OSError as exc:
             raise ExecutorError(f"failed to copy the emissary from {source}: {exc}") from exc
     else:
-        python = shlex.quote(sys.executable)
-        partial.write_text(f'#!/bin/sh\nexec {python} -m argoexec "$@"\n', encoding="utf-8")
+        partial.write_text(_launcher(shlex.quote(sys.executable)), encoding="utf-8")
     os.chmod(partial, 0o555)
     os.replace(partial, target)
+
+
+def _launcher(python: str) -> str:
+    # The emissary is PID 1 of every user container: start it without the CLI's imports.
+    return (
+        "#!/bin/sh\n"
+        'if [ "$1" = emissary ]; then shift; '
+        f'exec {python} -m argoexec.emissary.main "$@"; fi\n'
+        f'exec {python} -m argoexec "$@"\n'
+    )
 
 
 def write_template(template: Template, target: Path) -> None:
