@@ -71,13 +71,14 @@ def bwrap_argv(
             argv += ["--ro-bind", str(path), f"/{entry}"]
     argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
     argv += ["--tmpfs", "/tmp", "--tmpfs", "/run"]
-    for path in _hidden_by_private_dirs(_runtime_paths()):
-        argv += ["--ro-bind", str(path), str(path)]
     for mount in mounts:
         flag = "--ro-bind" if mount.read_only else "--bind"
         # Follow host symlinks in the target (/var/run -> /run): bwrap will not create a mount
         # point through a symlink into another mount.
         argv += [flag, str(mount.source), os.path.realpath(mount.target)]
+    # Last, so that neither the private /tmp nor a volume mounted at /tmp hides them.
+    for path in _hidden_by_private_dirs(_runtime_paths()):
+        argv += ["--ro-bind", str(path), str(path)]
     if cwd:
         argv += ["--chdir", cwd]
     return [*argv, "--", *command]

@@ -103,7 +103,9 @@ class Launcher:
         if mapped_env.get("HOME") == "/tmp":
             mapped_env["HOME"] = mapped_env["TMPDIR"]
         cwd = paths.map(working_dir) if working_dir else mapped_env["TMPDIR"]
-        command = [paths.map(word) for word in argv]
+        # The interpreter running an executor container is this host's, never a container path
+        # (a checkout under /tmp must not be "mapped" into a volume mounted at /tmp).
+        command = [w if w == sys.executable else paths.map(w) for w in argv]
         termination = ctx.dirs.termination(name)
         return Launch(command, mapped_env, cwd, ctx.dirs.log(name), termination, False, fallback)
 
