@@ -48,3 +48,9 @@ demo: install
 
 bench: install
 	$(PY) -m bench.artifacts
+
+# The self-contained in-container emissary (build/emissary/argoexec) for images without Python,
+# shell or libc; `argoexec init` installs it when ARGOEXEC_EMISSARY_BINARY points at it.
+.PHONY: emissary-binary
+emissary-binary:
+	PYTHON=$(PY) sh images/emissary/build.sh
