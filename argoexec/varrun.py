@@ -5,15 +5,32 @@ The root is injectable so tests and the local runtime can place it anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from argoexec.contract import VAR_RUN_ARGO
 
 
-@dataclass(frozen=True)
 class VarRun:
-    root: Path = Path(VAR_RUN_ARGO)
+    """An immutable value (equality and hash by root); a plain class rather than a dataclass
+    because importing ``dataclasses`` costs the emissary's start several milliseconds."""
+
+    __slots__ = ("root",)
+    root: Path
+
+    def __init__(self, root: Path = Path(VAR_RUN_ARGO)) -> None:
+        object.__setattr__(self, "root", root)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"VarRun is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VarRun) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"VarRun(root={self.root!r})"
 
     @property
     def template(self) -> Path:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from argoexec.config import ExecutorConfig, PodEnv
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.sinks import FileSink, ResultSink
 from argoexec.executor.template_source import parse_template, read_template_text
-from argoexec.kube.client import KubeClient, KubeOverrides
 from argoexec.models import Template
+
+if TYPE_CHECKING:
+    # Imported on use: http.client and the kube client cost init (which never reports) ~10 ms.
+    from argoexec.kube.client import KubeClient, KubeOverrides
 
 
 def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
@@ -27,6 +31,8 @@ def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
 
 def kube_overrides(args: argparse.Namespace) -> KubeOverrides:
     """kubectl's client flags, as given after the sub-command."""
+    from argoexec.kube.client import KubeOverrides
+
     return KubeOverrides(
         context=getattr(args, "context", None),
         cluster=getattr(args, "cluster", None),
@@ -41,6 +47,7 @@ def kube_overrides(args: argparse.Namespace) -> KubeOverrides:
 
 def kube_client(args: argparse.Namespace, config: ExecutorConfig) -> KubeClient:
     """``--kubeconfig`` (with kubectl's overrides), else ``KUBECONFIG``, else in-cluster."""
+    from argoexec.kube.client import KubeClient
     from argoexec.kube.errors import KubeConfigError
 
     kubeconfig = getattr(args, "kubeconfig", None)

@@ -15,7 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+
+# Not imported at run time: ``typing`` adds milliseconds to every container's start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 READ_CHUNK = 65536
 # After the child exits, output still in flight is copied until the pipes go quiet this long.

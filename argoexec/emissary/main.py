@@ -6,12 +6,13 @@ in-container executable runs this module directly.
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import os
 import sys
 
+from argoexec.emissary import elog
 from argoexec.emissary.run import run
 from argoexec.emissary.settings import EmissarySettings
-from argoexec.logformat import JsonFormatter, TextFormatter, parse_level
 
 
 def split_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -37,18 +38,21 @@ def split_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     flags, command = split_argv(sys.argv[1:] if argv is None else argv)
-    handler = logging.StreamHandler(sys.stderr)
-    json_lines = flags.get("log-format") == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
-    root = logging.getLogger("argoexec")
-    root.handlers[:] = [handler]
-    try:
-        root.setLevel(parse_level(flags.get("loglevel", "info")))
-    except ValueError:
-        root.setLevel(logging.INFO)
-    root.propagate = False
+    elog.configure(flags.get("log-format"), flags.get("loglevel"))
     return run(command, EmissarySettings.from_environ())
 
 
+def run_and_exit(argv: list[str] | None = None) -> None:
+    """:func:`main`, then leave at once with its code. Once ``exitcode`` is in place and the
+    capture files are closed an emissary has nothing left to finalise, and the interpreter's
+    orderly shutdown would add milliseconds to every container (its own lines are flushed as
+    they are logged; only the standard streams' buffers remain)."""
+    code = main(argv)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

@@ -9,18 +9,20 @@ the artifact asks for another strategy.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import tarfile
-
+from argoexec.emissary.elog import Logger
 from argoexec.emissary.template import volume_mount_paths
 from argoexec.varrun import VarRun
 
-log = logging.getLogger("argoexec.emissary")
+# Not imported at run time: ``typing`` adds milliseconds to every container's start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import tarfile
+    from typing import Any
+
+log = Logger("argoexec.emissary")
 COPY_BUFFER = 1024 * 1024
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
-from typing import Any
 
 from argoexec import contract as c
 from argoexec.emissary import watchers
 from argoexec.emissary.child import Capture, Child, install_forwarding
+from argoexec.emissary.elog import Logger
 from argoexec.emissary.outputs import copy_outputs
 from argoexec.emissary.settings import EmissarySettings
 from argoexec.emissary.template import (
@@ -26,7 +24,12 @@ from argoexec.emissary.template import (
     sidecar_names,
 )
 
-log = logging.getLogger("argoexec.emissary")
+# Not imported at run time: ``typing`` adds milliseconds to every container's start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+log = Logger("argoexec.emissary")
 
 
 class DependencyFailedError(EmissaryError):
@@ -190,6 +193,8 @@ def _wait_for_dependency(settings: EmissarySettings, dep: str) -> None:
 def _resolve(program: str) -> str:
     if "/" in program:
         return program
+    import shutil  # only for a bare program name: most commands arrive as absolute paths
+
     found = shutil.which(program)
     if found is None:
         raise EmissaryError(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from argoexec import contract as c
 from argoexec.varrun import VarRun
+
+# ``typing``, ``dataclasses`` and ``datetime`` are left out of the emissary's import graph: each
+# adds milliseconds to the start of every container (mypy treats this name as always true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def _true(value: str | None) -> bool:
@@ -20,6 +24,8 @@ def parse_deadline(value: str | None) -> datetime | None:
     """``ARGO_DEADLINE`` (RFC3339); the zero time or empty means no deadline."""
     if not value or value.startswith("0001-01-01"):
         return None
+    from datetime import datetime
+
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
@@ -31,18 +37,33 @@ def parse_grace(value: str | None) -> float:
     return seconds if seconds > 0 else c.DEFAULT_GRACE_SECONDS
 
 
-@dataclass(frozen=True)
 class EmissarySettings:
-    container: str
-    varrun: VarRun
-    termination_log: Path
-    include_script_output: bool
-    template_env: str | None
-    args_file: str | None
-    pause_before: bool
-    pause_after: bool
-    grace_seconds: float
-    deadline: datetime | None
+    """What the emissary reads from its environment (keyword-only, like the dataclass it was)."""
+
+    def __init__(
+        self,
+        *,
+        container: str,
+        varrun: VarRun,
+        termination_log: Path,
+        include_script_output: bool,
+        template_env: str | None,
+        args_file: str | None,
+        pause_before: bool,
+        pause_after: bool,
+        grace_seconds: float,
+        deadline: datetime | None,
+    ) -> None:
+        self.container = container
+        self.varrun = varrun
+        self.termination_log = termination_log
+        self.include_script_output = include_script_output
+        self.template_env = template_env
+        self.args_file = args_file
+        self.pause_before = pause_before
+        self.pause_after = pause_after
+        self.grace_seconds = grace_seconds
+        self.deadline = deadline
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str] | None = None) -> EmissarySettings:

@@ -8,19 +8,23 @@ filesystem, including the shared emptyDir of the local runtime.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from argoexec.emissary.child import Child
+from argoexec.emissary.elog import Logger
 from argoexec.varrun import VarRun
 
-log = logging.getLogger("argoexec.emissary")
+# Not imported at run time: ``datetime`` is needed only when a deadline is set.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+
+log = Logger("argoexec.emissary")
 POLL_SECONDS = 0.05
 
 
@@ -79,6 +83,8 @@ def watch_deadline(
     """At the deadline: SIGTERM the child's group, then SIGKILL after the grace period."""
 
     def loop() -> None:
+        from datetime import UTC, datetime
+
         remaining = (deadline - datetime.now(UTC)).total_seconds()
         if done.wait(max(0.0, remaining)):
             return

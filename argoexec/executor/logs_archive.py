@@ -15,14 +15,6 @@ from argoexec.models import ArchiveStrategy, Artifact, Template
 from argoexec.varrun import VarRun
 from artifacts.driver import DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.locations import (
-    STORAGE_NOT_CONFIGURED,
-    get_key,
-    go_path_join,
-    relocate,
-    with_key,
-)
-from artifacts.transfer import save_artifact
 
 log = logging.getLogger("argoexec.wait")
 
@@ -51,6 +43,16 @@ def save_logs(template: Template, varrun: VarRun, ctx: DriverContext) -> SaveOut
 def save_container_log(
     template: Template, varrun: VarRun, ctx: DriverContext, ctr: str
 ) -> SavedArtifact | None:
+    # Imported on use: most templates do not archive logs, and the transfer layer is costly.
+    from artifacts.locations import (
+        STORAGE_NOT_CONFIGURED,
+        get_key,
+        go_path_join,
+        relocate,
+        with_key,
+    )
+    from artifacts.transfer import save_artifact
+
     combined = varrun.combined(ctr)
     if not combined.is_file():
         log.warning("no combined output to archive for container %s", ctr)

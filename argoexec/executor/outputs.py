@@ -48,11 +48,12 @@ from argoexec.models import (
     Template,
 )
 from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact
-from artifacts.archive import remove_path, save_strategy, unpack_local
 from artifacts.driver import DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.locations import get_key, has_location, prepare_output, with_key
-from artifacts.transfer import clean_path, save_artifact
+
+# ``artifacts.archive``, ``artifacts.locations`` and ``artifacts.transfer`` (YAML, archive
+# formats, the driver registry) are imported where used: a ``wait`` whose template has no output
+# artifact never pays for them.
 
 log = logging.getLogger("argoexec.wait")
 
@@ -85,6 +86,8 @@ class SaveOutcome:
 def key_only(artifact: Artifact, uploaded: ArtifactLocation) -> Artifact:
     """``artifact`` with no location but ``uploaded``'s kind and key (§11.4), unless it carried
     a full location of its own, which is then reported unchanged."""
+    from artifacts.locations import get_key, has_location, with_key
+
     if has_location(artifact):
         return artifact
     kind = uploaded.location_kind()
@@ -146,12 +149,17 @@ class ArtifactSaver:
         return outcome
 
     def save_one(self, index: int, art: Artifact) -> SavedArtifact | None:
+        from artifacts.transfer import clean_path
+
         path = clean_path(art.name, art.path or "")
         if is_volume_path(path, self.template, self.supplied_inputs):
             return self._save_volume_path(art, path)
         return self._save_base_image_path(index, art)
 
     def _upload(self, art: Artifact, source: Path, *, as_is: bool = False) -> SavedArtifact:
+        from artifacts.locations import prepare_output
+        from artifacts.transfer import save_artifact
+
         located = prepare_output(art, self.template.archive_location)
         _warn_if_empty(source, art.name)
         # An emissary ``.tgz`` already is the tar: stored as it is (the key keeps ``.tgz``).
@@ -175,6 +183,8 @@ class ArtifactSaver:
         return self._upload(art, source)
 
     def _save_base_image_path(self, index: int, art: Artifact) -> SavedArtifact | None:
+        from artifacts.archive import remove_path, save_strategy, unpack_local
+
         written = art.path or ""
         tgz = self.paths.varrun.output_artifact(written)
         if not tgz.is_file():

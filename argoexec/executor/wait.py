@@ -49,7 +49,6 @@ from argoexec.lifecycle import Stop
 from argoexec.models import Artifact, NodeResult, Outputs, Template
 from argoexec.retry import Backoff
 from artifacts.driver import DriverContext
-from artifacts.locations import has_key, has_location
 
 log = logging.getLogger("argoexec.wait")
 
@@ -89,6 +88,11 @@ def supplied_inputs(template: Template) -> list[str]:
     """Paths of input artifacts that were supplied: an optional input without a location or
     key was not, so its path is an ordinary base-image path (§4.5.1)."""
     inputs = template.inputs.artifacts if template.inputs and template.inputs.artifacts else []
+    if not inputs:
+        return []
+    # Imported on use: artifacts.locations pulls in YAML, which a pod without artifacts never needs.
+    from artifacts.locations import has_key, has_location
+
     return [a.path for a in inputs if a.path and (has_location(a) or has_key(a) or not a.optional)]
 
 
