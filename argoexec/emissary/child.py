@@ -99,6 +99,8 @@ class Child:
         self.proc: subprocess.Popen[bytes] | None = None
         self.tees: list[Tee] = []
         self.returncode: int | None = None
+        # Signals that arrived before the child existed; delivered as soon as it does.
+        self._pending: list[int] = []
 
     def start(self) -> None:
         if self.tty:
@@ -118,6 +120,8 @@ class Child:
             self.tees = [Tee(out_r, 1, self.capture, True), Tee(err_r, 2, self.capture, False)]
         for tee in self.tees:
             tee.start()
+        while self._pending:
+            self.signal(self._pending.pop(0))
 
     def _start_on_pty(self) -> None:
         from argoexec.emissary import tty
@@ -130,8 +134,12 @@ class Child:
             self.tees = [tty.Copier(master)]  # type: ignore[list-item]
 
     def signal(self, signum: int) -> None:
-        """Deliver to the child's process group (its pid if the group is gone)."""
-        if not self.pid or self.returncode is not None:
+        """Deliver to the child's process group (its pid if the group is gone); before the child
+        exists, keep the signal for it (a SIGTERM racing the start must not be lost)."""
+        if self.returncode is not None:
+            return
+        if not self.pid:
+            self._pending.append(signum)
             return
         try:
             os.killpg(self.pid, signum)
@@ -166,6 +174,22 @@ class Child:
             self.capture.close()
 
 
+# Signals received before there was a child to forward them to (see capture_early_signals).
+_early: list[int] = []
+
+
+def _forwardable() -> list[int]:
+    return [sig for sig in signal.valid_signals() if sig not in _NOT_FORWARDED]
+
+
+def capture_early_signals() -> None:
+    """From the emissary's first instant, keep signals for the child instead of dying of them:
+    a SIGTERM while the template is still being read must still end with an exit code file."""
+    for sig in _forwardable():
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            signal.signal(sig, lambda signum, _frame: _early.append(signum))
+
+
 def install_forwarding(child: Child) -> Callable[[], None]:
     """Forward every catchable signal to the child; returns a function restoring defaults."""
     previous: dict[int, object] = {}
@@ -173,11 +197,11 @@ def install_forwarding(child: Child) -> Callable[[], None]:
     def forward(signum: int, _frame: object) -> None:
         child.signal(signum)
 
-    for sig in signal.valid_signals():
-        if sig in _NOT_FORWARDED:
-            continue
+    for sig in _forwardable():
         with contextlib.suppress(OSError, ValueError, RuntimeError):
             previous[sig] = signal.signal(sig, forward)
+    while _early:
+        child.signal(_early.pop(0))
 
     def restore() -> None:
         for sig, handler in previous.items():

@@ -11,6 +11,7 @@ import os
 import sys
 
 from argoexec.emissary import elog
+from argoexec.emissary.child import capture_early_signals
 from argoexec.emissary.run import run
 from argoexec.emissary.settings import EmissarySettings
 
@@ -37,6 +38,7 @@ def split_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    capture_early_signals()
     flags, command = split_argv(sys.argv[1:] if argv is None else argv)
     elog.configure(flags.get("log-format"), flags.get("loglevel"))
     return run(command, EmissarySettings.from_environ())

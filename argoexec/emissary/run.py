@@ -94,15 +94,18 @@ def _run_once(command: list[str], template: dict[str, Any], settings: EmissarySe
     if capture_enabled(template, settings):
         capture = Capture(varrun.stdout(me), varrun.combined(me))
     child = Child(command, capture, tty=os.isatty(0))
-    try:
-        child.start()
-    except OSError as exc:
-        if capture is not None:
-            capture.close()
-        raise EmissaryError(f"failed to start {command[0]}: {exc}") from exc
     done = threading.Event()
+    # Forwarding is in place before the child starts: a signal in between (the controller's
+    # kill right after the container came up) must reach the child, not end the emissary
+    # without an exit code.
     restore = install_forwarding(child)
     try:
+        try:
+            child.start()
+        except OSError as exc:
+            if capture is not None:
+                capture.close()
+            raise EmissaryError(f"failed to start {command[0]}: {exc}") from exc
         watchers.watch_signal_file(child, varrun.signal(me), done)
         if settings.deadline is not None:
             watchers.watch_deadline(

@@ -261,3 +261,19 @@ def test_zombies_of_orphaned_grandchildren_are_reaped(emissary: Emissary, tmp_pa
     result = emissary.run(*sh("sh -c 'sleep 0.2 &' ; sleep 0.5; echo done"))
     assert result.returncode == 0
     assert result.stdout == b"done\n"
+
+
+def test_a_sigterm_before_the_child_starts_still_reaches_it(emissary: Emissary) -> None:
+    """The controller may kill a container the moment it appears; the emissary must not die of
+    it without an exit code, and the child must still get the signal."""
+    proc = emissary.start(*sh("sleep 20"), ARGO_DEBUG_PAUSE_BEFORE="true")
+    ctr = emissary.file("ctr", "main")
+    deadline = time.monotonic() + 20
+    while not ctr.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # while the emissary is paused before starting the child
+    time.sleep(0.2)
+    (ctr / "before").touch()
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert emissary.exitcode() == "143"
