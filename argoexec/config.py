@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
 from artifacts.settings import MIB, TransferSettings
 
@@ -56,36 +57,6 @@ T = TypeVar("T")
 # Argo's bounds for ARTIFACT_S3_UPLOAD_PART_SIZE_MIB (S3's own multipart limits).
 MIN_PART_SIZE_MIB = 5
 MAX_PART_SIZE_MIB = 5120
-
-_GO_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,  # Go accepts both the micro sign and the Greek mu
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go ``time.Duration`` string such as ``1s``, ``10ms`` or ``1m30s``."""
-    value = text.strip()
-    sign = -1.0 if value.startswith("-") else 1.0
-    value = value.lstrip("+-")
-    if value == "0":
-        return 0.0
-    total, pos = 0.0, 0
-    for match in _GO_DURATION_PART.finditer(value):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _GO_DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos == 0 or pos != len(value):
-        raise ValueError(f"invalid duration {text!r}")
-    return sign * total
 
 
 class _Reader:

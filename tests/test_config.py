@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from argoexec.config import ExecutorConfig, parse_go_duration
+from argoexec.config import ExecutorConfig
+from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
 from artifacts.settings import MIB, TransferSettings
 

@@ -10,6 +10,7 @@ import threading
 import time
 
 from argoexec import contract as c
+from argoexec.durations import parse_go_duration
 from argoexec.emissary import watchers
 from argoexec.emissary.child import Capture, Child, install_forwarding
 from argoexec.emissary.elog import Logger
@@ -146,29 +147,11 @@ def _retry_policy(template: dict[str, Any]) -> tuple[int, float]:
     return retries + 1, _duration_seconds(str(strategy.get("duration") or "0s"))
 
 
-_UNIT_ORDER = ("ms", "us", "µs", "ns", "h", "m", "s")  # two-letter units first
-
-
 def _duration_seconds(text: str) -> float:
-    """A Go duration such as ``1m30s``, ``500ms`` or ``2s``."""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-    total, number, i = 0.0, "", 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = next(
-            (u for u in ("ms", "us", "µs", "ns", "h", "m", "s") if text.startswith(u, i)), ""
-        )
-        if not unit or not number:
-            raise EmissaryError(f"invalid duration {text!r}")
-        total += float(number) * units[unit]
-        number, i = "", i + len(unit)
-    if number:
-        total += float(number)  # a bare number: seconds
-    return total
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise EmissaryError(f"invalid containerSet retryStrategy duration {text!r}") from exc
 
 
 class _TerminatedError(Exception):

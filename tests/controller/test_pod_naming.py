@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from argoexec.controller.pod import fnv32a, node_id, pod_name
-from argoexec.controller.pod.naming import go_duration, parse_go_duration
+from argoexec.durations import format_go_duration as go_duration
+from argoexec.durations import parse_go_duration
 
 
 @pytest.mark.parametrize(

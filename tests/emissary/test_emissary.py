@@ -277,3 +277,18 @@ def test_a_sigterm_before_the_child_starts_still_reaches_it(emissary: Emissary) 
     proc.communicate(timeout=30)
     assert proc.returncode == 143
     assert emissary.exitcode() == "143"
+
+
+def test_container_set_retry_pauses_use_go_durations(emissary: Emissary) -> None:
+    strategy = {"retries": 1, "duration": "10ms"}
+    emissary.write_template(
+        {"containerSet": {"containers": [{"name": "main"}], "retryStrategy": strategy}}
+    )
+    assert emissary.run(*sh("echo run >> count; exit 1")).returncode == 1
+    strategy["duration"] = "ten seconds"
+    emissary.write_template(
+        {"containerSet": {"containers": [{"name": "main"}], "retryStrategy": strategy}}
+    )
+    result = emissary.run(*sh("exit 0"))
+    assert result.returncode == 64
+    assert "invalid containerSet retryStrategy duration" in emissary.termination_log.read_text()

@@ -10,7 +10,7 @@ from typing import Any
 
 from argoexec import contract
 from argoexec.controller.pod.context import PodContext
-from argoexec.controller.pod.naming import go_duration
+from argoexec.durations import format_go_duration
 
 ENV_PROGRESS_PATCH_TICK = "ARGO_PROGRESS_PATCH_TICK_DURATION"
 ENV_PROGRESS_FILE_TICK = "ARGO_PROGRESS_FILE_TICK_DURATION"
@@ -193,8 +193,11 @@ def common_env(
             {"name": contract.ENV_PROGRESS_FILE, "value": PROGRESS_FILE},
             {
                 "name": ENV_PROGRESS_PATCH_TICK,
-                "value": go_duration(ctx.progress_patch_tick_seconds),
+                "value": format_go_duration(ctx.progress_patch_tick_seconds),
             },
-            {"name": ENV_PROGRESS_FILE_TICK, "value": go_duration(ctx.progress_file_tick_seconds)},
+            {
+                "name": ENV_PROGRESS_FILE_TICK,
+                "value": format_go_duration(ctx.progress_file_tick_seconds),
+            },
         ]
     return env

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.pod.context import PodContext
-from argoexec.controller.pod.naming import go_duration, parse_go_duration
+from argoexec.durations import format_go_duration, parse_go_duration
 
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"
 LABEL_COMPLETED = "workflows.argoproj.io/completed"
@@ -48,7 +48,7 @@ def pod_metadata(ctx: PodContext, name: str) -> dict[str, Any]:
 def pod_gc_annotation(pod_gc: Mapping[str, Any], default_delay: str) -> str:
     """``<strategy>/<delay>`` with the delay as a Go duration string."""
     delay = pod_gc.get("deleteDelayDuration") or default_delay
-    return f"{pod_gc.get('strategy') or ''}/{go_duration(parse_go_duration(str(delay)))}"
+    return f"{pod_gc.get('strategy') or ''}/{format_go_duration(parse_go_duration(str(delay)))}"
 
 
 def apply_user_metadata(
