@@ -16,6 +16,7 @@ import pytest
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.registry import driver_for
 from artifacts.transfer import load_artifact, save_artifact
+from tests.artifacts.trees import make_tree
 from tests.servers.backend import Backend
 
 BACKENDS = ["s3_moto", "s3_seaweed", "gcs_backend", "http_backend"]
@@ -25,17 +26,6 @@ BACKENDS = ["s3_moto", "s3_seaweed", "gcs_backend", "http_backend"]
 def backend(request: pytest.FixtureRequest) -> Backend:
     value: Backend = request.getfixturevalue(request.param)
     return value
-
-
-def make_tree(root: Path) -> Path:
-    tree = root / "tree"
-    (tree / "a" / "b" / "c").mkdir(parents=True)
-    (tree / "empty-dir").mkdir()
-    (tree / "top.txt").write_text("top\n")
-    (tree / "a" / "b" / "c" / "deep.bin").write_bytes(bytes(range(256)) * 100)
-    (tree / "a" / "ünïcødé 文件.txt").write_text("unicode name\n")
-    (tree / "a" / "empty").write_bytes(b"")
-    return tree
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

@@ -17,6 +17,7 @@ from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.registry import load_factory
 from artifacts.settings import MIB, TransferSettings
 from artifacts.streams import sha256_file, tree_digest
+from tests.artifacts.trees import make_tree
 from tests.servers.backend import Backend
 from tests.servers.gcs import RecordingProxy, gcs_context
 
@@ -25,17 +26,6 @@ pytestmark = pytest.mark.gcs
 
 def driver(backend: Backend) -> GCSDriver:
     return GCSDriver(backend.ctx)
-
-
-def make_tree(root: Path) -> Path:
-    tree = root / "tree"
-    (tree / "a" / "b" / "c").mkdir(parents=True)
-    (tree / "empty-dir").mkdir()
-    (tree / "top.txt").write_text("top\n")
-    (tree / "a" / "b" / "c" / "deep.bin").write_bytes(bytes(range(256)) * 100)
-    (tree / "a" / "ünïcødé 文件.txt").write_text("unicode name\n")
-    (tree / "a" / "empty").write_bytes(b"")
-    return tree
 
 
 def files_of(root: Path) -> dict[str, bytes]:
