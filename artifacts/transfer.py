@@ -108,6 +108,27 @@ def save_artifact(
         return result
 
 
+def list_objects(
+    artifact: Artifact, ctx: DriverContext, *, driver: ArtifactDriver | None = None
+) -> list[str]:
+    """The keys under the artifact's key, with the same retries and log line as a load."""
+    op = _Operation("List", artifact, ctx, driver)
+    with op:
+        drv = op.bind()
+        keys = _with_retries(ctx, op, lambda: drv.list_objects(artifact))
+        return keys
+
+
+def delete_artifact(
+    artifact: Artifact, ctx: DriverContext, *, driver: ArtifactDriver | None = None
+) -> None:
+    """Delete the artifact (artifact GC, ``argoexec artifact rm``), retrying transient errors."""
+    op = _Operation("Delete", artifact, ctx, driver)
+    with op:
+        drv = op.bind()
+        _with_retries(ctx, op, lambda: drv.delete(artifact))
+
+
 def _save_once(
     artifact: Artifact, source: Path, ctx: DriverContext, drv: ArtifactDriver
 ) -> SaveResult:

@@ -11,22 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.artifact_location import build_secrets, resolve_artifact, split_positionals
 from argoexec.commands.progress import Progress
 from argoexec.models import Artifact
-from argoexec.retry import retry_call
 from artifacts.driver import ArtifactDriver, DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.locations import get_key, has_key
 from artifacts.registry import driver_for
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _context(args: argparse.Namespace, inv: Invocation, progress: Progress | None) -> DriverContext:
@@ -38,33 +33,12 @@ def _context(args: argparse.Namespace, inv: Invocation, progress: Progress | Non
     )
 
 
-def _retrying(inv: Invocation, fn: Callable[[], T]) -> T:
-    """Transient failures of a listing or deletion are retried with the executor backoff (Argo
-    retries ListObjects the same way); save and load retry inside ``artifacts.transfer``."""
-    return retry_call(
-        fn,
-        is_transient=lambda exc: isinstance(exc, ArtifactError) and exc.transient,
-        backoff=inv.config.settings.backoff,
-        stop=inv.stop,
-    )
-
-
 def _key(artifact: Artifact) -> str:
     return get_key(artifact) if has_key(artifact) else ""
 
 
 def _where(driver: ArtifactDriver, artifact: Artifact) -> str:
     return driver.location(artifact)
-
-
-def _log_done(op: str, artifact: Artifact, where: str, started: float, **fields: object) -> None:
-    extra: dict[str, object] = {
-        "artifact": artifact.name,
-        "kind": artifact.location_kind(),
-        "location": where,
-    }
-    extra.update(fields, duration=round(time.monotonic() - started, 3), outcome="ok")
-    log.info(f"{op} artifact", extra=extra)
 
 
 def put(args: argparse.Namespace, inv: Invocation) -> int:
@@ -129,11 +103,9 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
 def ls(args: argparse.Namespace, inv: Invocation) -> int:
     url, _ = split_positionals(args, local_paths=0)
     artifact = resolve_artifact(args, url)
-    driver = driver_for(artifact, _context(args, inv, None))
-    started = time.monotonic()
-    keys = _retrying(inv, lambda: driver.list_objects(artifact))
-    _log_done("List", artifact, _where(driver, artifact), started, objects=len(keys))
-    for key in keys:
+    from artifacts.transfer import list_objects
+
+    for key in list_objects(artifact, _context(args, inv, None)):
         inv.stdout.write(f"{key}\n")
     return 0
 
@@ -147,8 +119,7 @@ def rm(args: argparse.Namespace, inv: Invocation) -> int:
             code=ErrorCode.BAD_REQUEST,
             artifact=artifact.name,
         )
-    driver = driver_for(artifact, _context(args, inv, None))
-    started = time.monotonic()
-    _retrying(inv, lambda: driver.delete(artifact))
-    _log_done("Delete", artifact, _where(driver, artifact), started)
+    from artifacts.transfer import delete_artifact
+
+    delete_artifact(artifact, _context(args, inv, None))
     return 0

@@ -21,7 +21,13 @@ from argoexec.models import Artifact
 from argoexec.retry import Backoff
 from artifacts.driver import DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.transfer import clean_path, load_artifact, save_artifact
+from artifacts.transfer import (
+    clean_path,
+    delete_artifact,
+    list_objects,
+    load_artifact,
+    save_artifact,
+)
 from tests.servers.backend import Backend
 
 MIB = 1024 * 1024
@@ -422,3 +428,22 @@ def test_the_stop_token_aborts_a_load_and_leaves_nothing(
     with pytest.raises(ArtifactError, match="download stopped: SIGTERM"):
         load_artifact(s3_moto.artifact("k/out.tgz"), dest, stopping)
     assert not dest.exists() and leftovers(dest) == []
+
+
+def test_listing_and_deleting_go_through_the_transfer_layer(
+    s3_moto: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    s3_moto.put_object("gc/run/a.txt", b"a")
+    s3_moto.put_object("gc/run/sub/b.txt", b"b")
+    art = s3_moto.artifact("gc/run", name="outputs")
+    with caplog.at_level(logging.INFO, logger="argoexec.artifacts"):
+        assert sorted(list_objects(art, s3_moto.ctx)) == ["gc/run/a.txt", "gc/run/sub/b.txt"]
+        delete_artifact(s3_moto.artifact("gc/run/"), s3_moto.ctx)
+    assert s3_moto.list_keys("gc/") == []
+    ours = [r.getMessage() for r in caplog.records if r.name == "argoexec.artifacts"]
+    assert ours == ["List artifact", "Delete artifact"]
+    with pytest.raises(ArtifactError) as info:
+        list_objects(art, s3_moto.ctx)
+    assert info.value.code is ErrorCode.NOT_FOUND
+    assert "outputs" in str(info.value)
+    assert "gc/run" in str(info.value)
