@@ -4,6 +4,8 @@ shorthands for the CLI.
 
 Every function returns a new model and leaves its arguments untouched. Kinds we carry but do not
 drive (``hdfs``, ``oss``, ``azure``, ``plugin``) are plain dicts with Argo's camelCase keys.
+Our extension kind ``local`` (a directory on this machine) behaves like S3: ``root`` plays the
+bucket and ``key`` the key, and its repository has a ``keyFormat`` with S3's default.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -26,7 +28,7 @@ from argoexec.models import (
     S3Artifact,
     SecretKeySelector,
 )
-from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact
+from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact, LocalArtifact
 from artifacts.errors import ArtifactError, ErrorCode
 
 STORAGE_NOT_CONFIGURED = (
@@ -69,6 +71,7 @@ def has_location(loc: ArtifactLocation) -> bool:
         or (gcs is not None and gcs.bucket and gcs.key)
         or (loc.http is not None and loc.http.url)
         or (loc.git is not None and loc.git.repo)
+        or (loc.local is not None and loc.local.root and loc.local.key)
         or (art is not None and art.url and art.username_secret is not None)
         or loc.raw is not None
         or _dict_has(loc.oss, "endpoint", "bucket", "key")
@@ -89,6 +92,8 @@ def get_key(loc: ArtifactLocation) -> str:
         typed = loc.s3 if kind == "s3" else loc.gcs
         assert typed is not None
         return typed.key or ""
+    if kind == "local" and loc.local is not None:
+        return loc.local.key or ""
     if kind == "http" and loc.http is not None:
         return _url_path(loc.http.url)
     if kind == "artifactory" and loc.artifactory is not None:
@@ -119,6 +124,13 @@ def with_key(loc: L, key: str) -> L:
     update: Any
     if kind in ("s3", "gcs"):
         update = getattr(loc, kind).model_copy(update={"key": key})
+    elif kind == "local":
+        # A dict here is a bare ``{"local": {}}`` put in place by model_copy (no validation).
+        value = getattr(loc, kind)
+        if isinstance(value, dict):
+            update = LocalArtifact.model_validate({**value, "key": key})
+        else:
+            update = value.model_copy(update={"key": key})
     elif kind in ("http", "artifactory"):
         typed: HTTPArtifact | ArtifactoryArtifact = getattr(loc, kind)
         update = typed.model_copy(update={"url": _with_url_path(typed.url, key)})
@@ -250,6 +262,10 @@ def repository_location(repo: ArtifactRepository, variables: Mapping[str, str]) 
             rest = {k: v for k, v in value.items() if k != fmt_field}
             rest[_DICT_KEY_FIELD[kind]] = key(value.get(fmt_field))
             return loc.model_copy(update={kind: rest})
+    if repo.local is not None:
+        fields = _typed_without(repo.local, "keyFormat")
+        local = LocalArtifact.model_validate({**fields, "key": key(repo.local.key_format)})
+        return loc.model_copy(update={"local": local})
     raise _bad(STORAGE_NOT_CONFIGURED)
 
 
@@ -266,7 +282,8 @@ def select_repository(document: Any, key: str | None = None) -> ArtifactReposito
     ``data`` mapping, or a single repository. Without ``key``: the config map's
     default-repository annotation, then ``artifactRepository``, then the only entry."""
     doc = _as_mapping(document, "the repository document")
-    if any(k in doc for k in ("s3", "gcs", "artifactory", "azure", "hdfs", "oss", "plugin")):
+    kinds = ("s3", "gcs", "artifactory", "azure", "hdfs", "oss", "plugin", "local")
+    if any(k in doc for k in kinds):
         return ArtifactRepository.model_validate(doc)
     data = doc
     default: str | None = None
@@ -316,6 +333,19 @@ def _split_bucket(url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+def _local(url: str) -> LocalArtifact:
+    """``file:///abs/dir/name`` → root ``/abs/dir``, key ``name``: the URL names one file or
+    directory, so its parent is the root (a trailing ``/`` is ignored)."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+        raise _bad(f"location URL {url!r}: use file:///absolute/path (no host, query or fragment)")
+    path = posixpath.normpath(unquote(parts.path)) if parts.path else ""
+    root, key = posixpath.split(path)
+    if not path.startswith("/") or not key:
+        raise _bad(f"location URL {url!r} must name a file or directory: file:///dir/name")
+    return LocalArtifact(root=root, key=key)
+
+
 def _git(url: str) -> GitArtifact:
     parts = urlsplit(url.removeprefix("git+"))
     path, revision = parts.path, None
@@ -335,7 +365,8 @@ def parse_location_url(
     secret_key_secret: str | None = None,
 ) -> Artifact:
     """An artifact for ``s3://bucket/key``, ``gs://bucket/key``, ``git+https://host/repo[@rev]``,
-    ``git+ssh://…`` or ``http(s)://…``. S3 without key secrets uses the SDK credential chain."""
+    ``git+ssh://…``, ``http(s)://…`` or ``file:///dir/name`` (our ``local`` kind, rooted at
+    ``/dir``). S3 without key secrets uses the SDK credential chain."""
     scheme = url.split("://", 1)[0].lower()
     if scheme == "s3":
         bucket, key = _split_bucket(url)
@@ -359,6 +390,9 @@ def parse_location_url(
         return Artifact(name=name or _default_name(urlsplit(git.repo).path), git=git)
     if scheme in ("http", "https"):
         return Artifact(name=name or _default_name(_url_path(url)), http=HTTPArtifact(url=url))
+    if scheme == "file":
+        local = _local(url)
+        return Artifact(name=name or _default_name(local.key or ""), local=local)
     raise _bad(
-        f"unsupported location URL scheme {scheme!r} (use s3, gs, git+https, git+ssh, https)"
+        f"unsupported location URL scheme {scheme!r} (use s3, gs, git+https, git+ssh, https, file)"
     )

@@ -19,6 +19,7 @@ _FACTORIES: dict[str, str] = {
     "http": "artifacts.drivers.http:HTTPDriver",
     "artifactory": "artifacts.drivers.http:ArtifactoryDriver",
     "raw": "artifacts.drivers.raw:RawDriver",
+    "local": "artifacts.drivers.local:LocalDriver",
 }
 
 _INSTALL_HINTS: dict[str, str] = {

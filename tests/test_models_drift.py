@@ -52,6 +52,15 @@ MAPPED: dict[type[BaseModel], str] = {
     models.ConfigMapKeySelector: "io.k8s.api.core.v1.ConfigMapKeySelector",
 }
 
+# Our own extensions, deliberately absent from Argo's schema. ``local`` is the artifact kind of
+# the local runtime (a directory on this machine, see artifacts/drivers/local.py): a location
+# field of every artifact and a repository kind. Anything else unknown to Argo is drift.
+EXTENSIONS: dict[type[BaseModel], set[str]] = {
+    models.Artifact: {"local"},
+    models.ArtifactLocation: {"local"},
+    models.ArtifactRepository: {"local"},
+}
+
 
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, dict[str, object]]:
@@ -69,8 +78,20 @@ def test_every_field_alias_exists_in_argos_schema(
     props = definitions[MAPPED[model]].get("properties", {})
     assert isinstance(props, dict)
     aliases = {f.alias or name for name, f in model.model_fields.items()}
-    unknown = sorted(aliases - set(props))
+    unknown = sorted(aliases - set(props) - EXTENSIONS.get(model, set()))
     assert not unknown, f"{model.__name__} has fields Argo does not define: {unknown}"
+
+
+@pytest.mark.parametrize("model", list(EXTENSIONS), ids=lambda m: m.__name__)
+def test_our_extensions_are_still_unknown_to_argo(
+    model: type[BaseModel], definitions: dict[str, dict[str, object]]
+) -> None:
+    """If Argo ever defines a field of the same name, ours must be reconciled with it."""
+    props = definitions[MAPPED[model]].get("properties", {})
+    assert isinstance(props, dict)
+    aliases = {f.alias or name for name, f in model.model_fields.items()}
+    assert EXTENSIONS[model] <= aliases
+    assert not EXTENSIONS[model] & set(props)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ LOCATION_KINDS: tuple[str, ...] = (
     "gcs",
     "azure",
     "plugin",
+    # Our extension (not an Argo kind): a directory on this machine, for the local runtime.
+    "local",
 )
 
 
@@ -137,6 +139,16 @@ class RawArtifact(ArgoModel):
     data: str = ""
 
 
+class LocalArtifact(ArgoModel):
+    """Our extension kind ``local``: the file (or directory tree) ``<root>/<key>`` on this
+    machine. Shaped like S3's key-based location so key-only artifacts, key formats and
+    relocation work unchanged. Both fields are optional on the wire, as for S3, so a key-only
+    ``local: {key: ...}`` validates and round-trips; the driver requires an absolute ``root``."""
+
+    root: str | None = None
+    key: str | None = None
+
+
 class TarStrategy(ArgoModel):
     compression_level: int | None = None
 
@@ -168,6 +180,8 @@ class ArtifactLocation(ArgoModel):
     oss: dict[str, Any] | None = None
     azure: dict[str, Any] | None = None
     plugin: dict[str, Any] | None = None
+    # Our extension kind (not in Argo's schema), last in the selection order.
+    local: LocalArtifact | None = None
 
     def location_kind(self) -> str | None:
         """The first set location field in Argo's selection order, or None."""
@@ -208,6 +222,14 @@ class ArtifactoryArtifactRepository(ArgoModel):
     key_format: str | None = None
 
 
+class LocalArtifactRepository(ArgoModel):
+    """A ``local`` repository: ``root`` plus a key format (default, as S3's,
+    ``{{workflow.name}}/{{pod.name}}``)."""
+
+    root: str | None = None
+    key_format: str | None = None
+
+
 class ArtifactRepository(ArgoModel):
     """One repository in Argo's ``artifact-repositories`` config map format (§13.1)."""
 
@@ -219,3 +241,4 @@ class ArtifactRepository(ArgoModel):
     oss: dict[str, Any] | None = None
     azure: dict[str, Any] | None = None
     plugin: dict[str, Any] | None = None
+    local: LocalArtifactRepository | None = None  # our extension kind

@@ -2,6 +2,8 @@
 
 Each backend fixture (``tests/servers/<kind>.py``) yields a ``Backend`` bound to a real loopback
 server; objects are planted and read back with an independent client, never with our driver.
+The ``local`` kind needs no server: its backend (below) is a temporary directory, read and
+written with plain file operations.
 """
 
 from __future__ import annotations
@@ -10,16 +12,50 @@ import hashlib
 import io
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from argoexec.models import Artifact
+from artifacts.driver import DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.registry import driver_for
+from artifacts.secrets import NoSecrets
 from artifacts.transfer import load_artifact, save_artifact
 from tests.artifacts.trees import make_tree
 from tests.servers.backend import Backend
 
-BACKENDS = ["s3_moto", "s3_seaweed", "gcs_backend", "http_backend"]
+BACKENDS = ["s3_moto", "s3_seaweed", "gcs_backend", "http_backend", "local_backend"]
+
+
+@pytest.fixture
+def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    """A ``local`` store in a fresh directory that does not exist yet (a save creates it)."""
+    root = tmp_path_factory.mktemp("local-store") / "root"
+
+    def make_artifact(key: str, name: str = "art", **fields: Any) -> Artifact:
+        return Artifact.model_validate(
+            {"name": name, "local": {"root": str(root), "key": key}, **fields}
+        )
+
+    def put_object(key: str, data: bytes) -> None:
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def list_keys(prefix: str) -> list[str]:
+        found = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+        return [k for k in found if k.startswith(prefix)]
+
+    return Backend(
+        name="local",
+        ctx=DriverContext(secrets=NoSecrets()),
+        make_artifact=make_artifact,
+        put_object=put_object,
+        get_object=lambda key: (root / key).read_bytes(),
+        list_keys=list_keys,
+        extra={"root": root, "secret_values": []},
+    )
 
 
 @pytest.fixture(params=BACKENDS)

@@ -214,3 +214,34 @@ def test_an_unresolvable_key_format_fails_the_pod() -> None:
     location = build_pod_objects(tmpl, fine).template.archive_location
     assert location is not None and location.gcs is not None
     assert location.gcs.key == f"t/{POD}"
+
+
+def test_a_local_repository_becomes_a_local_archive_location_with_its_key_format() -> None:
+    repo = ArtifactRepository.model_validate(
+        {"local": {"root": "/srv/artifacts", "keyFormat": "{{workflow.namespace}}/{{pod.name}}"}}
+    )
+    tmpl = template(outputs={"artifacts": [{"name": "out", "path": "/out"}]})
+    objects = build_pod_objects(tmpl, ctx(artifact_repository=repo, namespace="ns"))
+    location = objects.template.archive_location
+    assert location is not None
+    assert location.location_kind() == "local"
+    assert location.to_wire() == {
+        "archiveLogs": False,
+        "local": {"root": "/srv/artifacts", "key": f"ns/{POD}"},
+    }
+    init = objects.pod["spec"]["initContainers"][0]
+    env = {e["name"]: e.get("value") for e in init["env"]}
+    shipped = json.loads(env["ARGO_TEMPLATE"])["archiveLocation"]
+    assert shipped["local"] == {"root": "/srv/artifacts", "key": f"ns/{POD}"}
+    assert not [v for v in objects.pod["spec"]["volumes"] if "secret" in v]
+
+
+def test_a_local_repository_without_a_key_format_uses_s3s_default() -> None:
+    repo = ArtifactRepository.model_validate({"local": {"root": "/srv/artifacts"}})
+    objects = build_pod_objects(
+        template(), ctx(artifact_repository=repo, workflow_spec={"archiveLogs": True})
+    )
+    location = objects.template.archive_location
+    assert location is not None and location.local is not None
+    assert (location.local.root, location.local.key) == ("/srv/artifacts", f"wf/{POD}")
+    assert location.archive_logs is True

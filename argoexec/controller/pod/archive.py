@@ -8,7 +8,7 @@ from argoexec.models import ArtifactLocation, ArtifactRepository, Template
 from artifacts.errors import ArtifactError
 from artifacts.locations import has_location, repository_location
 
-_REPOSITORY_KINDS = ("s3", "gcs", "artifactory", "hdfs", "oss", "azure", "plugin")
+_REPOSITORY_KINDS = ("s3", "gcs", "artifactory", "hdfs", "oss", "azure", "plugin", "local")
 
 
 def archive_logs(template: Template, ctx: PodContext) -> bool:
