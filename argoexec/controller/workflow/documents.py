@@ -1,0 +1,196 @@
+"""Read the YAML documents of a run: Workflows, (Cluster)WorkflowTemplates and ConfigMaps.
+
+Documents are kept as plain dicts in wire form (camelCase), as the engine works on them.
+Timestamps are not turned into dates (Kubernetes' YAML reader keeps them strings), so a
+parameter ``value: 2024-01-01`` stays the string ``"2024-01-01"``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
+from argoexec.controller.workflow.merge import merge_workflow_template
+from argoexec.controller.workflow.store import (
+    KIND_CLUSTER,
+    KIND_NAMESPACED,
+    TemplateOwner,
+    TemplateStore,
+    workflow_owner,
+)
+
+__all__ = [
+    "DocumentError",
+    "Documents",
+    "TemplateOwner",
+    "TemplateReferenceError",
+    "TemplateStore",
+    "load_documents",
+    "merge_workflow_template",
+    "read_documents",
+    "workflow_name",
+    "workflow_owner",
+]
+
+ARGO_API = "argoproj.io/v1alpha1"
+KIND_WORKFLOW = "Workflow"
+KIND_CONFIG_MAP = "ConfigMap"
+_API_VERSIONS = {
+    KIND_WORKFLOW: ARGO_API,
+    KIND_NAMESPACED: ARGO_API,
+    KIND_CLUSTER: ARGO_API,
+    KIND_CONFIG_MAP: "v1",
+}
+_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
+# Kubernetes' generateName suffix: 5 characters from an alphabet without vowels or look-alikes.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """The safe loader without the timestamp resolver."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Documents:
+    """Everything read: workflows in order (with the file each came from), the template store,
+    and ConfigMap data by name."""
+
+    workflows: list[dict[str, Any]]
+    templates: TemplateStore
+    config_maps: dict[str, dict[str, str]]
+    workflow_sources: list[str] = field(default_factory=list)
+
+
+def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The non-empty documents of one YAML (or JSON) file with their 1-based index; raises
+    `DocumentError` naming the file and line for bad YAML, and the index for a non-mapping."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentError(f"cannot read: {exc}", file=name) from None
+    try:
+        loaded = list(yaml.load_all(text, Loader=_Loader))  # a safe loader: no tags
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        if mark is None:
+            raise DocumentError(message, file=name) from None
+        raise DocumentError(
+            message, file=name, line=mark.line + 1, column=mark.column + 1
+        ) from None
+    for index, document in enumerate(loaded, start=1):
+        if document is None:
+            continue
+        where = f"document {index}"
+        if not isinstance(document, dict):
+            raise DocumentError(
+                f"expected a mapping, got {type(document).__name__}", file=name, path=where
+            )
+        for required in ("apiVersion", "kind"):
+            if not document.get(required):
+                raise DocumentError(f"missing `{required}`", file=name, path=where)
+        kind = document["kind"]
+        if kind not in _API_VERSIONS:
+            known = ", ".join(_API_VERSIONS)
+            raise DocumentError(
+                f"unknown kind `{kind}` (expected one of {known})", file=name, path=where
+            )
+        if document["apiVersion"] != _API_VERSIONS[kind]:
+            raise DocumentError(
+                f"apiVersion `{document['apiVersion']}` is not `{_API_VERSIONS[kind]}` ({kind})",
+                file=name,
+                path=where,
+            )
+        yield index, document
+
+
+def _config_map_data(document: dict[str, Any], file: str, where: str) -> tuple[str, dict[str, str]]:
+    name = (document.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise DocumentError("ConfigMap without metadata.name", file=file, path=where)
+    data = document.get("data") or {}
+    if not isinstance(data, dict):
+        raise DocumentError("`data` must be a mapping", file=file, path=f"{where}: data")
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise DocumentError(
+                f"ConfigMap `{name}`: data values must be strings (quote it)",
+                file=file,
+                path=f"{where}: data.{key}",
+            )
+    return name, {str(key): value for key, value in data.items()}
+
+
+def _template_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.is_file() and p.suffix in _TEMPLATE_SUFFIXES)
+            files.extend(sorted(found))
+        else:
+            files.append(path)
+    return files
+
+
+def load_documents(
+    sources: Sequence[Path | str], *, template_paths: Sequence[Path] = ()
+) -> Documents:
+    """Read ``sources`` (YAML streams of Workflows and, alongside, the templates and ConfigMaps
+    they use) and ``template_paths`` (files or directories, searched recursively for
+    ``*.yaml``/``*.yml``/``*.json``, of templates and ConfigMaps only)."""
+    documents = Documents(workflows=[], templates=TemplateStore(), config_maps={})
+    inputs = [(Path(s), True) for s in sources]
+    inputs += [(p, False) for p in _template_files([Path(p) for p in template_paths])]
+    for path, workflows_allowed in inputs:
+        file = str(path)
+        for index, document in read_documents(path):
+            where = f"document {index}"
+            kind = document["kind"]
+            if kind == KIND_WORKFLOW:
+                if not workflows_allowed:
+                    raise DocumentError(
+                        "a Workflow in a --templates path (pass it as a file to run)",
+                        file=file,
+                        path=where,
+                    )
+                documents.workflows.append(document)
+                documents.workflow_sources.append(file)
+            elif kind == KIND_CONFIG_MAP:
+                name, data = _config_map_data(document, file, where)
+                if name in documents.config_maps:
+                    raise DocumentError(f"duplicate ConfigMap `{name}`", file=file, path=where)
+                documents.config_maps[name] = data
+            else:
+                try:
+                    documents.templates.add(document, source=file)
+                except DocumentError as exc:
+                    raise DocumentError(exc.message, file=file, path=where) from None
+    return documents
+
+
+def workflow_name(workflow: dict[str, Any]) -> str:
+    """``metadata.name``, or ``metadata.generateName`` plus 5 random characters, as Kubernetes
+    names an object on create."""
+    metadata = workflow.get("metadata") or {}
+    name = metadata.get("name")
+    if isinstance(name, str) and name:
+        return name
+    prefix = metadata.get("generateName")
+    if isinstance(prefix, str) and prefix:
+        return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    raise DocumentError("a Workflow needs metadata.name or metadata.generateName", path="metadata")

@@ -1,0 +1,121 @@
+"""``argoexec lint``'s checks of a Workflow or a (Cluster)WorkflowTemplate document.
+
+Every problem names its YAML path; all problems are collected, not just the first. The checks:
+field names and types against Argo's schema; references (entrypoint, step/task templates,
+``templateRef``, ``onExit``, hooks, DAG dependencies, ``{{steps.X}}``/``{{tasks.X}}``); one
+kind per template; unique names; DAG cycles; expressions that do not parse; and entrypoint
+parameters nobody supplies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from argoexec.controller.workflow.errors import TemplateReferenceError
+from argoexec.controller.workflow.lint_expr import check_expressions
+from argoexec.controller.workflow.lint_templates import Checker
+from argoexec.controller.workflow.merge import merge_workflow_template
+from argoexec.controller.workflow.problems import Problem, join
+from argoexec.controller.workflow.schema import validate
+from argoexec.controller.workflow.store import TemplateStore
+
+__all__ = ["Problem", "lint_template_document", "lint_workflow"]
+
+
+def _template_names(spec: dict[str, Any]) -> set[str]:
+    templates = spec.get("templates")
+    if not isinstance(templates, list):
+        return set()
+    return {t["name"] for t in templates if isinstance(t, dict) and isinstance(t.get("name"), str)}
+
+
+def _check_spec(spec: dict[str, Any], checker: Checker) -> None:
+    """What a Workflow and a WorkflowTemplate have in common."""
+    checker.check_templates(spec.get("templates"), "spec.templates")
+    checker.check_name(spec.get("onExit"), "spec.onExit")
+    checker.check_hooks(spec.get("hooks"), "spec.hooks")
+    checker.problems.extend(check_expressions(spec, "spec"))
+
+
+def _has_value(parameter: dict[str, Any]) -> bool:
+    return any(parameter.get(key) is not None for key in ("value", "default", "valueFrom"))
+
+
+def _missing_arguments(spec: dict[str, Any]) -> list[Problem]:
+    """Workflow arguments without a value, and entrypoint parameters nobody supplies: both must
+    come from the command line (``-p NAME=VALUE``)."""
+    problems: list[Problem] = []
+    arguments = (spec.get("arguments") or {}).get("parameters") or []
+    supplied: set[str] = set()
+    for index, parameter in enumerate(arguments):
+        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+            continue
+        name = parameter["name"]
+        supplied.add(name)
+        if not _has_value(parameter):
+            where = join("spec.arguments.parameters", index)
+            problems.append(Problem(where, f"argument `{name}` has no value: pass -p {name}=VALUE"))
+    entrypoint = spec.get("entrypoint")
+    for template in spec.get("templates") or []:
+        if not isinstance(template, dict) or template.get("name") != entrypoint:
+            continue
+        for parameter in (template.get("inputs") or {}).get("parameters") or []:
+            if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+                continue
+            name = parameter["name"]
+            if name not in supplied and not _has_value(parameter):
+                problems.append(
+                    Problem(
+                        "spec.arguments.parameters",
+                        f"entrypoint `{entrypoint}` needs parameter `{name}`: add it to"
+                        f" spec.arguments.parameters or pass -p {name}=VALUE",
+                    )
+                )
+        break
+    return problems
+
+
+def lint_workflow(
+    workflow: dict[str, Any], store: TemplateStore, *, source: str = ""
+) -> list[Problem]:
+    """All problems of a Workflow document; ``source`` (its file) is set on each."""
+    problems = validate(workflow, "Workflow")
+    spec = workflow.get("spec")
+    if not isinstance(spec, dict):
+        return [Problem(p.path, p.message, source) for p in problems]
+    merged, unresolved = spec, False
+    if spec.get("workflowTemplateRef"):
+        try:
+            merged = merge_workflow_template(workflow, store)["spec"]
+        except TemplateReferenceError as exc:
+            problems.append(Problem("spec.workflowTemplateRef", exc.message))
+            unresolved = True  # its entrypoint and templates are unknown: no guesses
+    checker = Checker(_template_names(merged), store, "workflow")
+    entrypoint = merged.get("entrypoint")
+    if unresolved:
+        pass
+    elif not entrypoint:
+        problems.append(Problem("spec.entrypoint", "no entrypoint: name the template to run"))
+    else:
+        checker.check_name(entrypoint, "spec.entrypoint")
+    _check_spec(spec, checker)
+    problems += checker.problems
+    if not unresolved:
+        problems += _missing_arguments(merged)
+    return [Problem(p.path, p.message, source) for p in problems]
+
+
+def lint_template_document(
+    doc: dict[str, Any], store: TemplateStore, *, source: str = ""
+) -> list[Problem]:
+    """All problems of a WorkflowTemplate or ClusterWorkflowTemplate document."""
+    kind = str(doc.get("kind") or "WorkflowTemplate")
+    problems = validate(doc, kind)
+    spec = doc.get("spec")
+    if isinstance(spec, dict):
+        name = (doc.get("metadata") or {}).get("name")
+        checker = Checker(_template_names(spec), store, f"{kind} `{name}`")
+        checker.check_name(spec.get("entrypoint"), "spec.entrypoint")
+        _check_spec(spec, checker)
+        problems += checker.problems
+    return [Problem(p.path, p.message, source) for p in problems]

@@ -1,0 +1,219 @@
+"""Template checks for ``argoexec lint``: kinds, names, references, steps and DAGs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from argoexec.controller.workflow.errors import TemplateReferenceError
+from argoexec.controller.workflow.lint_dag import find_cycle, task_dependencies
+from argoexec.controller.workflow.lint_expr import EXPR_TAG, strings
+from argoexec.controller.workflow.problems import Problem, join
+from argoexec.controller.workflow.store import TemplateStore
+
+KINDS = (
+    "container",
+    "script",
+    "resource",
+    "steps",
+    "dag",
+    "suspend",
+    "containerSet",
+    "data",
+    "http",
+    "plugin",
+)
+_CALLS = ("template", "templateRef", "inline")
+
+
+def _names(names: Iterable[str]) -> str:
+    listed = ", ".join(f"`{name}`" for name in sorted(names))
+    return listed or "none"
+
+
+def _present(node: dict[str, Any], key: str) -> bool:
+    return node.get(key) is not None
+
+
+@dataclass
+class Checker:
+    """Checks templates against the names a ``template: x`` may use (``templates``) and the
+    store (``templateRef``), collecting problems."""
+
+    templates: set[str]
+    store: TemplateStore
+    owner: str  # "workflow" or "WorkflowTemplate `x`", for messages
+    problems: list[Problem] = field(default_factory=list)
+
+    def report(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def check_name(self, name: Any, path: str) -> None:
+        """``name`` (a template name used by ``onExit`` or ``entrypoint``) must exist."""
+        if isinstance(name, str) and name and name not in self.templates:
+            self.report(
+                path,
+                f"template `{name}` not found in the {self.owner} (have {_names(self.templates)})",
+            )
+
+    def check_ref(self, ref: Any, path: str) -> None:
+        if not isinstance(ref, dict):
+            return
+        try:
+            self.store.resolve_template_ref(ref)
+        except TemplateReferenceError as exc:
+            self.report(path, exc.message)
+
+    def check_hooks(self, hooks: Any, path: str) -> None:
+        if not isinstance(hooks, dict):
+            return
+        for name, hook in hooks.items():
+            if isinstance(hook, dict):
+                where = join(path, str(name))
+                self.check_name(hook.get("template"), join(where, "template"))
+                self.check_ref(hook.get("templateRef"), join(where, "templateRef"))
+
+    def check_call(self, call: dict[str, Any], path: str) -> None:
+        """A step or a task: what it runs, its exit handler and hooks."""
+        given = [key for key in _CALLS if _present(call, key)]
+        if not given:
+            self.report(path, "needs one of `template`, `templateRef` or `inline`")
+        elif len(given) > 1:
+            self.report(path, "has more than one of " + ", ".join(f"`{key}`" for key in given))
+        self.check_name(call.get("template"), join(path, "template"))
+        self.check_ref(call.get("templateRef"), join(path, "templateRef"))
+        inline = call.get("inline")
+        if isinstance(inline, dict):
+            self.check_template(inline, join(path, "inline"), inline=True)
+        self.check_name(call.get("onExit"), join(path, "onExit"))
+        self.check_hooks(call.get("hooks"), join(path, "hooks"))
+
+    def check_templates(self, templates: Any, path: str) -> None:
+        if not isinstance(templates, list):
+            return
+        seen: set[str] = set()
+        for index, template in enumerate(templates):
+            where = join(path, index)
+            if not isinstance(template, dict):
+                continue
+            name = template.get("name")
+            if isinstance(name, str) and name in seen:
+                self.report(join(where, "name"), f"duplicate template name `{name}`")
+            elif isinstance(name, str):
+                seen.add(name)
+            self.check_template(template, where, inline=False)
+
+    def check_template(self, template: dict[str, Any], path: str, *, inline: bool) -> None:
+        name = template.get("name")
+        if not inline and not (isinstance(name, str) and name):
+            self.report(path, "a template needs a `name`")
+        label = f"template `{name}`" if isinstance(name, str) and name else "template"
+        kinds = [kind for kind in KINDS if _present(template, kind)]
+        if not kinds:
+            self.report(path, f"{label} needs exactly one of: {', '.join(KINDS)}")
+        elif len(kinds) > 1:
+            self.report(path, f"{label} has more than one of: {', '.join(kinds)}")
+        steps = template.get("steps")
+        if isinstance(steps, list):
+            self.check_steps(steps, join(path, "steps"), template, label)
+        dag = template.get("dag")
+        if isinstance(dag, dict):
+            self.check_dag(dag, join(path, "dag"), template, label)
+
+    def check_steps(
+        self, groups: list[Any], path: str, template: dict[str, Any], label: str
+    ) -> None:
+        seen: set[str] = set()
+        for i, group in enumerate(groups):
+            if not isinstance(group, list):
+                continue
+            for j, step in enumerate(group):
+                where = join(join(path, i), j)
+                if not isinstance(step, dict):
+                    continue
+                name = step.get("name")
+                if not (isinstance(name, str) and name):
+                    self.report(where, "a step needs a `name`")
+                elif name in seen:
+                    self.report(join(where, "name"), f"duplicate step name `{name}` in {label}")
+                else:
+                    seen.add(name)
+                self.check_call(step, where)
+        self.check_outputs_refs("steps", seen, template, path.rsplit(".", 1)[0], label)
+
+    def check_dag(
+        self, dag: dict[str, Any], path: str, template: dict[str, Any], label: str
+    ) -> None:
+        tasks = dag.get("tasks")
+        if not isinstance(tasks, list):
+            return
+        names: dict[str, int] = {}
+        graph: dict[str, list[str]] = {}
+        for index, task in enumerate(tasks):
+            where = join(join(path, "tasks"), index)
+            if not isinstance(task, dict):
+                continue
+            name = task.get("name")
+            if not (isinstance(name, str) and name):
+                self.report(where, "a task needs a `name`")
+                continue
+            if name in names:
+                self.report(join(where, "name"), f"duplicate task name `{name}` in {label}")
+                continue
+            names[name] = index
+        for index, task in enumerate(tasks):
+            where = join(join(path, "tasks"), index)
+            if not isinstance(task, dict):
+                continue
+            self.check_call(task, where)
+            dependencies = task_dependencies(task, where, self.problems)
+            for dependency in dependencies:
+                if dependency not in names:
+                    field_name = "depends" if _present(task, "depends") else "dependencies"
+                    self.report(
+                        join(where, field_name),
+                        f"unknown task `{dependency}` in {label} (tasks: {_names(names)})",
+                    )
+            name = task.get("name")
+            if isinstance(name, str) and names.get(name) == index:
+                graph[name] = dependencies
+        cycle = find_cycle(graph)
+        if cycle:
+            self.report(join(path, "tasks"), "cyclic dependency: " + " -> ".join(cycle))
+        self.check_outputs_refs("tasks", set(names), template, path.rsplit(".", 1)[0], label)
+
+    def check_outputs_refs(
+        self, scope: str, known: set[str], template: dict[str, Any], path: str, label: str
+    ) -> None:
+        """``{{steps.X...}}``/``{{tasks.X...}}`` (also inside ``{{= }}``) must name a step or
+        task of this template."""
+        plain = re.compile(r"\{\{\s*" + scope + r"\.([A-Za-z0-9_-]+)")
+        in_expr = re.compile(
+            r"(?<![\w.])" + scope + r"(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])"
+        )
+        for where, key, text in strings(_without_inline(template), path):
+            used = [match.group(1) for match in plain.finditer(text)]
+            # expr-lang: inside `{{= }}` tags, and whole `expression` fields (valueFrom, hooks).
+            bodies = [tag.group(1) for tag in EXPR_TAG.finditer(text)]
+            if key == "expression" and "{{" not in text:
+                bodies.append(text)
+            for body in bodies:
+                used += [m.group(1) or m.group(2) for m in in_expr.finditer(body)]
+            for name in dict.fromkeys(used):
+                if name not in known:
+                    kind = scope[:-1]
+                    self.report(
+                        where,
+                        f"unknown {kind} `{name}` in {label} ({scope}: {_names(known)})",
+                    )
+
+
+def _without_inline(node: Any) -> Any:
+    """``node`` without nested ``inline`` templates, which have steps or tasks of their own."""
+    if isinstance(node, dict):
+        return {key: _without_inline(value) for key, value in node.items() if key != "inline"}
+    if isinstance(node, list):
+        return [_without_inline(item) for item in node]
+    return node

@@ -1,0 +1,33 @@
+"""What ``argoexec lint`` reports, and how a YAML path is written."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where in the document (``spec.templates[2].steps[0][1].template``) and what.
+
+    ``source`` is the file the document came from, when the caller said.
+    """
+
+    path: str
+    message: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.source, self.path) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+def join(path: str, key: str | int) -> str:
+    """``path`` extended by a mapping key or a list index, as users write YAML paths."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _PLAIN_KEY.match(key):
+        return f"{path}.{key}" if path else key
+    return f'{path}["{key}"]'

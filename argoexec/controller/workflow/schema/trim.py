@@ -1,0 +1,103 @@
+"""Make ``workflow.json``: the part of Argo's JSON schema that ``argoexec lint`` checks against.
+
+Run ``python -m argoexec.controller.workflow.schema.trim /work/shared/argo/schema.json`` after
+updating Argo's schema; ``tests/controller/test_workflow_lint.py`` fails when the vendored copy is
+out of sync. Only the definitions reachable from the three kinds we read are kept, without
+descriptions, and a few types are widened to what Argo's Go types really accept from YAML (the
+published schema says ``string`` for all of them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PREFIX = "io.argoproj.workflow.v1alpha1."
+ROOTS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+OUTPUT = Path(__file__).with_name("workflow.json")
+
+_KEEP = frozenset(
+    {"type", "properties", "items", "additionalProperties", "required", "$ref", "const", "enum"}
+)
+_ANY_STRING = ["string", "integer", "number", "boolean"]  # Argo's AnyString
+# Definition -> replacement (or property -> replacement): types the Go code reads more loosely.
+_WIDEN_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"type": ["string", "integer"]},
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": ["string", "integer", "number"]},
+}
+_WIDEN_PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
+    (PREFIX + "Parameter", "value"): {"type": _ANY_STRING},
+    (PREFIX + "Parameter", "default"): {"type": _ANY_STRING},
+    (PREFIX + "Parameter", "enum"): {"type": "array", "items": {"type": _ANY_STRING}},
+}
+# `image` may come from `spec.templateDefaults`, so a template's container need not name one;
+# Argo reads a gauge without `realtime` as false.
+_NOT_REQUIRED = frozenset({"image", "realtime"})
+
+
+def _strip(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strip(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in _KEEP:
+            continue
+        if key == "properties":
+            out[key] = {name: _strip(sub) for name, sub in value.items()}
+        elif key == "required":
+            kept = [name for name in value if name not in _NOT_REQUIRED]
+            if kept:
+                out[key] = kept
+        else:
+            out[key] = _strip(value)
+    return out
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [ref for item in node for ref in _refs(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else []
+    return found + [ref for value in node.values() for ref in _refs(value)]
+
+
+def trim(schema: dict[str, Any]) -> dict[str, Any]:
+    """The reachable, stripped, widened definitions plus the root names."""
+    source: dict[str, Any] = schema["definitions"]
+    todo = [PREFIX + root for root in ROOTS]
+    kept: dict[str, Any] = {}
+    while todo:
+        name = todo.pop()
+        if name in kept:
+            continue
+        definition = _WIDEN_DEFINITIONS.get(name) or _strip(source[name])
+        for (owner, prop), replacement in _WIDEN_PROPERTIES.items():
+            if owner == name:
+                definition["properties"][prop] = replacement
+        kept[name] = definition
+        todo.extend(_refs(definition))
+    roots = {root: PREFIX + root for root in ROOTS}
+    return {"roots": roots, "definitions": dict(sorted(kept.items()))}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(trim(schema), indent=1, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m argoexec.controller.workflow.schema.trim SCHEMA.json\n")
+        return 2
+    schema = json.loads(Path(args[0]).read_text())
+    OUTPUT.write_text(render(schema))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

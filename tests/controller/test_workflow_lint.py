@@ -1,0 +1,435 @@
+"""``argoexec lint``: schema, references, DAGs, expressions, arguments, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from argoexec.cli import main
+from argoexec.controller.workflow.documents import TemplateStore, load_documents
+from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
+from argoexec.controller.workflow.schema import trim
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGO_SCHEMA = Path("/work/shared/argo/schema.json")
+
+LIB = """\
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: lib}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: who, value: lib}]
+  templates:
+    - name: main
+      inputs: {parameters: [{name: who}]}
+      steps: [[{name: one, template: echo}]]
+    - name: echo
+      container: {image: alpine}
+"""
+
+
+def store() -> TemplateStore:
+    s = TemplateStore()
+    s.add(yaml.safe_load(LIB))
+    return s
+
+
+def workflow(templates: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "t-"},
+        "spec": {"entrypoint": templates[0]["name"] if templates else None, **spec,
+                 "templates": templates},
+    }  # fmt: skip
+
+
+def problems_of(wf: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(p.path, p.message) for p in lint_workflow(wf, store())]
+
+
+def container(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "container": {"image": "alpine"}, **extra}
+
+
+def test_a_good_workflow_has_no_problems() -> None:
+    wf = workflow(
+        [
+            {
+                "name": "main",
+                "inputs": {"parameters": [{"name": "n", "value": 3}]},
+                "retryStrategy": {"limit": 2, "expression": "asInt(lastRetry.exitCode) > 1"},
+                "steps": [
+                    [{"name": "a", "template": "leaf", "when": "{{workflow.name}} != x"}],
+                    [
+                        {
+                            "name": "b",
+                            "templateRef": {"name": "lib", "template": "echo"},
+                            "arguments": {
+                                "parameters": [
+                                    {"name": "v", "value": "{{steps.a.outputs.result}}"},
+                                    {"name": "w", "value": "{{=steps['a'].outputs.result}}"},
+                                ]
+                            },
+                        },
+                        {"name": "c", "inline": {"container": {"image": "alpine"}}},
+                    ],
+                ],
+            },
+            container("leaf", outputs={"parameters": [{"name": "p", "valueFrom": {"path": "/p"}}]}),
+        ],
+        onExit="leaf",
+    )
+    assert problems_of(wf) == []
+
+
+def test_schema_unknown_fields_and_wrong_types_name_their_path() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "contianer": {"image": "alpine"}, "container": {"image": 5}},
+            container("other", inputs={"parameters": [{"value": "x"}]}, activeDeadlineSeconds=30),
+        ],
+        parallelism="two",
+    )
+    found = problems_of(wf)
+    assert (
+        "spec.templates[0].contianer",
+        "unknown field `contianer` (did you mean `container`?)",
+    ) in found
+    assert (
+        "spec.templates[0].container.image",
+        "wrong type: expected a string, got integer 5",
+    ) in found
+    assert ("spec.parallelism", 'wrong type: expected an integer, got string "two"') in found
+    assert ("spec.templates[1].inputs.parameters[0].name", "missing required field `name`") in found
+
+
+def test_entrypoint_must_exist() -> None:
+    wf = workflow([container("a")])
+    wf["spec"]["entrypoint"] = "mian"
+    assert problems_of(wf) == [
+        ("spec.entrypoint", "template `mian` not found in the workflow (have `a`)")
+    ]
+    del wf["spec"]["entrypoint"]
+    assert problems_of(wf) == [("spec.entrypoint", "no entrypoint: name the template to run")]
+
+
+def test_workflow_template_ref_supplies_entrypoint_templates_and_arguments() -> None:
+    wf = workflow([], workflowTemplateRef={"name": "lib"})
+    del wf["spec"]["entrypoint"], wf["spec"]["templates"]
+    assert problems_of(wf) == []
+    wf["spec"]["workflowTemplateRef"] = {"name": "nope"}
+    assert problems_of(wf) == [
+        ("spec.workflowTemplateRef", "WorkflowTemplate `nope` not found (have `lib`)")
+    ]
+
+
+def test_step_and_task_references_must_resolve() -> None:
+    wf = workflow(
+        [
+            {
+                "name": "main",
+                "steps": [
+                    [
+                        {"name": "a", "template": "missing"},
+                        {"name": "b", "templateRef": {"name": "lib", "template": "nope"}},
+                        {"name": "c", "template": "leaf", "onExit": "gone"},
+                        {"name": "d"},
+                        {"name": "e", "template": "leaf", "inline": {"suspend": {}}},
+                    ]
+                ],
+            },
+            {"name": "graph", "dag": {"tasks": [
+                {"name": "t", "templateRef": {"name": "lib", "template": "echo",
+                                              "clusterScope": True}},
+                {"name": "u", "template": "leaf", "hooks": {"exit": {"template": "gone"}}},
+            ]}},
+            container("leaf"),
+        ],
+        onExit="bye",
+    )  # fmt: skip
+    found = problems_of(wf)
+    missing = "not found in the workflow (have `graph`, `leaf`, `main`)"
+    steps, tasks = "spec.templates[0].steps[0]", "spec.templates[1].dag.tasks"
+    assert found == [
+        (f"{steps}[0].template", f"template `missing` {missing}"),
+        (
+            f"{steps}[1].templateRef",
+            "template `nope` not found in WorkflowTemplate `lib` (it has `echo`, `main`)",
+        ),
+        (f"{steps}[2].onExit", f"template `gone` {missing}"),
+        (f"{steps}[3]", "needs one of `template`, `templateRef` or `inline`"),
+        (f"{steps}[4]", "has more than one of `template`, `inline`"),
+        (
+            f"{tasks}[0].templateRef",
+            "ClusterWorkflowTemplate `lib` not found (have none);"
+            " there is a WorkflowTemplate of that name: clusterScope: false?",
+        ),
+        (f"{tasks}[1].hooks.exit.template", f"template `gone` {missing}"),
+        ("spec.onExit", f"template `bye` {missing}"),
+    ]
+
+
+def test_dag_dependencies_must_exist_and_not_cycle() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "dag": {"tasks": [
+                {"name": "a", "template": "leaf", "depends": "c.Succeeded || nope"},
+                {"name": "b", "template": "leaf", "dependencies": ["a", "ghost"]},
+                {"name": "c", "template": "leaf", "depends": "b && !(a.Failed)"},
+                {"name": "d", "template": "leaf", "depends": "a.Finished"},
+                {"name": "e", "template": "leaf", "depends": "(a", "dependencies": ["a"]},
+            ]}},
+            container("leaf"),
+        ]
+    )  # fmt: skip
+    tasks = "spec.templates[0].dag.tasks"
+    found = problems_of(wf)
+    known = "in template `main` (tasks: `a`, `b`, `c`, `d`, `e`)"
+    assert found == [
+        (f"{tasks}[0].depends", f"unknown task `nope` {known}"),
+        (f"{tasks}[1].dependencies", f"unknown task `ghost` {known}"),
+        (
+            f"{tasks}[3].depends",
+            "invalid depends 'a.Finished': unknown task result `.Finished` (one of AllFailed,"
+            " AnySucceeded, Daemoned, Errored, Failed, Omitted, Skipped, Succeeded)",
+        ),
+        (f"{tasks}[4].depends", "invalid depends '(a': unbalanced `(`"),
+        (f"{tasks}[4]", "use either `depends` or `dependencies`, not both"),
+        (tasks, "cyclic dependency: a -> c -> b -> a"),
+    ]
+
+
+def test_a_template_has_exactly_one_kind() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "container": {"image": "a"}, "script": {"image": "b", "source": "x"}},
+            {"name": "empty", "inputs": {}},
+            {"inputs": {}, "suspend": {}},
+        ]
+    )
+    assert problems_of(wf) == [
+        ("spec.templates[0]", "template `main` has more than one of: container, script"),
+        (
+            "spec.templates[1]",
+            "template `empty` needs exactly one of: container, script, resource, steps, dag,"
+            " suspend, containerSet, data, http, plugin",
+        ),
+        ("spec.templates[2]", "a template needs a `name`"),
+    ]
+
+
+def test_names_are_unique() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "steps": [
+                [{"name": "a", "template": "leaf"}, {"name": "b", "template": "leaf"}],
+                [{"name": "a", "template": "leaf"}],
+            ]},
+            {"name": "graph", "dag": {"tasks": [
+                {"name": "t", "template": "leaf"}, {"name": "t", "template": "leaf"},
+            ]}},
+            container("leaf"),
+            container("leaf"),
+        ]
+    )  # fmt: skip
+    assert problems_of(wf) == [
+        ("spec.templates[0].steps[1][0].name", "duplicate step name `a` in template `main`"),
+        ("spec.templates[1].dag.tasks[1].name", "duplicate task name `t` in template `graph`"),
+        ("spec.templates[3].name", "duplicate template name `leaf`"),
+    ]
+
+
+def test_references_to_unknown_steps_and_tasks() -> None:
+    wf = workflow(
+        [
+            {
+                "name": "main",
+                "steps": [[{"name": "a", "template": "leaf"}],
+                          [{"name": "b", "template": "leaf", "when": "{{steps.z.status}} == x"}]],
+                "outputs": {"parameters": [
+                    {"name": "o", "valueFrom": {"parameter": "{{steps.a.outputs.result}}"}},
+                    {"name": "e", "valueFrom": {"expression": "steps.a.outputs.result ?? steps.y"}},
+                ]},
+            },
+            {
+                "name": "graph",
+                "dag": {"tasks": [
+                    {"name": "t", "template": "leaf"},
+                    {"name": "u", "template": "leaf", "arguments": {"parameters": [
+                        {"name": "p",
+                         "value": "{{=tasks.t.outputs.result + tasks['q'].outputs.result}}"},
+                        {"name": "r", "value": "{{=inputs.parameters.tasks}}"},
+                    ]}},
+                ]},
+            },
+            container("leaf"),
+        ]
+    )  # fmt: skip
+    assert problems_of(wf) == [
+        (
+            "spec.templates[0].steps[1][0].when",
+            "unknown step `z` in template `main` (steps: `a`, `b`)",
+        ),
+        (
+            "spec.templates[0].outputs.parameters[1].valueFrom.expression",
+            "unknown step `y` in template `main` (steps: `a`, `b`)",
+        ),
+        (
+            "spec.templates[1].dag.tasks[1].arguments.parameters[0].value",
+            "unknown task `q` in template `graph` (tasks: `t`, `u`)",
+        ),
+    ]
+
+
+def test_expressions_must_parse() -> None:
+    wf = workflow(
+        [
+            {
+                "name": "main",
+                "retryStrategy": {"expression": "lastRetry.exitCode >"},
+                "steps": [[
+                    {"name": "a", "template": "leaf", "when": "{{workflow.name}} == (x"},
+                    {"name": "b", "template": "leaf",
+                     "when": "'{{workflow.name}}' =~ '^t' && 2 > 1"},
+                    {"name": "c", "template": "leaf", "arguments": {"parameters": [
+                        {"name": "p", "value": "pre {{=1 +}} post"},
+                    ]}},
+                ]],
+            },
+            container("leaf"),
+        ]
+    )  # fmt: skip
+    assert problems_of(wf) == [
+        (
+            "spec.templates[0].retryStrategy.expression",
+            "invalid expression 'lastRetry.exitCode >' (1:21): unexpected end of expression",
+        ),
+        (
+            "spec.templates[0].steps[0][0].when",
+            "Invalid 'when' expression '{{workflow.name}} == (x': Unbalanced parenthesis",
+        ),
+        (
+            "spec.templates[0].steps[0][2].arguments.parameters[0].value",
+            "invalid expression '1 +' (1:4): unexpected end of expression",
+        ),
+    ]
+
+
+def test_entrypoint_parameters_must_be_supplied() -> None:
+    main_template = {
+        "name": "main",
+        "inputs": {"parameters": [{"name": "x"}, {"name": "y", "default": "1"}, {"name": "z"}]},
+        "container": {"image": "alpine"},
+    }
+    wf = workflow(
+        [main_template], arguments={"parameters": [{"name": "z"}, {"name": "w", "value": "1"}]}
+    )
+    assert problems_of(wf) == [
+        ("spec.arguments.parameters[0]", "argument `z` has no value: pass -p z=VALUE"),
+        (
+            "spec.arguments.parameters",
+            "entrypoint `main` needs parameter `x`: add it to spec.arguments.parameters"
+            " or pass -p x=VALUE",
+        ),
+    ]
+
+
+def test_a_workflow_template_document_is_checked_on_its_own() -> None:
+    doc = yaml.safe_load(LIB)
+    assert lint_template_document(doc, store()) == []
+    doc["spec"]["templates"][0]["steps"][0][0]["template"] = "ehco"
+    doc["spec"]["templates"][1]["containr"] = {}
+    assert lint_template_document(doc, store(), source="lib.yaml") == [
+        Problem(
+            "spec.templates[1].containr",
+            "unknown field `containr` (did you mean `container`?)",
+            "lib.yaml",
+        ),
+        Problem(
+            "spec.templates[0].steps[0][0].template",
+            "template `ehco` not found in the WorkflowTemplate `lib` (have `echo`, `main`)",
+            "lib.yaml",
+        ),
+    ]
+
+
+@pytest.mark.skipif(not ARGO_SCHEMA.exists(), reason="Argo's schema.json is not on this machine")
+def test_vendored_schema_is_in_sync_with_argos() -> None:
+    vendored = Path(trim.__file__).with_name("workflow.json").read_text()
+    assert trim.render(json.loads(ARGO_SCHEMA.read_text())) == vendored, (
+        "run: python -m argoexec.controller.workflow.schema.trim /work/shared/argo/schema.json"
+    )
+
+
+def test_the_examples_lint_clean() -> None:
+    examples = ROOT / "examples" / "workflows"
+    # Workflow files only (the directory also holds expected outcomes, EXPECTED.yaml).
+    files = [f for f in sorted(examples.glob("*.yaml")) if "\nkind: Workflow\n" in f.read_text()]
+    assert files
+    docs = load_documents(files, template_paths=[examples / "templates"])
+    for wf, source in zip(docs.workflows, docs.workflow_sources, strict=True):
+        assert lint_workflow(wf, docs.templates, source=source) == []
+    for owner in docs.templates.owners():
+        assert lint_template_document(owner.document, docs.templates) == []
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_cli_reports_ok_problems_and_unreadable_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "lib").mkdir()
+    write(tmp_path / "lib" / "lib.yaml", LIB)
+    good = write(
+        tmp_path / "good.yaml",
+        """\
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {generateName: g-}
+        spec: {workflowTemplateRef: {name: lib}}
+        """,
+    )
+    bad = write(
+        tmp_path / "bad.yaml",
+        """\
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {generateName: b-}
+        spec:
+          entrypoint: main
+          templates:
+            - name: main
+              steps: [[{name: a, templateRef: {name: lib, template: eco}}]]
+        """,
+    )
+    assert main(["lint", good, "--templates", str(tmp_path / "lib")]) == 0
+    assert capsys.readouterr().out == f"{good}: ok\n"
+    assert main(["lint", good, bad, "--templates", str(tmp_path / "lib")]) == 1
+    assert capsys.readouterr().out == (
+        f"{good}: ok\n"
+        f"{bad}: spec.templates[0].steps[0][0].templateRef: template `eco` not found in"
+        " WorkflowTemplate `lib` (it has `echo`, `main`)\n"
+    )
+    # Without --templates the reference is unknown.
+    assert main(["lint", good]) == 1
+    assert "WorkflowTemplate `lib` not found (have none)" in capsys.readouterr().out
+    broken = write(tmp_path / "broken.yaml", "kind: [\n")
+    assert main(["lint", broken]) == 1
+    assert capsys.readouterr().out.startswith(f"{broken}:2:1: invalid YAML: ")
+    # A WorkflowTemplate given as a FILE is linted too.
+    lib_copy = write(tmp_path / "lib-copy.yaml", LIB.replace("template: echo", "template: nope"))
+    assert main(["lint", lib_copy]) == 1
+    assert "spec.templates[0].steps[0][0].template: template `nope` not found" in (
+        capsys.readouterr().out
+    )
