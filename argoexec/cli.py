@@ -199,6 +199,91 @@ def _artifact_commands(sub: Any, *, leaves_too: bool) -> None:
             leaf.add_argument("--write-probe", action="store_true")
 
 
+def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
+    """``list``/``get``/``logs``/``resume``/``stop``: the runs of ``argoexec run``. Their flags
+    only when the command line names them (as for the ``artifact`` leaves: pod start-up)."""
+    specs = (
+        ("list", "list the workflows run here, newest first", "list_workflows"),
+        ("get", "show a workflow's status and node tree", "get"),
+        ("logs", "print the logs of a workflow's pods", "logs"),
+        ("resume", "resume a running workflow's suspended nodes", "resume"),
+        ("stop", "stop a running workflow (exit handlers still run)", "stop"),
+    )
+    for name, help_text, func in specs:
+        leaf = sub.add_parser(name, help=help_text, allow_abbrev=False)
+        leaf.set_defaults(run=_lazy("argoexec.commands.workflows", func), command=name)
+        if argv is not None and name not in argv:
+            continue
+        _global_flags(leaf, suppress=True)
+        leaf.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
+        if name != "list":
+            leaf.add_argument("name", metavar="NAME", help="the workflow's name")
+        if name in ("list", "get"):
+            kinds = ("wide", "json") if name == "list" else ("json", "yaml")
+            leaf.add_argument("-o", "--output", choices=kinds)
+        if name in ("logs", "resume"):
+            leaf.add_argument("--node", metavar="NODE", help="node id, name or display name")
+        if name == "logs":
+            leaf.add_argument("-c", "--container", default="main", metavar="CONTAINER")
+        if name == "stop":
+            leaf.add_argument("--message", default="", metavar="TEXT")
+
+
+def _lint_command(sub: Any) -> None:
+    lint = sub.add_parser(
+        "lint", help="check workflow documents without running them", allow_abbrev=False
+    )
+    _global_flags(lint, suppress=True)
+    lint.add_argument("files", nargs="+", metavar="FILE", help="Workflow YAML files")
+    lint.add_argument(
+        "--templates",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="(Cluster)WorkflowTemplate/ConfigMap files or directories the files refer to",
+    )
+    lint.set_defaults(run=_lazy("argoexec.commands.lint", "lint"), command="lint")
+
+
+def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
+    """``run``: a workflow on this machine (flags only when the command line names it)."""
+    run = sub.add_parser("run", help="run an Argo Workflow on this machine", allow_abbrev=False)
+    run.set_defaults(run=_lazy("argoexec.commands.run", "run"), command="run")
+    if argv is not None and "run" not in argv:
+        return
+    _global_flags(run, suppress=True)
+    run.add_argument("file", metavar="FILE", help="a Workflow YAML (one Workflow document)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a workflow argument (repeatable)",
+    )
+    run.add_argument("--entrypoint", metavar="NAME", help="run this template instead")
+    run.add_argument("--runtime", choices=("local",), default="local")
+    run.add_argument(
+        "--artifact-repository",
+        type=Path,
+        metavar="FILE",
+        help="Argo's artifact-repositories ConfigMap (or one repository); default: a local "
+        "directory under the state directory",
+    )
+    run.add_argument(
+        "--templates",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a file or directory of WorkflowTemplate/ClusterWorkflowTemplate/ConfigMap documents",
+    )
+    run.add_argument("-o", "--output", choices=("json", "yaml"), help="print the final Workflow")
+    run.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
+    run.add_argument("--secrets-dir", type=Path, metavar="DIR", help="DIR/<secret>/<key> files")
+    run.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole tree; given the command line, the ``artifact`` leaves (five parsers with some
     forty flags, a noticeable part of a pod container's start) only when it names them."""
@@ -238,6 +323,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")
     kill.add_argument("pid", metavar="PID", help="process id, e.g. 1")
     kill.set_defaults(run=_lazy("argoexec.commands.kill", "kill"), command="kill")
+    _run_command(sub, argv)
+    _workflow_commands(sub, argv)
+    _lint_command(sub)
     return parser
 
 

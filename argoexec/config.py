@@ -31,6 +31,11 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``KUBECONFIG`` | ``kubeconfig`` | ``:``-separated paths |
 | ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` | ``kubernetes_service_*`` | in-cluster API address |
 | ``RESOURCE_STATE_CHECK_INTERVAL`` | ``resource_state_check_interval`` | Go duration (5s) |
+| ``ARGOEXEC_STATE_DIR`` | ``controller_state_dir(env)`` | path: the controller's runs |
+
+The thin controller's state directory (``argoexec run``/``list``/``get``/``logs``/``resume``/
+``stop``) is ``ARGOEXEC_STATE_DIR`` if set, else ``$XDG_STATE_HOME/argoexec``, else
+``$HOME/.local/state/argoexec`` (``controller_state_dir``).
 
 ``PodEnv`` (the controller's pod variables) also reads ``ARGO_PROGRESS_PATCH_TICK_DURATION`` /
 ``ARGO_PROGRESS_FILE_TICK_DURATION`` (Go durations; invalid = 0 = progress monitor off),
@@ -339,3 +344,17 @@ class ExecutorConfig:
     def env_value(self, name: str) -> str | None:
         """The value of an environment variable the user pointed us to explicitly."""
         return self.environ.get(name)
+
+
+def controller_state_dir(env: Mapping[str, str]) -> Path:
+    """Where the thin controller keeps its runs: ``ARGOEXEC_STATE_DIR``, else the XDG state
+    directory (``$XDG_STATE_HOME/argoexec``, which the XDG spec requires to be absolute), else
+    ``$HOME/.local/state/argoexec``."""
+    explicit = (env.get("ARGOEXEC_STATE_DIR") or "").strip()
+    if explicit:
+        return Path(explicit)
+    xdg = (env.get("XDG_STATE_HOME") or "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "argoexec"
+    home = (env.get("HOME") or "").strip()
+    return (Path(home) if home else Path.home()) / ".local" / "state" / "argoexec"

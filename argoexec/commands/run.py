@@ -1,0 +1,193 @@
+"""``argoexec run FILE``: run an Argo Workflow on this machine with the ``local`` runtime.
+
+Documents are loaded and linted first, so a workflow with a bad reference, a cyclic DAG, an
+expression that does not parse or a missing argument is refused before anything runs. The run's
+state lives under the state directory (``argoexec list/get/logs/resume/stop`` read it); the
+exit code is 0 if and only if the workflow Succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from argoexec.commands import Invocation, UsageError
+from argoexec.commands.workflows import state_store
+from argoexec.controller.engine.context import EngineError, RunOptions
+from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner
+from argoexec.controller.render import Progress, render_workflow
+from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.state import RunDir
+from argoexec.controller.workflow.documents import (
+    DocumentError,
+    load_documents,
+    merge_workflow_template,
+    workflow_name,
+)
+from argoexec.controller.workflow.lint import lint_workflow
+from argoexec.models import ArtifactRepository
+from artifacts.locations import select_repository
+
+log = logging.getLogger("argoexec.run")
+
+EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p {pair!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _repository(path: Path | None, default_root: Path) -> ArtifactRepository:
+    if path is None:
+        return ArtifactRepository.model_validate({"local": {"root": str(default_root)}})
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return select_repository(document)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise UsageError(f"--artifact-repository {path}: {exc}") from None
+
+
+def _apply_parameters(workflow: dict[str, Any], parameters: Mapping[str, str]) -> None:
+    """Put `-p` values into the workflow so lint sees the arguments the run will have."""
+    spec = workflow.setdefault("spec", {})
+    arguments = spec.setdefault("arguments", {})
+    params = arguments.setdefault("parameters", [])
+    remaining = dict(parameters)
+    for param in params:
+        if param.get("name") in remaining:
+            param["value"] = remaining.pop(str(param["name"]))
+            param.pop("valueFrom", None)
+    params += [{"name": k, "value": v} for k, v in remaining.items()]
+
+
+@contextmanager
+def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
+    """The first SIGINT/SIGTERM stops the workflow (running pods end, exit handlers run);
+    a second one interrupts at once."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if seen:
+            raise KeyboardInterrupt
+        seen.append(signum)
+        log.warning("stopping the workflow (again to abort)")
+        runner.run_state.halt(STOP_MESSAGE)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def run(args: argparse.Namespace, inv: Invocation) -> int:
+    parameters = _parameters(args.parameter)
+    try:
+        documents = load_documents([Path(args.file)], template_paths=args.templates)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from None
+    if len(documents.workflows) != 1:
+        raise UsageError(
+            f"{args.file}: expected exactly one Workflow document, found {len(documents.workflows)}"
+        )
+    try:
+        workflow = merge_workflow_template(documents.workflows[0], documents.templates)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from None
+    _apply_parameters(workflow, parameters)
+    if args.entrypoint:
+        workflow["spec"]["entrypoint"] = args.entrypoint
+    problems = lint_workflow(workflow, documents.templates, source=str(args.file))
+    if problems:
+        for problem in problems:
+            inv.stderr.write(f"{args.file}: {problem.path}: {problem.message}\n")
+        raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run")
+    store = state_store(args, inv)
+    name = workflow_name(workflow)
+    kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
+    options = RunOptions(
+        parameters=parameters,
+        entrypoint=args.entrypoint,
+        artifact_repository=_repository(args.artifact_repository, store.root / "artifacts"),
+        config_maps=documents.config_maps,
+        secrets_dir=args.secrets_dir,
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        executor_image=EXECUTOR_IMAGE,
+        log_level=logging.getLevelName(logging.getLogger().level).lower(),
+    )
+    run_path = store.root / name
+    runtime = LocalRuntime(
+        run_path / "pods",
+        executor_image=EXECUTOR_IMAGE,
+        sandbox=not args.no_sandbox,
+        claims=run_path / "claims",
+        poll_interval=0.02,
+    )
+    stream = inv.stderr if args.output else inv.stdout
+    progress = Progress(stream, is_tty=stream.isatty())
+    control = _Deferred()
+
+    def on_change(snapshot: dict[str, Any]) -> None:
+        control.target.write_workflow(snapshot)
+        progress.update(snapshot)
+
+    try:
+        runner = WorkflowRunner(
+            workflow,
+            name=name,
+            runtime=runtime,
+            results=LocalResults(runtime.volume_path),
+            store=documents.templates,
+            options=options,
+            on_change=on_change,
+            control=control,
+        )
+    except EngineError as exc:
+        raise UsageError(f"{args.file}: {exc}; nothing was run") from None
+    run_dir = store.create(name)
+    if run_dir.pods_dir != runtime.root:
+        raise RuntimeError(f"state layout mismatch: {run_dir.pods_dir} != {runtime.root}")
+    run_dir.mark_owner(os.getpid())
+    control.target = run_dir
+    with _interrupts(runner):
+        final = runner.run()
+    progress.close()
+    run_dir.write_workflow(final)
+    if args.output == "json":
+        inv.stdout.write(json.dumps(final, indent=2) + "\n")
+    elif args.output == "yaml":
+        inv.stdout.write(yaml.safe_dump(final, sort_keys=False))
+    elif not stream.isatty():
+        inv.stdout.write(render_workflow(final) + "\n")
+    inv.stdout.flush()
+    return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+class _Deferred:
+    """The run directory, created only once the workflow was accepted."""
+
+    target: RunDir
+
+    def stop_requested(self) -> str | None:
+        return self.target.stop_requested()
+
+    def take_resume_requests(self) -> list[str | None]:
+        return self.target.take_resume_requests()

@@ -1,0 +1,175 @@
+"""``argoexec list|get|logs|resume|stop``: look at and signal the runs of ``argoexec run``.
+
+Each reads the run's directory in the state directory (``--state-dir``, else
+``config.controller_state_dir``); ``resume`` and ``stop`` leave a request there that the running
+``argoexec run`` process picks up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from argoexec.commands import Invocation
+from argoexec.config import controller_state_dir
+from argoexec.controller.render import (
+    find_nodes,
+    list_row,
+    pod_name_of,
+    pod_nodes,
+    render_workflow,
+    stream_is_tty,
+    table,
+)
+from argoexec.controller.runtime.volumes import PodDirs
+from argoexec.controller.state import RunDir, StateError, StateStore
+
+_FINISHED = frozenset({"Succeeded", "Failed", "Error"})
+
+
+def state_store(args: argparse.Namespace, inv: Invocation) -> StateStore:
+    """The runs under ``--state-dir``, else under the configured state directory."""
+    root = getattr(args, "state_dir", None) or controller_state_dir(inv.config.environ)
+    return StateStore(Path(root))
+
+
+def _read(run: RunDir) -> dict[str, Any]:
+    """The run's Workflow; a stand-in naming the problem when its state cannot be read."""
+    try:
+        return run.read_workflow()
+    except StateError as exc:
+        return {"metadata": {"name": run.name}, "status": {"phase": "Unknown", "message": str(exc)}}
+
+
+def _phase(workflow: dict[str, Any]) -> str:
+    return str((workflow.get("status") or {}).get("phase") or "Pending")
+
+
+def _orphaned(run: RunDir, workflow: dict[str, Any]) -> bool:
+    return _phase(workflow) in ("Pending", "Running") and not run.owner_alive()
+
+
+def list_workflows(args: argparse.Namespace, inv: Invocation) -> int:
+    runs = [(run, _read(run)) for run in state_store(args, inv).runs()]
+    if args.output == "json":
+        inv.stdout.write(json.dumps([wf for _, wf in runs], indent=2) + "\n")
+        return 0
+    if not runs:
+        inv.stdout.write("No workflows found\n")
+        return 0
+    now = datetime.now(UTC)
+    header = ["NAME", "STATUS", "AGE", "DURATION", "MESSAGE"]
+    rows = []
+    for run, wf in runs:
+        row = list_row(wf, now, orphaned=_orphaned(run, wf))
+        if args.output == "wide":
+            status, spec = wf.get("status") or {}, wf.get("spec") or {}
+            params = (spec.get("arguments") or {}).get("parameters") or []
+            given = ",".join(f"{p.get('name')}={p['value']}" for p in params if "value" in p)
+            row[-1:-1] = [str(status.get("progress") or ""), given]
+        rows.append(row)
+    if args.output == "wide":
+        header[-1:-1] = ["PROGRESS", "PARAMETERS"]
+    inv.stdout.write(table([header, *rows]))
+    return 0
+
+
+def get(args: argparse.Namespace, inv: Invocation) -> int:
+    run = state_store(args, inv).open(args.name)
+    workflow = run.read_workflow()
+    if args.output == "json":
+        inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
+    elif args.output == "yaml":
+        import yaml
+
+        inv.stdout.write(yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True))
+    else:
+        inv.stdout.write(render_workflow(workflow, color=stream_is_tty(inv.stdout)))
+    if _orphaned(run, workflow):
+        inv.stderr.write(
+            f"note: the process that ran {args.name} (pid {run.owner_pid()}) is gone; "
+            "this is its last recorded state\n"
+        )
+    return 0
+
+
+def _one_node(workflow: dict[str, Any], name: str, ref: str) -> dict[str, Any]:
+    found = find_nodes(workflow, ref)
+    if not found:
+        raise StateError(f"workflow {name!r} has no node {ref!r} (give a node id, name or step)")
+    if len(found) > 1:
+        ids = ", ".join(f"{n.get('id')} ({n.get('name')})" for n in found)
+        raise StateError(f"node {ref!r} of workflow {name!r} is ambiguous: use one of {ids}")
+    return found[0]
+
+
+def logs(args: argparse.Namespace, inv: Invocation) -> int:
+    run = state_store(args, inv).open(args.name)
+    workflow = run.read_workflow()
+    if args.node:
+        node = _one_node(workflow, args.name, args.node)
+        pod = pod_name_of(workflow, node)
+        if pod is None:
+            pods = ", ".join(str(n.get("displayName")) for n in pod_nodes(workflow)) or "none"
+            raise StateError(
+                f"node {args.node!r} of workflow {args.name!r} is a {node.get('type')} node and "
+                f"has no pod (nodes with pods: {pods})"
+            )
+        dirs = PodDirs(run.pods_dir / pod)
+        path = dirs.log(args.container)
+        if not path.is_file():
+            have = sorted(p.stem for p in dirs.logs.glob("*.log")) or ["none"]
+            raise StateError(
+                f"no log of container {args.container!r} for node {args.node!r} (pod {pod}): "
+                f"{path} does not exist (containers with logs: {', '.join(have)})"
+            )
+        inv.stdout.write(path.read_text(errors="replace"))
+        return 0
+    for node in pod_nodes(workflow):
+        path = PodDirs(run.pods_dir / str(pod_name_of(workflow, node))).log(args.container)
+        if path.is_file():
+            prefix = f"{node.get('displayName') or node.get('name')}: "
+            for line in path.read_text(errors="replace").splitlines():
+                inv.stdout.write(f"{prefix}{line}\n")
+    return 0
+
+
+def _running(run: RunDir) -> dict[str, Any]:
+    """The run's Workflow, if a live process is still running it; else a clear error."""
+    workflow = run.read_workflow()
+    phase = _phase(workflow)
+    if phase in _FINISHED:
+        raise StateError(f"workflow {run.name!r} is not running: it has finished ({phase})")
+    if not run.owner_alive():
+        raise StateError(
+            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is gone"
+        )
+    return workflow
+
+
+def resume(args: argparse.Namespace, inv: Invocation) -> int:
+    run = state_store(args, inv).open(args.name)
+    workflow = _running(run)
+    node_id: str | None = None
+    if args.node:
+        node = _one_node(workflow, args.name, args.node)
+        if node.get("type") != "Suspend" or node.get("phase") != "Running":
+            raise StateError(
+                f"node {args.node!r} of workflow {args.name!r} is not suspended "
+                f"({node.get('type')}, {node.get('phase')})"
+            )
+        node_id = str(node.get("id"))
+    run.request_resume(node_id)
+    inv.stdout.write(f"workflow {args.name} resumed\n")
+    return 0
+
+
+def stop(args: argparse.Namespace, inv: Invocation) -> int:
+    run = state_store(args, inv).open(args.name)
+    _running(run)
+    run.request_stop(args.message or "")
+    inv.stdout.write(f"workflow {args.name} stopped\n")
+    return 0

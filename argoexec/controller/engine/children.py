@@ -1,0 +1,169 @@
+"""What steps and DAG tasks share: calling one child (`when`, arguments, the call itself and
+its `onExit`), judging its phase (`continueOn`), publishing its results to its siblings'
+scope, and running a batch of children with `parallelism` and `failFast`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from argoexec.controller.expr import ExpressionError
+
+from . import nodes as n
+from .context import Frame, RunState
+from .execute import execute
+from .io import InputError, argument_artifacts
+from .nodes import Node
+from .scope import Scope
+from .substitute import SubstitutionError, evaluate_when, substitute
+
+Artifacts = dict[str, dict[str, Any]]
+
+
+def tolerated(step: Mapping[str, Any], node: Node) -> bool:
+    """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
+    if node.phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
+        return True
+    continue_on = step.get("continueOn") or {}
+    if node.phase == n.FAILED and continue_on.get("failed"):
+        return True
+    return node.phase == n.ERROR and bool(continue_on.get("error"))
+
+
+def call_child(
+    run: RunState,
+    step: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+) -> Node:
+    """Run one (already loop-expanded) step or task as node `name`."""
+    child_frame = frame.but(scope=scope, artifacts=artifacts)
+    when = step.get("when")
+    try:
+        if when not in (None, "") and not evaluate_when(str(when), scope, location=f"{where}.when"):
+            shown = substitute(str(when), scope, allow_unresolved=True)
+            node = run.tree.add(
+                name, display, n.SKIPPED_TYPE, parent=parent, boundary_id=frame.boundary_id,
+                template_name=step.get("template"), phase=n.SKIPPED,
+            )  # fmt: skip
+            return run.tree.finish(node, n.SKIPPED, f"when '{shown}' evaluated false")
+        arguments = dict(step.get("arguments") or {})
+        params = substitute(
+            arguments.get("parameters") or [],
+            scope,
+            allow_unresolved=False,
+            location=f"{where}.arguments.parameters",
+        )
+        arts = argument_artifacts(arguments, artifacts, scope, where)
+    except (SubstitutionError, ExpressionError, InputError) as exc:
+        node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
+        return run.tree.finish(node, n.ERROR, str(exc))
+    node = execute(
+        run,
+        step,
+        name=name,
+        display=display,
+        parent=parent,
+        frame=child_frame,
+        args={"parameters": params, "artifacts": arts},
+    )
+    exit_template = step.get("onExit")
+    if exit_template:
+        prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
+        exit_scope = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)[0]
+        execute(
+            run,
+            {"template": exit_template},
+            name=f"{name}.onExit",
+            display=f"{display}.onExit",
+            parent=node,
+            frame=child_frame.but(scope=exit_scope),
+            args={},
+        )
+    return node
+
+
+def publish(scope: Scope, artifacts: Artifacts, prefix: str, node: Node) -> tuple[Scope, Artifacts]:
+    """The scope and artifact map with one finished child's results under `prefix`."""
+    outputs = node.outputs or {}
+    params = {str(p.get("name")): str(p.get("value", "")) for p in outputs.get("parameters") or []}
+    scope = scope.with_node_result(
+        prefix,
+        node_id=node.id,
+        phase=node.phase,
+        exit_code=outputs.get("exitCode"),
+        result=outputs.get("result"),
+        parameters=params,
+        started_at=n.rfc3339(node.started_at),
+        finished_at=n.rfc3339(node.finished_at) if node.finished_at else "",
+        host_node_name=node.host_node_name or "",
+    )
+    new_artifacts = dict(artifacts)
+    for art in outputs.get("artifacts") or []:
+        new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
+    return scope, new_artifacts
+
+
+def publish_loop(scope: Scope, prefix: str, group: Node, children: Sequence[Node]) -> Scope:
+    """An expanded loop's aggregated outputs under `prefix`."""
+    entries = []
+    for child in children:
+        outputs = child.outputs or {}
+        params = {
+            str(p.get("name")): str(p.get("value", "")) for p in outputs.get("parameters") or []
+        }
+        entries.append((outputs.get("result"), params))
+    return scope.with_aggregate(prefix, entries, phase=group.phase, node_id=group.id)
+
+
+def run_batch(
+    run: RunState,
+    jobs: Sequence[Callable[[], Node]],
+    *,
+    parallelism: int | None,
+    fail_fast: bool,
+    ok: Callable[[int, Node], bool],
+) -> list[Node | None]:
+    """Run `jobs` concurrently (at most `parallelism` at once). With `fail_fast`, once one
+    finishes not `ok`, jobs not yet started are not started (None in the result)."""
+    results: list[Node | None] = [None] * len(jobs)
+    if len(jobs) == 1 and not parallelism:
+        results[0] = jobs[0]()
+        return results
+    limit = parallelism or len(jobs)
+    cond = threading.Condition()
+    state = {"running": 0, "failed": False}
+
+    def worker(index: int) -> None:
+        node: Node | None = None
+        try:
+            node = jobs[index]()
+        finally:
+            with cond:
+                results[index] = node
+                state["running"] -= 1
+                if node is None or not ok(index, node):
+                    state["failed"] = True
+                cond.notify_all()
+
+    threads = []
+    for index in range(len(jobs)):
+        with cond:
+            while state["running"] >= limit:
+                cond.wait()
+            if (fail_fast and state["failed"]) or run.stopping():
+                break
+            state["running"] += 1
+        thread = threading.Thread(target=worker, args=(index,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    return results

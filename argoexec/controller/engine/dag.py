@@ -1,0 +1,263 @@
+"""A `dag` template: tasks start as soon as their dependencies are complete.
+
+As Argo: a task whose `depends` (or `dependencies`) evaluates false is Omitted; a loop task is
+a TaskGroup node with one child per item; a task hangs from the outbound nodes of its
+dependencies (root tasks from the DAG node). A failed task fails the DAG unless `continueOn`
+tolerates it or a dependent handles it (`depends: A.Failed`...); with `failFast` (the default)
+no new task starts after such a failure. The DAG's outbound nodes are its leaf tasks'.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from . import depends
+from . import nodes as n
+from .children import Artifacts, call_child, publish, publish_loop, run_batch, tolerated
+from .context import Frame, RunState
+from .execute import export_globals
+from .io import InputError, template_outputs
+from .loops import LoopError, expand_step, should_expand
+from .nodes import Node
+from .scope import Scope
+
+
+class _Dag:
+    def __init__(
+        self, run: RunState, node: Node, template: dict[str, Any], scope: Scope, frame: Frame
+    ) -> None:
+        self.run = run
+        self.node = node
+        self.template = template
+        spec = template.get("dag") or {}
+        self.tasks: list[dict[str, Any]] = list(spec.get("tasks") or [])
+        self.by_name = {str(t.get("name")): t for t in self.tasks}
+        self.fail_fast = spec.get("failFast", True) is not False
+        parallelism = template.get("parallelism")
+        self.parallelism = int(parallelism) if parallelism else None
+        self.frame = frame.but(boundary_id=node.id, boundary_kind="dag")
+        self.scope = scope
+        self.artifacts: Artifacts = dict(run.global_artifacts)
+        for art in (template.get("inputs") or {}).get("artifacts") or []:
+            self.artifacts[f"inputs.artifacts.{art.get('name')}"] = dict(art)
+        self.done: dict[str, Node] = {}
+        self.started: set[str] = set()
+        self.running = 0
+        self.halted = ""
+        self.cond = threading.Condition()
+        self.graph: dict[str, list[str]] = {}
+
+    # --- dependency results ---------------------------------------------------------------
+
+    def result(self, name: str, prop: str | None) -> bool:
+        node = self.done[name]
+        phase = node.phase
+        task = self.by_name[name]
+        if prop is None:
+            continue_on = task.get("continueOn") or {}
+            return (
+                phase in (n.SUCCEEDED, n.SKIPPED)
+                or (phase == n.FAILED and bool(continue_on.get("failed")))
+                or (phase == n.ERROR and bool(continue_on.get("error")))
+            )
+        if prop in ("AnySucceeded", "AllFailed"):
+            children = (
+                [self.run.tree.get(c) for c in node.children]
+                if node.type == n.TASK_GROUP
+                else [node]
+            )
+            if prop == "AnySucceeded":
+                return any(c.phase == n.SUCCEEDED for c in children)
+            return bool(children) and all(c.phase in (n.FAILED, n.ERROR) for c in children)
+        wanted = {
+            "Succeeded": n.SUCCEEDED,
+            "Failed": n.FAILED,
+            "Errored": n.ERROR,
+            "Skipped": n.SKIPPED,
+            "Omitted": n.OMITTED,
+        }.get(prop)
+        return wanted is not None and phase == wanted
+
+    def handled(self, name: str, node: Node) -> bool:
+        if tolerated(self.by_name[name], node):
+            return True
+        return any(
+            depends.handles_failure_of(task, name)
+            for task in self.tasks
+            if name in self.graph.get(str(task.get("name")), [])
+        )
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def run_all(self) -> str:
+        """Run every task; returns a failure message, or ""."""
+        with self.cond:
+            while True:
+                progressed = self._start_ready()
+                if progressed:
+                    continue
+                if self.running == 0:
+                    break
+                self.cond.wait()
+        failures = [
+            f"child '{node.id}' failed"
+            for name, node in self.done.items()
+            if node.phase in (n.FAILED, n.ERROR) and not self.handled(name, node)
+        ]
+        if failures:
+            return failures[0]
+        if self.halted and len(self.done) < len(self.tasks):
+            return self.halted
+        return ""
+
+    def _start_ready(self) -> bool:
+        """Start (or omit) what is ready; True if something changed. Holds `cond`."""
+        changed = False
+        for task in self.tasks:
+            name = str(task.get("name"))
+            if name in self.started or any(d not in self.done for d in self.graph[name]):
+                continue
+            if self.halted:
+                continue
+            reason = self.run.stopping()
+            if reason:
+                self.halted = reason
+                continue
+            if self.parallelism is not None and self.running >= self.parallelism:
+                return changed
+            self.started.add(name)
+            changed = True
+            if not depends.evaluate(task, self.result):
+                self._omit(task)
+                continue
+            self.running += 1
+            thread = threading.Thread(target=self._task, args=(task,), daemon=True)
+            thread.start()
+        return changed
+
+    def _parents(self, task: Mapping[str, Any]) -> list[Node]:
+        deps = self.graph[str(task.get("name"))]
+        if not deps:
+            return [self.node]
+        return [
+            self.run.tree.get(out) for d in deps for out in self.run.tree.outbound(self.done[d])
+        ]
+
+    def _omit(self, task: Mapping[str, Any]) -> None:
+        name = str(task.get("name"))
+        node = self.run.tree.add(
+            f"{self.node.name}.{name}",
+            name,
+            n.SKIPPED_TYPE,
+            parent=None,
+            boundary_id=self.node.id,
+            template_name=task.get("template"),
+            phase=n.OMITTED,
+        )
+        for parent in self._parents(task):
+            self.run.tree.link(parent, node)
+        self.run.tree.finish(node, n.OMITTED, "omitted: depends condition not met")
+        self._complete(name, node)
+
+    def _complete(self, name: str, node: Node) -> None:
+        """Record a finished task and publish it. Holds `cond`."""
+        self.done[name] = node
+        if node.type == n.TASK_GROUP:
+            children = [self.run.tree.get(c) for c in node.children]
+            self.scope = publish_loop(self.scope, f"tasks.{name}", node, children)
+        else:
+            self.scope, self.artifacts = publish(self.scope, self.artifacts, f"tasks.{name}", node)
+        if self.fail_fast and node.phase in (n.FAILED, n.ERROR) and not self.handled(name, node):
+            self.halted = self.halted or f"child '{node.id}' failed"
+
+    def _task(self, task: dict[str, Any]) -> None:
+        name = str(task.get("name"))
+        node: Node | None = None
+        try:
+            with self.cond:
+                scope, artifacts = self.scope, self.artifacts
+                parents = self._parents(task)
+            node = self._execute(task, scope, artifacts, parents)
+        finally:
+            with self.cond:
+                self.running -= 1
+                if node is not None:
+                    self._complete(name, node)
+                self.cond.notify_all()
+
+    def _execute(
+        self, task: dict[str, Any], scope: Scope, artifacts: Artifacts, parents: list[Node]
+    ) -> Node:
+        name = str(task.get("name"))
+        full = f"{self.node.name}.{name}"
+        where = f"template {self.template.get('name')!r}: dag.tasks ({name})"
+        if not should_expand(task):
+            node = call_child(
+                self.run, task, name=full, display=name, parent=None, frame=self.frame,
+                scope=scope, artifacts=artifacts, where=where,
+            )  # fmt: skip
+            for parent in parents:
+                self.run.tree.link(parent, node)
+            return node
+        group = self.run.tree.add(
+            full, name, n.TASK_GROUP, parent=None, boundary_id=self.node.id,
+            template_name=task.get("template"), phase=n.RUNNING,
+        )  # fmt: skip
+        for parent in parents:
+            self.run.tree.link(parent, group)
+        try:
+            children = expand_step(task, scope, location=where)
+        except LoopError as exc:
+            return self.run.tree.finish(group, n.ERROR, str(exc))
+        jobs = [
+            (lambda child=child: call_child(
+                self.run, child, name=f"{self.node.name}.{child['name']}",
+                display=str(child["name"]), parent=group, frame=self.frame, scope=scope,
+                artifacts=artifacts, where=where,
+            ))
+            for child in children
+        ]  # fmt: skip
+        results = run_batch(
+            self.run,
+            jobs,
+            parallelism=self.parallelism,
+            fail_fast=self.fail_fast,
+            ok=lambda _i, child: tolerated(task, child),
+        )
+        failed = [r for r in results if r is None or not tolerated(task, r)]
+        phase = n.SUCCEEDED
+        message = ""
+        if failed:
+            first = failed[0]
+            phase = first.phase if first is not None else n.FAILED
+            message = f"child '{first.id}' failed" if first is not None else "not started"
+        return self.run.tree.finish(group, phase, message)
+
+
+def run_dag(
+    run: RunState, node: Node, template: dict[str, Any], scope: Scope, frame: Frame
+) -> Node:
+    run.tree.update(node, phase=n.RUNNING)
+    dag = _Dag(run, node, template, scope, frame)
+    try:
+        dag.graph = depends.check_graph(dag.tasks)
+    except depends.DependsError as exc:
+        return run.tree.finish(node, n.ERROR, f"template {template.get('name')!r}: {exc}")
+    try:
+        failure = dag.run_all()
+    except depends.DependsError as exc:
+        failure = str(exc)
+    leaves = [name for name in dag.by_name if not any(name in deps for deps in dag.graph.values())]
+    outbound = [
+        out for name in leaves if name in dag.done for out in run.tree.outbound(dag.done[name])
+    ]
+    if failure:
+        return run.tree.finish(node, n.FAILED, failure, outbound_nodes=outbound)
+    try:
+        outputs = template_outputs(template, dag.scope, dag.artifacts)
+    except InputError as exc:
+        return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
+    export_globals(run, template, outputs)
+    return run.tree.finish(node, n.SUCCEEDED, outputs=outputs, outbound_nodes=outbound)

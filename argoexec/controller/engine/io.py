@@ -1,0 +1,255 @@
+"""Inputs and outputs of a node: argument resolution (parameters with `valueFrom`, artifacts by
+name or `from`/`fromExpression`) and the outputs of steps/DAG templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from argoexec.controller.expr import ExpressionError, evaluate_expr, expand_env, render_value
+
+from .scope import Scope, parameter_text
+from .substitute import ArgumentError, SubstitutionError, resolve_arguments, substitute
+
+LOCATION_KEYS = (
+    "s3",
+    "gcs",
+    "git",
+    "http",
+    "artifactory",
+    "raw",
+    "hdfs",
+    "oss",
+    "azure",
+    "plugin",
+    "local",
+    "archiveLogs",
+)
+# What an argument artifact carries to the declared input besides its location.
+_CARRIED = ("archive",)
+
+
+class InputError(Exception):
+    """An input that cannot be resolved; the message names the template and the input."""
+
+
+def location_of(artifact: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: artifact[k] for k in (*LOCATION_KEYS, *_CARRIED) if artifact.get(k) is not None}
+
+
+def has_location(artifact: Mapping[str, Any]) -> bool:
+    return any(artifact.get(k) is not None for k in LOCATION_KEYS if k != "archiveLogs")
+
+
+def _ref_key(text: str) -> str | None:
+    text = text.strip()
+    if text.startswith("{{") and text.endswith("}}"):
+        return text[2:-2].strip()
+    return None
+
+
+def lookup_artifact(
+    reference: Any,
+    artifacts: Mapping[str, Mapping[str, Any]],
+    scope: Scope,
+    *,
+    expression: bool,
+    where: str,
+) -> dict[str, Any] | None:
+    """The artifact a `from` (`{{steps.a.outputs.artifacts.x}}`) or `fromExpression` names;
+    None when the source produced no such artifact."""
+    if expression:
+        env = expand_env({**dict(scope), **artifacts})
+        try:
+            found = evaluate_expr(str(reference), env)
+        except ExpressionError as exc:
+            raise InputError(f"{where}: fromExpression: {exc}") from None
+        if found is None:
+            return None
+        if not isinstance(found, Mapping):
+            raise InputError(f"{where}: fromExpression {reference!r} is not an artifact")
+        return dict(found)
+    key = _ref_key(str(reference))
+    if key is None:
+        raise InputError(f"{where}: from {reference!r} must be a single {{{{...}}}} reference")
+    found = artifacts.get(key)
+    if found is None and not (
+        key.startswith(("steps.", "tasks.", "inputs.", "workflow.outputs."))
+        and ".artifacts." in key
+    ):
+        raise InputError(f"{where}: from {reference!r} does not name an artifact")
+    return dict(found) if found is not None else None
+
+
+def argument_artifacts(
+    arguments: Mapping[str, Any] | None,
+    artifacts: Mapping[str, Mapping[str, Any]],
+    scope: Scope,
+    where: str,
+) -> list[dict[str, Any]]:
+    """A step's or task's `arguments.artifacts`, each resolved to a location."""
+    resolved: list[dict[str, Any]] = []
+    for index, argument in enumerate((arguments or {}).get("artifacts") or []):
+        place = f"{where}.arguments.artifacts[{index}] ({argument.get('name')})"
+        source: dict[str, Any] | None
+        if argument.get("from"):
+            source = lookup_artifact(
+                argument["from"], artifacts, scope, expression=False, where=place
+            )
+        elif argument.get("fromExpression"):
+            source = lookup_artifact(
+                argument["fromExpression"], artifacts, scope, expression=True, where=place
+            )
+        else:
+            source = dict(argument)
+        if source is None:
+            source = {"missing": True}
+        out = {k: v for k, v in argument.items() if k not in ("from", "fromExpression")}
+        out.update(location_of(source))
+        if source.get("missing"):
+            out["missing"] = argument.get("from") or argument.get("fromExpression")
+        resolved.append(out)
+    return resolved
+
+
+def resolve_parameters(
+    template: Mapping[str, Any],
+    arguments: Mapping[str, Any] | None,
+    caller: Scope,
+    globals_: Scope,
+    config_maps: Mapping[str, Mapping[str, str]],
+) -> list[dict[str, Any]]:
+    name = str(template.get("name") or "")
+    params = resolve_arguments(template.get("inputs"), arguments, globals_, template_name=name)
+    for param in params:
+        value_from = param.get("valueFrom")
+        if param.get("value") is not None or not value_from:
+            continue
+        param["value"] = _value_from(name, param, value_from, caller, config_maps)
+        param.pop("valueFrom", None)
+        enum = param.get("enum")
+        if enum is not None and param["value"] not in [parameter_text(v) for v in enum]:
+            raise ArgumentError(
+                f"template {name!r}: inputs.parameters.{param['name']} value "
+                f"{param['value']!r} is not one of the enum values {enum}"
+            )
+    return params
+
+
+def _value_from(
+    template: str,
+    param: Mapping[str, Any],
+    value_from: Mapping[str, Any],
+    caller: Scope,
+    config_maps: Mapping[str, Mapping[str, str]],
+) -> str:
+    where = f"template {template!r}: inputs.parameters.{param.get('name')}"
+    ref = value_from.get("configMapKeyRef")
+    if ref:
+        data = config_maps.get(str(ref.get("name")))
+        if data is not None and str(ref.get("key")) in data:
+            return data[str(ref.get("key"))]
+        if value_from.get("default") is not None:
+            return parameter_text(value_from["default"])
+        raise ArgumentError(
+            f"{where}: ConfigMap {ref.get('name')!r} key {ref.get('key')!r} not found "
+            "(give ConfigMaps with --templates)"
+        )
+    if value_from.get("expression"):
+        try:
+            value = evaluate_expr(str(value_from["expression"]), caller.as_expr_env())
+        except ExpressionError as exc:
+            raise ArgumentError(f"{where}: {exc}") from None
+        return render_value(value)
+    if value_from.get("default") is not None:
+        return parameter_text(value_from["default"])
+    raise ArgumentError(f"{where}: no value (valueFrom {sorted(value_from)} is not supported here)")
+
+
+def resolve_input_artifacts(
+    template: Mapping[str, Any], arguments: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    name = template.get("name")
+    passed = {a.get("name"): a for a in (arguments or {}).get("artifacts") or []}
+    resolved: list[dict[str, Any]] = []
+    for declared in (template.get("inputs") or {}).get("artifacts") or []:
+        artifact = dict(declared)
+        argument = passed.get(declared.get("name"))
+        if argument is not None and not argument.get("missing"):
+            for key in LOCATION_KEYS:
+                artifact.pop(key, None)
+            artifact.update(location_of(argument))
+        elif not has_location(artifact) and not artifact.get("optional"):
+            detail = ""
+            if argument is not None:
+                detail = f": {argument['missing']} produced no such artifact"
+            raise InputError(
+                f"template {name!r}: inputs.artifacts.{declared.get('name')} was not supplied"
+                f"{detail}"
+            )
+        resolved.append(artifact)
+    return resolved
+
+
+def template_outputs(
+    template: Mapping[str, Any],
+    scope: Scope,
+    artifacts: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any] | None:
+    """The outputs of a steps/DAG template: parameters from `valueFrom.parameter` or
+    `valueFrom.expression`, artifacts from `from`/`fromExpression`."""
+    spec = template.get("outputs") or {}
+    name = str(template.get("name") or "")
+    outputs: dict[str, Any] = {}
+    parameters = [
+        _output_parameter(name, index, param, scope)
+        for index, param in enumerate(spec.get("parameters") or [])
+    ]
+    if parameters:
+        outputs["parameters"] = parameters
+    arts = []
+    for index, art in enumerate(spec.get("artifacts") or []):
+        where = f"template {name!r}: outputs.artifacts[{index}] ({art.get('name')})"
+        if not (art.get("from") or art.get("fromExpression")):
+            continue
+        expression = not art.get("from")
+        reference = art.get("from") or art.get("fromExpression")
+        source = lookup_artifact(reference, artifacts, scope, expression=expression, where=where)
+        if source is None:
+            if art.get("optional"):
+                continue
+            raise InputError(f"{where}: {reference} produced no such artifact")
+        entry = {k: v for k, v in art.items() if k not in ("from", "fromExpression")}
+        entry.update(location_of(source))
+        arts.append(entry)
+    if arts:
+        outputs["artifacts"] = arts
+    return outputs or None
+
+
+def _output_parameter(
+    template: str, index: int, param: Mapping[str, Any], scope: Scope
+) -> dict[str, Any]:
+    where = f"template {template!r}: outputs.parameters[{index}] ({param.get('name')})"
+    value_from = param.get("valueFrom") or {}
+    value: str | None = None
+    try:
+        if value_from.get("parameter") is not None:
+            text = substitute(
+                value_from["parameter"], scope, allow_unresolved=False, location=where
+            )
+            value = str(text)
+        elif value_from.get("expression"):
+            env = scope.as_expr_env()
+            value = render_value(evaluate_expr(str(value_from["expression"]), env))
+        elif param.get("value") is not None:
+            text = substitute(parameter_text(param["value"]), scope, allow_unresolved=False)
+            value = str(text)
+    except (SubstitutionError, ExpressionError) as exc:
+        if value_from.get("default") is None:
+            raise InputError(f"{where}: {exc}") from None
+    if value is None and value_from.get("default") is not None:
+        value = parameter_text(value_from["default"])
+    entry = {k: v for k, v in param.items() if k != "valueFrom"}
+    entry["value"] = value if value is not None else ""
+    return entry

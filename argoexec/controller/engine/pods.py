@@ -1,0 +1,199 @@
+"""One pod node: build Argo's pod for a resolved template, run it, and read the node's result.
+
+The pod is exactly what `controller.pod` builds; a `ResultChannel` adds how the executor reports
+back on this runtime (the file sink on `local`) and reads the `NodeResult`. How a finished pod
+becomes a node phase follows Argo's controller: a failed main container fails the node
+(`Error (exit code N)` or its termination message), a failed init or wait container or a pod
+that could not start is an Error, and the pod deadline reads as Argo's message.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
+from argoexec.controller.runtime import PodResult
+from argoexec.controller.runtime.protocol import Runtime
+from argoexec.controller.runtime.status import DEADLINE_EXCEEDED
+from argoexec.lifecycle import Stop
+from argoexec.models import NodeResult, Template
+
+from . import nodes as n
+
+RESULT_VOLUME = "argoexec-result"
+RESULT_DIR = "/var/run/argoexec"
+RESULT_FILE = f"{RESULT_DIR}/result.json"
+LOCAL_ARTIFACTS_VOLUME = "argoexec-local-artifacts"
+
+
+class ResultChannel(Protocol):
+    def prepare(self, pod: dict[str, Any]) -> None:
+        """Make the pod's `wait` report its NodeResult where `read` finds it."""
+        ...
+
+    def read(self, pod_name: str) -> NodeResult | None: ...
+
+
+@dataclass
+class PodOutcome:
+    phase: str
+    message: str = ""
+    outputs: dict[str, Any] | None = None
+    exit_code: int | None = None
+    pod: dict[str, Any] = field(default_factory=dict)
+
+
+def _executor_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    spec = pod["spec"]
+    found = [c for c in spec.get("initContainers") or [] if c.get("name") == "init"]
+    found += [c for c in spec.get("containers") or [] if c.get("name") == "wait"]
+    return found
+
+
+def add_local_roots(pod: dict[str, Any], template: Template) -> None:
+    """Bind the host directories of `local:` artifact locations into init and wait."""
+    roots: set[str] = set()
+    inputs = template.inputs.artifacts if template.inputs else None
+    outputs = template.outputs.artifacts if template.outputs else None
+    locations = [template.archive_location, *(inputs or []), *(outputs or [])]
+    for location in locations:
+        local = getattr(location, "local", None) if location is not None else None
+        if local is not None and getattr(local, "root", None):
+            roots.add(str(local.root))
+    volumes = pod["spec"].setdefault("volumes", [])
+    for index, root in enumerate(sorted(roots)):
+        Path(root).mkdir(parents=True, exist_ok=True)
+        name = f"{LOCAL_ARTIFACTS_VOLUME}-{index}"
+        volumes.append({"name": name, "hostPath": {"path": root, "type": "DirectoryOrCreate"}})
+        for container in _executor_containers(pod):
+            mounts = container.setdefault("volumeMounts", [])
+            mounts.append({"name": name, "mountPath": root})
+
+
+def build(template: dict[str, Any], ctx: PodContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod and the config maps it needs (offloaded template/args)."""
+    model = Template.model_validate(template)
+    objects = build_pod_objects(model, ctx)
+    pod = copy.deepcopy(objects.pod)
+    add_local_roots(pod, objects.template)
+    config_maps: dict[str, Any] = {}
+    if objects.config_map is not None:
+        cm = objects.config_map
+        config_maps[str(cm["metadata"]["name"])] = dict(cm.get("data") or {})
+    return pod, config_maps
+
+
+def run(
+    runtime: Runtime,
+    channel: ResultChannel,
+    pod: dict[str, Any],
+    *,
+    config_maps: Mapping[str, Mapping[str, str]],
+    secrets: Path | None,
+    stop: Stop,
+    main_containers: list[str],
+) -> PodOutcome:
+    channel.prepare(pod)
+    name = str(pod["metadata"]["name"])
+    result = runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop)
+    reported = channel.read(name)
+    return interpret(result, reported, main_containers, stop, pod)
+
+
+def _termination(result: PodResult, container: str) -> tuple[int | None, str]:
+    try:
+        status = result.container(container)
+    except KeyError:
+        return None, ""
+    return status.exit_code, status.message.strip()
+
+
+def interpret(
+    result: PodResult,
+    reported: NodeResult | None,
+    mains: list[str],
+    stop: Stop,
+    pod: dict[str, Any],
+) -> PodOutcome:
+    outputs = reported.outputs.to_wire() if reported and reported.outputs else {}
+    exit_codes = [_termination(result, m)[0] for m in mains]
+    main_code = next(
+        (c for c in exit_codes if c not in (None, 0)), exit_codes[-1] if mains else None
+    )
+    if main_code is not None:
+        outputs["exitCode"] = str(main_code)
+    outcome = PodOutcome(n.SUCCEEDED, outputs=outputs or None, exit_code=main_code, pod=pod)
+    verdict = _pod_failure(result, stop) or _container_failure(result, mains)
+    if verdict is None and reported is not None and reported.phase in (n.FAILED, n.ERROR):
+        verdict = reported.phase, reported.message or ""
+    has_wait = any(c["name"] == "wait" for c in pod["spec"]["containers"])
+    if verdict is None and reported is None and has_wait:
+        verdict = n.ERROR, "the executor reported no result"
+    if verdict is not None:
+        outcome.phase, outcome.message = verdict
+    return outcome
+
+
+def _pod_failure(result: PodResult, stop: Stop) -> tuple[str, str] | None:
+    """Failures of the pod as a whole: stopped, past its deadline, or its init failed."""
+    if stop.is_set():
+        return n.FAILED, stop.reason or "Stopped"
+    if result.reason == DEADLINE_EXCEEDED:
+        return n.FAILED, result.message
+    code, message = _termination(result, "init")
+    if code not in (None, 0):
+        return n.ERROR, f"init: {message or f'exit code {code}'}"
+    return None
+
+
+def _container_failure(result: PodResult, mains: list[str]) -> tuple[str, str] | None:
+    """A failed main fails the node; a failed wait (or a pod that never ran main) errors it."""
+    for main in mains:
+        code, message = _termination(result, main)
+        if code not in (None, 0):
+            return n.FAILED, message or f"Error (exit code {code})"
+    code, message = _termination(result, "wait")
+    if code not in (None, 0):
+        return n.ERROR, f"wait: {message or f'exit code {code}'}"
+    never_ran = any(_termination(result, m)[0] is None for m in mains)
+    if result.phase != n.SUCCEEDED and never_ran:
+        return n.ERROR, result.message or "the pod failed"
+    return None
+
+
+__all__ = ["PodBuildError", "PodOutcome", "ResultChannel", "build", "interpret", "run"]
+
+
+class LocalResults:
+    """The file sink on the `local` runtime: `wait` writes the NodeResult into an emptyDir that
+    only it mounts, and the controller reads it from the host side of that volume."""
+
+    def __init__(self, volume_path: Any) -> None:
+        # `volume_path(pod_name, volume) -> Path`, e.g. LocalRuntime.volume_path.
+        self._volume_path = volume_path
+
+    def prepare(self, pod: dict[str, Any]) -> None:
+        spec = pod["spec"]
+        for container in spec.get("containers") or []:
+            if container.get("name") != "wait":
+                continue
+            spec.setdefault("volumes", []).append({"name": RESULT_VOLUME, "emptyDir": {}})
+            container.setdefault("volumeMounts", []).append(
+                {"name": RESULT_VOLUME, "mountPath": RESULT_DIR}
+            )
+            container.setdefault("env", []).append(
+                {"name": "ARGOEXEC_RESULT_FILE", "value": RESULT_FILE}
+            )
+
+    def read(self, pod_name: str) -> NodeResult | None:
+        path = Path(self._volume_path(pod_name, RESULT_VOLUME)) / "result.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return NodeResult.model_validate(json.loads(text))

@@ -1,0 +1,152 @@
+"""`retryStrategy`: a Retry node whose children `NAME(0)`, `NAME(1)`... are the attempts.
+
+Argo's rules: `limit` retries after the first attempt (unset: no limit); `retryPolicy`
+OnFailure (default; Always when only `expression` is set) retries Failed attempts, OnError
+Errored ones, Always both, OnTransientError Failed/Errored attempts whose message looks
+transient; `expression` (expr-lang over `lastRetry.*`) must also hold; backoff waits
+`duration * factor^n`, capped by `cap`, and no retry starts once `maxDuration` since the first
+attempt would be exceeded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from argoexec.controller.expr import ExpressionError
+
+from . import nodes as n
+from .context import Frame, RunState
+from .execute import attempt, condition_holds, seconds
+from .nodes import Node
+from .scope import Scope
+from .substitute import SubstitutionError, substitute
+
+_TRANSIENT = re.compile(
+    r"(?i)(timeout|timed out|connection (reset|refused)|temporar|unavailable|"
+    r"too many requests|try again|i/o timeout|EOF|exceeded quota)"
+)
+
+
+def _retryable(policy: str, phase: str, message: str) -> bool:
+    if policy == "Always":
+        return phase in (n.FAILED, n.ERROR)
+    if policy == "OnError":
+        return phase == n.ERROR
+    if policy == "OnTransientError":
+        return phase in (n.FAILED, n.ERROR) and bool(_TRANSIENT.search(message))
+    return phase == n.FAILED
+
+
+def _number(value: Any, scope: Scope, what: str) -> float | None:
+    if value is None or value == "":
+        return None
+    text = str(substitute(str(value), scope, allow_unresolved=False, location=what))
+    return seconds(text)
+
+
+def run_retry(
+    run: RunState,
+    template: dict[str, Any],
+    kind: str,
+    template_name: str | None,
+    tref: dict[str, Any] | None,
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    args: Mapping[str, Any],
+) -> Node:
+    strategy = dict(template.get("retryStrategy") or {})
+    retry = run.tree.add(
+        name,
+        display,
+        n.RETRY,
+        parent=parent,
+        boundary_id=frame.boundary_id,
+        template_name=template_name,
+        template_ref=tref,
+        template_scope=frame.owner.scope,
+        phase=n.RUNNING,
+    )
+    scope = run.globals.child(frame.extra)
+    backoff = strategy.get("backoff") or {}
+    try:
+        limit_value = _number(strategy.get("limit"), scope, "retryStrategy.limit")
+        duration = _number(backoff.get("duration"), scope, "retryStrategy.backoff.duration")
+        factor = _number(backoff.get("factor"), scope, "retryStrategy.backoff.factor")
+        cap = _number(backoff.get("cap"), scope, "retryStrategy.backoff.cap")
+        max_duration = _number(
+            backoff.get("maxDuration"), scope, "retryStrategy.backoff.maxDuration"
+        )
+    except (SubstitutionError, ValueError) as exc:
+        return run.tree.finish(retry, n.ERROR, f"retryStrategy: {exc}")
+    limit = int(limit_value) if limit_value is not None else None
+    expression = strategy.get("expression")
+    policy = strategy.get("retryPolicy") or ("Always" if expression else "OnFailure")
+    first = time.time()
+    entries: dict[str, str] = {"retries": "0"}
+    number = 0
+    while True:
+        child = attempt(
+            run,
+            template,
+            kind,
+            template_name,
+            tref,
+            name=f"{name}({number})",
+            display=f"{display}({number})",
+            parent=retry,
+            frame=frame,
+            args=args,
+            retry_entries=entries,
+        )
+        inputs_outputs = {"inputs": child.inputs, "outputs": child.outputs}
+        if child.phase in (n.SUCCEEDED, n.SKIPPED):
+            return run.tree.finish(retry, child.phase, child.message, **inputs_outputs)
+        why = _stop_reason(run, frame, child, policy=policy, number=number, limit=limit)
+        duration_s = (child.finished_at or time.time()) - child.started_at
+        entries = {
+            "retries": str(number + 1),
+            "lastRetry.exitCode": str((child.outputs or {}).get("exitCode", "")),
+            "lastRetry.status": child.phase,
+            "lastRetry.duration": f"{duration_s:g}",
+            "lastRetry.message": child.message,
+        }
+        if why is None and expression:
+            try:
+                if not condition_holds(str(expression), scope.child(entries)):
+                    why = "retryStrategy.expression evaluated to false"
+            except ExpressionError as exc:
+                why = f"retryStrategy.expression: {exc}"
+        delay = 0.0
+        if why is None and duration:
+            delay = duration * ((factor or 1.0) ** number)
+            if cap:
+                delay = min(delay, cap)
+            if max_duration is not None and time.time() + delay - first > max_duration:
+                why = "Max duration limit exceeded"
+        if why is not None:
+            message = child.message if why == "" else why
+            return run.tree.finish(retry, child.phase, message, **inputs_outputs)
+        if delay and run.stop.wait(delay) and not frame.on_exit:
+            return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
+        number += 1
+
+
+def _stop_reason(
+    run: RunState, frame: Frame, child: Node, *, policy: str, number: int, limit: int | None
+) -> str | None:
+    """Why no further attempt is made ("" keeps the child's message), or None to retry."""
+    if not frame.on_exit and run.stopping():
+        return run.stopping() or ""
+    if frame.deadline is not None and time.time() >= frame.deadline:
+        return ""
+    if not _retryable(policy, child.phase, child.message):
+        return ""
+    if limit is not None and number >= limit:
+        return "No more retries left"
+    return None

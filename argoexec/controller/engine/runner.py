@@ -1,0 +1,306 @@
+"""Running one Workflow end to end: arguments, the entrypoint, the exit handler, and the
+Workflow object (metadata, spec, status in Argo's shape) kept current while it runs.
+
+`WorkflowRunner.run()` blocks until the workflow finished and returns the final Workflow.
+`on_change(workflow)` is called from a publisher thread at most every `poll_interval` seconds
+with a fresh snapshot (and once at the end), so persisting or drawing never slows scheduling.
+The same thread polls `control` for `argoexec stop` / `argoexec resume` requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from argoexec.controller.runtime.protocol import Runtime
+
+from . import nodes as n
+from .context import (
+    DEADLINE_MESSAGE,
+    Control,
+    EngineError,
+    Frame,
+    Owner,
+    RunOptions,
+    RunState,
+    TemplateStoreLike,
+)
+from .execute import TemplateError, execute, resolve
+from .pods import ResultChannel
+from .scope import exit_handler_entries, parameter_text, workflow_scope
+from .substitute import ArgumentError, resolve_arguments
+
+STOP_MESSAGE = "Stopped with strategy 'Stop'"
+
+
+def _arguments(spec: Mapping[str, Any], options: RunOptions) -> list[dict[str, Any]]:
+    """`spec.arguments.parameters` with `-p` overrides (unknown names are added, as `argo
+    submit -p` does) and ConfigMap references resolved; each must end with a value."""
+    params = [dict(p) for p in (spec.get("arguments") or {}).get("parameters") or []]
+    overrides = dict(options.parameters)
+    for param in params:
+        if param.get("name") in overrides:
+            param["value"] = overrides.pop(str(param["name"]))
+            param.pop("valueFrom", None)
+    params += [{"name": k, "value": v} for k, v in overrides.items()]
+    for index, param in enumerate(params):
+        where = f"spec.arguments.parameters[{index}] ({param.get('name')})"
+        ref = (param.get("valueFrom") or {}).get("configMapKeyRef")
+        if param.get("value") is None and ref:
+            data = options.config_maps.get(str(ref.get("name"))) or {}
+            if str(ref.get("key")) not in data:
+                raise EngineError(
+                    f"{where}: ConfigMap {ref.get('name')!r} key {ref.get('key')!r} not found "
+                    "(pass the ConfigMap with --templates)"
+                )
+            param["value"] = data[str(ref.get("key"))]
+        if param.get("value") is None:
+            raise EngineError(f"{where}: no value; pass -p {param.get('name')}=VALUE")
+        param["value"] = parameter_text(param["value"])
+        enum = param.get("enum")
+        if enum is not None and param["value"] not in [parameter_text(v) for v in enum]:
+            raise EngineError(
+                f"{where}: value {param['value']!r} is not one of the enum values {enum}"
+            )
+    return params
+
+
+class WorkflowRunner:
+    def __init__(
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        name: str,
+        runtime: Runtime,
+        results: ResultChannel,
+        store: TemplateStoreLike | None = None,
+        options: RunOptions | None = None,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+        control: Control | None = None,
+    ) -> None:
+        self.options = options or RunOptions()
+        self.source = copy.deepcopy(dict(workflow))
+        spec = dict(self.source.get("spec") or {})
+        if self.options.entrypoint:
+            spec["entrypoint"] = self.options.entrypoint
+        self.created = datetime.now(UTC)
+        self.on_change = on_change
+        self.control = control
+        self._dirty = threading.Event()
+        self._finished = threading.Event()
+        self.phase = n.PENDING
+        self.message = ""
+        self.finished_at: float | None = None
+        self.run_state = RunState(
+            name=name,
+            uid=str(uuid.uuid4()),
+            workflow={**self.source, "spec": spec},
+            options=self.options,
+            runtime=runtime,
+            results=results,
+            store=store,
+            on_change=self._dirty.set,
+        )
+        self.spec = spec
+        self.parameters = _arguments(spec, self.options)
+        spec["arguments"] = {
+            **(spec.get("arguments") or {}),
+            "parameters": self.parameters,
+        }
+        self.owner = Owner(
+            name,
+            {str(t.get("name")): t for t in spec.get("templates") or []},
+        )
+        self._check_entrypoint()
+
+    # --- validation before anything runs ---------------------------------------------------
+
+    def _check_entrypoint(self) -> None:
+        entry = self.spec.get("entrypoint")
+        if not entry:
+            raise EngineError("spec.entrypoint is not set (use --entrypoint NAME)")
+        try:
+            template, _, _, _ = resolve(self.run_state, {"template": entry}, self.owner)
+        except TemplateError as exc:
+            raise EngineError(f"spec.entrypoint: {exc}") from None
+        args = {
+            "parameters": self.parameters,
+            "artifacts": (self.spec.get("arguments") or {}).get("artifacts") or [],
+        }
+        try:
+            resolve_arguments(
+                template.get("inputs"), args, self.run_state.globals, template_name=str(entry)
+            )
+        except ArgumentError as exc:
+            raise EngineError(f"{exc}; pass it with -p NAME=VALUE") from None
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        run = self.run_state
+        meta = self.source.get("metadata") or {}
+        run.globals = workflow_scope(
+            name=run.name,
+            namespace=self.options.namespace,
+            uid=run.uid,
+            service_account_name=str(self.spec.get("serviceAccountName") or "default"),
+            parameters=self.parameters,
+            labels=meta.get("labels"),
+            annotations=meta.get("annotations"),
+            creation_timestamp=self.created,
+            main_entrypoint=str(self.spec.get("entrypoint")),
+            priority=self.spec.get("priority"),
+        )
+        self.phase = n.RUNNING
+        publisher = threading.Thread(target=self._publish_loop, daemon=True)
+        publisher.start()
+        frame = Frame(scope=run.globals, artifacts={}, owner=self.owner)
+        args = {
+            "parameters": self.parameters,
+            "artifacts": (self.spec.get("arguments") or {}).get("artifacts") or [],
+        }
+        try:
+            entry = execute(
+                run,
+                {"template": self.spec["entrypoint"]},
+                name=run.name,
+                display=run.name,
+                parent=None,
+                frame=frame,
+                args=args,
+            )
+            self.phase, self.message = self._final_phase(entry)
+            self._run_exit_handler(frame)
+        finally:
+            self.finished_at = time.time()
+            self._finished.set()
+            self._dirty.set()
+            publisher.join()
+        return self.workflow()
+
+    def _final_phase(self, entry: n.Node) -> tuple[str, str]:
+        run = self.run_state
+        if run.stop.is_set():
+            reason = run.stop.reason
+            return n.FAILED, reason if reason == DEADLINE_MESSAGE else reason or STOP_MESSAGE
+        if entry.phase == n.SUCCEEDED:
+            return n.SUCCEEDED, ""
+        if entry.phase in (n.SKIPPED, n.OMITTED):
+            return n.SUCCEEDED, ""
+        return (entry.phase if entry.phase == n.ERROR else n.FAILED), entry.message
+
+    def _run_exit_handler(self, frame: Frame) -> None:
+        spec = self.spec
+        exit_template = spec.get("onExit") or ((spec.get("hooks") or {}).get("exit") or {}).get(
+            "template"
+        )
+        if not exit_template:
+            return
+        run = self.run_state
+        failures = [
+            {
+                "displayName": node.display_name,
+                "message": node.message,
+                "templateName": node.template_name or "",
+                "phase": node.phase,
+                "podName": node.pod_name or "",
+                "finishedAt": n.rfc3339(node.finished_at) if node.finished_at else "",
+            }
+            for node in run.tree
+            if node.type == n.POD and node.phase in (n.FAILED, n.ERROR)
+        ]
+        extra = exit_handler_entries(
+            status=self.phase, failures=failures, duration_seconds=time.time() - run.started
+        )
+        exit_node = execute(
+            run,
+            {"template": exit_template},
+            name=f"{run.name}.onExit",
+            display=f"{run.name}.onExit",
+            parent=None,
+            frame=frame.but(extra=extra, on_exit=True, scope=run.globals.child(extra)),
+            args={},
+        )
+        if exit_node.phase in (n.FAILED, n.ERROR) and self.phase == n.SUCCEEDED:
+            self.phase = n.FAILED
+            self.message = f"exit handler failed: {exit_node.message}"
+
+    # --- status ------------------------------------------------------------------------------
+
+    def _publish_loop(self) -> None:
+        interval = self.options.poll_interval
+        while True:
+            finished = self._finished.is_set()
+            self._poll_control()
+            if self._dirty.is_set() or finished:
+                self._dirty.clear()
+                if self.on_change is not None:
+                    self.on_change(self.workflow())
+            if finished:
+                return
+            self._dirty.wait(interval)
+            time.sleep(interval)  # coalesce bursts of changes into one snapshot
+
+    def _poll_control(self) -> None:
+        run = self.run_state
+        if self.control is None or self._finished.is_set():
+            return
+        message = self.control.stop_requested()
+        if message is not None and not run.stop.is_set():
+            run.halt(message or STOP_MESSAGE)
+        requests = self.control.take_resume_requests()
+        if not requests:
+            return
+        suspended = [
+            node for node in run.tree if node.type == n.SUSPEND and node.phase == n.RUNNING
+        ]
+        with run.lock:
+            for wanted in requests:
+                for node in suspended:
+                    if wanted is None or wanted in (node.id, node.name, node.display_name):
+                        run.resumed.add(node.id)
+            run.changed.notify_all()
+
+    def workflow(self) -> dict[str, Any]:
+        """The Workflow object now: metadata, spec (arguments resolved) and status."""
+        run = self.run_state
+        meta = dict(self.source.get("metadata") or {})
+        meta.update(
+            {
+                "name": run.name,
+                "namespace": self.options.namespace,
+                "uid": run.uid,
+                "creationTimestamp": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        nodes = run.tree.status()
+        pods = [v for v in nodes.values() if v["type"] == n.POD]
+        done = sum(1 for v in pods if v["phase"] == n.SUCCEEDED)
+        status: dict[str, Any] = {
+            "phase": self.phase,
+            "startedAt": n.rfc3339(run.started),
+            "finishedAt": n.rfc3339(self.finished_at) if self.finished_at else None,
+            "progress": f"{done}/{len(pods)}",
+        }
+        if self.message:
+            status["message"] = self.message
+        status["nodes"] = nodes
+        outputs: dict[str, Any] = {}
+        if run.output_parameters:
+            outputs["parameters"] = list(run.output_parameters)
+        if run.output_artifacts:
+            outputs["artifacts"] = list(run.output_artifacts)
+        if outputs:
+            status["outputs"] = outputs
+        return {
+            "apiVersion": self.source.get("apiVersion", "argoproj.io/v1alpha1"),
+            "kind": "Workflow",
+            "metadata": meta,
+            "spec": copy.deepcopy(self.spec),
+            "status": status,
+        }

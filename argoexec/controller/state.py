@@ -1,0 +1,274 @@
+"""The thin controller's state directory: one directory per run, shared between the process
+that runs the workflow (``argoexec run``) and the commands that look at it or signal it
+(``list``, ``get``, ``logs``, ``resume``, ``stop``).
+
+Layout (all names fixed; ``STATE_DIR`` comes from ``config.controller_state_dir``)::
+
+    STATE_DIR/<name>/created              creation time (ns since the epoch): orders ``runs()``
+    STATE_DIR/<name>/workflow.json        the Argo-shaped Workflow, replaced atomically
+    STATE_DIR/<name>/owner                "<pid> <start ticks>" of the ``argoexec run`` process
+    STATE_DIR/<name>/requests/stop        a stop request (its text is the message)
+    STATE_DIR/<name>/requests/resume-*    one file per resume request: {"node": id | null}
+    STATE_DIR/<name>/pods/                the ``LocalRuntime`` root (pod dirs and logs)
+
+Requests are files so that another process can signal the running one, which polls them.
+Every request file is written under a dot-name and renamed into place, so a reader never sees
+half a request; a resume request is claimed by renaming it again before it is read, so two
+takers never both get it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Kubernetes object names (DNS-1123 subdomain): also keeps a name a single path component.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_WORKFLOW = "workflow.json"
+_CREATED = "created"
+_OWNER = "owner"
+_REQUESTS = "requests"
+_STOP = "stop"
+_RESUME_PREFIX = "resume-"
+
+
+class StateError(Exception):
+    """A run that is not there, already there, or whose files cannot be read."""
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name) or ".." in name:
+        raise StateError(
+            f"invalid workflow name {name!r}: use lowercase letters, digits, '-' and '.' "
+            "(a Kubernetes object name)"
+        )
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    """Write ``data`` to ``path`` via a temporary dot-file in the same directory and a rename,
+    so readers see the old content or the new, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22): with
+    the pid it names one process, even after the pid is reused. None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[0] if fields else None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    # An exited child its parent has not reaped yet still answers signal 0.
+    return _proc_state(pid) != "Z"
+
+
+class RunDir:
+    """One run's directory. Cheap to construct: nothing is read until asked for."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"RunDir({self.name!r}, {str(self.path)!r})"
+
+    @property
+    def pods_dir(self) -> Path:
+        """The ``LocalRuntime`` root of this run."""
+        return self.path / "pods"
+
+    @property
+    def requests_dir(self) -> Path:
+        return self.path / _REQUESTS
+
+    @property
+    def created_ns(self) -> int:
+        """When the run was created (ns since the epoch); the directory's mtime if the marker
+        is missing or damaged."""
+        try:
+            return int((self.path / _CREATED).read_text().strip())
+        except (OSError, ValueError):
+            try:
+                return self.path.stat().st_mtime_ns
+            except OSError:
+                return 0
+
+    # --- The Workflow object ----------------------------------------------------------------
+
+    def write_workflow(self, workflow: dict[str, Any]) -> None:
+        _write_atomic(self.path / _WORKFLOW, json.dumps(workflow, indent=1, sort_keys=False))
+
+    def read_workflow(self) -> dict[str, Any]:
+        path = self.path / _WORKFLOW
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StateError(f"workflow {self.name!r} has no state yet ({path})") from None
+        except (OSError, ValueError) as exc:
+            raise StateError(
+                f"cannot read the state of workflow {self.name!r} ({path}): {exc}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise StateError(f"the state of workflow {self.name!r} is not an object ({path})")
+        return data
+
+    # --- The owner process ------------------------------------------------------------------
+
+    def mark_owner(self, pid: int) -> None:
+        """Record the process that runs this workflow (``argoexec run``)."""
+        ticks = _start_ticks(pid)
+        _write_atomic(self.path / _OWNER, f"{pid} {ticks}\n" if ticks else f"{pid}\n")
+
+    def owner_pid(self) -> int | None:
+        try:
+            text = (self.path / _OWNER).read_text().split()
+            return int(text[0]) if text else None
+        except (OSError, ValueError):
+            return None
+
+    def owner_alive(self) -> bool:
+        """Whether the recorded owner process still exists (the same process: a reused pid
+        with another start time does not count)."""
+        try:
+            parts = (self.path / _OWNER).read_text().split()
+            pid = int(parts[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        if not _pid_alive(pid):
+            return False
+        recorded = parts[1] if len(parts) > 1 else None
+        current = _start_ticks(pid)
+        return recorded is None or current is None or recorded == current
+
+    # --- Requests from other processes ------------------------------------------------------
+
+    def _request(self, name: str, data: str) -> None:
+        self.requests_dir.mkdir(exist_ok=True)
+        _write_atomic(self.requests_dir / name, data)
+
+    def request_stop(self, message: str) -> None:
+        """Ask the running process to stop the workflow (Argo's ``stop``: exit handlers run)."""
+        self._request(_STOP, message)
+
+    def stop_requested(self) -> str | None:
+        """The stop request's message, if one was made (not consumed: stopping is a state)."""
+        try:
+            return (self.requests_dir / _STOP).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def request_resume(self, node: str | None) -> None:
+        """Ask the running process to resume ``node`` (None: every suspended node)."""
+        # Time first so names sort in request order; pid and randomness keep them unique.
+        name = f"{_RESUME_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._request(name, json.dumps({"node": node}))
+
+    def take_resume_requests(self) -> list[str | None]:
+        """The pending resume requests, oldest first, each removed as it is taken. Safe with
+        several takers: a request is renamed to a name of this taker's before it is read."""
+        try:
+            names = sorted(
+                e.name for e in os.scandir(self.requests_dir) if e.name.startswith(_RESUME_PREFIX)
+            )
+        except FileNotFoundError:
+            return []
+        taken: list[str | None] = []
+        for name in names:
+            claimed = self.requests_dir / f".claimed-{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                os.rename(self.requests_dir / name, claimed)
+            except FileNotFoundError:
+                continue  # another taker claimed it first
+            try:
+                node = json.loads(claimed.read_text(encoding="utf-8")).get("node")
+            except (OSError, ValueError, AttributeError):
+                node = None  # unreadable: resume everything rather than lose the request
+            finally:
+                claimed.unlink(missing_ok=True)
+            taken.append(node if isinstance(node, str) else None)
+        return taken
+
+
+class StateStore:
+    """The runs under one state directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _known(self) -> str:
+        names = [run.name for run in self.runs()]
+        return ", ".join(names) if names else "none"
+
+    def create(self, name: str) -> RunDir:
+        """A new, empty run directory; fails if a run of that name exists."""
+        _check_name(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / name
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise StateError(
+                f"a workflow named {name!r} already exists in {self.root}; "
+                "choose another name (or use metadata.generateName)"
+            ) from None
+        _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
+        run = RunDir(name, path)
+        run.pods_dir.mkdir()
+        run.requests_dir.mkdir()
+        return run
+
+    def open(self, name: str) -> RunDir:
+        """An existing run; the error lists the runs there are."""
+        if _NAME.fullmatch(name) and ".." not in name and (self.root / name / _CREATED).exists():
+            return RunDir(name, self.root / name)
+        raise StateError(f"no workflow named {name!r} in {self.root} (known: {self._known()})")
+
+    def runs(self) -> list[RunDir]:
+        """Every run, newest first (by creation time; then by name)."""
+        try:
+            entries = [e for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return []
+        found = [
+            RunDir(e.name, Path(e.path)) for e in entries if os.path.exists(Path(e.path) / _CREATED)
+        ]
+        found.sort(key=lambda r: r.name)
+        found.sort(key=lambda r: r.created_ns, reverse=True)
+        return found

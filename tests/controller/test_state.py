@@ -1,0 +1,242 @@
+"""The run state directory: runs, the Workflow file, the owner process and the requests other
+processes leave for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from argoexec.config import controller_state_dir
+from argoexec.controller.state import StateError, StateStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+# --- Where the state lives ------------------------------------------------------------------
+
+
+def test_the_state_dir_comes_from_argoexec_state_dir_then_xdg_then_home() -> None:
+    env = {"HOME": "/home/u", "XDG_STATE_HOME": "/xdg", "ARGOEXEC_STATE_DIR": "/s"}
+    assert controller_state_dir(env) == Path("/s")
+    del env["ARGOEXEC_STATE_DIR"]
+    assert controller_state_dir(env) == Path("/xdg/argoexec")
+    env["XDG_STATE_HOME"] = "relative/not/allowed"
+    assert controller_state_dir(env) == Path("/home/u/.local/state/argoexec")
+    assert controller_state_dir({"HOME": "/h", "XDG_STATE_HOME": ""}) == Path(
+        "/h/.local/state/argoexec"
+    )
+
+
+# --- Runs -----------------------------------------------------------------------------------
+
+
+def test_a_created_run_can_be_opened_and_has_a_pods_dir(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    run = store.create("hello-abc")
+    assert run.path == tmp_path / "state" / "hello-abc"
+    assert run.pods_dir.is_dir()
+    opened = store.open("hello-abc")
+    assert (opened.name, opened.path) == (run.name, run.path)
+
+
+def test_creating_a_run_twice_fails(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.create("hello-abc")
+    with pytest.raises(StateError, match="a workflow named 'hello-abc' already exists"):
+        store.create("hello-abc")
+
+
+def test_opening_an_unknown_run_names_the_known_ones(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    with pytest.raises(StateError, match=r"no workflow named 'x' in .* \(known: none\)"):
+        store.open("x")
+    store.create("a")
+    store.create("b")
+    with pytest.raises(StateError, match=r"\(known: b, a\)"):
+        store.open("x")
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", "Upper", "-lead", "", "a..b", "x" * 254])
+def test_names_that_are_not_kubernetes_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(StateError, match="invalid workflow name"):
+        StateStore(tmp_path / "s").create(name)
+    assert not (tmp_path / "s").exists() or list((tmp_path / "s").iterdir()) == []
+
+
+def test_runs_are_listed_newest_first_and_stray_directories_are_ignored(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    assert store.runs() == []
+    for name in ("b-run", "a-run", "c-run"):
+        store.create(name)
+    (tmp_path / "not-a-run").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert [r.name for r in store.runs()] == ["c-run", "a-run", "b-run"]
+
+
+# --- The Workflow file ----------------------------------------------------------------------
+
+
+def test_the_workflow_reads_back_as_written(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    with pytest.raises(StateError, match="workflow 'wf' has no state yet"):
+        run.read_workflow()
+    workflow = {"metadata": {"name": "wf"}, "status": {"phase": "Running", "nodes": {}}}
+    run.write_workflow(workflow)
+    assert run.read_workflow() == workflow
+    assert sorted(p.name for p in run.path.iterdir()) == [
+        "created", "pods", "requests", "workflow.json",
+    ]  # fmt: skip
+
+
+def test_a_damaged_workflow_file_is_a_clear_error(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    (run.path / "workflow.json").write_text('{"metadata": ')
+    with pytest.raises(StateError, match="cannot read the state of workflow 'wf'"):
+        run.read_workflow()
+    (run.path / "workflow.json").write_text("[]")
+    with pytest.raises(StateError, match="is not an object"):
+        run.read_workflow()
+
+
+def test_a_reader_never_sees_a_half_written_workflow(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    run.write_workflow({"n": 0, "pad": ""})
+    done = threading.Event()
+    seen: list[int] = []
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(run.read_workflow()["n"])  # raises on a partial file
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(1, 300):
+            run.write_workflow({"n": n, "pad": "x" * (n * 97 % 20000)})
+    finally:
+        done.set()
+        reader.join()
+    assert seen == sorted(seen)
+    assert run.read_workflow()["n"] == 299
+
+
+# --- The owner process ----------------------------------------------------------------------
+
+
+def test_the_owner_is_alive_while_its_process_is(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    assert not run.owner_alive()  # never marked
+    run.mark_owner(os.getpid())
+    assert run.owner_alive()
+    assert run.owner_pid() == os.getpid()
+
+
+def test_the_owner_is_gone_once_its_process_has_exited(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    pid = dead_pid()
+    run.mark_owner(pid)
+    assert not run.owner_alive()
+
+
+def test_an_exited_but_unreaped_owner_counts_as_gone(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    proc = subprocess.Popen(["true"])
+    run.mark_owner(proc.pid)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, still a zombie
+    try:
+        assert not run.owner_alive()
+    finally:
+        proc.wait()
+
+
+def test_a_reused_pid_is_not_taken_for_the_owner(tmp_path: Path) -> None:
+    if not Path(f"/proc/{os.getpid()}/stat").exists():
+        pytest.skip("needs /proc")
+    run = StateStore(tmp_path).create("wf")
+    run.mark_owner(os.getpid())
+    pid, ticks = (run.path / "owner").read_text().split()
+    # The same pid, but a process that started at another time: not our owner.
+    (run.path / "owner").write_text(f"{pid} {int(ticks) + 1}\n")
+    assert not run.owner_alive()
+
+
+# --- Requests -------------------------------------------------------------------------------
+
+
+def test_a_stop_request_carries_its_message_and_stays(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    assert run.stop_requested() is None
+    run.request_stop("")
+    assert run.stop_requested() == ""
+    run.request_stop("enough")
+    assert run.stop_requested() == "enough"
+    assert run.stop_requested() == "enough"
+
+
+def test_resume_requests_are_taken_once_in_order(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    assert run.take_resume_requests() == []
+    run.request_resume(None)
+    run.request_resume("wf-123")
+    run.request_resume("wf-456")
+    assert run.take_resume_requests() == [None, "wf-123", "wf-456"]
+    assert run.take_resume_requests() == []
+    assert list(run.requests_dir.iterdir()) == []
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from argoexec.controller.state import StateStore
+run = StateStore(Path(sys.argv[1])).open("wf")
+for i in range(int(sys.argv[2])):
+    run.request_resume(f"node-{i}")
+"""
+
+
+def test_requests_from_another_process_are_each_taken_by_exactly_one_taker(
+    tmp_path: Path,
+) -> None:
+    run = StateStore(tmp_path).create("wf")
+    count = 150
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path), str(count)],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
+    )
+    taken: list[list[str | None]] = [[], []]
+
+    def take(mine: list[str | None]) -> None:
+        while writer.poll() is None:
+            mine.extend(run.take_resume_requests())
+        mine.extend(run.take_resume_requests())
+
+    takers = [threading.Thread(target=take, args=(mine,)) for mine in taken]
+    for t in takers:
+        t.start()
+    for t in takers:
+        t.join()
+    assert writer.returncode == 0
+    everything = taken[0] + taken[1]
+    assert sorted(everything, key=str) == sorted((f"node-{i}" for i in range(count)), key=str)
+    for mine in taken:  # each taker saw the requests in the order they were made
+        assert mine == sorted(mine, key=lambda n: int(str(n).split("-")[1]))
+    assert [p.name for p in run.requests_dir.iterdir()] == []
+
+
+def test_an_unreadable_resume_request_resumes_everything(tmp_path: Path) -> None:
+    run = StateStore(tmp_path).create("wf")
+    (run.requests_dir / "resume-00000000000000000001-1-ab").write_text("not json")
+    (run.requests_dir / "resume-00000000000000000002-1-ab").write_text(json.dumps({"node": 3}))
+    assert run.take_resume_requests() == [None, None]
