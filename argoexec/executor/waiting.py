@@ -3,7 +3,7 @@
 The emissary writes ``ctr/<ctr>/exitcode`` as its very last action, so the file's existence
 (its content is never read: the controller takes exit codes from the pod status) means every
 output of §2.5 is complete. Argo watches with inotify; we poll a handful of ``stat`` calls every
-``POLL_SECONDS``, which is as prompt for a step and needs no platform support.
+``POLL_SECONDS``, which is as prompt and needs no platform support.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from argoexec.varrun import VarRun
 
 log = logging.getLogger("argoexec.wait")
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.02  # a few stat calls: cheap, and main's end is seen within 20 ms
 KILL_PATIENCE_SECONDS = 10.0  # after SIGTERM's grace, how long SIGKILL may take (Argo: 10 s)
 
 

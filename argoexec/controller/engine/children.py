@@ -44,6 +44,13 @@ def call_child(
     where: str,
 ) -> Node:
     """Run one (already loop-expanded) step or task as node `name`."""
+    # Global outputs exported since the parent template started (`globalName`) are visible,
+    # as Argo resolves every step against its current global parameters.
+    exported = {k: v for k, v in run.globals.items() if k.startswith("workflow.outputs.")}
+    if exported:
+        scope = scope.child(exported)
+    if run.global_artifacts:
+        artifacts = {**artifacts, **run.global_artifacts}
     child_frame = frame.but(scope=scope, artifacts=artifacts)
     when = step.get("when")
     try:
@@ -62,7 +69,10 @@ def call_child(
             location=f"{where}.arguments.parameters",
         )
         arts = argument_artifacts(arguments, artifacts, scope, where)
-    except (SubstitutionError, ExpressionError, InputError) as exc:
+    except ExpressionError as exc:
+        node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
+        return run.tree.finish(node, n.ERROR, f"{where}.when: {exc}")
+    except (SubstitutionError, InputError) as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
         return run.tree.finish(node, n.ERROR, str(exc))
     node = execute(

@@ -89,6 +89,43 @@ class _Dag:
             if name in self.graph.get(str(task.get("name")), [])
         )
 
+    def assess(self) -> str:
+        """Argo's assessDAGPhase: the DAG fails when a leaf task's branch failed. Walking the
+        node tree from the DAG node, a completed node sets its branch's phase and an Omitted
+        one inherits it, so an Omitted leaf below a failed task fails the DAG (Failed/Error
+        win over Succeeded when a leaf is reached along several branches)."""
+        tree = self.run.tree
+        leaves = {
+            self.done[name].id: name
+            for name in self.by_name
+            if name in self.done and not any(name in deps for deps in self.graph.values())
+        }
+        phases: dict[str, str] = {}
+        queue = [(child, n.SUCCEEDED) for child in self.node.children]
+        seen: set[tuple[str, str]] = set()
+        while queue:
+            node_id, branch = queue.pop(0)
+            if (node_id, branch) in seen:
+                continue
+            seen.add((node_id, branch))
+            node = tree.get(node_id)
+            if node.phase in (n.SUCCEEDED, n.FAILED, n.ERROR, n.SKIPPED):
+                branch = node.phase
+            if node_id in leaves and phases.get(node_id) not in (n.FAILED, n.ERROR):
+                phases[node_id] = branch
+            children = node.children
+            if node.type == n.RETRY and node.children:
+                children = tree.get(node.children[-1]).children
+            queue.extend((child, branch) for child in children)
+        for node_id, name in leaves.items():
+            phase = phases.get(node_id, "")
+            continue_on = self.by_name[name].get("continueOn") or {}
+            if phase == n.FAILED and not continue_on.get("failed"):
+                return f"child '{node_id}' failed"
+            if phase == n.ERROR and not continue_on.get("error"):
+                return f"child '{node_id}' failed"
+        return ""
+
     # --- scheduling -------------------------------------------------------------------------
 
     def run_all(self) -> str:
@@ -101,13 +138,9 @@ class _Dag:
                 if self.running == 0:
                     break
                 self.cond.wait()
-        failures = [
-            f"child '{node.id}' failed"
-            for name, node in self.done.items()
-            if node.phase in (n.FAILED, n.ERROR) and not self.handled(name, node)
-        ]
-        if failures:
-            return failures[0]
+        failure = self.assess()
+        if failure:
+            return failure
         if self.halted and len(self.done) < len(self.tasks):
             return self.halted
         return ""
@@ -119,19 +152,19 @@ class _Dag:
             name = str(task.get("name"))
             if name in self.started or any(d not in self.done for d in self.graph[name]):
                 continue
-            if self.halted:
+            if not depends.evaluate(task, self.result):
+                # Omitting starts nothing, so it happens even after a failure or a stop.
+                self.started.add(name)
+                self._omit(task)
+                changed = True
                 continue
-            reason = self.run.stopping()
-            if reason:
-                self.halted = reason
+            self.halted = self.halted or self.run.stopping() or ""
+            if self.halted:
                 continue
             if self.parallelism is not None and self.running >= self.parallelism:
                 return changed
             self.started.add(name)
             changed = True
-            if not depends.evaluate(task, self.result):
-                self._omit(task)
-                continue
             self.running += 1
             thread = threading.Thread(target=self._task, args=(task,), daemon=True)
             thread.start()
@@ -226,7 +259,8 @@ class _Dag:
             fail_fast=self.fail_fast,
             ok=lambda _i, child: tolerated(task, child),
         )
-        failed = [r for r in results if r is None or not tolerated(task, r)]
+        # The group carries its items' failure; `continueOn` spares only the DAG (tolerated()).
+        failed = [r for r in results if r is None or r.phase not in (n.SUCCEEDED, n.SKIPPED)]
         phase = n.SUCCEEDED
         message = ""
         if failed:

@@ -19,7 +19,7 @@ PROPERTIES = frozenset(
     | {"AnySucceeded", "AllFailed"}
 )
 # Properties through which a dependent handles its dependency's failure.
-FAILURE_PROPERTIES = frozenset({"Failed", "Errored", "AllFailed", "Omitted"})
+FAILURE_PROPERTIES = frozenset({"Failed", "Errored", "AllFailed", "AnySucceeded"})
 _TOKEN = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.([A-Za-z]+))?|(&&|\|\||!|\(|\)|\s+)|(.)")
 
 

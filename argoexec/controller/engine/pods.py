@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
+from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import PodResult
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.controller.runtime.status import DEADLINE_EXCEEDED
 from argoexec.lifecycle import Stop
 from argoexec.models import NodeResult, Template
+from argoexec.varrun import VarRun
 
 from . import nodes as n
 
+LOST_POLL_SECONDS = 0.25
+LOST_GRACE_SECONDS = 1.0
 RESULT_VOLUME = "argoexec-result"
 RESULT_DIR = "/var/run/argoexec"
 RESULT_FILE = f"{RESULT_DIR}/result.json"
@@ -37,6 +43,10 @@ class ResultChannel(Protocol):
         ...
 
     def read(self, pod_name: str) -> NodeResult | None: ...
+
+    def exit_recorded(self, pod_name: str, container: str) -> bool:
+        """Whether the container's emissary wrote its exit code (`/var/run/argo/ctr/NAME`)."""
+        ...
 
 
 @dataclass
@@ -100,9 +110,60 @@ def run(
 ) -> PodOutcome:
     channel.prepare(pod)
     name = str(pod["metadata"]["name"])
-    result = runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop)
+    lost: list[str] = []
+    done = threading.Event()
+    if any(c.get("name") == "wait" for c in pod["spec"].get("containers") or []):
+        watcher = threading.Thread(
+            target=_watch_mains,
+            args=(runtime, channel, name),
+            kwargs={"mains": main_containers, "stop": stop, "done": done, "lost": lost},
+            daemon=True,
+        )
+        watcher.start()
+    try:
+        result = runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop)
+    finally:
+        done.set()
     reported = channel.read(name)
+    if lost:
+        return PodOutcome(n.ERROR, lost[0], pod=pod)
     return interpret(result, reported, main_containers, stop, pod)
+
+
+def _watch_mains(
+    runtime: Runtime,
+    channel: ResultChannel,
+    name: str,
+    *,
+    mains: list[str],
+    stop: Stop,
+    done: threading.Event,
+    lost: list[str],
+) -> None:
+    """`wait` waits for main's exit code, which only main's emissary writes: a main container
+    that ended without one (it never started: a bad mount, a missing command) would leave
+    `wait` waiting forever. Stop such a pod and say why."""
+    ended_at: dict[str, float] = {}
+    while not done.wait(LOST_POLL_SECONDS):
+        status = runtime.status(name)
+        if status is None:
+            continue
+        for main in mains:
+            try:
+                container = status.container(main)
+            except KeyError:
+                continue
+            if not container.terminated or channel.exit_recorded(name, main):
+                continue
+            first = ended_at.setdefault(main, time.monotonic())
+            if time.monotonic() - first < LOST_GRACE_SECONDS:
+                continue
+            detail = container.message.strip() or runtime.logs(name, main).strip()[-300:]
+            lost.append(
+                f"container {main} failed to start (exit code {container.exit_code}): {detail}"
+            )
+            stop.set(lost[-1])
+            return
 
 
 def _termination(result: PodResult, container: str) -> tuple[int | None, str]:
@@ -189,6 +250,10 @@ class LocalResults:
             container.setdefault("env", []).append(
                 {"name": "ARGOEXEC_RESULT_FILE", "value": RESULT_FILE}
             )
+
+    def exit_recorded(self, pod_name: str, container: str) -> bool:
+        var_run = Path(self._volume_path(pod_name, VAR_RUN_ARGO_VOLUME))
+        return VarRun(var_run).exitcode(container).exists()
 
     def read(self, pod_name: str) -> NodeResult | None:
         path = Path(self._volume_path(pod_name, RESULT_VOLUME)) / "result.json"

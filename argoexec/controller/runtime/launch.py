@@ -116,8 +116,18 @@ class Launcher:
     def executor_argv(self, container: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
         """The bare ``argoexec`` of an executor container becomes this project's executor."""
         if argv[:1] == [ARGOEXEC] and self.is_executor(container):
-            return [sys.executable, "-m", "argoexec", *argv[1:]]
+            return [sys.executable, "-S", "-c", _EXECUTOR_CODE, *argv[1:]]
         return list(argv)
+
+
+# Executor containers start without ``site`` (-S) and with this process's import path: the
+# same modules, without processing site-packages (.pth files, the editable-install finder) on
+# every start, which costs about as much as the interpreter itself.
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[3])  # holds argoexec/ and artifacts/
+_EXECUTOR_CODE = (
+    f"import sys; sys.path[:0] = {[_SOURCE_ROOT, *(p for p in sys.path if p)]!r}; "
+    "from argoexec.cli import main; sys.exit(main())"
+)
 
 
 class HostPaths:

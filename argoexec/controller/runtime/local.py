@@ -254,7 +254,8 @@ class LocalRuntime:
         """Reap the started containers, enforcing the deadline, the stop token and the grace."""
         while True:
             procs = list(state.processes.values())
-            if all(p.poll() for p in procs):
+            ended = [p.poll() for p in procs]  # poll each: all() would stop at a running one
+            if all(ended):
                 return
             now = time.monotonic()
             if state.kill_at is None:
