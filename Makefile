@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps venv check lint types imports pytest test demo bench
+.PHONY: install system-deps venv check lint types imports pytest test demo demo-artifacts bench
 
 install: system-deps venv
 
@@ -43,11 +43,19 @@ check: lint types imports pytest
 
 test: install check
 
+# The README's first command: a sample workflow (steps, a DAG, artifact passing) run end to end
+# on the embedded local runtime.
 demo: install
+	$(BIN)/argoexec run examples/demo.yaml
+
+# The artifact layer alone: put and get a sample tree through a local S3 (moto).
+demo-artifacts: install
 	$(PY) -m examples.artifact_roundtrip
 
 bench: install
 	$(PY) -m bench.artifacts
+	$(PY) -m bench.executor
+	$(PY) -m bench.controller
 
 # The self-contained in-container emissary (build/emissary/argoexec) for images without Python,
 # shell or libc; `argoexec init` installs it when ARGOEXEC_EMISSARY_BINARY points at it.

@@ -13,9 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from argoexec.models import SecretKeySelector
+if TYPE_CHECKING:  # annotations only: the log redaction filter must not import the models
+    from argoexec.models import SecretKeySelector
 
 REDACTED = "***"
 _MIN_REDACT_LEN = 4  # shorter values would mangle ordinary text; they are still never logged alone

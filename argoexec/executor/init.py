@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
-import sys
 from pathlib import Path
 
-import argoexec
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
+from argoexec.executor.staging import install_emissary, write_file
 from argoexec.models import Artifact, Template
 from artifacts.driver import DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
@@ -35,45 +33,6 @@ def run_init(
     return load_inputs(template, paths, ctx)
 
 
-def install_emissary(source: Path | None, target: Path) -> None:
-    """Copy the emissary executable (mode 0555), or write a launcher for this Python's argoexec.
-
-    The launcher serves runtimes whose containers share this machine's filesystem (the local
-    runtime); images without Python need ``source`` to be a frozen, self-contained emissary.
-    """
-    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    if source is not None:
-        import shutil  # only for a frozen emissary; the launcher (below) needs nothing
-
-        try:
-            shutil.copyfile(source, partial)
-        except OSError as exc:
-            raise ExecutorError(f"failed to copy the emissary from {source}: {exc}") from exc
-    else:
-        partial.write_text(_launcher(shlex.quote(sys.executable)), encoding="utf-8")
-    os.chmod(partial, 0o555)
-    os.replace(partial, target)
-
-
-def _launcher(python: str) -> str:
-    # The emissary is PID 1 of every user container: start it without the CLI's imports, and
-    # without ``site`` (-S): it needs only the standard library and argoexec's own source root,
-    # and processing site-packages (.pth files, the editable-install finder) costs more than the
-    # rest of the emissary's start. ``-c`` also skips runpy, which ``-m`` would import.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(argoexec.__file__)))
-    code = (
-        f"import sys; sys.path.insert(0, {root!r}); "
-        "from argoexec.emissary.main import run_and_exit; run_and_exit()"
-    )
-    return (
-        "#!/bin/sh\n"
-        'if [ "$1" = emissary ]; then shift; '
-        f'exec {python} -S -c {shlex.quote(code)} "$@"; fi\n'
-        f'exec {python} -m argoexec "$@"\n'
-    )
-
-
 def write_template(template: Template, target: Path) -> None:
     target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -86,20 +45,14 @@ def stage_files(template: Template, paths: PodPaths) -> None:
     """Script source → ``/argo/staging/script`` (0755); manifest → ``/tmp/manifest.yaml``."""
     try:
         if template.script is not None and template.script.source:
-            _write(paths.staging_script, template.script.source, 0o755)
+            write_file(paths.staging_script, template.script.source, 0o755)
         resource = template.resource
         if resource is not None and not (
             resource.manifest_from and resource.manifest_from.artifact
         ):
-            _write(paths.manifest, resource.manifest or "", 0o644)
+            write_file(paths.manifest, resource.manifest or "", 0o644)
     except OSError as exc:
         raise ExecutorError(f"failed to stage files: {exc}") from exc
-
-
-def _write(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    os.chmod(path, mode)
 
 
 def load_inputs(template: Template, paths: PodPaths, ctx: DriverContext) -> list[str]:

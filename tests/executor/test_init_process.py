@@ -226,3 +226,42 @@ def test_init_honours_a_moved_var_run_and_termination_log(tmp_path: Path) -> Non
     assert subprocess.run(argv, env=env, timeout=60).returncode == 64
     assert "required artifact 'x' not supplied" in log.read_text()
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_pod_without_input_artifacts_is_prepared_without_the_models(tmp_path: Path) -> None:
+    """Most pods load nothing: init then stays on the standard library (no pydantic, no artifact
+    layer), which is most of a Python executor's start-up."""
+    var_run = tmp_path / "vr"
+    # No script: unsandboxed, its staging path (/argo/staging) would be the host's.
+    template = {"name": "t", "container": {"image": "x", "command": ["true"]}}
+    probe = (
+        "import sys; from argoexec.cli import main; code = main(['init']); "
+        "heavy = ('pydantic', 'argoexec.models', 'artifacts.transfer', 'artifacts.drivers', 'yaml');"
+        "loaded = sorted(m for m in sys.modules if m.startswith(heavy));"
+        "print(loaded); sys.exit(code)"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "ARGO_POD_NAME": "p",
+        "ARGO_TEMPLATE": json.dumps(template),
+        "ARGOEXEC_VAR_RUN_DIR": str(var_run),
+        "ARGOEXEC_TERMINATION_LOG": str(tmp_path / "termination-log"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert json.loads((var_run / "template").read_text()) == template
+    assert (var_run / "template").stat().st_mode & 0o777 == 0o444
+    assert os.access(var_run / "argoexec", os.X_OK)
+
+
+def test_a_plain_pod_gets_its_script_staged(pod: Pod) -> None:
+    template = {"name": "t", "script": {"image": "x", "command": ["sh"], "source": "echo hi\n"}}
+    result = pod.run(template)
+    assert result.returncode == 0, result.stderr
+    script = pod.root / "argo-staging" / "script"
+    assert script.read_text() == "echo hi\n"
+    assert script.stat().st_mode & 0o777 == 0o755
+    assert json.loads((pod.root / "var-run-argo" / "template").read_text()) == template
