@@ -236,7 +236,8 @@ def test_a_pod_without_input_artifacts_is_prepared_without_the_models(tmp_path: 
     template = {"name": "t", "container": {"image": "x", "command": ["true"]}}
     probe = (
         "import sys; from argoexec.cli import main; code = main(['init']); "
-        "heavy = ('pydantic', 'argoexec.models', 'artifacts.transfer', 'artifacts.drivers', 'yaml');"
+        "heavy = ('pydantic', 'argoexec.models', 'artifacts.transfer', 'artifacts.drivers',"
+        " 'yaml');"
         "loaded = sorted(m for m in sys.modules if m.startswith(heavy));"
         "print(loaded); sys.exit(code)"
     )
