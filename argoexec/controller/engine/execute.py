@@ -304,10 +304,7 @@ def run_pod(
     except (PodBuildError, ValueError) as exc:
         return run.tree.finish(node, n.ERROR, f"{where}: {exc}")
     if kind == "resource":
-        for container in spec["spec"]["containers"]:
-            if container.get("name") == "main":
-                env = container.setdefault("env", [])
-                env.append({"name": "KUBECONFIG", "value": str(run.options.kubeconfig)})
+        _mount_kubeconfig(spec, str(run.options.kubeconfig))
     mains = Template.model_validate(body).main_containers()
     outcome = _run_pod(run, node, spec, config_maps, frame=frame, pod=pod, mains=mains)
     _cleanup(run, pod)
@@ -356,6 +353,27 @@ def _run_pod(
                 slots.release()
     finally:
         run.unregister_pod(stop)
+
+
+KUBECONFIG_VOLUME = "argoexec-kubeconfig"
+KUBECONFIG_IN_POD = "/var/run/argoexec-kube/config"
+
+
+def _mount_kubeconfig(pod: dict[str, Any], host_path: str) -> None:
+    """A resource pod's main talks to the API of the controller's kubeconfig: the file is bound
+    read-only into the container (a host path may sit under the host's /tmp, which a sandboxed
+    container does not see)."""
+    pod["spec"].setdefault("volumes", []).append(
+        {"name": KUBECONFIG_VOLUME, "hostPath": {"path": host_path, "type": "File"}}
+    )
+    for container in pod["spec"]["containers"]:
+        if container.get("name") == "main":
+            container.setdefault("volumeMounts", []).append(
+                {"name": KUBECONFIG_VOLUME, "mountPath": KUBECONFIG_IN_POD, "readOnly": True}
+            )
+            container.setdefault("env", []).append(
+                {"name": "KUBECONFIG", "value": KUBECONFIG_IN_POD}
+            )
 
 
 def _cleanup(run: RunState, pod_name_: str) -> None:

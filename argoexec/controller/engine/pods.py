@@ -240,8 +240,11 @@ class LocalResults:
 
     def prepare(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
-        for container in spec.get("containers") or []:
-            if container.get("name") != "wait":
+        containers = spec.get("containers") or []
+        # `wait` reports; a pod without one (resource, data) reports from main.
+        reporter = "wait" if any(c.get("name") == "wait" for c in containers) else "main"
+        for container in containers:
+            if container.get("name") != reporter:
                 continue
             spec.setdefault("volumes", []).append({"name": RESULT_VOLUME, "emptyDir": {}})
             container.setdefault("volumeMounts", []).append(
