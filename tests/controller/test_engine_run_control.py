@@ -104,7 +104,7 @@ templates:
     command: [python3]
     source: |
       import json
-      failures = json.loads(r'''{{{{workflow.failures}}}}''')
+      failures = json.loads(json.loads(r'''{{{{workflow.failures}}}}'''))  # Argo quotes it
       bad = [f for f in failures if f["displayName"] == "bad"]
       print(json.dumps({{"status": "{{{{workflow.status}}}}", "bad": bad}}))
 {FAIL}""",

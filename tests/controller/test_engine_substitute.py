@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -215,9 +216,13 @@ def test_exit_handler_variables_resolve_in_the_exit_handler() -> None:
         )
     )
     text = "{{workflow.status}} {{workflow.duration}} {{workflow.failures}}"
-    assert substitute(text, scope, allow_unresolved=False) == (
-        'Failed 1.500000 [{"displayName":"a","message":"boom","phase":"Failed"}]'
-    )
+    status, duration, failures = substitute(text, scope, allow_unresolved=False).split(" ", 2)
+    assert (status, duration) == ("Failed", "1.500000")
+    # Argo writes the list as a Go-quoted string: decode twice.
+    assert failures.startswith('"[{\\"displayName')
+    assert json.loads(json.loads(failures)) == [
+        {"displayName": "a", "message": "boom", "phase": "Failed"}
+    ]
     assert substitute("{{=workflow.status}}", GLOBAL, allow_unresolved=True) == (
         "{{=workflow.status}}"
     )

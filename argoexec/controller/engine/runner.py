@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
 
 from . import nodes as n
@@ -68,6 +69,19 @@ def _arguments(spec: Mapping[str, Any], options: RunOptions) -> list[dict[str, A
                 f"{where}: value {param['value']!r} is not one of the enum values {enum}"
             )
     return params
+
+
+def _failure(workflow: str, node: n.Node) -> dict[str, Any]:
+    """One entry of `workflow.failures`: every Failed or Errored node, as Argo lists them."""
+    template = node.template_name or (node.template_ref or {}).get("template") or ""
+    return {
+        "displayName": node.display_name,
+        "message": node.message,
+        "templateName": template,
+        "phase": node.phase,
+        "podName": pod_name(workflow, node.name, template, node.id),
+        "finishedAt": n.rfc3339(node.finished_at) if node.finished_at else None,
+    }
 
 
 class WorkflowRunner:
@@ -203,16 +217,7 @@ class WorkflowRunner:
             return
         run = self.run_state
         failures = [
-            {
-                "displayName": node.display_name,
-                "message": node.message,
-                "templateName": node.template_name or "",
-                "phase": node.phase,
-                "podName": node.pod_name or "",
-                "finishedAt": n.rfc3339(node.finished_at) if node.finished_at else "",
-            }
-            for node in run.tree
-            if node.type == n.POD and node.phase in (n.FAILED, n.ERROR)
+            _failure(run.name, node) for node in run.tree if node.phase in (n.FAILED, n.ERROR)
         ]
         extra = exit_handler_entries(
             status=self.phase, failures=failures, duration_seconds=time.time() - run.started

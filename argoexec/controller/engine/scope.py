@@ -247,12 +247,13 @@ def creation_timestamp_entries(moment: datetime) -> dict[str, str]:
 def exit_handler_entries(
     *, status: str, failures: Iterable[Mapping[str, Any]] = (), duration_seconds: float = 0.0
 ) -> dict[str, str]:
-    """What only an exit handler sees: `workflow.status`, `workflow.failures` (JSON list of
-    `{displayName, message, templateName, phase, podName, finishedAt}`) and `workflow.duration`
-    (seconds, Go's `%f`)."""
+    """What only an exit handler sees: `workflow.status`, `workflow.failures` and
+    `workflow.duration` (seconds, Go's `%f`). The failures are a JSON list of `{displayName,
+    message, templateName, phase, podName, finishedAt}` written as a quoted string, as Argo
+    does (`strconv.Quote`, so its quotes survive substitution into JSON): decode it twice."""
     return {
         "workflow.status": status,
-        "workflow.failures": _json([dict(f) for f in failures]),
+        "workflow.failures": json.dumps(_json([dict(f) for f in failures]), ensure_ascii=False),
         "workflow.duration": f"{duration_seconds:f}",
     }
 
