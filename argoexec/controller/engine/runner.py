@@ -302,6 +302,10 @@ class WorkflowRunner:
             outputs["artifacts"] = list(run.output_artifacts)
         if outputs:
             status["outputs"] = outputs
+        repository = self.options.artifact_repository
+        if repository is not None:
+            # Key-only output artifacts resolve against this repository, as in Argo's status.
+            status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
         return {
             "apiVersion": self.source.get("apiVersion", "argoproj.io/v1alpha1"),
             "kind": "Workflow",
