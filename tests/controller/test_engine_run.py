@@ -440,6 +440,7 @@ entrypoint: main
 templates:
 - name: main
   parallelism: 1
+  failFast: true  # opt-in for steps (Argo's Template.IsFailFast)
   steps:
   - - name: each
       template: maybe-fail

@@ -433,3 +433,49 @@ def test_cli_reports_ok_problems_and_unreadable_files(
     assert "spec.templates[0].steps[0][0].template: template `nope` not found" in (
         capsys.readouterr().out
     )
+
+
+def test_a_call_must_pass_every_required_input_of_its_template() -> None:
+    needs = {
+        "name": "needs",
+        "inputs": {
+            "parameters": [{"name": "who"}, {"name": "greeting", "default": "hi"}],
+            "artifacts": [
+                {"name": "data", "path": "/tmp/d"},
+                {"name": "maybe", "path": "/tmp/m", "optional": True},
+                {"name": "fixed", "path": "/tmp/f", "raw": {"data": "x"}},
+            ],
+        },
+        "container": {"image": "alpine"},
+    }
+    main = {
+        "name": "main",
+        "steps": [
+            [
+                {"name": "bare", "template": "needs"},
+                {
+                    "name": "full",
+                    "template": "needs",
+                    "arguments": {
+                        "parameters": [{"name": "who", "value": "x"}],
+                        "artifacts": [{"name": "data", "raw": {"data": "y"}}],
+                    },
+                },
+                {"name": "lib", "templateRef": {"name": "lib", "template": "main"}},
+            ]
+        ],
+    }
+    assert problems_of(workflow([main, needs])) == [
+        (
+            "spec.templates[0].steps[0][0].arguments",
+            "template `needs` needs input parameter `who`: pass it in arguments.parameters",
+        ),
+        (
+            "spec.templates[0].steps[0][0].arguments",
+            "template `needs` needs input artifact `data`: pass it in arguments.artifacts",
+        ),
+        (
+            "spec.templates[0].steps[0][2].arguments",
+            "template `main` needs input parameter `who`: pass it in arguments.parameters",
+        ),
+    ]

@@ -1,5 +1,11 @@
-"""The thin controller's pure engine logic: variable scopes, `{{...}}` substitution and loop
-expansion. No I/O; the workflow driver composes these with the pod builder and a runtime.
+"""The thin controller's workflow engine.
+
+Pure parts: variable scopes (`scope`), `{{...}}` substitution (`substitute`), loop expansion
+(`loops`) and DAG dependencies (`depends`). The scheduler runs a Workflow on any `Runtime`:
+`runner` (arguments, entrypoint, exit handler, the Workflow object), `execute` (one node:
+template resolution, inputs, kinds), `retry`, `steps`, `dag`, `children` (what steps and tasks
+share), `io` (inputs/outputs), `pods` (building, running and judging a pod), `nodes` (the node
+tree in Argo's shape) and `context` (the run's shared state and each node's frame).
 """
 
 from __future__ import annotations

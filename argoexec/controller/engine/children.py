@@ -168,7 +168,9 @@ def run_batch(
         with cond:
             while state["running"] >= limit:
                 cond.wait()
-            if (fail_fast and state["failed"]) or run.stopping():
+            # Fail-fast holds back only what had to wait for a slot: without a limit every
+            # child starts at once, as Argo creates a whole loop in one pass.
+            if (fail_fast and index >= limit and state["failed"]) or run.stopping():
                 break
             state["running"] += 1
         thread = threading.Thread(target=worker, args=(index,), daemon=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from argoexec.controller.expr import ExpressionError, evaluate_condition
 from argoexec.controller.pod import PodBuildError, PodContext, pod_name
+from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
 from argoexec.lifecycle import Stop
 from argoexec.models import Template
@@ -75,7 +76,7 @@ def resolve(
             raise TemplateError(f"templateRef {ref}: no WorkflowTemplates were given (--templates)")
         try:
             template, found = run.store.resolve_template_ref(ref)
-        except Exception as exc:
+        except (DocumentError, LookupError, ValueError) as exc:
             raise TemplateError(str(exc)) from None
         kind = "cluster" if ref.get("clusterScope") else "namespaced"
         new_owner = Owner(str(found.name), dict(found.templates), f"{kind}/{found.name}")

@@ -136,7 +136,7 @@ def _run_group(
         run,
         jobs,
         parallelism=int(parallelism) if parallelism else None,
-        fail_fast=template.get("failFast", True) is not False,
+        fail_fast=template.get("failFast") is True,  # Argo's Template.IsFailFast(): opt-in
         ok=lambda index, child: tolerated(owners[index], child),
     )
     failure = ""

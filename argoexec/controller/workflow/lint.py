@@ -23,10 +23,16 @@ __all__ = ["Problem", "lint_template_document", "lint_workflow"]
 
 
 def _template_names(spec: dict[str, Any]) -> set[str]:
+    return set(_template_bodies(spec))
+
+
+def _template_bodies(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     templates = spec.get("templates")
     if not isinstance(templates, list):
-        return set()
-    return {t["name"] for t in templates if isinstance(t, dict) and isinstance(t.get("name"), str)}
+        return {}
+    return {
+        t["name"]: t for t in templates if isinstance(t, dict) and isinstance(t.get("name"), str)
+    }
 
 
 def _check_spec(spec: dict[str, Any], checker: Checker) -> None:
@@ -90,7 +96,7 @@ def lint_workflow(
         except TemplateReferenceError as exc:
             problems.append(Problem("spec.workflowTemplateRef", exc.message))
             unresolved = True  # its entrypoint and templates are unknown: no guesses
-    checker = Checker(_template_names(merged), store, "workflow")
+    checker = Checker(_template_names(merged), store, "workflow", _template_bodies(merged))
     entrypoint = merged.get("entrypoint")
     if unresolved:
         pass
@@ -114,7 +120,7 @@ def lint_template_document(
     spec = doc.get("spec")
     if isinstance(spec, dict):
         name = (doc.get("metadata") or {}).get("name")
-        checker = Checker(_template_names(spec), store, f"{kind} `{name}`")
+        checker = Checker(_template_names(spec), store, f"{kind} `{name}`", _template_bodies(spec))
         checker.check_name(spec.get("entrypoint"), "spec.entrypoint")
         _check_spec(spec, checker)
         problems += checker.problems

@@ -37,6 +37,18 @@ def _present(node: dict[str, Any], key: str) -> bool:
     return node.get(key) is not None
 
 
+_LOCATIONS = ("s3", "gcs", "git", "http", "artifactory", "raw", "hdfs", "oss", "azure", "local")
+
+
+def _needs_parameter(parameter: dict[str, Any]) -> bool:
+    return all(parameter.get(key) is None for key in ("value", "default", "valueFrom"))
+
+
+def _needs_artifact(artifact: dict[str, Any]) -> bool:
+    located = any(artifact.get(key) is not None for key in (*_LOCATIONS, "plugin"))
+    return not located and not artifact.get("optional")
+
+
 @dataclass
 class Checker:
     """Checks templates against the names a ``template: x`` may use (``templates``) and the
@@ -45,6 +57,7 @@ class Checker:
     templates: set[str]
     store: TemplateStore
     owner: str  # "workflow" or "WorkflowTemplate `x`", for messages
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> template
     problems: list[Problem] = field(default_factory=list)
 
     def report(self, path: str, message: str) -> None:
@@ -66,6 +79,41 @@ class Checker:
         except TemplateReferenceError as exc:
             self.report(path, exc.message)
 
+    def _called(self, call: dict[str, Any]) -> dict[str, Any] | None:
+        name, ref = call.get("template"), call.get("templateRef")
+        if isinstance(name, str):
+            return self.bodies.get(name)
+        if isinstance(ref, dict):
+            try:
+                return self.store.resolve_template_ref(ref)[0]
+            except TemplateReferenceError:
+                return None  # reported by check_ref
+        inline = call.get("inline")
+        return inline if isinstance(inline, dict) else None
+
+    def check_arguments(self, call: dict[str, Any], path: str) -> None:
+        """Every required input of the called template is passed (Argo refuses this at submit,
+        before anything runs): parameters without value/default/valueFrom, artifacts without a
+        location that are not optional."""
+        template = self._called(call)
+        if template is None:
+            return
+        arguments: dict[str, Any] = call.get("arguments") or {}
+        inputs: dict[str, Any] = template.get("inputs") or {}
+        if not isinstance(arguments, dict) or not isinstance(inputs, dict):
+            return  # wrong types are the schema check's to report
+        for kind, needed in (("parameters", _needs_parameter), ("artifacts", _needs_artifact)):
+            passed = {a.get("name") for a in arguments.get(kind) or [] if isinstance(a, dict)}
+            for declared in inputs.get(kind) or []:
+                if not isinstance(declared, dict) or declared.get("name") in passed:
+                    continue
+                if needed(declared):
+                    self.report(
+                        join(path, "arguments"),
+                        f"template `{template.get('name')}` needs input {kind[:-1]} "
+                        f"`{declared.get('name')}`: pass it in arguments.{kind}",
+                    )
+
     def check_hooks(self, hooks: Any, path: str) -> None:
         if not isinstance(hooks, dict):
             return
@@ -84,6 +132,7 @@ class Checker:
             self.report(path, "has more than one of " + ", ".join(f"`{key}`" for key in given))
         self.check_name(call.get("template"), join(path, "template"))
         self.check_ref(call.get("templateRef"), join(path, "templateRef"))
+        self.check_arguments(call, path)
         inline = call.get("inline")
         if isinstance(inline, dict):
             self.check_template(inline, join(path, "inline"), inline=True)
