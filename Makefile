@@ -46,7 +46,7 @@ test: install check
 # The README's first command: a sample workflow (steps, a DAG, artifact passing) run end to end
 # on the embedded local runtime.
 demo: install
-	$(BIN)/argoexec run examples/demo.yaml
+	$(BIN)/argoexec run examples/demo.yaml --log
 
 # The artifact layer alone: put and get a sample tree through a local S3 (moto).
 demo-artifacts: install

@@ -282,6 +282,9 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
     run.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
     run.add_argument("--secrets-dir", type=Path, metavar="DIR", help="DIR/<secret>/<key> files")
     run.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
+    run.add_argument(
+        "--log", action="store_true", help="print each pod's main log as it finishes (no tree)"
+    )
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

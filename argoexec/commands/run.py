@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -26,11 +26,12 @@ from argoexec.commands.workflows import state_store
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner
-from argoexec.controller.render import Progress, render_workflow
+from argoexec.controller.render import Progress, pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.state import RunDir
 from argoexec.controller.workflow.documents import (
     DocumentError,
+    Documents,
     load_documents,
     merge_workflow_template,
     workflow_name,
@@ -98,8 +99,10 @@ def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def run(args: argparse.Namespace, inv: Invocation) -> int:
-    parameters = _parameters(args.parameter)
+def _load(
+    args: argparse.Namespace, inv: Invocation, parameters: Mapping[str, str]
+) -> tuple[Documents, dict[str, Any]]:
+    """The documents and the workflow to run, refused (UsageError) if lint finds problems."""
     try:
         documents = load_documents([Path(args.file)], template_paths=args.templates)
     except DocumentError as exc:
@@ -120,6 +123,12 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         for problem in problems:
             inv.stderr.write(f"{args.file}: {problem.path}: {problem.message}\n")
         raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run")
+    return documents, workflow
+
+
+def run(args: argparse.Namespace, inv: Invocation) -> int:
+    parameters = _parameters(args.parameter)
+    documents, workflow = _load(args, inv, parameters)
     store = state_store(args, inv)
     name = workflow_name(workflow)
     kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
@@ -142,7 +151,9 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         poll_interval=0.02,
     )
     stream = inv.stderr if args.output else inv.stdout
-    progress = Progress(stream, is_tty=stream.isatty())
+    progress: Progress | _LogPrinter = Progress(stream, is_tty=stream.isatty())
+    if args.log:
+        progress = _LogPrinter(runtime, stream)
     control = _Deferred()
 
     def on_change(snapshot: dict[str, Any]) -> None:
@@ -171,14 +182,51 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         final = runner.run()
     progress.close()
     run_dir.write_workflow(final)
+    _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
+    return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+def _print_final(
+    final: dict[str, Any], args: argparse.Namespace, inv: Invocation, *, tree_shown: bool
+) -> None:
     if args.output == "json":
         inv.stdout.write(json.dumps(final, indent=2) + "\n")
     elif args.output == "yaml":
         inv.stdout.write(yaml.safe_dump(final, sort_keys=False))
-    elif not stream.isatty():
+    elif not tree_shown:  # the live view already left the final tree on the terminal
         inv.stdout.write(render_workflow(final) + "\n")
     inv.stdout.flush()
-    return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+class _LogPrinter:
+    """``--log`` (as ``argo submit --log``): each pod's main log once its node finished, every
+    line prefixed with the node's display name, instead of the live tree."""
+
+    def __init__(self, runtime: LocalRuntime, out: TextIO) -> None:
+        self.runtime = runtime
+        self.out = out
+        self.printed: set[str] = set()
+
+    def update(self, workflow: dict[str, Any]) -> None:
+        nodes = (workflow.get("status") or {}).get("nodes") or {}
+        finished = [
+            node
+            for node in nodes.values()
+            if node.get("type") == "Pod"
+            and node.get("finishedAt")
+            and node.get("id") not in self.printed
+        ]
+        for node in sorted(finished, key=lambda n: (n["finishedAt"], n.get("startedAt", ""))):
+            self.printed.add(str(node["id"]))
+            pod = pod_name_of(workflow, node)
+            if pod is None:
+                continue
+            for line in self.runtime.logs(pod, "main").splitlines():
+                self.out.write(f"{node.get('displayName')}: {line}\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.flush()
 
 
 class _Deferred:

@@ -1,0 +1,44 @@
+"""`argoexec run` output modes: `--log` (each pod's main log as it finishes, then the tree) and
+`-o yaml` (the final Workflow object)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from argoexec.cli import main
+from argoexec.controller.sandbox import find_bwrap
+from tests.servers.procs import require
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+
+
+def test_log_prints_each_pods_log_prefixed_with_its_step_then_the_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    code = main(["run", str(DEMO), "--log", "--state-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert "prepare: prepared 5 words" in lines
+    assert "show: report: 5 words, 27 bytes" in lines
+    # logs come as pods finish: the last step's log is after the first one's
+    assert lines.index("prepare: prepared 5 words") < lines.index("show: report: 5 words, 27 bytes")
+    assert any(line.startswith("Status:") and "Succeeded" in line for line in lines)
+
+
+def test_output_yaml_is_the_final_workflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    code = main(["run", str(DEMO), "-o", "yaml", "--state-dir", str(tmp_path), "-p", "words=a b"])
+    workflow = yaml.safe_load(capsys.readouterr().out)
+    assert code == 0
+    assert workflow["kind"] == "Workflow"
+    assert workflow["status"]["phase"] == "Succeeded"
+    assert workflow["spec"]["arguments"]["parameters"] == [{"name": "words", "value": "a b"}]
+    shows = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "show"]
+    assert shows[0]["outputs"]["result"] == "report: 2 words, 4 bytes"
