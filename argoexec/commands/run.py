@@ -26,7 +26,8 @@ from argoexec.commands.workflows import state_store
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner
-from argoexec.controller.render import Progress, pod_name_of, render_workflow
+from argoexec.controller.progress import Progress
+from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.state import RunDir
 from argoexec.controller.workflow.documents import (

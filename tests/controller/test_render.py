@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from argoexec.controller.pod.naming import node_id
+from argoexec.controller.progress import Progress
 from argoexec.controller.render import (
-    Progress,
     age,
     find_nodes,
     list_row,
