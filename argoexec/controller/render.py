@@ -1,5 +1,5 @@
-"""Workflows for people: ``argo get``'s report and node tree, ``argo list``'s table, and the live
-progress ``argoexec run`` shows.
+"""Workflows for people: ``argo get``'s report and node tree and ``argo list``'s table (the live
+view of ``argoexec run`` draws them: ``argoexec.controller.progress``).
 
 The tree is built the way ``argo get`` builds it, not from ``children`` (which in a DAG are
 dependency edges and after a step point at the next step group): a node sits under its
