@@ -45,6 +45,7 @@ node result to this JSON file instead of a ``WorkflowTaskResult``: the local run
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -214,6 +215,17 @@ def _kubeconfig(read: _Reader) -> tuple[Path, ...]:
     return tuple(Path(p) for p in text.split(os.pathsep) if p)
 
 
+def _path_map(text: str | None) -> tuple[tuple[str, str], ...]:
+    """Only the local runtime sets it; anything but a JSON object of strings maps nothing."""
+    try:
+        mapping = json.loads(text or "{}")
+    except ValueError:
+        return ()
+    if not isinstance(mapping, dict):
+        return ()
+    return tuple((k, v) for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str))
+
+
 def _tick(text: str | None) -> float:
     """A progress tick duration; anything unparsable or negative is 0 (off), as in Argo."""
     try:
@@ -250,6 +262,10 @@ class PodEnv:
     # log (the local runtime without a sandbox, benchmarks); the emissary honours them too.
     var_run_dir: Path | None = None
     termination_log: Path | None = None
+    # ARGOEXEC_PATH_MAP: a JSON object {container path: host path} of the container's mounts,
+    # set by the unsandboxed local runtime so the executor's fixed paths (/argo/staging,
+    # /argo/inputs/artifacts, /mainctrfs...) land in the pod's volumes, not on the host's root.
+    path_map: tuple[tuple[str, str], ...] = ()
     # ARGO_PROGRESS_PATCH_TICK_DURATION / ARGO_PROGRESS_FILE_TICK_DURATION, in seconds: the
     # progress monitor runs only when both are non-zero (an unparsable value counts as zero).
     progress_patch_tick: float = 0.0
@@ -285,6 +301,7 @@ class PodEnv:
             emissary_binary=Path(binary) if binary else None,
             var_run_dir=_optional_path(env.get("ARGOEXEC_VAR_RUN_DIR")),
             termination_log=_optional_path(env.get("ARGOEXEC_TERMINATION_LOG")),
+            path_map=_path_map(env.get("ARGOEXEC_PATH_MAP")),
             progress_patch_tick=_tick(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION")),
             progress_file_tick=_tick(env.get("ARGO_PROGRESS_FILE_TICK_DURATION")),
             remove_local_art_path=env.get("REMOVE_LOCAL_ART_PATH", "") == "true",

@@ -21,6 +21,7 @@ ENV_DEBUG_PAUSE_AFTER = "ARGO_DEBUG_PAUSE_AFTER"
 # Ours, not Argo's: relocate /var/run/argo and the termination log (local runtime, tests).
 ENV_VAR_RUN_DIR = "ARGOEXEC_VAR_RUN_DIR"
 ENV_TERMINATION_LOG = "ARGOEXEC_TERMINATION_LOG"
+ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
 
 # Paths (§2.1).
 VAR_RUN_ARGO = "/var/run/argo"

@@ -18,7 +18,7 @@ def init(args: argparse.Namespace, inv: Invocation) -> int:
     pod = inv.config.pod
     if not pod.pod_name:
         raise ExecutorError("ARGO_POD_NAME is not set")
-    paths = PodPaths.of(pod.var_run_dir, pod.termination_log)
+    paths = PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
     text = read_template_text(pod.template, paths)
     if plain_init(text, paths, pod.emissary_binary):
         return 0

@@ -25,7 +25,7 @@ def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
     pod = config.pod
     if not pod.pod_name:
         raise ExecutorError("ARGO_POD_NAME is not set")
-    paths = PodPaths.of(pod.var_run_dir, pod.termination_log)
+    paths = PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
     return pod, paths, parse_template(read_template_text(pod.template, paths))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,9 +22,26 @@ class PodPaths:
     termination_log: Path = Path(c.TERMINATION_LOG)
 
     @classmethod
-    def of(cls, var_run_dir: Path | None, termination_log: Path | None) -> PodPaths:
-        """Argo's paths, with /var/run/argo and the termination log moved where asked."""
+    def of(
+        cls,
+        var_run_dir: Path | None,
+        termination_log: Path | None,
+        path_map: Sequence[tuple[str, str]] = (),
+    ) -> PodPaths:
+        """Argo's paths, with /var/run/argo and the termination log moved where asked, and the
+        others through ``path_map`` (container mount path → host path, deepest mount wins)."""
         paths = cls()
+        if path_map:
+            mounts = sorted(path_map, key=lambda m: -len(m[0].rstrip("/")))
+            paths = replace(
+                paths,
+                inputs=_mapped(paths.inputs, mounts),
+                staging_script=_mapped(paths.staging_script, mounts),
+                mainctrfs=_mapped(paths.mainctrfs, mounts),
+                secrets=_mapped(paths.secrets, mounts),
+                manifest=_mapped(paths.manifest, mounts),
+                offloaded_template=_mapped(paths.offloaded_template, mounts),
+            )
         if var_run_dir is not None:
             paths = replace(paths, varrun=VarRun(var_run_dir))
         if termination_log is not None:
@@ -33,3 +51,14 @@ class PodPaths:
     def mirror(self, path: str) -> Path:
         """Main's ``path`` as the executor sees it through the mirrored volume mounts."""
         return Path(f"{self.mainctrfs}/{path.lstrip('/')}")
+
+
+def _mapped(path: Path, mounts: Sequence[tuple[str, str]]) -> Path:
+    text = str(path)
+    for target, source in mounts:
+        root = target.rstrip("/")
+        if text == root:
+            return Path(source)
+        if text.startswith(root + "/"):
+            return Path(source) / text[len(root) + 1 :]
+    return path

@@ -42,3 +42,18 @@ def test_output_yaml_is_the_final_workflow(
     assert workflow["spec"]["arguments"]["parameters"] == [{"name": "words", "value": "a b"}]
     shows = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "show"]
     assert shows[0]["outputs"]["result"] == "report: 2 words, 4 bytes"
+
+
+def test_without_the_sandbox_scripts_and_shell_lines_use_the_pods_volumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unsandboxed, the executor's fixed paths (/argo/staging, /argo/inputs...) and the paths in
+    a shell line are mapped to the pod's volumes: nothing is written to the host's root."""
+    argo_existed = Path("/argo").exists()
+    code = main(["run", str(DEMO), "--no-sandbox", "--log", "--state-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "prepare: prepared 5 words" in out.splitlines()  # a script, staged in its volume
+    assert "count-lines: 5" in out.splitlines()  # `wc -l < /tmp/input/words.txt`, mapped
+    assert "show: report: 5 words, 27 bytes" in out.splitlines()
+    assert Path("/argo").exists() == argo_existed

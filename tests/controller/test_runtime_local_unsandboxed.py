@@ -107,3 +107,15 @@ def test_a_failing_main_reports_its_termination_message_unsandboxed(
     assert result.phase == "Failed"
     main = result.container("main")
     assert (main.exit_code, main.message) == (4, "broken\n")
+
+
+def test_paths_inside_shell_lines_are_mapped_to_the_mounts() -> None:
+    from argoexec.controller.runtime.launch import HostPaths
+    from argoexec.controller.sandbox import Mount
+
+    paths = HostPaths([Mount(Path("/h/data"), "/data"), Mount(Path("/h/in.txt"), "/tmp/in.txt")])
+    line = "wc -l < /tmp/in.txt; cat '/data/a b' x/data/no /datax >/data/out"
+    assert paths.map_text(line) == (
+        "wc -l < /h/in.txt; cat '/h/data/a b' x/data/no /datax >/h/data/out"
+    )
+    assert paths.map_text("/data") == "/h/data"

@@ -11,25 +11,35 @@ at ``terminationMessagePath``; ``/tmp`` is private to the container unless a mou
 (Argo's ``tmp-dir-argo`` subPath on executor containers).
 
 Unsandboxed (no bubblewrap), absolute paths inside the container cannot be honoured. The runtime
-maps what it can: every word of ``command``/``args`` and every ``env`` value that names a path
-under a ``mountPath`` is rewritten to the host path of that mount; ``ARGOEXEC_VAR_RUN_DIR`` points
-at the host directory of ``/var/run/argo`` and ``ARGOEXEC_TERMINATION_LOG`` at the container's
-termination file (our executor and emissary honour both); ``TMPDIR``, a ``HOME`` of ``/tmp``
-and the default working directory are a per-container host directory (or the host path of a
-``/tmp`` mount). Paths a program computes itself (a script writing ``/tmp/out.txt``, output
-parameters at ``/tmp/x``, ``/dev/termination-log`` written by a user script, or
-secrets read from ``/argo/secret``) are NOT mapped: such pods need the sandbox.
+maps what it can: every path under a ``mountPath`` in ``command``/``args`` (a whole word, or a
+token of a shell line) and every ``env`` value naming one is rewritten to the host path of that
+mount; ``ARGOEXEC_VAR_RUN_DIR`` points at the host directory of ``/var/run/argo``,
+``ARGOEXEC_TERMINATION_LOG`` at the container's termination file (our executor and emissary
+honour both) and ``ARGOEXEC_PATH_MAP`` lists every mount, so the executor's other fixed paths
+(``/argo/staging``, ``/argo/inputs/artifacts``, ``/mainctrfs``...) land in the pod's volumes;
+``TMPDIR``, a ``HOME`` of ``/tmp`` and the default working directory are a per-container host
+directory (or the host path of a ``/tmp`` mount). Paths a program computes itself (a script
+writing ``/tmp/out.txt``, output parameters at ``/tmp/x``, ``/dev/termination-log`` written by a
+user script, or secrets read from ``/argo/secret``) are NOT mapped: such pods need the sandbox.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from argoexec.contract import ENV_TERMINATION_LOG, ENV_VAR_RUN_DIR, TERMINATION_LOG, VAR_RUN_ARGO
+from argoexec.contract import (
+    ENV_PATH_MAP,
+    ENV_TERMINATION_LOG,
+    ENV_VAR_RUN_DIR,
+    TERMINATION_LOG,
+    VAR_RUN_ARGO,
+)
 from argoexec.controller.runtime.env import command_line, container_env
 from argoexec.controller.runtime.process import Launch
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes
@@ -99,13 +109,18 @@ class Launcher:
         if var_run is not None:
             mapped_env[ENV_VAR_RUN_DIR] = str(var_run)
         mapped_env[ENV_TERMINATION_LOG] = str(ctx.dirs.termination(name))
+        # The executor's other fixed paths (/argo/staging, /mainctrfs...) follow the mounts.
+        mapped_env[ENV_PATH_MAP] = json.dumps({m.target: str(m.source) for m in mounts})
         mapped_env["TMPDIR"] = str(paths.host("/tmp") or tmp)
         if mapped_env.get("HOME") == "/tmp":
             mapped_env["HOME"] = mapped_env["TMPDIR"]
         cwd = paths.map(working_dir) if working_dir else mapped_env["TMPDIR"]
         # The interpreter running an executor container is this host's, never a container path
         # (a checkout under /tmp must not be "mapped" into a volume mounted at /tmp).
-        command = [w if w == sys.executable else paths.map(w) for w in argv]
+        if argv[:1] == [sys.executable]:
+            command = [argv[0], *(paths.map(w) for w in argv[1:])]
+        else:  # a user command: also the paths inside shell lines (`wc -l < /data/in.txt`)
+            command = [paths.map_text(w) for w in argv]
         termination = ctx.dirs.termination(name)
         return Launch(command, mapped_env, cwd, ctx.dirs.log(name), termination, False, fallback)
 
@@ -148,3 +163,12 @@ class HostPaths:
     def map(self, word: str) -> str:
         host = self.host(word) if word.startswith("/") else None
         return str(host) if host is not None else word
+
+    def map_text(self, text: str) -> str:
+        """Every absolute path in ``text`` that lies under a mount (a whole word, or a token of
+        a shell line such as ``cat /data/in.txt | wc -l``) mapped to its host path."""
+        return _PATH_TOKEN.sub(lambda m: m.group(1) + self.map(m.group(2)), text)
+
+
+# An absolute path at the start of the text or after a shell delimiter.
+_PATH_TOKEN = re.compile(r"""(^|[\s'"=<>|&;:(])(/[^\s'"<>|&;:()]*)""")

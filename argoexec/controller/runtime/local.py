@@ -82,7 +82,7 @@ class LocalRuntime:
             why = "bubblewrap (bwrap) is not installed" if sandbox else "the sandbox is disabled"
             log.warning(
                 "local runtime: %s; containers run UNSANDBOXED on the host, sharing /tmp, with "
-                "only mount paths named in commands, args and env mapped to host paths",
+                "only mount paths in commands, args and env mapped to host paths",
                 why,
             )
         self.sandboxed = bwrap is not None
