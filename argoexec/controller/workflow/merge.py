@@ -63,7 +63,7 @@ def _overlay(base: Any, over: Any, path: tuple[str, ...]) -> Any:
 
 _VALUE_FIELDS = ("value", "default", "valueFrom")
 _LOCATIONS = (
-    "s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "raw", "azure", "plugin",
+    "s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "raw", "azure", "plugin", "local",
 )  # fmt: skip
 
 
