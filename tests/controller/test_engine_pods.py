@@ -44,3 +44,28 @@ templates:
     assert node["phase"] == "Failed", run.explain()
     assert node["message"] == "Error (exit code 7)"
     assert node["outputs"] == {"result": "partial", "exitCode": "7"}
+
+
+def test_templates_the_thin_controller_does_not_run_are_clear_node_errors(tmp_path: Path) -> None:
+    run = run_workflow(
+        tmp_path,
+        """
+entrypoint: main
+templates:
+- name: main
+  steps:
+  - - {name: server, template: srv}
+    - {name: call, template: web}
+- name: srv
+  daemon: true
+  container: {image: alpine, command: [sleep, "1000"]}
+- name: web
+  http: {url: "http://127.0.0.1:1/"}
+""",
+    )
+    assert run.phase == "Failed", run.explain()
+    server, call = run.node("wf[0].server"), run.node("wf[0].call")
+    assert server["phase"] == call["phase"] == "Error"
+    assert "daemon templates are not supported" in server["message"]
+    assert server["templateName"] == "srv"
+    assert "http templates are not supported" in call["message"]

@@ -25,7 +25,7 @@ from .nodes import Node
 from .scope import Scope
 from .substitute import ArgumentError, SubstitutionError, substitute
 
-KINDS = ("container", "script", "resource", "containerSet", "data", "steps", "dag", "suspend")
+KINDS = ("container", "script", "resource", "containerSet", "steps", "dag", "suspend")
 NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
 _RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
 
@@ -44,14 +44,19 @@ def seconds(text: str) -> float:
 
 
 def template_kind(template: Mapping[str, Any]) -> str:
+    if template.get("daemon"):
+        raise TemplateError(
+            f"template {template.get('name')!r}: daemon templates are not supported by the thin "
+            "controller (the step would never end)"
+        )
     for kind in KINDS:
         if template.get(kind) is not None:
             return kind
-    unsupported = [k for k in ("http", "plugin") if template.get(k) is not None]
+    unsupported = [k for k in ("http", "plugin", "data") if template.get(k) is not None]
     if unsupported:
         raise TemplateError(
-            f"template {template.get('name')!r}: {unsupported[0]} templates need Argo's agent, "
-            "which the thin controller does not run"
+            f"template {template.get('name')!r}: {unsupported[0]} templates are not supported "
+            "by the thin controller"
         )
     raise TemplateError(f"template {template.get('name')!r} has none of {', '.join(KINDS)}")
 
@@ -120,7 +125,15 @@ def execute(
         template, owner, template_name, tref = resolve(run, call, frame.owner)
         kind = template_kind(template)
     except TemplateError as exc:
-        node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
+        called = call.get("template")
+        node = run.tree.add(
+            name,
+            display,
+            n.POD,
+            parent=parent,
+            boundary_id=frame.boundary_id,
+            template_name=called if isinstance(called, str) else None,
+        )
         return run.tree.finish(node, n.ERROR, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
     if template.get("retryStrategy"):
