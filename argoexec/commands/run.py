@@ -141,6 +141,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         secrets_dir=args.secrets_dir,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         executor_image=EXECUTOR_IMAGE,
+        namespace=getattr(args, "namespace", None)
+        or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
     )
     run_path = store.root / name
