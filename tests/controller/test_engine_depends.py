@@ -9,7 +9,6 @@ from argoexec.controller.engine.depends import (
     check_graph,
     dependencies_of,
     evaluate,
-    handles_failure_of,
 )
 
 PHASES = {
@@ -59,13 +58,6 @@ def test_unknown_results_and_junk_are_errors_naming_the_expression() -> None:
         dependencies_of({"name": "x", "depends": "A.Finished"})
     with pytest.raises(DependsError, match=r"unexpected '\$'"):
         dependencies_of({"name": "x", "depends": "A && $B"})
-
-
-def test_only_failure_results_handle_a_failure() -> None:
-    assert handles_failure_of({"depends": "B.Failed || B.Succeeded"}, "B")
-    assert handles_failure_of({"depends": "B.Errored"}, "B")
-    assert not handles_failure_of({"depends": "B"}, "B")
-    assert not handles_failure_of({"depends": "A.Failed && B"}, "B")
 
 
 def test_graph_checks_name_unknown_tasks_and_cycles() -> None:

@@ -84,20 +84,69 @@ def call_child(
         frame=child_frame,
         args={"parameters": params, "artifacts": arts},
     )
-    exit_template = step.get("onExit")
-    if exit_template:
+    hook = exit_hook(step, run.spec.get("arguments") or {})
+    if hook is not None:
         prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
-        exit_scope = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)[0]
-        execute(
+        exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
+        run_exit_hook(
             run,
-            {"template": exit_template},
+            hook,
             name=f"{name}.onExit",
             display=f"{display}.onExit",
             parent=node,
-            frame=child_frame.but(scope=exit_scope),
-            args={},
+            frame=child_frame.but(scope=exit_scope, artifacts=exit_artifacts),
+            where=f"{where}.onExit",
         )
     return node
+
+
+def exit_hook(holder: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo's `GetExitHook(arguments)`: `onExit` runs its template with `arguments` (the
+    workflow's); `hooks.exit` with its own arguments, or those when it has none."""
+    if holder.get("onExit"):
+        return {"template": holder["onExit"], "arguments": dict(arguments)}
+    hook = (holder.get("hooks") or {}).get("exit")
+    if not hook:
+        return None
+    own = hook.get("arguments") or {}
+    if own.get("parameters") or own.get("artifacts"):
+        return dict(hook)
+    return {**hook, "arguments": dict(arguments)}
+
+
+def run_exit_hook(
+    run: RunState,
+    hook: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    where: str,
+) -> Node:
+    """Run an exit hook as node `name`, its arguments resolved in `frame`'s scope."""
+    arguments = hook.get("arguments") or {}
+    try:
+        params = substitute(
+            arguments.get("parameters") or [],
+            frame.scope,
+            allow_unresolved=False,
+            location=f"{where}.arguments.parameters",
+        )
+        arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
+    except (SubstitutionError, InputError) as exc:
+        node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
+        return run.tree.finish(node, n.ERROR, str(exc))
+    call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
+    return execute(
+        run,
+        call,
+        name=name,
+        display=display,
+        parent=parent,
+        frame=frame,
+        args={"parameters": params, "artifacts": arts},
+    )
 
 
 def publish(scope: Scope, artifacts: Artifacts, prefix: str, node: Node) -> tuple[Scope, Artifacts]:

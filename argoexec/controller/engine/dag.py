@@ -2,9 +2,12 @@
 
 As Argo: a task whose `depends` (or `dependencies`) evaluates false is Omitted; a loop task is
 a TaskGroup node with one child per item; a task hangs from the outbound nodes of its
-dependencies (root tasks from the DAG node). A failed task fails the DAG unless `continueOn`
-tolerates it or a dependent handles it (`depends: A.Failed`...); with `failFast` (the default)
-no new task starts after such a failure. The DAG's outbound nodes are its leaf tasks'.
+dependencies (root tasks from the DAG node). Every task whose dependencies are complete starts,
+even after another task failed: Argo keeps a DAG running while any of its nodes is unfinished,
+so `dag.failFast` only matters there for tasks that never get a node, which cannot happen
+here. When all is done the DAG's phase is judged from its leaves (`assess`, Argo's
+`assessDAGPhase`): a failed leaf, or an Omitted leaf below a failure, fails it unless
+`continueOn` tolerates it. The DAG's outbound nodes are its leaf tasks'.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ class _Dag:
         spec = template.get("dag") or {}
         self.tasks: list[dict[str, Any]] = list(spec.get("tasks") or [])
         self.by_name = {str(t.get("name")): t for t in self.tasks}
-        self.fail_fast = spec.get("failFast", True) is not False
         parallelism = template.get("parallelism")
         self.parallelism = int(parallelism) if parallelism else None
         self.frame = frame.but(boundary_id=node.id, boundary_kind="dag")
@@ -79,15 +81,6 @@ class _Dag:
             "Omitted": n.OMITTED,
         }.get(prop)
         return wanted is not None and phase == wanted
-
-    def handled(self, name: str, node: Node) -> bool:
-        if tolerated(self.by_name[name], node):
-            return True
-        return any(
-            depends.handles_failure_of(task, name)
-            for task in self.tasks
-            if name in self.graph.get(str(task.get("name")), [])
-        )
 
     def assess(self) -> str:
         """Argo's assessDAGPhase: the DAG fails when a leaf task's branch failed. Walking the
@@ -202,8 +195,6 @@ class _Dag:
             self.scope = publish_loop(self.scope, f"tasks.{name}", node, children)
         else:
             self.scope, self.artifacts = publish(self.scope, self.artifacts, f"tasks.{name}", node)
-        if self.fail_fast and node.phase in (n.FAILED, n.ERROR) and not self.handled(name, node):
-            self.halted = self.halted or f"child '{node.id}' failed"
 
     def _task(self, task: dict[str, Any]) -> None:
         name = str(task.get("name"))
@@ -256,7 +247,7 @@ class _Dag:
             self.run,
             jobs,
             parallelism=self.parallelism,
-            fail_fast=self.fail_fast,
+            fail_fast=self.template.get("failFast") is True,  # Template.IsFailFast, as steps
             ok=lambda _i, child: tolerated(task, child),
         )
         # The group carries its items' failure; `continueOn` spares only the DAG (tolerated()).

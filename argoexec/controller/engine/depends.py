@@ -18,8 +18,6 @@ PROPERTIES = frozenset(
     {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned"}
     | {"AnySucceeded", "AllFailed"}
 )
-# Properties through which a dependent handles its dependency's failure.
-FAILURE_PROPERTIES = frozenset({"Failed", "Errored", "AllFailed", "AnySucceeded"})
 _TOKEN = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.([A-Za-z]+))?|(&&|\|\||!|\(|\)|\s+)|(.)")
 
 
@@ -60,15 +58,6 @@ def dependencies_of(task: Mapping[str, Any]) -> list[str]:
         if not operator and name not in names:
             names.append(name)
     return names
-
-
-def handles_failure_of(task: Mapping[str, Any], dependency: str) -> bool:
-    """Whether `task`'s `depends` reacts to `dependency` failing (so that failure is handled)."""
-    return any(
-        name == dependency and prop in FAILURE_PROPERTIES
-        for name, prop, operator in _tokens(expression_of(task))
-        if not operator
-    )
 
 
 def evaluate(task: Mapping[str, Any], result: Callable[[str, str | None], bool]) -> bool:

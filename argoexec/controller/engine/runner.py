@@ -21,6 +21,7 @@ from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
 
 from . import nodes as n
+from .children import exit_hook, run_exit_hook
 from .context import (
     DEADLINE_MESSAGE,
     Control,
@@ -210,10 +211,8 @@ class WorkflowRunner:
 
     def _run_exit_handler(self, frame: Frame) -> None:
         spec = self.spec
-        exit_template = spec.get("onExit") or ((spec.get("hooks") or {}).get("exit") or {}).get(
-            "template"
-        )
-        if not exit_template:
+        hook = exit_hook(spec, spec.get("arguments") or {})
+        if hook is None:
             return
         run = self.run_state
         failures = [
@@ -222,18 +221,19 @@ class WorkflowRunner:
         extra = exit_handler_entries(
             status=self.phase, failures=failures, duration_seconds=time.time() - run.started
         )
-        exit_node = execute(
+        exit_node = run_exit_hook(
             run,
-            {"template": exit_template},
+            hook,
             name=f"{run.name}.onExit",
             display=f"{run.name}.onExit",
             parent=None,
             frame=frame.but(extra=extra, on_exit=True, scope=run.globals.child(extra)),
-            args={},
+            where="spec.onExit",
         )
         if exit_node.phase in (n.FAILED, n.ERROR) and self.phase == n.SUCCEEDED:
-            self.phase = n.FAILED
-            self.message = f"exit handler failed: {exit_node.message}"
+            # Argo's operate(): a failed exit handler fails a succeeded workflow, an errored
+            # one errors it, with the exit node's own message.
+            self.phase, self.message = exit_node.phase, exit_node.message
 
     # --- status ------------------------------------------------------------------------------
 

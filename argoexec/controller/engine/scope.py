@@ -253,9 +253,19 @@ def exit_handler_entries(
     does (`strconv.Quote`, so its quotes survive substitution into JSON): decode it twice."""
     return {
         "workflow.status": status,
-        "workflow.failures": json.dumps(_json([dict(f) for f in failures]), ensure_ascii=False),
+        "workflow.failures": json.dumps(_failures_json(failures), ensure_ascii=False),
         "workflow.duration": f"{duration_seconds:f}",
     }
+
+
+def _failures_json(failures: Iterable[Mapping[str, Any]]) -> str:
+    """Go's marshalling of Argo's `[]failedNodeStatus`: keys in the struct's field order (the
+    order given here), and `null` for no failures (a nil slice)."""
+    items = [
+        "{" + ",".join(f"{_json(key)}:{_json(value)}" for key, value in dict(f).items()) + "}"
+        for f in failures
+    ]
+    return "[" + ",".join(items) + "]" if items else "null"
 
 
 def with_outputs(scope: Scope, parameters: Mapping[str, str]) -> Scope:

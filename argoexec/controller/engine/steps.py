@@ -46,7 +46,6 @@ def run_steps(
             n.STEP_GROUP,
             parent=node if previous is None else None,
             boundary_id=node.id,
-            template_name=node.template_name,
             template_scope=frame.owner.scope,
             phase=n.RUNNING,
         )
