@@ -33,8 +33,9 @@ _WIDEN_PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
     (PREFIX + "Parameter", "enum"): {"type": "array", "items": {"type": _ANY_STRING}},
 }
 # `image` may come from `spec.templateDefaults`, so a template's container need not name one;
-# Argo reads a gauge without `realtime` as false.
-_NOT_REQUIRED = frozenset({"image", "realtime"})
+# Argo reads a gauge without `realtime` as false, and runs a script without `source` (its
+# command alone; Go does not enforce the schema's `required`).
+_NOT_REQUIRED = frozenset({"image", "realtime", "source"})
 
 
 def _strip(node: Any) -> Any:
