@@ -9,15 +9,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from argoexec.controller.expr import ExpressionError, evaluate_when
+from argoexec.controller.workflow.lint_dag import RESULTS, find_cycle
 
-PROPERTIES = frozenset(
-    {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned"}
-    | {"AnySucceeded", "AllFailed"}
-)
+PROPERTIES = RESULTS
 _TOKEN = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.([A-Za-z]+))?|(&&|\|\||!|\(|\)|\s+)|(.)")
 
 
@@ -72,33 +70,6 @@ def evaluate(task: Mapping[str, Any], result: Callable[[str, str | None], bool])
         return evaluate_when(" ".join(parts))
     except ExpressionError as exc:
         raise DependsError(f"depends {source!r}: {exc}") from None
-
-
-def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
-    """A dependency cycle as `[a, b, a]`, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        stack.append(name)
-        for dep in graph.get(name, ()):
-            if state.get(dep) == 1:
-                return [*stack[stack.index(dep) :], dep]
-            if state.get(dep) is None and dep in graph:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[name] = 2
-        return None
-
-    for name in graph:
-        if state.get(name) is None:
-            found = visit(name)
-            if found:
-                return found
-    return None
 
 
 def check_graph(tasks: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
