@@ -134,8 +134,10 @@ class _Dag:
         failure = self.assess()
         if failure:
             return failure
-        if self.halted and len(self.done) < len(self.tasks):
-            return self.halted
+        if len(self.done) < len(self.tasks):
+            # Stopped, past a deadline, or a task's thread died (an engine bug): never Succeeded.
+            missing = ", ".join(name for name in self.by_name if name not in self.done)
+            return self.halted or f"tasks that never ran: {missing}"
         return ""
 
     def _start_ready(self) -> bool:

@@ -191,6 +191,14 @@ class WorkflowRunner:
             )
             self.phase, self.message = self._final_phase(entry)
             self._run_exit_handler(frame)
+        except BaseException as exc:
+            # The status must not say Running forever when the run was aborted or the engine
+            # itself failed; running pods are told to stop.
+            aborted = isinstance(exc, KeyboardInterrupt)
+            self.phase = n.FAILED if aborted else n.ERROR
+            self.message = "aborted" if aborted else f"the controller failed: {exc!r}"
+            run.halt(self.message)
+            raise
         finally:
             self.finished_at = time.time()
             self._finished.set()
