@@ -223,6 +223,15 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
             leaf.add_argument("-o", "--output", choices=kinds)
         if name in ("logs", "resume"):
             leaf.add_argument("--node", metavar="NODE", help="node id, name or display name")
+        if name == "resume":
+            leaf.add_argument(
+                "-p",
+                "--parameter",
+                action="append",
+                default=[],
+                metavar="NAME=VALUE",
+                help="a value for a suspended node's valueFrom.supplied output parameter",
+            )
         if name == "logs":
             leaf.add_argument("-c", "--container", default="main", metavar="CONTAINER")
         if name == "stop":

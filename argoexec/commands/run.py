@@ -242,3 +242,6 @@ class _Deferred:
 
     def take_resume_requests(self) -> list[str | None]:
         return self.target.take_resume_requests()
+
+    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
+        return self.target.take_supplied()

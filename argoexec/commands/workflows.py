@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from argoexec.commands import Invocation
+from argoexec.commands import Invocation, UsageError
 from argoexec.config import controller_state_dir
 from argoexec.controller.render import (
     find_nodes,
@@ -151,6 +151,7 @@ def _running(run: RunDir) -> dict[str, Any]:
 
 
 def resume(args: argparse.Namespace, inv: Invocation) -> int:
+    supplied = _supplied(getattr(args, "parameter", None) or [])
     run = state_store(args, inv).open(args.name)
     workflow = _running(run)
     node_id: str | None = None
@@ -162,9 +163,21 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
                 f"({node.get('type')}, {node.get('phase')})"
             )
         node_id = str(node.get("id"))
+    if supplied:
+        run.request_supplied(node_id, supplied)  # before the resume it goes with
     run.request_resume(node_id)
     inv.stdout.write(f"workflow {args.name} resumed\n")
     return 0
+
+
+def _supplied(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p {pair!r}: expected NAME=VALUE")
+        values[name] = value
+    return values
 
 
 def stop(args: argparse.Namespace, inv: Invocation) -> int:

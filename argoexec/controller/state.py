@@ -26,6 +26,7 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ _OWNER = "owner"
 _REQUESTS = "requests"
 _STOP = "stop"
 _RESUME_PREFIX = "resume-"
+_SUPPLIED_PREFIX = "supplied-"
 
 
 class StateError(Exception):
@@ -196,20 +198,50 @@ class RunDir:
 
     def request_resume(self, node: str | None) -> None:
         """Ask the running process to resume ``node`` (None: every suspended node)."""
-        # Time first so names sort in request order; pid and randomness keep them unique.
-        name = f"{_RESUME_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-        self._request(name, json.dumps({"node": node}))
+        self._request(self._request_name(_RESUME_PREFIX), json.dumps({"node": node}))
 
     def take_resume_requests(self) -> list[str | None]:
         """The pending resume requests, oldest first, each removed as it is taken. Safe with
         several takers: a request is renamed to a name of this taker's before it is read."""
+        taken: list[str | None] = []
+        for doc in self._take(_RESUME_PREFIX):
+            node = doc.get("node") if isinstance(doc, dict) else None
+            # An unreadable request resumes everything rather than being lost.
+            taken.append(node if isinstance(node, str) else None)
+        return taken
+
+    def request_supplied(self, node: str | None, parameters: Mapping[str, str]) -> None:
+        """Values for a suspended node's ``valueFrom.supplied`` output parameters (Argo's
+        ``argo node set --output-parameter``); written before the resume they go with."""
+        doc = {"node": node, "parameters": dict(parameters)}
+        self._request(self._request_name(_SUPPLIED_PREFIX), json.dumps(doc))
+
+    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
+        """The pending supplied values, oldest first, each removed as it is taken."""
+        taken: list[tuple[str | None, dict[str, str]]] = []
+        for doc in self._take(_SUPPLIED_PREFIX):
+            if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict):
+                continue
+            node = doc.get("node")
+            values = {str(k): str(v) for k, v in doc["parameters"].items()}
+            taken.append((node if isinstance(node, str) else None, values))
+        return taken
+
+    @staticmethod
+    def _request_name(prefix: str) -> str:
+        # Time first so names sort in request order; pid and randomness keep them unique.
+        return f"{prefix}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+
+    def _take(self, prefix: str) -> list[Any]:
+        """The documents of the pending requests named ``prefix...``, oldest first, each
+        claimed by renaming it before it is read (None for an unreadable one)."""
         try:
             names = sorted(
-                e.name for e in os.scandir(self.requests_dir) if e.name.startswith(_RESUME_PREFIX)
+                e.name for e in os.scandir(self.requests_dir) if e.name.startswith(prefix)
             )
         except FileNotFoundError:
             return []
-        taken: list[str | None] = []
+        docs: list[Any] = []
         for name in names:
             claimed = self.requests_dir / f".claimed-{os.getpid()}-{secrets.token_hex(4)}"
             try:
@@ -217,13 +249,12 @@ class RunDir:
             except FileNotFoundError:
                 continue  # another taker claimed it first
             try:
-                node = json.loads(claimed.read_text(encoding="utf-8")).get("node")
-            except (OSError, ValueError, AttributeError):
-                node = None  # unreadable: resume everything rather than lose the request
+                docs.append(json.loads(claimed.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                docs.append(None)
             finally:
                 claimed.unlink(missing_ok=True)
-            taken.append(node if isinstance(node, str) else None)
-        return taken
+        return docs
 
 
 class StateStore:

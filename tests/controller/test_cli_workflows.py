@@ -261,6 +261,21 @@ def test_resume_without_a_node_resumes_everything(
     assert state.open("approval-k").take_resume_requests() == [None]
 
 
+def test_resume_with_values_supplies_them_before_resuming(
+    state: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["resume", "approval-k", "--node", "approve", "-p", "answer=yes", "-p", "by=me=too"]
+    assert run_cli(capsys, *argv, "--state-dir", str(state.root))[0] == 0
+    run = state.open("approval-k")
+    node_id = find_nodes(suspended_workflow(), "approve")[0]["id"]
+    assert run.take_supplied() == [(node_id, {"answer": "yes", "by": "me=too"})]
+    assert run.take_resume_requests() == [node_id]
+    assert run.take_supplied() == []
+    code, _, err = run_cli(capsys, "resume", "approval-k", "-p", "novalue", "--state-dir", "x")
+    assert code == 2
+    assert "-p 'novalue': expected NAME=VALUE" in err
+
+
 def test_resume_of_a_node_that_is_not_suspended_is_refused(
     state: StateStore, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -37,6 +37,7 @@ class Control:
         self._lock = threading.Lock()
         self._stop: str | None = None
         self._resume: list[str | None] = []
+        self._supplied: list[tuple[str | None, dict[str, str]]] = []
         self.resumes_sent = 0
         self.runner: WorkflowRunner | None = None
         self.on_snapshot: Callable[[Control, dict[str, Any]], None] = lambda _c, _w: None
@@ -46,8 +47,10 @@ class Control:
         with self._lock:
             self._stop = message
 
-    def resume(self, node: str | None) -> None:
+    def resume(self, node: str | None, supplied: dict[str, str] | None = None) -> None:
         with self._lock:
+            if supplied:
+                self._supplied.append((node, supplied))
             self._resume.append(node)
             self.resumes_sent += 1
 
@@ -60,6 +63,11 @@ class Control:
     def take_resume_requests(self) -> list[str | None]:
         with self._lock:
             taken, self._resume = self._resume, []
+            return taken
+
+    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
+        with self._lock:
+            taken, self._supplied = self._supplied, []
             return taken
 
     def changed(self, workflow: dict[str, Any]) -> None:
@@ -233,6 +241,55 @@ templates:
     wait = run.node("wf[0].wait")
     assert (wait["type"], wait["phase"]) == ("Suspend", "Succeeded")
     assert run.result("wf[1].after") == "approved"
+
+
+APPROVAL = f"""
+entrypoint: main
+activeDeadlineSeconds: 30  # a resume that never arrives fails the test instead of hanging
+templates:
+- name: main
+  steps:
+  - - {{name: wait, template: approval}}
+  - - name: after
+      template: echo
+      arguments:
+        parameters: [{{name: m, value: "{{{{steps.wait.outputs.parameters.answer}}}}"}}]
+- name: approval
+  suspend: {{}}
+  outputs:
+    parameters:
+    - {{name: answer, valueFrom: {{supplied: {{}}}}}}
+    - {{name: reviewer, valueFrom: {{default: nobody, supplied: {{}}}}}}
+{ECHO}"""
+
+
+def _resume_with(supplied: dict[str, str]) -> Callable[[Control, dict[str, Any]], None]:
+    def resume_when_suspended(control: Control, workflow: dict[str, Any]) -> None:
+        node = _node(workflow, "wf[0].wait")
+        if node is not None and node["phase"] == "Running" and control.resumes_sent == 0:
+            control.resume("wf[0].wait", supplied)
+
+    return resume_when_suspended
+
+
+def test_values_supplied_with_the_resume_become_the_suspend_nodes_outputs(
+    tmp_path: Path,
+) -> None:
+    run = run_controlled(tmp_path, APPROVAL, on_snapshot=_resume_with({"answer": "yes"}))
+
+    assert run.phase == "Succeeded", run.explain()
+    outputs = {p["name"]: p["value"] for p in run.node("wf[0].wait")["outputs"]["parameters"]}
+    assert outputs == {"answer": "yes", "reviewer": "nobody"}  # supplied, else the default
+    assert run.result("wf[1].after") == "yes"
+
+
+def test_a_supplied_output_without_a_value_or_default_is_an_error(tmp_path: Path) -> None:
+    run = run_controlled(tmp_path, APPROVAL, on_snapshot=_resume_with({}))
+
+    assert run.phase == "Failed", run.explain()
+    wait = run.node("wf[0].wait")
+    assert wait["phase"] == "Error"
+    assert "'answer' was not supplied: resume with -p answer=VALUE" in wait["message"]
 
 
 def test_stop_terminates_the_running_pod_fails_the_workflow_and_runs_the_exit_handler(

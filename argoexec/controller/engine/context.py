@@ -35,6 +35,10 @@ class Control(Protocol):
 
     def take_resume_requests(self) -> list[str | None]: ...
 
+    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
+        """Values for suspended nodes' `valueFrom.supplied` outputs: (node or None, values)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Owner:
@@ -117,7 +121,8 @@ class RunState:
         parallelism = self.spec.get("parallelism")
         self.pod_slots = threading.BoundedSemaphore(int(parallelism)) if parallelism else None
         self._pod_stops: set[Stop] = set()
-        self.resumed: set[str] = set()  # node ids; "*" resumes every suspended node
+        self.resumed: set[str] = set()  # ids of suspended nodes to resume
+        self.supplied: dict[str, dict[str, str]] = {}  # node id -> supplied output values
 
     # --- globals ----------------------------------------------------------------------------
 

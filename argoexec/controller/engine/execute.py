@@ -22,7 +22,7 @@ from . import pods
 from .context import DEADLINE_MESSAGE, Frame, Owner, RunState
 from .io import InputError, resolve_input_artifacts, resolve_parameters
 from .nodes import Node
-from .scope import Scope
+from .scope import Scope, parameter_text
 from .substitute import ArgumentError, SubstitutionError, substitute
 
 KINDS = ("container", "script", "resource", "containerSet", "steps", "dag", "suspend")
@@ -449,21 +449,35 @@ def run_suspend(
             run.changed.wait(timeout)
     if message:
         return run.tree.finish(node, n.FAILED, message)
-    outputs = _supplied_outputs(template)
+    with run.lock:
+        supplied = dict(run.supplied.get(node.id) or {})
+    try:
+        outputs = _suspend_outputs(template, supplied)
+    except ValueError as exc:
+        return run.tree.finish(node, n.ERROR, str(exc))
+    export_globals(run, template, outputs)
     return run.tree.finish(node, n.SUCCEEDED, outputs=outputs)
 
 
-def _supplied_outputs(template: Mapping[str, Any]) -> dict[str, Any] | None:
+def _suspend_outputs(
+    template: Mapping[str, Any], supplied: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """A resumed suspend node's output parameters: the value supplied with the resume
+    (`argoexec resume -p NAME=VALUE`, Argo's `argo node set`), else `valueFrom.default`."""
     params = []
     for param in (template.get("outputs") or {}).get("parameters") or []:
+        name = str(param.get("name"))
         value_from = param.get("valueFrom") or {}
-        value = param.get("value")
+        value = supplied.get(name, param.get("value"))
         if value is None and value_from.get("default") is not None:
-            value = value_from["default"]
-        if value is None:
-            value = param.get("default")
+            value = parameter_text(value_from["default"])
+        if value is None and "supplied" in value_from:
+            raise ValueError(
+                f"output parameter {name!r} was not supplied: resume with -p {name}=VALUE"
+            )
         if value is not None:
-            params.append({"name": param.get("name"), "value": str(value)})
+            entry = {k: v for k, v in param.items() if k != "valueFrom"}
+            params.append({**entry, "value": str(value)})
     return {"parameters": params} if params else None
 
 

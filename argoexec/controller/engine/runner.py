@@ -266,17 +266,29 @@ class WorkflowRunner:
         message = self.control.stop_requested()
         if message is not None and not run.stop.is_set():
             run.halt(message or STOP_MESSAGE)
+        # Resumes first: values supplied with a resume are written before it, so they are
+        # taken in the same poll.
         requests = self.control.take_resume_requests()
-        if not requests:
+        supplied = self.control.take_supplied()
+        if not requests and not supplied:
             return
         suspended = [
             node for node in run.tree if node.type == n.SUSPEND and node.phase == n.RUNNING
         ]
+
+        def matching(wanted: str | None) -> list[n.Node]:
+            return [
+                node
+                for node in suspended
+                if wanted is None or wanted in (node.id, node.name, node.display_name)
+            ]
+
         with run.lock:
+            for wanted, values in supplied:
+                for node in matching(wanted):
+                    run.supplied.setdefault(node.id, {}).update(values)
             for wanted in requests:
-                for node in suspended:
-                    if wanted is None or wanted in (node.id, node.name, node.display_name):
-                        run.resumed.add(node.id)
+                run.resumed.update(node.id for node in matching(wanted))
             run.changed.notify_all()
 
     def workflow(self) -> dict[str, Any]:
