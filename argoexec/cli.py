@@ -270,6 +270,13 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
         metavar="NAME=VALUE",
         help="set a workflow argument (repeatable)",
     )
+    run.add_argument(
+        "-f",
+        "--parameter-file",
+        type=Path,
+        metavar="FILE",
+        help="workflow arguments from a YAML/JSON map of NAME: VALUE (-p wins)",
+    )
     run.add_argument("--entrypoint", metavar="NAME", help="run this template instead")
     run.add_argument("--runtime", choices=("local",), default="local")
     run.add_argument(

@@ -46,8 +46,21 @@ log = logging.getLogger("argoexec.run")
 EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
 
 
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _parameter_file(path: Path | None) -> dict[str, str]:
+    """`--parameter-file` (as `argo submit`): a YAML or JSON map of names to values."""
+    if path is None:
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"--parameter-file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"--parameter-file {path}: expected a map of NAME: VALUE")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in document.items()}
+
+
+def _parameters(pairs: list[str], path: Path | None = None) -> dict[str, str]:
+    out = _parameter_file(path)
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
@@ -128,7 +141,7 @@ def _load(
 
 
 def run(args: argparse.Namespace, inv: Invocation) -> int:
-    parameters = _parameters(args.parameter)
+    parameters = _parameters(args.parameter, getattr(args, "parameter_file", None))
     documents, workflow = _load(args, inv, parameters)
     store = state_store(args, inv)
     name = workflow_name(workflow)

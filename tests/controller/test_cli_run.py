@@ -57,3 +57,21 @@ def test_without_the_sandbox_scripts_and_shell_lines_use_the_pods_volumes(
     assert "count-lines: 5" in out.splitlines()  # `wc -l < /tmp/input/words.txt`, mapped
     assert "show: report: 5 words, 27 bytes" in out.splitlines()
     assert Path("/argo").exists() == argo_existed
+
+
+def test_a_parameter_file_sets_arguments_and_p_wins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    params = tmp_path / "params.yaml"
+    params.write_text("words: one two three\nunused: 3\n")
+    argv = ["run", str(DEMO), "-f", str(params), "-o", "json", "--state-dir", str(tmp_path / "s")]
+    assert main(argv) == 0
+    workflow = yaml.safe_load(capsys.readouterr().out)
+    arguments = workflow["spec"]["arguments"]["parameters"]
+    assert {"name": "words", "value": "one two three"} in arguments
+    assert {"name": "unused", "value": "3"} in arguments
+    assert main([*argv, "-p", "words=just one"]) == 0
+    workflow = yaml.safe_load(capsys.readouterr().out)
+    shows = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "show"]
+    assert shows[0]["outputs"]["result"] == "report: 2 words, 9 bytes"
