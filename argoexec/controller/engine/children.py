@@ -1,5 +1,5 @@
 """What steps and DAG tasks share: calling one child (`when`, arguments, the call itself and
-its `onExit`), judging its phase (`continueOn`), publishing its results to its siblings'
+its exit hook), judging its phase (`continueOn`), publishing its results to its siblings'
 scope, and running a batch of children with `parallelism` and `failFast`."""
 
 from __future__ import annotations
