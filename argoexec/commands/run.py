@@ -22,10 +22,11 @@ from typing import Any, TextIO
 import yaml
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.commands.workflows import state_store
+from argoexec.commands.workflows import assignments, state_store
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner
+from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner, override_parameters
+from argoexec.controller.pod.context import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
@@ -43,7 +44,7 @@ from artifacts.locations import select_repository
 
 log = logging.getLogger("argoexec.run")
 
-EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
+EXECUTOR_IMAGE = DEFAULT_EXECUTOR_IMAGE
 
 
 def _parameter_file(path: Path | None) -> dict[str, str]:
@@ -60,13 +61,7 @@ def _parameter_file(path: Path | None) -> dict[str, str]:
 
 
 def _parameters(pairs: list[str], path: Path | None = None) -> dict[str, str]:
-    out = _parameter_file(path)
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-p {pair!r}: expected NAME=VALUE")
-        out[name] = value
-    return out
+    return {**_parameter_file(path), **assignments(pairs)}
 
 
 def _repository(path: Path | None, default_root: Path) -> ArtifactRepository:
@@ -80,16 +75,9 @@ def _repository(path: Path | None, default_root: Path) -> ArtifactRepository:
 
 
 def _apply_parameters(workflow: dict[str, Any], parameters: Mapping[str, str]) -> None:
-    """Put `-p` values into the workflow so lint sees the arguments the run will have."""
-    spec = workflow.setdefault("spec", {})
-    arguments = spec.setdefault("arguments", {})
-    params = arguments.setdefault("parameters", [])
-    remaining = dict(parameters)
-    for param in params:
-        if param.get("name") in remaining:
-            param["value"] = remaining.pop(str(param["name"]))
-            param.pop("valueFrom", None)
-    params += [{"name": k, "value": v} for k, v in remaining.items()]
+    """Put `-p` values into the workflow itself, so lint sees the arguments the run has."""
+    arguments = workflow.setdefault("spec", {}).setdefault("arguments", {})
+    arguments["parameters"] = override_parameters(arguments.get("parameters") or [], parameters)
 
 
 @contextmanager
@@ -147,8 +135,6 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     name = workflow_name(workflow)
     kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
     options = RunOptions(
-        parameters=parameters,
-        entrypoint=args.entrypoint,
         artifact_repository=_repository(args.artifact_repository, store.root / "artifacts"),
         config_maps=documents.config_maps,
         secrets_dir=args.secrets_dir,

@@ -151,7 +151,7 @@ def _running(run: RunDir) -> dict[str, Any]:
 
 
 def resume(args: argparse.Namespace, inv: Invocation) -> int:
-    supplied = _supplied(getattr(args, "parameter", None) or [])
+    supplied = assignments(getattr(args, "parameter", None) or [])
     run = state_store(args, inv).open(args.name)
     workflow = _running(run)
     node_id: str | None = None
@@ -170,7 +170,8 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
     return 0
 
 
-def _supplied(pairs: list[str]) -> dict[str, str]:
+def assignments(pairs: list[str]) -> dict[str, str]:
+    """`-p NAME=VALUE` flags as a map (the value may hold `=`)."""
     values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")

@@ -3,7 +3,6 @@ or one line per node phase change elsewhere."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -11,16 +10,15 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from argoexec.controller.render import (
+    ANSI,
     DONE_PHASES,
+    RESET,
     Workflow,
     nodes_of,
     parse_time,
     render_workflow,
     visible_len,
 )
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_RESET = "\x1b[0m"
 
 
 def _clip(line: str, width: int) -> str:
@@ -29,7 +27,7 @@ def _clip(line: str, width: int) -> str:
         return line
     out, seen, pos = [], 0, 0
     while pos < len(line) and seen < width:
-        match = _ANSI.match(line, pos)
+        match = ANSI.match(line, pos)
         if match:
             out.append(match.group())
             pos = match.end()
@@ -37,7 +35,7 @@ def _clip(line: str, width: int) -> str:
         out.append(line[pos])
         seen += 1
         pos += 1
-    return "".join(out) + (_RESET if "\x1b[" in line else "")
+    return "".join(out) + (RESET if "\x1b[" in line else "")
 
 
 def _utc_now() -> datetime:

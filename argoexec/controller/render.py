@@ -25,7 +25,7 @@ from argoexec.durations import format_go_duration
 Node = dict[str, Any]
 Workflow = dict[str, Any]
 
-_RESET = "\x1b[0m"
+RESET = "\x1b[0m"
 _RED, _GREEN, _YELLOW, _CYAN = 31, 32, 33, 36
 # Argo's icons (NoUtf8 off): phase icon, colour. An active Suspend node shows "ǁ" instead.
 _ICONS = {
@@ -42,7 +42,7 @@ _BOUNDARY = frozenset({"Steps", "DAG"})
 _GROUP = frozenset({"StepGroup", "Retry"})
 _EXECUTION = frozenset({"Pod", "Skipped", "Suspend", "HTTP", "Plugin"})
 DONE_PHASES = frozenset({"Succeeded", "Failed", "Error", "Skipped", "Omitted"})
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOOP_INDEX = re.compile(r"\((\d+)(?::[^)]*)?\)$")
 
 
@@ -256,7 +256,7 @@ def _connector(i: int, last: int, grouped: bool) -> tuple[str, str]:
 
 
 def _paint(text: str, colour: int, color: bool) -> str:
-    return f"\x1b[{colour}m{text}{_RESET}" if color and colour else text
+    return f"\x1b[{colour}m{text}{RESET}" if color and colour else text
 
 
 def _icon(node: Node, color: bool) -> str:
@@ -307,7 +307,7 @@ class _TreeRows:
 
 
 def visible_len(text: str) -> int:
-    return len(_ANSI.sub("", text))
+    return len(ANSI.sub("", text))
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

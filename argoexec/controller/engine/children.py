@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from argoexec.controller.expr import ExpressionError
+from argoexec.controller.runtime.status import rfc3339
 
 from . import nodes as n
 from .context import Frame, RunState
@@ -160,8 +161,8 @@ def publish(scope: Scope, artifacts: Artifacts, prefix: str, node: Node) -> tupl
         exit_code=outputs.get("exitCode"),
         result=outputs.get("result"),
         parameters=params,
-        started_at=n.rfc3339(node.started_at),
-        finished_at=n.rfc3339(node.finished_at) if node.finished_at else "",
+        started_at=rfc3339(node.started_at),
+        finished_at=rfc3339(node.finished_at) if node.finished_at else "",
         host_node_name=node.host_node_name or "",
     )
     new_artifacts = dict(artifacts)

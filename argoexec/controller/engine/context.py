@@ -15,7 +15,7 @@ from argoexec.models import ArtifactRepository
 
 from .nodes import NodeTree
 from .pods import ResultChannel
-from .scope import Scope
+from .scope import Scope, with_outputs
 
 DEADLINE_MESSAGE = "Step exceeded its deadline"
 
@@ -126,13 +126,9 @@ class RunState:
 
     # --- globals ----------------------------------------------------------------------------
 
-    def set_global(self, key: str, value: str) -> None:
-        with self.lock:
-            self.globals = self.globals.child({key: value})
-
     def export_parameter(self, name: str, value: str) -> None:
         with self.lock:
-            self.globals = self.globals.child({f"workflow.outputs.parameters.{name}": value})
+            self.globals = with_outputs(self.globals, {name: value})
             self.output_parameters = [p for p in self.output_parameters if p["name"] != name]
             self.output_parameters.append({"name": name, "value": value})
 
@@ -172,7 +168,3 @@ class RunState:
     def unregister_pod(self, stop: Stop) -> None:
         with self.lock:
             self._pod_stops.discard(stop)
-
-    def notify(self) -> None:
-        with self.lock:
-            self.changed.notify_all()

@@ -15,7 +15,6 @@ from typing import Any
 from argoexec.controller.expr import ExpressionError, evaluate_when
 from argoexec.controller.workflow.lint_dag import RESULTS, find_cycle
 
-PROPERTIES = RESULTS
 _TOKEN = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.([A-Za-z]+))?|(&&|\|\||!|\(|\)|\s+)|(.)")
 
 
@@ -34,10 +33,10 @@ def _tokens(expression: str) -> list[tuple[str, str | None, str]]:
             if operator.strip():
                 out.append(("", None, operator))
             continue
-        if prop is not None and prop not in PROPERTIES:
+        if prop is not None and prop not in RESULTS:
             raise DependsError(
                 f"depends {expression!r}: unknown result {task}.{prop} "
-                f"(one of {', '.join(sorted(PROPERTIES))})"
+                f"(one of {', '.join(sorted(RESULTS))})"
             )
         out.append((task, prop, ""))
     return out

@@ -7,24 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.expr import ExpressionError, evaluate_expr, expand_env, render_value
+from argoexec.models.artifacts import LOCATION_KINDS
 
 from .scope import Scope, parameter_text
 from .substitute import ArgumentError, SubstitutionError, resolve_arguments, substitute
 
-LOCATION_KEYS = (
-    "s3",
-    "gcs",
-    "git",
-    "http",
-    "artifactory",
-    "raw",
-    "hdfs",
-    "oss",
-    "azure",
-    "plugin",
-    "local",
-    "archiveLogs",
-)
+LOCATION_KEYS = (*LOCATION_KINDS, "archiveLogs")
 # What an argument artifact carries to the declared input besides its location.
 _CARRIED = ("archive",)
 

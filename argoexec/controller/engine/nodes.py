@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from argoexec.controller.pod.naming import node_id
+from argoexec.controller.runtime.status import rfc3339
 
 PENDING = "Pending"
 RUNNING = "Running"
@@ -34,10 +34,6 @@ TASK_GROUP = "TaskGroup"
 RETRY = "Retry"
 SKIPPED_TYPE = "Skipped"
 SUSPEND = "Suspend"
-
-
-def rfc3339(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

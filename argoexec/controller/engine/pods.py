@@ -13,8 +13,8 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,8 +54,6 @@ class PodOutcome:
     phase: str
     message: str = ""
     outputs: dict[str, Any] | None = None
-    exit_code: int | None = None
-    pod: dict[str, Any] = field(default_factory=dict)
 
 
 def _executor_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -126,7 +124,7 @@ def run(
         done.set()
     reported = channel.read(name)
     if lost:
-        return PodOutcome(n.ERROR, lost[0], pod=pod)
+        return PodOutcome(n.ERROR, lost[0])
     return interpret(result, reported, main_containers, stop, pod)
 
 
@@ -188,7 +186,7 @@ def interpret(
     )
     if main_code is not None:
         outputs["exitCode"] = str(main_code)
-    outcome = PodOutcome(n.SUCCEEDED, outputs=outputs or None, exit_code=main_code, pod=pod)
+    outcome = PodOutcome(n.SUCCEEDED, outputs=outputs or None)
     verdict = _pod_failure(result, stop) or _container_failure(result, mains)
     if verdict is None and reported is not None and reported.phase in (n.FAILED, n.ERROR):
         verdict = reported.phase, reported.message or ""
@@ -234,9 +232,8 @@ class LocalResults:
     """The file sink on the `local` runtime: `wait` writes the NodeResult into an emptyDir that
     only it mounts, and the controller reads it from the host side of that volume."""
 
-    def __init__(self, volume_path: Any) -> None:
-        # `volume_path(pod_name, volume) -> Path`, e.g. LocalRuntime.volume_path.
-        self._volume_path = volume_path
+    def __init__(self, volume_path: Callable[[str, str], Path]) -> None:
+        self._volume_path = volume_path  # e.g. LocalRuntime.volume_path
 
     def prepare(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
@@ -255,11 +252,11 @@ class LocalResults:
             )
 
     def exit_recorded(self, pod_name: str, container: str) -> bool:
-        var_run = Path(self._volume_path(pod_name, VAR_RUN_ARGO_VOLUME))
+        var_run = self._volume_path(pod_name, VAR_RUN_ARGO_VOLUME)
         return VarRun(var_run).exitcode(container).exists()
 
     def read(self, pod_name: str) -> NodeResult | None:
-        path = Path(self._volume_path(pod_name, RESULT_VOLUME)) / "result.json"
+        path = self._volume_path(pod_name, RESULT_VOLUME) / "result.json"
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -13,12 +13,13 @@ import copy
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
+from argoexec.controller.runtime.status import rfc3339
 
 from . import nodes as n
 from .children import exit_hook, run_exit_hook
@@ -40,16 +41,25 @@ from .substitute import ArgumentError, resolve_arguments
 STOP_MESSAGE = "Stopped with strategy 'Stop'"
 
 
-def _arguments(spec: Mapping[str, Any], options: RunOptions) -> list[dict[str, Any]]:
-    """`spec.arguments.parameters` with `-p` overrides (unknown names are added, as `argo
-    submit -p` does) and ConfigMap references resolved; each must end with a value."""
-    params = [dict(p) for p in (spec.get("arguments") or {}).get("parameters") or []]
-    overrides = dict(options.parameters)
+def override_parameters(
+    parameters: Iterable[Mapping[str, Any]], overrides: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Workflow argument parameters with `-p NAME=VALUE` applied: a given value replaces the
+    declared value (or valueFrom); unknown names are added, as `argo submit -p` does."""
+    params = [dict(p) for p in parameters]
+    remaining = dict(overrides)
     for param in params:
-        if param.get("name") in overrides:
-            param["value"] = overrides.pop(str(param["name"]))
+        if param.get("name") in remaining:
+            param["value"] = remaining.pop(str(param["name"]))
             param.pop("valueFrom", None)
-    params += [{"name": k, "value": v} for k, v in overrides.items()]
+    return params + [{"name": k, "value": v} for k, v in remaining.items()]
+
+
+def _arguments(spec: Mapping[str, Any], options: RunOptions) -> list[dict[str, Any]]:
+    """`spec.arguments.parameters` with `-p` overrides and ConfigMap references resolved;
+    each must end with a value."""
+    declared = (spec.get("arguments") or {}).get("parameters") or []
+    params = override_parameters(declared, options.parameters)
     for index, param in enumerate(params):
         where = f"spec.arguments.parameters[{index}] ({param.get('name')})"
         ref = (param.get("valueFrom") or {}).get("configMapKeyRef")
@@ -81,7 +91,7 @@ def _failure(workflow: str, node: n.Node) -> dict[str, Any]:
         "templateName": template,
         "phase": node.phase,
         "podName": pod_name(workflow, node.name, template, node.id),
-        "finishedAt": n.rfc3339(node.finished_at) if node.finished_at else None,
+        "finishedAt": rfc3339(node.finished_at) if node.finished_at else None,
     }
 
 
@@ -308,8 +318,8 @@ class WorkflowRunner:
         done = sum(1 for v in pods if v["phase"] == n.SUCCEEDED)
         status: dict[str, Any] = {
             "phase": self.phase,
-            "startedAt": n.rfc3339(run.started),
-            "finishedAt": n.rfc3339(self.finished_at) if self.finished_at else None,
+            "startedAt": rfc3339(run.started),
+            "finishedAt": rfc3339(self.finished_at) if self.finished_at else None,
             "progress": f"{done}/{len(pods)}",
         }
         if self.message:

@@ -12,6 +12,7 @@ from argoexec.controller.workflow.lint_dag import find_cycle, task_dependencies
 from argoexec.controller.workflow.lint_expr import EXPR_TAG, strings
 from argoexec.controller.workflow.problems import Problem, join
 from argoexec.controller.workflow.store import TemplateStore
+from argoexec.models.artifacts import LOCATION_KINDS
 
 KINDS = (
     "container",
@@ -37,15 +38,12 @@ def _present(node: dict[str, Any], key: str) -> bool:
     return node.get(key) is not None
 
 
-_LOCATIONS = ("s3", "gcs", "git", "http", "artifactory", "raw", "hdfs", "oss", "azure", "local")
-
-
 def _needs_parameter(parameter: dict[str, Any]) -> bool:
     return all(parameter.get(key) is None for key in ("value", "default", "valueFrom"))
 
 
 def _needs_artifact(artifact: dict[str, Any]) -> bool:
-    located = any(artifact.get(key) is not None for key in (*_LOCATIONS, "plugin"))
+    located = any(artifact.get(key) is not None for key in LOCATION_KINDS)
     return not located and not artifact.get("optional")
 
 

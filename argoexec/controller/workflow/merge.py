@@ -19,6 +19,7 @@ from typing import Any
 
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.store import TemplateStore
+from argoexec.models.artifacts import LOCATION_KINDS
 
 # Paths (within spec) of the lists merged by key, and whether same-keyed elements merge (True)
 # or the workflow's replaces the template's (False).
@@ -62,9 +63,6 @@ def _overlay(base: Any, over: Any, path: tuple[str, ...]) -> Any:
 
 
 _VALUE_FIELDS = ("value", "default", "valueFrom")
-_LOCATIONS = (
-    "s3", "gcs", "http", "git", "artifactory", "hdfs", "oss", "raw", "azure", "plugin", "local",
-)  # fmt: skip
 
 
 def _has_value(parameter: Any) -> bool:
@@ -80,7 +78,7 @@ def _by_name(items: Any) -> dict[Any, dict[str, Any]]:
 
 
 def _location(artifact: dict[str, Any]) -> str | None:
-    found = [key for key in _LOCATIONS if artifact.get(key) is not None]
+    found = [key for key in LOCATION_KINDS if artifact.get(key) is not None]
     return found[0] if len(found) == 1 else None
 
 
