@@ -14,7 +14,7 @@ from pathlib import Path
 
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
-from argoexec.executor.staging import install_emissary, write_file
+from argoexec.executor.staging import install_emissary, write_file, write_template_text
 from argoexec.models import Artifact, Template
 from artifacts.driver import DriverContext
 from artifacts.errors import ArtifactError, ErrorCode
@@ -34,11 +34,7 @@ def run_init(
 
 
 def write_template(template: Template, target: Path) -> None:
-    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(json.dumps(template.to_wire()), encoding="utf-8")
-    os.chmod(partial, 0o444)
-    os.replace(partial, target)
+    write_template_text(json.dumps(template.to_wire()), target)
 
 
 def stage_files(template: Template, paths: PodPaths) -> None:

@@ -77,6 +77,15 @@ def write_file(path: Path, text: str, mode: int) -> None:
     os.chmod(path, mode)
 
 
+def write_template_text(text: str, target: Path) -> None:
+    """``/var/run/argo/template`` (read-only, replaced atomically), which the emissary reads."""
+    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.chmod(partial, 0o444)
+    os.replace(partial, target)
+
+
 def plain_init(template_text: str, paths: PodPaths, emissary: Path | None) -> bool:
     """Prepare a pod that loads no input artifacts; False (nothing done) for any other pod, or
     a template this cannot judge, which the full path then handles (and reports)."""
@@ -88,12 +97,7 @@ def plain_init(template_text: str, paths: PodPaths, emissary: Path | None) -> bo
         return False
     os.umask(0)  # files in shared volumes must be usable by containers running as other users
     install_emissary(emissary, paths.varrun.executable)
-    target = paths.varrun.template
-    target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(template_text, encoding="utf-8")
-    os.chmod(partial, 0o444)
-    os.replace(partial, target)
+    write_template_text(template_text, paths.varrun.template)
     try:
         script = doc.get("script") or {}
         if script.get("source"):
