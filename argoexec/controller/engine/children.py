@@ -22,6 +22,17 @@ from .substitute import SubstitutionError, evaluate_when, substitute
 Artifacts = dict[str, dict[str, Any]]
 
 
+def current_globals(run: RunState, scope: Scope, artifacts: Artifacts) -> tuple[Scope, Artifacts]:
+    """`scope` and `artifacts` with the global outputs exported so far (`globalName`): Argo
+    resolves every step, and a template's outputs, against its current globals."""
+    exported = {k: v for k, v in run.globals.items() if k.startswith("workflow.outputs.")}
+    if exported:
+        scope = scope.child(exported)
+    if run.global_artifacts:
+        artifacts = {**artifacts, **run.global_artifacts}
+    return scope, artifacts
+
+
 def tolerated(step: Mapping[str, Any], node: Node) -> bool:
     """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
     if node.phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
@@ -45,13 +56,7 @@ def call_child(
     where: str,
 ) -> Node:
     """Run one (already loop-expanded) step or task as node `name`."""
-    # Global outputs exported since the parent template started (`globalName`) are visible,
-    # as Argo resolves every step against its current global parameters.
-    exported = {k: v for k, v in run.globals.items() if k.startswith("workflow.outputs.")}
-    if exported:
-        scope = scope.child(exported)
-    if run.global_artifacts:
-        artifacts = {**artifacts, **run.global_artifacts}
+    scope, artifacts = current_globals(run, scope, artifacts)
     child_frame = frame.but(scope=scope, artifacts=artifacts)
     when = step.get("when")
     try:

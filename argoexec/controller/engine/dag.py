@@ -18,7 +18,15 @@ from typing import Any
 
 from . import depends
 from . import nodes as n
-from .children import Artifacts, call_child, publish, publish_loop, run_batch, tolerated
+from .children import (
+    Artifacts,
+    call_child,
+    current_globals,
+    publish,
+    publish_loop,
+    run_batch,
+    tolerated,
+)
 from .context import Frame, RunState
 from .execute import export_globals
 from .io import InputError, template_outputs
@@ -41,7 +49,7 @@ class _Dag:
         self.parallelism = int(parallelism) if parallelism else None
         self.frame = frame.but(boundary_id=node.id, boundary_kind="dag")
         self.scope = scope
-        self.artifacts: Artifacts = dict(run.global_artifacts)
+        self.artifacts: Artifacts = {}
         for art in (template.get("inputs") or {}).get("artifacts") or []:
             self.artifacts[f"inputs.artifacts.{art.get('name')}"] = dict(art)
         self.done: dict[str, Node] = {}
@@ -283,7 +291,7 @@ def run_dag(
     if failure:
         return run.tree.finish(node, n.FAILED, failure, outbound_nodes=outbound)
     try:
-        outputs = template_outputs(template, dag.scope, dag.artifacts)
+        outputs = template_outputs(template, *current_globals(run, dag.scope, dag.artifacts))
     except InputError as exc:
         return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
     export_globals(run, template, outputs)

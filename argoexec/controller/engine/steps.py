@@ -12,7 +12,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .children import Artifacts, call_child, publish, publish_loop, run_batch, tolerated
+from .children import (
+    Artifacts,
+    call_child,
+    current_globals,
+    publish,
+    publish_loop,
+    run_batch,
+    tolerated,
+)
 from .context import Frame, RunState
 from .execute import export_globals
 from .io import InputError, template_outputs
@@ -33,7 +41,7 @@ def run_steps(
 ) -> Node:
     run.tree.update(node, phase=n.RUNNING)
     inner = frame.but(boundary_id=node.id, boundary_kind="steps")
-    artifacts: Artifacts = dict(run.global_artifacts)
+    artifacts: Artifacts = {}
     for art in (template.get("inputs") or {}).get("artifacts") or []:
         artifacts[f"inputs.artifacts.{art.get('name')}"] = dict(art)
     tmpl_name = str(template.get("name") or "")
@@ -67,7 +75,7 @@ def run_steps(
     if failure:
         return run.tree.finish(node, n.FAILED, failure, outbound_nodes=outbound)
     try:
-        outputs = template_outputs(template, scope, artifacts)
+        outputs = template_outputs(template, *current_globals(run, scope, artifacts))
     except InputError as exc:
         return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
     export_globals(run, template, outputs)
