@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from argoexec.controller.expr import ExpressionError, evaluate_condition
+from argoexec.controller.expr import ExpressionError
 from argoexec.controller.pod import PodBuildError, PodContext, pod_name
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
@@ -479,7 +479,3 @@ def _suspend_outputs(
             entry = {k: v for k, v in param.items() if k != "valueFrom"}
             params.append({**entry, "value": str(value)})
     return {"parameters": params} if params else None
-
-
-def condition_holds(expression: str, scope: Scope) -> bool:
-    return evaluate_condition(expression, scope.as_expr_env())

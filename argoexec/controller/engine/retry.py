@@ -15,11 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from argoexec.controller.expr import ExpressionError
+from argoexec.controller.expr import ExpressionError, evaluate_condition
 
 from . import nodes as n
 from .context import Frame, RunState
-from .execute import attempt, condition_holds, seconds
+from .execute import attempt, seconds
 from .nodes import Node
 from .scope import Scope
 from .substitute import SubstitutionError, substitute
@@ -118,7 +118,7 @@ def run_retry(
         }
         if why is None and expression:
             try:
-                if not condition_holds(str(expression), scope.child(entries)):
+                if not evaluate_condition(str(expression), scope.child(entries).as_expr_env()):
                     why = "retryStrategy.expression evaluated to false"
             except ExpressionError as exc:
                 why = f"retryStrategy.expression: {exc}"
