@@ -9,7 +9,6 @@ that could not start is an Error, and the pod deadline reads as Argo's message.
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -87,7 +86,7 @@ def build(template: dict[str, Any], ctx: PodContext) -> tuple[dict[str, Any], di
     """The pod and the config maps it needs (offloaded template/args)."""
     model = Template.model_validate(template)
     objects = build_pod_objects(model, ctx)
-    pod = copy.deepcopy(objects.pod)
+    pod = objects.pod  # built fresh for this call: ours to amend
     add_local_roots(pod, objects.template)
     config_maps: dict[str, Any] = {}
     if objects.config_map is not None:
