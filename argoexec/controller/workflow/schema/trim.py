@@ -1,10 +1,11 @@
 """Make ``workflow.json``: the part of Argo's JSON schema that ``argoexec lint`` checks against.
 
-Run ``python -m argoexec.controller.workflow.schema.trim /work/shared/argo/schema.json`` after
-updating Argo's schema; ``tests/controller/test_workflow_lint.py`` fails when the vendored copy is
-out of sync. Only the definitions reachable from the three kinds we read are kept, without
-descriptions, and a few types are widened to what Argo's Go types really accept from YAML (the
-published schema says ``string`` for all of them).
+Run ``python -m argoexec.controller.workflow.schema.trim tests/fixtures/argo/schema.json`` after
+updating Argo's schema (see tests/fixtures/argo/README.md);
+``tests/controller/test_workflow_lint.py`` fails when the vendored copy is out of sync. Only the
+definitions reachable from the three kinds we read are kept, without descriptions, and a few
+types are widened to what Argo's Go types really accept from YAML (the published schema says
+``string`` for all of them).
 """
 
 from __future__ import annotations
