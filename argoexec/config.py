@@ -54,6 +54,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from argoexec.contract import (
+    ENV_EMISSARY_BINARY,
+    ENV_PATH_MAP,
+    ENV_TERMINATION_LOG,
+    ENV_VAR_RUN_DIR,
+)
 from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
 from artifacts.settings import MIB, TransferSettings
@@ -283,7 +289,7 @@ class PodEnv:
             grace = float(env.get("ARGO_TERMINATION_GRACE_PERIOD_SECONDS") or 0)
         except ValueError:
             grace = 0.0
-        binary = env.get("ARGOEXEC_EMISSARY_BINARY")
+        binary = env.get(ENV_EMISSARY_BINARY)
         result_file = env.get("ARGOEXEC_RESULT_FILE")
         return cls(
             pod_name=env.get("ARGO_POD_NAME") or None,
@@ -299,9 +305,9 @@ class PodEnv:
             grace_seconds=grace if grace > 0 else 30.0,
             progress_file=env.get("ARGO_PROGRESS_FILE", ""),
             emissary_binary=Path(binary) if binary else None,
-            var_run_dir=_optional_path(env.get("ARGOEXEC_VAR_RUN_DIR")),
-            termination_log=_optional_path(env.get("ARGOEXEC_TERMINATION_LOG")),
-            path_map=_path_map(env.get("ARGOEXEC_PATH_MAP")),
+            var_run_dir=_optional_path(env.get(ENV_VAR_RUN_DIR)),
+            termination_log=_optional_path(env.get(ENV_TERMINATION_LOG)),
+            path_map=_path_map(env.get(ENV_PATH_MAP)),
             progress_patch_tick=_tick(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION")),
             progress_file_tick=_tick(env.get("ARGO_PROGRESS_FILE_TICK_DURATION")),
             remove_local_art_path=env.get("REMOVE_LOCAL_ART_PATH", "") == "true",

@@ -22,6 +22,8 @@ ENV_DEBUG_PAUSE_AFTER = "ARGO_DEBUG_PAUSE_AFTER"
 ENV_VAR_RUN_DIR = "ARGOEXEC_VAR_RUN_DIR"
 ENV_TERMINATION_LOG = "ARGOEXEC_TERMINATION_LOG"
 ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
+# Ours: the file init copies to /var/run/argo/argoexec (else it writes a launcher for itself).
+ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
 
 # Paths (§2.1).
 VAR_RUN_ARGO = "/var/run/argo"

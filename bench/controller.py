@@ -57,7 +57,7 @@ from argoexec.controller.engine.runner import WorkflowRunner
 from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
-from argoexec.controller.sandbox import bwrap_argv, find_bwrap
+from argoexec.controller.sandbox import Bubblewrap, HostSystem, Sandbox, find_bubblewrap
 
 EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
 WORKFLOW_NAME = "bench-dag"
@@ -359,11 +359,32 @@ def probes(runs: int) -> dict[str, float]:
         "probe_import_init_ms": _timed_ms([python, "-c", "import argoexec.commands.init"], runs),
         "probe_import_wait_ms": _timed_ms([python, "-c", "import argoexec.commands.wait"], runs),
     }
-    bwrap = find_bwrap()
+    bwrap = find_bubblewrap()
     if bwrap is not None:
-        sandboxed = bwrap_argv([true], bwrap=bwrap, cwd="/", as_pid_1=True)
-        found["probe_bwrap_true_ms"] = _timed_ms(sandboxed, runs)
+        with tempfile.TemporaryDirectory() as work:
+            sandbox = Sandbox(bwrap, HostSystem.scan(), Path(work) / "files")
+            sandbox.prepare()
+            argv = sandbox.argv([true], layer=Path(work) / "layer", hostname="p", as_pid_1=True)
+            found["probe_bwrap_true_ms"] = _timed_ms(argv, runs)
+        found["probe_bwrap_host_root_true_ms"] = _timed_ms(_host_root_sandbox(bwrap, true), runs)
     return found
+
+
+def _host_root_sandbox(bwrap: Bubblewrap, command: str) -> list[str]:
+    """The baseline sandbox: the layout before containers got their own root (every top-level
+    host directory bound read-only, a private /tmp and /run), to compare start-up costs."""
+    argv = [bwrap.path, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    argv.append("--as-pid-1")
+    for entry in sorted(os.listdir("/")):
+        path = Path("/") / entry
+        if entry in ("proc", "dev", "tmp", "run", "sys"):
+            continue
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--ro-bind", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
+    return [*argv, "--tmpfs", "/tmp", "--tmpfs", "/run", "--chdir", "/", "--", command]
 
 
 # --- the benchmark --------------------------------------------------------------------------
@@ -410,7 +431,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": args.command,
         "runs": args.runs,
         "poll_interval_s": args.poll_interval,
-        "sandboxed": not args.no_sandbox and find_bwrap() is not None,
+        "sandboxed": not args.no_sandbox and find_bubblewrap() is not None,
         "loadavg_1m_at_start": round(load, 2),
         "total_s": round(total, 3),
         "baseline_s": round(baseline, 3),

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from argoexec.cli import main
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import find_bubblewrap
 from tests.servers.procs import require
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
@@ -18,7 +18,7 @@ DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 def test_log_prints_each_pods_log_prefixed_with_its_step_then_the_tree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     code = main(["run", str(DEMO), "--log", "--state-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -33,7 +33,7 @@ def test_log_prints_each_pods_log_prefixed_with_its_step_then_the_tree(
 def test_output_yaml_is_the_final_workflow(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     code = main(["run", str(DEMO), "-o", "yaml", "--state-dir", str(tmp_path), "-p", "words=a b"])
     workflow = yaml.safe_load(capsys.readouterr().out)
     assert code == 0
@@ -62,7 +62,7 @@ def test_without_the_sandbox_scripts_and_shell_lines_use_the_pods_volumes(
 def test_a_parameter_file_sets_arguments_and_p_wins(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     params = tmp_path / "params.yaml"
     params.write_text("words: one two three\nunused: 3\n")
     argv = ["run", str(DEMO), "-f", str(params), "-o", "json", "--state-dir", str(tmp_path / "s")]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from argoexec.cli import main
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.models import SecretKeySelector
 from tests.servers.backend import Backend
 from tests.servers.procs import require
@@ -50,7 +50,7 @@ def _artifacts(workflow: dict[str, object]) -> list[dict[str, object]]:
 def test_the_same_workflow_stores_its_artifacts_in_s3_given_a_repository(
     tmp_path: Path, s3_moto: Backend, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     secrets = tmp_path / "secrets"
     repository = tmp_path / "repositories.yaml"
     repository.write_text(yaml.safe_dump(_config_map(s3_moto, secrets)))
@@ -74,7 +74,7 @@ def test_the_same_workflow_stores_its_artifacts_in_s3_given_a_repository(
 def test_by_default_artifacts_go_to_the_local_directory_repository(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     state = tmp_path / "state"
 
     code = main(["run", str(WORKFLOW), "--state-dir", str(state), "-o", "json"])

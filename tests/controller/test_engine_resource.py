@@ -11,7 +11,7 @@ from argoexec.controller.engine.context import RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import find_bubblewrap
 from tests.controller.test_engine_run import EXECUTOR_IMAGE, Run
 from tests.servers.kube import FakeKube
 from tests.servers.procs import require
@@ -41,7 +41,7 @@ templates:
 
 
 def run(tmp_path: Path, kubeconfig: Path | None) -> Run:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     workflow = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",

@@ -20,7 +20,7 @@ from argoexec.controller.engine.context import Control, EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.models import ArtifactRepository, SecretKeySelector
 from tests.servers.backend import Backend
 from tests.servers.procs import require
@@ -129,7 +129,7 @@ def make_runner(
     on_change: Any = None,
     secrets_dir: Path | None = None,
 ) -> WorkflowRunner:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     wf = workflow(spec, name) if isinstance(spec, str) else dict(spec)
     runtime = LocalRuntime(tmp_path / "pods", executor_image=EXECUTOR_IMAGE, poll_interval=0.02)
     options = RunOptions(
@@ -405,7 +405,7 @@ templates:
 
     assert run.phase == "Succeeded", run.explain()
     bad = run.node("wf[0].bad")
-    assert (bad["phase"], bad["message"]) == ("Failed", "Error (exit code 3)")
+    assert (bad["phase"], bad["message"]) == ("Failed", "main: Error (exit code 3)")
     assert run.result("wf[1].after") == "Failed"
     assert run.node("wf[0]")["phase"] == "Succeeded"
 

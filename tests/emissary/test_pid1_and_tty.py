@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from argoexec.controller.sandbox import Mount, bwrap_argv, find_bwrap
+from argoexec.controller.sandbox import Mount
 from tests.emissary.conftest import REPO, Emissary
-from tests.servers.procs import require
+from tests.sandboxing import container_argv
 
 # Counts zombie processes in the sandbox's PID namespace (state Z in /proc/<pid>/stat).
 COUNT_ZOMBIES = (
@@ -21,14 +21,14 @@ COUNT_ZOMBIES = (
 )
 
 
-def test_orphans_of_the_child_are_reaped_when_the_emissary_is_pid_1(emissary: Emissary) -> None:
-    bwrap = find_bwrap()
-    require(bwrap is not None, "bubblewrap (bwrap) is not installed")
-    assert bwrap is not None
+def test_orphans_of_the_child_are_reaped_when_the_emissary_is_pid_1(
+    emissary: Emissary, tmp_path: Path
+) -> None:
     # The grandchild outlives its parent, is re-parented to PID 1 (the emissary) and exits.
     script = f"sh -c 'sleep 0.2 &'; sleep 1; {COUNT_ZOMBIES}"
     command = [sys.executable, "-m", "argoexec.emissary.main", "--", "sh", "-c", script]
-    argv = bwrap_argv(command, [Mount(emissary.root, "/var/run/argo")], bwrap=bwrap, as_pid_1=True)
+    mounts = [Mount(emissary.root, "/var/run/argo")]
+    argv = container_argv(command, mounts, work=tmp_path, as_pid_1=True)
     env = emissary.env() | {"ARGOEXEC_VAR_RUN_DIR": "/var/run/argo", "PYTHONPATH": str(REPO)}
     result = subprocess.run(argv, env=env, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr

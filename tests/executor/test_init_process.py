@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from argoexec.controller.sandbox import Mount, bwrap_argv, find_bwrap
+from argoexec.controller.sandbox import Mount
 from argoexec.models import SecretKeySelector
+from tests.sandboxing import container_argv
 from tests.servers.backend import Backend
-from tests.servers.procs import require
 
 
 @dataclass
@@ -46,13 +46,10 @@ class Pod:
         ]
 
     def run(self, template: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
-        bwrap = find_bwrap()
-        require(bwrap is not None, "bubblewrap (bwrap) is not installed")
-        assert bwrap is not None
-        argv = bwrap_argv(
+        argv = container_argv(
             [sys.executable, "-m", "argoexec", "init", "--loglevel", "debug"],
             self.mounts(),
-            bwrap=bwrap,
+            work=self.root / "container",
         )
         full_env = {
             "PATH": os.environ["PATH"],

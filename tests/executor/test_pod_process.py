@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,11 +28,12 @@ from typing import Any
 import pytest
 
 from argoexec.contract import RESULT_MAX_BYTES
-from argoexec.controller.sandbox import Mount, bwrap_argv, find_bwrap
+from argoexec.controller.sandbox import Mount
 from argoexec.models import SecretKeySelector
+from tests.sandboxing import NONROOT, container_argv
 from tests.servers.backend import Backend
 from tests.servers.kube import FakeKube
-from tests.servers.procs import require, wait_until
+from tests.servers.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = "65534"
@@ -75,17 +77,11 @@ class Pod:
         return doc
 
     def sandbox(self, command: list[str], mounts: list[Mount]) -> list[str]:
-        bwrap = find_bwrap()
-        require(bwrap is not None, "bubblewrap (bwrap) is not installed")
-        assert bwrap is not None
-        argv = bwrap_argv(command, mounts, bwrap=bwrap, cwd="/")
-        if not self.nonroot:
-            return argv
-        cut = len(argv) - len(command) - 1  # bwrap's own "--" before the command
-        assert argv[cut] == "--"
-        # Mounts first, then the root turns read-only; the user namespace maps uid 65534.
-        user = ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
-        return [argv[0], *user, *argv[1:cut], "--remount-ro", "/", *argv[cut:]]
+        work = Path(tempfile.mkdtemp(prefix="container-", dir=self.root))
+        # Non-root: uid 65534 in the user namespace, a read-only root (made so after the mounts)
+        # with a writable /tmp, as a pod with readOnlyRootFilesystem and an emptyDir at /tmp.
+        extra = [*NONROOT] if self.nonroot else []
+        return container_argv(command, mounts, work=work, extra=extra)
 
     def env(self, template: dict[str, Any], **extra: str) -> dict[str, str]:
         return {

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.sandbox import Mount, bwrap_argv, find_bwrap
+from argoexec.controller.sandbox import Mount
 from tests.executor.test_resource_support import configmap, workflow
+from tests.sandboxing import NONROOT, container_argv
 from tests.servers.kube import FakeKube
-from tests.servers.procs import require
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = "65534"
@@ -25,9 +25,6 @@ NS, NODE, WF, WF_UID = "argo", "wf-node-9", "wf", "wf-uid-9"
 def run_resource(
     tmp_path: Path, kube: FakeKube, action: str, template: dict[str, Any], *extra: str
 ) -> tuple[subprocess.CompletedProcess[str], str]:
-    bwrap = find_bwrap()
-    require(bwrap is not None, "bubblewrap (bwrap) is not installed")
-    assert bwrap is not None
     config = kube.kubeconfig(tmp_path / "kubeconfig", token=kube.token, namespace=NS)
     termination_log = tmp_path / "termination-log"
     termination_log.touch()
@@ -37,10 +34,7 @@ def run_resource(
     ]
     command = [sys.executable, "-m", "argoexec", "resource", action]
     command += ["--kubeconfig", KUBECONFIG_IN_POD, *extra]
-    argv = bwrap_argv(command, mounts, bwrap=bwrap, cwd="/")
-    cut = len(argv) - len(command) - 1
-    user = ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
-    argv = [argv[0], *user, *argv[1:cut], "--remount-ro", "/", *argv[cut:]]
+    argv = container_argv(command, mounts, work=tmp_path / "container", extra=NONROOT)
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(REPO),

@@ -1,39 +1,42 @@
 """How one container of a pod spec becomes a host command line (``Launch``).
 
-Images are ignored: ``command`` + ``args`` run on the host, as root, with no resource limits and
-no ``securityContext`` applied. An *executor container* (its image is the configured executor
-image, or its command is the bare ``argoexec``) runs this project's own executor: a leading
-``argoexec`` becomes ``sys.executable -m argoexec``; ``/var/run/argo/argoexec`` needs nothing, it
-is the launcher ``argoexec init`` wrote for this same Python.
+Images are ignored: ``command`` + ``args`` run on this host, with no resource limits and no
+``securityContext`` applied. An *executor container* (its image is the configured executor
+image, or its command is the bare ``argoexec``) runs this project's own executor
+(`executor.Executor`); ``/var/run/argo/argoexec`` in user containers is the emissary launcher
+``init`` installed.
 
-Sandboxed (bubblewrap), each volume mount is bound at its ``mountPath`` and the termination log
-at ``terminationMessagePath``; ``/tmp`` is private to the container unless a mount replaces it
-(Argo's ``tmp-dir-argo`` subPath on executor containers).
+Sandboxed (bubblewrap, `sandbox.Sandbox`), each container gets its own writable root over the
+host's system directories, each volume mount is bound at its ``mountPath`` and the termination
+log at ``terminationMessagePath``; a ``workingDir`` that does not exist is created. The
+environment is a container's: the standard ``PATH``, ``HOME=/root``, ``HOSTNAME`` the pod's
+name, then the container's ``env`` and ``envFrom``.
 
-Unsandboxed (no bubblewrap), absolute paths inside the container cannot be honoured. The runtime
-maps what it can: every path under a ``mountPath`` in ``command``/``args`` (a whole word, or a
-token of a shell line) and every ``env`` value naming one is rewritten to the host path of that
-mount; ``ARGOEXEC_VAR_RUN_DIR`` points at the host directory of ``/var/run/argo``,
-``ARGOEXEC_TERMINATION_LOG`` at the container's termination file (our executor and emissary
-honour both) and ``ARGOEXEC_PATH_MAP`` lists every mount, so the executor's other fixed paths
-(``/argo/staging``, ``/argo/inputs/artifacts``, ``/mainctrfs``...) land in the pod's volumes;
-``TMPDIR``, a ``HOME`` of ``/tmp`` and the default working directory are a per-container host
-directory (or the host path of a ``/tmp`` mount). Paths a program computes itself (a script
-writing ``/tmp/out.txt``, output parameters at ``/tmp/x``, ``/dev/termination-log`` written by a
-user script, or secrets read from ``/argo/secret``) are NOT mapped: such pods need the sandbox.
+Unsandboxed (no bubblewrap, or ``--no-sandbox``), absolute paths inside the container cannot
+be honoured. The runtime maps what it can: every path under a ``mountPath`` in
+``command``/``args`` (a whole word, or a token of a shell line) and every ``env`` value naming
+one is rewritten to the host path of that mount; ``ARGOEXEC_VAR_RUN_DIR`` points at the host
+directory of ``/var/run/argo``, ``ARGOEXEC_TERMINATION_LOG`` at the container's termination file
+(our executor and emissary honour both) and ``ARGOEXEC_PATH_MAP`` lists every mount, so the
+executor's other fixed paths (``/argo/staging``, ``/argo/inputs/artifacts``, ``/mainctrfs``...)
+land in the pod's volumes; ``TMPDIR``, a ``HOME`` of ``/tmp`` and the default working directory
+are a per-container host directory (or the host path of a ``/tmp`` mount). Paths a program
+computes itself (a script writing ``/tmp/out.txt``, output parameters at ``/tmp/x``,
+``/dev/termination-log`` written by a user script, or secrets read from ``/argo/secret``) are
+NOT mapped, and the host's files are all visible: such pods need the sandbox.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from argoexec.contract import (
+    ENV_EMISSARY_BINARY,
     ENV_PATH_MAP,
     ENV_TERMINATION_LOG,
     ENV_VAR_RUN_DIR,
@@ -41,12 +44,16 @@ from argoexec.contract import (
     VAR_RUN_ARGO,
 )
 from argoexec.controller.runtime.env import command_line, container_env
+from argoexec.controller.runtime.executor import Executor
 from argoexec.controller.runtime.process import Launch
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes
-from argoexec.controller.sandbox import Mount, bwrap_argv
+from argoexec.controller.sandbox import Mount, Sandbox
 
 ARGOEXEC = "argoexec"
 FALLBACK_TO_LOGS = "FallbackToLogsOnError"
+# What an image's default environment holds (Debian and most others).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CONTAINER_HOME = "/root"
 
 
 @dataclass(frozen=True)
@@ -59,19 +66,27 @@ class PodContext:
     secrets: Path | None
     config_maps: Mapping[str, Mapping[str, str]]
 
+    @property
+    def name(self) -> str:
+        return str((self.pod.get("metadata") or {}).get("name", ""))
+
 
 @dataclass(frozen=True)
 class Launcher:
-    """Builds ``Launch``es; ``bwrap`` is None when running unsandboxed."""
+    """Builds ``Launch``es; ``sandbox`` is None when running unsandboxed."""
 
     executor_image: str
-    base_env: Mapping[str, str]
-    bwrap: str | None
+    executor: Executor
+    sandbox: Sandbox | None
 
     def launch(self, ctx: PodContext, container: Mapping[str, Any]) -> Launch:
         name = str(container["name"])
-        meta = ctx.pod.get("metadata") or {}
-        base = {**self.base_env, "HOSTNAME": str(meta.get("name", ""))}
+        home = CONTAINER_HOME if self.sandbox is not None else "/tmp"
+        base = {"PATH": SYSTEM_PATH, "HOME": home, "HOSTNAME": ctx.name}
+        executor = self.is_executor(container)
+        if executor:  # the executor image's PATH holds `argoexec`; init installs the launcher
+            base["PATH"] = f"{self.executor.bin}:{SYSTEM_PATH}"
+            base[ENV_EMISSARY_BINARY] = self.executor.emissary
         env = container_env(
             ctx.pod, container, base=base, secrets=ctx.secrets, config_maps=ctx.config_maps
         )
@@ -80,12 +95,20 @@ class Launcher:
         termination = ctx.dirs.termination(name)
         target = str(container.get("terminationMessagePath") or TERMINATION_LOG)
         mounts.append(Mount(termination, target))
-        log = ctx.dirs.log(name)
         fallback = container.get("terminationMessagePolicy") == FALLBACK_TO_LOGS
         working_dir = str(container.get("workingDir") or "")
-        if self.bwrap is not None:
-            full = bwrap_argv(argv, mounts, bwrap=self.bwrap, cwd=working_dir or "/", as_pid_1=True)
-            return Launch(full, env, None, log, termination, True, fallback)
+        if self.sandbox is not None:
+            binds = self.executor.binds if executor else self.executor.emissary_binds
+            full = self.sandbox.argv(
+                argv,
+                layer=ctx.dirs.layer(name),
+                mounts=mounts,
+                binds=binds,
+                cwd=working_dir or "/",
+                hostname=ctx.name,
+                as_pid_1=True,
+            )
+            return Launch(full, env, None, ctx.dirs.log(name), termination, True, fallback)
         return self._unsandboxed(
             ctx, name, argv=argv, env=env, mounts=mounts, working_dir=working_dir, fallback=fallback
         )
@@ -114,10 +137,15 @@ class Launcher:
         mapped_env["TMPDIR"] = str(paths.host("/tmp") or tmp)
         if mapped_env.get("HOME") == "/tmp":
             mapped_env["HOME"] = mapped_env["TMPDIR"]
-        cwd = paths.map(working_dir) if working_dir else mapped_env["TMPDIR"]
+        cwd = mapped_env["TMPDIR"]
+        if working_dir:
+            inside = paths.host(working_dir)
+            if inside is not None:  # in one of the pod's volumes: created as a runtime would
+                inside.mkdir(parents=True, exist_ok=True)
+            cwd = str(inside or working_dir)
         # The interpreter running an executor container is this host's, never a container path
         # (a checkout under /tmp must not be "mapped" into a volume mounted at /tmp).
-        if argv[:1] == [sys.executable]:
+        if argv[:1] == list(self.executor.python):
             command = [argv[0], *(paths.map(w) for w in argv[1:])]
         else:  # a user command: also the paths inside shell lines (`wc -l < /data/in.txt`)
             command = [paths.map_text(w) for w in argv]
@@ -131,18 +159,8 @@ class Launcher:
     def executor_argv(self, container: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
         """The bare ``argoexec`` of an executor container becomes this project's executor."""
         if argv[:1] == [ARGOEXEC] and self.is_executor(container):
-            return [sys.executable, "-S", "-c", _EXECUTOR_CODE, *argv[1:]]
+            return self.executor.argv(argv[1:])
         return list(argv)
-
-
-# Executor containers start without ``site`` (-S) and with this process's import path: the
-# same modules, without processing site-packages (.pth files, the editable-install finder) on
-# every start, which costs about as much as the interpreter itself.
-_SOURCE_ROOT = str(Path(__file__).resolve().parents[3])  # holds argoexec/ and artifacts/
-_EXECUTOR_CODE = (
-    f"import sys; sys.path[:0] = {[_SOURCE_ROOT, *(p for p in sys.path if p)]!r}; "
-    "from argoexec.cli import main; sys.exit(main())"
-)
 
 
 class HostPaths:

