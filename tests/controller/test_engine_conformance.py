@@ -134,7 +134,7 @@ templates:
     )
 
     assert run.phase == "Failed", run.explain()
-    assert run.message == run.node("wf.onExit")["message"] == "Error (exit code 3)"
+    assert run.message == run.node("wf.onExit")["message"] == "main: Error (exit code 3)"
 
 
 def test_workflow_failures_keep_argos_field_order(tmp_path: Path) -> None:

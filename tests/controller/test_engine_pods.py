@@ -11,7 +11,7 @@ from tests.controller.test_engine_run import run_workflow
 def test_a_main_container_that_cannot_start_errors_the_node_with_the_cause(
     tmp_path: Path,
 ) -> None:
-    # /etc exists on the host and is bound read-only: the artifact's mount point cannot be made.
+    # Nothing can be created in /proc: the artifact's mount point cannot be made.
     run = run_workflow(
         tmp_path,
         """
@@ -19,15 +19,15 @@ entrypoint: main
 templates:
 - name: main
   inputs:
-    artifacts: [{name: a, path: /etc/argoexec-cannot-exist/a.txt, raw: {data: hi}}]
-  container: {image: alpine, command: [cat, /etc/argoexec-cannot-exist/a.txt]}
+    artifacts: [{name: a, path: /proc/argoexec-cannot-exist/a.txt, raw: {data: hi}}]
+  container: {image: alpine, command: [cat, /proc/argoexec-cannot-exist/a.txt]}
 """,
     )
     node = run.node("wf")
     assert run.phase == "Error", run.explain()
     assert node["phase"] == "Error"
-    assert node["message"].startswith("container main failed to start"), node["message"]
-    assert "/etc/argoexec-cannot-exist" in node["message"]
+    assert node["message"].startswith("main: StartError (exit code 128): failed to create")
+    assert "/proc/argoexec-cannot-exist" in node["message"], node["message"]
 
 
 def test_a_failing_main_reports_its_exit_code_and_keeps_its_outputs(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ templates:
     )
     node = run.node("wf")
     assert node["phase"] == "Failed", run.explain()
-    assert node["message"] == "Error (exit code 7)"
+    assert node["message"] == "main: Error (exit code 7)"
     assert node["outputs"] == {"result": "partial", "exitCode": "7"}
 
 

@@ -125,7 +125,7 @@ templates:
     report = json.loads(run.result("wf.onExit"))
     assert report["status"] == "Failed"
     [bad] = report["bad"]
-    assert bad["message"] == "Error (exit code 3)"
+    assert bad["message"] == "main: Error (exit code 3)"
     assert bad["templateName"] == "fail"
     assert bad["phase"] == "Failed"
     assert bad["podName"] == pod_name("wf", "wf[0].bad", "fail", run.node("wf[0].bad")["id"])

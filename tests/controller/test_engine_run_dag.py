@@ -331,7 +331,7 @@ templates:
 
     assert run.phase == "Failed", run.explain()
     assert run.children("wf") == ["wf(0)"]
-    assert run.node("wf")["message"] == "Error (exit code 1)"
+    assert run.node("wf")["message"] == "main: Error (exit code 1)"
 
 
 def test_retry_policies_for_errored_attempts(tmp_path: Path) -> None:

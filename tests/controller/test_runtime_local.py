@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from argoexec.controller.runtime import LocalRuntime
-from argoexec.controller.sandbox import find_bwrap
+from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.lifecycle import Stop
 from tests.controller.runtime_pods import (
     EXECUTOR_IMAGE,
@@ -23,7 +23,7 @@ from tests.servers.procs import require, wait_until
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> LocalRuntime:
-    require(find_bwrap() is not None, "bubblewrap (bwrap) is not installed")
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
     return LocalRuntime(tmp_path / "pods", executor_image=EXECUTOR_IMAGE)
 
 
@@ -187,8 +187,12 @@ def test_a_missing_secret_fails_the_pod_before_any_container_starts(
     result = runtime.run_pod(pod, secrets=tmp_path)
     assert result.phase == "Failed"
     assert result.reason == "CreateContainerConfigError"
-    assert "'absent'" in result.message
-    assert result.container("main").started_at is None
+    main = result.container("main")
+    assert (main.waiting_reason, main.message) == (
+        "CreateContainerConfigError",
+        'secret "absent" not found',
+    )
+    assert main.started_at is None
 
 
 def test_the_active_deadline_terminates_then_kills_the_pod(runtime: LocalRuntime) -> None:

@@ -2,9 +2,10 @@
 
 The pod is exactly what `controller.pod` builds; a `ResultChannel` adds how the executor reports
 back on this runtime (the file sink on `local`) and reads the `NodeResult`. How a finished pod
-becomes a node phase follows Argo's controller: a failed main container fails the node
-(`Error (exit code N)` or its termination message), a failed init or wait container or a pod
-that could not start is an Error, and the pod deadline reads as Argo's message.
+becomes a node phase follows Argo's controller (`podphase`, Argo's inferFailedReason): a failed
+main container fails the node (`main: Error (exit code N)[: termination message]`), a failed
+init or wait container or a pod that could not start is an Error, and the pod deadline reads as
+Argo's message.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import PodResult
 from argoexec.controller.runtime.protocol import Runtime
-from argoexec.controller.runtime.status import DEADLINE_EXCEEDED
 from argoexec.lifecycle import Stop
 from argoexec.models import NodeResult, Template
 from argoexec.varrun import VarRun
 
 from . import nodes as n
+from . import podphase
 
 LOST_POLL_SECONDS = 0.25
 LOST_GRACE_SECONDS = 1.0
@@ -156,19 +157,17 @@ def _watch_mains(
             if time.monotonic() - first < LOST_GRACE_SECONDS:
                 continue
             detail = container.message.strip() or runtime.logs(name, main).strip()[-300:]
-            lost.append(
-                f"container {main} failed to start (exit code {container.exit_code}): {detail}"
-            )
+            reason = f"{container.reason} (exit code {container.exit_code})"
+            lost.append(f"{main}: {reason}: {detail}" if detail else f"{main}: {reason}")
             stop.set(lost[-1])
             return
 
 
-def _termination(result: PodResult, container: str) -> tuple[int | None, str]:
+def _exit_code(result: PodResult, container: str) -> int | None:
     try:
-        status = result.container(container)
+        return result.container(container).exit_code
     except KeyError:
-        return None, ""
-    return status.exit_code, status.message.strip()
+        return None
 
 
 def interpret(
@@ -179,14 +178,19 @@ def interpret(
     pod: dict[str, Any],
 ) -> PodOutcome:
     outputs = reported.outputs.to_wire() if reported and reported.outputs else {}
-    exit_codes = [_termination(result, m)[0] for m in mains]
+    exit_codes = [_exit_code(result, m) for m in mains]
     main_code = next(
         (c for c in exit_codes if c not in (None, 0)), exit_codes[-1] if mains else None
     )
     if main_code is not None:
         outputs["exitCode"] = str(main_code)
     outcome = PodOutcome(n.SUCCEEDED, outputs=outputs or None)
-    verdict = _pod_failure(result, stop) or _container_failure(result, mains)
+    if stop.is_set():
+        outcome.phase, outcome.message = n.FAILED, stop.reason or "Stopped"
+        return outcome
+    verdict: tuple[str, str] | None = podphase.assess(result, mains)
+    if verdict == (n.SUCCEEDED, ""):
+        verdict = None
     if verdict is None and reported is not None and reported.phase in (n.FAILED, n.ERROR):
         verdict = reported.phase, reported.message or ""
     has_wait = any(c["name"] == "wait" for c in pod["spec"]["containers"])
@@ -195,33 +199,6 @@ def interpret(
     if verdict is not None:
         outcome.phase, outcome.message = verdict
     return outcome
-
-
-def _pod_failure(result: PodResult, stop: Stop) -> tuple[str, str] | None:
-    """Failures of the pod as a whole: stopped, past its deadline, or its init failed."""
-    if stop.is_set():
-        return n.FAILED, stop.reason or "Stopped"
-    if result.reason == DEADLINE_EXCEEDED:
-        return n.FAILED, result.message
-    code, message = _termination(result, "init")
-    if code not in (None, 0):
-        return n.ERROR, f"init: {message or f'exit code {code}'}"
-    return None
-
-
-def _container_failure(result: PodResult, mains: list[str]) -> tuple[str, str] | None:
-    """A failed main fails the node; a failed wait (or a pod that never ran main) errors it."""
-    for main in mains:
-        code, message = _termination(result, main)
-        if code not in (None, 0):
-            return n.FAILED, message or f"Error (exit code {code})"
-    code, message = _termination(result, "wait")
-    if code not in (None, 0):
-        return n.ERROR, f"wait: {message or f'exit code {code}'}"
-    never_ran = any(_termination(result, m)[0] is None for m in mains)
-    if result.phase != n.SUCCEEDED and never_ran:
-        return n.ERROR, result.message or "the pod failed"
-    return None
 
 
 __all__ = ["PodBuildError", "PodOutcome", "ResultChannel", "build", "interpret", "run"]

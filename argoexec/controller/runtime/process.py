@@ -20,13 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from argoexec.controller.runtime.status import START_ERROR, ContainerStatus
+from argoexec.controller.runtime.status import START_ERROR, ContainerStatus, start_error
 from argoexec.lifecycle import Stop
 
 TERMINATION_MESSAGE_MAX = 4096  # the kubelet's per-container cap
 _FALLBACK_LINES = 80  # FallbackToLogsOnError: the log's tail, as the kubelet takes it
 _FALLBACK_BYTES = 2048
 _PID1_WAIT = 5.0
+START_EXIT_CODE = 128  # what the kubelet reports for a container that never started
+_BWRAP_PREFIX = "bwrap: "
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class ContainerProcess:
         except OSError as exc:
             self.status.started_at = started
             self.status.terminated_reason = START_ERROR
-            self.status.terminate(128, f"failed to start {self.launch.argv[0]}: {exc}", time.time())
+            cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
+            self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
             return False
         # Only now is it running: a status that says so must mean exec and signals can reach it.
         self.status.started_at = started
@@ -92,6 +95,13 @@ class ContainerProcess:
         if code is None:
             return False
         if self.status.exit_code is None:
+            cause = (
+                _sandbox_failure(self.launch.log) if self.launch.sandboxed and code == 1 else None
+            )
+            if cause is not None:  # bwrap could not set the container up or exec its command
+                self.status.terminated_reason = START_ERROR
+                self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
+                return True
             # A negative code means the outer process itself died of that signal.
             exit_code = 128 - code if code < 0 else code
             self.status.terminate(exit_code, self._termination_message(exit_code), time.time())
@@ -150,6 +160,26 @@ class ContainerProcess:
         if not message and exit_code != 0 and self.launch.fallback_to_logs:
             message = _log_tail(self.launch.log)
         return message.decode("utf-8", errors="replace")
+
+
+def _sandbox_failure(log: Path) -> str | None:
+    """What bwrap said when it could not start the container (exit 1, its own last line):
+    a mount it could not make, or a command it could not exec."""
+    lines = _log_tail(log).decode("utf-8", errors="replace").strip().splitlines()
+    if not lines or not lines[-1].startswith(_BWRAP_PREFIX):
+        return None
+    said = lines[-1][len(_BWRAP_PREFIX) :]
+    if said.startswith("execvp "):
+        program, _, why = said[len("execvp ") :].partition(": ")
+        return _exec_failure(program, why)
+    return f"error during container init: {said}"
+
+
+def _exec_failure(program: str, why: str) -> str:
+    """runc's words for a command that cannot be executed."""
+    if "/" not in program and "No such file" in why:
+        return f'exec: "{program}": executable file not found in $PATH'
+    return f'exec: "{program}": {why.lower()}'
 
 
 def _log_tail(log: Path) -> bytes:

@@ -24,8 +24,17 @@ START_ERROR = "StartError"
 POD_INITIALIZING = "PodInitializing"
 CONTAINER_CREATING = "ContainerCreating"
 CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+FAILED_MOUNT = "FailedMount"  # the kubelet's event reason when a volume cannot be set up
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def start_error(cause: str) -> str:
+    """A container that could not be started, in the words of containerd and runc."""
+    return (
+        "failed to create containerd task: failed to create shim task: OCI runtime create "
+        f"failed: runc create failed: unable to start container process: {cause}: unknown"
+    )
 
 
 def rfc3339(moment: float) -> str:
@@ -124,7 +133,17 @@ class PodResult:
             self.phase = FAILED
 
     def fail(self, reason: str, message: str) -> None:
+        """The pod as a whole failed (its deadline, a stop): ``message`` is the pod's."""
         self.phase, self.reason, self.message = FAILED, reason, message
+
+    def fail_to_start(self, reason: str, message: str, containers: list[str] | None = None) -> None:
+        """``containers`` (all that never started, by default) could not start: each stays
+        waiting with ``reason`` and ``message``, as the kubelet reports them."""
+        self.phase, self.reason = FAILED, reason
+        for status in (*self.init_containers, *self.containers):
+            never_started = status.started_at is None and status.exit_code is None
+            if never_started and (containers is None or status.name in containers):
+                status.waiting_reason, status.message = reason, message
 
     def to_k8s(self) -> dict[str, Any]:
         status: dict[str, Any] = {"phase": self.phase}

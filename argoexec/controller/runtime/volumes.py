@@ -5,6 +5,8 @@ Layout of one pod's directory (``PodDirs``)::
     <root>/<pod>/volumes/<volume>     emptyDir, and the files of secret / configMap volumes
     <root>/<pod>/termination/<ctr>    the file bound at the container's terminationMessagePath
     <root>/<pod>/tmp/<ctr>            TMPDIR of an unsandboxed container
+    <root>/<pod>/layers/<ctr>         the writable layer of a sandboxed container (its root, and
+                                      the upper and work directories of its system overlays)
     <root>/<pod>/logs/<ctr>.log       stdout and stderr of the container (kept by cleanup)
 
 Volume kinds, as the kubelet would provide them: ``emptyDir`` → a fresh directory of the pod;
@@ -17,19 +19,25 @@ the caller's data. Secret and configMap volumes are always read-only, as in Kube
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from argoexec.controller.runtime.env import OBJECT_NAME, read_secret
 from argoexec.controller.sandbox import Mount
 
 _DEFAULT_MODE = 0o644
 
 
 class VolumeError(Exception):
-    """A volume or mount the runtime cannot provide: the pod does not start."""
+    """A volume or mount the runtime cannot provide: the pod does not start. Messages are the
+    kubelet's (``MountVolume.SetUp failed for volume "x" : secret "y" not found``)."""
+
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class PodDirs:
 
     def tmp(self, container: str) -> Path:
         return self.root / "tmp" / container
+
+    def layer(self, container: str) -> Path:
+        return self.root / "layers" / container
 
     def create(self) -> None:
         for path in (self.volumes, self.logs, self.root / "termination", self.root / "tmp"):
@@ -97,13 +108,21 @@ class PodVolumes:
 
     def prepare(self) -> None:
         for name, spec in self.specs.items():
-            self._paths[name] = self._provide(name, spec)
+            if not _LABEL.fullmatch(name) or len(name) > 63:
+                raise VolumeError(f"volume name {name!r} is not a valid DNS-1123 label")
+            try:
+                self._paths[name] = self._provide(name, spec)
+            except (VolumeError, OSError) as exc:
+                cause = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise VolumeError(
+                    f'MountVolume.SetUp failed for volume "{name}" : {cause}'
+                ) from None
 
     def host_path(self, name: str) -> Path:
         try:
             return self._paths[name]
         except KeyError:
-            raise VolumeError(f"volume {name!r} is not defined in the pod") from None
+            raise VolumeError(f'volume "{name}" is not defined in the pod') from None
 
     def mounts(self, container: Mapping[str, Any]) -> list[Mount]:
         """The container's ``volumeMounts`` as binds, parents before the mounts nested in them."""
@@ -116,14 +135,7 @@ class PodVolumes:
         kind = _kind(self.specs[name])
         sub = str(mount.get("subPath") or "")
         if sub:
-            rel = PurePosixPath(sub)
-            if rel.is_absolute() or ".." in rel.parts:
-                raise VolumeError(f"subPath {sub!r} of volume {name!r} must be a relative path")
-            source = source / rel
-            if not source.exists():
-                if kind in ("secret", "configMap"):
-                    raise VolumeError(f"subPath {sub!r} does not exist in volume {name!r}")
-                source.mkdir(parents=True, mode=0o777)  # as the kubelet does
+            source = _sub_path(name, source, sub, create=kind not in ("secret", "configMap"))
         read_only = bool(mount.get("readOnly")) or kind in ("secret", "configMap")
         return Mount(source, str(mount["mountPath"]), read_only=read_only)
 
@@ -135,26 +147,28 @@ class PodVolumes:
             path.chmod(0o777)  # containers of any uid share it, as an emptyDir
             return path
         if kind == "hostPath":
-            return _host_path(name, spec["hostPath"])
+            return _host_path(spec["hostPath"])
         if kind == "persistentVolumeClaim":
-            path = self.claims / str(spec["persistentVolumeClaim"]["claimName"])
+            claim = str(spec["persistentVolumeClaim"].get("claimName", ""))
+            if not OBJECT_NAME.fullmatch(claim):
+                raise VolumeError(f'persistentvolumeclaim "{claim}" not found')
+            path = self.claims / claim
             path.mkdir(parents=True, exist_ok=True)
             return path
         if kind == "secret":
             return self._secret(name, spec["secret"])
         if kind == "configMap":
             return self._config_map(name, spec["configMap"])
-        raise VolumeError(f"volume {name!r}: the local runtime does not support {kind!r} volumes")
+        raise VolumeError(f"the local runtime does not support {kind} volumes")
 
     def _secret(self, name: str, source: Mapping[str, Any]) -> Path:
         secret = str(source.get("secretName", ""))
-        folder = self.secrets / secret if self.secrets is not None else None
-        if folder is None or not folder.is_dir():
+        data = read_secret(self.secrets, secret)
+        if data is None:
             if source.get("optional"):
                 return self._files(name, {}, source)
-            raise VolumeError(f"volume {name!r}: secret {secret!r} not found")
-        data = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-        return self._files(name, data, source, what=f"secret {secret!r}")
+            raise VolumeError(f'secret "{secret}" not found')
+        return self._files(name, data, source, what="secret")
 
     def _config_map(self, name: str, source: Mapping[str, Any]) -> Path:
         config_map = str(source.get("name", ""))
@@ -162,9 +176,9 @@ class PodVolumes:
         if values is None:
             if source.get("optional"):
                 return self._files(name, {}, source)
-            raise VolumeError(f"volume {name!r}: configMap {config_map!r} not found")
+            raise VolumeError(f'configmap "{config_map}" not found')
         data = {k: v.encode() for k, v in values.items()}
-        return self._files(name, data, source, what=f"configMap {config_map!r}")
+        return self._files(name, data, source, what="config")
 
     def _files(
         self, name: str, data: Mapping[str, bytes], source: Mapping[str, Any], what: str = ""
@@ -177,11 +191,11 @@ class PodVolumes:
         for item in items:
             key, rel = str(item["key"]), PurePosixPath(str(item["path"]))
             if rel.is_absolute() or ".." in rel.parts:
-                raise VolumeError(f"volume {name!r}: item path {str(rel)!r} must be relative")
+                raise VolumeError(f'item path "{rel}" must be relative and must not contain ".."')
             if key not in data:
                 if source.get("optional"):
                     continue
-                raise VolumeError(f"volume {name!r}: {what} has no key {key!r}")
+                raise VolumeError(f"references non-existent {what} key: {key}")
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data[key])
@@ -194,7 +208,7 @@ def _kind(spec: Mapping[str, Any]) -> str:
     return kinds[0] if kinds else "emptyDir"  # a volume with no source is an emptyDir
 
 
-def _host_path(name: str, source: Mapping[str, Any]) -> Path:
+def _host_path(source: Mapping[str, Any]) -> Path:
     path = Path(str(source["path"]))
     kind = str(source.get("type") or "")
     if kind == "DirectoryOrCreate":
@@ -203,10 +217,28 @@ def _host_path(name: str, source: Mapping[str, Any]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(exist_ok=True)
     elif kind == "Directory" and not path.is_dir():
-        raise VolumeError(f"volume {name!r}: hostPath {path} is not a directory")
+        raise VolumeError(f"hostPath type check failed: {path} is not a directory")
     elif kind == "File" and not path.is_file():
-        raise VolumeError(f"volume {name!r}: hostPath {path} is not a file")
+        raise VolumeError(f"hostPath type check failed: {path} is not a file")
     elif not path.exists():
         # type "" does no check in Kubernetes, but a bind needs a source.
-        raise VolumeError(f"volume {name!r}: hostPath {path} does not exist")
+        raise VolumeError(f"hostPath {path} does not exist on this machine")
     return path
+
+
+def _sub_path(volume: str, root: Path, sub: str, *, create: bool) -> Path:
+    """``subPath`` inside the volume ``root``; created if missing (not in secret and configMap
+    volumes), as the kubelet does. A subPath that leads out of the volume, also through a
+    symlink a container left in it, is refused (the kubelet's subPath safety checks)."""
+    rel = PurePosixPath(sub)
+    failed = f'failed to prepare subPath for volumeMount "{volume}"'
+    if rel.is_absolute() or ".." in rel.parts:
+        raise VolumeError(f"{failed}: subPath {sub!r} must be relative and must not contain '..'")
+    source = root / rel
+    if not source.exists() and not source.is_symlink():
+        if not create:
+            raise VolumeError(f"{failed}: {sub} does not exist in the volume")
+        source.mkdir(parents=True, mode=0o777)
+    if not source.resolve().is_relative_to(root.resolve()):
+        raise VolumeError(f"{failed}: subPath {sub!r} leads out of the volume")
+    return source
