@@ -148,9 +148,10 @@ def _strict_flag(parser: argparse.ArgumentParser) -> None:
         type=_go_bool,
         default=True,
         metavar="BOOL",
-        help="as argo lint/submit --strict (default true): unknown fields and field names that"
-        " differ in case are errors; --strict=false reads names case-insensitively and drops"
-        " unknown fields, with a warning each",
+        help="as argo lint/submit --strict (default true): unknown fields, field names in"
+        " another case and keys given twice are errors; --strict=false reads names"
+        " case-insensitively, drops unknown fields and keeps a repeated key's later value, with"
+        " a warning each",
     )
 
 

@@ -219,8 +219,9 @@ def load_documents(
     """Read ``sources`` (YAML streams of Workflows and, alongside, the templates and ConfigMaps
     they use) and ``template_paths`` (files or directories, searched recursively for
     ``*.yaml``/``*.yml``/``*.json``, of templates and ConfigMaps only). ``strict`` is
-    ``argo submit --strict``: with ``False`` field names match case-insensitively and unknown
-    fields are dropped, with a warning each."""
+    ``argo submit --strict``: unknown fields, field names in another case and keys given twice
+    are problems; with ``False`` names match case-insensitively, unknown fields are dropped and a
+    repeated key keeps its later value, with a warning each."""
     documents = Documents(workflows=[], templates=TemplateStore(), config_maps={})
     inputs = [(Path(s), True) for s in sources]
     inputs += [(p, False) for p in _template_files([Path(p) for p in template_paths])]

@@ -13,7 +13,7 @@ class Problem:
     """One finding: where in the document (``spec.templates[2].steps[0][1].template``) and what.
 
     ``source`` is the file the document came from, when the caller said. ``strict_only`` marks
-    what ``--strict=false`` turns into a warning (an unknown field).
+    what ``--strict=false`` turns into a warning (an unknown field, a key given twice).
     """
 
     path: str
