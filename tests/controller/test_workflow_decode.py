@@ -311,13 +311,13 @@ def test_a_steps_own_fields_must_be_exact_in_both_modes(strict: bool) -> None:
     assert found(decode(wf, "Workflow", strict=strict).problems) == [
         (
             "spec.templates[0].steps[0][0].Template",
-            "unknown field `Template` (field names are case-sensitive: `template`; a step's own"
-            " fields must be exact, with or without --strict, as in Argo)",
+            "unknown field `Template` (field names are case-sensitive: `template`): a step's own"
+            " fields must be exact, with or without --strict, as in Argo",
         ),
         (
             "spec.templates[0].steps[0][0].whenn",
-            "unknown field `whenn` (did you mean `when`?; a step's own fields must be exact,"
-            " with or without --strict, as in Argo)",
+            "unknown field `whenn` (did you mean `when`?): a step's own fields must be exact,"
+            " with or without --strict, as in Argo",
         ),
     ]
 

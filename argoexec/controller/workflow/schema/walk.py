@@ -264,7 +264,8 @@ class Walker:
             key = _key_text(raw_key)
             if key not in properties:
                 hint = _hint(key, properties)
-                message = f"unknown field `{key}` ({hint + '; ' if hint else ''}{_STEP_NOTE})"
+                message = f"unknown field `{key}`" + (f" ({hint})" if hint else "")
+                message += f": {_STEP_NOTE}"
                 self.problems.append(Problem(join(path, key), message))
         exact = {key: item for key, item in step.items() if _key_text(key) in properties}
         return self.walk(exact, node, path, strict=False)
