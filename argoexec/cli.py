@@ -108,6 +108,53 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+# strconv.ParseBool's words: what a Go (pflag) bool flag such as Argo's `--strict` takes.
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+_GO_BOOL_FLAGS = frozenset({"--strict"})
+
+
+def _go_bool(value: str) -> bool:
+    if value in _GO_TRUE:
+        return True
+    if value in _GO_FALSE:
+        return False
+    words = ", ".join((*_GO_TRUE, *_GO_FALSE))
+    raise argparse.ArgumentTypeError(f"invalid value {value!r} (a bool flag takes one of {words})")
+
+
+def _go_bool_words(argv: list[str]) -> list[str]:
+    """Argo's bool flags as pflag reads them: a bare ``--strict`` is true and never takes the
+    next word, so only ``--strict=false`` sets it false. ``--strict false`` (which Argo's CLI
+    reads as ``--strict`` and a FILE named ``false``) is refused, naming the right spelling."""
+    out: list[str] = []
+    for index, token in enumerate(argv):
+        if token not in _GO_BOOL_FLAGS:
+            out.append(token)
+            continue
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if following in (*_GO_TRUE, *_GO_FALSE):
+            raise ValueError(
+                f"{token} {following}: a bool flag takes its value after `=`"
+                f" ({token}={following}); as Argo's CLI, `{following}` would be read as a FILE"
+            )
+        out.append(f"{token}=true")
+    return out
+
+
+def _strict_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict",
+        type=_go_bool,
+        default=True,
+        metavar="BOOL",
+        help="as argo lint/submit --strict (default true): unknown fields, field names in"
+        " another case and keys given twice are errors; --strict=false reads names"
+        " case-insensitively, drops unknown fields and keeps a repeated key's later value, with"
+        " a warning each",
+    )
+
+
 def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Argo's persistent flags and kubectl's client flags. Nested parsers get them with
     suppressed defaults so a value given before the sub-command is not reset by it."""
@@ -251,6 +298,7 @@ def _lint_command(sub: Any) -> None:
         metavar="PATH",
         help="(Cluster)WorkflowTemplate/ConfigMap files or directories the files refer to",
     )
+    _strict_flag(lint)
     lint.set_defaults(run=_lazy("argoexec.commands.lint", "lint"), command="lint")
 
 
@@ -298,6 +346,7 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
     run.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
     run.add_argument("--secrets-dir", type=Path, metavar="DIR", help="DIR/<secret>/<key> files")
     run.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
+    _strict_flag(run)
     run.add_argument(
         "--log", action="store_true", help="print each pod's main log as it finishes (no tree)"
     )
@@ -385,6 +434,10 @@ def exit_code_for(exc: BaseException, command: str) -> int:
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    try:
+        argv = _go_bool_words(argv)
+    except ValueError as exc:
+        parser.error(str(exc))
     args, unknown = parser.parse_known_args(argv)
     strays = [a for a in unknown if not a.startswith("-")]
     if strays:

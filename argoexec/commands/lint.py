@@ -1,8 +1,11 @@
-"""``argoexec lint FILE... [--templates PATH]...``: check workflow documents without running them.
+"""``argoexec lint FILE... [--templates PATH]... [--strict=false]``: check workflow documents
+without running them.
 
 Prints ``FILE: PATH: message`` for every problem, or ``FILE: ok``; exits 1 when anything is
 wrong (a document that cannot be read at all included), 0 otherwise. ``--templates`` names the
-WorkflowTemplates, ClusterWorkflowTemplates and ConfigMaps the files refer to.
+WorkflowTemplates, ClusterWorkflowTemplates and ConfigMaps the files refer to. ``--strict``
+is ``argo lint --strict``: with ``--strict=false`` unknown fields and field names that differ in
+case are warnings (``FILE: PATH: warning: message`` on stderr), not problems.
 """
 
 from __future__ import annotations
@@ -15,26 +18,40 @@ from argoexec.controller.workflow.documents import DocumentError, load_documents
 from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
 
 EXIT_PROBLEMS = 1
+STRICT_HINT = (
+    "with --strict=false, as with Argo's CLI, unknown fields are dropped and a key given twice"
+    " keeps its later value, with a warning each"
+)
 
 
 def lint(args: argparse.Namespace, inv: Invocation) -> int:
     files = [str(Path(name)) for name in args.files]
     try:
-        documents = load_documents(files, template_paths=[Path(p) for p in args.templates])
+        documents = load_documents(
+            files, template_paths=[Path(p) for p in args.templates], strict=args.strict
+        )
     except DocumentError as exc:
         inv.stdout.write(f"{exc}\n")
         return EXIT_PROBLEMS
     found: dict[str, list[Problem]] = {name: [] for name in files}
+    for warning in documents.warnings:
+        if warning.source in found:
+            inv.stderr.write(f"{warning.as_warning()}\n")
+    for problem in documents.problems:
+        if problem.source in found:
+            found[problem.source].append(problem)
     for workflow, source in zip(documents.workflows, documents.workflow_sources, strict=True):
-        found[source] += lint_workflow(workflow, documents.templates, source=source)
+        found[source] += lint_workflow(workflow, documents.templates, source=source, schema=False)
     for owner in documents.templates.owners():
         if owner.source in found:
             found[owner.source] += lint_template_document(
-                owner.document, documents.templates, source=owner.source
+                owner.document, documents.templates, source=owner.source, schema=False
             )
     for name, problems in found.items():
         if not problems:
             inv.stdout.write(f"{name}: ok\n")
         for problem in problems:
             inv.stdout.write(f"{problem}\n")
+    if any(problem.strict_only for problems in found.values() for problem in problems):
+        inv.stderr.write(f"({STRICT_HINT})\n")
     return EXIT_PROBLEMS if any(found.values()) else 0

@@ -1,7 +1,9 @@
 """``argoexec run FILE``: run an Argo Workflow on this machine with the ``local`` runtime.
 
 Documents are loaded and linted first, so a workflow with a bad reference, a cyclic DAG, an
-expression that does not parse or a missing argument is refused before anything runs. The run's
+expression that does not parse or a missing argument is refused before anything runs. They are
+decoded as ``argo submit`` decodes them (``--strict``, true by default; ``--strict=false`` drops
+unknown fields with a warning each): the run works on, and stores, the decoded Workflow. The run's
 state lives under the state directory (``argoexec list/get/logs/resume/stop`` read it); the
 exit code is 0 if and only if the workflow Succeeded.
 """
@@ -22,6 +24,7 @@ from typing import Any, TextIO
 import yaml
 
 from argoexec.commands import Invocation, UsageError
+from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.workflows import assignments, state_store
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
@@ -106,9 +109,13 @@ def _load(
 ) -> tuple[Documents, dict[str, Any]]:
     """The documents and the workflow to run, refused (UsageError) if lint finds problems."""
     try:
-        documents = load_documents([Path(args.file)], template_paths=args.templates)
+        documents = load_documents(
+            [Path(args.file)], template_paths=args.templates, strict=args.strict
+        )
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
+    for warning in documents.warnings:
+        inv.stderr.write(f"{warning.as_warning()}\n")
     if len(documents.workflows) != 1:
         raise UsageError(
             f"{args.file}: expected exactly one Workflow document, found {len(documents.workflows)}"
@@ -120,11 +127,17 @@ def _load(
     _apply_parameters(workflow, parameters)
     if args.entrypoint:
         workflow["spec"]["entrypoint"] = args.entrypoint
-    problems = lint_workflow(workflow, documents.templates, source=str(args.file))
+    # Field names and types of every document read (a WorkflowTemplate too: Argo would have
+    # refused to create it), then the workflow's references, as the run will use it.
+    problems = [
+        *documents.problems,
+        *lint_workflow(workflow, documents.templates, source=str(args.file), schema=False),
+    ]
     if problems:
         for problem in problems:
-            inv.stderr.write(f"{args.file}: {problem.path}: {problem.message}\n")
-        raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run")
+            inv.stderr.write(f"{problem}\n")
+        hint = f" ({STRICT_HINT})" if any(p.strict_only for p in problems) else ""
+        raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run{hint}")
     return documents, workflow
 
 

@@ -2,7 +2,10 @@
 
 Documents are kept as plain dicts in wire form (camelCase), as the engine works on them.
 Timestamps are not turned into dates (Kubernetes' YAML reader keeps them strings), so a
-parameter ``value: 2024-01-01`` stays the string ``"2024-01-01"``.
+parameter ``value: 2024-01-01`` stays the string ``"2024-01-01"``. Workflows and templates are
+decoded as ``argo submit`` decodes them (:func:`..schema.decode`): what the engine and the stored
+Workflow see is that decoded document (``value: 3`` is the string ``"3"``; with ``strict=False``
+an ``Entrypoint`` key is ``entrypoint`` and unknown fields are gone).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import yaml
 
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
+from argoexec.controller.workflow.problems import Problem, join
+from argoexec.controller.workflow.schema import decode
 from argoexec.controller.workflow.store import (
     KIND_CLUSTER,
     KIND_NAMESPACED,
@@ -65,24 +70,85 @@ _Loader.yaml_implicit_resolvers = {
 @dataclass
 class Documents:
     """Everything read: workflows in order (with the file each came from), the template store,
-    and ConfigMap data by name."""
+    ConfigMap data by name, and what decoding found: ``problems`` (field names and types that
+    refuse a document) and ``warnings`` (fields renamed or dropped), each naming its file."""
 
     workflows: list[dict[str, Any]]
     templates: TemplateStore
     config_maps: dict[str, dict[str, str]]
     workflow_sources: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def note_duplicates(self, duplicates: list[Problem], source: str, *, strict: bool) -> None:
+        """Keys given twice: Argo's strict YAML reader (``YAMLToJSONStrict``) refuses them, the
+        lenient one keeps the later value."""
+        for duplicate in duplicates:
+            if strict:
+                self.problems.append(duplicate.with_source(source))
+            else:
+                message = f"{duplicate.message}: the later one is used"
+                self.warnings.append(Problem(duplicate.path, message, source))
+
+    def decoded(self, document: dict[str, Any], source: str, *, strict: bool) -> dict[str, Any]:
+        """``document`` decoded, its problems and warnings kept here."""
+        result = decode(document, str(document["kind"]), strict=strict)
+        self.problems += [problem.with_source(source) for problem in result.problems]
+        self.warnings += [warning.with_source(source) for warning in result.warnings]
+        return result.document
 
 
-def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The non-empty documents of one YAML (or JSON) file with their 1-based index; raises
-    `DocumentError` naming the file and line for bad YAML, and the index for a non-mapping."""
+def _duplicate_keys(node: yaml.Node, path: str, seen: set[int]) -> list[tuple[int, Problem]]:
+    """Every key given twice in one mapping: the line of its second use, and its YAML path."""
+    if id(node) in seen:  # an alias of a node already walked
+        return []
+    seen.add(id(node))
+    found: list[tuple[int, Problem]] = []
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, join(path, index), seen)
+    if not isinstance(node, yaml.MappingNode):
+        return found
+    lines: dict[str, int] = {}
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        where, line = join(path, key.value), key.start_mark.line + 1
+        if key.value in lines:
+            first = lines[key.value]
+            at = f"on line {line}" if first == line else f"(lines {first} and {line})"
+            message = f"key `{key.value}` given twice {at}"
+            found.append((line, Problem(where, message, strict_only=True)))
+        lines[key.value] = line
+        found += _duplicate_keys(value, where, seen)
+    return found
+
+
+def _load_all(text: str) -> list[tuple[Any, list[Problem]]]:
+    """Each document of ``text`` with the keys it gives twice (the safe loader: no tags)."""
+    loader = _Loader(text)
+    try:
+        loaded = []
+        while loader.check_node():
+            node = loader.get_node()
+            found = sorted(_duplicate_keys(node, "", set()), key=lambda item: item[0])
+            loaded.append((loader.construct_document(node), [problem for _, problem in found]))
+        return loaded
+    finally:
+        loader.dispose()
+
+
+def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any], list[Problem]]]:
+    """The non-empty documents of one YAML (or JSON) file with their 1-based index and the keys
+    each gives twice; raises `DocumentError` naming the file and line for bad YAML, and the index
+    for a non-mapping."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError(f"cannot read: {exc}", file=name) from None
     try:
-        loaded = list(yaml.load_all(text, Loader=_Loader))  # a safe loader: no tags
+        loaded = _load_all(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -93,7 +159,7 @@ def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise DocumentError(
             message, file=name, line=mark.line + 1, column=mark.column + 1
         ) from None
-    for index, document in enumerate(loaded, start=1):
+    for index, (document, duplicates) in enumerate(loaded, start=1):
         if document is None:
             continue
         where = f"document {index}"
@@ -116,7 +182,7 @@ def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 file=name,
                 path=where,
             )
-        yield index, document
+        yield index, document, duplicates
 
 
 def _config_map_data(document: dict[str, Any], file: str, where: str) -> tuple[str, dict[str, str]]:
@@ -148,18 +214,22 @@ def _template_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_documents(
-    sources: Sequence[Path | str], *, template_paths: Sequence[Path] = ()
+    sources: Sequence[Path | str], *, template_paths: Sequence[Path] = (), strict: bool = True
 ) -> Documents:
     """Read ``sources`` (YAML streams of Workflows and, alongside, the templates and ConfigMaps
     they use) and ``template_paths`` (files or directories, searched recursively for
-    ``*.yaml``/``*.yml``/``*.json``, of templates and ConfigMaps only)."""
+    ``*.yaml``/``*.yml``/``*.json``, of templates and ConfigMaps only). ``strict`` is
+    ``argo submit --strict``: unknown fields, field names in another case and keys given twice
+    are problems; with ``False`` names match case-insensitively, unknown fields are dropped and a
+    repeated key keeps its later value, with a warning each."""
     documents = Documents(workflows=[], templates=TemplateStore(), config_maps={})
     inputs = [(Path(s), True) for s in sources]
     inputs += [(p, False) for p in _template_files([Path(p) for p in template_paths])]
     for path, workflows_allowed in inputs:
         file = str(path)
-        for index, document in read_documents(path):
+        for index, document, duplicates in read_documents(path):
             where = f"document {index}"
+            documents.note_duplicates(duplicates, file, strict=strict)
             kind = document["kind"]
             if kind == KIND_WORKFLOW:
                 if not workflows_allowed:
@@ -168,7 +238,7 @@ def load_documents(
                         file=file,
                         path=where,
                     )
-                documents.workflows.append(document)
+                documents.workflows.append(documents.decoded(document, file, strict=strict))
                 documents.workflow_sources.append(file)
             elif kind == KIND_CONFIG_MAP:
                 name, data = _config_map_data(document, file, where)
@@ -177,7 +247,8 @@ def load_documents(
                 documents.config_maps[name] = data
             else:
                 try:
-                    documents.templates.add(document, source=file)
+                    decoded = documents.decoded(document, file, strict=strict)
+                    documents.templates.add(decoded, source=file)
                 except DocumentError as exc:
                     raise DocumentError(exc.message, file=file, path=where) from None
     return documents

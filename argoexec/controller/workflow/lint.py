@@ -82,13 +82,15 @@ def _missing_arguments(spec: dict[str, Any]) -> list[Problem]:
 
 
 def lint_workflow(
-    workflow: dict[str, Any], store: TemplateStore, *, source: str = ""
+    workflow: dict[str, Any], store: TemplateStore, *, source: str = "", schema: bool = True
 ) -> list[Problem]:
-    """All problems of a Workflow document; ``source`` (its file) is set on each."""
-    problems = validate(workflow, "Workflow")
+    """All problems of a Workflow document; ``source`` (its file) is set on each. ``schema=False``
+    leaves out field names and types, for a document decoded by ``load_documents`` (which kept
+    those problems)."""
+    problems = validate(workflow, "Workflow") if schema else []
     spec = workflow.get("spec")
     if not isinstance(spec, dict):
-        return [Problem(p.path, p.message, source) for p in problems]
+        return [p.with_source(source) for p in problems]
     merged, unresolved = spec, False
     if spec.get("workflowTemplateRef"):
         try:
@@ -108,15 +110,16 @@ def lint_workflow(
     problems += checker.problems
     if not unresolved:
         problems += _missing_arguments(merged)
-    return [Problem(p.path, p.message, source) for p in problems]
+    return [p.with_source(source) for p in problems]
 
 
 def lint_template_document(
-    doc: dict[str, Any], store: TemplateStore, *, source: str = ""
+    doc: dict[str, Any], store: TemplateStore, *, source: str = "", schema: bool = True
 ) -> list[Problem]:
-    """All problems of a WorkflowTemplate or ClusterWorkflowTemplate document."""
+    """All problems of a WorkflowTemplate or ClusterWorkflowTemplate document (``schema`` as for
+    :func:`lint_workflow`)."""
     kind = str(doc.get("kind") or "WorkflowTemplate")
-    problems = validate(doc, kind)
+    problems = validate(doc, kind) if schema else []
     spec = doc.get("spec")
     if isinstance(spec, dict):
         name = (doc.get("metadata") or {}).get("name")
@@ -124,4 +127,4 @@ def lint_template_document(
         checker.check_name(spec.get("entrypoint"), "spec.entrypoint")
         _check_spec(spec, checker)
         problems += checker.problems
-    return [Problem(p.path, p.message, source) for p in problems]
+    return [p.with_source(source) for p in problems]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 
@@ -12,16 +12,26 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 class Problem:
     """One finding: where in the document (``spec.templates[2].steps[0][1].template``) and what.
 
-    ``source`` is the file the document came from, when the caller said.
+    ``source`` is the file the document came from, when the caller said. ``strict_only`` marks
+    what ``--strict=false`` turns into a warning (an unknown field, a key given twice).
     """
 
     path: str
     message: str
     source: str = ""
+    strict_only: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.source, self.path) if part)
         return f"{where}: {self.message}" if where else self.message
+
+    def with_source(self, source: str) -> Problem:
+        return Problem(self.path, self.message, source, self.strict_only)
+
+    def as_warning(self) -> str:
+        """``FILE: PATH: warning: message``, as warnings are printed."""
+        where = ": ".join(part for part in (self.source, self.path) if part)
+        return f"{where}: warning: {self.message}" if where else f"warning: {self.message}"
 
 
 def join(path: str, key: str | int) -> str:

@@ -5,7 +5,10 @@ updating Argo's schema (see tests/fixtures/argo/README.md);
 ``tests/controller/test_workflow_lint.py`` fails when the vendored copy is out of sync. Only the
 definitions reachable from the three kinds we read are kept, without descriptions, and a few
 types are widened to what Argo's Go types really accept from YAML (the published schema says
-``string`` for all of them).
+``string`` for all of them). Two marks the published schema cannot express are added:
+``x-any-string`` on Argo's ``AnyString`` fields (numbers and booleans are read as their text),
+and ``additionalProperties: false`` on Go's empty structs (``archive: {none: {}}``), which take no
+field at all.
 """
 
 from __future__ import annotations
@@ -22,17 +25,27 @@ OUTPUT = Path(__file__).with_name("workflow.json")
 _KEEP = frozenset(
     {"type", "properties", "items", "additionalProperties", "required", "$ref", "const", "enum"}
 )
-_ANY_STRING = ["string", "integer", "number", "boolean"]  # Argo's AnyString
+ANY_STRING = "x-any-string"
+# Argo's AnyString: a string in JSON, but its UnmarshalJSON also takes a number or a boolean.
+_ANY_STRING: dict[str, Any] = {"type": ["string", "integer", "number", "boolean"], ANY_STRING: True}
 # Definition -> replacement (or property -> replacement): types the Go code reads more loosely.
 _WIDEN_DEFINITIONS: dict[str, dict[str, Any]] = {
     "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"type": ["string", "integer"]},
     "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": ["string", "integer", "number"]},
 }
 _WIDEN_PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
-    (PREFIX + "Parameter", "value"): {"type": _ANY_STRING},
-    (PREFIX + "Parameter", "default"): {"type": _ANY_STRING},
-    (PREFIX + "Parameter", "enum"): {"type": "array", "items": {"type": _ANY_STRING}},
+    (PREFIX + "Parameter", "value"): _ANY_STRING,
+    (PREFIX + "Parameter", "default"): _ANY_STRING,
+    (PREFIX + "Parameter", "description"): _ANY_STRING,
+    (PREFIX + "Parameter", "enum"): {"type": "array", "items": _ANY_STRING},
+    (PREFIX + "ValueFrom", "default"): _ANY_STRING,
 }
+# Go structs without fields: any key in them is an unknown field. (Argo's `Plugin` and
+# Kubernetes' `FieldsV1`, also published as a bare object, take anything.)
+_EMPTY_STRUCTS = frozenset(
+    PREFIX + name
+    for name in ("NoneStrategy", "ZipStrategy", "SuppliedValueFrom", "RetryNodeAntiAffinity")
+)
 # `image` may come from `spec.templateDefaults`, so a template's container need not name one;
 # Argo reads a gauge without `realtime` as false, and runs a script without `source` (its
 # command alone; Go does not enforce the schema's `required`).
@@ -81,6 +94,8 @@ def trim(schema: dict[str, Any]) -> dict[str, Any]:
         for (owner, prop), replacement in _WIDEN_PROPERTIES.items():
             if owner == name:
                 definition["properties"][prop] = replacement
+        if name in _EMPTY_STRUCTS:
+            definition["additionalProperties"] = False
         kept[name] = definition
         todo.extend(_refs(definition))
     roots = {root: PREFIX + root for root in ROOTS}
