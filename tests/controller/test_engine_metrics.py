@@ -33,6 +33,9 @@ templates:
     - name: main_children
       help: main retries variable
       gauge: {value: "{{retries}}"}
+    - name: main_workflow_seconds
+      help: the workflow's duration when main completes
+      gauge: {value: "{{workflow.duration}}"}
   steps:
   - - name: produce
       template: produce
@@ -120,6 +123,7 @@ def test_template_and_workflow_metrics_are_emitted_with_their_variables(
     assert value(text, 'argo_workflows_flaky_attempts{status="Succeeded"}') == 1.0
     # a steps node has metrics too; `retries` is its number of children - 1
     assert value(text, "argo_workflows_main_children") == 0.0
+    assert 0.0 < value(text, "argo_workflows_main_workflow_seconds") < 120.0
     # the workflow's metrics, with workflow.status and the entrypoint node's status
     assert value(text, 'argo_workflows_wf_runs{entry="Succeeded",status="Succeeded"}') == 1.0
     assert 0.0 < value(text, "argo_workflows_wf_seconds") < 120.0

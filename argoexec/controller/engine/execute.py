@@ -136,8 +136,10 @@ def execute(
         )
         return run.tree.finish(node, n.ERROR, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
-    variables = run.globals.child(frame.extra)
-    run.metrics.node_started(template, variables=variables, duration=_elapsed(run, name))
+    metrics = bool(template.get("metrics"))
+    variables = run.globals.child(frame.extra) if metrics else run.globals
+    if metrics:
+        run.metrics.node_started(template, variables=variables, duration=_elapsed(run, name))
     if template.get("retryStrategy"):
         from .retry import run_retry
 
@@ -150,9 +152,10 @@ def execute(
             run, template, kind, template_name, tref, name=name, display=display,
             parent=parent, frame=frame, args=args,
         )  # fmt: skip
-    run.metrics.node_finished(
-        template, node.to_status(), variables=variables, duration=_elapsed(run, name)()
-    )
+    if metrics:
+        run.metrics.node_finished(
+            template, node.to_status(), variables=variables, duration=_elapsed(run, name)()
+        )
     return node
 
 

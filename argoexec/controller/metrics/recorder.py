@@ -66,7 +66,9 @@ class MetricsRecorder:
     ) -> None:
         specs = prometheus_specs(template)
         if specs:
-            scope = metric_scope(status, duration=duration, variables=variables)
+            # `workflow.duration` so far, unless the node runs in an exit handler (which has it).
+            so_far = {"workflow.duration": f"{self.workflow_duration():f}", **variables}
+            scope = metric_scope(status, duration=duration, variables=so_far)
             self._emit(specs, scope, lambda: duration)
 
     def workflow_started(self, spec: Mapping[str, Any], *, variables: Mapping[str, str]) -> None:
