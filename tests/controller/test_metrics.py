@@ -148,6 +148,8 @@ BAD = [
     ),
     ("{name: m, help: h}", "exactly one of gauge, counter or histogram is needed (found none)"),
     ("{name: m, help: h, histogram: {value: '1'}}", "histogram needs buckets"),
+    ("{name: m, help: h, histogram: {value: '1', buckets: [1, x]}}", "buckets must be numbers"),
+    ("{name: m, help: h, labels: [k], counter: {value: '1'}}", "a label needs key and value"),
     (
         "{name: m, help: h, gauge: {realtime: true, value: 'x{{duration}}'}}",
         "real time metrics can only be used with metric variables",

@@ -148,11 +148,20 @@ def _sample(
         operation = str(body.get("operation") or "Set")
         return replace(sample, value=value, operation=operation)
     if kind == "histogram":
-        buckets = tuple(float(b) for b in body.get("buckets") or ())
+        buckets = _buckets(body.get("buckets"), name)
         if not buckets:
             raise _MetricError(f"could not construct metric '{name}': histogram needs buckets")
         return replace(sample, value=value, buckets=tuple(sorted(buckets)))
     return replace(sample, value=value)
+
+
+def _buckets(raw: Any, name: str) -> tuple[float, ...]:
+    try:
+        return tuple(parse_go_float(parameter_text(bound)) for bound in raw or ())
+    except (ValueError, TypeError):
+        raise _MetricError(
+            f"could not construct metric '{name}': buckets must be numbers"
+        ) from None
 
 
 def _when(text: str, scope: Scope, name: str) -> bool:
@@ -165,6 +174,8 @@ def _when(text: str, scope: Scope, name: str) -> bool:
 def _labels(raw: Any, name: str) -> tuple[tuple[str, str], ...]:
     labels: list[tuple[str, str]] = []
     for label in raw or []:
+        if not isinstance(label, Mapping):
+            raise _MetricError(f"could not construct metric '{name}': a label needs key and value")
         key = str(label.get("key") or "")
         if not NAME.fullmatch(key):
             raise _MetricError(
