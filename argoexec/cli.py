@@ -266,7 +266,7 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
         if name != "list":
             leaf.add_argument("name", metavar="NAME", help="the workflow's name")
         if name in ("list", "get"):
-            kinds = ("wide", "json") if name == "list" else ("json", "yaml")
+            kinds = ("wide", "json") if name == "list" else ("json", "yaml", "metrics")
             leaf.add_argument("-o", "--output", choices=kinds)
         if name in ("logs", "resume"):
             leaf.add_argument("--node", metavar="NODE", help="node id, name or display name")

@@ -173,6 +173,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
 
     def on_change(snapshot: dict[str, Any]) -> None:
         control.target.write_workflow(snapshot)
+        _write_metrics(control.target, runner)
         progress.update(snapshot)
 
     try:
@@ -197,8 +198,17 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         final = runner.run()
     progress.close()
     run_dir.write_workflow(final)
+    _write_metrics(run_dir, runner)
     _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
     return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+def _write_metrics(run_dir: RunDir, runner: WorkflowRunner) -> None:
+    """`metrics.prom` in the run's directory, once the run has metrics (real-time gauges read
+    now): `argoexec get NAME -o metrics` prints it."""
+    metrics = runner.run_state.metrics
+    if metrics.registry:
+        run_dir.write_metrics(metrics.text())
 
 
 def _print_final(

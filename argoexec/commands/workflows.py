@@ -79,6 +79,10 @@ def list_workflows(args: argparse.Namespace, inv: Invocation) -> int:
 
 def get(args: argparse.Namespace, inv: Invocation) -> int:
     run = state_store(args, inv).open(args.name)
+    if args.output == "metrics":
+        # The custom metrics the run emitted (metrics.prometheus), in the Prometheus format.
+        inv.stdout.write(run.read_metrics())
+        return 0
     workflow = run.read_workflow()
     if args.output == "json":
         inv.stdout.write(json.dumps(workflow, indent=2) + "\n")

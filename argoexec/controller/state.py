@@ -6,6 +6,7 @@ Layout (all names fixed; ``STATE_DIR`` comes from ``config.controller_state_dir`
 
     STATE_DIR/<name>/created              creation time (ns since the epoch): orders ``runs()``
     STATE_DIR/<name>/workflow.json        the Argo-shaped Workflow, replaced atomically
+    STATE_DIR/<name>/metrics.prom         custom metrics, Prometheus text format (atomically)
     STATE_DIR/<name>/owner                "<pid> <start ticks>" of the ``argoexec run`` process
     STATE_DIR/<name>/requests/stop        a stop request (its text is the message)
     STATE_DIR/<name>/requests/resume-*    one file per resume request: {"node": id | null}
@@ -33,6 +34,7 @@ from typing import Any
 # Kubernetes object names (DNS-1123 subdomain): also keeps a name a single path component.
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _WORKFLOW = "workflow.json"
+_METRICS = "metrics.prom"
 _CREATED = "created"
 _OWNER = "owner"
 _REQUESTS = "requests"
@@ -150,6 +152,20 @@ class RunDir:
         if not isinstance(data, dict):
             raise StateError(f"the state of workflow {self.name!r} is not an object ({path})")
         return data
+
+    # --- Custom metrics (metrics.prometheus) -------------------------------------------------
+
+    def write_metrics(self, text: str) -> None:
+        _write_atomic(self.path / _METRICS, text)
+
+    def read_metrics(self) -> str:
+        """The run's metrics in the Prometheus text format ("" if it emitted none)."""
+        try:
+            return (self.path / _METRICS).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise StateError(f"cannot read the metrics of workflow {self.name!r}: {exc}") from exc
 
     # --- The owner process ------------------------------------------------------------------
 

@@ -161,6 +161,19 @@ def test_get_outputs_the_workflow_object_as_json_or_yaml(
     assert yaml.safe_load(out) == steps_workflow()
 
 
+def test_get_outputs_the_runs_metrics_in_the_prometheus_format(
+    state: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "# HELP argo_workflows_m h\n# TYPE argo_workflows_m gauge\nargo_workflows_m 2.0\n"
+    state.open("dag-xyz").write_metrics(text)
+    root = str(state.root)
+    code, out, err = run_cli(capsys, "get", "dag-xyz", "--state-dir", root, "-o", "metrics")
+    assert (code, out, err) == (0, text, "")
+    # a run that emitted no metrics prints none
+    code, out, err = run_cli(capsys, "get", "steps-abc", "--state-dir", root, "-o", "metrics")
+    assert (code, out, err) == (0, "", "")
+
+
 def test_get_of_a_run_whose_process_died_says_so(
     state: StateStore, capsys: pytest.CaptureFixture[str]
 ) -> None:

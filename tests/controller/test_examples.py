@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from argoexec.cli import main
+from argoexec.controller.state import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "workflows"
@@ -86,6 +87,23 @@ class Run:
         out, err = capsys.readouterr()
         assert code == 0, f"argoexec logs {node['name']}: {err}"
         return out
+
+    def metric(
+        self, series: str, labels: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> Any:
+        """The value of one series of ``argoexec get NAME -o metrics`` (``_MISSING`` if none),
+        written as ``%g`` (``2.0`` reads ``2``)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        code = main(["get", self.name, "-o", "metrics", "--state-dir", str(self.state)])
+        out, err = capsys.readouterr()
+        assert code == 0, f"argoexec get -o metrics: {err}"
+        want = {str(k): str(v) for k, v in labels.items()}
+        for family in text_string_to_metric_families(out):
+            for sample in family.samples:
+                if sample.name == series and sample.labels == want:
+                    return f"{sample.value:g}"
+        return _MISSING
 
     def describe(self) -> str:
         rows = [
@@ -176,6 +194,10 @@ def apply_check(run: Run, check: dict[str, Any], capsys: pytest.CaptureFixture[s
         names = sorted(str(n.get("name")) for n in matching)
         assert len(matching) == check["count"], f"nodes where {want}: {names}"
         return
+    if "metric" in check:
+        where = f"metric {check['metric']}{check.get('labels') or ''}"
+        check_value(run.metric(check["metric"], check.get("labels") or {}, capsys), check, where)
+        return
     if "workflow" in check:
         where = f"status.{check['workflow']}"
         check_value(lookup(run.status, check["workflow"]), check, where)
@@ -223,6 +245,32 @@ def test_every_example_has_an_expected_run() -> None:
     files = {p.name for p in EXAMPLES.glob("*.yaml")} - {"EXPECTED.yaml"}
     assert files - covered == set()
     assert covered - files == set(), "EXPECTED.yaml names files that do not exist"
+
+
+def test_check_language_reads_one_metric_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = StateStore(tmp_path).create("wf-m")
+    run_dir.write_metrics(
+        "# HELP argo_workflows_c h\n# TYPE argo_workflows_c gauge\n"
+        'argo_workflows_c{status="Failed"} 2.0\nargo_workflows_c{status="Succeeded"} 0.5\n'
+    )
+    run = Run(0, {"metadata": {"name": "wf-m"}, "status": {}}, tmp_path)
+    apply_check(
+        run, {"metric": "argo_workflows_c", "labels": {"status": "Failed"}, "equals": "2"}, capsys
+    )
+    apply_check(
+        run,
+        {"metric": "argo_workflows_c", "labels": {"status": "Succeeded"}, "equals": 0.5},
+        capsys,
+    )
+    apply_check(run, {"metric": "argo_workflows_c", "exists": False}, capsys)  # labels differ
+    with pytest.raises(AssertionError, match="not present"):
+        apply_check(run, {"metric": "argo_workflows_nope", "equals": "1"}, capsys)
+    with pytest.raises(AssertionError, match="'2' != 3"):
+        apply_check(
+            run, {"metric": "argo_workflows_c", "labels": {"status": "Failed"}, "equals": 3}, capsys
+        )
 
 
 def test_check_language_selects_named_parameters_and_artifacts() -> None:

@@ -226,6 +226,36 @@ def test_a_template_has_exactly_one_kind() -> None:
     ]
 
 
+def test_template_metrics_are_refused_where_argos_validation_refuses_them() -> None:
+    metrics = {
+        "prometheus": [
+            {"name": "ok_{{inputs.parameters.x}}", "help": "h", "counter": {"value": "1"}},
+            {"name": "bad-name", "help": "h", "labels": [{"key": "k-1", "value": "v"}],
+             "counter": {"value": "1"}},
+            {"name": "rt", "help": "h",
+             "gauge": {"realtime": True, "value": "{{resourcesDuration.cpu}}"}},
+        ]
+    }  # fmt: skip
+    wf = workflow([container("main", metrics=metrics)])
+    where = "spec.templates[0].metrics.prometheus"
+    assert problems_of(wf) == [
+        (
+            f"{where}[1].name",
+            "template `main` metric name 'bad-name' is invalid. Metric names must contain "
+            "alphanumeric characters or '_'",
+        ),
+        (
+            f"{where}[1].labels[0].key",
+            "metric label 'k-1' is invalid: keys may only contain alphanumeric characters or '_'",
+        ),
+        (
+            f"{where}[2].gauge",
+            "template `main` metric 'rt' error: 'resourcesDuration.*' metrics cannot be used in "
+            "real-time",
+        ),
+    ]
+
+
 def test_names_are_unique() -> None:
     wf = workflow(
         [

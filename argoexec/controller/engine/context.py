@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.lifecycle import Stop
 from argoexec.models import ArtifactRepository
@@ -116,6 +117,7 @@ class RunState:
         self.output_artifacts: list[dict[str, Any]] = []
         self.stop = Stop()
         self.started = time.time()
+        self.metrics = MetricsRecorder(started=self.started)
         deadline = self.spec.get("activeDeadlineSeconds")
         self.deadline = self.started + float(deadline) if deadline else None
         parallelism = self.spec.get("parallelism")

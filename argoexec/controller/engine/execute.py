@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,17 +136,39 @@ def execute(
         )
         return run.tree.finish(node, n.ERROR, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
+    metrics = bool(template.get("metrics"))
+    variables = run.globals.child(frame.extra) if metrics else run.globals
+    if metrics:
+        run.metrics.node_started(template, variables=variables, duration=_elapsed(run, name))
     if template.get("retryStrategy"):
         from .retry import run_retry
 
-        return run_retry(
+        node = run_retry(
             run, template, kind, template_name, tref, name=name, display=display,
             parent=parent, frame=frame, args=args,
         )  # fmt: skip
-    return attempt(
-        run, template, kind, template_name, tref, name=name, display=display,
-        parent=parent, frame=frame, args=args,
-    )  # fmt: skip
+    else:
+        node = attempt(
+            run, template, kind, template_name, tref, name=name, display=display,
+            parent=parent, frame=frame, args=args,
+        )  # fmt: skip
+    if metrics:
+        run.metrics.node_finished(
+            template, node.to_status(), variables=variables, duration=_elapsed(run, name)()
+        )
+    return node
+
+
+def _elapsed(run: RunState, name: str) -> Callable[[], float]:
+    """Seconds node `name` has run (so far, or in all): a real-time metric's `duration`."""
+
+    def seconds() -> float:
+        node = run.tree.by_name(name)
+        if node is None:
+            return 0.0
+        return (node.finished_at or time.time()) - node.started_at
+
+    return seconds
 
 
 def attempt(
@@ -311,7 +333,9 @@ def run_pod(
             "given (--kubeconfig or KUBECONFIG)",
         )
     try:
-        body = substitute(template, scope, allow_unresolved=False, location=where)
+        # `metrics` are evaluated when the node completes, with variables only known then.
+        pod_template = {k: v for k, v in template.items() if k != "metrics"}
+        body = substitute(pod_template, scope, allow_unresolved=False, location=where)
         spec, config_maps = pods.build(body, _pod_context(run, node, body, scope, frame))
     except (SubstitutionError, ExpressionError) as exc:
         return run.tree.finish(node, n.ERROR, str(exc))

@@ -132,6 +132,10 @@ def run_retry(
         if why is not None:
             message = child.message if why == "" else why
             return run.tree.finish(retry, child.phase, message, **inputs_outputs)
+        if template.get("metrics"):  # Argo emits them for each failed attempt that is retried
+            run.metrics.node_finished(
+                template, child.to_status(), variables=scope, duration=duration_s
+            )
         if delay and run.stop.wait(delay) and not frame.on_exit:
             return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
         number += 1

@@ -182,6 +182,7 @@ class WorkflowRunner:
             priority=self.spec.get("priority"),
         )
         self.phase = n.RUNNING
+        run.metrics.workflow_started(self.spec, variables=run.globals)
         publisher = threading.Thread(target=self._publish_loop, daemon=True)
         publisher.start()
         frame = Frame(scope=run.globals, artifacts={}, owner=self.owner)
@@ -201,6 +202,13 @@ class WorkflowRunner:
             )
             self.phase, self.message = self._final_phase(entry)
             self._run_exit_handler(frame)
+            run.metrics.workflow_finished(
+                self.spec,
+                entry.to_status(),
+                phase=self.phase,
+                variables=run.globals,
+                entry_duration=(entry.finished_at or time.time()) - entry.started_at,
+            )
         except BaseException as exc:
             # The status must not say Running forever when the run was aborted or the engine
             # itself failed; running pods are told to stop.
@@ -325,6 +333,9 @@ class WorkflowRunner:
         if self.message:
             status["message"] = self.message
         status["nodes"] = nodes
+        conditions = run.metrics.conditions()
+        if conditions:
+            status["conditions"] = conditions
         outputs: dict[str, Any] = {}
         if run.output_parameters:
             outputs["parameters"] = list(run.output_parameters)

@@ -10,6 +10,7 @@ from typing import Any
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_dag import find_cycle, task_dependencies
 from argoexec.controller.workflow.lint_expr import EXPR_TAG, strings
+from argoexec.controller.workflow.lint_metrics import check_metrics
 from argoexec.controller.workflow.problems import Problem, join
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models.artifacts import LOCATION_KINDS
@@ -162,6 +163,7 @@ class Checker:
             self.report(path, f"{label} needs exactly one of: {', '.join(KINDS)}")
         elif len(kinds) > 1:
             self.report(path, f"{label} has more than one of: {', '.join(kinds)}")
+        self.problems += check_metrics(template.get("metrics"), join(path, "metrics"), label)
         steps = template.get("steps")
         if isinstance(steps, list):
             self.check_steps(steps, join(path, "steps"), template, label)
