@@ -120,8 +120,8 @@ templates:
     - name: looped
       depends: build
       template: show
-      withItems: [tar, zip]
-      arguments: {pair("{{tasks.build.outputs.artifacts.tar}}", "{{item}}-x/../index.txt")}
+      withItems: [other.txt, assets/../index.txt]
+      arguments: {pair("{{tasks.build.outputs.artifacts.tar}}", "{{item}}")}
 - name: name-it
   container: {{image: alpine, command: [sh, -c, "printf other.txt"]}}
 {BUILD}
@@ -130,11 +130,12 @@ templates:
     )
     assert result.result("wf.by-expression") == "png\n./b.png", result.explain()
     assert result.result("wf.by-parameter") == "other\n./a.css ./img/b.png", result.explain()
-    # `tar-x/../index.txt` is not a clean path: refused before a pod exists, naming the place.
-    looped = result.node("wf.looped(0:tar)")
-    assert looped["phase"] == "Error"
+    assert result.result("wf.looped(0:other.txt)") == "other\n./a.css ./img/b.png"
+    # Not a clean path: refused before a pod exists, naming the place.
+    looped = result.node("wf.looped(1:assets/../index.txt)")
+    assert looped["phase"] == "Error", result.explain()
     assert "arguments.artifacts[0] (file)" in looped["message"]
-    assert "subPath 'tar-x/../index.txt' contains a '..' segment" in looped["message"]
+    assert "subPath 'assets/../index.txt' contains a '..' segment" in looped["message"]
 
 
 def test_a_template_input_takes_a_sub_path_of_its_own_key_only_location_or_of_what_is_passed(
