@@ -41,6 +41,7 @@ __all__ = [
     "Strategy",
     "apply_mode",
     "commit",
+    "commit_selected",
     "load_format",
     "open_pack_stream",
     "remove_path",
@@ -239,6 +240,19 @@ def commit(staging: Path, dest: Path) -> None:
             f"cannot move the artifact into place at {dest}: {exc.strerror or exc}",
             code=ErrorCode.INTERNAL,
         ) from exc
+
+
+def commit_selected(staging: Path, rel: str, dest: Path) -> None:
+    """Place the entry ``rel`` of ``staging`` (a subPath's pick) at ``dest`` and drop the rest:
+    a file becomes the file ``dest``, a directory's contents the directory ``dest``."""
+    try:
+        os.replace(staging / rel, dest)
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot move the artifact into place at {dest}: {exc.strerror or exc}",
+            code=ErrorCode.INTERNAL,
+        ) from exc
+    remove_path(staging)
 
 
 def apply_mode(dest: Path, mode: int | None, recurse: bool) -> None:

@@ -169,10 +169,11 @@ class ExtractionRoot:
 
     # -- completion ---------------------------------------------------------------------------
 
-    def finish(self) -> None:
+    def finish(self, *, rename_rule: bool = True) -> None:
         """Apply directory modes and times, deepest first (children change a dir's mtime),
         then, if the §11.6 rename rule will make the only top-level entry the destination,
-        check that no symlink points outside that entry.
+        check that no symlink points outside that entry. ``rename_rule=False``: the caller
+        picks the entry that becomes the destination, and checks it (a ``subPath``).
 
         Owner rwx is kept on every directory so the tree stays removable by the executor.
         """
@@ -180,13 +181,18 @@ class ExtractionRoot:
             os.chmod(path, (mode & 0o777) | 0o700)
             if mtime is not None:
                 os.utime(path, (mtime, mtime))
+        if not rename_rule:
+            return
         tops = {rel.split("/", 1)[0] for rel in self._kinds if rel != "."}
         if len(tops) == 1:
             self.check_links_within(tops.pop())
 
     def check_links_within(self, top: str) -> None:
-        """When the single top-level entry ``top`` becomes the destination, links resolving
-        to the extraction root or a sibling of ``top`` would point outside it: refuse them."""
+        """When the entry ``top`` becomes the destination, links below it (or itself) that
+        resolve outside it — to the extraction root, a sibling, a parent — would point outside
+        the destination: refuse them."""
         for rel, (resolved, target) in self._links.items():
+            if rel != top and not rel.startswith(top + "/"):
+                continue  # not part of the destination
             if resolved != top and not resolved.startswith(top + "/"):
                 raise illegal(f"illegal symlink target: {rel} -> {target}")

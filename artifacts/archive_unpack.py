@@ -21,7 +21,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, Self, cast
+from typing import Any, BinaryIO, Protocol, Self, cast
 
 from isal import igzip_threaded, isal_zlib
 
@@ -59,6 +59,16 @@ class CorruptTarError(Exception):
 _TAR_ERRORS: tuple[type[BaseException], ...] = (CorruptTarError, *_INTEGRITY_ERRORS)
 
 
+class MemberFilter(Protocol):
+    """Which entries to extract (an artifact's ``subPath``): ``wants`` sees every entry's
+    cleaned relative name in archive order; ``done`` replaces the rename-rule check at the end
+    and checks what was picked."""
+
+    def wants(self, rel: str) -> bool: ...
+
+    def done(self, target: ExtractionRoot) -> None: ...
+
+
 class _CheckedTarInfo(tarfile.TarInfo):
     @classmethod
     def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
@@ -77,15 +87,18 @@ def integrity_error(exc: BaseException, what: str) -> ArtifactError:
     return ArtifactError(f"corrupt {what}: {exc}", code=ErrorCode.INTEGRITY)
 
 
-def extract_tgz(stream: BinaryIO, root: Path, *, limit: int = 0) -> None:
-    """Extract the gzip-compressed tar read from ``stream`` into the directory ``root``.
+def extract_tgz(
+    stream: BinaryIO, root: Path, *, limit: int = 0, keep: MemberFilter | None = None
+) -> None:
+    """Extract the gzip-compressed tar read from ``stream`` into the directory ``root`` (only
+    the entries ``keep`` wants, when given).
 
     The decompressed stream is read to its end, so the gzip CRC and length are always checked.
     """
     gz = _open_gzip(stream, "rb", threads=1, block_size=_GZIP_BLOCK)
     try:
         try:
-            _extract_tar(cast(BinaryIO, gz), ExtractionRoot(root, limit=limit))
+            _extract_tar(cast(BinaryIO, gz), ExtractionRoot(root, limit=limit), keep)
             while gz.read(MIB):
                 pass
         except _TAR_ERRORS as exc:
@@ -94,7 +107,7 @@ def extract_tgz(stream: BinaryIO, root: Path, *, limit: int = 0) -> None:
         gz.close()
 
 
-def _extract_tar(stream: BinaryIO, target: ExtractionRoot) -> None:
+def _extract_tar(stream: BinaryIO, target: ExtractionRoot, keep: MemberFilter | None) -> None:
     tar: tarfile.TarFile = _open_tar(
         fileobj=stream,
         mode="r|",
@@ -105,10 +118,21 @@ def _extract_tar(stream: BinaryIO, target: ExtractionRoot) -> None:
     )
     with tar:
         while (member := tar.next()) is not None:
-            _place_member(tar, member, target)
+            # Names are checked for every entry, extracted or not: an escaping name anywhere
+            # marks an archive that is not to be trusted.
+            if keep is None or keep.wants(target.clean(member.name)):
+                _place_member(tar, member, target)
             # tarfile remembers every member; an archive of a million files must not.
             cast(Any, tar).members.clear()
-    target.finish()
+    _finish(target, keep)
+
+
+def _finish(target: ExtractionRoot, keep: MemberFilter | None) -> None:
+    if keep is None:
+        target.finish()
+    else:
+        target.finish(rename_rule=False)
+        keep.done(target)
 
 
 def _place_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: ExtractionRoot) -> None:
@@ -138,21 +162,26 @@ def is_tar_header(block: bytes) -> bool:
     return True
 
 
-def extract_zip(archive: Path, root: Path, *, limit: int = 0) -> None:
-    """Extract the zip file ``archive`` into ``root`` (entry names and modes as Argo does)."""
+def extract_zip(
+    archive: Path, root: Path, *, limit: int = 0, keep: MemberFilter | None = None
+) -> None:
+    """Extract the zip file ``archive`` into ``root`` (entry names and modes as Argo does; only
+    the entries ``keep`` wants, when given)."""
     target = ExtractionRoot(root, limit=limit, illegal_path=lambda n: f"{n}: Illegal file path")
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                _place_zip_member(zf, info, target)
-        target.finish()
+                _place_zip_member(zf, info, target, keep)
+        _finish(target, keep)
     except _INTEGRITY_ERRORS as exc:
         raise integrity_error(exc, "zip archive") from exc
     except (NotImplementedError, RuntimeError) as exc:  # encrypted or exotic compression
         raise ArtifactError(f"unsupported zip archive: {exc}", code=ErrorCode.BAD_REQUEST) from exc
 
 
-def _place_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: ExtractionRoot) -> None:
+def _place_zip_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: ExtractionRoot, keep: MemberFilter | None
+) -> None:
     unix_mode = (info.external_attr >> 16) & 0o777
     mtime = _zip_mtime(info)
     name = info.filename
@@ -160,6 +189,8 @@ def _place_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Extrac
         # zipfile decoded the raw name as cp437; Go (Argo) uses the raw bytes, which zip tools
         # on Linux write in UTF-8 without setting the flag. Undecodable bytes stay as-is.
         name = name.encode("cp437").decode("utf-8", "surrogateescape")
+    if keep is not None and not keep.wants(target.clean(name)):
+        return
     if info.is_dir():
         target.make_dir(name, unix_mode or 0o755, mtime)
         return

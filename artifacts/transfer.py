@@ -13,12 +13,10 @@ directory downloads report through the driver, which sees the bytes itself.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import posixpath
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +27,20 @@ from argoexec.retry import RetriesExhaustedError, retry_call
 from artifacts.archive import (
     apply_mode,
     commit,
+    commit_selected,
     load_format,
     open_pack_stream,
     remove_path,
     save_strategy,
     unpack_to_staging,
 )
+from artifacts.archive_select import select_to_staging
 from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.registry import driver_for
+from artifacts.locations import get_key, go_path_join, with_key
+from artifacts.operation import Operation
 from artifacts.streams import HashingReader, sha256_file, tree_digest
+from artifacts.subpath import sub_path_problem
 
 log = logging.getLogger("argoexec.artifacts")
 T = TypeVar("T")
@@ -93,7 +95,7 @@ def save_artifact(
 
     A missing source is skipped (None) for an optional artifact and ``ERR_NOT_FOUND`` otherwise.
     """
-    op = _Operation("Save", artifact, ctx, driver)
+    op = Operation("Save", artifact, ctx, driver)
     with op:
         source = Path(_clean(artifact, source))
         if not source.exists():
@@ -112,7 +114,7 @@ def list_objects(
     artifact: Artifact, ctx: DriverContext, *, driver: ArtifactDriver | None = None
 ) -> list[str]:
     """The keys under the artifact's key, with the same retries and log line as a load."""
-    op = _Operation("List", artifact, ctx, driver)
+    op = Operation("List", artifact, ctx, driver)
     with op:
         drv = op.bind()
         keys = _with_retries(ctx, op, lambda: drv.list_objects(artifact))
@@ -123,7 +125,7 @@ def delete_artifact(
     artifact: Artifact, ctx: DriverContext, *, driver: ArtifactDriver | None = None
 ) -> None:
     """Delete the artifact (artifact GC, ``argoexec artifact rm``), retrying transient errors."""
-    op = _Operation("Delete", artifact, ctx, driver)
+    op = Operation("Delete", artifact, ctx, driver)
     with op:
         drv = op.bind()
         _with_retries(ctx, op, lambda: drv.delete(artifact))
@@ -152,12 +154,13 @@ def load_artifact(
 ) -> LoadResult | None:
     """Download the artifact to ``dest``, unpacking per §11.6, then apply ``mode``.
 
-    Nothing is left at ``dest`` on failure. An optional artifact that was not supplied or whose
-    key does not exist is skipped (None). ``expected_sha256`` is checked against the stored
-    bytes (or, for a directory, the tree digest of ``SaveResult``); a mismatch is
-    ``ERR_INTEGRITY``.
+    With a ``subPath`` only that file or directory of the artifact is placed (see
+    :mod:`artifacts.subpath`). Nothing is left at ``dest`` on failure. An optional artifact that
+    was not supplied or whose key (or subPath) does not exist is skipped (None).
+    ``expected_sha256`` is checked against the stored bytes read (or, for a directory, the tree
+    digest of ``SaveResult``); a mismatch is ``ERR_INTEGRITY``.
     """
-    op = _Operation("Load", artifact, ctx, driver)
+    op = Operation("Load", artifact, ctx, driver)
     with op:
         dest = Path(_clean(artifact, dest))
         if artifact.location_kind() is None:
@@ -167,6 +170,10 @@ def load_artifact(
             raise ArtifactError(
                 f"required artifact '{artifact.name}' not supplied", code=ErrorCode.NOT_FOUND
             )
+        problem = sub_path_problem(artifact.sub_path) if artifact.sub_path else None
+        if problem:
+            message = f"subPath {artifact.sub_path!r} {problem}"
+            raise ArtifactError(message, code=ErrorCode.BAD_REQUEST)
         drv = op.bind()
         try:
             result = _with_retries(
@@ -174,12 +181,16 @@ def load_artifact(
             )
         except ArtifactError as exc:
             if exc.code is ErrorCode.NOT_FOUND and artifact.optional:
-                op.outcome = "skipped"
+                op.outcome, op.reason = "skipped", exc.message
                 return None
             raise
         apply_mode(dest, artifact.mode, bool(artifact.recurse_mode))
         op.bytes = result.size
         return result
+
+
+class _NoArchiveError(Exception):
+    """The key holds no single archive object to take a subPath from."""
 
 
 def _load_once(
@@ -189,6 +200,45 @@ def _load_once(
     drv: ArtifactDriver,
     expected: str | None,
 ) -> LoadResult:
+    """One attempt. With a subPath: the pick from the archive stored at the key, or else (a
+    directory stored object by object, a plain object) ``<key>/<subPath>``."""
+    sub = artifact.sub_path
+    if not sub:
+        return _load_object(artifact, dest, ctx, drv, expected, pick="")
+    if load_format(artifact) != "none":
+        try:
+            return _load_object(artifact, dest, ctx, drv, expected, pick=sub)
+        except _NoArchiveError:
+            pass
+    # Argo's AppendToKey: what was stored object by object (a directory with archive: none).
+    inner = artifact.model_copy(update={"sub_path": None})
+    try:
+        inner = with_key(inner, go_path_join(get_key(inner), sub))
+    except ArtifactError:
+        kind = artifact.location_kind()
+        message = f"subPath {sub!r}: the {kind} artifact is not an archive, and has no key to "
+        raise ArtifactError(message + "append it to", code=ErrorCode.BAD_REQUEST) from None
+    try:
+        return _load_object(inner, dest, ctx, drv, expected, pick="")
+    except ArtifactError as exc:
+        if exc.code is not ErrorCode.NOT_FOUND:
+            raise
+        message = f"subPath {sub!r} not found in the artifact: {exc.message}"
+        raise ArtifactError(message, code=ErrorCode.NOT_FOUND) from exc
+
+
+def _load_object(
+    artifact: Artifact,
+    dest: Path,
+    ctx: DriverContext,
+    drv: ArtifactDriver,
+    expected: str | None,
+    *,
+    pick: str,
+) -> LoadResult:
+    """The object at the key, unpacked by §11.6. With ``pick`` (a subPath) the object must be an
+    archive, and only that path of it is placed (``_NoArchiveError`` when the key holds no
+    archive object: a "directory", nothing, or a plain object when auto-detecting)."""
     staging = dest.with_name(dest.name + ".tmpdir")
     spool = dest.with_name(dest.name + ".tmp")
     try:
@@ -198,6 +248,8 @@ def _load_once(
         try:
             stream = drv.open_stream(artifact)
         except ArtifactError as exc:
+            if pick and exc.code in (ErrorCode.NOT_IMPLEMENTED, ErrorCode.NOT_FOUND):
+                raise _NoArchiveError from exc
             if exc.code is not ErrorCode.NOT_IMPLEMENTED:
                 raise
             return _load_directory(artifact, dest, staging, drv, expected)
@@ -207,15 +259,24 @@ def _load_once(
             fmt = load_format(artifact)
             limit = ctx.settings.max_extract_bytes
             stored: BinaryIO = reader  # type: ignore[assignment]
-            unpacked = unpack_to_staging(
-                stored, staging, dest.name, fmt=fmt, spool=spool, limit=limit
-            )
+            if pick:
+                picked = select_to_staging(stored, staging, pick, fmt=fmt, spool=spool, limit=limit)
+                if picked is None:
+                    raise _NoArchiveError
+                unpacked, chosen = picked
+            else:
+                unpacked = unpack_to_staging(
+                    stored, staging, dest.name, fmt=fmt, spool=spool, limit=limit
+                )
             while reader.read(MIB):  # the digest covers every stored byte, even past the archive
                 pass
         finally:
             stream.close()
         _verify(expected, reader.hexdigest())
-        commit(staging, dest)
+        if pick:
+            commit_selected(staging, chosen, dest)
+        else:
+            commit(staging, dest)
         return LoadResult(dest, reader.size, reader.hexdigest(), unpacked)
     except BaseException as exc:
         remove_path(staging)
@@ -283,7 +344,7 @@ def _clean(artifact: Artifact, local: Path) -> str:
     return clean_path(artifact.name, str(local))
 
 
-def _with_retries(ctx: DriverContext, op: _Operation, fn: Callable[[], T]) -> T:
+def _with_retries(ctx: DriverContext, op: Operation, fn: Callable[[], T]) -> T:
     pattern = ctx.settings.transient_error_pattern
     matcher = re.compile(pattern) if pattern else None
 
@@ -315,60 +376,3 @@ def _with_retries(ctx: DriverContext, op: _Operation, fn: Callable[[], T]) -> T:
             code=code,
             transient=True,
         ) from last
-
-
-class _Operation:
-    """Times one save/load, adds context to its errors and logs its one line."""
-
-    def __init__(
-        self, verb: str, artifact: Artifact, ctx: DriverContext, driver: ArtifactDriver | None
-    ) -> None:
-        self.verb = verb
-        self.artifact = artifact
-        self.ctx = ctx
-        self.name = artifact.name
-        self.driver = driver
-        self.kind = driver.kind if driver is not None else artifact.location_kind() or ""
-        self.location = ""
-        self.bytes = 0
-        self.attempts = 1
-        self.outcome = "ok"
-        self.started = time.monotonic()
-
-    def bind(self) -> ArtifactDriver:
-        if self.driver is None:
-            self.driver = driver_for(self.artifact, self.ctx)
-        self.kind = self.driver.kind
-        try:
-            self.location = self.driver.location(self.artifact)
-        except ArtifactError:
-            self.location = ""
-        return self.driver
-
-    def __enter__(self) -> _Operation:
-        return self
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        error = None
-        if isinstance(exc, ArtifactError) and not self.location and self.kind:
-            # Failed before the driver was needed (e.g. a missing source): still say where to.
-            with contextlib.suppress(ArtifactError):
-                self.bind()
-        if isinstance(exc, ArtifactError):
-            exc.with_context(artifact=self.name, driver=self.kind or None, location=self.location)
-            error = str(exc)
-        elif exc is not None:
-            error = f"{type(exc).__name__}: {exc}"
-        outcome = "error" if exc is not None else self.outcome
-        extra = {
-            "artifact": self.name,
-            "kind": self.kind,
-            "location": self.location,
-            "bytes": self.bytes,
-            "duration": round(time.monotonic() - self.started, 3),
-            "outcome": outcome,
-            "attempts": self.attempts,
-        }
-        if error is not None:
-            extra["error"] = error
-        log.log(logging.ERROR if error else logging.INFO, "%s artifact", self.verb, extra=extra)

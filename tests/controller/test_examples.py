@@ -368,6 +368,16 @@ BAD_WORKFLOWS: dict[str, tuple[str, list[str]]] = {
         + "      container: {image: 'alpine:3.20', command: [echo, '{{inputs.parameters.who}}']}\n",
         ["spec.templates[0].steps[0][0]", "who"],
     ),
+    "artifact-sub-path-escape": (
+        HEADER
+        + "  templates:\n    - name: main\n      steps:\n"
+        + "        - - name: one\n            template: read\n"
+        + "            arguments:\n              artifacts:\n"
+        + "                - {name: f, raw: {data: x}, subPath: ../../etc/passwd}\n"
+        + "    - name: read\n      inputs:\n        artifacts: [{name: f, path: /tmp/f}]\n"
+        + "      container: {image: 'alpine:3.20', command: [cat, /tmp/f]}\n",
+        ["spec.templates[0].steps[0][0].arguments.artifacts[0].subPath", "'..' segment"],
+    ),
 }
 
 

@@ -245,3 +245,15 @@ def test_a_local_repository_without_a_key_format_uses_s3s_default() -> None:
     assert location is not None and location.local is not None
     assert (location.local.root, location.local.key) == ("/srv/artifacts", f"wf/{POD}")
     assert location.archive_logs is True
+
+
+def test_an_input_sub_path_that_is_not_a_clean_relative_path_is_refused() -> None:
+    art = {"name": "in", "path": "/in", "s3": s3("k"), "subPath": "a/../../b"}
+    with pytest.raises(PodBuildError, match=r"inputs\.artifacts\.in: subPath 'a/\.\./\.\./b'"):
+        build_pod(template(inputs={"artifacts": [art]}), ctx())
+    clean = {**art, "subPath": "a/b.txt"}
+    pod = build_pod(template(inputs={"artifacts": [clean]}), ctx())
+    # The executor applies it: the template it gets carries the subPath beside the key.
+    [init] = pod["spec"]["initContainers"]
+    carried = next(e["value"] for e in init["env"] if e["name"] == "ARGO_TEMPLATE")
+    assert json.loads(carried)["inputs"]["artifacts"][0]["subPath"] == "a/b.txt"

@@ -515,3 +515,37 @@ def test_a_call_must_pass_every_required_input_of_its_template() -> None:
             "template `main` needs input parameter `who`: pass it in arguments.parameters",
         ),
     ]
+
+
+def test_artifact_sub_paths_must_be_clean_relative_paths() -> None:
+    wf = workflow(
+        [
+            {
+                "name": "main",
+                "steps": [[{
+                    "name": "a",
+                    "template": "use",
+                    "arguments": {"artifacts": [
+                        {"name": "in", "from": "{{workflow.outputs.artifacts.x}}",
+                         "subPath": "../secret"},
+                    ]},
+                }]],
+            },
+            container("use", inputs={"artifacts": [
+                {"name": "in", "path": "/in", "subPath": "/abs"},
+                {"name": "later", "path": "/l", "optional": True,
+                 "subPath": "{{inputs.parameters.p}}"},  # checked once substituted
+                {"name": "fine", "path": "/f", "optional": True, "subPath": "a/b"},
+            ]}),
+        ]
+    )  # fmt: skip
+    assert problems_of(wf) == [
+        (
+            "spec.templates[0].steps[0][0].arguments.artifacts[0].subPath",
+            "subPath '../secret' contains a '..' segment: a subPath cannot leave the artifact",
+        ),
+        (
+            "spec.templates[1].inputs.artifacts[0].subPath",
+            "subPath '/abs' is absolute: give a path relative to the artifact's root",
+        ),
+    ]

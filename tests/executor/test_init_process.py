@@ -189,6 +189,54 @@ def test_a_key_only_input_is_relocated_onto_the_archive_location(
     assert (pod.root / "input-artifacts" / "prev").read_bytes() == b"from a previous step"
 
 
+def test_a_sub_path_places_one_file_or_directory_of_an_input(pod: Pod, s3_moto: Backend) -> None:
+    files = {"a.txt": b"A", "sub/b.txt": b"B", "sub/c.txt": b"C"}
+    s3_moto.put_object("wf/pod/data.tgz", tgz_of_directory(files))
+    s3 = s3_secrets(pod, s3_moto)
+    template = {
+        "name": "t",
+        "archiveLocation": {"s3": {**s3, "key": "wf/pod"}},
+        "volumes": [{"name": "data", "emptyDir": {}}],
+        "container": {"image": "x", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+        "inputs": {
+            "artifacts": [
+                # a full location, a key-only one (relocated), and one inside a user volume
+                {"name": "file", "path": "/tmp/a", "s3": {**s3, "key": "wf/pod/data.tgz"},
+                 "subPath": "a.txt"},
+                {"name": "dir", "path": "/tmp/sub", "s3": {"key": "wf/pod/data.tgz"},
+                 "subPath": "sub"},
+                {"name": "vol", "path": "/data/c.txt", "s3": {"key": "wf/pod/data.tgz"},
+                 "subPath": "sub/c.txt"},
+                {"name": "maybe", "path": "/tmp/m", "s3": {"key": "wf/pod/data.tgz"},
+                 "subPath": "nope", "optional": True},
+            ]
+        },
+    }  # fmt: skip
+    result = pod.run(template)
+    assert result.returncode == 0, result.stderr
+    inputs = pod.root / "input-artifacts"
+    assert (inputs / "file").read_bytes() == b"A"
+    assert sorted(os.listdir(inputs / "dir")) == ["b.txt", "c.txt"]
+    assert (pod.root / "user-volume" / "c.txt").read_bytes() == b"C"
+    assert not (inputs / "maybe").exists()
+    assert "subPath 'nope' not found" in result.stderr  # the skip is logged with its reason
+
+
+def test_a_missing_or_unclean_sub_path_fails_init_naming_the_artifact(
+    pod: Pod, s3_moto: Backend
+) -> None:
+    s3_moto.put_object("wf/pod/data.tgz", tgz_of_directory({"a.txt": b"A"}))
+    s3 = s3_secrets(pod, s3_moto)
+    location = {"s3": {**s3, "key": "wf/pod/data.tgz"}}
+    for sub, expected in (("b.txt", "subPath 'b.txt' not found"), ("../x", "'..' segment")):
+        art = {"name": "data", "path": "/tmp/d", **location, "subPath": sub}
+        result = pod.run({"name": "t", "inputs": {"artifacts": [art]}})
+        assert result.returncode == 64
+        message = pod.termination_log.read_text()
+        assert "artifact 'data'" in message and expected in message, message
+        assert not (pod.root / "input-artifacts" / "data").exists()
+
+
 def test_a_path_with_directory_traversal_is_refused(pod: Pod) -> None:
     template = {
         "name": "t",

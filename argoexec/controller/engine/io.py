@@ -8,6 +8,7 @@ from typing import Any
 
 from argoexec.controller.expr import ExpressionError, evaluate_expr, expand_env, render_value
 from argoexec.models.artifacts import LOCATION_KINDS
+from artifacts.subpath import join_sub_paths, sub_path_problem
 
 from .scope import Scope, parameter_text
 from .substitute import ArgumentError, SubstitutionError, resolve_arguments, substitute
@@ -69,33 +70,58 @@ def lookup_artifact(
     return dict(found) if found is not None else None
 
 
+def sub_path(artifact: Mapping[str, Any], scope: Scope, place: str) -> str:
+    """The artifact's `subPath` with the scope's tags resolved (Argo substitutes it before
+    `AppendToKey`), checked to be a clean relative path; "" when none (an empty value, as in
+    Argo, selects the whole artifact)."""
+    raw = artifact.get("subPath")
+    if raw is None or raw == "":
+        return ""
+    try:
+        text = str(substitute(str(raw), scope, allow_unresolved=False, location=place))
+    except SubstitutionError as exc:
+        raise InputError(str(exc)) from None
+    problem = sub_path_problem(text) if text else None
+    if problem:
+        raise InputError(f"{place}: subPath {text!r} {problem}")
+    return text
+
+
 def argument_artifacts(
     arguments: Mapping[str, Any] | None,
     artifacts: Mapping[str, Mapping[str, Any]],
     scope: Scope,
     where: str,
 ) -> list[dict[str, Any]]:
-    """A step's or task's `arguments.artifacts`, each resolved to a location."""
+    """A step's or task's `arguments.artifacts`, each resolved to a location (and the
+    `subPath` inside it: the source's, then the argument's own)."""
     resolved: list[dict[str, Any]] = []
     for index, argument in enumerate((arguments or {}).get("artifacts") or []):
         place = f"{where}.arguments.artifacts[{index}] ({argument.get('name')})"
-        source: dict[str, Any] | None
-        if argument.get("from"):
+        reference = argument.get("from") or argument.get("fromExpression")
+        source: dict[str, Any] | None = dict(argument)
+        if reference:
+            by_expression = not argument.get("from")
             source = lookup_artifact(
-                argument["from"], artifacts, scope, expression=False, where=place
+                reference, artifacts, scope, expression=by_expression, where=place
             )
-        elif argument.get("fromExpression"):
-            source = lookup_artifact(
-                argument["fromExpression"], artifacts, scope, expression=True, where=place
+        own = sub_path(argument, scope, place)
+        if source is None and own and not argument.get("optional"):
+            # Argo fails a `from` it cannot resolve unless the argument is optional.
+            raise InputError(
+                f"{place}: {reference} produced no such artifact, so there is nothing to take "
+                f"subPath {own!r} from"
             )
-        else:
-            source = dict(argument)
-        if source is None:
-            source = {"missing": True}
         out = {k: v for k, v in argument.items() if k not in ("from", "fromExpression")}
+        out.pop("subPath", None)
+        if source is None:
+            out["missing"] = reference
+            source = {}
         out.update(location_of(source))
-        if source.get("missing"):
-            out["missing"] = argument.get("from") or argument.get("fromExpression")
+        inherited = sub_path(source, scope, place) if reference else ""
+        selected = join_sub_paths(inherited, own)
+        if selected:
+            out["subPath"] = selected
         resolved.append(out)
     return resolved
 
@@ -157,6 +183,9 @@ def _value_from(
 def resolve_input_artifacts(
     template: Mapping[str, Any], arguments: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
+    """The template's input artifacts with the arguments' locations. A declared `subPath`
+    goes with the declared location; on an input without one it selects inside whatever
+    artifact is passed (after the argument's own subPath)."""
     name = template.get("name")
     passed = {a.get("name"): a for a in (arguments or {}).get("artifacts") or []}
     resolved: list[dict[str, Any]] = []
@@ -164,9 +193,13 @@ def resolve_input_artifacts(
         artifact = dict(declared)
         argument = passed.get(declared.get("name"))
         if argument is not None and not argument.get("missing"):
-            for key in LOCATION_KEYS:
+            inner = None if has_location(declared) else declared.get("subPath")
+            for key in (*LOCATION_KEYS, "subPath"):
                 artifact.pop(key, None)
             artifact.update(location_of(argument))
+            selected = join_sub_paths(argument.get("subPath"), inner)
+            if selected:
+                artifact["subPath"] = selected
         elif not has_location(artifact) and not artifact.get("optional"):
             detail = ""
             if argument is not None:
@@ -207,8 +240,11 @@ def template_outputs(
             if art.get("optional"):
                 continue
             raise InputError(f"{where}: {reference} produced no such artifact")
-        entry = {k: v for k, v in art.items() if k not in ("from", "fromExpression")}
+        entry = {k: v for k, v in art.items() if k not in ("from", "fromExpression", "subPath")}
         entry.update(location_of(source))
+        selected = join_sub_paths(sub_path(source, scope, where), sub_path(art, scope, where))
+        if selected:
+            entry["subPath"] = selected
         arts.append(entry)
     if arts:
         outputs["artifacts"] = arts

@@ -178,6 +178,9 @@ def interpret(
     pod: dict[str, Any],
 ) -> PodOutcome:
     outputs = reported.outputs.to_wire() if reported and reported.outputs else {}
+    for art in outputs.get("artifacts") or []:
+        # A subPath declared on a container's output selects nothing: Argo never applies it.
+        art.pop("subPath", None)
     exit_codes = [_exit_code(result, m) for m in mains]
     main_code = next(
         (c for c in exit_codes if c not in (None, 0)), exit_codes[-1] if mains else None

@@ -15,6 +15,7 @@ from argoexec.contract import SECRETS_DIR, VAR_RUN_ARGO
 from argoexec.controller.pod.context import PodBuildError
 from argoexec.models import Artifact, ArtifactLocation, SecretKeySelector, Template
 from artifacts.locations import has_key, has_location
+from artifacts.subpath import sub_path_problem
 
 VAR_RUN_ARGO_VOLUME = "var-run-argo"
 TMP_DIR_VOLUME = "tmp-dir-argo"
@@ -256,11 +257,21 @@ def input_artifact_mounts(template: Template) -> list[dict[str, Any]]:
     return mounts
 
 
+def check_sub_paths(artifacts: Iterable[Artifact]) -> None:
+    """Refuse, before the pod exists, a ``subPath`` that is not a clean relative path (after
+    substitution): the executor would refuse it too, from inside the pod."""
+    for art in artifacts:
+        problem = sub_path_problem(art.sub_path) if art.sub_path else None
+        if problem:
+            raise PodBuildError(f"inputs.artifacts.{art.name}: subPath {art.sub_path!r} {problem}")
+
+
 def add_input_artifact_volumes(
     template: Template, volumes: list[dict[str, Any]], init: Container, containers: list[Container]
 ) -> None:
     if not (template.inputs and template.inputs.artifacts):
         return
+    check_sub_paths(template.inputs.artifacts)
     volumes.append(empty_dir(INPUT_ARTIFACTS_VOLUME))
     add_mounts(init, [{"name": INPUT_ARTIFACTS_VOLUME, "mountPath": INPUT_ARTIFACTS_DIR}])
     add_mounts(init, mirrored(template_volume_mounts(template), writable=False))

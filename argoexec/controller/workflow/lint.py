@@ -3,8 +3,8 @@
 Every problem names its YAML path; all problems are collected, not just the first. The checks:
 field names and types against Argo's schema; references (entrypoint, step/task templates,
 ``templateRef``, ``onExit``, hooks, DAG dependencies, ``{{steps.X}}``/``{{tasks.X}}``); one
-kind per template; unique names; DAG cycles; expressions that do not parse; and entrypoint
-parameters nobody supplies.
+kind per template; unique names; DAG cycles; expressions that do not parse; artifact subPaths
+that are not clean relative paths; and entrypoint parameters nobody supplies.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from argoexec.controller.workflow.errors import TemplateReferenceError
+from argoexec.controller.workflow.lint_artifacts import check_sub_paths
 from argoexec.controller.workflow.lint_expr import check_expressions
 from argoexec.controller.workflow.lint_templates import Checker
 from argoexec.controller.workflow.merge import merge_workflow_template
@@ -41,6 +42,7 @@ def _check_spec(spec: dict[str, Any], checker: Checker) -> None:
     checker.check_name(spec.get("onExit"), "spec.onExit")
     checker.check_hooks(spec.get("hooks"), "spec.hooks")
     checker.problems.extend(check_expressions(spec, "spec"))
+    checker.problems.extend(check_sub_paths(spec, "spec"))
 
 
 def _has_value(parameter: dict[str, Any]) -> bool:
