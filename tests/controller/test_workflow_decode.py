@@ -223,37 +223,52 @@ def test_anystring_fields_read_numbers_and_booleans_as_argo_stores_them(strict: 
     assert template["retryStrategy"]["limit"] == 2
 
 
-@pytest.mark.parametrize("strict", [True, False])
-def test_a_number_or_boolean_in_a_plain_string_field_is_refused_in_both_modes(
-    strict: bool,
-) -> None:
-    """Kubernetes and Argo refuse `labels: {version: 1}` with or without --strict (Go's decoder
-    does not turn a number into a string): the user quotes it."""
-    wf = doc(
-        """\
-        apiVersion: argoproj.io/v1alpha1
-        kind: Workflow
-        metadata: {generateName: typed-, labels: {version: 1}}
-        spec:
-          entrypoint: main
-          templates:
-            - name: main
-              container:
-                image: alpine
-                args: [sleep, 10]
-                env: [{name: DEBUG, value: true}]
-        """
-    )
-    assert found(decode(wf, "Workflow", strict=strict).problems) == [
-        ("metadata.labels.version", "wrong type: expected a string, got integer 1 (quote it)"),
+TYPED = """\
+    apiVersion: argoproj.io/v1alpha1
+    kind: Workflow
+    metadata: {generateName: typed-, labels: {version: 1}}
+    spec:
+      entrypoint: main
+      templates:
+        - name: main
+          container:
+            image: alpine
+            args: [sleep, 10]
+            env: [{name: DEBUG, value: true}]
+    """
+
+
+def test_a_number_or_boolean_in_a_plain_string_field_is_refused_when_strict() -> None:
+    """Argo v4 and Kubernetes refuse `labels: {version: 1}` (Go's decoder does not turn a number
+    into a string): the user quotes it, or asks for --strict=false."""
+    hint = "(quote it, or run with --strict=false)"
+    assert found(decode(doc(TYPED), "Workflow", strict=True).problems) == [
+        ("metadata.labels.version", f"wrong type: expected a string, got integer 1 {hint}"),
         (
             "spec.templates[0].container.args[1]",
-            "wrong type: expected a string, got integer 10 (quote it)",
+            f"wrong type: expected a string, got integer 10 {hint}",
         ),
         (
             "spec.templates[0].container.env[0].value",
-            "wrong type: expected a string, got boolean true (quote it)",
+            f"wrong type: expected a string, got boolean true {hint}",
         ),
+    ]
+
+
+def test_with_strict_false_a_number_or_boolean_where_a_string_goes_is_read_as_its_text() -> None:
+    """As Argo's CLI up to v3.x decoded YAML (typed, through sigs.k8s.io/yaml): the scalar
+    becomes its text, and a warning names the place."""
+    decoded = decode(doc(TYPED), "Workflow", strict=False)
+    assert decoded.problems == []
+    wf = decoded.document
+    assert wf["metadata"]["labels"] == {"version": "1"}
+    container = wf["spec"]["templates"][0]["container"]
+    assert container["args"] == ["sleep", "10"]
+    assert container["env"] == [{"name": "DEBUG", "value": "true"}]
+    assert found(decoded.warnings) == [
+        ("metadata.labels.version", 'integer 1 read as the string "1"'),
+        ("spec.templates[0].container.args[1]", 'integer 10 read as the string "10"'),
+        ("spec.templates[0].container.env[0].value", 'boolean true read as the string "true"'),
     ]
 
 

@@ -105,7 +105,7 @@ def test_schema_unknown_fields_and_wrong_types_name_their_path() -> None:
     ) in found
     assert (
         "spec.templates[0].container.image",
-        "wrong type: expected a string, got integer 5 (quote it)",
+        "wrong type: expected a string, got integer 5 (quote it, or run with --strict=false)",
     ) in found
     assert ("spec.parallelism", 'wrong type: expected an integer, got string "two"') in found
     assert ("spec.templates[1].inputs.parameters[0].name", "missing required field `name`") in found

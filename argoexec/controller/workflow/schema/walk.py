@@ -7,8 +7,11 @@ case-insensitively, an exact match preferred; an unknown field is dropped). Both
 value of the wrong type, except where Argo's Go type reads more loosely: ``AnyString``
 (parameter ``value``/``default``/``enum``/``description``, ``valueFrom.default``) takes a number or
 a boolean as its text, ``IntOrString`` and ``Quantity`` take either, and a whole float fills an
-integer field (YAML ``2.0`` becomes JSON ``2``). An integer label or env value is refused in both
-modes, as Kubernetes refuses it.
+integer field (YAML ``2.0`` becomes JSON ``2``). In strict mode an integer label or env value is
+refused, as Argo v4 and Kubernetes refuse it; with ``--strict=false`` a number or boolean where
+Argo's type is a string is read as its text, with a warning: what Argo's CLI did up to v3.x, whose
+typed YAML decoding (sigs.k8s.io/yaml) converted such scalars, and what real workflows written
+for it rely on.
 
 The steps of a ``steps`` template go through Argo's own ``ParallelSteps.UnmarshalJSON`` in both
 modes: a step's own keys must be exact (an unknown one is an error even with ``--strict=false``),
@@ -165,7 +168,11 @@ class Walker:
             return True, value
         expected = " or ".join(_ARTICLE.get(name, f"a {name}") for name in names)
         scalar = isinstance(value, bool | int | float)
-        hint = " (quote it)" if names == ["string"] and scalar else ""
+        if "string" in names and scalar and not self.strict:
+            text = any_string(value)
+            self._warn(path, f"{_describe(value)} read as the string {json.dumps(text)}")
+            return True, text
+        hint = " (quote it, or run with --strict=false)" if names == ["string"] and scalar else ""
         self.problems.append(
             Problem(path, f"wrong type: expected {expected}, got {_describe(value)}{hint}")
         )
