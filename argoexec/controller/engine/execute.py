@@ -136,17 +136,27 @@ def execute(
         )
         return run.tree.finish(node, n.ERROR, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
-    if template.get("retryStrategy"):
+    strategy = retry_strategy(run, template)
+    if strategy:
         from .retry import run_retry
 
         return run_retry(
-            run, template, kind, template_name, tref, name=name, display=display,
+            run, template, kind, template_name, tref, strategy=strategy, name=name, display=display,
             parent=parent, frame=frame, args=args,
         )  # fmt: skip
     return attempt(
         run, template, kind, template_name, tref, name=name, display=display,
         parent=parent, frame=frame, args=args,
     )  # fmt: skip
+
+
+def retry_strategy(run: RunState, template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo's `woc.retryStrategy(tmpl)`: the template's own `retryStrategy` (after
+    `templateDefaults`), else the workflow's `spec.retryStrategy`, for every kind of template
+    (steps and DAGs too, so each of their children is retried as well)."""
+    own = template.get("retryStrategy")
+    strategy = own if own is not None else run.spec.get("retryStrategy")
+    return dict(strategy) if strategy else None
 
 
 def attempt(
@@ -176,10 +186,16 @@ def attempt(
     reason = blocked(run, frame)
     if reason is not None:
         return run.tree.finish(node, n.FAILED, reason)
-    globals_ = run.globals.child(frame.extra)
+    pod = pod_name(run.name, name, str(template.get("name") or ""), node.id)
+    # Argo's ProcessArgs/SubstituteParams: inputs see the globals and the node's locals.
+    locals_ = (
+        run.globals.child(frame.extra)
+        .child(retry_entries or {})
+        .with_pod(pod_name=pod, node_name=name)
+    )
     try:
         parameters = resolve_parameters(
-            template, args, frame.scope, globals_, run.options.config_maps
+            template, args, frame.scope, locals_, run.options.config_maps
         )
         artifacts = resolve_input_artifacts(template, args)
     except _RESOLVE_ERRORS as exc:
@@ -193,12 +209,7 @@ def attempt(
     resolved["inputs"] = inputs
     resolved.pop("retryStrategy", None)
     run.tree.update(node, inputs=_public_inputs(inputs))
-    pod = pod_name(run.name, name, str(template.get("name") or ""), node.id)
-    scope = (
-        globals_.child(retry_entries or {})
-        .with_template_io(resolved)
-        .with_pod(pod_name=pod, node_name=name)
-    )
+    scope = locals_.with_template_io(resolved)
     try:
         inner = frame.but(deadline=_deadline(template, scope, frame))
     except (SubstitutionError, ValueError) as exc:

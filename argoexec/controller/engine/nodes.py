@@ -35,6 +35,9 @@ RETRY = "Retry"
 SKIPPED_TYPE = "Skipped"
 SUSPEND = "Suspend"
 
+# Argo's exit-handler node names (`common.GenerateOnExitNodeName`): `<owner>.onExit`.
+EXIT_SUFFIX = ".onExit"
+
 
 @dataclass
 class Node:

@@ -54,13 +54,13 @@ def run_retry(
     template_name: str | None,
     tref: dict[str, Any] | None,
     *,
+    strategy: Mapping[str, Any],
     name: str,
     display: str,
     parent: Node | None,
     frame: Frame,
     args: Mapping[str, Any],
 ) -> Node:
-    strategy = dict(template.get("retryStrategy") or {})
     retry = run.tree.add(
         name,
         display,
@@ -88,7 +88,7 @@ def run_retry(
     expression = strategy.get("expression")
     policy = strategy.get("retryPolicy") or ("Always" if expression else "OnFailure")
     first = time.time()
-    entries: dict[str, str] = {"retries": "0"}
+    entries = _attempt_entries(0, None)
     number = 0
     while True:
         child = attempt(
@@ -108,17 +108,15 @@ def run_retry(
         if child.phase in (n.SUCCEEDED, n.SKIPPED):
             return run.tree.finish(retry, child.phase, child.message, **inputs_outputs)
         why = _stop_reason(run, frame, child, policy=policy, number=number, limit=limit)
-        duration_s = (child.finished_at or time.time()) - child.started_at
-        entries = {
-            "retries": str(number + 1),
-            "lastRetry.exitCode": str((child.outputs or {}).get("exitCode", "")),
-            "lastRetry.status": child.phase,
-            "lastRetry.duration": f"{duration_s:g}",
-            "lastRetry.message": child.message,
-        }
+        entries = _attempt_entries(number + 1, child)
         if why is None and expression:
+            # Argo's buildRetryStrategyLocalScope: `retries` is the last attempt's number and
+            # a missing exit code reads -1 (the next attempt's template sees 0).
+            judged = {**entries, "retries": str(number)}
+            if (child.outputs or {}).get("exitCode") is None:
+                judged["lastRetry.exitCode"] = "-1"
             try:
-                if not evaluate_condition(str(expression), scope.child(entries).as_expr_env()):
+                if not evaluate_condition(str(expression), scope.child(judged).as_expr_env()):
                     why = "retryStrategy.expression evaluated to false"
             except ExpressionError as exc:
                 why = f"retryStrategy.expression: {exc}"
@@ -135,6 +133,28 @@ def run_retry(
         if delay and run.stop.wait(delay) and not frame.on_exit:
             return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
         number += 1
+
+
+def _attempt_entries(number: int, last: Node | None) -> dict[str, str]:
+    """What attempt `number` sees (Argo's local parameters of a retried template): `retries`,
+    and `lastRetry.*` of the attempt before it, with Argo's defaults on the first attempt
+    (exit code and duration "0", status and message empty)."""
+    if last is None:
+        return {
+            "retries": str(number),
+            "lastRetry.exitCode": "0",
+            "lastRetry.status": "",
+            "lastRetry.duration": "0",
+            "lastRetry.message": "",
+        }
+    duration = (last.finished_at or time.time()) - last.started_at
+    return {
+        "retries": str(number),
+        "lastRetry.exitCode": str((last.outputs or {}).get("exitCode") or "0"),
+        "lastRetry.status": last.phase,
+        "lastRetry.duration": f"{duration:g}",
+        "lastRetry.message": last.message,
+    }
 
 
 def _stop_reason(
