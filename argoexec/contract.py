@@ -23,6 +23,10 @@ ENV_VAR_RUN_DIR = "ARGOEXEC_VAR_RUN_DIR"
 ENV_TERMINATION_LOG = "ARGOEXEC_TERMINATION_LOG"
 ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
 
+# Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
+LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
+ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
+
 # Paths (§2.1).
 VAR_RUN_ARGO = "/var/run/argo"
 OFFLOADED = "offloaded"  # ARGO_TEMPLATE sentinel: the value is in OFFLOADED_TEMPLATE_PATH

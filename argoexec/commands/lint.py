@@ -12,7 +12,12 @@ from pathlib import Path
 
 from argoexec.commands import Invocation
 from argoexec.controller.workflow.documents import DocumentError, load_documents
-from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
+from argoexec.controller.workflow.lint import (
+    Problem,
+    lint_cron_workflow,
+    lint_template_document,
+    lint_workflow,
+)
 
 EXIT_PROBLEMS = 1
 
@@ -27,6 +32,8 @@ def lint(args: argparse.Namespace, inv: Invocation) -> int:
     found: dict[str, list[Problem]] = {name: [] for name in files}
     for workflow, source in zip(documents.workflows, documents.workflow_sources, strict=True):
         found[source] += lint_workflow(workflow, documents.templates, source=source)
+    for cron, source in zip(documents.cron_workflows, documents.cron_sources, strict=True):
+        found[source] += lint_cron_workflow(cron, documents.templates, source=source)
     for owner in documents.templates.owners():
         if owner.source in found:
             found[owner.source] += lint_template_document(

@@ -12,7 +12,12 @@ import yaml
 
 from argoexec.cli import main
 from argoexec.controller.workflow.documents import TemplateStore, load_documents
-from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
+from argoexec.controller.workflow.lint import (
+    Problem,
+    lint_cron_workflow,
+    lint_template_document,
+    lint_workflow,
+)
 from argoexec.controller.workflow.schema import trim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,11 +377,15 @@ def test_vendored_schema_is_in_sync_with_argos() -> None:
 def test_the_examples_lint_clean() -> None:
     examples = ROOT / "examples" / "workflows"
     # Workflow files only (the directory also holds expected outcomes, EXPECTED.yaml).
-    files = [f for f in sorted(examples.glob("*.yaml")) if "\nkind: Workflow\n" in f.read_text()]
+    kinds = ("\nkind: Workflow\n", "\nkind: CronWorkflow\n")
+    files = [f for f in sorted(examples.glob("*.yaml")) if any(k in f.read_text() for k in kinds)]
     assert files
     docs = load_documents(files, template_paths=[examples / "templates"])
     for wf, source in zip(docs.workflows, docs.workflow_sources, strict=True):
         assert lint_workflow(wf, docs.templates, source=source) == []
+    assert docs.cron_workflows
+    for cron, source in zip(docs.cron_workflows, docs.cron_sources, strict=True):
+        assert lint_cron_workflow(cron, docs.templates, source=source) == []
     for owner in docs.templates.owners():
         assert lint_template_document(owner.document, docs.templates) == []
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import ANNOTATION_SCHEDULED_TIME
 from argoexec.controller.expr import expand_env
 from argoexec.controller.expr.values import to_go_json
 
@@ -247,6 +248,10 @@ def workflow_scope(
             entries[f"workflow.parameters.{param['name']}"] = parameter_text(param["value"])
     entries.update({f"workflow.labels.{k}": v for k, v in (labels or {}).items()})
     entries.update({f"workflow.annotations.{k}": v for k, v in (annotations or {}).items()})
+    scheduled = (annotations or {}).get(ANNOTATION_SCHEDULED_TIME)
+    if scheduled is not None:
+        # Argo's setGlobalParameters: only a run of a CronWorkflow has it, verbatim.
+        entries["workflow.scheduledTime"] = scheduled
     entries.update(creation_timestamp_entries(creation_timestamp or datetime.now(UTC)))
     return Scope(entries)
 

@@ -1,4 +1,5 @@
-"""Read the YAML documents of a run: Workflows, (Cluster)WorkflowTemplates and ConfigMaps.
+"""Read the YAML documents of a run: Workflows, CronWorkflows, (Cluster)WorkflowTemplates and
+ConfigMaps.
 
 Documents are kept as plain dicts in wire form (camelCase), as the engine works on them.
 Timestamps are not turned into dates (Kubernetes' YAML reader keeps them strings), so a
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from argoexec.controller.workflow.cron import KIND_CRON_WORKFLOW
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
 from argoexec.controller.workflow.store import (
@@ -43,6 +45,7 @@ KIND_WORKFLOW = "Workflow"
 KIND_CONFIG_MAP = "ConfigMap"
 _API_VERSIONS = {
     KIND_WORKFLOW: ARGO_API,
+    KIND_CRON_WORKFLOW: ARGO_API,
     KIND_NAMESPACED: ARGO_API,
     KIND_CLUSTER: ARGO_API,
     KIND_CONFIG_MAP: "v1",
@@ -64,13 +67,15 @@ _Loader.yaml_implicit_resolvers = {
 
 @dataclass
 class Documents:
-    """Everything read: workflows in order (with the file each came from), the template store,
-    and ConfigMap data by name."""
+    """Everything read: workflows and CronWorkflows in order (with the file each came from), the
+    template store, and ConfigMap data by name."""
 
     workflows: list[dict[str, Any]]
     templates: TemplateStore
     config_maps: dict[str, dict[str, str]]
     workflow_sources: list[str] = field(default_factory=list)
+    cron_workflows: list[dict[str, Any]] = field(default_factory=list)
+    cron_sources: list[str] = field(default_factory=list)
 
 
 def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -161,15 +166,18 @@ def load_documents(
         for index, document in read_documents(path):
             where = f"document {index}"
             kind = document["kind"]
+            if kind in (KIND_WORKFLOW, KIND_CRON_WORKFLOW) and not workflows_allowed:
+                raise DocumentError(
+                    f"a {kind} in a --templates path (pass it as a file to run)",
+                    file=file,
+                    path=where,
+                )
             if kind == KIND_WORKFLOW:
-                if not workflows_allowed:
-                    raise DocumentError(
-                        "a Workflow in a --templates path (pass it as a file to run)",
-                        file=file,
-                        path=where,
-                    )
                 documents.workflows.append(document)
                 documents.workflow_sources.append(file)
+            elif kind == KIND_CRON_WORKFLOW:
+                documents.cron_workflows.append(document)
+                documents.cron_sources.append(file)
             elif kind == KIND_CONFIG_MAP:
                 name, data = _config_map_data(document, file, where)
                 if name in documents.config_maps:

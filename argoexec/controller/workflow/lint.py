@@ -1,4 +1,5 @@
-"""``argoexec lint``'s checks of a Workflow or a (Cluster)WorkflowTemplate document.
+"""``argoexec lint``'s checks of a Workflow, a CronWorkflow or a (Cluster)WorkflowTemplate
+document.
 
 Every problem names its YAML path; all problems are collected, not just the first. The checks:
 field names and types against Argo's schema; references (entrypoint, step/task templates,
@@ -9,8 +10,14 @@ parameters nobody supplies.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.controller.workflow.cron import (
+    KIND_CRON_WORKFLOW,
+    lint_cron_fields,
+    workflow_from_cron,
+)
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_expr import check_expressions
 from argoexec.controller.workflow.lint_templates import Checker
@@ -19,7 +26,7 @@ from argoexec.controller.workflow.problems import Problem, join
 from argoexec.controller.workflow.schema import validate
 from argoexec.controller.workflow.store import TemplateStore
 
-__all__ = ["Problem", "lint_template_document", "lint_workflow"]
+__all__ = ["Problem", "lint_cron_workflow", "lint_template_document", "lint_workflow"]
 
 
 def _template_names(spec: dict[str, Any]) -> set[str]:
@@ -85,10 +92,34 @@ def lint_workflow(
     workflow: dict[str, Any], store: TemplateStore, *, source: str = ""
 ) -> list[Problem]:
     """All problems of a Workflow document; ``source`` (its file) is set on each."""
-    problems = validate(workflow, "Workflow")
+    problems = validate(workflow, "Workflow") + _workflow_problems(workflow, store)
+    return [Problem(p.path, p.message, source) for p in problems]
+
+
+def lint_cron_workflow(
+    cron: dict[str, Any], store: TemplateStore, *, source: str = ""
+) -> list[Problem]:
+    """All problems of a CronWorkflow document: its schema, its own fields (schedules,
+    timezone...), and the Workflow it runs (Argo validates the converted Workflow), whose
+    problems are reported under ``spec.workflowSpec``."""
+    problems = validate(cron, KIND_CRON_WORKFLOW) + lint_cron_fields(cron)
+    spec = cron.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
+        converted = workflow_from_cron(cron, datetime.now(UTC))
+        for problem in _workflow_problems(converted, store):
+            path = problem.path
+            if path == "spec" or path.startswith(("spec.", "spec[")):
+                path = "spec.workflowSpec" + path[len("spec") :]
+            problems.append(Problem(path, problem.message))
+    return [Problem(p.path, p.message, source) for p in problems]
+
+
+def _workflow_problems(workflow: dict[str, Any], store: TemplateStore) -> list[Problem]:
+    """What lint checks in a Workflow beyond its schema."""
+    problems: list[Problem] = []
     spec = workflow.get("spec")
     if not isinstance(spec, dict):
-        return [Problem(p.path, p.message, source) for p in problems]
+        return problems
     merged, unresolved = spec, False
     if spec.get("workflowTemplateRef"):
         try:
@@ -108,7 +139,7 @@ def lint_workflow(
     problems += checker.problems
     if not unresolved:
         problems += _missing_arguments(merged)
-    return [Problem(p.path, p.message, source) for p in problems]
+    return problems
 
 
 def lint_template_document(
