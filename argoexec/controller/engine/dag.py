@@ -169,7 +169,6 @@ class _Dag:
                 runs = depends.evaluate(task, self.result)
             except depends.DependsError as exc:
                 # As Argo's evaluateDependsLogic error: the task is an Error node.
-                runs = False
                 self.started.add(name)
                 self._settle(task, n.ERROR, str(exc))
                 changed = True

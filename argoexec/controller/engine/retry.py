@@ -1,4 +1,5 @@
-"""`retryStrategy`: a Retry node whose children `NAME(0)`, `NAME(1)`... are the attempts.
+"""`retryStrategy` (the template's, else the workflow's `spec.retryStrategy`): a Retry node
+whose children `NAME(0)`, `NAME(1)`... are the attempts.
 
 Argo's rules: `limit` retries after the first attempt (unset: no limit); `retryPolicy`
 OnFailure (default; Always when only `expression` is set) retries Failed attempts, OnError

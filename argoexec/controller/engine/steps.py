@@ -2,8 +2,10 @@
 
 Node shape as Argo: the Steps node's first child is StepGroup `NAME[0]`; each later group hangs
 from the outbound nodes of the previous group's children; a group's children are its steps (a
-loop's items directly, `step(0:item)`). A group fails when a child fails without `continueOn`,
-and then no later group starts; the Steps node's outbound nodes are the last group's.
+loop's items directly, `step(0:item)`; a loop without items is one Skipped node "Skipped, empty
+params"). A group fails when a child fails or errors without `continueOn`, and then no later
+group starts; the Steps node is then Failed (never Error, as Argo's executeSteps) and its
+outbound nodes are the last group's.
 """
 
 from __future__ import annotations
