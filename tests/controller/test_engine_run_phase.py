@@ -233,3 +233,49 @@ templates:
     assert "depends 'A &&'" in node["message"]
     assert run.children("wf.A") == ["wf.B"]
     assert run.node("wf")["phase"] == "Error"
+
+
+def test_a_step_that_errors_before_it_runs_makes_its_group_error(tmp_path: Path) -> None:
+    # Argo's executeStepGroup: executeTemplate returning an error (here: no such template)
+    # marks the group Error, continueOn or not; a pod that ends in Error only fails it.
+    run = run_workflow(
+        tmp_path,
+        f"""
+entrypoint: main
+templates:
+- name: main
+  steps:
+  - - {{name: ok, template: ok}}
+    - {{name: pod-error, template: errs, continueOn: {{error: true}}}}
+  - - {{name: missing, template: no-such-template, continueOn: {{error: true}}}}
+{OK}{ERRS}""",
+    )
+
+    assert run.node("wf[0]")["phase"] == "Succeeded", run.explain()
+    group = run.node("wf[1]")
+    assert group["phase"] == "Error"
+    assert group["message"] == (
+        "step group deemed errored due to child wf[1].missing error: "
+        "template 'no-such-template' not found in the workflow"
+    )
+    assert run.node("wf")["phase"] == "Failed"
+    assert run.node("wf")["message"] == group["message"]
+    assert run.phase == "Failed"
+
+
+def test_a_loop_that_cannot_be_expanded_makes_its_group_error(tmp_path: Path) -> None:
+    run = run_workflow(
+        tmp_path,
+        f"""
+entrypoint: main
+templates:
+- name: main
+  steps:
+  - - {{name: loop, template: ok, withParam: "not a list"}}
+{OK}""",
+    )
+
+    assert run.node("wf[0].loop")["phase"] == "Error", run.explain()
+    assert run.node("wf[0]")["phase"] == "Error"
+    assert "could not be parsed as a JSON list" in run.node("wf[0]")["message"]
+    assert run.node("wf")["phase"] == "Failed"

@@ -81,10 +81,10 @@ def call_child(
         arts = argument_artifacts(arguments, artifacts, scope, where)
     except ExpressionError as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, f"{where}.when: {exc}")
+        return run.tree.refuse(node, f"{where}.when: {exc}")
     except (SubstitutionError, InputError) as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     node = execute(
         run,
         step,
@@ -146,7 +146,7 @@ def run_exit_hook(
         arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
     except (SubstitutionError, InputError) as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
     return execute(
         run,

@@ -331,7 +331,7 @@ def run_dag(
     try:
         dag.graph = depends.check_graph(dag.tasks)
     except depends.DependsError as exc:
-        return run.tree.finish(node, n.ERROR, f"template {template.get('name')!r}: {exc}")
+        return run.tree.refuse(node, f"template {template.get('name')!r}: {exc}")
     phase, failure = dag.run_all()
     leaves = [name for name in dag.by_name if not any(name in deps for deps in dag.graph.values())]
     outbound = [
@@ -342,6 +342,6 @@ def run_dag(
     try:
         outputs = template_outputs(template, *current_globals(run, dag.scope, dag.artifacts))
     except InputError as exc:
-        return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
+        return run.tree.refuse(node, str(exc), outbound_nodes=outbound)
     export_globals(run, template, outputs)
     return run.tree.finish(node, n.SUCCEEDED, outputs=outputs, outbound_nodes=outbound)

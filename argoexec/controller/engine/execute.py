@@ -116,16 +116,22 @@ def execute(
     args: Mapping[str, Any],
 ) -> Node:
     """Run `call` (a step, a task, or `{"template": entrypoint}`) as node `name`."""
+    called = call.get("template")
+    if frame.depth > run.options.max_depth:
+        # Argo's ErrMaxDepthExceeded: an Error node, but not an error of the step group.
+        node = run.tree.add(
+            name, display, n.POD, parent=parent, boundary_id=frame.boundary_id,
+            template_name=called if isinstance(called, str) else None,
+        )  # fmt: skip
+        message = (
+            f"{name}: templates nested deeper than {run.options.max_depth} levels "
+            "(unbounded recursion?)"
+        )
+        return run.tree.finish(node, n.ERROR, message)
     try:
-        if frame.depth > run.options.max_depth:
-            raise TemplateError(
-                f"{name}: templates nested deeper than {run.options.max_depth} levels "
-                "(unbounded recursion?)"
-            )
         template, owner, template_name, tref = resolve(run, call, frame.owner)
         kind = template_kind(template)
     except TemplateError as exc:
-        called = call.get("template")
         node = run.tree.add(
             name,
             display,
@@ -134,7 +140,7 @@ def execute(
             boundary_id=frame.boundary_id,
             template_name=called if isinstance(called, str) else None,
         )
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
     strategy = retry_strategy(run, template)
     if strategy:
@@ -199,7 +205,7 @@ def attempt(
         )
         artifacts = resolve_input_artifacts(template, args)
     except _RESOLVE_ERRORS as exc:
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     resolved = dict(template)
     inputs: dict[str, Any] = {}
     if parameters:
@@ -213,7 +219,7 @@ def attempt(
     try:
         inner = frame.but(deadline=_deadline(template, scope, frame))
     except (SubstitutionError, ValueError) as exc:
-        return run.tree.finish(node, n.ERROR, f"template {template.get('name')!r}: timeout: {exc}")
+        return run.tree.refuse(node, f"template {template.get('name')!r}: timeout: {exc}")
     return _dispatch(run, node, resolved, kind, scope=scope, frame=inner, pod=pod)
 
 
@@ -315,9 +321,8 @@ def run_pod(
 ) -> Node:
     where = f"template {template.get('name')!r}"
     if kind == "resource" and run.options.kubeconfig is None:
-        return run.tree.finish(
+        return run.tree.refuse(
             node,
-            n.ERROR,
             f"{where} is a resource template and needs a Kubernetes API: no kubeconfig was "
             "given (--kubeconfig or KUBECONFIG)",
         )
@@ -325,9 +330,9 @@ def run_pod(
         body = substitute(template, scope, allow_unresolved=False, location=where)
         spec, config_maps = pods.build(body, _pod_context(run, node, body, scope, frame))
     except (SubstitutionError, ExpressionError) as exc:
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     except (PodBuildError, ValueError) as exc:
-        return run.tree.finish(node, n.ERROR, f"{where}: {exc}")
+        return run.tree.refuse(node, f"{where}: {exc}")
     if kind == "resource":
         _mount_kubeconfig(spec, str(run.options.kubeconfig))
     mains = Template.model_validate(body).main_containers()
@@ -438,7 +443,7 @@ def run_suspend(
             text = str(substitute(str(spec["duration"]), scope, allow_unresolved=False))
             wait = seconds(text)
         except (SubstitutionError, ValueError) as exc:
-            return run.tree.finish(node, n.ERROR, f"suspend duration: {exc}")
+            return run.tree.refuse(node, f"suspend duration: {exc}")
         until = time.time() + wait
     run.tree.update(node, phase=n.RUNNING)
     message = ""

@@ -84,7 +84,7 @@ def run_retry(
             backoff.get("maxDuration"), scope, "retryStrategy.backoff.maxDuration"
         )
     except (SubstitutionError, ValueError) as exc:
-        return run.tree.finish(retry, n.ERROR, f"retryStrategy: {exc}")
+        return run.tree.refuse(retry, f"retryStrategy: {exc}")
     limit = int(limit_value) if limit_value is not None else None
     expression = strategy.get("expression")
     policy = strategy.get("retryPolicy") or ("Always" if expression else "OnFailure")
@@ -130,6 +130,7 @@ def run_retry(
                 why = "Max duration limit exceeded"
         if why is not None:
             message = child.message if why == "" else why
+            retry.refused = child.refused
             return run.tree.finish(retry, child.phase, message, **inputs_outputs)
         if delay and run.stop.wait(delay) and not frame.on_exit:
             return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)

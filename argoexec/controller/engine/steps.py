@@ -67,23 +67,24 @@ def run_steps(
             _hang(run, previous, group_node)
         previous = group_node
         where = f"template {tmpl_name!r}: steps[{index}]"
-        scope, artifacts, failure = _run_group(
+        scope, artifacts, phase, failure = _run_group(
             run, group_node, group=group, scope=scope, artifacts=artifacts, frame=inner,
             template=template, where=where,
         )  # fmt: skip
-        run.tree.finish(group_node, n.FAILED if failure else n.SUCCEEDED, failure)
-        if failure:
+        run.tree.finish(group_node, phase, failure)
+        if phase != n.SUCCEEDED:
             break
     outbound = []
     if previous is not None:
         outbound = [o for c in previous.children for o in run.tree.outbound(run.tree.get(c))]
         outbound = outbound or [previous.id]
     if failure:
+        # Argo's executeSteps: a failed or errored group fails the Steps node, with its message.
         return run.tree.finish(node, n.FAILED, failure, outbound_nodes=outbound)
     try:
         outputs = template_outputs(template, *current_globals(run, scope, artifacts))
     except InputError as exc:
-        return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
+        return run.tree.refuse(node, str(exc), outbound_nodes=outbound)
     export_globals(run, template, outputs)
     return run.tree.finish(node, n.SUCCEEDED, outputs=outputs, outbound_nodes=outbound)
 
@@ -118,8 +119,9 @@ def _run_group(
     frame: Frame,
     template: Mapping[str, Any],
     where: str,
-) -> tuple[Scope, Artifacts, str]:
-    """Run one group; returns the scope/artifacts with its results and a failure message."""
+) -> tuple[Scope, Artifacts, str, str]:
+    """Run one group; returns the scope/artifacts with its results, the group's phase and its
+    failure message."""
     plan = _Plan()
     for position, step in enumerate(group):
         step_where = f"{where}[{position}] ({step.get('name')})"
@@ -128,7 +130,7 @@ def _run_group(
             artifacts=artifacts, where=step_where,
         )  # fmt: skip
         if error:
-            return scope, artifacts, error
+            return scope, artifacts, n.ERROR, error  # Argo: the group is marked Error
     owners = plan.owners
     parallelism = template.get("parallelism")
     results = run_batch(
@@ -138,18 +140,34 @@ def _run_group(
         fail_fast=template.get("failFast") is True,  # Argo's Template.IsFailFast(): opt-in
         ok=lambda index, child: tolerated(owners[index], child),
     )
-    failure = ""
-    for index, result in enumerate(results):
-        if result is None:
-            failure = failure or run.stopping() or "not started: an earlier step failed"
-        elif not tolerated(owners[index], result):
-            failure = failure or f"child '{result.id}' failed"
+    phase, failure = _judge(run, results, owners)
     for step in group:
         scope, artifacts = _publish_step(
             run, plan, step, results=results, group_node=group_node, frame=frame, scope=scope,
             artifacts=artifacts,
         )  # fmt: skip
-    return scope, artifacts, failure
+    return scope, artifacts, phase, failure
+
+
+def _judge(
+    run: RunState, results: list[Node | None], owners: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """A finished group's phase and message, as Argo's executeStepGroup: Error when a child
+    errored before it ran anything (executeTemplate returned an error; `continueOn` does not
+    spare that), else Failed when a child failed or errored without `continueOn`."""
+    phase, failure = n.SUCCEEDED, ""
+    for index, result in enumerate(results):
+        if result is not None and result.refused and result.phase == n.ERROR:
+            if phase != n.ERROR:
+                phase = n.ERROR
+                failure = (
+                    f"step group deemed errored due to child {result.name} error: {result.message}"
+                )
+        elif phase == n.SUCCEEDED and result is None:
+            phase, failure = n.FAILED, run.stopping() or "not started: an earlier step failed"
+        elif phase == n.SUCCEEDED and result is not None and not tolerated(owners[index], result):
+            phase, failure = n.FAILED, f"child '{result.id}' failed"
+    return phase, failure
 
 
 def _add_step(
@@ -177,7 +195,7 @@ def _add_step(
                 parent=group_node,
                 boundary_id=frame.boundary_id,
             )
-            run.tree.finish(error, n.ERROR, str(exc))
+            run.tree.refuse(error, str(exc))
             return str(exc)
         if not expanded:
             plan.empty[name] = _empty_loop(run, step, group_node, frame)
