@@ -242,3 +242,22 @@ templates:
     plain = run_workflow(tmp_path / "plain", spec)
     assert plain.node("wf")["phase"] == "Error"
     assert "workflow.scheduledTime is not defined" in plain.node("wf")["message"]
+
+
+def test_the_lint_command_reports_a_crons_problems_with_their_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(CRON)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        CRON.replace("Europe/Paris", "Europe/Atlantis").replace("report\n", "reprot\n", 1)
+    )
+    code = main(["lint", str(good), str(bad)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert f"{good}: ok" in out
+    assert f"{bad}: spec.timezone: unknown time zone 'Europe/Atlantis'" in out
+    assert any(
+        line.startswith(f"{bad}: spec.workflowSpec.entrypoint: template `reprot`") for line in out
+    )
