@@ -24,8 +24,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from argoexec.contract import ANNOTATION_SCHEDULED_TIME, LABEL_CRON_WORKFLOW
 from argoexec.controller.pod.meta import LABEL_INSTANCE_ID
 from argoexec.controller.workflow.problems import Problem, join
@@ -73,6 +71,9 @@ def schedule_problem(schedule: str) -> str | None:
         return f"expected exactly 5 fields, found {len(fields)}: {text!r}"
     problems = (_field_problem(index, field) for index, field in enumerate(fields))
     problem = next((p for p in problems if p), None)
+    # Imported here: only documents with schedules pay for croniter (and dateutil).
+    from croniter import croniter
+
     if problem is None and not croniter.is_valid(text):
         problem = f"a value is out of range in {text!r}"
     return problem
