@@ -25,6 +25,10 @@ ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
 # Ours: the file init copies to /var/run/argo/argoexec (else it writes a launcher for itself).
 ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
 
+# Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
+LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
+ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
+
 # Paths (§2.1).
 VAR_RUN_ARGO = "/var/run/argo"
 OFFLOADED = "offloaded"  # ARGO_TEMPLATE sentinel: the value is in OFFLOADED_TEMPLATE_PATH

@@ -14,8 +14,13 @@ import argparse
 from pathlib import Path
 
 from argoexec.commands import Invocation
-from argoexec.controller.workflow.documents import DocumentError, load_documents
-from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
+from argoexec.controller.workflow.documents import DocumentError, Documents, load_documents
+from argoexec.controller.workflow.lint import (
+    Problem,
+    lint_cron_workflow,
+    lint_template_document,
+    lint_workflow,
+)
 
 EXIT_PROBLEMS = 1
 STRICT_HINT = (
@@ -33,20 +38,10 @@ def lint(args: argparse.Namespace, inv: Invocation) -> int:
     except DocumentError as exc:
         inv.stdout.write(f"{exc}\n")
         return EXIT_PROBLEMS
-    found: dict[str, list[Problem]] = {name: [] for name in files}
     for warning in documents.warnings:
-        if warning.source in found:
+        if warning.source in files:
             inv.stderr.write(f"{warning.as_warning()}\n")
-    for problem in documents.problems:
-        if problem.source in found:
-            found[problem.source].append(problem)
-    for workflow, source in zip(documents.workflows, documents.workflow_sources, strict=True):
-        found[source] += lint_workflow(workflow, documents.templates, source=source, schema=False)
-    for owner in documents.templates.owners():
-        if owner.source in found:
-            found[owner.source] += lint_template_document(
-                owner.document, documents.templates, source=owner.source, schema=False
-            )
+    found = _problems(documents, files)
     for name, problems in found.items():
         if not problems:
             inv.stdout.write(f"{name}: ok\n")
@@ -55,3 +50,23 @@ def lint(args: argparse.Namespace, inv: Invocation) -> int:
     if any(problem.strict_only for problems in found.values() for problem in problems):
         inv.stderr.write(f"({STRICT_HINT})\n")
     return EXIT_PROBLEMS if any(found.values()) else 0
+
+
+def _problems(documents: Documents, files: list[str]) -> dict[str, list[Problem]]:
+    """Every problem of the documents of ``files`` (those only given with --templates are not
+    reported), by file."""
+    found: dict[str, list[Problem]] = {name: [] for name in files}
+    for problem in documents.problems:
+        if problem.source in found:
+            found[problem.source].append(problem)
+    templates = documents.templates
+    for workflow, source in zip(documents.workflows, documents.workflow_sources, strict=True):
+        found[source] += lint_workflow(workflow, templates, source=source, schema=False)
+    for cron, source in zip(documents.cron_workflows, documents.cron_sources, strict=True):
+        found[source] += lint_cron_workflow(cron, templates, source=source, schema=False)
+    for owner in templates.owners():
+        if owner.source in found:
+            found[owner.source] += lint_template_document(
+                owner.document, templates, source=owner.source, schema=False
+            )
+    return found

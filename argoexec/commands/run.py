@@ -1,4 +1,5 @@
-"""``argoexec run FILE``: run an Argo Workflow on this machine with the ``local`` runtime.
+"""``argoexec run FILE``: run an Argo Workflow on this machine with the ``local`` runtime (or
+one instance of a CronWorkflow, as ``argo submit --from cronwf/NAME``).
 
 Documents are loaded and linted first, so a workflow with a bad reference, a cyclic DAG, an
 expression that does not parse or a missing argument is refused before anything runs. They are
@@ -11,12 +12,14 @@ exit code is 0 if and only if the workflow Succeeded.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -34,6 +37,7 @@ from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.state import RunDir
+from argoexec.controller.workflow.cron import workflow_from_cron
 from argoexec.controller.workflow.documents import (
     DocumentError,
     Documents,
@@ -41,7 +45,7 @@ from argoexec.controller.workflow.documents import (
     merge_workflow_template,
     workflow_name,
 )
-from argoexec.controller.workflow.lint import lint_workflow
+from argoexec.controller.workflow.lint import Problem, lint_cron_workflow, lint_workflow
 from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
 
@@ -116,29 +120,49 @@ def _load(
         raise UsageError(str(exc)) from None
     for warning in documents.warnings:
         inv.stderr.write(f"{warning.as_warning()}\n")
-    if len(documents.workflows) != 1:
+    found = len(documents.workflows) + len(documents.cron_workflows)
+    if found != 1:
         raise UsageError(
-            f"{args.file}: expected exactly one Workflow document, found {len(documents.workflows)}"
+            f"{args.file}: expected exactly one Workflow or CronWorkflow document, found {found}"
         )
     try:
-        workflow = merge_workflow_template(documents.workflows[0], documents.templates)
+        if documents.cron_workflows:
+            workflow, problems = _from_cron(documents, args, parameters)
+        else:
+            workflow = merge_workflow_template(documents.workflows[0], documents.templates)
+            _apply_parameters(workflow, parameters)
+            if args.entrypoint:
+                workflow["spec"]["entrypoint"] = args.entrypoint
+            problems = lint_workflow(
+                workflow, documents.templates, source=str(args.file), schema=False
+            )
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
-    _apply_parameters(workflow, parameters)
-    if args.entrypoint:
-        workflow["spec"]["entrypoint"] = args.entrypoint
     # Field names and types of every document read (a WorkflowTemplate too: Argo would have
     # refused to create it), then the workflow's references, as the run will use it.
-    problems = [
-        *documents.problems,
-        *lint_workflow(workflow, documents.templates, source=str(args.file), schema=False),
-    ]
+    problems = [*documents.problems, *problems]
     if problems:
         for problem in problems:
             inv.stderr.write(f"{problem}\n")
         hint = f" ({STRICT_HINT})" if any(p.strict_only for p in problems) else ""
         raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run{hint}")
     return documents, workflow
+
+
+def _from_cron(
+    documents: Documents, args: argparse.Namespace, parameters: Mapping[str, str]
+) -> tuple[dict[str, Any], list[Problem]]:
+    """One run of the CronWorkflow now, as `argo submit --from cronwf/NAME` creates it: `-p`
+    and `--entrypoint` apply to its workflowSpec; lint checks the CronWorkflow itself too."""
+    cron = copy.deepcopy(documents.cron_workflows[0])
+    spec = cron.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
+        _apply_parameters({"spec": spec["workflowSpec"]}, parameters)
+        if args.entrypoint:
+            spec["workflowSpec"]["entrypoint"] = args.entrypoint
+    problems = lint_cron_workflow(cron, documents.templates, source=str(args.file), schema=False)
+    converted = workflow_from_cron(cron, datetime.now().astimezone())
+    return merge_workflow_template(converted, documents.templates), problems
 
 
 def run(args: argparse.Namespace, inv: Invocation) -> int:

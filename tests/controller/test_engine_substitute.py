@@ -20,6 +20,7 @@ from argoexec.controller.engine import (
     workflow_scope,
 )
 from argoexec.controller.engine.scope import with_outputs
+from argoexec.controller.engine.substitute import mark_absent_arguments
 from argoexec.controller.expr import ExpressionError
 
 GLOBAL = workflow_scope(
@@ -381,3 +382,106 @@ def test_an_enum_value_with_pending_tags_is_checked_later() -> None:
     inputs = {"parameters": [{"name": "size", "enum": ["s"], "value": "{{inputs.parameters.x}}"}]}
     params = resolve_arguments(inputs, None, GLOBAL, template_name="t")
     assert params[0]["value"] == "{{inputs.parameters.x}}"
+
+
+# --- inputs evaluated as Argo's SubstituteParams does ----------------------------------------
+
+
+def test_input_values_and_defaults_are_evaluated_over_the_other_inputs() -> None:
+    inputs = yaml.safe_load(
+        """
+        parameters:
+        - {name: name, value: world}
+        - {name: shout, default: "{{=sprig.upper(inputs.parameters.name)}}!"}
+        - {name: both, value: "{{inputs.parameters.name}} from {{workflow.name}}"}
+        """
+    )
+    params = {p["name"]: p for p in resolve_arguments(inputs, None, GLOBAL, template_name="t")}
+    assert params["shout"]["value"] == "WORLD!"
+    assert params["shout"]["default"] == "WORLD!"
+    assert params["both"]["value"] == "world from hello-world-x7k2p"
+
+
+def test_an_input_sees_the_others_only_as_the_global_pass_left_them() -> None:
+    # Argo substitutes the globals first, then every input with the others' first-pass values:
+    # one level of references between inputs, no chains.
+    inputs = yaml.safe_load(
+        """
+        parameters:
+        - {name: a, value: "{{inputs.parameters.b}}"}
+        - {name: b, value: "{{workflow.name}}"}
+        - {name: c, value: "{{inputs.parameters.a}}"}
+        """
+    )
+    values = {p["name"]: p["value"] for p in resolve_arguments(inputs, None, GLOBAL)}
+    assert values == {
+        "a": "hello-world-x7k2p",
+        "b": "hello-world-x7k2p",
+        "c": "{{inputs.parameters.b}}",
+    }
+
+
+def test_input_defaults_see_the_node_locals() -> None:
+    scope = GLOBAL.with_pod(pod_name="wf-main-1", node_name="wf.main").with_retry(1)
+    inputs = {"parameters": [{"name": "tag", "default": "{{=asInt(retries) + 1}}/{{pod.name}}"}]}
+    assert resolve_arguments(inputs, None, scope)[0]["value"] == "2/wf-main-1"
+
+
+def test_an_enum_is_checked_against_the_evaluated_value() -> None:
+    inputs = {
+        "parameters": [{"name": "size", "enum": ["SMALL"], "default": "{{=sprig.upper('x')}}"}]
+    }
+    with pytest.raises(ArgumentError, match=r"size value 'X' is not one of"):
+        resolve_arguments(inputs, None, GLOBAL, template_name="t")
+
+
+# --- absent outputs (declared outputs of Skipped/Omitted nodes without a default) -------------
+
+ABSENT = GLOBAL.with_node_result("steps.a", phase="Skipped").with_absent(
+    ["steps.a.outputs.parameters.p"]
+)
+
+
+def test_expressions_see_an_absent_output_as_nil() -> None:
+    text = "{{= steps.a.outputs.parameters.p ?? 'none'}}"
+    assert substitute(text, ABSENT, allow_unresolved=False) == "none"
+    with pytest.raises(SubstitutionError, match="invalid operation"):
+        substitute("{{= steps.a.outputs.parameters.p + '-x'}}", ABSENT, allow_unresolved=False)
+
+
+def test_a_plain_tag_naming_an_absent_output_fails_with_the_reason() -> None:
+    with pytest.raises(SubstitutionError) as caught:
+        substitute(
+            "x-{{steps.a.outputs.parameters.p}}", ABSENT, allow_unresolved=False, location="w"
+        )
+    message = str(caught.value)
+    assert "{{steps.a.outputs.parameters.p}}" in message
+    assert "Skipped or Omitted node" in message
+    # an early pass leaves it for the final one
+    assert substitute("{{steps.a.outputs.parameters.p}}", ABSENT, allow_unresolved=True) == (
+        "{{steps.a.outputs.parameters.p}}"
+    )
+
+
+def test_an_argument_naming_an_absent_output_leaves_the_input_default() -> None:
+    arguments = mark_absent_arguments(
+        [{"name": "x", "value": "{{steps.a.outputs.parameters.p}}"}], ABSENT
+    )
+    assert arguments == [{"name": "x", "absent": "steps.a.outputs.parameters.p"}]
+    with_default = {"parameters": [{"name": "x", "default": "fallback"}]}
+    params = resolve_arguments(with_default, {"parameters": arguments}, ABSENT)
+    assert params[0]["value"] == "fallback"
+    without = {"parameters": [{"name": "x"}]}
+    with pytest.raises(
+        ArgumentError,
+        match=r"inputs\.parameters\.x: the argument "
+        r"\{\{steps\.a\.outputs\.parameters\.p\}\} names an output of a Skipped",
+    ):
+        resolve_arguments(without, {"parameters": arguments}, ABSENT, template_name="t")
+
+
+def test_only_a_pure_reference_is_marked_absent() -> None:
+    composite = [{"name": "x", "value": "v-{{steps.a.outputs.parameters.p}}"}]
+    assert mark_absent_arguments(composite, ABSENT) == composite
+    present = [{"name": "x", "value": "{{steps.a.status}}"}]
+    assert mark_absent_arguments(present, ABSENT) == present

@@ -344,8 +344,8 @@ def test_yaml_keys_become_strings_and_an_unknown_kind_is_left_alone() -> None:
     decoded = decode(wf, "Workflow", strict=False)
     assert decoded.document["metadata"]["labels"] == {"1": "one", "2.5": "two", "x": "x"}
     assert decoded.document["metadata"]["annotations"] == {"true": "yes"}
-    other = {"kind": "CronWorkflow", "spec": {"whatever": 1}}
-    assert decode(copy.deepcopy(other), "CronWorkflow").document == other
+    other = {"kind": "WorkflowEventBinding", "spec": {"whatever": 1}}
+    assert decode(copy.deepcopy(other), "WorkflowEventBinding").document == other
 
 
 # --- loading: every document decoded, problems and warnings named by file -------------------

@@ -12,7 +12,12 @@ import yaml
 
 from argoexec.cli import main
 from argoexec.controller.workflow.documents import TemplateStore, load_documents
-from argoexec.controller.workflow.lint import Problem, lint_template_document, lint_workflow
+from argoexec.controller.workflow.lint import (
+    Problem,
+    lint_cron_workflow,
+    lint_template_document,
+    lint_workflow,
+)
 from argoexec.controller.workflow.schema import trim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -402,17 +407,23 @@ def test_the_examples_lint_clean() -> None:
     examples = ROOT / "examples" / "workflows"
     # Workflow files only (the directory also holds expected outcomes, EXPECTED.yaml); those
     # EXPECTED.yaml runs with --strict=false lint clean only that way.
-    files = [f for f in sorted(examples.glob("*.yaml")) if "\nkind: Workflow\n" in f.read_text()]
+    kinds = ("\nkind: Workflow\n", "\nkind: CronWorkflow\n")
+    files = [f for f in sorted(examples.glob("*.yaml")) if any(k in f.read_text() for k in kinds)]
     runs = yaml.safe_load((examples / "EXPECTED.yaml").read_text())["runs"]
     lenient = {examples / r["file"] for r in runs if "--strict=false" in r.get("args", [])}
     assert files and lenient
+    crons = 0
     for group, strict in ((sorted(set(files) - lenient), True), (sorted(lenient), False)):
         docs = load_documents(group, template_paths=[examples / "templates"], strict=strict)
         assert docs.problems == []
         for wf, source in zip(docs.workflows, docs.workflow_sources, strict=True):
             assert lint_workflow(wf, docs.templates, source=source) == []
+        for cron, source in zip(docs.cron_workflows, docs.cron_sources, strict=True):
+            assert lint_cron_workflow(cron, docs.templates, source=source) == []
+        crons += len(docs.cron_workflows)
         for owner in docs.templates.owners():
             assert lint_template_document(owner.document, docs.templates) == []
+    assert crons
     for file in lenient:  # each needs the flag
         assert load_documents([file]).problems
 

@@ -12,12 +12,12 @@ from argoexec.controller.expr import ExpressionError
 from argoexec.controller.runtime.status import rfc3339
 
 from . import nodes as n
-from .context import Frame, RunState
-from .execute import execute
-from .io import InputError, argument_artifacts
+from .context import Frame, Owner, RunState
+from .execute import TemplateError, execute, resolve
+from .io import ABSENT_ARTIFACT, InputError, argument_artifacts
 from .nodes import Node
-from .scope import Scope
-from .substitute import SubstitutionError, evaluate_when, substitute
+from .scope import Scope, parameter_text
+from .substitute import SubstitutionError, evaluate_when, mark_absent_arguments, substitute
 
 Artifacts = dict[str, dict[str, Any]]
 
@@ -35,12 +35,16 @@ def current_globals(run: RunState, scope: Scope, artifacts: Artifacts) -> tuple[
 
 def tolerated(step: Mapping[str, Any], node: Node) -> bool:
     """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
-    if node.phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
-        return True
+    return node.phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED) or continues_on(step, node.phase)
+
+
+def continues_on(step: Mapping[str, Any], phase: str) -> bool:
+    """Argo's `ContinuesOn(phase)`: `continueOn.failed` for Failed, `continueOn.error` for
+    Error."""
     continue_on = step.get("continueOn") or {}
-    if node.phase == n.FAILED and continue_on.get("failed"):
-        return True
-    return node.phase == n.ERROR and bool(continue_on.get("error"))
+    if phase == n.FAILED:
+        return bool(continue_on.get("failed"))
+    return phase == n.ERROR and bool(continue_on.get("error"))
 
 
 def call_child(
@@ -69,7 +73,7 @@ def call_child(
             return run.tree.finish(node, n.SKIPPED, f"when '{shown}' evaluated false")
         arguments = dict(step.get("arguments") or {})
         params = substitute(
-            arguments.get("parameters") or [],
+            mark_absent_arguments(list(arguments.get("parameters") or []), scope),
             scope,
             allow_unresolved=False,
             location=f"{where}.arguments.parameters",
@@ -77,10 +81,10 @@ def call_child(
         arts = argument_artifacts(arguments, artifacts, scope, where)
     except ExpressionError as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, f"{where}.when: {exc}")
+        return run.tree.refuse(node, f"{where}.when: {exc}")
     except (SubstitutionError, InputError) as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     node = execute(
         run,
         step,
@@ -97,8 +101,8 @@ def call_child(
         run_exit_hook(
             run,
             hook,
-            name=f"{name}.onExit",
-            display=f"{display}.onExit",
+            name=f"{name}{n.EXIT_SUFFIX}",
+            display=f"{display}{n.EXIT_SUFFIX}",
             parent=node,
             frame=child_frame.but(scope=exit_scope, artifacts=exit_artifacts),
             where=f"{where}.onExit",
@@ -134,7 +138,7 @@ def run_exit_hook(
     arguments = hook.get("arguments") or {}
     try:
         params = substitute(
-            arguments.get("parameters") or [],
+            mark_absent_arguments(list(arguments.get("parameters") or []), frame.scope),
             frame.scope,
             allow_unresolved=False,
             location=f"{where}.arguments.parameters",
@@ -142,7 +146,7 @@ def run_exit_hook(
         arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
     except (SubstitutionError, InputError) as exc:
         node = run.tree.add(name, display, n.POD, parent=parent, boundary_id=frame.boundary_id)
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
     return execute(
         run,
@@ -155,10 +159,26 @@ def run_exit_hook(
     )
 
 
-def publish(scope: Scope, artifacts: Artifacts, prefix: str, node: Node) -> tuple[Scope, Artifacts]:
-    """The scope and artifact map with one finished child's results under `prefix`."""
+def publish(
+    scope: Scope,
+    artifacts: Artifacts,
+    prefix: str,
+    node: Node,
+    declared: Mapping[str, Any] | None = None,
+) -> tuple[Scope, Artifacts]:
+    """The scope and artifact map with one finished child's results under `prefix`.
+    `declared` is the child's template's `outputs`, for a Skipped or Omitted child."""
     outputs = node.outputs or {}
     params = {str(p.get("name")): str(p.get("value", "")) for p in outputs.get("parameters") or []}
+    absent: list[str] = []
+    new_artifacts = dict(artifacts)
+    if node.phase in (n.SKIPPED, n.OMITTED) and node.outputs is None and declared is not None:
+        params, absent = skipped_parameters(declared)
+        for art in declared.get("artifacts") or []:
+            new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = {
+                ABSENT_ARTIFACT: f"names an output of {node.display_name!r}, which was "
+                f"{node.phase} and produced no artifacts"
+            }
     scope = scope.with_node_result(
         prefix,
         node_id=node.id,
@@ -169,11 +189,56 @@ def publish(scope: Scope, artifacts: Artifacts, prefix: str, node: Node) -> tupl
         started_at=rfc3339(node.started_at),
         finished_at=rfc3339(node.finished_at) if node.finished_at else "",
         host_node_name=node.host_node_name or "",
-    )
-    new_artifacts = dict(artifacts)
+    ).with_absent(f"{prefix}.outputs.{name}" for name in absent)
     for art in outputs.get("artifacts") or []:
         new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
     return scope, new_artifacts
+
+
+def publish_child(
+    run: RunState,
+    scope: Scope,
+    artifacts: Artifacts,
+    prefix: str,
+    node: Node,
+    *,
+    call: Mapping[str, Any],
+    owner: Owner,
+) -> tuple[Scope, Artifacts]:
+    """`publish` for a step or task `call`; a Skipped or Omitted node's declared outputs come
+    from the template it would have run."""
+    declared = None
+    if node.phase in (n.SKIPPED, n.OMITTED) and node.outputs is None:
+        declared = declared_outputs(run, call, owner)
+    return publish(scope, artifacts, prefix, node, declared)
+
+
+def skipped_parameters(declared: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Argo v4's `addSkippedNodeOutputsToScope`: a Skipped or Omitted node's declared output
+    parameters take their `valueFrom.default`; those without one, and a declared `result`, are
+    absent (nil to expressions, an error to a plain tag). Returns (values, absent names
+    relative to `outputs.`)."""
+    values: dict[str, str] = {}
+    absent: list[str] = []
+    for param in declared.get("parameters") or []:
+        default = (param.get("valueFrom") or {}).get("default")
+        if default is not None:
+            values[str(param.get("name"))] = parameter_text(default)
+        else:
+            absent.append(f"parameters.{param.get('name')}")
+    if declared.get("result") is not None:
+        absent.append("result")
+    return values, absent
+
+
+def declared_outputs(run: RunState, call: Mapping[str, Any], owner: Owner) -> dict[str, Any]:
+    """The `outputs` of the template a step or task calls (empty when it cannot be resolved:
+    Argo then populates nothing for a skipped node)."""
+    try:
+        template = resolve(run, call, owner)[0]
+    except TemplateError:
+        return {}
+    return dict(template.get("outputs") or {})
 
 
 def publish_loop(scope: Scope, prefix: str, group: Node, children: Sequence[Node]) -> Scope:

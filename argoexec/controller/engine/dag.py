@@ -16,13 +16,16 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from argoexec.controller.expr import ExpressionError
+
 from . import depends
 from . import nodes as n
 from .children import (
     Artifacts,
     call_child,
+    continues_on,
     current_globals,
-    publish,
+    publish_child,
     publish_loop,
     run_batch,
     tolerated,
@@ -31,8 +34,9 @@ from .context import Frame, RunState
 from .execute import export_globals
 from .io import InputError, template_outputs
 from .loops import LoopError, expand_step, should_expand
-from .nodes import Node
+from .nodes import EXIT_SUFFIX, Node, NodeTree
 from .scope import Scope
+from .substitute import SubstitutionError
 
 
 class _Dag:
@@ -90,17 +94,33 @@ class _Dag:
         }.get(prop)
         return wanted is not None and phase == wanted
 
-    def assess(self) -> str:
-        """Argo's assessDAGPhase: the DAG fails when a leaf task's branch failed. Walking the
-        node tree from the DAG node, a completed node sets its branch's phase and an Omitted
-        one inherits it, so an Omitted leaf below a failed task fails the DAG (Failed/Error
-        win over Succeeded when a leaf is reached along several branches)."""
-        tree = self.run.tree
+    def assess(self) -> tuple[str, str]:
+        """Argo's assessDAGPhase: (phase, message) of the finished DAG, judged from its target
+        (leaf) tasks. Walking the node tree from the DAG node, a completed node (Succeeded,
+        Failed, Errored) sets its branch's phase and any other node (Skipped, Omitted)
+        inherits it, so a leaf below a failure fails the DAG even when it was itself skipped;
+        Failed/Error win when a leaf is reached along several branches. The first failing
+        leaf (in name order, as `dag.failFast` defaults to true; the last one otherwise)
+        gives the DAG its phase, so an Errored leaf makes the DAG Error."""
         leaves = {
             self.done[name].id: name
             for name in self.by_name
             if name in self.done and not any(name in deps for deps in self.graph.values())
         }
+        phases = self._branch_phases(set(leaves))
+        fail_fast = (self.template.get("dag") or {}).get("failFast") is not False
+        result = (n.SUCCEEDED, "")
+        for node_id, name in sorted(leaves.items(), key=lambda item: item[1]):
+            phase = phases.get(node_id, "")
+            if phase not in (n.FAILED, n.ERROR) or continues_on(self.by_name[name], phase):
+                continue
+            result = (phase, f"child '{node_id}' failed")
+            if fail_fast:
+                break
+        return result
+
+    def _branch_phases(self, targets: set[str]) -> dict[str, str]:
+        tree = self.run.tree
         phases: dict[str, str] = {}
         queue = [(child, n.SUCCEEDED) for child in self.node.children]
         seen: set[tuple[str, str]] = set()
@@ -110,27 +130,17 @@ class _Dag:
                 continue
             seen.add((node_id, branch))
             node = tree.get(node_id)
-            if node.phase in (n.SUCCEEDED, n.FAILED, n.ERROR, n.SKIPPED):
+            if node.phase in (n.SUCCEEDED, n.FAILED, n.ERROR):
                 branch = node.phase
-            if node_id in leaves and phases.get(node_id) not in (n.FAILED, n.ERROR):
+            if node_id in targets and phases.get(node_id) not in (n.FAILED, n.ERROR):
                 phases[node_id] = branch
-            children = node.children
-            if node.type == n.RETRY and node.children:
-                children = tree.get(node.children[-1]).children
-            queue.extend((child, branch) for child in children)
-        for node_id, name in leaves.items():
-            phase = phases.get(node_id, "")
-            continue_on = self.by_name[name].get("continueOn") or {}
-            if phase == n.FAILED and not continue_on.get("failed"):
-                return f"child '{node_id}' failed"
-            if phase == n.ERROR and not continue_on.get("error"):
-                return f"child '{node_id}' failed"
-        return ""
+            queue.extend((child, branch) for child in _walked_children(tree, node))
+        return phases
 
     # --- scheduling -------------------------------------------------------------------------
 
-    def run_all(self) -> str:
-        """Run every task; returns a failure message, or ""."""
+    def run_all(self) -> tuple[str, str]:
+        """Run every task; returns the DAG's (phase, message)."""
         with self.cond:
             while True:
                 progressed = self._start_ready()
@@ -139,14 +149,14 @@ class _Dag:
                 if self.running == 0:
                     break
                 self.cond.wait()
-        failure = self.assess()
-        if failure:
-            return failure
+        phase, message = self.assess()
+        if phase != n.SUCCEEDED:
+            return phase, message
         if len(self.done) < len(self.tasks):
             # Stopped, past a deadline, or a task's thread died (an engine bug): never Succeeded.
             missing = ", ".join(name for name in self.by_name if name not in self.done)
-            return self.halted or f"tasks that never ran: {missing}"
-        return ""
+            return n.FAILED, self.halted or f"tasks that never ran: {missing}"
+        return n.SUCCEEDED, ""
 
     def _start_ready(self) -> bool:
         """Start (or omit) what is ready; True if something changed. Holds `cond`."""
@@ -155,10 +165,18 @@ class _Dag:
             name = str(task.get("name"))
             if name in self.started or any(d not in self.done for d in self.graph[name]):
                 continue
-            if not depends.evaluate(task, self.result):
+            try:
+                runs = depends.evaluate(task, self.result)
+            except depends.DependsError as exc:
+                # As Argo's evaluateDependsLogic error: the task is an Error node.
+                self.started.add(name)
+                self._settle(task, n.ERROR, str(exc))
+                changed = True
+                continue
+            if not runs:
                 # Omitting starts nothing, so it happens even after a failure or a stop.
                 self.started.add(name)
-                self._omit(task)
+                self._settle(task, n.OMITTED, "omitted: depends condition not met")
                 changed = True
                 continue
             self.halted = self.halted or self.run.stopping() or ""
@@ -181,7 +199,9 @@ class _Dag:
             self.run.tree.get(out) for d in deps for out in self.run.tree.outbound(self.done[d])
         ]
 
-    def _omit(self, task: Mapping[str, Any]) -> None:
+    def _settle(self, task: Mapping[str, Any], phase: str, message: str) -> None:
+        """A task that never runs (Omitted, or an Error before it could start): a Skipped-type
+        node hanging from its dependencies, as Argo's `initializeNode(..., NodeTypeSkipped)`."""
         name = str(task.get("name"))
         node = self.run.tree.add(
             f"{self.node.name}.{name}",
@@ -190,11 +210,11 @@ class _Dag:
             parent=None,
             boundary_id=self.node.id,
             template_name=task.get("template"),
-            phase=n.OMITTED,
+            phase=phase,
         )
         for parent in self._parents(task):
             self.run.tree.link(parent, node)
-        self.run.tree.finish(node, n.OMITTED, "omitted: depends condition not met")
+        self.run.tree.finish(node, phase, message)
         self._complete(name, node)
 
     def _complete(self, name: str, node: Node) -> None:
@@ -204,7 +224,10 @@ class _Dag:
             children = [self.run.tree.get(c) for c in node.children]
             self.scope = publish_loop(self.scope, f"tasks.{name}", node, children)
         else:
-            self.scope, self.artifacts = publish(self.scope, self.artifacts, f"tasks.{name}", node)
+            self.scope, self.artifacts = publish_child(
+                self.run, self.scope, self.artifacts, f"tasks.{name}", node,
+                call=self.by_name[name], owner=self.frame.owner,
+            )  # fmt: skip
 
     def _task(self, task: dict[str, Any]) -> None:
         name = str(task.get("name"))
@@ -235,16 +258,18 @@ class _Dag:
             for parent in parents:
                 self.run.tree.link(parent, node)
             return node
+        try:
+            children = expand_step(task, scope, location=where)
+        except (LoopError, SubstitutionError, ExpressionError) as exc:
+            return self._never_ran(task, parents, n.ERROR, str(exc))
+        if not children:
+            return self._never_ran(task, parents, n.SKIPPED, "Skipped, empty params")
         group = self.run.tree.add(
             full, name, n.TASK_GROUP, parent=None, boundary_id=self.node.id,
             template_name=task.get("template"), phase=n.RUNNING,
         )  # fmt: skip
         for parent in parents:
             self.run.tree.link(parent, group)
-        try:
-            children = expand_step(task, scope, location=where)
-        except LoopError as exc:
-            return self.run.tree.finish(group, n.ERROR, str(exc))
         jobs = [
             (lambda child=child: call_child(
                 self.run, child, name=f"{self.node.name}.{child['name']}",
@@ -260,15 +285,42 @@ class _Dag:
             fail_fast=self.template.get("failFast") is True,  # Template.IsFailFast, as steps
             ok=lambda _i, child: tolerated(task, child),
         )
-        # The group carries its items' failure; `continueOn` spares only the DAG (tolerated()).
-        failed = [r for r in results if r is None or r.phase not in (n.SUCCEEDED, n.SKIPPED)]
-        phase = n.SUCCEEDED
-        message = ""
-        if failed:
-            first = failed[0]
-            phase = first.phase if first is not None else n.FAILED
-            message = f"child '{first.id}' failed" if first is not None else "not started"
+        # The group carries its items' failure (the last failed item's phase, as Argo's
+        # executeDAGTask); `continueOn` spares only the DAG (tolerated()).
+        phase, message = n.SUCCEEDED, ""
+        for result in results:
+            if result is None:
+                phase, message = n.FAILED, "not started"
+            elif result.phase in (n.FAILED, n.ERROR):
+                phase, message = result.phase, f"child '{result.id}' failed"
         return self.run.tree.finish(group, phase, message)
+
+    def _never_ran(
+        self, task: Mapping[str, Any], parents: list[Node], phase: str, message: str
+    ) -> Node:
+        """A loop task with no items (Skipped) or whose items cannot be expanded (Error): one
+        Skipped-type node instead of a TaskGroup, as Argo's executeDAGTask."""
+        name = str(task.get("name"))
+        node = self.run.tree.add(
+            f"{self.node.name}.{name}", name, n.SKIPPED_TYPE, parent=None,
+            boundary_id=self.node.id, template_name=task.get("template"), phase=phase,
+        )  # fmt: skip
+        for parent in parents:
+            self.run.tree.link(parent, node)
+        return self.run.tree.finish(node, phase, message)
+
+
+def _walked_children(tree: NodeTree, node: Node) -> list[str]:
+    """The nodes assessDAGPhase visits after `node`. Past a Retry node Argo walks the children
+    of its attempts (the last one first) and its exit hook nodes themselves
+    (`getRetryNodeChildrenIds`)."""
+    if node.type != n.RETRY:
+        return list(node.children)
+    walked: list[str] = []
+    for child_id in reversed(node.children):
+        child = tree.get(child_id)
+        walked.extend([child_id] if child.name.endswith(EXIT_SUFFIX) else child.children)
+    return walked
 
 
 def run_dag(
@@ -279,20 +331,17 @@ def run_dag(
     try:
         dag.graph = depends.check_graph(dag.tasks)
     except depends.DependsError as exc:
-        return run.tree.finish(node, n.ERROR, f"template {template.get('name')!r}: {exc}")
-    try:
-        failure = dag.run_all()
-    except depends.DependsError as exc:
-        failure = str(exc)
+        return run.tree.refuse(node, f"template {template.get('name')!r}: {exc}")
+    phase, failure = dag.run_all()
     leaves = [name for name in dag.by_name if not any(name in deps for deps in dag.graph.values())]
     outbound = [
         out for name in leaves if name in dag.done for out in run.tree.outbound(dag.done[name])
     ]
-    if failure:
-        return run.tree.finish(node, n.FAILED, failure, outbound_nodes=outbound)
+    if phase != n.SUCCEEDED:
+        return run.tree.finish(node, phase, failure, outbound_nodes=outbound)
     try:
         outputs = template_outputs(template, *current_globals(run, dag.scope, dag.artifacts))
     except InputError as exc:
-        return run.tree.finish(node, n.ERROR, str(exc), outbound_nodes=outbound)
+        return run.tree.refuse(node, str(exc), outbound_nodes=outbound)
     export_globals(run, template, outputs)
     return run.tree.finish(node, n.SUCCEEDED, outputs=outputs, outbound_nodes=outbound)

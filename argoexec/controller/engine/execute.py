@@ -116,16 +116,22 @@ def execute(
     args: Mapping[str, Any],
 ) -> Node:
     """Run `call` (a step, a task, or `{"template": entrypoint}`) as node `name`."""
+    called = call.get("template")
+    if frame.depth > run.options.max_depth:
+        # Argo's ErrMaxDepthExceeded: an Error node, but not an error of the step group.
+        node = run.tree.add(
+            name, display, n.POD, parent=parent, boundary_id=frame.boundary_id,
+            template_name=called if isinstance(called, str) else None,
+        )  # fmt: skip
+        message = (
+            f"{name}: templates nested deeper than {run.options.max_depth} levels "
+            "(unbounded recursion?)"
+        )
+        return run.tree.finish(node, n.ERROR, message)
     try:
-        if frame.depth > run.options.max_depth:
-            raise TemplateError(
-                f"{name}: templates nested deeper than {run.options.max_depth} levels "
-                "(unbounded recursion?)"
-            )
         template, owner, template_name, tref = resolve(run, call, frame.owner)
         kind = template_kind(template)
     except TemplateError as exc:
-        called = call.get("template")
         node = run.tree.add(
             name,
             display,
@@ -134,17 +140,18 @@ def execute(
             boundary_id=frame.boundary_id,
             template_name=called if isinstance(called, str) else None,
         )
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     frame = frame.but(owner=owner, depth=frame.depth + 1)
     metrics = bool(template.get("metrics"))
     variables = run.globals.child(frame.extra) if metrics else run.globals
     if metrics:
         run.metrics.node_started(template, variables=variables, duration=_elapsed(run, name))
-    if template.get("retryStrategy"):
+    strategy = retry_strategy(run, template)
+    if strategy:
         from .retry import run_retry
 
         node = run_retry(
-            run, template, kind, template_name, tref, name=name, display=display,
+            run, template, kind, template_name, tref, strategy=strategy, name=name, display=display,
             parent=parent, frame=frame, args=args,
         )  # fmt: skip
     else:
@@ -169,6 +176,15 @@ def _elapsed(run: RunState, name: str) -> Callable[[], float]:
         return (node.finished_at or time.time()) - node.started_at
 
     return seconds
+
+
+def retry_strategy(run: RunState, template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo's `woc.retryStrategy(tmpl)`: the template's own `retryStrategy` (after
+    `templateDefaults`), else the workflow's `spec.retryStrategy`, for every kind of template
+    (steps and DAGs too, so each of their children is retried as well)."""
+    own = template.get("retryStrategy")
+    strategy = own if own is not None else run.spec.get("retryStrategy")
+    return dict(strategy) if strategy else None
 
 
 def attempt(
@@ -198,14 +214,20 @@ def attempt(
     reason = blocked(run, frame)
     if reason is not None:
         return run.tree.finish(node, n.FAILED, reason)
-    globals_ = run.globals.child(frame.extra)
+    pod = pod_name(run.name, name, str(template.get("name") or ""), node.id)
+    # Argo's ProcessArgs/SubstituteParams: inputs see the globals and the node's locals.
+    locals_ = (
+        run.globals.child(frame.extra)
+        .child(retry_entries or {})
+        .with_pod(pod_name=pod, node_name=name)
+    )
     try:
         parameters = resolve_parameters(
-            template, args, frame.scope, globals_, run.options.config_maps
+            template, args, frame.scope, locals_, run.options.config_maps
         )
         artifacts = resolve_input_artifacts(template, args)
     except _RESOLVE_ERRORS as exc:
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     resolved = dict(template)
     inputs: dict[str, Any] = {}
     if parameters:
@@ -215,16 +237,11 @@ def attempt(
     resolved["inputs"] = inputs
     resolved.pop("retryStrategy", None)
     run.tree.update(node, inputs=_public_inputs(inputs))
-    pod = pod_name(run.name, name, str(template.get("name") or ""), node.id)
-    scope = (
-        globals_.child(retry_entries or {})
-        .with_template_io(resolved)
-        .with_pod(pod_name=pod, node_name=name)
-    )
+    scope = locals_.with_template_io(resolved)
     try:
         inner = frame.but(deadline=_deadline(template, scope, frame))
     except (SubstitutionError, ValueError) as exc:
-        return run.tree.finish(node, n.ERROR, f"template {template.get('name')!r}: timeout: {exc}")
+        return run.tree.refuse(node, f"template {template.get('name')!r}: timeout: {exc}")
     return _dispatch(run, node, resolved, kind, scope=scope, frame=inner, pod=pod)
 
 
@@ -326,9 +343,8 @@ def run_pod(
 ) -> Node:
     where = f"template {template.get('name')!r}"
     if kind == "resource" and run.options.kubeconfig is None:
-        return run.tree.finish(
+        return run.tree.refuse(
             node,
-            n.ERROR,
             f"{where} is a resource template and needs a Kubernetes API: no kubeconfig was "
             "given (--kubeconfig or KUBECONFIG)",
         )
@@ -338,9 +354,9 @@ def run_pod(
         body = substitute(pod_template, scope, allow_unresolved=False, location=where)
         spec, config_maps = pods.build(body, _pod_context(run, node, body, scope, frame))
     except (SubstitutionError, ExpressionError) as exc:
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.refuse(node, str(exc))
     except (PodBuildError, ValueError) as exc:
-        return run.tree.finish(node, n.ERROR, f"{where}: {exc}")
+        return run.tree.refuse(node, f"{where}: {exc}")
     if kind == "resource":
         _mount_kubeconfig(spec, str(run.options.kubeconfig))
     mains = Template.model_validate(body).main_containers()
@@ -451,7 +467,7 @@ def run_suspend(
             text = str(substitute(str(spec["duration"]), scope, allow_unresolved=False))
             wait = seconds(text)
         except (SubstitutionError, ValueError) as exc:
-            return run.tree.finish(node, n.ERROR, f"suspend duration: {exc}")
+            return run.tree.refuse(node, f"suspend duration: {exc}")
         until = time.time() + wait
     run.tree.update(node, phase=n.RUNNING)
     message = ""

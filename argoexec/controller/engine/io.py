@@ -18,6 +18,11 @@ LOCATION_KEYS = (*LOCATION_KINDS, "archiveLogs")
 _CARRIED = ("archive",)
 
 
+# The key of the placeholder published for a declared output artifact of a Skipped or Omitted
+# node: its value says why there is no artifact. A reference to it fails unless optional.
+ABSENT_ARTIFACT = "absent"
+
+
 class InputError(Exception):
     """An input that cannot be resolved; the message names the template and the input."""
 
@@ -105,6 +110,11 @@ def argument_artifacts(
             source = lookup_artifact(
                 reference, artifacts, scope, expression=by_expression, where=place
             )
+        if source is not None and source.get(ABSENT_ARTIFACT):
+            # A Skipped/Omitted producer has no such artifact: an Error unless optional.
+            if not argument.get("optional"):
+                raise InputError(f"{place}: {reference} {source[ABSENT_ARTIFACT]}")
+            source = None
         own = sub_path(argument, scope, place)
         if source is None and own and not argument.get("optional"):
             # Argo fails a `from` it cannot resolve unless the argument is optional.
@@ -174,6 +184,8 @@ def _value_from(
             value = evaluate_expr(str(value_from["expression"]), caller.as_expr_env())
         except ExpressionError as exc:
             raise ArgumentError(f"{where}: {exc}") from None
+        if value is None:
+            raise ArgumentError(f"{where}: the expression evaluated to nil")
         return render_value(value)
     if value_from.get("default") is not None:
         return parameter_text(value_from["default"])
@@ -236,10 +248,11 @@ def template_outputs(
         expression = not art.get("from")
         reference = art.get("from") or art.get("fromExpression")
         source = lookup_artifact(reference, artifacts, scope, expression=expression, where=where)
-        if source is None:
+        if source is None or source.get(ABSENT_ARTIFACT):
             if art.get("optional"):
                 continue
-            raise InputError(f"{where}: {reference} produced no such artifact")
+            why = (source or {}).get(ABSENT_ARTIFACT) or "produced no such artifact"
+            raise InputError(f"{where}: {reference} {why}")
         entry = {k: v for k, v in art.items() if k not in ("from", "fromExpression", "subPath")}
         entry.update(location_of(source))
         selected = join_sub_paths(sub_path(source, scope, where), sub_path(art, scope, where))
@@ -264,8 +277,12 @@ def _output_parameter(
             )
             value = str(text)
         elif value_from.get("expression"):
-            env = scope.as_expr_env()
-            value = render_value(evaluate_expr(str(value_from["expression"]), env))
+            source = str(value_from["expression"])
+            result = evaluate_expr(source, scope.as_expr_env())
+            if result is None:
+                # Argo: a nil result (an absent output read without `??`) does not resolve.
+                raise ExpressionError("the expression evaluated to nil", expression=source)
+            value = render_value(result)
         elif param.get("value") is not None:
             text = substitute(parameter_text(param["value"]), scope, allow_unresolved=False)
             value = str(text)

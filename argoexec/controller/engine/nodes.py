@@ -35,6 +35,9 @@ RETRY = "Retry"
 SKIPPED_TYPE = "Skipped"
 SUSPEND = "Suspend"
 
+# Argo's exit-handler node names (`common.GenerateOnExitNodeName`): `<owner>.onExit`.
+EXIT_SUFFIX = ".onExit"
+
 
 @dataclass
 class Node:
@@ -59,6 +62,9 @@ class Node:
     pod_started_mono: float | None = None  # when the runtime was asked to run the pod
     pod_name: str | None = None
     host_node_name: str | None = None
+    # Errored before running anything (Argo's executeTemplate returned an error): such a child
+    # makes its step group Error rather than Failed.
+    refused: bool = False
 
     @property
     def fulfilled(self) -> bool:
@@ -171,6 +177,11 @@ class NodeTree:
                 node.finished_mono = time.monotonic()
         self._on_change()
         return node
+
+    def refuse(self, node: Node, message: str, **fields: Any) -> Node:
+        """Finish `node` as an Error that happened before it ran anything (see `refused`)."""
+        node.refused = True
+        return self.finish(node, ERROR, message, **fields)
 
     def outbound(self, node: Node) -> list[str]:
         """Argo's `getOutboundNodes`: the nodes a following step group hangs from."""

@@ -1,4 +1,5 @@
-"""`retryStrategy`: a Retry node whose children `NAME(0)`, `NAME(1)`... are the attempts.
+"""`retryStrategy` (the template's, else the workflow's `spec.retryStrategy`): a Retry node
+whose children `NAME(0)`, `NAME(1)`... are the attempts.
 
 Argo's rules: `limit` retries after the first attempt (unset: no limit); `retryPolicy`
 OnFailure (default; Always when only `expression` is set) retries Failed attempts, OnError
@@ -54,13 +55,13 @@ def run_retry(
     template_name: str | None,
     tref: dict[str, Any] | None,
     *,
+    strategy: Mapping[str, Any],
     name: str,
     display: str,
     parent: Node | None,
     frame: Frame,
     args: Mapping[str, Any],
 ) -> Node:
-    strategy = dict(template.get("retryStrategy") or {})
     retry = run.tree.add(
         name,
         display,
@@ -83,12 +84,12 @@ def run_retry(
             backoff.get("maxDuration"), scope, "retryStrategy.backoff.maxDuration"
         )
     except (SubstitutionError, ValueError) as exc:
-        return run.tree.finish(retry, n.ERROR, f"retryStrategy: {exc}")
+        return run.tree.refuse(retry, f"retryStrategy: {exc}")
     limit = int(limit_value) if limit_value is not None else None
     expression = strategy.get("expression")
     policy = strategy.get("retryPolicy") or ("Always" if expression else "OnFailure")
     first = time.time()
-    entries: dict[str, str] = {"retries": "0"}
+    entries = _attempt_entries(0, None)
     number = 0
     while True:
         child = attempt(
@@ -108,17 +109,15 @@ def run_retry(
         if child.phase in (n.SUCCEEDED, n.SKIPPED):
             return run.tree.finish(retry, child.phase, child.message, **inputs_outputs)
         why = _stop_reason(run, frame, child, policy=policy, number=number, limit=limit)
-        duration_s = (child.finished_at or time.time()) - child.started_at
-        entries = {
-            "retries": str(number + 1),
-            "lastRetry.exitCode": str((child.outputs or {}).get("exitCode", "")),
-            "lastRetry.status": child.phase,
-            "lastRetry.duration": f"{duration_s:g}",
-            "lastRetry.message": child.message,
-        }
+        entries = _attempt_entries(number + 1, child)
         if why is None and expression:
+            # Argo's buildRetryStrategyLocalScope: `retries` is the last attempt's number and
+            # a missing exit code reads -1 (the next attempt's template sees 0).
+            judged = {**entries, "retries": str(number)}
+            if (child.outputs or {}).get("exitCode") is None:
+                judged["lastRetry.exitCode"] = "-1"
             try:
-                if not evaluate_condition(str(expression), scope.child(entries).as_expr_env()):
+                if not evaluate_condition(str(expression), scope.child(judged).as_expr_env()):
                     why = "retryStrategy.expression evaluated to false"
             except ExpressionError as exc:
                 why = f"retryStrategy.expression: {exc}"
@@ -131,14 +130,41 @@ def run_retry(
                 why = "Max duration limit exceeded"
         if why is not None:
             message = child.message if why == "" else why
+            retry.refused = child.refused
             return run.tree.finish(retry, child.phase, message, **inputs_outputs)
-        if template.get("metrics"):  # Argo emits them for each failed attempt that is retried
-            run.metrics.node_finished(
-                template, child.to_status(), variables=scope, duration=duration_s
-            )
+        _attempt_metrics(run, template, child, scope)
         if delay and run.stop.wait(delay) and not frame.on_exit:
             return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
         number += 1
+
+
+def _attempt_metrics(run: RunState, template: Mapping[str, Any], child: Node, scope: Scope) -> None:
+    """Argo emits a template's metrics for each failed attempt that is retried, too."""
+    if template.get("metrics"):
+        duration = (child.finished_at or time.time()) - child.started_at
+        run.metrics.node_finished(template, child.to_status(), variables=scope, duration=duration)
+
+
+def _attempt_entries(number: int, last: Node | None) -> dict[str, str]:
+    """What attempt `number` sees (Argo's local parameters of a retried template): `retries`,
+    and `lastRetry.*` of the attempt before it, with Argo's defaults on the first attempt
+    (exit code and duration "0", status and message empty)."""
+    if last is None:
+        return {
+            "retries": str(number),
+            "lastRetry.exitCode": "0",
+            "lastRetry.status": "",
+            "lastRetry.duration": "0",
+            "lastRetry.message": "",
+        }
+    duration = (last.finished_at or time.time()) - last.started_at
+    return {
+        "retries": str(number),
+        "lastRetry.exitCode": str((last.outputs or {}).get("exitCode") or "0"),
+        "lastRetry.status": last.phase,
+        "lastRetry.duration": f"{duration:g}",
+        "lastRetry.message": last.message,
+    }
 
 
 def _stop_reason(

@@ -250,8 +250,8 @@ class WorkflowRunner:
         exit_node = run_exit_hook(
             run,
             hook,
-            name=f"{run.name}.onExit",
-            display=f"{run.name}.onExit",
+            name=f"{run.name}{n.EXIT_SUFFIX}",
+            display=f"{run.name}{n.EXIT_SUFFIX}",
             parent=None,
             frame=frame.but(extra=extra, on_exit=True, scope=run.globals.child(extra)),
             where="spec.onExit",

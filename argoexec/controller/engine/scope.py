@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import ANNOTATION_SCHEDULED_TIME
 from argoexec.controller.expr import expand_env
 from argoexec.controller.expr.values import to_go_json
 
@@ -36,12 +37,21 @@ def parameter_text(value: Any) -> str:
 
 
 class Scope(Mapping[str, str]):
-    """A read-only map of Argo variable names to string values."""
+    """A read-only map of Argo variable names to string values.
 
-    __slots__ = ("_entries",)
+    A name can also be *absent* (Argo v4's "absent optional", nil in its scope): a declared
+    output of a Skipped or Omitted node that has no `valueFrom.default`. An absent name is not
+    in the map (a `{{tag}}` naming it cannot be substituted) but expressions see it as nil, so
+    `{{= steps.x.outputs.parameters.p ?? 'none'}}` works.
+    """
 
-    def __init__(self, entries: Mapping[str, str] | None = None) -> None:
+    __slots__ = ("_absent", "_entries")
+
+    def __init__(
+        self, entries: Mapping[str, str] | None = None, absent: Iterable[str] = ()
+    ) -> None:
         self._entries: dict[str, str] = dict(entries or {})
+        self._absent = frozenset(absent) - self._entries.keys()
 
     def __getitem__(self, key: str) -> str:
         return self._entries[key]
@@ -59,13 +69,23 @@ class Scope(Mapping[str, str]):
         """A scope with this scope's entries overridden by `entries`."""
         merged = dict(self._entries)
         merged.update(dict(entries))
-        return Scope(merged)
+        return Scope(merged, self._absent)
+
+    def with_absent(self, names: Iterable[str]) -> Scope:
+        """A scope where `names` are absent (see the class docstring)."""
+        gone = set(names)
+        kept = {k: v for k, v in self._entries.items() if k not in gone}
+        return Scope(kept, self._absent | gone)
+
+    def is_absent(self, name: str) -> bool:
+        return name in self._absent
 
     def as_expr_env(self) -> dict[str, Any]:
         """The nested environment `{{= ... }}` expressions see: `steps['flip-coin'].outputs.result`
         and `inputs.parameters.x` both navigate it. Where a name is both a value and a prefix
-        (`item` as JSON and `item.os`), the nested map wins, as upstream."""
-        return expand_env(self._entries)
+        (`item` as JSON and `item.os`), the nested map wins, as upstream. Absent names are
+        nil."""
+        return expand_env({**dict.fromkeys(self._absent), **self._entries})
 
     # --- template-level entries -------------------------------------------------------------
 
@@ -228,6 +248,10 @@ def workflow_scope(
             entries[f"workflow.parameters.{param['name']}"] = parameter_text(param["value"])
     entries.update({f"workflow.labels.{k}": v for k, v in (labels or {}).items()})
     entries.update({f"workflow.annotations.{k}": v for k, v in (annotations or {}).items()})
+    scheduled = (annotations or {}).get(ANNOTATION_SCHEDULED_TIME)
+    if scheduled is not None:
+        # Argo's setGlobalParameters: only a run of a CronWorkflow has it, verbatim.
+        entries["workflow.scheduledTime"] = scheduled
     entries.update(creation_timestamp_entries(creation_timestamp or datetime.now(UTC)))
     return Scope(entries)
 

@@ -27,6 +27,7 @@ from argoexec.controller.expr import evaluate_when as evaluate_govaluate
 from .scope import Scope, parameter_text
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_PURE_TAG = re.compile(r"\{\{(?!=)[^{}]*\}\}")
 # Variables that only exist late (under retries, in exit handlers). Before they exist an
 # expression over them is left alone even when it would evaluate (`sprig.int(retries)` is 0 on
 # nil), as upstream does (argo-workflows#5388, #10393).
@@ -35,6 +36,14 @@ _LATE_VARIABLES = {
     "workflow.status": re.compile(r"\bworkflow\.status\b"),
     "workflow.failures": re.compile(r"\bworkflow\.failures\b"),
 }
+
+
+# Why a tag naming an absent output (Scope.is_absent) cannot be substituted: Argo v4 fails such
+# a reference terminally instead of passing an empty string on.
+ABSENT_REASON = (
+    "it is an output of a Skipped or Omitted node that declares no valueFrom.default "
+    "(give the output a default, or use `??` in a {{=...}} expression)"
+)
 
 
 class SubstitutionError(Exception):
@@ -109,6 +118,8 @@ class _Substituter:
             return "{{" + tag[:nested] + self.scope[tag[nested + 2 :]]
         if self.allow_unresolved:
             return "{{" + tag + "}}"
+        if self.scope.is_absent(name):
+            raise SubstitutionError(ABSENT_REASON, tag=tag, location=location)
         raise SubstitutionError(f"{name or '(empty)'} is not defined", tag=tag, location=location)
 
     def expression(self, tag: str, location: str) -> str:
@@ -161,37 +172,85 @@ def resolve_arguments(
 
     For every parameter the template declares: a passed argument wins (its `value`, or its
     `valueFrom` for the caller to resolve), then the template's own `value`, then its `default`.
-    Values are substituted with `scope` (a default may reference `workflow.parameters.*`;
-    unresolved tags stay for the template pass). A parameter with neither value nor valueFrom is
-    an error, and so is a value outside a declared `enum`. Arguments the template does not
-    declare are ignored, as upstream.
+    An argument that was a pure reference to an absent output (`mark_absent_arguments`) counts
+    as not passed, so the input's own value or default applies. A parameter with neither value
+    nor valueFrom is an error, and so is a value outside a declared `enum`. Arguments the
+    template does not declare are ignored, as upstream.
+
+    Values (and defaults) are then substituted as Argo's `SubstituteParams` does: first with
+    `scope` (globals and the node's locals: `pod.name`, `node.name`, `retries`...), then with
+    the other inputs as that first pass left them (`{{inputs.parameters.a}}` and
+    `{{=inputs.parameters.a + 1}}` in another input's default). Tags neither pass resolves stay
+    for the template pass, as upstream.
     """
     passed = {p.get("name"): p for p in (arguments or {}).get("parameters") or []}
-    resolved: list[dict[str, Any]] = []
-    for index, declared in enumerate((template_inputs or {}).get("parameters") or []):
-        parameter = dict(declared)
-        name = parameter.get("name", "")
-        where = child_location(child_location("inputs.parameters", index), "value")
-        if parameter.get("value") is None and parameter.get("default") is not None:
-            parameter["value"] = parameter["default"]
-        argument = passed.get(name)
-        if argument is not None and argument.get("value") is not None:
-            parameter["value"] = argument["value"]
-            parameter.pop("valueFrom", None)
-        elif argument is not None and argument.get("valueFrom") is not None:
-            parameter["valueFrom"] = argument["valueFrom"]
-            parameter.pop("value", None)
+    resolved = [
+        _bind(declared, passed.get(declared.get("name", "")), template_name)
+        for declared in (template_inputs or {}).get("parameters") or []
+    ]
+    _substitute_inputs(resolved, scope)
+    inputs = scope.with_template_io({"inputs": {"parameters": resolved}})
+    _substitute_inputs(resolved, inputs)
+    for parameter in resolved:
+        if parameter.get("value") is not None:
+            _check_enum(parameter, template_name)
+    return resolved
+
+
+def _bind(
+    declared: Mapping[str, Any], argument: Mapping[str, Any] | None, template_name: str
+) -> dict[str, Any]:
+    parameter = dict(declared)
+    name = parameter.get("name", "")
+    if parameter.get("value") is None and parameter.get("default") is not None:
+        parameter["value"] = parameter["default"]
+    if argument is not None and argument.get("absent"):
         if parameter.get("value") is None and parameter.get("valueFrom") is None:
             raise ArgumentError(
-                f"template {template_name!r}: inputs.parameters.{name} was not supplied "
-                "(no argument, value or default)"
+                f"template {template_name!r}: inputs.parameters.{name}: the argument "
+                f"{{{{{argument['absent']}}}}} names an output of a Skipped or Omitted node "
+                "that declares no valueFrom.default, and the input has no default"
             )
-        if parameter.get("value") is not None:
-            text = parameter_text(parameter["value"])
-            parameter["value"] = substitute(text, scope, allow_unresolved=True, location=where)
-            _check_enum(parameter, template_name)
-        resolved.append(parameter)
-    return resolved
+    elif argument is not None and argument.get("value") is not None:
+        parameter["value"] = argument["value"]
+        parameter.pop("valueFrom", None)
+    elif argument is not None and argument.get("valueFrom") is not None:
+        parameter["valueFrom"] = argument["valueFrom"]
+        parameter.pop("value", None)
+    if parameter.get("value") is None and parameter.get("valueFrom") is None:
+        raise ArgumentError(
+            f"template {template_name!r}: inputs.parameters.{name} was not supplied "
+            "(no argument, value or default)"
+        )
+    if parameter.get("value") is not None:
+        parameter["value"] = parameter_text(parameter["value"])
+    return parameter
+
+
+def _substitute_inputs(parameters: list[dict[str, Any]], scope: Scope) -> None:
+    for index, parameter in enumerate(parameters):
+        for key in ("value", "default"):
+            if isinstance(parameter.get(key), str):
+                where = child_location(child_location("inputs.parameters", index), key)
+                parameter[key] = substitute(
+                    parameter[key], scope, allow_unresolved=True, location=where
+                )
+
+
+def mark_absent_arguments(parameters: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    """Argo's `markAbsentOptionalArgs`: an argument whose value is exactly one `{{tag}}` naming
+    an absent output becomes `{"name": ..., "absent": tag}`, so the called template's own
+    input default applies (`resolve_arguments`); a value that merely contains such a tag
+    still fails substitution."""
+    marked = []
+    for parameter in parameters:
+        value = parameter.get("value")
+        key = str(value)[2:-2].strip()
+        if isinstance(value, str) and _PURE_TAG.fullmatch(value) and scope.is_absent(key):
+            marked.append({k: v for k, v in parameter.items() if k != "value"} | {"absent": key})
+        else:
+            marked.append(parameter)
+    return marked
 
 
 def _check_enum(parameter: Mapping[str, Any], template_name: str) -> None:

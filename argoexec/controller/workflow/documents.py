@@ -1,4 +1,5 @@
-"""Read the YAML documents of a run: Workflows, (Cluster)WorkflowTemplates and ConfigMaps.
+"""Read the YAML documents of a run: Workflows, CronWorkflows, (Cluster)WorkflowTemplates and
+ConfigMaps.
 
 Documents are kept as plain dicts in wire form (camelCase), as the engine works on them.
 Timestamps are not turned into dates (Kubernetes' YAML reader keeps them strings), so a
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from argoexec.controller.workflow.cron import KIND_CRON_WORKFLOW
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
 from argoexec.controller.workflow.problems import Problem, join
@@ -48,6 +50,7 @@ KIND_WORKFLOW = "Workflow"
 KIND_CONFIG_MAP = "ConfigMap"
 _API_VERSIONS = {
     KIND_WORKFLOW: ARGO_API,
+    KIND_CRON_WORKFLOW: ARGO_API,
     KIND_NAMESPACED: ARGO_API,
     KIND_CLUSTER: ARGO_API,
     KIND_CONFIG_MAP: "v1",
@@ -69,14 +72,17 @@ _Loader.yaml_implicit_resolvers = {
 
 @dataclass
 class Documents:
-    """Everything read: workflows in order (with the file each came from), the template store,
-    ConfigMap data by name, and what decoding found: ``problems`` (field names and types that
-    refuse a document) and ``warnings`` (fields renamed or dropped), each naming its file."""
+    """Everything read: workflows and CronWorkflows in order (with the file each came from), the
+    template store, ConfigMap data by name, and what decoding found: ``problems`` (field names
+    and types that refuse a document) and ``warnings`` (fields renamed or dropped), each naming
+    its file."""
 
     workflows: list[dict[str, Any]]
     templates: TemplateStore
     config_maps: dict[str, dict[str, str]]
     workflow_sources: list[str] = field(default_factory=list)
+    cron_workflows: list[dict[str, Any]] = field(default_factory=list)
+    cron_sources: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -231,15 +237,18 @@ def load_documents(
             where = f"document {index}"
             documents.note_duplicates(duplicates, file, strict=strict)
             kind = document["kind"]
+            if kind in (KIND_WORKFLOW, KIND_CRON_WORKFLOW) and not workflows_allowed:
+                raise DocumentError(
+                    f"a {kind} in a --templates path (pass it as a file to run)",
+                    file=file,
+                    path=where,
+                )
             if kind == KIND_WORKFLOW:
-                if not workflows_allowed:
-                    raise DocumentError(
-                        "a Workflow in a --templates path (pass it as a file to run)",
-                        file=file,
-                        path=where,
-                    )
                 documents.workflows.append(documents.decoded(document, file, strict=strict))
                 documents.workflow_sources.append(file)
+            elif kind == KIND_CRON_WORKFLOW:
+                documents.cron_workflows.append(documents.decoded(document, file, strict=strict))
+                documents.cron_sources.append(file)
             elif kind == KIND_CONFIG_MAP:
                 name, data = _config_map_data(document, file, where)
                 if name in documents.config_maps:

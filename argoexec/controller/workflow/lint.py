@@ -1,4 +1,5 @@
-"""``argoexec lint``'s checks of a Workflow or a (Cluster)WorkflowTemplate document.
+"""``argoexec lint``'s checks of a Workflow, a CronWorkflow or a (Cluster)WorkflowTemplate
+document.
 
 Every problem names its YAML path; all problems are collected, not just the first. The checks:
 field names and types against Argo's schema; references (entrypoint, step/task templates,
@@ -9,8 +10,14 @@ that are not clean relative paths; and entrypoint parameters nobody supplies.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.controller.workflow.cron import (
+    KIND_CRON_WORKFLOW,
+    lint_cron_fields,
+    workflow_from_cron,
+)
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_artifacts import check_sub_paths
 from argoexec.controller.workflow.lint_expr import check_expressions
@@ -20,7 +27,7 @@ from argoexec.controller.workflow.problems import Problem, join
 from argoexec.controller.workflow.schema import validate
 from argoexec.controller.workflow.store import TemplateStore
 
-__all__ = ["Problem", "lint_template_document", "lint_workflow"]
+__all__ = ["Problem", "lint_cron_workflow", "lint_template_document", "lint_workflow"]
 
 
 def _template_names(spec: dict[str, Any]) -> set[str]:
@@ -90,9 +97,36 @@ def lint_workflow(
     leaves out field names and types, for a document decoded by ``load_documents`` (which kept
     those problems)."""
     problems = validate(workflow, "Workflow") if schema else []
+    problems += _workflow_problems(workflow, store)
+    return [p.with_source(source) for p in problems]
+
+
+def lint_cron_workflow(
+    cron: dict[str, Any], store: TemplateStore, *, source: str = "", schema: bool = True
+) -> list[Problem]:
+    """All problems of a CronWorkflow document: its schema (``schema`` as for
+    :func:`lint_workflow`), its own fields (schedules, timezone...), and the Workflow it runs
+    (Argo validates the converted Workflow), whose problems are reported under
+    ``spec.workflowSpec``."""
+    problems = validate(cron, KIND_CRON_WORKFLOW) if schema else []
+    problems += lint_cron_fields(cron)
+    spec = cron.get("spec")
+    if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
+        converted = workflow_from_cron(cron, datetime.now(UTC))
+        for problem in _workflow_problems(converted, store):
+            path = problem.path
+            if path == "spec" or path.startswith(("spec.", "spec[")):
+                path = "spec.workflowSpec" + path[len("spec") :]
+            problems.append(Problem(path, problem.message))
+    return [p.with_source(source) for p in problems]
+
+
+def _workflow_problems(workflow: dict[str, Any], store: TemplateStore) -> list[Problem]:
+    """What lint checks in a Workflow beyond its schema."""
+    problems: list[Problem] = []
     spec = workflow.get("spec")
     if not isinstance(spec, dict):
-        return [p.with_source(source) for p in problems]
+        return problems
     merged, unresolved = spec, False
     if spec.get("workflowTemplateRef"):
         try:
@@ -112,7 +146,7 @@ def lint_workflow(
     problems += checker.problems
     if not unresolved:
         problems += _missing_arguments(merged)
-    return [p.with_source(source) for p in problems]
+    return problems
 
 
 def lint_template_document(

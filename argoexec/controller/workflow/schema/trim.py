@@ -3,7 +3,7 @@
 Run ``python -m argoexec.controller.workflow.schema.trim tests/fixtures/argo/schema.json`` after
 updating Argo's schema (see tests/fixtures/argo/README.md);
 ``tests/controller/test_workflow_lint.py`` fails when the vendored copy is out of sync. Only the
-definitions reachable from the three kinds we read are kept, without descriptions, and a few
+definitions reachable from the four kinds we read are kept, without descriptions, and a few
 types are widened to what Argo's Go types really accept from YAML (the published schema says
 ``string`` for all of them). Two marks the published schema cannot express are added:
 ``x-any-string`` on Argo's ``AnyString`` fields (numbers and booleans are read as their text),
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "io.argoproj.workflow.v1alpha1."
-ROOTS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+ROOTS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 OUTPUT = Path(__file__).with_name("workflow.json")
 
 _KEEP = frozenset(
