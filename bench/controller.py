@@ -230,6 +230,7 @@ def run_ours(root: Path, wf: Mapping[str, Any], *, poll_interval: float, sandbox
     begin = time.perf_counter()
     final = runner.run()
     total = time.perf_counter() - begin
+    runtime.close()  # container layers still being removed in the background (not timed)
     cpu = _cpu(resource.RUSAGE_CHILDREN) - cpu_before
     own = _cpu(resource.RUSAGE_SELF) - own_before
     to_wall = time.time() - time.monotonic()

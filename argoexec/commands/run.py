@@ -218,8 +218,11 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         raise RuntimeError(f"state layout mismatch: {run_dir.pods_dir} != {runtime.root}")
     run_dir.mark_owner(os.getpid())
     control.target = run_dir
-    with _interrupts(runner):
-        final = runner.run()
+    try:
+        with _interrupts(runner):
+            final = runner.run()
+    finally:
+        runtime.close()
     progress.close()
     run_dir.write_workflow(final)
     _write_metrics(run_dir, runner)

@@ -62,21 +62,25 @@ class PodDirs:
         return self.root / "tmp" / container
 
     def layer(self, container: str) -> Path:
-        return self.root / "layers" / container
+        return self.layers / container
 
     def create(self) -> None:
         for path in (self.volumes, self.logs, self.root / "termination", self.root / "tmp"):
             path.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def layers(self) -> Path:
+        return self.root / "layers"
 
     def remove_all_but_logs(self) -> None:
         if not self.root.is_dir():
             return
         for entry in self.root.iterdir():
             if entry != self.logs:
-                _remove(entry)
+                remove(entry)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         # Containers may leave read-only directories behind (e.g. staged inputs, mode 0555).
         for parent, dirs, _ in os.walk(path):
