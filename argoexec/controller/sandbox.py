@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -66,6 +67,13 @@ CAPABILITIES = (
     "CAP_SYS_CHROOT",
 )
 OVERLAY_SINCE = (0, 10)  # the first bubblewrap with --overlay / --overlay-src
+
+
+def inside(path: str) -> str:
+    """A path of the container as a clean absolute path. bwrap resolves its destinations below
+    its own staging root, where ``..`` would lead to the host's file system (``/../oldroot/x``):
+    every destination a pod names (mount paths, the working directory) goes through here."""
+    return posixpath.normpath("/" + path.lstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,8 @@ class Sandbox:
         argv += ["--perms", "0700", "--dir", "/root"]
         for mount in [*mounts, *binds]:
             flag = "--ro-bind" if mount.read_only else "--bind"
-            argv += [flag, str(mount.source), mount.target]
+            argv += [flag, str(mount.source), inside(mount.target)]
+        cwd = inside(cwd)
         if cwd != "/":  # a working directory that does not exist is created, as runc does
             argv += ["--dir", cwd]
         argv += ["--chdir", cwd]

@@ -188,3 +188,16 @@ def test_the_masks_are_found_on_a_host_root(tmp_path: Path, name: str) -> None:
     assert system.dirs == ("/usr", "/etc")
     assert system.links == (("/bin", "usr/bin"),)
     assert re.fullmatch(r"/etc/.+", system.masked_files[0])
+
+
+def test_destinations_with_dot_dot_stay_inside_the_container(tmp_path: Path) -> None:
+    """A mount path or working directory climbing out with `..` must not reach bwrap's view of
+    the host (its staging root holds the host's root at /oldroot)."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    escape = f"/../oldroot{tmp_path}/escaped"
+    result = run(tmp_path, "pwd", [Mount(vol, f"{escape}-mount")], cwd=f"{escape}-cwd")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"/oldroot{tmp_path}/escaped-cwd\n"
+    assert not (tmp_path / "escaped-cwd").exists()
+    assert not (tmp_path / "escaped-mount").exists()
