@@ -15,10 +15,8 @@ from argoexec.controller.sandbox import Bubblewrap, HostSystem, Mount, Sandbox, 
 from tests.servers.procs import require
 
 REPO = Path(__file__).resolve().parents[1]
-# bwrap options for a non-root container (uid 65534) whose root turns read-only after the mounts,
-# with a writable /tmp: a pod with readOnlyRootFilesystem and an emptyDir at /tmp.
-NONROOT = ("--uid", "65534", "--gid", "65534", "--perms", "1777", "--tmpfs", "/tmp")
-NONROOT += ("--remount-ro", "/")
+# bwrap options for a non-root container (uid 65534) whose root turns read-only after the mounts.
+NONROOT = ("--uid", "65534", "--gid", "65534", "--remount-ro", "/")
 
 
 def require_bubblewrap() -> Bubblewrap:
@@ -41,12 +39,20 @@ def container_argv(
     work: Path,
     cwd: str = "/",
     as_pid_1: bool = False,
-    extra: Sequence[str] = (),
+    nonroot: bool = False,
 ) -> list[str]:
-    """``command`` in a fresh container (its layer and the sandbox's files under ``work``);
-    ``extra`` bwrap options go last, just before the command (e.g. ``--remount-ro /``)."""
+    """``command`` in a fresh container (its layer and the sandbox's files under ``work``).
+    ``nonroot``: as uid 65534 with a read-only root and a writable /tmp, as a pod with
+    ``readOnlyRootFilesystem`` and an emptyDir at /tmp."""
     sandbox = Sandbox(require_bubblewrap(), HostSystem.scan(), work / "sandbox-files")
     sandbox.prepare()
+    extra: Sequence[str] = ()
+    if nonroot:
+        tmp = work / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        tmp.chmod(0o1777)
+        mounts = [*mounts, Mount(tmp, "/tmp")]  # before the binds: a checkout in /tmp shows
+        extra = NONROOT
     argv = sandbox.argv(
         command,
         layer=work / "layer",

@@ -30,7 +30,7 @@ import pytest
 from argoexec.contract import RESULT_MAX_BYTES
 from argoexec.controller.sandbox import Mount
 from argoexec.models import SecretKeySelector
-from tests.sandboxing import NONROOT, container_argv
+from tests.sandboxing import container_argv
 from tests.servers.backend import Backend
 from tests.servers.kube import FakeKube
 from tests.servers.procs import wait_until
@@ -78,10 +78,7 @@ class Pod:
 
     def sandbox(self, command: list[str], mounts: list[Mount]) -> list[str]:
         work = Path(tempfile.mkdtemp(prefix="container-", dir=self.root))
-        # Non-root: uid 65534 in the user namespace, a read-only root (made so after the mounts)
-        # with a writable /tmp, as a pod with readOnlyRootFilesystem and an emptyDir at /tmp.
-        extra = [*NONROOT] if self.nonroot else []
-        return container_argv(command, mounts, work=work, extra=extra)
+        return container_argv(command, mounts, work=work, nonroot=self.nonroot)
 
     def env(self, template: dict[str, Any], **extra: str) -> dict[str, str]:
         return {

@@ -13,7 +13,7 @@ from typing import Any
 
 from argoexec.controller.sandbox import Mount
 from tests.executor.test_resource_support import configmap, workflow
-from tests.sandboxing import NONROOT, container_argv
+from tests.sandboxing import container_argv
 from tests.servers.kube import FakeKube
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def run_resource(
     ]
     command = [sys.executable, "-m", "argoexec", "resource", action]
     command += ["--kubeconfig", KUBECONFIG_IN_POD, *extra]
-    argv = container_argv(command, mounts, work=tmp_path / "container", extra=NONROOT)
+    argv = container_argv(command, mounts, work=tmp_path / "container", nonroot=True)
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(REPO),
