@@ -202,7 +202,8 @@ class Sandbox:
         ``kill 15 1`` then reaches the emissary or the executor under the kernel's PID-1 rules.
         """
         argv = [self.bwrap.path, "--die-with-parent", "--unshare-user", "--unshare-pid"]
-        argv += ["--unshare-ipc", "--unshare-uts"]
+        # Root inside, as a container's default user (the host user who runs it, outside).
+        argv += ["--uid", "0", "--gid", "0", "--unshare-ipc", "--unshare-uts"]
         if as_pid_1:
             argv.append("--as-pid-1")
         if hostname:
