@@ -40,6 +40,9 @@ _TAR_STREAM_BUFFER = 64 * 1024
 # queue; 256 KiB blocks keep that near 3 MiB instead of 10 MiB without slowing it down.
 _GZIP_BLOCK = 256 * 1024
 _ZIP_UTF8_FLAG = 0x800
+# Zeros after a tar's end-of-archive blocks that do not count against the size cap: tar pads to
+# its record size (10 KiB by default, larger with a bigger blocking factor).
+_TAIL_PADDING = MIB
 _INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.ReadError,
     tarfile.HeaderError,
@@ -101,12 +104,22 @@ def extract_tgz(
     try:
         try:
             _extract_tar(cast(BinaryIO, gz), target, keep)
-            while tail := gz.read(MIB):
-                target.count(len(tail), "the data after the end of the tar archive")
+            _drain_tail(cast(BinaryIO, gz), target)
         except _TAR_ERRORS as exc:
             raise integrity_error(exc, "tar.gz archive") from exc
     finally:
         gz.close()
+
+
+def _drain_tail(stream: BinaryIO, target: ExtractionRoot) -> None:
+    """Read what follows the tar's end: the record padding tar writers add is free, anything
+    beyond counts against the cap (a gzip stream can hold gigabytes of zeros after the tar)."""
+    allowance = _TAIL_PADDING
+    while tail := stream.read(MIB):
+        free = min(allowance, len(tail))
+        allowance -= free
+        if len(tail) > free:
+            target.count(len(tail) - free, "the data after the end of the tar archive")
 
 
 def _extract_tar(stream: BinaryIO, target: ExtractionRoot, keep: MemberFilter | None) -> None:

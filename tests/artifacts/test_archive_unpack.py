@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -236,6 +237,21 @@ def test_the_size_cap_allows_exactly_the_limit(tmp_path: Path) -> None:
         unpack(our_tgz(src), tmp_path / "over", limit=999)
     assert err.value.code is ErrorCode.BAD_REQUEST
     assert "at entry src/b" in err.value.message
+
+
+def test_record_padding_after_the_tar_does_not_count_against_the_cap(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"x" * 1000)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(src / "a", "a")
+    # As `tar -b 1024` would pad: 512 KiB records, zeros after the end-of-archive blocks.
+    padded = buf.getvalue().ljust(512 * 1024, b"\0")
+    unpack(gzip.compress(padded), tmp_path / "ok", limit=1000)
+    assert (tmp_path / "ok").read_bytes() == b"x" * 1000
+    with pytest.raises(ArtifactError, match="after the end of the tar archive"):
+        unpack(gzip.compress(padded + bytes(2 * MIB)), tmp_path / "over", limit=MIB)
 
 
 @pytest.mark.parametrize("build", [gnu_sparse, pax_sparse], ids=["gnu", "pax"])
