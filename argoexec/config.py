@@ -26,7 +26,7 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``ARGOEXEC_DIR_WORKERS`` | ``settings.dir_workers`` | count ≥ 1 |
 | ``ARGOEXEC_COMPRESSION_LEVEL`` | ``settings.default_compression_level`` | gzip level 0..9 |
 | ``ARGOEXEC_COMPRESSION_THREADS`` | ``settings.compression_threads`` | count ≥ 1 |
-| ``ARGOEXEC_MAX_EXTRACT_BYTES`` | ``settings.max_extract_bytes`` | bytes, 0 = no cap |
+| ``ARGOEXEC_MAX_EXTRACT_BYTES`` | ``settings.max_extract_bytes`` | bytes, 0 = none; unset: ½ free |
 | ``ARGOEXEC_CONNECT_TIMEOUT`` / ``ARGOEXEC_READ_TIMEOUT`` | ``settings.*_timeout`` | seconds |
 | ``KUBECONFIG`` | ``kubeconfig`` | ``:``-separated paths |
 | ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` | ``kubernetes_service_*`` | in-cluster API address |
@@ -35,7 +35,9 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 
 The thin controller's state directory (``argoexec run``/``list``/``get``/``logs``/``resume``/
 ``stop``) is ``ARGOEXEC_STATE_DIR`` if set, else ``$XDG_STATE_HOME/argoexec``, else
-``$HOME/.local/state/argoexec`` (``controller_state_dir``).
+``$HOME/.local/state/argoexec`` (``controller_state_dir``). ``argoexec run`` hands the transfer
+knobs in ``EXECUTOR_TUNING_VARIABLES`` that are set in its environment to the executor
+containers it starts (``executor_env``), as Argo's controller passes its ``executor.env``.
 
 ``PodEnv`` (the controller's pod variables) also reads ``ARGO_PROGRESS_PATCH_TICK_DURATION`` /
 ``ARGO_PROGRESS_FILE_TICK_DURATION`` (Go durations; invalid = 0 = progress monitor off),
@@ -56,6 +58,7 @@ from typing import TypeVar
 
 from argoexec.contract import (
     ENV_EMISSARY_BINARY,
+    ENV_MAX_EXTRACT_BYTES,
     ENV_PATH_MAP,
     ENV_TERMINATION_LOG,
     ENV_VAR_RUN_DIR,
@@ -90,7 +93,8 @@ class _Reader:
             return parse(text.strip())
         except ValueError:
             note = f" ({rule})" if rule else ""
-            self.warnings.append(f"ignoring {name}={text!r}: not valid{note}; using {default!r}")
+            shown = "the default" if default is None else repr(default)
+            self.warnings.append(f"ignoring {name}={text!r}: not valid{note}; using {shown}")
             return default
 
 
@@ -190,7 +194,10 @@ def _settings(read: _Reader) -> TransferSettings:
             "ARGOEXEC_COMPRESSION_THREADS", _positive_int, base.compression_threads, "≥ 1"
         ),
         max_extract_bytes=read.get(
-            "ARGOEXEC_MAX_EXTRACT_BYTES", _non_negative_int, base.max_extract_bytes, "bytes"
+            ENV_MAX_EXTRACT_BYTES,
+            _non_negative_int,
+            base.max_extract_bytes,
+            "bytes, 0 = no cap; unset = half the free disk space",
         ),
         backoff=_backoff(read),
         tmp_dir=read.get("TMPDIR", Path, base.tmp_dir),
@@ -381,3 +388,34 @@ def controller_state_dir(env: Mapping[str, str]) -> Path:
         return Path(xdg) / "argoexec"
     home = (env.get("HOME") or "").strip()
     return (Path(home) if home else Path.home()) / ".local" / "state" / "argoexec"
+
+
+# The executor's transfer knobs that `argoexec run` hands on to the executor containers it
+# starts (init, wait), as Argo's controller passes its `executor.env`: set them where `run` is
+# started. Paths (SSH_KNOWN_HOSTS, ARGOEXEC_HTTP_CA_BUNDLE, TMPDIR) stay out: a sandboxed
+# container does not see the host's files.
+EXECUTOR_TUNING_VARIABLES = (
+    "ARTIFACT_S3_UPLOAD_THREADS",
+    "ARTIFACT_S3_UPLOAD_PART_SIZE_MIB",
+    "EXECUTOR_RETRY_BACKOFF_STEPS",
+    "EXECUTOR_RETRY_BACKOFF_DURATION",
+    "EXECUTOR_RETRY_BACKOFF_FACTOR",
+    "EXECUTOR_RETRY_BACKOFF_JITTER",
+    "TRANSIENT_ERROR_PATTERN",
+    "ARGOEXEC_DOWNLOAD_THREADS",
+    "ARGOEXEC_DOWNLOAD_CHUNK_MIB",
+    "ARGOEXEC_PARALLEL_DOWNLOAD_THRESHOLD_MIB",
+    "ARGOEXEC_DIR_WORKERS",
+    "ARGOEXEC_COMPRESSION_LEVEL",
+    "ARGOEXEC_COMPRESSION_THREADS",
+    ENV_MAX_EXTRACT_BYTES,
+    "ARGOEXEC_CONNECT_TIMEOUT",
+    "ARGOEXEC_READ_TIMEOUT",
+)
+
+
+def executor_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The executor tuning variables set (non-blank) in ``env``, in a fixed order."""
+    return tuple(
+        (name, env[name]) for name in EXECUTOR_TUNING_VARIABLES if (env.get(name) or "").strip()
+    )

@@ -24,6 +24,8 @@ ENV_TERMINATION_LOG = "ARGOEXEC_TERMINATION_LOG"
 ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
 # Ours: the file init copies to /var/run/argo/argoexec (else it writes a launcher for itself).
 ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
+# Ours: the cap on what one archive may expand to (named in the refusal, so users can raise it).
+ENV_MAX_EXTRACT_BYTES = "ARGOEXEC_MAX_EXTRACT_BYTES"
 
 # Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
 LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"

@@ -32,6 +32,7 @@ from typing import BinaryIO, Literal
 from argoexec.lifecycle import Stop
 from argoexec.models import Artifact
 from artifacts.archive_pack import effective_level, isal_level, pack_tar, pack_zip, source_kind
+from artifacts.archive_safety import SizeCap
 from artifacts.archive_unpack import extract_tgz, extract_zip, is_tar_header
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.pipe import ProducedStream
@@ -169,22 +170,24 @@ def unpack_to_staging(
     *,
     fmt: Strategy | None,
     spool: Path,
-    limit: int = 0,
+    limit: int | None = None,
 ) -> Strategy:
     """Extract or place ``stream`` inside the new directory ``staging``; a non-archive becomes
     ``staging/name``. Returns what was done: ``tar``, ``zip`` or ``none``. ``spool`` is where a
     zip is written before extraction; it is removed afterwards. On failure ``staging`` is
-    removed too."""
+    removed too. ``limit``: the size cap in bytes (0 = none; None = the default share of the
+    free space, see :class:`artifacts.archive_safety.SizeCap`)."""
     staging.mkdir()
     try:
-        return _unpack(stream, staging, name, fmt=fmt, spool=spool, limit=limit)
+        cap = SizeCap.resolve(limit, staging)
+        return _unpack(stream, staging, name, fmt=fmt, spool=spool, cap=cap)
     except BaseException:
         remove_path(staging)
         raise
 
 
 def _unpack(
-    stream: BinaryIO, staging: Path, name: str, *, fmt: Strategy | None, spool: Path, limit: int
+    stream: BinaryIO, staging: Path, name: str, *, fmt: Strategy | None, spool: Path, cap: SizeCap
 ) -> Strategy:
     if fmt == "none":
         _write_plain(stream, staging / name)
@@ -192,7 +195,7 @@ def _unpack(
     if fmt == "zip":
         try:
             _write_plain(stream, spool)
-            extract_zip(spool, staging, limit=limit)
+            extract_zip(spool, staging, cap=cap)
         finally:
             remove_path(spool)
         return "zip"
@@ -202,14 +205,14 @@ def _unpack(
             "not a gzip-compressed tarball (archive: tar requested)", code=ErrorCode.INTEGRITY
         )
     if is_tarball:
-        extract_tgz(replay, staging, limit=limit)
+        extract_tgz(replay, staging, cap=cap)
         return "tar"
     _write_plain(replay, staging / name)
     return "none"
 
 
 def unpack_local(
-    archive: Path, dest: Path, *, fmt: Strategy | None = None, limit: int = 0
+    archive: Path, dest: Path, *, fmt: Strategy | None = None, limit: int | None = None
 ) -> Strategy:
     """Unpack a local file to ``dest`` by the rules above (staging in ``<dest>.tmpdir``, then the
     rename rule); on failure nothing is left at ``dest``. For archives already on disk, e.g. the

@@ -9,7 +9,10 @@ Every entry of a tar or zip passes through :class:`ExtractionRoot`, which refuse
 * any entry below a symlink extracted earlier (Argo only refuses those whose parent resolves
   outside; an archive made by walking a tree never has such entries, so we refuse them all);
 * an entry replacing an earlier one of another type, or any entry replacing a symlink;
-* more than ``limit`` bytes of file content in total (counted as written, not as claimed).
+* more file content in total than the :class:`SizeCap` allows: each entry's declared size is
+  checked before it is written (a GNU sparse file declares its expanded size, so a 100-byte
+  archive claiming an exabyte is refused at once), and bytes are counted as written too, since
+  a declared size may lie.
 
 Files are created with ``O_NOFOLLOW`` so even a race cannot redirect a write.
 """
@@ -18,14 +21,62 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol, cast
 
+from argoexec.contract import ENV_MAX_EXTRACT_BYTES
 from artifacts.errors import ArtifactError, ErrorCode
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 _FILE, _DIR, _LINK = "file", "dir", "link"
+# With ARGOEXEC_MAX_EXTRACT_BYTES unset, one archive may expand to this share of the space free
+# on the destination's filesystem when its extraction starts: a bomb stops with the disk still
+# half free, and an artifact that needs more than half of what is left is rare enough to be
+# asked for explicitly.
+DEFAULT_FREE_SPACE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class SizeCap:
+    """How many bytes one archive may expand to (0 = no cap), and where that number came from
+    (shown in the refusal)."""
+
+    limit: int = 0
+    origin: str = f"set by {ENV_MAX_EXTRACT_BYTES}"
+
+    @classmethod
+    def resolve(cls, setting: int | None, where: Path) -> SizeCap:
+        """The cap for an extraction into ``where``: ``setting`` when configured (0 = none),
+        else the default share of the free space there, measured now."""
+        if setting is not None:
+            return cls(setting)
+        free = shutil.disk_usage(where).free
+        share = f"{DEFAULT_FREE_SPACE_SHARE:.0%}"
+        origin = f"the default: {share} of the {_size(free)} free on the destination's disk"
+        return cls(max(1, int(free * DEFAULT_FREE_SPACE_SHARE)), origin)
+
+    def exceeded(self, where: str) -> ArtifactError:
+        exact = f"{self.limit} bytes"
+        shown = exact if self.limit < MIB else f"{_size(self.limit)} = {exact}"
+        return illegal(
+            f"archive expands beyond the size cap of {shown} ({self.origin}) at {where}; set "
+            f"{ENV_MAX_EXTRACT_BYTES} to a larger number of bytes to allow it, or to 0 for no cap"
+        )
+
+
+NO_CAP = SizeCap()
+
+
+def _size(n: int) -> str:
+    if n >= GIB:
+        return f"{n / GIB:.1f} GiB"
+    if n >= MIB:
+        return f"{n / MIB:.1f} MiB"
+    return f"{n} bytes"
 
 
 class ReadsInto(Protocol):
@@ -51,11 +102,11 @@ class ExtractionRoot:
         self,
         root: Path,
         *,
-        limit: int = 0,
+        cap: SizeCap = NO_CAP,
         illegal_path: Callable[[str], str] = lambda name: f"illegal file path: {name}",
     ) -> None:
         self.root = root
-        self.limit = limit
+        self.cap = cap
         self.written = 0
         self._illegal_path = illegal_path
         self._kinds: dict[str, str] = {}
@@ -104,8 +155,19 @@ class ExtractionRoot:
         self._dirs.append((path, mode, mtime))
 
     def write_file(
-        self, name: str, src: IO[bytes], mode: int, mtime: float | None, *, label: str = ""
+        self,
+        name: str,
+        src: IO[bytes],
+        mode: int,
+        mtime: float | None,
+        *,
+        size: int = 0,
+        label: str = "",
     ) -> None:
+        """Write the entry ``name`` from ``src``; ``size`` is what the archive declares for it
+        (a sparse file's expanded size), checked against the cap before anything is written."""
+        if self.cap.limit and self.written + size > self.cap.limit:
+            raise self.cap.exceeded(f"entry {label or name}, which declares {_size(size)}")
         _, path, existed = self._claim(name, _FILE)
         self._mkdirs(path.parent)
         if existed:  # it may be a hard link: replace it, never truncate the shared inode
@@ -129,14 +191,16 @@ class ExtractionRoot:
         view = self._buffer
         reader = cast(ReadsInto, src)  # every stream we get (tar/zip members) has readinto
         while n := reader.readinto(view):
-            self.written += n
-            if self.limit and self.written > self.limit:
-                raise illegal(
-                    f"archive expands beyond the limit of {self.limit} bytes at entry {name}"
-                )
+            self.count(n, f"entry {name}")
             done = 0
             while done < n:
                 done += os.write(fd, view[done:n])
+
+    def count(self, n: int, where: str) -> None:
+        """Add ``n`` expanded bytes (of an entry, or read past the archive's end)."""
+        self.written += n
+        if self.cap.limit and self.written > self.cap.limit:
+            raise self.cap.exceeded(where)
 
     def symlink(self, name: str, target: str) -> None:
         if not target or target.startswith("/"):

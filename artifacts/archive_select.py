@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from artifacts.archive import Strategy, remove_path, sniff
-from artifacts.archive_safety import ExtractionRoot
+from artifacts.archive_safety import ExtractionRoot, SizeCap
 from artifacts.archive_unpack import extract_tgz, extract_zip
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.subpath import is_within
@@ -83,15 +83,17 @@ def select_to_staging(
     *,
     fmt: Strategy | None,
     spool: Path,
-    limit: int = 0,
+    limit: int | None = None,
 ) -> tuple[Strategy, str] | None:
     """Extract ``sub`` from the archive read from ``stream`` into the new directory
     ``staging``: what was read (``tar``/``zip``) and the path of the pick inside ``staging``.
     None when ``fmt`` is unset (auto-detect) and the stream is not a tar.gz: the object is not
-    an archive, nothing is written. On failure ``staging`` and ``spool`` are removed."""
+    an archive, nothing is written. On failure ``staging`` and ``spool`` are removed.
+    ``limit`` is the size cap, as for :func:`artifacts.archive.unpack_to_staging`."""
     staging.mkdir()
     try:
-        found = _select(stream, staging, sub, fmt=fmt, spool=spool, limit=limit)
+        cap = SizeCap.resolve(limit, staging)
+        found = _select(stream, staging, sub, fmt=fmt, spool=spool, cap=cap)
     except BaseException:
         remove_path(staging)
         raise
@@ -101,7 +103,7 @@ def select_to_staging(
 
 
 def _select(
-    stream: BinaryIO, staging: Path, sub: str, *, fmt: Strategy | None, spool: Path, limit: int
+    stream: BinaryIO, staging: Path, sub: str, *, fmt: Strategy | None, spool: Path, cap: SizeCap
 ) -> tuple[Strategy, str] | None:
     pick = SubPathPick(sub)
     if fmt == "zip":
@@ -109,7 +111,7 @@ def _select(
             with spool.open("xb") as out:
                 while chunk := stream.read(MIB):
                     out.write(chunk)
-            extract_zip(spool, staging, limit=limit, keep=pick)
+            extract_zip(spool, staging, cap=cap, keep=pick)
         finally:
             remove_path(spool)
         return "zip", pick.chosen
@@ -120,5 +122,5 @@ def _select(
                 "not a gzip-compressed tarball (archive: tar requested)", code=ErrorCode.INTEGRITY
             )
         return None
-    extract_tgz(replay, staging, limit=limit, keep=pick)
+    extract_tgz(replay, staging, cap=cap, keep=pick)
     return "tar", pick.chosen

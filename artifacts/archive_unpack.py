@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, Protocol, Self, cast
 
 from isal import igzip_threaded, isal_zlib
 
-from artifacts.archive_safety import ExtractionRoot, illegal
+from artifacts.archive_safety import NO_CAP, ExtractionRoot, SizeCap, illegal
 from artifacts.errors import ArtifactError, ErrorCode
 
 MIB = 1024 * 1024
@@ -40,6 +40,9 @@ _TAR_STREAM_BUFFER = 64 * 1024
 # queue; 256 KiB blocks keep that near 3 MiB instead of 10 MiB without slowing it down.
 _GZIP_BLOCK = 256 * 1024
 _ZIP_UTF8_FLAG = 0x800
+# Zeros after a tar's end-of-archive blocks that do not count against the size cap: tar pads to
+# its record size (10 KiB by default, larger with a bigger blocking factor).
+_TAIL_PADDING = MIB
 _INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.ReadError,
     tarfile.HeaderError,
@@ -88,23 +91,35 @@ def integrity_error(exc: BaseException, what: str) -> ArtifactError:
 
 
 def extract_tgz(
-    stream: BinaryIO, root: Path, *, limit: int = 0, keep: MemberFilter | None = None
+    stream: BinaryIO, root: Path, *, cap: SizeCap = NO_CAP, keep: MemberFilter | None = None
 ) -> None:
     """Extract the gzip-compressed tar read from ``stream`` into the directory ``root`` (only
     the entries ``keep`` wants, when given).
 
-    The decompressed stream is read to its end, so the gzip CRC and length are always checked.
+    The decompressed stream is read to its end, so the gzip CRC and length are always checked;
+    what it holds past the tar's end counts against ``cap`` too (it costs decompression time).
     """
     gz = _open_gzip(stream, "rb", threads=1, block_size=_GZIP_BLOCK)
+    target = ExtractionRoot(root, cap=cap)
     try:
         try:
-            _extract_tar(cast(BinaryIO, gz), ExtractionRoot(root, limit=limit), keep)
-            while gz.read(MIB):
-                pass
+            _extract_tar(cast(BinaryIO, gz), target, keep)
+            _drain_tail(cast(BinaryIO, gz), target)
         except _TAR_ERRORS as exc:
             raise integrity_error(exc, "tar.gz archive") from exc
     finally:
         gz.close()
+
+
+def _drain_tail(stream: BinaryIO, target: ExtractionRoot) -> None:
+    """Read what follows the tar's end: the record padding tar writers add is free, anything
+    beyond counts against the cap (a gzip stream can hold gigabytes of zeros after the tar)."""
+    allowance = _TAIL_PADDING
+    while tail := stream.read(MIB):
+        free = min(allowance, len(tail))
+        allowance -= free
+        if len(tail) > free:
+            target.count(len(tail) - free, "the data after the end of the tar archive")
 
 
 def _extract_tar(stream: BinaryIO, target: ExtractionRoot, keep: MemberFilter | None) -> None:
@@ -143,7 +158,8 @@ def _place_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Extract
         source = tar.extractfile(member)
         assert source is not None  # regular members always have data
         with source:
-            target.write_file(name, source, member.mode, member.mtime)
+            # A sparse member's size is its expanded size: checked before a byte is written.
+            target.write_file(name, source, member.mode, member.mtime, size=member.size)
     elif member.issym():
         target.symlink(name, member.linkname)
     elif member.islnk():
@@ -163,11 +179,11 @@ def is_tar_header(block: bytes) -> bool:
 
 
 def extract_zip(
-    archive: Path, root: Path, *, limit: int = 0, keep: MemberFilter | None = None
+    archive: Path, root: Path, *, cap: SizeCap = NO_CAP, keep: MemberFilter | None = None
 ) -> None:
     """Extract the zip file ``archive`` into ``root`` (entry names and modes as Argo does; only
     the entries ``keep`` wants, when given)."""
-    target = ExtractionRoot(root, limit=limit, illegal_path=lambda n: f"{n}: Illegal file path")
+    target = ExtractionRoot(root, cap=cap, illegal_path=lambda n: f"{n}: Illegal file path")
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -196,7 +212,7 @@ def _place_zip_member(
         return
     # Symlink entries become regular files holding the link text, as in Argo (§11.6).
     with zf.open(info) as source:
-        target.write_file(name, source, unix_mode or 0o644, mtime)
+        target.write_file(name, source, unix_mode or 0o644, mtime, size=info.file_size)
 
 
 def _zip_mtime(info: zipfile.ZipInfo) -> float | None:

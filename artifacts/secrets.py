@@ -5,15 +5,29 @@ controller mounts secrets at ``/argo/secret/<name>/<key>`` (argo-contract.md §1
 directory resolver is the pod's resolver too; a Kubernetes-API resolver lives in ``argoexec.kube``.
 
 Every value handed out is registered with the process-wide redactor; error messages and log lines
-pass through :func:`redact`, which replaces any registered value with ``***``.
+pass through :func:`redact`, which
+
+* replaces every registered value with ``***`` — and its encoded forms too (base64, URL-encoded,
+  JSON-escaped), plus the ``user:password`` pairs (and their base64: an ``Authorization: Basic``
+  header) that drivers register with :func:`register_basic_auth`;
+* replaces a ``Basic <base64>`` credential whose decoded form holds a registered value;
+* trims the value of credential headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``,
+  ``X-Amz-Security-Token`` ...) wherever a text quotes them, whatever their value: some servers
+  echo the request's headers in their error bodies, and a bearer token minted at run time (a
+  cloud SDK's access token) was never registered.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:  # annotations only: the log redaction filter must not import the models
     from argoexec.models import SecretKeySelector
@@ -21,22 +35,122 @@ if TYPE_CHECKING:  # annotations only: the log redaction filter must not import 
 REDACTED = "***"
 _MIN_REDACT_LEN = 4  # shorter values would mangle ordinary text; they are still never logged alone
 
-_lock = threading.Lock()
-_secrets: set[str] = set()
+
+class _Registry:
+    """The registered values, and the same longest first (what :func:`redact` walks)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: set[str] = set()
+        self.ordered: tuple[str, ...] = ()
+
+    def add(self, values: set[str]) -> None:
+        with self.lock:
+            self.values.update(v for v in values if len(v) >= _MIN_REDACT_LEN)
+            self.ordered = tuple(sorted(self.values, key=len, reverse=True))
+
+
+_registry = _Registry()
+
+# Request headers that carry credentials; their values never reach a message or a log.
+CREDENTIAL_HEADERS = (
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-goog-signature",
+    "x-api-key",
+    "x-auth-token",
+    "private-token",
+    "x-vault-token",
+)
+_COOKIE_HEADERS = ("cookie", "set-cookie")
+
+
+def _header_pattern(names: tuple[str, ...], value: str) -> re.Pattern[str]:
+    # `Name: value` (a header line, or "remote: Name: value" from git), `"Name": "value"` (JSON,
+    # Python reprs), `Name:[value]` (Go's header maps), `Name=value` (query strings).
+    return re.compile(
+        r"(?i)(?<![\w-])(" + "|".join(map(re.escape, names)) + r")"
+        r"([\"']?[ \t]*[:=][ \t]*\[?[\"']?)(" + value + ")"
+    )
+
+
+# A cookie header's value runs to the end of the line (`a=1; b=2`); any other ends at `;` or
+# `&` too (where git joins lines, or a query string goes on).
+_HEADER_VALUES = (
+    _header_pattern(_COOKIE_HEADERS, r"[^\"'\]\r\n]+"),
+    _header_pattern(
+        tuple(h for h in CREDENTIAL_HEADERS if h not in _COOKIE_HEADERS), r"[^\"'\]\r\n&;]+"
+    ),
+)
+_HEADER_LINE = re.compile(
+    r"(?i)^[ \t]*(?:remote:[ \t]*)?(?:" + "|".join(map(re.escape, CREDENTIAL_HEADERS)) + r")[ \t]*:"
+)
+_BASIC = re.compile(r"(?i)\b(basic[ \t]+)([A-Za-z0-9+/_-]{4,}={0,2})")
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms in which ``value`` may appear in a text besides itself."""
+    raw = value.encode("utf-8", "surrogateescape")
+    b64 = base64.b64encode(raw).decode()
+    return {
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
 
 
 def register_secret(value: str) -> None:
-    """Remember ``value`` (and its stripped form) so :func:`redact` hides it from now on."""
-    with _lock:
-        for candidate in (value, value.strip()):
-            if len(candidate) >= _MIN_REDACT_LEN:
-                _secrets.add(candidate)
+    """Remember ``value`` (its stripped form, and the encodings of both) so :func:`redact`
+    hides it from now on."""
+    found: set[str] = set()
+    for candidate in {value, value.strip()}:
+        if len(candidate) >= _MIN_REDACT_LEN:
+            found |= {candidate} | _encodings(candidate)
+    _registry.add(found)
+
+
+def register_basic_auth(username: str, password: str) -> None:
+    """Remember the pair sent as HTTP basic auth: the password, ``user:password`` and the
+    ``Authorization: Basic`` value made of it (base64 of the pair does not contain the base64 of
+    either half). A user name alone is a secret only if it came from one (its resolver says so)."""
+    register_secret(password)
+    if username or password:
+        register_secret(f"{username}:{password}")
+
+
+def _secret_basic(match: re.Match[str]) -> str:
+    try:
+        decoded = base64.b64decode(match.group(2) + "==", validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return match.group(0)
+    if ":" in decoded and any(value in decoded for value in _registry.ordered):
+        return match.group(1) + REDACTED
+    return match.group(0)
+
+
+def quotes_credential_header(line: str) -> bool:
+    """Whether ``line`` is a credential header (``Authorization: ...``, or git's ``remote:
+    Authorization: ...`` when it prints a server's body): such lines are dropped from a
+    server's error text before it becomes a message."""
+    return _HEADER_LINE.match(line) is not None
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret value replaced by ``***`` (longest first)."""
-    with _lock:
-        values = sorted(_secrets, key=len, reverse=True)
+    """``text`` without credential header values and registered secrets (see the module)."""
+    for pattern in _HEADER_VALUES:
+        text = pattern.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    values = _registry.ordered
+    if values:
+        text = _BASIC.sub(_secret_basic, text)
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)

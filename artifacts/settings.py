@@ -34,8 +34,9 @@ class TransferSettings:
     default_compression_level: int = 1
     # Compression threads for tar+gzip (ISA-L releases the GIL).
     compression_threads: int = 2
-    # Refuse to unpack archives whose total extracted size exceeds this (bytes; 0 = no cap).
-    max_extract_bytes: int = 0
+    # Refuse to unpack archives whose total extracted size exceeds this (bytes; 0 = no cap;
+    # None = half the space free on the destination's disk when the extraction starts).
+    max_extract_bytes: int | None = None
     # Whole-operation retries for transient errors (EXECUTOR_RETRY_BACKOFF_*).
     backoff: Backoff = field(default_factory=Backoff)
     # Where temporary files go when one is unavoidable (never a copy of a whole artifact).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from argoexec.config import ExecutorConfig
+from argoexec.config import ExecutorConfig, executor_env
 from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
 from artifacts.settings import MIB, TransferSettings
@@ -127,6 +127,38 @@ def test_out_of_range_knobs_keep_their_defaults(name: str, value: str) -> None:
     config = ExecutorConfig.from_environ({name: value})
     assert config.settings == TransferSettings()
     assert name in config.warnings[0]
+
+
+@pytest.mark.parametrize(("value", "cap"), [(None, None), ("0", 0), ("5000000000", 5_000_000_000)])
+def test_the_extract_cap_defaults_to_a_share_of_the_free_space(
+    value: str | None, cap: int | None
+) -> None:
+    # None is resolved per extraction (artifacts.archive_safety.SizeCap); 0 means no cap.
+    env = {} if value is None else {"ARGOEXEC_MAX_EXTRACT_BYTES": value}
+    assert settings(**env).max_extract_bytes == cap
+
+
+def test_an_invalid_extract_cap_keeps_the_default_and_says_so() -> None:
+    config = ExecutorConfig.from_environ({"ARGOEXEC_MAX_EXTRACT_BYTES": "10GB"})
+    assert config.settings.max_extract_bytes is None
+    assert config.warnings == (
+        "ignoring ARGOEXEC_MAX_EXTRACT_BYTES='10GB': not valid (bytes, 0 = no cap; unset = half "
+        "the free disk space); using the default",
+    )
+
+
+def test_run_hands_on_only_the_executor_tuning_variables_that_are_set() -> None:
+    env = {
+        "ARGOEXEC_MAX_EXTRACT_BYTES": "0",
+        "EXECUTOR_RETRY_BACKOFF_STEPS": "2",
+        "ARGOEXEC_DIR_WORKERS": "  ",
+        "SSH_KNOWN_HOSTS": "/host/known_hosts",
+        "HOME": "/root",
+    }
+    assert executor_env(env) == (
+        ("EXECUTOR_RETRY_BACKOFF_STEPS", "2"),
+        ("ARGOEXEC_MAX_EXTRACT_BYTES", "0"),
+    )
 
 
 def test_blank_values_count_as_unset() -> None:

@@ -29,6 +29,7 @@ import yaml
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.workflows import assignments, state_store
+from argoexec.config import executor_env
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner, override_parameters
@@ -180,6 +181,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         namespace=getattr(args, "namespace", None)
         or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
+        executor_env=executor_env(inv.config.environ),
     )
     run_path = store.root / name
     runtime = LocalRuntime(

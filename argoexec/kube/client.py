@@ -34,7 +34,7 @@ from argoexec.kube.errors import (
     KubeError,
     error_from_response,
 )
-from artifacts.secrets import register_secret
+from artifacts.secrets import register_basic_auth, register_secret
 
 if TYPE_CHECKING:
     from argoexec.config import ExecutorConfig
@@ -182,9 +182,10 @@ def load_kubeconfig(
         username=user.get("username"),
         password=user.get("password"),
     )
-    for secret in (config.token, config.password):
-        if secret:
-            register_secret(secret)
+    if config.token:
+        register_secret(config.token)
+    if config.password:  # basic auth: the pair and its base64 may be echoed back too
+        register_basic_auth(config.username or "", config.password)
     if config.client_key_data:
         register_secret(config.client_key_data.decode(errors="replace"))
     if config.token_file is not None:

@@ -20,7 +20,7 @@ from argoexec.models import (
     SecretKeySelector,
 )
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.secrets import REDACTED, SecretNotFoundError, SecretResolver
+from artifacts.secrets import REDACTED, SecretNotFoundError, SecretResolver, register_basic_auth
 
 EITHER_OR = "Either Artifactory or HTTP artifact needs to be configured"
 
@@ -126,6 +126,7 @@ def _basic(
     user, password = _secret(resolver, user_sel), _secret(resolver, password_sel)
     if not (user and password):
         return None, ""
+    register_basic_auth(user, password)
     return (user, password), f"basic auth from secrets {_name(user_sel)}, {_name(password_sel)}"
 
 
@@ -140,6 +141,7 @@ def _oauth2(
     client_id, client_secret, token_url = (_secret(resolver, s) for s in selectors)
     if not (client_id and client_secret and token_url):
         return None, ""
+    register_basic_auth(client_id, client_secret)  # how the token endpoint is asked
     params = tuple((p.key, p.value or "") for p in spec.endpoint_params or ())
     creds = OAuth2Credentials(
         client_id, client_secret, token_url.strip(), tuple(spec.scopes or ()), params

@@ -135,7 +135,7 @@ def test_only_the_selected_entries_count_against_the_size_limit(tmp_path: Path) 
     data = tgz([("out", None), ("out/big.bin", big), ("out/small.txt", b"small")])
     dest = select(tmp_path / "1", data, "small.txt", limit=MIB)
     assert dest is not None and dest.read_bytes() == b"small"
-    with pytest.raises(ArtifactError, match="beyond the limit"):
+    with pytest.raises(ArtifactError, match="beyond the size cap"):
         select(tmp_path / "2", data, "big.bin", limit=MIB)
 
 

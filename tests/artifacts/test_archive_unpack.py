@@ -5,9 +5,12 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import stat
 import subprocess
+import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +20,10 @@ from artifacts.archive import apply_mode, commit, unpack_local, unpack_to_stagin
 from artifacts.archive_pack import pack_tar
 from artifacts.errors import ArtifactError, ErrorCode
 from tests.artifacts.test_archive_pack import make_tree
+from tests.fixtures.make_malicious import gnu_sparse, pax_sparse
 from tests.servers.procs import require_binary
+
+MIB = 1024 * 1024
 
 
 class Trickle(io.RawIOBase):
@@ -37,7 +43,9 @@ class Trickle(io.RawIOBase):
         return n
 
 
-def unpack(data: bytes | BinaryIO, dest: Path, fmt: str | None = None, limit: int = 0) -> str:
+def unpack(
+    data: bytes | BinaryIO, dest: Path, fmt: str | None = None, limit: int | None = 0
+) -> str:
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     staging = dest.with_name(dest.name + ".tmpdir")
     spool = dest.with_name(dest.name + ".tmp")
@@ -229,6 +237,82 @@ def test_the_size_cap_allows_exactly_the_limit(tmp_path: Path) -> None:
         unpack(our_tgz(src), tmp_path / "over", limit=999)
     assert err.value.code is ErrorCode.BAD_REQUEST
     assert "at entry src/b" in err.value.message
+
+
+def test_record_padding_after_the_tar_does_not_count_against_the_cap(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"x" * 1000)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(src / "a", "a")
+    # As `tar -b 1024` would pad: 512 KiB records, zeros after the end-of-archive blocks.
+    padded = buf.getvalue().ljust(512 * 1024, b"\0")
+    unpack(gzip.compress(padded), tmp_path / "ok", limit=1000)
+    assert (tmp_path / "ok").read_bytes() == b"x" * 1000
+    with pytest.raises(ArtifactError, match="after the end of the tar archive"):
+        unpack(gzip.compress(padded + bytes(2 * MIB)), tmp_path / "over", limit=MIB)
+
+
+@pytest.mark.parametrize("build", [gnu_sparse, pax_sparse], ids=["gnu", "pax"])
+def test_a_sparse_member_counts_by_its_expanded_size(
+    tmp_path: Path, build: Callable[[int], bytes]
+) -> None:
+    data = build(2 * MIB)
+    assert len(data) < 300  # a few hundred bytes that expand to 2 MiB
+    with pytest.raises(ArtifactError) as err:
+        unpack(data, tmp_path / "over", limit=MIB)
+    assert "at entry sparse.bin, which declares 2.0 MiB" in err.value.message
+    assert not (tmp_path / "over").exists() and not (tmp_path / "over.tmpdir").exists()
+    unpack(data, tmp_path / "ok", limit=0)  # 0: no cap
+    assert (tmp_path / "ok").read_bytes() == bytes(2 * MIB)
+
+
+def free_space(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    """Make the destination's filesystem report ``free`` bytes free."""
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=free))
+
+
+def three_mib(tmp_path: Path, fmt: str) -> bytes:
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / "big.bin").write_bytes(b"x" * (3 * MIB))
+    if fmt == "tar":
+        return our_tgz(src)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src / "big.bin", "big.bin")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["tar", "zip"])
+def test_without_a_setting_the_cap_is_half_the_free_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    data = three_mib(tmp_path, fmt)
+    free_space(monkeypatch, 8 * MIB)
+    unpack(data, tmp_path / "fits", fmt=fmt, limit=None)
+    free_space(monkeypatch, 4 * MIB)
+    with pytest.raises(ArtifactError) as err:
+        unpack(data, tmp_path / "over", fmt=fmt, limit=None)
+    assert err.value.code is ErrorCode.BAD_REQUEST
+    message = err.value.message
+    assert "beyond the size cap of 2.0 MiB = 2097152 bytes" in message
+    assert "the default: 50% of the 4.0 MiB free on the destination's disk" in message
+    assert "set ARGOEXEC_MAX_EXTRACT_BYTES to a larger number of bytes" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fits", "src"]
+    unpack(data, tmp_path / "uncapped", fmt=fmt, limit=0)
+
+
+def test_a_gzip_that_is_not_a_tarball_is_placed_without_decompressing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Argo places a gzip of a non-tar as stored (§11.6), so its size is the download's size.
+    bomb = gzip.compress(bytes(64 * MIB), mtime=0)
+    free_space(monkeypatch, MIB)
+    assert unpack(bomb, tmp_path / "dest", limit=None) == "none"
+    assert (tmp_path / "dest").read_bytes() == bomb
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.999])

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import io
+import logging
 import os
 import shlex
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from argoexec.logs import setup_logging
 from argoexec.models import Artifact, SecretKeySelector
+from argoexec.retry import Backoff
 from artifacts.driver import DriverContext
 from artifacts.drivers.git import GitDriver
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.secrets import SecretNotFoundError
 from artifacts.settings import TransferSettings
+from artifacts.transfer import load_artifact
 from tests.servers.git import MAIN_REPO, GitHTTPServer, GitSSHServer
 
 
@@ -116,6 +124,47 @@ def test_userinfo_in_the_url_is_used_but_never_shown(
     assert err.code is ErrorCode.FORBIDDEN
     assert url_password not in str(err)
     assert s.url(MAIN_REPO) in str(err)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """The executor's log handler (with its redaction filter) writing to a string."""
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    setup_logging("info", "json", stream)
+    yield stream
+    root.handlers[:] = before[0]
+    root.setLevel(before[1])
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("where", ["secrets", "url"])
+def test_a_server_echoing_the_request_headers_leaks_no_credential(
+    git_http_server: GitHTTPServer, tmp_path: Path, log_stream: io.StringIO, where: str
+) -> None:
+    """Some servers answer an error with the request's headers as a text/plain body, which git
+    prints (``remote: Authorization: Basic <base64 of user:password>``)."""
+    s = git_http_server
+    url, fields = s.echo_url(MAIN_REPO), dict(BASIC)
+    if where == "url":
+        url, fields = url.replace("http://", f"http://{s.username}:{s.password}@"), {}
+    driver = make_driver(tmp_path, username=s.username, password=s.password)
+    once = dataclasses.replace(driver.ctx.settings, backoff=Backoff(steps=1))  # 500 is transient
+    ctx = DriverContext(secrets=driver.ctx.secrets, settings=once)
+    with pytest.raises(ArtifactError) as info:
+        load_artifact(git_artifact(url, **fields), tmp_path / "out", ctx, driver=driver)
+    shown = [str(info.value), repr(info.value), log_stream.getvalue()]
+    assert "remote: User-Agent: git/" in shown[0]  # the rest of the server's body is kept
+    assert "The requested URL returned error: 500" in shown[0]
+    assert "Authorization" not in shown[0]  # the body is trimmed of credential headers
+    pair = f"{s.username}:{s.password}"
+    for text in shown:
+        for leak in (s.password, pair, b64(pair), b64(pair).rstrip("=")):
+            assert leak not in text
 
 
 def test_basic_auth_from_secrets_wins_over_userinfo_in_the_url(

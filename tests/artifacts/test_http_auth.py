@@ -3,6 +3,7 @@ descriptions and redaction (argo-contract §12.4, §16.15)."""
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -78,6 +79,42 @@ def test_a_missing_secret_is_a_bad_request_naming_it(
     assert info.value.code is ErrorCode.BAD_REQUEST
     assert "'nope'" in str(info.value)
     assert http_server.state.journal == []
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("op", ["load", "save"])
+@pytest.mark.parametrize("auth", ["basic", "oauth2"])
+def test_a_server_echoing_the_request_headers_in_its_error_leaks_no_credential(
+    http_server: FileServer, tmp_path: Path, op: str, auth: str
+) -> None:
+    """The server answers 500 with the request's headers in its reason phrase (which the error
+    quotes, as Argo's does) and its body."""
+    http_server.state.echo_headers.add("/echo")
+    if auth == "basic":
+        http_server.state.basic_auth = (USER, PASSWORD)
+        art = http_artifact(http_server.url_for("echo"), auth=basic_auth())
+        context = ctx()
+    else:
+        enable_oauth2(http_server)
+        art = http_artifact(http_server.url_for("echo"), auth=oauth2_auth())
+        context = ctx(oauth_secrets(http_server))
+    with pytest.raises(ArtifactError) as info:
+        if op == "load":
+            driver(context).load(art, tmp_path / "out")
+        else:
+            (tmp_path / "src").write_bytes(b"data")
+            driver(context).save(tmp_path / "src", art)
+    [echoed] = [r for r in http_server.state.journal if r.path == "/echo"]
+    sent = echoed.headers["authorization"]
+    assert sent.startswith("Basic " if auth == "basic" else "Bearer ")
+    text = str(info.value) + repr(info.value)
+    assert "failed with reason: 500" in text and "User-Agent: python-requests" in text
+    pair = f"{USER}:{PASSWORD}"
+    for leak in (sent, sent.split(" ", 1)[1], PASSWORD, pair, b64(pair)):
+        assert leak not in text
 
 
 # -- OAuth2 ---------------------------------------------------------------------------------------

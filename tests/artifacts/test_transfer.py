@@ -275,9 +275,28 @@ def test_the_extract_size_cap_applies_to_loads(s3_moto: Backend, tmp_path: Path)
     art = s3_moto.artifact("k/out.tgz")
     save_artifact(art, make_tree(tmp_path), ctx)
     dest = tmp_path / "in" / "out"
-    with pytest.raises(ArtifactError, match="beyond the limit of 100000 bytes"):
+    with pytest.raises(ArtifactError, match="beyond the size cap of 100000 bytes"):
         load_artifact(art, dest, ctx)
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("sub_path", [None, "sparse.bin"])
+def test_a_sparse_bomb_is_refused_by_the_default_cap_naming_the_artifact(
+    s3_moto: Backend, ctx: DriverContext, tmp_path: Path, sub_path: str | None
+) -> None:
+    from tests.fixtures.make_malicious import HERE
+
+    assert ctx.settings.max_extract_bytes is None  # the default: a share of the free space
+    s3_moto.put_object("k/sparse.tgz", (HERE / "sparse_gnu.tgz").read_bytes())
+    art = s3_moto.artifact("k/sparse.tgz", name="bomb", subPath=sub_path)
+    dest = tmp_path / "in" / "bomb"
+    with pytest.raises(ArtifactError) as err:
+        load_artifact(art, dest, ctx)
+    text = str(err.value)
+    assert text.startswith("artifact 'bomb' (s3)")
+    assert "beyond the size cap" in text and "free on the destination's disk" in text
+    assert "set ARGOEXEC_MAX_EXTRACT_BYTES to a larger number of bytes" in text
+    assert not dest.exists() and leftovers(dest) == []
 
 
 def test_mode_and_recurse_mode_are_applied_after_loading(

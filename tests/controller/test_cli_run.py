@@ -75,3 +75,21 @@ def test_a_parameter_file_sets_arguments_and_p_wins(
     workflow = yaml.safe_load(capsys.readouterr().out)
     shows = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "show"]
     assert shows[0]["outputs"]["result"] == "report: 2 words, 9 bytes"
+
+
+def test_the_executor_knobs_set_for_run_reach_the_executor_in_its_pods(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Argo's controller passes its `executor.env`: a cap of 10 bytes on extraction makes
+    the demo's 27-byte word list too large for the step that loads it."""
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
+    monkeypatch.setenv("ARGOEXEC_MAX_EXTRACT_BYTES", "10")
+    code = main(["run", str(DEMO), "-o", "yaml", "--state-dir", str(tmp_path)])
+    workflow = yaml.safe_load(capsys.readouterr().out)
+    assert code != 0
+    pods = [n for n in workflow["status"]["nodes"].values() if n["type"] == "Pod"]
+    loads = [n for n in pods if n["displayName"] in ("count-lines", "count-chars")]
+    assert loads and all(n["phase"] == "Error" for n in loads)
+    for node in loads:
+        assert "artifact 'words'" in node["message"]
+        assert "size cap of 10 bytes (set by ARGOEXEC_MAX_EXTRACT_BYTES)" in node["message"]

@@ -5,7 +5,9 @@
   submodule ``test-repo`` with the *relative* URL ``../test-repo.git`` so every server serves it
   with the same auth), ``test-repo.git`` and ``empty.git`` (no commits).
 * ``git_http_server``: smart HTTP (``git http-backend`` as CGI) behind HTTP basic auth;
-  ``git_https_server`` is the same over TLS with an untrusted self-signed certificate.
+  ``git_https_server`` is the same over TLS with an untrusted self-signed certificate. Below
+  ``/echo-headers/`` an authenticated request is answered ``500`` with its own request headers
+  as a ``text/plain`` body, as some servers and proxies do (git prints such a body).
 * ``git_daemon``: anonymous ``git://``.
 * ``git_sshd``: OpenSSH on 127.0.0.1 with a client key and a known_hosts file for its host key.
 
@@ -40,6 +42,7 @@ from cryptography.x509.oid import NameOID
 from tests.servers.procs import free_port, port_open, require, require_binary, running
 
 MAIN_REPO = "argo-test.git"
+ECHO_HEADERS = "echo-headers"
 SUBMODULE_REPO = "test-repo.git"
 EMPTY_REPO = "empty.git"
 
@@ -145,6 +148,10 @@ class GitHTTPServer:
     def url(self, repo: str) -> str:
         return self.base_url + repo
 
+    def echo_url(self, repo: str) -> str:
+        """A URL whose authenticated requests fail with the request headers in the body."""
+        return f"{self.base_url}{ECHO_HEADERS}/{repo}"
+
 
 class _GitHTTPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -189,6 +196,9 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = self._body()
+        if self.path.startswith(f"/{ECHO_HEADERS}/"):
+            self._echo_headers()
+            return
         path, _, query = self.path.partition("?")
         env = {
             "PATH": self.server.path_env,
@@ -209,6 +219,14 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
             [self.server.git, "http-backend"], input=body, env=env, capture_output=True, check=False
         )
         self._reply_cgi(done.stdout)
+
+    def _echo_headers(self) -> None:
+        echoed = "".join(f"{name}: {value}\n" for name, value in self.headers.items()).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(echoed)))
+        self.end_headers()
+        self.wfile.write(echoed)
 
     def _reply_cgi(self, output: bytes) -> None:
         sep = b"\r\n\r\n" if b"\r\n\r\n" in output else b"\n\n"

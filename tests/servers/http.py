@@ -5,7 +5,8 @@ Supported subset: ``GET``/``HEAD`` (with ``Content-Length``) and ``PUT`` (``Cont
 chunked bodies) of files keyed by the percent-decoded URL path, stored on disk (so a big upload does
 not sit in this process's memory); ``POST /oauth/token`` (OAuth2 client-credentials grant). Per-test
 behaviour is set on :class:`ServerState`: required basic auth or bearer token, statuses for paths,
-307 on the first ``PUT`` to a path, truncated bodies. Every request is journaled.
+307 on the first ``PUT`` to a path, truncated bodies, paths answered ``500`` with the request's
+headers echoed in the reason phrase and the body (as some servers do). Every request is journaled.
 
 A second instance serves HTTPS and requires a client certificate issued by a throwaway CA.
 """
@@ -121,6 +122,7 @@ class ServerState:
     redirect_first_put: set[str] = field(default_factory=set)
     truncate: dict[str, int] = field(default_factory=dict)  # path -> bytes actually sent
     get_redirects: dict[str, str] = field(default_factory=dict)  # path -> 302 target path
+    echo_headers: set[str] = field(default_factory=set)  # paths answered 500 + request headers
     oauth2: OAuth2Config | None = None
     token_requests: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -135,6 +137,7 @@ class ServerState:
         self.redirect_first_put.clear()
         self.truncate.clear()
         self.get_redirects.clear()
+        self.echo_headers.clear()
         self.oauth2 = None
         self.token_requests.clear()
 
@@ -213,6 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse_or_fail(self) -> bool:
         """Answer 401 or a configured status (after draining any body); True if answered."""
         status = self.state.status_for.get(self.key)
+        if self._authorized() and self.key in self.state.echo_headers:
+            size, chunked = self._read_body(None) if self.command == "PUT" else (0, False)
+            self._record(size, chunked)
+            self._echo_headers()
+            return True
         if self._authorized() and status is None:
             return False
         size, chunked = self._read_body(None) if self.command in ("PUT", "POST") else (0, False)
@@ -222,6 +230,16 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(status, f"status {status}\n".encode())
         return True
+
+    def _echo_headers(self) -> None:
+        pairs = [f"{name}: {value}" for name, value in self.headers.items()]
+        self.send_response(500, "; ".join(pairs))
+        body = "".join(f"{pair}\n" for pair in pairs).encode()
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def do_HEAD(self) -> None:
         self.do_GET()

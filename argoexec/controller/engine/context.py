@@ -83,6 +83,8 @@ class RunOptions:
     max_depth: int = 100
     poll_interval: float = 0.05
     log_level: str = "info"
+    # (name, value) pairs added to the env of every executor container (Argo's `executor.env`).
+    executor_env: tuple[tuple[str, str], ...] = ()
 
 
 class RunState:

@@ -320,6 +320,7 @@ def _pod_context(
         workflow_spec=run.spec,
         persistent_volume_claims=claims,
         executor_image=run.options.executor_image,
+        executor_env=[{"name": k, "value": v} for k, v in run.options.executor_env],
         log_level=run.options.log_level,
         include_script_output=True,
         on_exit=frame.on_exit,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import statistics
@@ -13,7 +12,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import EvalError
-from .values import equal, go_type, is_int, is_list, is_number, render_value, to_go_json
+from .gonum import INT64_MAX, INT64_MIN, float_to_int64, wrap_int64
+from .values import (
+    equal,
+    from_go_json,
+    go_type,
+    is_int,
+    is_list,
+    is_number,
+    render_value,
+    same_kind,
+    to_go_json,
+)
 
 # Go's strconv rejects what Python's int()/float() tolerate: surrounding space, `1_000`.
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
@@ -25,11 +35,14 @@ def _fail(name: str, value: Any) -> EvalError:
 
 
 def to_int(value: Any) -> int:
-    """expr-lang `int()` (also Argo's `asInt`): numbers truncate, strings parse as decimal."""
-    if is_number(value):
+    """expr-lang `int()` (also Argo's `asInt`): floats truncate as Go converts them (see
+    `gonum`), strings parse as decimal int64 (`strconv.Atoi`: out of range is an error)."""
+    if is_int(value):
         return int(value)
+    if isinstance(value, float):
+        return float_to_int64(value)
     if isinstance(value, str):
-        if _DECIMAL.fullmatch(value):
+        if _DECIMAL.fullmatch(value) and INT64_MIN <= int(value) <= INT64_MAX:
             return int(value)
         raise EvalError(f"invalid operation: int({value})")
     raise EvalError(f"invalid operation: int({go_type(value)})")
@@ -59,14 +72,32 @@ def _number(name: str, value: Any) -> Any:
     return value
 
 
-def _extreme(name: str, pick: Callable[..., Any]) -> Callable[..., Any]:
+def _extreme(name: str, better: Callable[[Any, Any], bool]) -> Callable[..., Any]:
     def extreme(*args: Any) -> Any:
         values = list(args[0]) if len(args) == 1 and is_list(args[0]) else list(args)
         if not values:
             raise EvalError(f"not enough arguments to call {name}")
-        return pick(_number(name, v) for v in values)
+        best = _number(name, values[0])
+        for value in values[1:]:
+            # Go's runtime.Less/More: an int against a float compares as float64; the winner
+            # keeps its own type.
+            if better(*same_kind(_number(name, value), best)):
+                best = value
+        return best
 
     return extreme
+
+
+def _abs(value: Any) -> Any:
+    number = _number("abs", value)
+    return wrap_int64(abs(number)) if is_int(number) else abs(number)  # abs(MinInt64) wraps
+
+
+def _numbers(name: str, args: tuple[Any, ...]) -> list[float]:
+    values = list(args[0]) if len(args) == 1 and is_list(args[0]) else list(args)
+    if not values:
+        raise EvalError(f"not enough arguments to call {name}")
+    return [float(_number(name, v)) for v in values]  # Go sums them as float64
 
 
 def _round(value: Any) -> float:
@@ -156,8 +187,8 @@ def _type(value: Any) -> str:
 
 def from_json(text: Any) -> Any:
     try:
-        return json.loads(text)
-    except (TypeError, json.JSONDecodeError) as exc:
+        return from_go_json(text)
+    except (TypeError, ValueError) as exc:
         raise EvalError(f"fromJSON(): {exc}") from None
 
 
@@ -177,14 +208,14 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "int": to_int,
     "float": to_float,
     "string": render_value,
-    "abs": lambda v: abs(_number("abs", v)),
+    "abs": _abs,
     "ceil": lambda v: float(math.ceil(_number("ceil", v))),
     "floor": lambda v: float(math.floor(_number("floor", v))),
     "round": _round,
-    "max": _extreme("max", max),
-    "min": _extreme("min", min),
-    "mean": lambda *a: float(statistics.fmean(_extreme("mean", list)(*a))),
-    "median": lambda *a: float(statistics.median(_extreme("median", list)(*a))),
+    "max": _extreme("max", lambda a, b: a > b),
+    "min": _extreme("min", lambda a, b: a < b),
+    "mean": lambda *a: float(statistics.fmean(_numbers("mean", a))),
+    "median": lambda *a: float(statistics.median(_numbers("median", a))),
     "trim": _trim,
     "trimPrefix": lambda s, p=" ": s.removeprefix(p),
     "trimSuffix": lambda s, p=" ": s.removesuffix(p),

@@ -15,6 +15,17 @@ from .parser import parse
 from .predicates import PREDICATES, Frame
 from .values import go_type, is_list, render_value
 
+# What a helper's bad arguments raise in Python; reported as the call's error, never raw.
+_CALL_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    ZeroDivisionError,
+    AttributeError,
+)
+
 
 @dataclass(frozen=True)
 class Missing:
@@ -203,7 +214,7 @@ class Evaluator:
             failure.reason += _missing_note(tuple(raw))
             failure.unresolved = failure.unresolved or any(isinstance(v, Missing) for v in raw)
             raise
-        except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        except _CALL_ERRORS as exc:
             name = _callee_name(node.callee)
             detail = str(exc).replace("<lambda>()", "it")
             raise EvalError(f"{name}(): {detail}{_missing_note(tuple(raw))}") from None

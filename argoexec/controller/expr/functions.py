@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +11,7 @@ from .builtins import to_float, to_int
 from .errors import EvalError
 from .jsonpath import query
 from .sprig import SPRIG
-from .values import go_type, to_go_json
+from .values import from_go_json, go_type, to_go_json
 
 
 def to_json(value: Any) -> str:
@@ -30,8 +29,8 @@ def jsonpath(document: Any, path: Any) -> Any:
         raise EvalError(f"jsonpath(): path must be a string, not {go_type(path)}")
     if isinstance(document, str):
         try:
-            document = json.loads(document)
-        except json.JSONDecodeError as exc:
+            document = from_go_json(document)
+        except ValueError as exc:
             raise EvalError(f"jsonpath(): the document is not JSON: {exc}") from None
     return query(document, path)
 

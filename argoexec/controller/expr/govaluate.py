@@ -1,7 +1,8 @@
 """Argo's `when` dialect: govaluate, evaluated with no parameters after `{{...}}` substitution.
 
 Argo turns every bare word into a string, so `{{steps.flip.outputs.result}} == heads` becomes
-`heads == heads` and is true. Numbers are float64 (`5 == 5.0`), `+` concatenates when either
+`heads == heads` and is true. Numbers are float64 (`5 == 5.0`; `1/0` is +Inf, `5 % 0` NaN, bitwise
+operators work on int64/uint64 conversions, see `gonum`), `+` concatenates when either
 side is a string, `=~`/`!~` match regular expressions, `x in (a, b)` tests membership, and
 `&&`, `||`, `?:` and `??` short-circuit. Precedence, loosest first: `,`; `? : ??`; `||`; `&&`;
 comparators; `& | ^`; `<< >>`; `+ -`; `* / %`; `**`; prefix `- ! ~`.
@@ -9,12 +10,12 @@ comparators; `& | ^`; `<< >>`; `+ -`; `* / %`; `**`; prefix `- ! ~`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ExpressionError
+from .gonum import float_to_int64, float_to_uint64, go_divide, go_mod, go_pow, go_shift
 from .govaluate_lexer import GToken, WhenSyntaxError, check_syntax, tokenize
 from .operators import compile_regex
 from .values import is_list, render_value
@@ -101,10 +102,7 @@ def _arith(symbol: str, fn: Callable[[float, float], float]) -> Callable[[Any, A
         for operand in (left, right):
             if not _num(operand):
                 raise ValueError(_type_error(operand, symbol, "modifier") + ", it is not a number")
-        try:
-            return fn(left, right)
-        except ZeroDivisionError:
-            return math.nan if left == 0 or symbol == "%" else math.copysign(math.inf, left)
+        return fn(left, right)
 
     return apply
 
@@ -144,21 +142,30 @@ def _in(left: Any, right: Any) -> bool:
 
 
 def _bits(fn: Callable[[int, int], int]) -> Callable[[Any, Any], Any]:
-    return _arith("bitwise", lambda a, b: float(fn(int(a), int(b))))
+    # govaluate converts both sides to int64 and the result back to float64.
+    return _arith("bitwise", lambda a, b: float(fn(float_to_int64(a), float_to_int64(b))))
+
+
+def _shift(*, left: bool) -> Callable[[Any, Any], Any]:
+    # Shifts are done on uint64: a count of 64 or more leaves 0.
+    def shift(a: float, b: float) -> float:
+        return float(go_shift(float_to_uint64(a), float_to_uint64(b), left=left))
+
+    return _arith("bitwise", shift)
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "+": _add,
     "-": _arith("-", lambda a, b: a - b),
     "*": _arith("*", lambda a, b: a * b),
-    "/": _arith("/", lambda a, b: a / b),
-    "%": _arith("%", math.fmod),
-    "**": _arith("**", math.pow),
+    "/": _arith("/", go_divide),
+    "%": _arith("%", go_mod),
+    "**": _arith("**", go_pow),
     "&": _bits(lambda a, b: a & b),
     "|": _bits(lambda a, b: a | b),
     "^": _bits(lambda a, b: a ^ b),
-    "<<": _bits(lambda a, b: a << b),
-    ">>": _bits(lambda a, b: a >> b),
+    "<<": _shift(left=True),
+    ">>": _shift(left=False),
     "==": lambda a, b: type(a) is type(b) and a == b,
     "!=": lambda a, b: not (type(a) is type(b) and a == b),
     ">": _compare(">", lambda a, b: a > b),
@@ -233,7 +240,7 @@ def _prefix(symbol: str, value: Any, pos: int) -> Any:
     if symbol == "-" and _num(value):
         return -value
     if symbol == "~" and _num(value):
-        return float(~int(value))
+        return float(~float_to_int64(value))
     raise WhenEvalError(_type_error(value, symbol, "prefix"), pos)
 
 

@@ -6,6 +6,7 @@ becomes a TIME (its Unix seconds), and each token kind may only follow certain k
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,11 +179,12 @@ class _Lexer:
         if ch.isdigit() or ch == ".":
             raw = self.read_while(lambda c: c.isdigit() or c == ".")
             try:
-                return GToken("NUMERIC", float(raw), start)
+                number = float(raw)
             except ValueError:
-                raise WhenSyntaxError(
-                    f"Unable to parse numeric value '{raw}' to float64", start
-                ) from None
+                number = math.inf
+            if math.isinf(number):  # Go's ParseFloat refuses what overflows float64
+                raise WhenSyntaxError(f"Unable to parse numeric value '{raw}' to float64", start)
+            return GToken("NUMERIC", number, start)
         if ch in ",()":
             self.i += 1
             return GToken({",": "SEPARATOR", "(": "CLAUSE", ")": "CLAUSE_CLOSE"}[ch], ch, start)

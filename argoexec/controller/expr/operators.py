@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from .errors import EvalError
-from .values import equal, go_type, is_int, is_list, is_number
+from .gonum import go_divide, go_pow, wrap_int64
+from .values import equal, go_type, is_int, is_list, is_number, same_kind
 
 
 def _mismatch(op: str, left: Any, right: Any) -> EvalError:
@@ -21,29 +21,32 @@ def _numeric(op: str, left: Any, right: Any) -> None:
         raise _mismatch(op, left, right)
 
 
+def _int_or_float(result: Any) -> Any:
+    # Two ints give a Go int (64 bits: overflow wraps); anything with a float is a float64.
+    return wrap_int64(result) if is_int(result) else result
+
+
 def add(left: Any, right: Any) -> Any:
     if isinstance(left, str) and isinstance(right, str):
         return left + right
     _numeric("+", left, right)
-    return left + right
+    return _int_or_float(left + right)
 
 
 def subtract(left: Any, right: Any) -> Any:
     _numeric("-", left, right)
-    return left - right
+    return _int_or_float(left - right)
 
 
 def multiply(left: Any, right: Any) -> Any:
     _numeric("*", left, right)
-    return left * right
+    return _int_or_float(left * right)
 
 
 def divide(left: Any, right: Any) -> float:
     # expr-lang always divides as float64, so 1/0 is +Inf rather than an error.
     _numeric("/", left, right)
-    if right == 0:
-        return math.nan if left == 0 else math.copysign(math.inf, left) * math.copysign(1, right)
-    return float(left) / float(right)
+    return go_divide(float(left), float(right))
 
 
 def modulo(left: Any, right: Any) -> int:
@@ -57,18 +60,16 @@ def modulo(left: Any, right: Any) -> int:
 
 
 def power(left: Any, right: Any) -> float:
+    # `**` and `^` are float64 whatever the operands (Go's math.Pow).
     _numeric("**", left, right)
-    try:
-        return math.pow(float(left), float(right))
-    except (OverflowError, ValueError):
-        return math.inf if left > 0 else math.nan
+    return go_pow(float(left), float(right))
 
 
 def _ordered(op: str, test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def compare(left: Any, right: Any) -> bool:
-        if (is_number(left) and is_number(right)) or (
-            isinstance(left, str) and isinstance(right, str)
-        ):
+        if is_number(left) and is_number(right):
+            return test(*same_kind(left, right))
+        if isinstance(left, str) and isinstance(right, str):
             return test(left, right)
         raise _mismatch(op, left, right)
 
@@ -135,7 +136,7 @@ BINARY: dict[str, Callable[[Any, Any], Any]] = {
 def negate(value: Any) -> Any:
     if not is_number(value):
         raise EvalError(f"invalid operation: - {go_type(value)}")
-    return -value
+    return _int_or_float(-value)  # -MinInt64 is MinInt64 again
 
 
 def identity(value: Any) -> Any:

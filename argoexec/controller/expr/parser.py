@@ -7,11 +7,13 @@ Precedences (higher binds tighter): `|` 0, `or`/`||` 10, `and`/`&&` 15, comparis
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import lru_cache
 
 from . import ast
 from .errors import ExpressionError
+from .gonum import INT64_MAX
 from .lexer import Token, tokenize
 
 BINARY: dict[str, int] = {
@@ -195,15 +197,18 @@ class _Parser:
 
     def number(self, token: Token) -> int | float:
         raw = token.value.replace("_", "")
-        lowered = raw.lower()
+        kind = _literal_kind(raw.lower())
         try:
-            if lowered.startswith(("0x", "0o", "0b")):
-                return int(raw, 0)
-            if any(ch in lowered for ch in ".e"):
-                return float(raw)
-            return int(raw, 10)
+            value = float(raw) if kind == "float" else int(raw, 10 if kind == "integer" else 0)
         except ValueError:
             raise self.fail(f"invalid number literal: {token.value}", token) from None
+        # Go's strconv refuses what does not fit an int64 or a float64 (Python would give a big
+        # int or inf). A negative literal is a negated positive one: -9223372036854775808 fails.
+        if value > INT64_MAX if isinstance(value, int) else math.isinf(value):
+            func = "ParseFloat" if kind == "float" else "ParseInt"
+            message = f'strconv.{func}: parsing "{raw}": value out of range'
+            raise self.fail(f"invalid {kind} literal: {message}", token)
+        return value
 
     def call(self, name: Token, args: list[ast.Node]) -> ast.Node:
         if name.value in PREDICATES:
@@ -321,3 +326,11 @@ class _Parser:
 def parse(text: str) -> ast.Node:
     """Parse an expr-lang expression; raises `ExpressionError` naming it and the position."""
     return _Parser(text).parse()
+
+
+def _literal_kind(lowered: str) -> str:
+    """How expr-lang reads a number literal (its error messages name the kind)."""
+    prefixes = {"0x": "hex", "0o": "octal", "0b": "binary"}
+    if lowered[:2] in prefixes:
+        return prefixes[lowered[:2]]
+    return "float" if any(ch in lowered for ch in ".e") else "integer"

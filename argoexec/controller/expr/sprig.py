@@ -18,8 +18,17 @@ from typing import Any
 
 from . import sprig_time
 from .errors import EvalError
+from .gonum import INT64_MAX, INT64_MIN, float_to_int64, go_divide, wrap_int64
 from .operators import compile_regex, modulo
-from .values import equal, go_type, is_list, is_number, render_value, to_go_json
+from .values import (
+    equal,
+    from_go_json,
+    go_type,
+    is_list,
+    is_number,
+    render_value,
+    to_go_json,
+)
 
 
 def to_string(value: Any) -> str:
@@ -30,17 +39,21 @@ def to_string(value: Any) -> str:
 
 
 def to_int64(value: Any) -> int:
-    """`cast.ToInt64` as Sprig uses it: base prefixes honoured, failures become 0."""
+    """`cast.ToInt64` as Sprig uses it: base prefixes honoured, failures (also a number outside
+    int64) become 0; a float converts as Go's `int64(x)` does (see `gonum`)."""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, float):
+        return float_to_int64(value)
     if is_number(value):
-        return int(value) if math.isfinite(value) else 0
+        return int(value)
     if isinstance(value, str):
         text = re.sub(r"\.0*$", "", value) if "." in value else value
         try:
-            return int(text, 0)
+            number = int(text, 0)
         except ValueError:
-            return _octal_or_zero(text)
+            number = _octal_or_zero(text)
+        return number if INT64_MIN <= number <= INT64_MAX else 0
     return 0
 
 
@@ -86,7 +99,9 @@ def _list(value: Any, name: str) -> list[Any]:
 
 
 def _int_math(pick: Callable[[list[int]], int]) -> Callable[..., int]:
-    return lambda *args: pick([to_int64(a) for a in args])
+    # Sprig's integer math is int64: it wraps around on overflow (wrapping once at the end is
+    # the same as wrapping after every step).
+    return lambda *args: wrap_int64(pick([to_int64(a) for a in args]))
 
 
 def _go_div(left: Any, right: Any) -> int:
@@ -94,7 +109,7 @@ def _go_div(left: Any, right: Any) -> int:
     if b == 0:
         raise EvalError("integer divide by zero")
     quotient = abs(a) // abs(b)
-    return quotient if (a < 0) == (b < 0) else -quotient
+    return wrap_int64(quotient if (a < 0) == (b < 0) else -quotient)  # MinInt64 / -1 wraps
 
 
 def _round(value: Any, places: Any, round_on: float = 0.5) -> float:
@@ -157,8 +172,8 @@ def _b64dec(text: str) -> str:
 
 def _from_json(text: Any) -> Any:
     try:
-        return json.loads(text)
-    except (TypeError, json.JSONDecodeError):
+        return from_go_json(text)
+    except (TypeError, ValueError):
         return None
 
 
@@ -296,8 +311,8 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "pluck": lambda k, *dicts: [d[k] for d in dicts if k in d],
     # math
     "add": _int_math(sum),
-    "add1": lambda v: to_int64(v) + 1,
-    "sub": lambda a, b: to_int64(a) - to_int64(b),
+    "add1": lambda v: wrap_int64(to_int64(v) + 1),
+    "sub": lambda a, b: wrap_int64(to_int64(a) - to_int64(b)),
     "mul": _int_math(math.prod),
     "div": _go_div,
     "mod": lambda a, b: modulo(to_int64(a), to_int64(b)),
@@ -306,7 +321,7 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "addf": lambda *v: math.fsum(to_float64(x) for x in v),
     "subf": lambda a, *v: to_float64(a) - math.fsum(to_float64(x) for x in v),
     "mulf": lambda *v: math.prod(to_float64(x) for x in v),
-    "divf": lambda a, b: to_float64(a) / to_float64(b),
+    "divf": lambda a, b: go_divide(to_float64(a), to_float64(b)),
     "maxf": lambda *v: max(to_float64(x) for x in v),
     "minf": lambda *v: min(to_float64(x) for x in v),
     "floor": lambda v: float(math.floor(to_float64(v))),

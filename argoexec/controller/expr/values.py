@@ -48,9 +48,18 @@ def go_type(value: Any) -> str:
     return "func" if callable(value) else type(value).__name__
 
 
+def same_kind(left: Any, right: Any) -> tuple[Any, Any]:
+    """Two numbers as Go compares them: an int meeting a float is converted to float64 first."""
+    if isinstance(left, float) != isinstance(right, float):
+        return float(left), float(right)
+    return left, right
+
+
 def equal(left: Any, right: Any) -> bool:
-    """expr-lang `==`: numbers compare by value across int/float; otherwise same type and value."""
+    """expr-lang `==`: numbers compare by value across int/float (as float64); otherwise same
+    type and value."""
     if is_number(left) and is_number(right):
+        left, right = same_kind(left, right)
         return bool(left == right)
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
@@ -152,6 +161,16 @@ _JSON_ESCAPES = {
 def _json_string(text: str) -> str:
     encoded = json.dumps(text, ensure_ascii=False)
     return "".join(_JSON_ESCAPES.get(ch, ch) for ch in encoded)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def from_go_json(text: str) -> Any:
+    """Go's `json.Unmarshal` into `any`: every JSON number is a float64 (so `fromJSON("2") % 2`
+    is a type error, as in Argo) and `NaN`/`Infinity` are not JSON."""
+    return json.loads(text, parse_int=float, parse_constant=_no_constant)
 
 
 def to_go_json(value: Any, indent: str = "") -> str:

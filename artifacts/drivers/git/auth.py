@@ -15,10 +15,11 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from argoexec.models import GitArtifact, SecretKeySelector
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.secrets import SecretNotFoundError, SecretResolver
+from artifacts.secrets import SecretNotFoundError, SecretResolver, register_basic_auth
 from artifacts.settings import TransferSettings
 
 # Argo's GetUser: the user part of an scp-like or ssh:// URL, "git" when there is none.
@@ -99,8 +100,22 @@ def _read(resolver: SecretResolver, selector: SecretKeySelector | None) -> str:
         ) from exc
 
 
+def _register_userinfo(repo: str) -> None:
+    """A ``user:password@`` in an HTTP(S) URL is sent as basic auth too: hide it the same way."""
+    if not is_http_url(repo):
+        return
+    try:
+        parts = urlsplit(repo)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    if password:
+        register_basic_auth(unquote(user or ""), unquote(password))
+
+
 def resolve_credentials(git: GitArtifact, resolver: SecretResolver) -> GitCredentials:
     """Resolve the artifact's secrets and choose the auth method the way Argo does."""
+    _register_userinfo(git.repo)
     key = _read(resolver, git.ssh_private_key_secret)
     if key:
         assert git.ssh_private_key_secret is not None
@@ -109,6 +124,8 @@ def resolve_credentials(git: GitArtifact, resolver: SecretResolver) -> GitCreden
     password = _read(resolver, git.password_secret)
     if username or password:
         names = [s.name for s in (git.username_secret, git.password_secret) if s and s.name]
+        # What the credential helper hands git, hence what a server sees (and may echo back).
+        register_basic_auth(_one_line(username), _one_line(password))
         return GitCredentials("basic", names, username=username, password=password)
     return GitCredentials("anonymous")
 

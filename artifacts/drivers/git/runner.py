@@ -20,6 +20,7 @@ from pathlib import Path
 from argoexec.lifecycle import Stop
 from artifacts.drivers.git.auth import scrub_userinfo
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.secrets import quotes_credential_header
 
 _POLL_SECONDS = 0.25
 _TERMINATE_GRACE = 5.0
@@ -103,7 +104,12 @@ def classify(text: str, transient_pattern: str | None = None) -> tuple[ErrorCode
 def explain(failure: GitFailure) -> str:
     """git's stderr reduced to its informative lines, with hints for signals and host keys."""
     lines = [ln.strip() for ln in failure.stderr.replace("\r", "\n").splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("Cloning into", "@@@"))]
+    # A server's error body, which git prints, may echo the request's credential headers.
+    lines = [
+        ln
+        for ln in lines
+        if ln and not ln.startswith(("Cloning into", "@@@")) and not quotes_credential_header(ln)
+    ]
     text = "; ".join(lines)[-_MAX_STDERR:]
     if failure.returncode == -signal.SIGPIPE:
         # git writing to a socket the server already closed dies of SIGPIPE, silently.
