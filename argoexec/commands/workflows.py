@@ -132,12 +132,22 @@ def logs(args: argparse.Namespace, inv: Invocation) -> int:
             )
         inv.stdout.write(path.read_text(errors="replace"))
         return 0
+    found: list[tuple[dict[str, Any], Path]] = []
+    containers: set[str] = set()
     for node in pod_nodes(workflow):
-        path = PodDirs(run.pods_dir / str(pod_name_of(workflow, node))).log(args.container)
-        if path.is_file():
-            prefix = f"{node.get('displayName') or node.get('name')}: "
-            for line in path.read_text(errors="replace").splitlines():
-                inv.stdout.write(f"{prefix}{line}\n")
+        dirs = PodDirs(run.pods_dir / str(pod_name_of(workflow, node)))
+        containers.update(p.stem for p in dirs.logs.glob("*.log"))
+        if dirs.log(args.container).is_file():
+            found.append((node, dirs.log(args.container)))
+    if not found and containers:
+        raise StateError(
+            f"no pod of workflow {args.name!r} has a container {args.container!r} "
+            f"(containers with logs: {', '.join(sorted(containers))})"
+        )
+    for node, path in found:
+        prefix = f"{node.get('displayName') or node.get('name')}: "
+        for line in path.read_text(errors="replace").splitlines():
+            inv.stdout.write(f"{prefix}{line}\n")
     return 0
 
 

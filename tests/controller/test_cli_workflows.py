@@ -203,6 +203,22 @@ def test_logs_of_every_pod_are_prefixed_and_in_start_order(
     assert out == ("hello1: hello from 1\nhello2a: a one\nhello2a: a two\nhello2b: b failed\n")
 
 
+def test_logs_of_a_container_no_pod_has_name_the_containers_there_are(
+    state: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(state.root)
+    code, out, err = run_cli(capsys, "logs", "steps-abc", "-c", "nosuchctr", "--state-dir", root)
+    assert (code, out) == (64, "")
+    assert "no pod of workflow 'steps-abc' has a container 'nosuchctr'" in err
+    assert "(containers with logs: main, wait)" in err
+    # a container only some pods have is not an error: those pods' logs are printed
+    code, out, _ = run_cli(capsys, "logs", "steps-abc", "-c", "wait", "--state-dir", root)
+    assert (code, out) == (0, "hello2b: wait says hi\n")
+    # nothing logged yet anywhere: nothing to print, and nothing to say it is wrong
+    code, out, err = run_cli(capsys, "logs", "approval-k", "-c", "nosuchctr", "--state-dir", root)
+    assert (code, out, err) == (0, "", "")
+
+
 def test_logs_of_one_node_by_display_name_name_or_id(
     state: StateStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
