@@ -177,11 +177,41 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
                 f"({node.get('type')}, {node.get('phase')})"
             )
         node_id = str(node.get("id"))
+        targets = [node]
+    else:
+        targets = [
+            node
+            for node in ((workflow.get("status") or {}).get("nodes") or {}).values()
+            if node.get("type") == "Suspend" and node.get("phase") == "Running"
+        ]
+    _check_supplied(args.name, targets, supplied)
     if supplied:
         run.request_supplied(node_id, supplied)  # before the resume it goes with
     run.request_resume(node_id)
     inv.stdout.write(f"workflow {args.name} resumed\n")
     return 0
+
+
+def _check_supplied(name: str, targets: list[dict[str, Any]], supplied: dict[str, str]) -> None:
+    """Every `-p` name must be an output parameter each targeted suspended node expects
+    (`valueFrom.supplied`, listed in its outputs while it waits), as `argo node set` checks."""
+    if supplied and not targets:
+        raise UsageError(
+            f"workflow {name!r} has no suspended node to take -p {', '.join(supplied)}; "
+            "nothing was changed"
+        )
+    for node in targets:
+        declared = ((node.get("outputs") or {}).get("parameters")) or []
+        expected = [
+            str(p.get("name")) for p in declared if "supplied" in (p.get("valueFrom") or {})
+        ]
+        for key in supplied:
+            if key not in expected:
+                raise UsageError(
+                    f"node is not expecting output parameter '{key}': suspended node "
+                    f"{node.get('displayName')!r} of workflow {name!r} expects "
+                    f"{', '.join(expected) or 'none'}; nothing was changed"
+                )
 
 
 def assignments(pairs: list[str]) -> dict[str, str]:

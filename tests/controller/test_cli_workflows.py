@@ -55,9 +55,22 @@ def state(tmp_path: Path) -> StateStore:
     write_log(steps, wf, "hello2b", "b failed\n")
     write_log(steps, wf, "hello2b", "wait says hi\n", ctr="wait")
     live = store.create("approval-k")
-    live.write_workflow(suspended_workflow())
+    live.write_workflow(approval_workflow())
     live.mark_owner(os.getpid())
     return store
+
+
+def approval_workflow() -> dict[str, Any]:
+    """A live suspended workflow whose node expects `answer` and `by` (valueFrom.supplied)."""
+    wf = suspended_workflow()
+    node = find_nodes(wf, "approve")[0]
+    node["outputs"] = {
+        "parameters": [
+            {"name": "answer", "valueFrom": {"supplied": {}}},
+            {"name": "by", "valueFrom": {"supplied": {}, "default": "me"}},
+        ]
+    }
+    return wf
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -296,13 +309,43 @@ def test_resume_with_values_supplies_them_before_resuming(
     argv = ["resume", "approval-k", "--node", "approve", "-p", "answer=yes", "-p", "by=me=too"]
     assert run_cli(capsys, *argv, "--state-dir", str(state.root))[0] == 0
     run = state.open("approval-k")
-    node_id = find_nodes(suspended_workflow(), "approve")[0]["id"]
+    node_id = find_nodes(approval_workflow(), "approve")[0]["id"]
     assert run.take_supplied() == [(node_id, {"answer": "yes", "by": "me=too"})]
     assert run.take_resume_requests() == [node_id]
     assert run.take_supplied() == []
     code, _, err = run_cli(capsys, "resume", "approval-k", "-p", "novalue", "--state-dir", "x")
     assert code == 2
     assert "-p 'novalue': expected NAME=VALUE" in err
+
+
+@pytest.mark.parametrize("node", [["--node", "approve"], []])
+def test_resume_refuses_a_value_the_node_does_not_expect_and_changes_nothing(
+    state: StateStore, capsys: pytest.CaptureFixture[str], node: list[str]
+) -> None:
+    argv = ["resume", "approval-k", *node, "-p", "answer=yes", "-p", "nosuch=1"]
+    code, out, err = run_cli(capsys, *argv, "--state-dir", str(state.root))
+    assert (code, out) == (2, "")
+    assert "node is not expecting output parameter 'nosuch'" in err  # Argo's words
+    assert "suspended node 'approve' of workflow 'approval-k' expects answer, by" in err
+    run = state.open("approval-k")
+    assert (run.take_supplied(), run.take_resume_requests()) == ([], [])
+
+
+def test_resume_with_values_but_no_suspended_node_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = StateStore(tmp_path)
+    run = store.create("steps-live")
+    wf = steps_workflow()
+    wf["status"]["phase"] = "Running"
+    run.write_workflow(wf)
+    run.mark_owner(os.getpid())
+    code, _, err = run_cli(
+        capsys, "resume", "steps-live", "-p", "a=1", "--state-dir", str(tmp_path)
+    )
+    assert code == 2
+    assert "workflow 'steps-live' has no suspended node to take -p a" in err
+    assert (run.take_supplied(), run.take_resume_requests()) == ([], [])
 
 
 def test_resume_of_a_node_that_is_not_suspended_is_refused(
