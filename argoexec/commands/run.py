@@ -28,7 +28,8 @@ import yaml
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.lint import STRICT_HINT
-from argoexec.commands.workflows import assignments, state_store
+from argoexec.commands.statedir import state_store
+from argoexec.commands.workflows import assignments
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner, override_parameters
@@ -168,7 +169,7 @@ def _from_cron(
 def run(args: argparse.Namespace, inv: Invocation) -> int:
     parameters = _parameters(args.parameter, getattr(args, "parameter_file", None))
     documents, workflow = _load(args, inv, parameters)
-    store = state_store(args, inv)
+    store = state_store(args, inv, mode="create")
     name = workflow_name(workflow)
     kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
     options = RunOptions(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.config import controller_state_dir
+from argoexec.commands.statedir import state_store
 from argoexec.controller.render import (
     find_nodes,
     list_row,
@@ -25,15 +25,9 @@ from argoexec.controller.render import (
     table,
 )
 from argoexec.controller.runtime.volumes import PodDirs
-from argoexec.controller.state import RunDir, StateError, StateStore
+from argoexec.controller.state import RunDir, StateError
 
 _FINISHED = frozenset({"Succeeded", "Failed", "Error"})
-
-
-def state_store(args: argparse.Namespace, inv: Invocation) -> StateStore:
-    """The runs under ``--state-dir``, else under the configured state directory."""
-    root = getattr(args, "state_dir", None) or controller_state_dir(inv.config.environ)
-    return StateStore(Path(root))
 
 
 def _read(run: RunDir) -> dict[str, Any]:
@@ -166,7 +160,7 @@ def _running(run: RunDir) -> dict[str, Any]:
 
 def resume(args: argparse.Namespace, inv: Invocation) -> int:
     supplied = assignments(getattr(args, "parameter", None) or [])
-    run = state_store(args, inv).open(args.name)
+    run = state_store(args, inv, mode="write").open(args.name)
     workflow = _running(run)
     node_id: str | None = None
     if args.node:
@@ -226,7 +220,7 @@ def assignments(pairs: list[str]) -> dict[str, str]:
 
 
 def stop(args: argparse.Namespace, inv: Invocation) -> int:
-    run = state_store(args, inv).open(args.name)
+    run = state_store(args, inv, mode="write").open(args.name)
     _running(run)
     run.request_stop(args.message or "")
     inv.stdout.write(f"workflow {args.name} stopped\n")
