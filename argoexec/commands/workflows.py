@@ -15,6 +15,7 @@ from typing import Any
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.statedir import state_store
+from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import (
     find_nodes,
     list_row,
@@ -32,10 +33,25 @@ _FINISHED = frozenset({"Succeeded", "Failed", "Error"})
 
 def _read(run: RunDir) -> dict[str, Any]:
     """The run's Workflow; a stand-in naming the problem when its state cannot be read."""
+    if not run.has_state():
+        return _stateless(run)
     try:
         return run.read_workflow()
     except StateError as exc:
         return {"metadata": {"name": run.name}, "status": {"phase": "Unknown", "message": str(exc)}}
+
+
+def _stateless(run: RunDir) -> dict[str, Any]:
+    """A run that recorded no state yet: starting, or its process died before it could."""
+    if run.owner_alive():
+        message = "starting: no state recorded yet"
+    else:
+        pid = run.owner_pid()
+        message = (
+            f"its process{f' (pid {pid})' if pid else ''} ended before it recorded any state; "
+            f"`argoexec stop {run.name}` marks it Failed"
+        )
+    return {"metadata": {"name": run.name}, "status": {"phase": "Pending", "message": message}}
 
 
 def _phase(workflow: dict[str, Any]) -> str:
@@ -77,7 +93,7 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
         # The custom metrics the run emitted (metrics.prometheus), in the Prometheus format.
         inv.stdout.write(run.read_metrics())
         return 0
-    workflow = run.read_workflow()
+    workflow = run.read_workflow() if run.has_state() else _stateless(run)
     if args.output == "json":
         inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
     elif args.output == "yaml":
@@ -89,7 +105,8 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
     if _orphaned(run, workflow):
         inv.stderr.write(
             f"note: the process that ran {args.name} (pid {run.owner_pid()}) is gone; "
-            "this is its last recorded state\n"
+            f"this is its last recorded state (`argoexec stop {args.name}` marks it Failed "
+            "and removes what it left)\n"
         )
     return 0
 
@@ -145,15 +162,22 @@ def logs(args: argparse.Namespace, inv: Invocation) -> int:
     return 0
 
 
-def _running(run: RunDir) -> dict[str, Any]:
-    """The run's Workflow, if a live process is still running it; else a clear error."""
-    workflow = run.read_workflow()
+def _unfinished(run: RunDir) -> dict[str, Any]:
+    """The run's Workflow (a stand-in if it recorded none yet), unless it has finished."""
+    workflow = run.read_workflow() if run.has_state() else _stateless(run)
     phase = _phase(workflow)
     if phase in _FINISHED:
         raise StateError(f"workflow {run.name!r} is not running: it has finished ({phase})")
+    return workflow
+
+
+def _running(run: RunDir) -> dict[str, Any]:
+    """The run's Workflow, if a live process is still running it; else a clear error."""
+    workflow = _unfinished(run)
     if not run.owner_alive():
         raise StateError(
-            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is gone"
+            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is "
+            f"gone; `argoexec stop {run.name}` marks it Failed and removes what it left"
         )
     return workflow
 
@@ -220,8 +244,18 @@ def assignments(pairs: list[str]) -> dict[str, str]:
 
 
 def stop(args: argparse.Namespace, inv: Invocation) -> int:
+    """A live run is asked to stop (its process stops the pods, runs the exit handler); a run
+    whose process is gone is finished here (see `controller.orphan`)."""
     run = state_store(args, inv, mode="write").open(args.name)
-    _running(run)
-    run.request_stop(args.message or "")
-    inv.stdout.write(f"workflow {args.name} stopped\n")
+    _unfinished(run)
+    if run.owner_alive():
+        run.request_stop(args.message or "")
+        inv.stdout.write(f"workflow {args.name} stopped\n")
+        return 0
+    done = stop_orphan(run, args.message or "")
+    inv.stdout.write(
+        f"workflow {args.name} stopped: {done.workflow['status']['message']}; removed what it "
+        f"left: {done.pods} pod directories (logs kept), {done.processes} processes, "
+        f"{done.partial_artifacts} partial artifact files\n"
+    )
     return 0
