@@ -289,7 +289,7 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
 def _emissary_command(sub: Any) -> None:
     """``emissary``: listed, and its ``--help`` answered, here; running it never reaches the
     parser (:func:`main` hands its command line over untouched)."""
-    from argoexec.emissary.main import HELP
+    from argoexec.emissary.usage import HELP
 
     usage, _, description = HELP.partition("\n\n")
     emissary = sub.add_parser(
@@ -511,8 +511,10 @@ def _invoke(args: argparse.Namespace, inv: Invocation) -> int:
 def _emissary_argv(argv: list[str]) -> list[str] | None:
     """The emissary's own command line when ``argv`` runs it (``emissary``, possibly after
     Argo's persistent flags) without asking for its help; None otherwise."""
+    if "emissary" not in argv:
+        return None  # every pod's init and wait: nothing more to import
     from argoexec.emissary.frozen import split_global_flags
-    from argoexec.emissary.main import help_requested
+    from argoexec.emissary.usage import help_requested
 
     flags, rest = split_global_flags(argv)
     if rest[:1] != ["emissary"] or help_requested(rest[1:]):

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     verb, args = (rest[0], rest[1:]) if rest else ("", [])
     if verb == "emissary":
         # Imported here so that ``kill`` does not pay for the emissary's imports.
-        from argoexec.emissary.main import HELP, help_requested
         from argoexec.emissary.main import main as emissary_main
+        from argoexec.emissary.usage import HELP, help_requested
 
         if help_requested(args):
             sys.stdout.write(HELP)
