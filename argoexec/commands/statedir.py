@@ -10,15 +10,16 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.config import controller_state_dir
+from argoexec.config import STATE_DIR_ENV, controller_state_dir, state_dir_from_env
 from argoexec.controller.state import StateStore
 
-STATE_DIR_VARIABLE = "ARGOEXEC_STATE_DIR"
+Mode = Literal["read", "write", "create"]
 
 
-def state_store(args: argparse.Namespace, inv: Invocation, *, mode: str = "read") -> StateStore:
+def state_store(args: argparse.Namespace, inv: Invocation, *, mode: Mode = "read") -> StateStore:
     """The runs under ``--state-dir``, else under the configured state directory, checked for
     ``mode``: ``read``; ``write`` (files are written into existing runs: probed); ``create``
     (a run is created: the directory too, if missing)."""
@@ -26,15 +27,15 @@ def state_store(args: argparse.Namespace, inv: Invocation, *, mode: str = "read"
     root = Path(given or controller_state_dir(inv.config.environ)).absolute()
     if given:
         where = f"--state-dir {given}"
-    elif inv.config.environ.get(STATE_DIR_VARIABLE, "").strip():
-        where = f"{STATE_DIR_VARIABLE}={root}"
+    elif state_dir_from_env(inv.config.environ):
+        where = f"{STATE_DIR_ENV}={root}"
     else:
         where = f"the state directory {root}"
     _check(root, where, mode)
     return StateStore(root)
 
 
-def _check(root: Path, where: str, mode: str) -> None:
+def _check(root: Path, where: str, mode: Mode) -> None:
     if not root.exists():
         for parent in root.parents:  # the first one that exists must be a directory
             if parent.exists():

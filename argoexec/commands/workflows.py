@@ -2,7 +2,8 @@
 
 Each reads the run's directory in the state directory (``--state-dir``, else
 ``config.controller_state_dir``); ``resume`` and ``stop`` leave a request there that the running
-``argoexec run`` process picks up.
+``argoexec run`` process picks up. A run whose process is gone is finished by ``stop`` itself
+(``controller.orphan``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ def start_ticks(pid: int) -> str | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether a process (not a zombie) of that pid exists."""
     if pid <= 0:
         return False
     try:

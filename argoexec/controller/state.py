@@ -67,7 +67,7 @@ def _write_atomic(path: Path, data: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise StateError(f"cannot write {path}: {os_cause(exc, path.parent)}") from exc
+        raise StateError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)

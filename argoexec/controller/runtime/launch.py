@@ -108,8 +108,17 @@ class Launcher:
                 hostname=ctx.name,
                 as_pid_1=True,
             )
-            log, record = ctx.dirs.log(name), ctx.dirs.process(name)
-            return Launch(full, env, None, log, termination, True, fallback, record, ctx.dirs.root)
+            return Launch(
+                full,
+                env,
+                None,
+                ctx.dirs.log(name),
+                termination,
+                True,
+                fallback,
+                record=ctx.dirs.process(name),
+                pod_dir=ctx.dirs.root,
+            )
         return self._unsandboxed(
             ctx, name, argv=argv, env=env, mounts=mounts, working_dir=working_dir, fallback=fallback
         )
@@ -151,9 +160,16 @@ class Launcher:
         else:  # a user command: also the paths inside shell lines (`wc -l < /data/in.txt`)
             command = [paths.map_text(w) for w in argv]
         termination = ctx.dirs.termination(name)
-        log, record = ctx.dirs.log(name), ctx.dirs.process(name)
         return Launch(
-            command, mapped_env, cwd, log, termination, False, fallback, record, ctx.dirs.root
+            command,
+            mapped_env,
+            cwd,
+            ctx.dirs.log(name),
+            termination,
+            False,
+            fallback,
+            record=ctx.dirs.process(name),
+            pod_dir=ctx.dirs.root,
         )
 
     def is_executor(self, container: Mapping[str, Any]) -> bool:

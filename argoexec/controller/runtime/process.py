@@ -187,10 +187,13 @@ class ContainerProcess:
 def full_disk(directory: Path) -> str | None:
     """``<directory>: No space left on device`` when a page cannot be written there now (an
     unnamed file, never left behind); None when there is room, or it cannot be told."""
+    unnamed = getattr(os, "O_TMPFILE", None)  # Linux
+    if unnamed is None:
+        return None
     try:
-        fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY, 0o600)
+        fd = os.open(directory, unnamed | os.O_WRONLY, 0o600)
     except OSError:
-        return None  # no such directory, or no O_TMPFILE here: cannot tell
+        return None  # no such directory, or a file system without unnamed files: cannot tell
     try:
         os.write(fd, bytes(_PROBE_BYTES))
     except OSError as exc:
