@@ -14,8 +14,9 @@ Exit codes:
 Every sub-command accepts Argo's persistent flags (``--loglevel``, ``--log-format``,
 ``--gloglevel``) and kubectl's client flags. Flags we do not know are tolerated when written as
 ``--flag`` or ``--flag=value`` (the controller may append ``executor.args``); an unknown flag's
-separate value would be taken for a positional argument. ``emissary`` is handed over before any
-parsing (its command line after ``--`` belongs to the user).
+separate value would be taken for a positional argument. ``emissary`` (alone or after Argo's
+persistent flags) is handed over before any parsing, since its command line after ``--`` belongs
+to the user; only ``-h``/``--help`` before ``--`` is answered here, as help.
 """
 
 from __future__ import annotations
@@ -285,6 +286,35 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
             leaf.add_argument("--message", default="", metavar="TEXT")
 
 
+def _emissary_command(sub: Any) -> None:
+    """``emissary``: listed, and its ``--help`` answered, here; running it never reaches the
+    parser (:func:`main` hands its command line over untouched)."""
+    from argoexec.emissary.usage import HELP
+
+    usage, _, description = HELP.partition("\n\n")
+    emissary = sub.add_parser(
+        "emissary",
+        help="run a user container's command as its PID 1 (argoexec emissary -- CMD ARGS...)",
+        usage=usage.removeprefix("usage: "),
+        description=description.strip(),
+        allow_abbrev=False,
+    )
+    _global_flags(emissary, suppress=True)
+    emissary.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command"
+    )
+    emissary.set_defaults(run=_misplaced_emissary_flags, command="emissary")
+
+
+def _misplaced_emissary_flags(args: argparse.Namespace, inv: Invocation) -> int:
+    from argoexec.commands import UsageError
+
+    raise UsageError(
+        "emissary: only --loglevel, --log-format and --gloglevel may come before `emissary`; "
+        "write: argoexec emissary [FLAGS] -- CMD [ARGS...]"
+    )
+
+
 def _lint_command(sub: Any) -> None:
     lint = sub.add_parser(
         "lint", help="check workflow documents without running them", allow_abbrev=False
@@ -386,6 +416,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "action", metavar="ACTION", help="get, create, apply, replace, patch or delete"
     )
     resource.set_defaults(run=_lazy("argoexec.commands.resource", "resource"), command="resource")
+    _emissary_command(sub)
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)
     kill.add_argument("signal", metavar="SIGNAL", help="signal number, e.g. 15")
@@ -477,13 +508,28 @@ def _invoke(args: argparse.Namespace, inv: Invocation) -> int:
         return exit_code_for(exc, args.command)
 
 
+def _emissary_argv(argv: list[str]) -> list[str] | None:
+    """The emissary's own command line when ``argv`` runs it (``emissary``, possibly after
+    Argo's persistent flags) without asking for its help; None otherwise."""
+    if "emissary" not in argv:
+        return None  # every pod's init and wait: nothing more to import
+    from argoexec.emissary.frozen import split_global_flags
+    from argoexec.emissary.usage import help_requested
+
+    flags, rest = split_global_flags(argv)
+    if rest[:1] != ["emissary"] or help_requested(rest[1:]):
+        return None
+    return flags + rest[1:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     process_entry = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["emissary"]:
+    emissary_argv = _emissary_argv(argv)
+    if emissary_argv is not None:
         from argoexec.emissary.main import main as emissary_main
 
-        return emissary_main(argv[1:])
+        return emissary_main(emissary_argv)
     try:
         args = _parse(build_parser(argv), argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)

@@ -376,11 +376,19 @@ class ExecutorConfig:
         return self.environ.get(name)
 
 
+STATE_DIR_ENV = "ARGOEXEC_STATE_DIR"
+
+
+def state_dir_from_env(env: Mapping[str, str]) -> bool:
+    """Whether ``ARGOEXEC_STATE_DIR`` chose the state directory (messages name it then)."""
+    return bool((env.get(STATE_DIR_ENV) or "").strip())
+
+
 def controller_state_dir(env: Mapping[str, str]) -> Path:
     """Where the thin controller keeps its runs: ``ARGOEXEC_STATE_DIR``, else the XDG state
     directory (``$XDG_STATE_HOME/argoexec``, which the XDG spec requires to be absolute), else
     ``$HOME/.local/state/argoexec``."""
-    explicit = (env.get("ARGOEXEC_STATE_DIR") or "").strip()
+    explicit = (env.get(STATE_DIR_ENV) or "").strip()
     if explicit:
         return Path(explicit)
     xdg = (env.get("XDG_STATE_HOME") or "").strip()

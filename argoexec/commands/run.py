@@ -28,7 +28,8 @@ import yaml
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.lint import STRICT_HINT
-from argoexec.commands.workflows import assignments, state_store
+from argoexec.commands.statedir import state_store
+from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
@@ -37,7 +38,7 @@ from argoexec.controller.pod.context import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
-from argoexec.controller.state import RunDir
+from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
 from argoexec.controller.workflow.documents import (
     DocumentError,
@@ -169,7 +170,7 @@ def _from_cron(
 def run(args: argparse.Namespace, inv: Invocation) -> int:
     parameters = _parameters(args.parameter, getattr(args, "parameter_file", None))
     documents, workflow = _load(args, inv, parameters)
-    store = state_store(args, inv)
+    store = state_store(args, inv, mode="create")
     name = workflow_name(workflow)
     kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
     options = RunOptions(
@@ -198,8 +199,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     control = _Deferred()
 
     def on_change(snapshot: dict[str, Any]) -> None:
-        control.target.write_workflow(snapshot)
-        _write_metrics(control.target, runner)
+        control.recorder.record(snapshot, runner)
         progress.update(snapshot)
 
     try:
@@ -215,29 +215,64 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None
-    run_dir = store.create(name)
+    run_dir = _start_state(store, name, runner)
     if run_dir.pods_dir != runtime.root:
         raise RuntimeError(f"state layout mismatch: {run_dir.pods_dir} != {runtime.root}")
-    run_dir.mark_owner(os.getpid())
-    control.target = run_dir
+    control.target, control.recorder = run_dir, _Recorder(run_dir)
     try:
         with _interrupts(runner):
             final = runner.run()
     finally:
         runtime.close()
     progress.close()
-    run_dir.write_workflow(final)
-    _write_metrics(run_dir, runner)
-    _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
+    try:
+        control.recorder.record(final, runner, final=True)
+    finally:  # the outcome is shown even when it could not be recorded
+        _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
     return 0 if final["status"]["phase"] == "Succeeded" else 1
 
 
-def _write_metrics(run_dir: RunDir, runner: WorkflowRunner) -> None:
-    """`metrics.prom` in the run's directory, once the run has metrics (real-time gauges read
-    now): `argoexec get NAME -o metrics` prints it."""
-    metrics = runner.run_state.metrics
-    if metrics.registry:
-        run_dir.write_metrics(metrics.text())
+def _start_state(store: StateStore, name: str, runner: WorkflowRunner) -> RunDir:
+    """The run's directory with its first state (Pending) in it, before anything runs: a run
+    whose state cannot be recorded (a full disk) does not start and leaves nothing behind."""
+    run_dir = store.create(name, owner=os.getpid())
+    try:
+        run_dir.write_workflow(runner.workflow())
+    except StateError as exc:
+        store.remove(run_dir)
+        raise StateError(f"{exc}; nothing was run") from None
+    return run_dir
+
+
+class _Recorder:
+    """Writes the run's state (`workflow.json`, `metrics.prom`) as it changes. A write that
+    fails while the run goes on (a full disk) is logged once per cause and made again with
+    the next change; the last write's failure is the run's error (exit 64)."""
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self.run_dir = run_dir
+        self._told: set[str] = set()
+
+    def record(
+        self, snapshot: dict[str, Any], runner: WorkflowRunner, *, final: bool = False
+    ) -> None:
+        try:
+            self.run_dir.write_workflow(snapshot)
+            metrics = runner.run_state.metrics
+            if metrics.registry:  # real-time gauges are read now
+                self.run_dir.write_metrics(metrics.text())
+        except StateError as exc:
+            if final:
+                phase = (snapshot.get("status") or {}).get("phase")
+                raise StateError(
+                    f"workflow {self.run_dir.name} ended {phase}, but its final state could not "
+                    f"be recorded: {exc}"
+                ) from None
+            if str(exc) not in self._told:
+                self._told.add(str(exc))
+                log.warning(
+                    "%s; the run goes on, the state is written again at the next change", exc
+                )
 
 
 def _print_final(
@@ -287,6 +322,7 @@ class _Deferred:
     """The run directory, created only once the workflow was accepted."""
 
     target: RunDir
+    recorder: _Recorder
 
     def stop_requested(self) -> str | None:
         return self.target.stop_requested()

@@ -2,7 +2,8 @@
 
 Each reads the run's directory in the state directory (``--state-dir``, else
 ``config.controller_state_dir``); ``resume`` and ``stop`` leave a request there that the running
-``argoexec run`` process picks up.
+``argoexec run`` process picks up. A run whose process is gone is finished by ``stop`` itself
+(``controller.orphan``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.config import controller_state_dir
+from argoexec.commands.statedir import state_store
+from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import (
     find_nodes,
     list_row,
@@ -25,23 +27,32 @@ from argoexec.controller.render import (
     table,
 )
 from argoexec.controller.runtime.volumes import PodDirs
-from argoexec.controller.state import RunDir, StateError, StateStore
+from argoexec.controller.state import RunDir, StateError
 
 _FINISHED = frozenset({"Succeeded", "Failed", "Error"})
 
 
-def state_store(args: argparse.Namespace, inv: Invocation) -> StateStore:
-    """The runs under ``--state-dir``, else under the configured state directory."""
-    root = getattr(args, "state_dir", None) or controller_state_dir(inv.config.environ)
-    return StateStore(Path(root))
-
-
 def _read(run: RunDir) -> dict[str, Any]:
     """The run's Workflow; a stand-in naming the problem when its state cannot be read."""
+    if not run.has_state():
+        return _stateless(run)
     try:
         return run.read_workflow()
     except StateError as exc:
         return {"metadata": {"name": run.name}, "status": {"phase": "Unknown", "message": str(exc)}}
+
+
+def _stateless(run: RunDir) -> dict[str, Any]:
+    """A run that recorded no state yet: starting, or its process died before it could."""
+    if run.owner_alive():
+        message = "starting: no state recorded yet"
+    else:
+        pid = run.owner_pid()
+        message = (
+            f"its process{f' (pid {pid})' if pid else ''} ended before it recorded any state; "
+            f"`argoexec stop {run.name}` marks it Failed"
+        )
+    return {"metadata": {"name": run.name}, "status": {"phase": "Pending", "message": message}}
 
 
 def _phase(workflow: dict[str, Any]) -> str:
@@ -83,7 +94,7 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
         # The custom metrics the run emitted (metrics.prometheus), in the Prometheus format.
         inv.stdout.write(run.read_metrics())
         return 0
-    workflow = run.read_workflow()
+    workflow = run.read_workflow() if run.has_state() else _stateless(run)
     if args.output == "json":
         inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
     elif args.output == "yaml":
@@ -95,7 +106,8 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
     if _orphaned(run, workflow):
         inv.stderr.write(
             f"note: the process that ran {args.name} (pid {run.owner_pid()}) is gone; "
-            "this is its last recorded state\n"
+            f"this is its last recorded state (`argoexec stop {args.name}` marks it Failed "
+            "and removes what it left)\n"
         )
     return 0
 
@@ -132,31 +144,48 @@ def logs(args: argparse.Namespace, inv: Invocation) -> int:
             )
         inv.stdout.write(path.read_text(errors="replace"))
         return 0
+    found: list[tuple[dict[str, Any], Path]] = []
+    containers: set[str] = set()
     for node in pod_nodes(workflow):
-        path = PodDirs(run.pods_dir / str(pod_name_of(workflow, node))).log(args.container)
-        if path.is_file():
-            prefix = f"{node.get('displayName') or node.get('name')}: "
-            for line in path.read_text(errors="replace").splitlines():
-                inv.stdout.write(f"{prefix}{line}\n")
+        dirs = PodDirs(run.pods_dir / str(pod_name_of(workflow, node)))
+        containers.update(p.stem for p in dirs.logs.glob("*.log"))
+        if dirs.log(args.container).is_file():
+            found.append((node, dirs.log(args.container)))
+    if not found and containers:
+        raise StateError(
+            f"no pod of workflow {args.name!r} has a container {args.container!r} "
+            f"(containers with logs: {', '.join(sorted(containers))})"
+        )
+    for node, path in found:
+        prefix = f"{node.get('displayName') or node.get('name')}: "
+        for line in path.read_text(errors="replace").splitlines():
+            inv.stdout.write(f"{prefix}{line}\n")
     return 0
+
+
+def _unfinished(run: RunDir) -> dict[str, Any]:
+    """The run's Workflow (a stand-in if it recorded none yet), unless it has finished."""
+    workflow = run.read_workflow() if run.has_state() else _stateless(run)
+    phase = _phase(workflow)
+    if phase in _FINISHED:
+        raise StateError(f"workflow {run.name!r} is not running: it has finished ({phase})")
+    return workflow
 
 
 def _running(run: RunDir) -> dict[str, Any]:
     """The run's Workflow, if a live process is still running it; else a clear error."""
-    workflow = run.read_workflow()
-    phase = _phase(workflow)
-    if phase in _FINISHED:
-        raise StateError(f"workflow {run.name!r} is not running: it has finished ({phase})")
+    workflow = _unfinished(run)
     if not run.owner_alive():
         raise StateError(
-            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is gone"
+            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is "
+            f"gone; `argoexec stop {run.name}` marks it Failed and removes what it left"
         )
     return workflow
 
 
 def resume(args: argparse.Namespace, inv: Invocation) -> int:
     supplied = assignments(getattr(args, "parameter", None) or [])
-    run = state_store(args, inv).open(args.name)
+    run = state_store(args, inv, mode="write").open(args.name)
     workflow = _running(run)
     node_id: str | None = None
     if args.node:
@@ -167,11 +196,41 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
                 f"({node.get('type')}, {node.get('phase')})"
             )
         node_id = str(node.get("id"))
+        targets = [node]
+    else:
+        targets = [
+            node
+            for node in ((workflow.get("status") or {}).get("nodes") or {}).values()
+            if node.get("type") == "Suspend" and node.get("phase") == "Running"
+        ]
+    _check_supplied(args.name, targets, supplied)
     if supplied:
         run.request_supplied(node_id, supplied)  # before the resume it goes with
     run.request_resume(node_id)
     inv.stdout.write(f"workflow {args.name} resumed\n")
     return 0
+
+
+def _check_supplied(name: str, targets: list[dict[str, Any]], supplied: dict[str, str]) -> None:
+    """Every `-p` name must be an output parameter each targeted suspended node expects
+    (`valueFrom.supplied`, listed in its outputs while it waits), as `argo node set` checks."""
+    if supplied and not targets:
+        raise UsageError(
+            f"workflow {name!r} has no suspended node to take -p {', '.join(supplied)}; "
+            "nothing was changed"
+        )
+    for node in targets:
+        declared = ((node.get("outputs") or {}).get("parameters")) or []
+        expected = [
+            str(p.get("name")) for p in declared if "supplied" in (p.get("valueFrom") or {})
+        ]
+        for key in supplied:
+            if key not in expected:
+                raise UsageError(
+                    f"node is not expecting output parameter '{key}': suspended node "
+                    f"{node.get('displayName')!r} of workflow {name!r} expects "
+                    f"{', '.join(expected) or 'none'}; nothing was changed"
+                )
 
 
 def assignments(pairs: list[str]) -> dict[str, str]:
@@ -186,8 +245,18 @@ def assignments(pairs: list[str]) -> dict[str, str]:
 
 
 def stop(args: argparse.Namespace, inv: Invocation) -> int:
-    run = state_store(args, inv).open(args.name)
-    _running(run)
-    run.request_stop(args.message or "")
-    inv.stdout.write(f"workflow {args.name} stopped\n")
+    """A live run is asked to stop (its process stops the pods, runs the exit handler); a run
+    whose process is gone is finished here (see `controller.orphan`)."""
+    run = state_store(args, inv, mode="write").open(args.name)
+    _unfinished(run)
+    if run.owner_alive():
+        run.request_stop(args.message or "")
+        inv.stdout.write(f"workflow {args.name} stopped\n")
+        return 0
+    done = stop_orphan(run, args.message or "")
+    inv.stdout.write(
+        f"workflow {args.name} stopped: {done.workflow['status']['message']}; removed what it "
+        f"left: {done.pods} pod directories (logs kept), {done.processes} processes, "
+        f"{done.partial_artifacts} partial artifact files\n"
+    )
     return 0

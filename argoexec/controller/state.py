@@ -21,15 +21,20 @@ takers never both get it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from argoexec.controller.processes import same_process, start_ticks
+from argoexec.errors import os_cause
 
 # Kubernetes object names (DNS-1123 subdomain): also keeps a name a single path component.
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -57,50 +62,22 @@ def _check_name(name: str) -> None:
 
 def _write_atomic(path: Path, data: str) -> None:
     """Write ``data`` to ``path`` via a temporary dot-file in the same directory and a rename,
-    so readers see the old content or the new, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    so readers see the old content or the new, never a mix (nor a half-written file on a full
+    disk: the temporary file is removed). Failures are StateErrors naming the file."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise StateError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise StateError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
-
-
-def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22): with
-    the pid it names one process, even after the pid is reused. None where there is no /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def _proc_state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[0] if fields else None
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    # An exited child its parent has not reaped yet still answers signal 0.
-    return _proc_state(pid) != "Z"
 
 
 class RunDir:
@@ -139,6 +116,10 @@ class RunDir:
     def write_workflow(self, workflow: dict[str, Any]) -> None:
         _write_atomic(self.path / _WORKFLOW, json.dumps(workflow, indent=1, sort_keys=False))
 
+    def has_state(self) -> bool:
+        """Whether the run recorded its Workflow yet."""
+        return (self.path / _WORKFLOW).exists()
+
     def read_workflow(self) -> dict[str, Any]:
         path = self.path / _WORKFLOW
         try:
@@ -171,7 +152,7 @@ class RunDir:
 
     def mark_owner(self, pid: int) -> None:
         """Record the process that runs this workflow (``argoexec run``)."""
-        ticks = _start_ticks(pid)
+        ticks = start_ticks(pid)
         _write_atomic(self.path / _OWNER, f"{pid} {ticks}\n" if ticks else f"{pid}\n")
 
     def owner_pid(self) -> int | None:
@@ -189,16 +170,31 @@ class RunDir:
             pid = int(parts[0])
         except (OSError, ValueError, IndexError):
             return False
-        if not _pid_alive(pid):
-            return False
-        recorded = parts[1] if len(parts) > 1 else None
-        current = _start_ticks(pid)
-        return recorded is None or current is None or recorded == current
+        return same_process(pid, parts[1] if len(parts) > 1 else None)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the run's lock (an advisory lock on its directory) for the block; a StateError
+        if another process holds it (e.g. a concurrent ``argoexec stop`` finishing it)."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateError(
+                    f"workflow {self.name!r} is being changed by another process; try again"
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     # --- Requests from other processes ------------------------------------------------------
 
     def _request(self, name: str, data: str) -> None:
-        self.requests_dir.mkdir(exist_ok=True)
+        try:
+            self.requests_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot write a request: {os_cause(exc)}") from exc
         _write_atomic(self.requests_dir / name, data)
 
     def request_stop(self, message: str) -> None:
@@ -283,23 +279,38 @@ class StateStore:
         names = [run.name for run in self.runs()]
         return ", ".join(names) if names else "none"
 
-    def create(self, name: str) -> RunDir:
-        """A new, empty run directory; fails if a run of that name exists."""
+    def create(self, name: str, *, owner: int | None = None) -> RunDir:
+        """A new, empty run directory, owned by process ``owner`` when given; fails if a run of
+        that name exists. All or nothing: a directory that could not be completed (a full
+        disk) is removed again."""
         _check_name(name)
-        self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / name
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             path.mkdir()
         except FileExistsError:
             raise StateError(
                 f"a workflow named {name!r} already exists in {self.root}; "
                 "choose another name (or use metadata.generateName)"
             ) from None
-        _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
+        except OSError as exc:
+            raise StateError(f"cannot create the run directory: {os_cause(exc)}") from exc
         run = RunDir(name, path)
-        run.pods_dir.mkdir()
-        run.requests_dir.mkdir()
+        try:
+            if owner is not None:
+                run.mark_owner(owner)  # before `created`: a listed run always has its owner
+            _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
+            run.pods_dir.mkdir()
+            run.requests_dir.mkdir()
+        except (OSError, StateError) as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            cause = os_cause(exc) if isinstance(exc, OSError) else str(exc)
+            raise StateError(f"cannot create the run directory {path}: {cause}") from exc
         return run
+
+    def remove(self, run: RunDir) -> None:
+        """Remove a run's directory entirely (a run that never recorded any state)."""
+        shutil.rmtree(run.path, ignore_errors=True)
 
     def open(self, name: str) -> RunDir:
         """An existing run; the error lists the runs there are."""

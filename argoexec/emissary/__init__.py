@@ -12,6 +12,8 @@ File protocol under ``/var/run/argo`` (the root can be moved with ``ARGOEXEC_VAR
 ``ctr/<ctr>/signal``            a decimal signal number; consumed (deleted), then delivered
 ``ctr/<ctr>/before``/``after``  debug-pause release markers
 ``ctr/<ctr>/exitcode``          decimal exit code, no newline, 0644 — always the LAST write
+                                (``exitcode.tmp``, written blank before the command runs,
+                                holds its room on the file system, then is renamed to it)
 ``outputs/parameters/<path>``   byte copies of main's output parameter files
 ``outputs/artifacts/<path>.tgz`` tar+gzip of main's output artifact paths
 =============================== ============================================================

@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     if verb == "emissary":
         # Imported here so that ``kill`` does not pay for the emissary's imports.
         from argoexec.emissary.main import main as emissary_main
+        from argoexec.emissary.usage import HELP, help_requested
 
+        if help_requested(args):
+            sys.stdout.write(HELP)
+            return 0
         return emissary_main(flags + args)
     if verb == "kill":
         return kill(args)

@@ -46,6 +46,7 @@ def run(argv: list[str], settings: EmissarySettings) -> int:
     os.umask(0)
     try:
         settings.varrun.ctr(settings.container).mkdir(mode=0o777, parents=True, exist_ok=True)
+        _reserve_exit_code(settings)
         template = read_template(settings)
         command = command_line(argv, settings)
         exit_file_code = process_code = _run_template(template, command, settings)
@@ -204,13 +205,41 @@ def _write_termination_log(settings: EmissarySettings, message: str) -> None:
         print(f"unable to write termination log: {exc}", file=sys.stderr)
 
 
+# Room for any exit code ("-1" .. "255"), written before the command runs.
+_RESERVED = b" " * 16
+
+
+def _reserve_exit_code(settings: EmissarySettings) -> None:
+    """Write the exit code's file, blank, before the command runs: the code then overwrites
+    bytes the file system already gave (tmpfs, and ext4 and XFS, which reserve room when a
+    write is accepted), so it is recorded even if the command filled the disk. Without the
+    room (a disk already full) the command is not run: its outcome could not be recorded."""
+    tmp = settings.varrun.exitcode(settings.container).with_name(_EXIT_CODE_TMP)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, _RESERVED)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise EmissaryError(f"cannot record the exit code at {tmp}: {exc.strerror}") from exc
+
+
+_EXIT_CODE_TMP = "exitcode.tmp"
+
+
 def _write_exit_code(settings: EmissarySettings, code: int) -> None:
-    """The very last write: its existence tells the wait container we are done."""
+    """The very last write: its existence tells the wait container we are done. It goes into
+    the file reserved at the start (no O_TRUNC: truncating first would give its room away)."""
     path = settings.varrun.exitcode(settings.container)
     with contextlib.suppress(OSError):
         path.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
-        tmp = path.with_name("exitcode.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(str(code))
+        tmp = path.with_name(_EXIT_CODE_TMP)
+        data = str(code).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
         os.replace(tmp, path)

@@ -487,3 +487,31 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onexc=lambda _f, _p, exc: ignore_missing(exc))
     else:
         shutil.rmtree(path, onerror=lambda _f, _p, info: ignore_missing(info[1]))
+
+
+def remove_partial_writes(root: str | Path, key: str) -> list[Path]:
+    """Remove what interrupted saves left under ``key`` of the repository at ``root``: the
+    temporary ``.argoexec-tmp-*`` entries, never listed nor loaded, of writers that died (the
+    caller knows they did: a live writer's file would be taken from under it). Symlinks are
+    never followed; a key that leaves the root removes nothing. The entries removed."""
+    try:
+        base = Path(root, clean_key(key))
+        inside = base.resolve().is_relative_to(Path(root).resolve())
+    except (ValueError, OSError):
+        return []
+    if not inside or base.is_symlink() or not base.is_dir():
+        return []
+    removed: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        for name in [*dirnames, *filenames]:
+            if not name.startswith(TMP_PREFIX):
+                continue
+            path = Path(dirpath, name)
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not path.is_symlink():
+                    _remove_tree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+        dirnames[:] = [d for d in dirnames if not d.startswith(TMP_PREFIX)]
+    return removed

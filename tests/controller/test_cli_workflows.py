@@ -55,9 +55,22 @@ def state(tmp_path: Path) -> StateStore:
     write_log(steps, wf, "hello2b", "b failed\n")
     write_log(steps, wf, "hello2b", "wait says hi\n", ctr="wait")
     live = store.create("approval-k")
-    live.write_workflow(suspended_workflow())
+    live.write_workflow(approval_workflow())
     live.mark_owner(os.getpid())
     return store
+
+
+def approval_workflow() -> dict[str, Any]:
+    """A live suspended workflow whose node expects `answer` and `by` (valueFrom.supplied)."""
+    wf = suspended_workflow()
+    node = find_nodes(wf, "approve")[0]
+    node["outputs"] = {
+        "parameters": [
+            {"name": "answer", "valueFrom": {"supplied": {}}},
+            {"name": "by", "valueFrom": {"supplied": {}, "default": "me"}},
+        ]
+    }
+    return wf
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -123,15 +136,6 @@ def test_list_of_an_empty_state_dir_says_so(
     assert run_cli(capsys, "list", "--state-dir", str(tmp_path / "none")) == (
         0, "No workflows found\n", "",
     )  # fmt: skip
-
-
-def test_a_run_without_state_yet_is_listed_as_unknown(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    StateStore(tmp_path).create("fresh")
-    code, out, _ = run_cli(capsys, "list", "--state-dir", str(tmp_path))
-    assert code == 0
-    assert re.search(r"^fresh +Unknown .*has no state yet", out, re.M)
 
 
 # --- get ------------------------------------------------------------------------------------
@@ -201,6 +205,22 @@ def test_logs_of_every_pod_are_prefixed_and_in_start_order(
     code, out, _ = run_cli(capsys, "logs", "steps-abc", "--state-dir", str(state.root))
     assert code == 0
     assert out == ("hello1: hello from 1\nhello2a: a one\nhello2a: a two\nhello2b: b failed\n")
+
+
+def test_logs_of_a_container_no_pod_has_name_the_containers_there_are(
+    state: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(state.root)
+    code, out, err = run_cli(capsys, "logs", "steps-abc", "-c", "nosuchctr", "--state-dir", root)
+    assert (code, out) == (64, "")
+    assert "no pod of workflow 'steps-abc' has a container 'nosuchctr'" in err
+    assert "(containers with logs: main, wait)" in err
+    # a container only some pods have is not an error: those pods' logs are printed
+    code, out, _ = run_cli(capsys, "logs", "steps-abc", "-c", "wait", "--state-dir", root)
+    assert (code, out) == (0, "hello2b: wait says hi\n")
+    # nothing logged yet anywhere: nothing to print, and nothing to say it is wrong
+    code, out, err = run_cli(capsys, "logs", "approval-k", "-c", "nosuchctr", "--state-dir", root)
+    assert (code, out, err) == (0, "", "")
 
 
 def test_logs_of_one_node_by_display_name_name_or_id(
@@ -280,13 +300,43 @@ def test_resume_with_values_supplies_them_before_resuming(
     argv = ["resume", "approval-k", "--node", "approve", "-p", "answer=yes", "-p", "by=me=too"]
     assert run_cli(capsys, *argv, "--state-dir", str(state.root))[0] == 0
     run = state.open("approval-k")
-    node_id = find_nodes(suspended_workflow(), "approve")[0]["id"]
+    node_id = find_nodes(approval_workflow(), "approve")[0]["id"]
     assert run.take_supplied() == [(node_id, {"answer": "yes", "by": "me=too"})]
     assert run.take_resume_requests() == [node_id]
     assert run.take_supplied() == []
     code, _, err = run_cli(capsys, "resume", "approval-k", "-p", "novalue", "--state-dir", "x")
     assert code == 2
     assert "-p 'novalue': expected NAME=VALUE" in err
+
+
+@pytest.mark.parametrize("node", [["--node", "approve"], []])
+def test_resume_refuses_a_value_the_node_does_not_expect_and_changes_nothing(
+    state: StateStore, capsys: pytest.CaptureFixture[str], node: list[str]
+) -> None:
+    argv = ["resume", "approval-k", *node, "-p", "answer=yes", "-p", "nosuch=1"]
+    code, out, err = run_cli(capsys, *argv, "--state-dir", str(state.root))
+    assert (code, out) == (2, "")
+    assert "node is not expecting output parameter 'nosuch'" in err  # Argo's words
+    assert "suspended node 'approve' of workflow 'approval-k' expects answer, by" in err
+    run = state.open("approval-k")
+    assert (run.take_supplied(), run.take_resume_requests()) == ([], [])
+
+
+def test_resume_with_values_but_no_suspended_node_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = StateStore(tmp_path)
+    run = store.create("steps-live")
+    wf = steps_workflow()
+    wf["status"]["phase"] = "Running"
+    run.write_workflow(wf)
+    run.mark_owner(os.getpid())
+    code, _, err = run_cli(
+        capsys, "resume", "steps-live", "-p", "a=1", "--state-dir", str(tmp_path)
+    )
+    assert code == 2
+    assert "workflow 'steps-live' has no suspended node to take -p a" in err
+    assert (run.take_supplied(), run.take_resume_requests()) == ([], [])
 
 
 def test_resume_of_a_node_that_is_not_suspended_is_refused(
@@ -332,8 +382,12 @@ def test_stop_and_resume_refuse_a_run_that_is_not_running(
     assert code == 64
     assert "workflow 'dag-xyz' is not running: it has finished (Failed)" in err
     code, _, err = run_cli(capsys, command, "steps-abc", "--state-dir", root)
-    assert code == 64
-    assert re.search(r"workflow 'steps-abc' is not running: its process \(pid \d+\) is gone", err)
+    if command == "resume":
+        assert code == 64
+        assert re.search(r"'steps-abc' is not running: its process \(pid \d+\) is gone", err)
+    else:  # a run whose process is gone is finished by the stop itself (test_orphan.py)
+        assert code == 0, err
+        assert state.open("steps-abc").read_workflow()["status"]["phase"] == "Failed"
     for name in ("dag-xyz", "steps-abc"):
         assert state.open(name).stop_requested() is None
         assert state.open(name).take_resume_requests() == []

@@ -283,6 +283,33 @@ def test_values_supplied_with_the_resume_become_the_suspend_nodes_outputs(
     assert run.result("wf[1].after") == "yes"
 
 
+def test_a_suspended_node_lists_the_outputs_it_expects_until_it_is_resumed(
+    tmp_path: Path,
+) -> None:
+    """As Argo's suspend node (`argo node set` checks names against them)."""
+    seen: list[Any] = []
+
+    def resume_when_suspended(control: Control, workflow: dict[str, Any]) -> None:
+        node = _node(workflow, "wf[0].wait")
+        if node is not None and node["phase"] == "Running" and control.resumes_sent == 0:
+            seen.append(node.get("outputs"))
+            control.resume("wf[0].wait", {"answer": "ok"})
+
+    run = run_controlled(tmp_path, APPROVAL, on_snapshot=resume_when_suspended)
+
+    assert run.phase == "Succeeded", run.explain()
+    assert seen == [
+        {
+            "parameters": [
+                {"name": "answer", "valueFrom": {"supplied": {}}},
+                {"name": "reviewer", "valueFrom": {"default": "nobody", "supplied": {}}},
+            ]
+        }
+    ]
+    outputs = run.node("wf[0].wait")["outputs"]["parameters"]
+    assert [(p["name"], p["value"]) for p in outputs] == [("answer", "ok"), ("reviewer", "nobody")]
+
+
 def test_a_supplied_output_without_a_value_or_default_is_an_error(tmp_path: Path) -> None:
     run = run_controlled(tmp_path, APPROVAL, on_snapshot=_resume_with({}))
 

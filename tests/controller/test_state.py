@@ -14,6 +14,7 @@ import pytest
 
 from argoexec.config import controller_state_dir
 from argoexec.controller.state import StateError, StateStore
+from tests.tmpfs import fill, tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,6 +50,41 @@ def test_a_created_run_can_be_opened_and_has_a_pods_dir(tmp_path: Path) -> None:
     assert run.pods_dir.is_dir()
     opened = store.open("hello-abc")
     assert (opened.name, opened.path) == (run.name, run.path)
+
+
+def test_a_run_is_created_with_its_owner_or_not_at_all(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    run = store.create("hello-abc", owner=os.getpid())
+    assert run.owner_pid() == os.getpid() and run.owner_alive()
+    with tmpfs(tmp_path / "small", size="64k") as small:
+        store = StateStore(small / "state")
+        store.root.mkdir()
+        fill(small)
+        with pytest.raises(StateError) as failed:
+            store.create("full-abc", owner=os.getpid())
+        assert str(failed.value).startswith(
+            f"cannot create the run directory {small}/state/full-abc"
+        )
+        assert str(failed.value).endswith("No space left on device")
+        assert list(store.root.iterdir()) == []
+
+
+def test_a_workflow_that_cannot_be_written_leaves_the_last_one_whole(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "small", size="64k") as small:
+        run = StateStore(small / "state").create("wf-abc")
+        run.write_workflow({"status": {"phase": "Running"}})
+        filler = fill(small)
+        with pytest.raises(
+            StateError, match=r"cannot write .*/wf-abc/workflow.json: No space left"
+        ):
+            run.write_workflow({"status": {"phase": "Succeeded"}, "big": "x" * 100_000})
+        assert run.read_workflow() == {"status": {"phase": "Running"}}
+        assert sorted(p.name for p in run.path.iterdir()) == [
+            "created", "pods", "requests", "workflow.json",
+        ]  # fmt: skip
+        filler.unlink()
+        run.write_workflow({"status": {"phase": "Succeeded"}})
+        assert run.read_workflow() == {"status": {"phase": "Succeeded"}}
 
 
 def test_creating_a_run_twice_fails(tmp_path: Path) -> None:

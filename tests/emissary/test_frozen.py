@@ -79,6 +79,16 @@ def test_an_unknown_verb_prints_usage_and_exits_2() -> None:
     assert b"usage: argoexec emissary" in result.stderr
 
 
+def test_emissary_help_is_help_and_after_the_double_dash_a_command(emissary: Emissary) -> None:
+    result = dispatch("emissary", "--help", env=emissary.env())
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"usage: argoexec emissary [--loglevel LEVEL]")
+    assert not emissary.root.joinpath("ctr").exists()
+    result = dispatch("emissary", "--", "--help", env=emissary.env())
+    assert result.returncode == 64
+    assert emissary.exitcode() == "64"
+
+
 def test_emissary_runs_the_command_and_propagates_its_exit_code(emissary: Emissary) -> None:
     result = dispatch("emissary", "--", "sh", "-c", "exit 3", env=emissary.env(), cwd=emissary.work)
     assert result.returncode == 3

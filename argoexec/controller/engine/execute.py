@@ -470,7 +470,9 @@ def run_suspend(
         except (SubstitutionError, ValueError) as exc:
             return run.tree.refuse(node, f"suspend duration: {exc}")
         until = time.time() + wait
-    run.tree.update(node, phase=n.RUNNING)
+    # As Argo's node: while suspended it lists the output parameters it expects to be supplied
+    # (valueFrom.supplied), which `argoexec resume -p` checks its names against.
+    run.tree.update(node, phase=n.RUNNING, outputs=_expected_outputs(template))
     message = ""
     with run.lock:
         while True:
@@ -489,15 +491,21 @@ def run_suspend(
                 timeout = max(0.0, min(timeout, until - time.time()))
             run.changed.wait(timeout)
     if message:
-        return run.tree.finish(node, n.FAILED, message)
+        return run.tree.finish(node, n.FAILED, message, outputs=None)
     with run.lock:
         supplied = dict(run.supplied.get(node.id) or {})
     try:
         outputs = _suspend_outputs(template, supplied)
     except ValueError as exc:
-        return run.tree.finish(node, n.ERROR, str(exc))
+        return run.tree.finish(node, n.ERROR, str(exc), outputs=None)
     export_globals(run, template, outputs)
     return run.tree.finish(node, n.SUCCEEDED, outputs=outputs)
+
+
+def _expected_outputs(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    declared = (template.get("outputs") or {}).get("parameters") or []
+    expected = [dict(p) for p in declared if "supplied" in (p.get("valueFrom") or {})]
+    return {"parameters": expected} if expected else None
 
 
 def _suspend_outputs(

@@ -108,7 +108,17 @@ class Launcher:
                 hostname=ctx.name,
                 as_pid_1=True,
             )
-            return Launch(full, env, None, ctx.dirs.log(name), termination, True, fallback)
+            return Launch(
+                full,
+                env,
+                None,
+                ctx.dirs.log(name),
+                termination,
+                True,
+                fallback,
+                record=ctx.dirs.process(name),
+                pod_dir=ctx.dirs.root,
+            )
         return self._unsandboxed(
             ctx, name, argv=argv, env=env, mounts=mounts, working_dir=working_dir, fallback=fallback
         )
@@ -150,7 +160,17 @@ class Launcher:
         else:  # a user command: also the paths inside shell lines (`wc -l < /data/in.txt`)
             command = [paths.map_text(w) for w in argv]
         termination = ctx.dirs.termination(name)
-        return Launch(command, mapped_env, cwd, ctx.dirs.log(name), termination, False, fallback)
+        return Launch(
+            command,
+            mapped_env,
+            cwd,
+            ctx.dirs.log(name),
+            termination,
+            False,
+            fallback,
+            record=ctx.dirs.process(name),
+            pod_dir=ctx.dirs.root,
+        )
 
     def is_executor(self, container: Mapping[str, Any]) -> bool:
         command = container.get("command") or []

@@ -42,6 +42,7 @@ from argoexec.controller.runtime.protocol import ConfigMaps
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError, remove
 from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
+from argoexec.errors import os_cause
 from argoexec.lifecycle import Stop
 
 log = logging.getLogger("argoexec.controller.runtime")
@@ -241,10 +242,14 @@ class LocalRuntime:
     def _run(self, state: _Pod) -> None:
         spec = state.ctx.pod.get("spec") or {}
         dirs = state.ctx.dirs
-        dirs.remove_all_but_logs()
-        dirs.create()
-        for old in dirs.logs.glob("*.log"):
-            old.unlink()  # a pod re-run under the same name starts with fresh logs
+        try:
+            dirs.remove_all_but_logs()
+            dirs.create()
+            for old in dirs.logs.glob("*.log"):
+                old.unlink()  # a pod re-run under the same name starts with fresh logs
+        except OSError as exc:  # the kubelet could not set the pod up (a full disk)
+            state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, os_cause(exc))
+            return
         try:
             state.ctx.volumes.prepare()
         except VolumeError as exc:
@@ -270,7 +275,7 @@ class LocalRuntime:
             except (EnvError, VolumeError, OSError) as exc:
                 # The kubelet would start the others; here none of this batch starts.
                 names = [str(c["name"]) for c in containers]
-                cause = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
+                cause = str(exc) if not isinstance(exc, OSError) else os_cause(exc)
                 state.result.fail_to_start(st.CREATE_CONTAINER_CONFIG_ERROR, cause, names)
                 return False
         for container, launch in launches:

@@ -12,6 +12,8 @@ Unsandboxed, the container is a plain process in its own session (process group)
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from argoexec.controller.processes import start_ticks
 from argoexec.controller.runtime.status import START_ERROR, ContainerStatus, start_error
 from argoexec.lifecycle import Stop
 
@@ -42,6 +45,8 @@ class Launch:
     termination: Path
     sandboxed: bool
     fallback_to_logs: bool = False  # terminationMessagePolicy: FallbackToLogsOnError
+    record: Path | None = None  # where the started process's pid and start time are noted
+    pod_dir: Path | None = None  # checked for room when the container fails without a message
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,9 @@ class ContainerProcess:
 
     def start(self) -> bool:
         """Start the process; False (and a terminated StartError status) if it cannot start."""
-        self.launch.termination.touch()
         started = time.time()
         try:
+            self.launch.termination.touch()
             with self.launch.log.open("ab") as log:
                 self._proc = subprocess.Popen(
                     self.launch.argv,
@@ -76,12 +81,25 @@ class ContainerProcess:
         except OSError as exc:
             self.status.started_at = started
             self.status.terminated_reason = START_ERROR
-            cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
+            if exc.filename is not None and str(exc.filename) != self.launch.argv[0]:
+                cause = f"{exc.filename}: {exc.strerror or exc}"  # its log or message file
+            else:
+                cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
             self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
             return False
         # Only now is it running: a status that says so must mean exec and signals can reach it.
         self.status.started_at = started
+        self._record(self._proc.pid)
         return True
+
+    def _record(self, pid: int) -> None:
+        """Note the process (the leader of its own session), so that what is left of it can be
+        ended after the controller died; best effort (on a full disk the note is lost)."""
+        if self.launch.record is None:
+            return
+        ticks = start_ticks(pid) or ""
+        with contextlib.suppress(OSError):
+            self.launch.record.write_text(f"{pid} {ticks}\n")
 
     @property
     def running(self) -> bool:
@@ -104,7 +122,11 @@ class ContainerProcess:
                 return True
             # A negative code means the outer process itself died of that signal.
             exit_code = 128 - code if code < 0 else code
-            self.status.terminate(exit_code, self._termination_message(exit_code), time.time())
+            message = self._termination_message(exit_code)
+            if exit_code != 0 and not message.strip() and self.launch.pod_dir is not None:
+                # Its own message may have been lost for want of room to write it.
+                message = full_disk(self.launch.pod_dir) or message
+            self.status.terminate(exit_code, message, time.time())
         return True
 
     def wait(self, stop: Stop, interval: float = 0.1) -> None:
@@ -160,6 +182,29 @@ class ContainerProcess:
         if not message and exit_code != 0 and self.launch.fallback_to_logs:
             message = _log_tail(self.launch.log)
         return message.decode("utf-8", errors="replace")
+
+
+def full_disk(directory: Path) -> str | None:
+    """``<directory>: No space left on device`` when a page cannot be written there now (an
+    unnamed file, never left behind); None when there is room, or it cannot be told."""
+    unnamed = getattr(os, "O_TMPFILE", None)  # Linux
+    if unnamed is None:
+        return None
+    try:
+        fd = os.open(directory, unnamed | os.O_WRONLY, 0o600)
+    except OSError:
+        return None  # no such directory, or a file system without unnamed files: cannot tell
+    try:
+        os.write(fd, bytes(_PROBE_BYTES))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"{directory}: {exc.strerror}"
+    finally:
+        os.close(fd)
+    return None
+
+
+_PROBE_BYTES = 4096  # one page
 
 
 def _sandbox_failure(log: Path) -> str | None:

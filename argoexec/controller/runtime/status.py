@@ -25,6 +25,7 @@ POD_INITIALIZING = "PodInitializing"
 CONTAINER_CREATING = "ContainerCreating"
 CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
 FAILED_MOUNT = "FailedMount"  # the kubelet's event reason when a volume cannot be set up
+FAILED_CREATE_POD_SANDBOX = "FailedCreatePodSandBox"  # ... when the pod itself cannot be
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 

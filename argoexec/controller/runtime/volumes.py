@@ -8,6 +8,9 @@ Layout of one pod's directory (``PodDirs``)::
     <root>/<pod>/layers/<ctr>         the writable layer of a sandboxed container (its root, and
                                       the upper and work directories of its system overlays)
     <root>/<pod>/logs/<ctr>.log       stdout and stderr of the container (kept by cleanup)
+    <root>/<pod>/processes/<ctr>      "<pid> <start ticks>" of the container's host process,
+                                      the leader of its session: what ``argoexec stop`` ends
+                                      if the process that ran the workflow died first
 
 Volume kinds, as the kubelet would provide them: ``emptyDir`` → a fresh directory of the pod;
 ``hostPath`` → the host path itself (``type`` checked or created); ``persistentVolumeClaim`` → a
@@ -28,6 +31,7 @@ from typing import Any
 
 from argoexec.controller.runtime.env import OBJECT_NAME, read_secret
 from argoexec.controller.sandbox import Mount
+from argoexec.errors import os_cause
 
 _DEFAULT_MODE = 0o644
 
@@ -64,8 +68,29 @@ class PodDirs:
     def layer(self, container: str) -> Path:
         return self.layers / container
 
+    def process(self, container: str) -> Path:
+        return self.root / "processes" / container
+
+    def recorded_processes(self) -> list[tuple[int, str | None]]:
+        """(pid, start ticks) of the containers' recorded host processes."""
+        found: list[tuple[int, str | None]] = []
+        folder = self.root / "processes"
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            try:
+                words = path.read_text().split()
+                found.append((int(words[0]), words[1] if len(words) > 1 else None))
+            except (OSError, ValueError, IndexError):
+                continue  # half-written (a full disk): nothing to go by
+        return found
+
     def create(self) -> None:
-        for path in (self.volumes, self.logs, self.root / "termination", self.root / "tmp"):
+        for path in (
+            self.volumes,
+            self.logs,
+            self.root / "termination",
+            self.root / "tmp",
+            self.root / "processes",
+        ):
             path.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -117,7 +142,7 @@ class PodVolumes:
             try:
                 self._paths[name] = self._provide(name, spec)
             except (VolumeError, OSError) as exc:
-                cause = exc.strerror if isinstance(exc, OSError) else str(exc)
+                cause = os_cause(exc) if isinstance(exc, OSError) else str(exc)
                 raise VolumeError(
                     f'MountVolume.SetUp failed for volume "{name}" : {cause}'
                 ) from None
