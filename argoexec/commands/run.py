@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.workflows import assignments, state_store
@@ -59,8 +60,8 @@ def _parameter_file(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        document = safeyaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"--parameter-file {path}: {exc}") from None
     if not isinstance(document, dict):
         raise UsageError(f"--parameter-file {path}: expected a map of NAME: VALUE")
@@ -75,7 +76,7 @@ def _repository(path: Path | None, default_root: Path) -> ArtifactRepository:
     if path is None:
         return ArtifactRepository.model_validate({"local": {"root": str(default_root)}})
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safeyaml.load(path.read_text(encoding="utf-8"))
         return select_repository(document)
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"--artifact-repository {path}: {exc}") from None

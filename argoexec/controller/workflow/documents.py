@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.controller.workflow.cron import KIND_CRON_WORKFLOW
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
@@ -58,16 +59,6 @@ _API_VERSIONS = {
 _TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
 # Kubernetes' generateName suffix: 5 characters from an alphabet without vowels or look-alikes.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """The safe loader without the timestamp resolver."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass
@@ -131,12 +122,12 @@ def _duplicate_keys(node: yaml.Node, path: str, seen: set[int]) -> list[tuple[in
 
 
 def _load_all(text: str) -> list[tuple[Any, list[Problem]]]:
-    """Each document of ``text`` with the keys it gives twice (the safe loader: no tags)."""
-    loader = _Loader(text)
+    """Each document of ``text`` with the keys it gives twice (the safe loader: no tags;
+    aliases and nesting bounded: :mod:`argoexec.safeyaml`)."""
+    loader = safeyaml.Loader(text)
     try:
         loaded = []
-        while loader.check_node():
-            node = loader.get_node()
+        for node in safeyaml.composed(loader):
             found = sorted(_duplicate_keys(node, "", set()), key=lambda item: item[0])
             loaded.append((loader.construct_document(node), [problem for _, problem in found]))
         return loaded
