@@ -39,9 +39,8 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
-_INTEGER = re.compile(
-    r"[+-]?[0-9]+"
-)  # Go's strconv.Atoi, which Argo's IntOrString values go through
+# What Go's strconv.Atoi reads: Argo turns an IntOrString's text into a number with it.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _ARTICLE = {"integer": "an integer", "object": "an object", "array": "a list"}
 _STEP_NOTE = "a step's own fields must be exact, with or without --strict, as in Argo"
 _IN_STEP_NOTE = "Argo reads what is inside a step leniently, even with --strict"
