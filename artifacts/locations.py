@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.models import (
     Artifact,
     ArtifactLocation,
@@ -271,7 +272,10 @@ def repository_location(repo: ArtifactRepository, variables: Mapping[str, str]) 
 
 def _as_mapping(value: Any, what: str) -> dict[str, Any]:
     if isinstance(value, str):
-        value = yaml.safe_load(value)
+        try:
+            value = safeyaml.load(value)
+        except yaml.YAMLError as exc:
+            raise _bad(f"{what} is not valid YAML: {exc}") from None
     if not isinstance(value, dict):
         raise _bad(f"{what} is not a mapping")
     return value

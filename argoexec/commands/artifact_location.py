@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from argoexec import safeyaml
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.pod import kube_overrides
 from argoexec.kube.secrets import KubeSecretResolver, load_kubeconfig
@@ -61,9 +62,9 @@ def _load_document(value: str, flag: str) -> Any:
     looks_inline = value.lstrip().startswith(("{", "[")) or "\n" in value or ": " in value
     try:
         if not looks_inline and path.is_file():
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
+            return safeyaml.load(path.read_text(encoding="utf-8"))
         if looks_inline:
-            return yaml.safe_load(value)
+            return safeyaml.load(value)
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{flag}: cannot read {value!r}: {exc}") from exc
     raise UsageError(f"{flag}: no such file {value!r} (and not an inline YAML/JSON document)")

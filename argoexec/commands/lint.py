@@ -2,7 +2,8 @@
 without running them.
 
 Prints ``FILE: PATH: message`` for every problem, or ``FILE: ok``; exits 1 when anything is
-wrong (a document that cannot be read at all included), 0 otherwise. ``--templates`` names the
+wrong (a document that cannot be read at all, an empty file, or nothing to lint in any file
+included), 0 otherwise. ``--templates`` names the
 WorkflowTemplates, ClusterWorkflowTemplates and ConfigMaps the files refer to. ``--strict``
 is ``argo lint --strict``: with ``--strict=false`` unknown fields and field names that differ in
 case are warnings (``FILE: PATH: warning: message`` on stderr), not problems.
@@ -23,6 +24,8 @@ from argoexec.controller.workflow.lint import (
 )
 
 EXIT_PROBLEMS = 1
+# The kinds lint checks; a file of ConfigMaps only is read for the others' references.
+LINTED_KINDS = ("Workflow", "CronWorkflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
 STRICT_HINT = (
     "with --strict=false, as with Argo's CLI, unknown fields are dropped and a key given twice"
     " keeps its later value, with a warning each"
@@ -56,6 +59,16 @@ def _problems(documents: Documents, files: list[str]) -> dict[str, list[Problem]
     """Every problem of the documents of ``files`` (those only given with --templates are not
     reported), by file."""
     found: dict[str, list[Problem]] = {name: [] for name in files}
+    for name in files:
+        if not documents.kinds.get(name):
+            found[name].append(Problem("", "no documents: the file is empty", name))
+    linted = any(k in LINTED_KINDS for name in files for k in documents.kinds.get(name, []))
+    if not linted:
+        for name in files:
+            if documents.kinds.get(name):
+                kinds = ", ".join(LINTED_KINDS[:-1]) + f" or {LINTED_KINDS[-1]}"
+                message = f"found nothing to lint: no {kinds} document"
+                found[name].append(Problem("", message, name))
     for problem in documents.problems:
         if problem.source in found:
             found[problem.source].append(problem)

@@ -22,10 +22,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
@@ -61,8 +62,8 @@ def _parameter_file(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        document = safeyaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"--parameter-file {path}: {exc}") from None
     if not isinstance(document, dict):
         raise UsageError(f"--parameter-file {path}: expected a map of NAME: VALUE")
@@ -77,16 +78,23 @@ def _repository(path: Path | None, default_root: Path) -> ArtifactRepository:
     if path is None:
         return ArtifactRepository.model_validate({"local": {"root": str(default_root)}})
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safeyaml.load(path.read_text(encoding="utf-8"))
         return select_repository(document)
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise UsageError(f"--artifact-repository {path}: {exc}") from None
 
 
 def _apply_parameters(workflow: dict[str, Any], parameters: Mapping[str, str]) -> None:
-    """Put `-p` values into the workflow itself, so lint sees the arguments the run has."""
-    arguments = workflow.setdefault("spec", {}).setdefault("arguments", {})
-    arguments["parameters"] = override_parameters(arguments.get("parameters") or [], parameters)
+    """Put `-p` values into the workflow itself, so lint sees the arguments the run has. (Only
+    for a workflow whose fields have their types: `null` may still stand for any of them.)"""
+    if not isinstance(workflow.get("spec"), dict):
+        workflow["spec"] = {}
+    if not isinstance(workflow["spec"].get("arguments"), dict):
+        workflow["spec"]["arguments"] = {}
+    arguments = workflow["spec"]["arguments"]
+    declared = arguments.get("parameters") or []
+    if isinstance(declared, list) and all(isinstance(p, dict) for p in declared):
+        arguments["parameters"] = override_parameters(declared, parameters)
 
 
 @contextmanager
@@ -123,10 +131,15 @@ def _load(
     for warning in documents.warnings:
         inv.stderr.write(f"{warning.as_warning()}\n")
     found = len(documents.workflows) + len(documents.cron_workflows)
+    if not documents.kinds.get(str(Path(args.file))):
+        raise UsageError(f"{args.file}: no documents: the file is empty")
     if found != 1:
         raise UsageError(
             f"{args.file}: expected exactly one Workflow or CronWorkflow document, found {found}"
         )
+    if documents.problems:  # fields of the wrong type: lint them as read, touch nothing
+        problems = _lint_as_read(documents, args, parameters)
+        _refuse(args, inv, [*documents.problems, *problems])
     try:
         if documents.cron_workflows:
             workflow, problems = _from_cron(documents, args, parameters)
@@ -140,15 +153,36 @@ def _load(
             )
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
-    # Field names and types of every document read (a WorkflowTemplate too: Argo would have
-    # refused to create it), then the workflow's references, as the run will use it.
-    problems = [*documents.problems, *problems]
     if problems:
-        for problem in problems:
-            inv.stderr.write(f"{problem}\n")
-        hint = f" ({STRICT_HINT})" if any(p.strict_only for p in problems) else ""
-        raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run{hint}")
+        _refuse(args, inv, problems)
     return documents, workflow
+
+
+def _lint_as_read(
+    documents: Documents, args: argparse.Namespace, parameters: Mapping[str, str]
+) -> list[Problem]:
+    """What `argoexec lint` finds in the workflow (with the `-p` values) beyond the problems
+    of its fields."""
+    source = str(args.file)
+    if documents.cron_workflows:
+        cron = copy.deepcopy(documents.cron_workflows[0])
+        spec = cron.get("spec")
+        if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
+            _apply_parameters({"spec": spec["workflowSpec"]}, parameters)
+        return lint_cron_workflow(cron, documents.templates, source=source, schema=False)
+    workflow = copy.deepcopy(documents.workflows[0])
+    _apply_parameters(workflow, parameters)
+    return lint_workflow(workflow, documents.templates, source=source, schema=False)
+
+
+def _refuse(args: argparse.Namespace, inv: Invocation, problems: list[Problem]) -> NoReturn:
+    """Print every problem and refuse the run: field names and types of every document read (a
+    WorkflowTemplate too: Argo would have refused to create it), or the workflow's references
+    as the run would use it."""
+    for problem in problems:
+        inv.stderr.write(f"{problem}\n")
+    hint = f" ({STRICT_HINT})" if any(p.strict_only for p in problems) else ""
+    raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run{hint}")
 
 
 def _from_cron(

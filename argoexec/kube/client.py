@@ -103,11 +103,13 @@ def _merge(paths: Sequence[Path]) -> tuple[dict[str, Any], dict[str, Path]]:
     each entry's directory, against which its relative file paths resolve."""
     import yaml  # only kubeconfig users pay for it; in-cluster pods never parse YAML
 
+    from argoexec import safeyaml
+
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
     base: dict[str, Path] = {}
     for path in paths:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            doc = safeyaml.load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             continue
         except (OSError, yaml.YAMLError) as exc:

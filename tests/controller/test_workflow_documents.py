@@ -123,7 +123,7 @@ def test_a_document_that_is_not_a_mapping_is_named_by_index(tmp_path: Path) -> N
     path = write(tmp_path / "x.yaml", WFT + "---\n- just\n- a list\n")
     with pytest.raises(DocumentError) as caught:
         load_documents([path])
-    assert str(caught.value) == f"{path}: document 2: expected a mapping, got list"
+    assert str(caught.value) == f"{path}: document 2: expected a mapping, got a list"
 
 
 def test_duplicate_template_names_are_errors(tmp_path: Path) -> None:

@@ -241,7 +241,8 @@ def test_template_metrics_are_refused_where_argos_validation_refuses_them() -> N
              "gauge": {"realtime": True, "value": "{{resourcesDuration.cpu}}"}},
         ]
     }  # fmt: skip
-    wf = workflow([container("main", metrics=metrics)])
+    inputs = {"parameters": [{"name": "x", "value": "1"}]}
+    wf = workflow([container("main", metrics=metrics, inputs=inputs)])
     where = "spec.templates[0].metrics.prometheus"
     assert problems_of(wf) == [
         (
@@ -542,7 +543,7 @@ def test_artifact_sub_paths_must_be_clean_relative_paths() -> None:
                     ]},
                 }]],
             },
-            container("use", inputs={"artifacts": [
+            container("use", inputs={"parameters": [{"name": "p", "value": "x"}], "artifacts": [
                 {"name": "in", "path": "/in", "subPath": "/abs"},
                 {"name": "later", "path": "/l", "optional": True,
                  "subPath": "{{inputs.parameters.p}}"},  # checked once substituted

@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.controller.workflow.cron import KIND_CRON_WORKFLOW
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
-from argoexec.controller.workflow.problems import Problem, join
+from argoexec.controller.workflow.problems import Problem, describe, join
 from argoexec.controller.workflow.schema import decode
 from argoexec.controller.workflow.store import (
     KIND_CLUSTER,
@@ -58,24 +59,16 @@ _API_VERSIONS = {
 _TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")
 # Kubernetes' generateName suffix: 5 characters from an alphabet without vowels or look-alikes.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """The safe loader without the timestamp resolver."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_NAME_RANDOM_LENGTH = 5
+_MAX_GENERATED_PREFIX = 63 - _NAME_RANDOM_LENGTH  # Kubernetes' MaxGeneratedNameLength
 
 
 @dataclass
 class Documents:
     """Everything read: workflows and CronWorkflows in order (with the file each came from), the
-    template store, ConfigMap data by name, and what decoding found: ``problems`` (field names
-    and types that refuse a document) and ``warnings`` (fields renamed or dropped), each naming
-    its file."""
+    template store, ConfigMap data by name, the kinds of the documents of each file (none for
+    an empty one), and what decoding found: ``problems`` (field names and types that refuse a
+    document) and ``warnings`` (fields renamed or dropped), each naming its file."""
 
     workflows: list[dict[str, Any]]
     templates: TemplateStore
@@ -85,6 +78,7 @@ class Documents:
     cron_sources: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    kinds: dict[str, list[str]] = field(default_factory=dict)  # file -> kinds of its documents
 
     def note_duplicates(self, duplicates: list[Problem], source: str, *, strict: bool) -> None:
         """Keys given twice: Argo's strict YAML reader (``YAMLToJSONStrict``) refuses them, the
@@ -131,12 +125,12 @@ def _duplicate_keys(node: yaml.Node, path: str, seen: set[int]) -> list[tuple[in
 
 
 def _load_all(text: str) -> list[tuple[Any, list[Problem]]]:
-    """Each document of ``text`` with the keys it gives twice (the safe loader: no tags)."""
-    loader = _Loader(text)
+    """Each document of ``text`` with the keys it gives twice (the safe loader: no tags;
+    aliases and nesting bounded: :mod:`argoexec.safeyaml`)."""
+    loader = safeyaml.Loader(text)
     try:
         loaded = []
-        while loader.check_node():
-            node = loader.get_node()
+        for node in safeyaml.composed(loader):
             found = sorted(_duplicate_keys(node, "", set()), key=lambda item: item[0])
             loaded.append((loader.construct_document(node), [problem for _, problem in found]))
         return loaded
@@ -171,11 +165,15 @@ def read_documents(path: Path) -> Iterator[tuple[int, dict[str, Any], list[Probl
         where = f"document {index}"
         if not isinstance(document, dict):
             raise DocumentError(
-                f"expected a mapping, got {type(document).__name__}", file=name, path=where
+                f"expected a mapping, got {describe(document)}", file=name, path=where
             )
         for required in ("apiVersion", "kind"):
-            if not document.get(required):
+            value = document.get(required)
+            if value is None or value == "":
                 raise DocumentError(f"missing `{required}`", file=name, path=where)
+            if not isinstance(value, str):
+                message = f"`{required}` must be a string, got {describe(value)}"
+                raise DocumentError(message, file=name, path=where)
         kind = document["kind"]
         if kind not in _API_VERSIONS:
             known = ", ".join(_API_VERSIONS)
@@ -233,10 +231,12 @@ def load_documents(
     inputs += [(p, False) for p in _template_files([Path(p) for p in template_paths])]
     for path, workflows_allowed in inputs:
         file = str(path)
+        documents.kinds.setdefault(file, [])
         for index, document, duplicates in read_documents(path):
             where = f"document {index}"
             documents.note_duplicates(duplicates, file, strict=strict)
             kind = document["kind"]
+            documents.kinds[file].append(kind)
             if kind in (KIND_WORKFLOW, KIND_CRON_WORKFLOW) and not workflows_allowed:
                 raise DocumentError(
                     f"a {kind} in a --templates path (pass it as a file to run)",
@@ -265,12 +265,14 @@ def load_documents(
 
 def workflow_name(workflow: dict[str, Any]) -> str:
     """``metadata.name``, or ``metadata.generateName`` plus 5 random characters, as Kubernetes
-    names an object on create."""
+    names an object on create (``names.SimpleNameGenerator``): a prefix longer than 58
+    characters is cut to 58, so the name fits in 63."""
     metadata = workflow.get("metadata") or {}
     name = metadata.get("name")
     if isinstance(name, str) and name:
         return name
     prefix = metadata.get("generateName")
     if isinstance(prefix, str) and prefix:
-        return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+        suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_NAME_RANDOM_LENGTH))
+        return prefix[:_MAX_GENERATED_PREFIX] + suffix
     raise DocumentError("a Workflow needs metadata.name or metadata.generateName", path="metadata")

@@ -2,10 +2,11 @@
 document.
 
 Every problem names its YAML path; all problems are collected, not just the first. The checks:
-field names and types against Argo's schema; references (entrypoint, step/task templates,
-``templateRef``, ``onExit``, hooks, DAG dependencies, ``{{steps.X}}``/``{{tasks.X}}``); one
-kind per template; unique names; DAG cycles; expressions that do not parse; artifact subPaths
-that are not clean relative paths; and entrypoint parameters nobody supplies.
+field names, types and least values against Argo's schema; references (entrypoint, step/task
+templates, ``templateRef``, ``onExit``, hooks, DAG dependencies, ``{{steps.X}}``/``{{tasks.X}}``,
+``{{inputs.X}}``, ``{{workflow.parameters.X}}``); one kind per template; names Argo and
+Kubernetes accept, unique where they must be; DAG cycles; expressions that do not parse;
+artifact subPaths that are not clean relative paths; and entrypoint parameters nobody supplies.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from argoexec.controller.workflow.cron import (
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_artifacts import check_sub_paths
 from argoexec.controller.workflow.lint_expr import check_expressions
+from argoexec.controller.workflow.lint_names import check_io_names, check_object_name
 from argoexec.controller.workflow.lint_templates import Checker
 from argoexec.controller.workflow.merge import merge_workflow_template
 from argoexec.controller.workflow.problems import Problem, join
@@ -45,11 +47,20 @@ def _template_bodies(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _check_spec(spec: dict[str, Any], checker: Checker) -> None:
     """What a Workflow and a WorkflowTemplate have in common."""
+    checker.problems.extend(check_io_names(spec.get("arguments"), "spec.arguments"))
     checker.check_templates(spec.get("templates"), "spec.templates")
     checker.check_name(spec.get("onExit"), "spec.onExit")
     checker.check_hooks(spec.get("hooks"), "spec.hooks")
     checker.problems.extend(check_expressions(spec, "spec"))
     checker.problems.extend(check_sub_paths(spec, "spec"))
+
+
+def _argument_names(spec: dict[str, Any]) -> set[str]:
+    arguments = spec.get("arguments")
+    parameters = arguments.get("parameters") if isinstance(arguments, dict) else None
+    if not isinstance(parameters, list):
+        return set()
+    return {p["name"] for p in parameters if isinstance(p, dict) and isinstance(p.get("name"), str)}
 
 
 def _has_value(parameter: dict[str, Any]) -> bool:
@@ -97,6 +108,7 @@ def lint_workflow(
     leaves out field names and types, for a document decoded by ``load_documents`` (which kept
     those problems)."""
     problems = validate(workflow, "Workflow") if schema else []
+    problems += check_object_name(workflow, "Workflow")
     problems += _workflow_problems(workflow, store)
     return [p.with_source(source) for p in problems]
 
@@ -109,6 +121,7 @@ def lint_cron_workflow(
     (Argo validates the converted Workflow), whose problems are reported under
     ``spec.workflowSpec``."""
     problems = validate(cron, KIND_CRON_WORKFLOW) if schema else []
+    problems += check_object_name(cron, KIND_CRON_WORKFLOW)
     problems += lint_cron_fields(cron)
     spec = cron.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
@@ -134,7 +147,13 @@ def _workflow_problems(workflow: dict[str, Any], store: TemplateStore) -> list[P
         except TemplateReferenceError as exc:
             problems.append(Problem("spec.workflowTemplateRef", exc.message))
             unresolved = True  # its entrypoint and templates are unknown: no guesses
-    checker = Checker(_template_names(merged), store, "workflow", _template_bodies(merged))
+    checker = Checker(
+        _template_names(merged),
+        store,
+        "workflow",
+        _template_bodies(merged),
+        workflow_parameters=None if unresolved else _argument_names(merged),
+    )
     entrypoint = merged.get("entrypoint")
     if unresolved:
         pass
@@ -156,6 +175,7 @@ def lint_template_document(
     :func:`lint_workflow`)."""
     kind = str(doc.get("kind") or "WorkflowTemplate")
     problems = validate(doc, kind) if schema else []
+    problems += check_object_name(doc, kind)
     spec = doc.get("spec")
     if isinstance(spec, dict):
         name = (doc.get("metadata") or {}).get("name")

@@ -11,6 +11,8 @@ from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_dag import find_cycle, task_dependencies
 from argoexec.controller.workflow.lint_expr import EXPR_TAG, strings
 from argoexec.controller.workflow.lint_metrics import check_metrics
+from argoexec.controller.workflow.lint_names import check_io_names, field_name_problem
+from argoexec.controller.workflow.lint_refs import check_references
 from argoexec.controller.workflow.problems import Problem, join
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models.artifacts import LOCATION_KINDS
@@ -28,6 +30,7 @@ KINDS = (
     "plugin",
 )
 _CALLS = ("template", "templateRef", "inline")
+_NESTING = ("steps", "dag")
 
 
 def _names(names: Iterable[str]) -> str:
@@ -57,10 +60,19 @@ class Checker:
     store: TemplateStore
     owner: str  # "workflow" or "WorkflowTemplate `x`", for messages
     bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> template
+    # The workflow's argument names, for `{{workflow.parameters.x}}`; None: not known (a
+    # WorkflowTemplate checked on its own).
+    workflow_parameters: set[str] | None = None
     problems: list[Problem] = field(default_factory=list)
 
     def report(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
+
+    def check_field_name(self, name: Any, path: str) -> None:
+        """A template, step or task name Argo accepts."""
+        problem = field_name_problem(name) if isinstance(name, str) and name else None
+        if problem:
+            self.report(path, problem)
 
     def check_name(self, name: Any, path: str) -> None:
         """``name`` (a template name used by ``onExit`` or ``entrypoint``) must exist."""
@@ -132,6 +144,7 @@ class Checker:
         self.check_name(call.get("template"), join(path, "template"))
         self.check_ref(call.get("templateRef"), join(path, "templateRef"))
         self.check_arguments(call, path)
+        self.problems += check_io_names(call.get("arguments"), join(path, "arguments"))
         inline = call.get("inline")
         if isinstance(inline, dict):
             self.check_template(inline, join(path, "inline"), inline=True)
@@ -147,6 +160,7 @@ class Checker:
             if not isinstance(template, dict):
                 continue
             name = template.get("name")
+            self.check_field_name(name, join(where, "name"))
             if isinstance(name, str) and name in seen:
                 self.report(join(where, "name"), f"duplicate template name `{name}`")
             elif isinstance(name, str):
@@ -164,12 +178,28 @@ class Checker:
         elif len(kinds) > 1:
             self.report(path, f"{label} has more than one of: {', '.join(kinds)}")
         self.problems += check_metrics(template.get("metrics"), join(path, "metrics"), label)
+        self.problems += check_references(template, path, label, self.workflow_parameters)
+        for io in ("inputs", "outputs"):
+            self.problems += check_io_names(template.get(io), join(path, io))
+        self.check_kind_fields(template, path, label, kinds)
         steps = template.get("steps")
         if isinstance(steps, list):
             self.check_steps(steps, join(path, "steps"), template, label)
         dag = template.get("dag")
         if isinstance(dag, dict):
             self.check_dag(dag, join(path, "dag"), template, label)
+
+    def check_kind_fields(
+        self, template: dict[str, Any], path: str, label: str, kinds: list[str]
+    ) -> None:
+        """Fields Argo's validation allows only in some kinds of template."""
+        nesting = any(kind in _NESTING for kind in kinds)
+        if _present(template, "parallelism") and kinds and not nesting:
+            where = join(path, "parallelism")
+            self.report(where, f"{label}: parallelism is only valid for steps and dag templates")
+        if _present(template, "activeDeadlineSeconds") and nesting:
+            where = join(path, "activeDeadlineSeconds")
+            self.report(where, f"{label}: activeDeadlineSeconds is only valid for leaf templates")
 
     def check_steps(
         self, groups: list[Any], path: str, template: dict[str, Any], label: str
@@ -183,6 +213,7 @@ class Checker:
                 if not isinstance(step, dict):
                     continue
                 name = step.get("name")
+                self.check_field_name(name, join(where, "name"))
                 if not (isinstance(name, str) and name):
                     self.report(where, "a step needs a `name`")
                 elif name in seen:
@@ -200,11 +231,20 @@ class Checker:
             return
         names: dict[str, int] = {}
         graph: dict[str, list[str]] = {}
+        depends = any(isinstance(task, dict) and _present(task, "depends") for task in tasks)
         for index, task in enumerate(tasks):
             where = join(join(path, "tasks"), index)
             if not isinstance(task, dict):
                 continue
             name = task.get("name")
+            self.check_field_name(name, join(where, "name"))
+            if (
+                isinstance(name, str)
+                and name[:1] in tuple("0123456789")
+                and (depends or task.get("dependencies"))
+            ):
+                message = "a task name cannot begin with a digit when using depends or dependencies"
+                self.report(join(where, "name"), message)
             if not (isinstance(name, str) and name):
                 self.report(where, "a task needs a `name`")
                 continue

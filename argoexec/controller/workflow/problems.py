@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 
@@ -41,3 +43,16 @@ def join(path: str, key: str | int) -> str:
     if _PLAIN_KEY.match(key):
         return f"{path}.{key}" if path else key
     return f'{path}["{key}"]'
+
+
+def describe(value: Any) -> str:
+    """A value as messages show it: `string "abc"`, `integer 3`, `boolean true`, `a list`."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return "string " + json.dumps(value if len(value) <= 40 else value[:37] + "...")
+    names = {int: "integer ", float: "number ", list: "a list", dict: "a mapping"}
+    label = names.get(type(value))
+    if label is None:
+        return type(value).__name__
+    return label + (str(value) if label.endswith(" ") else "")

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from argoexec import safeyaml
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.models import Template
@@ -65,7 +66,7 @@ def read_manifest(path: Path) -> Manifest:
     except OSError as exc:
         raise ExecutorError(f"failed to read the manifest: {exc}") from exc
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in safeyaml.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise ExecutorError(f"the manifest {path} is not valid YAML: {exc}") from exc
     expanded: list[Any] = []

@@ -2,9 +2,11 @@
 
 A small decoder for the subset of JSON Schema that Argo's schema uses (``type``,
 ``properties``, ``additionalProperties``, ``items``, ``required``, ``const``, ``enum``,
-``$ref``), with Kubernetes' strictness: an object whose properties are listed accepts no other
-field. ``null`` is accepted everywhere, as Go's decoder leaves such a field unset. How each mode
-reads a document, and why, is in :mod:`.walk`.
+``$ref``, and the ``minimum`` that :mod:`.trim` adds), with Kubernetes' strictness: an object
+whose properties are listed accepts no other field. ``null`` is accepted everywhere, as Go's
+decoder leaves such a field unset (a ``null`` item of a list of objects is an empty object). A
+value of the wrong type is reported and left out of the decoded document, so the checks that
+follow see only Argo's types. How each mode reads a document, and why, is in :mod:`.walk`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ types are widened to what Argo's Go types really accept from YAML (the published
 ``string`` for all of them). Two marks the published schema cannot express are added:
 ``x-any-string`` on Argo's ``AnyString`` fields (numbers and booleans are read as their text),
 and ``additionalProperties: false`` on Go's empty structs (``archive: {none: {}}``), which take no
-field at all.
+field at all. And ``minimum: 0`` on the counts, limits and durations of Argo's own types: the
+published schema has no bounds, and Argo's validation checks only a template's
+``activeDeadlineSeconds`` (and a CronWorkflow's ``startingDeadlineSeconds``, checked with the
+CronWorkflow), but a negative value means nothing anywhere and some hang a run (a negative
+``parallelism`` never lets a child start). Kubernetes' own types are left to Kubernetes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ ROOTS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflo
 OUTPUT = Path(__file__).with_name("workflow.json")
 
 _KEEP = frozenset(
-    {"type", "properties", "items", "additionalProperties", "required", "$ref", "const", "enum"}
+    {
+        "type",
+        "properties",
+        "items",
+        "additionalProperties",
+        "required",
+        "$ref",
+        "const",
+        "enum",
+        "minimum",
+    }
 )
 ANY_STRING = "x-any-string"
 # Argo's AnyString: a string in JSON, but its UnmarshalJSON also takes a number or a boolean.
@@ -39,6 +53,30 @@ _WIDEN_PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
     (PREFIX + "Parameter", "description"): _ANY_STRING,
     (PREFIX + "Parameter", "enum"): {"type": "array", "items": _ANY_STRING},
     (PREFIX + "ValueFrom", "default"): _ANY_STRING,
+}
+# (definition, property) -> the least value: counts, limits and durations in seconds. An
+# IntOrString with a minimum must also be an integer or an Argo variable (`{{...}}`).
+_MINIMUMS: dict[tuple[str, str], int] = {
+    (PREFIX + definition, prop): 0
+    for definition, prop in (
+        ("WorkflowSpec", "parallelism"),
+        ("WorkflowSpec", "activeDeadlineSeconds"),
+        ("Template", "parallelism"),
+        ("Template", "activeDeadlineSeconds"),
+        ("RetryStrategy", "limit"),
+        ("ContainerSetRetryStrategy", "retries"),
+        ("Backoff", "factor"),
+        ("Sequence", "count"),
+        ("TTLStrategy", "secondsAfterCompletion"),
+        ("TTLStrategy", "secondsAfterFailure"),
+        ("TTLStrategy", "secondsAfterSuccess"),
+        ("CronWorkflowSpec", "successfulJobsHistoryLimit"),
+        ("CronWorkflowSpec", "failedJobsHistoryLimit"),
+        ("HTTP", "timeoutSeconds"),
+        ("GitArtifact", "depth"),
+        ("Artifact", "mode"),
+        ("PluginArtifact", "connectionTimeoutSeconds"),
+    )
 }
 # Go structs without fields: any key in them is an unknown field. (Argo's `Plugin` and
 # Kubernetes' `FieldsV1`, also published as a bare object, take anything.)
@@ -94,10 +132,19 @@ def trim(schema: dict[str, Any]) -> dict[str, Any]:
         for (owner, prop), replacement in _WIDEN_PROPERTIES.items():
             if owner == name:
                 definition["properties"][prop] = replacement
+        for (owner, prop), minimum in _MINIMUMS.items():
+            if owner == name:
+                definition["properties"][prop] = {
+                    **definition["properties"][prop],
+                    "minimum": minimum,
+                }
         if name in _EMPTY_STRUCTS:
             definition["additionalProperties"] = False
         kept[name] = definition
         todo.extend(_refs(definition))
+    unknown = {owner for owner, _ in _MINIMUMS} - kept.keys()
+    if unknown:
+        raise ValueError(f"minimums for definitions the kinds do not use: {sorted(unknown)}")
     roots = {root: PREFIX + root for root in ROOTS}
     return {"roots": roots, "definitions": dict(sorted(kept.items()))}
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
-from argoexec.controller.workflow.problems import Problem, join
+from argoexec.controller.workflow.problems import Problem, describe, join
 from argoexec.controller.workflow.schema.trim import ANY_STRING
 
 PARALLEL_STEPS = "io.argoproj.workflow.v1alpha1.ParallelSteps"
@@ -38,6 +39,8 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
+# What Go's strconv.Atoi reads: Argo turns an IntOrString's text into a number with it.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _ARTICLE = {"integer": "an integer", "object": "an object", "array": "a list"}
 _STEP_NOTE = "a step's own fields must be exact, with or without --strict, as in Argo"
 _IN_STEP_NOTE = "Argo reads what is inside a step leniently, even with --strict"
@@ -91,18 +94,6 @@ def _hint(key: str, properties: dict[str, Any]) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return "string " + json.dumps(value if len(value) <= 40 else value[:37] + "...")
-    names = {int: "integer ", float: "number ", list: "a list", dict: "a mapping"}
-    label = names.get(type(value))
-    if label is None:
-        return type(value).__name__
-    return label + (str(value) if label.endswith(" ") else "")
-
-
 def _has_type(value: Any, name: str) -> bool:
     if isinstance(value, bool) and name in ("integer", "number"):
         return False
@@ -127,29 +118,56 @@ class Walker:
         return node, name
 
     def walk(self, value: Any, node: dict[str, Any], path: str, *, strict: bool) -> Any:
+        minimum = node.get("minimum")  # on the property, beside a `$ref` to IntOrString
         node, name = self._resolve(node)
         if value is None or not node:
             return value
         typed, value = self._typed(value, node, path)
-        if not typed:
-            return value
+        if not typed:  # reported; left out, as later checks expect Argo's types (or null)
+            return None
         self._allowed(value, node, path)
+        if minimum is not None:
+            self._at_least(value, minimum, path)
         if isinstance(value, dict):
             return self._object(value, node, path, strict=strict)
         if not isinstance(value, list) or "items" not in node:
             return value
         items = node["items"]
+        # Go decodes a null item of a list of structs as the empty struct, whose required
+        # fields are then missing; so is it read here.
+        value = [{} if v is None and self._is_struct(items) else v for v in value]
         if name == PARALLEL_STEPS:
             return [self._step(item, items, join(path, i)) for i, item in enumerate(value)]
         return [self.walk(v, items, join(path, i), strict=strict) for i, v in enumerate(value)]
 
+    def _is_struct(self, node: dict[str, Any]) -> bool:
+        resolved, _ = self._resolve(node)
+        return bool(resolved.get("properties"))
+
     def _allowed(self, value: Any, node: dict[str, Any], path: str) -> None:
         if "const" in node and value != node["const"]:
-            message = f"must be {node['const']!r}, got {_describe(value)}"
+            message = f"must be {node['const']!r}, got {describe(value)}"
             self.problems.append(Problem(path, message))
         if "enum" in node and value not in node["enum"]:
             allowed = ", ".join(repr(item) for item in node["enum"])
-            self.problems.append(Problem(path, f"must be one of {allowed}, got {_describe(value)}"))
+            self.problems.append(Problem(path, f"must be one of {allowed}, got {describe(value)}"))
+
+    def _at_least(self, value: Any, minimum: int, path: str) -> None:
+        """A count, limit or duration: a number not below ``minimum``; as an IntOrString, a
+        string holding such an integer or an Argo variable (``{{...}}``, known when it runs)."""
+        if isinstance(value, str):
+            if "{{" in value:
+                return
+            if not _INTEGER.fullmatch(value):
+                message = (
+                    f"must be an integer or an Argo variable ({{{{...}}}}), got {describe(value)}"
+                )
+                self.problems.append(Problem(path, message))
+                return
+            value = int(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < minimum:
+            least = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+            self.problems.append(Problem(path, f"{least}, got {value}"))
 
     def _typed(self, value: Any, node: dict[str, Any], path: str) -> tuple[bool, Any]:
         """Whether ``value`` has the node's type, and the value as Argo's Go type reads it."""
@@ -170,11 +188,11 @@ class Walker:
         scalar = isinstance(value, bool | int | float)
         if "string" in names and scalar and not self.strict:
             text = any_string(value)
-            self._warn(path, f"{_describe(value)} read as the string {json.dumps(text)}")
+            self._warn(path, f"{describe(value)} read as the string {json.dumps(text)}")
             return True, text
         hint = " (quote it, or run with --strict=false)" if names == ["string"] and scalar else ""
         self.problems.append(
-            Problem(path, f"wrong type: expected {expected}, got {_describe(value)}{hint}")
+            Problem(path, f"wrong type: expected {expected}, got {describe(value)}{hint}")
         )
         return False, value
 
