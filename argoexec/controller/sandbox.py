@@ -206,8 +206,8 @@ class Sandbox:
         argv += ["--uid", "0", "--gid", "0", "--unshare-ipc", "--unshare-uts"]
         if as_pid_1:
             argv.append("--as-pid-1")
-        if hostname:
-            argv += ["--hostname", hostname[:64]]
+        if hostname:  # the kubelet's pod hostname: at most 63 characters, no trailing - or .
+            argv += ["--hostname", hostname[:63].rstrip("-.")]
         argv += ["--cap-drop", "ALL"]
         for cap in CAPABILITIES:
             argv += ["--cap-add", cap]
