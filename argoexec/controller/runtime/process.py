@@ -73,10 +73,13 @@ class ContainerProcess:
                     stderr=log,
                     start_new_session=True,
                 )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.status.started_at = started
             self.status.terminated_reason = START_ERROR
-            cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
+            if isinstance(exc, ValueError):  # what exec refuses before trying (EINVAL)
+                cause = "an argument or environment variable holds a NUL byte"
+            else:
+                cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
             self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
             return False
         # Only now is it running: a status that says so must mean exec and signals can reach it.
@@ -124,6 +127,24 @@ class ContainerProcess:
             _deliver(pid1, signum)
         elif signum == signal.SIGKILL:
             _deliver(self._proc.pid, signum)  # bwrap's --die-with-parent takes the rest down
+
+    def catches(self, signum: int) -> bool:
+        """Whether ``signum`` sent now would reach the container: always unsandboxed; in the
+        sandbox, whether its PID 1 has a handler for it (the kernel drops a signal to a PID 1
+        that has none, e.g. one sent while the emissary's interpreter is still starting)."""
+        if not self.launch.sandboxed:
+            return True
+        pid1 = self.pid1()
+        if pid1 is None:
+            return True  # nothing to wait for: it is gone, or never got that far
+        try:
+            status = Path(f"/proc/{pid1}/status").read_text()
+        except OSError:
+            return True
+        for line in status.splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+        return True
 
     def pid1(self) -> int | None:
         """The host PID of the sandbox's PID 1 (the outer bwrap's only child)."""
