@@ -75,3 +75,58 @@ def test_a_parameter_file_sets_arguments_and_p_wins(
     workflow = yaml.safe_load(capsys.readouterr().out)
     shows = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "show"]
     assert shows[0]["outputs"]["result"] == "report: 2 words, 9 bytes"
+
+
+LOOP = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: loop}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: each, template: echo, withItems: [a, b, c]}
+  - name: echo
+    container: {image: alpine, command: [echo, hi]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "cap"),
+    [
+        (["--max-children", "2"], {}, 2),
+        ([], {"ARGOEXEC_MAX_CHILDREN": "1"}, 1),
+        (["--max-children", "2"], {"ARGOEXEC_MAX_CHILDREN": "1"}, 2),  # the option wins
+    ],
+)
+def test_the_children_cap_comes_from_the_option_else_the_environment(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    env: dict[str, str],
+    cap: int,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    document = tmp_path / "loop.yaml"
+    document.write_text(LOOP)
+    code = main(["run", str(document), "-o", "json", "--state-dir", str(tmp_path), *flags])
+    workflow = yaml.safe_load(capsys.readouterr().out)
+
+    assert code == 1
+    [node] = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "each"]
+    assert node["phase"] == "Error"
+    assert f"withItems expands to 3 items, more than the {cap} children" in node["message"]
+
+
+@pytest.mark.parametrize("value", ["-1", "many"])
+def test_a_bad_cap_option_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code = main(["run", str(DEMO), "--state-dir", str(tmp_path), "--max-pods", value])
+
+    assert code == 2
+    assert "--max-pods" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was run

@@ -21,6 +21,7 @@ from argoexec.controller.expr import ExpressionError, evaluate_condition
 from . import nodes as n
 from .context import Frame, RunState
 from .execute import attempt, seconds
+from .loops import MAX_ITEMS_HINT
 from .nodes import Node
 from .scope import Scope
 from .substitute import SubstitutionError, substitute
@@ -133,9 +134,23 @@ def run_retry(
             retry.refused = child.refused
             return run.tree.finish(retry, child.phase, message, **inputs_outputs)
         _attempt_metrics(run, template, child, scope)
-        if delay and run.stop.wait(delay) and not frame.on_exit:
-            return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
+        stopped = _back_off(run, frame, delay) if delay else None
+        if stopped:
+            return run.tree.finish(retry, n.FAILED, stopped, **inputs_outputs)
         number += 1
+
+
+def _back_off(run: RunState, frame: Frame, delay: float) -> str | None:
+    """Wait `delay` seconds before the next attempt; why the run stopped meanwhile (for an exit
+    handler: was aborted), if it did."""
+    end = time.monotonic() + delay
+    while (left := end - time.monotonic()) > 0:
+        reason = run.stopping(on_exit=frame.on_exit)
+        if reason:
+            return reason
+        with run.lock:
+            run.changed.wait(min(left, run.options.poll_interval * 4))
+    return None
 
 
 def _attempt_metrics(run: RunState, template: Mapping[str, Any], child: Node, scope: Scope) -> None:
@@ -171,12 +186,20 @@ def _stop_reason(
     run: RunState, frame: Frame, child: Node, *, policy: str, number: int, limit: int | None
 ) -> str | None:
     """Why no further attempt is made ("" keeps the child's message), or None to retry."""
-    if not frame.on_exit and run.stopping():
-        return run.stopping() or ""
+    stopped = run.stopping(on_exit=frame.on_exit)
+    if stopped:
+        return stopped
     if frame.deadline is not None and time.time() >= frame.deadline:
         return ""
     if not _retryable(policy, child.phase, child.message):
         return ""
     if limit is not None and number >= limit:
         return "No more retries left"
+    cap = run.options.max_children
+    if cap and number + 1 >= cap:
+        # Each attempt is a child of the Retry node: no more than a node may have.
+        return (
+            f"No more retries left: {number + 1} attempts, the most children a node may have "
+            f"({MAX_ITEMS_HINT})"
+        )
     return None
