@@ -93,7 +93,7 @@ spec:
 
 
 @pytest.mark.parametrize(
-    ("flags", "env", "cap"),
+    "case",
     [
         (["--max-children", "2"], {}, 2),
         ([], {"ARGOEXEC_MAX_CHILDREN": "1"}, 1),
@@ -104,10 +104,9 @@ def test_the_children_cap_comes_from_the_option_else_the_environment(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    flags: list[str],
-    env: dict[str, str],
-    cap: int,
+    case: tuple[list[str], dict[str, str], int],
 ) -> None:
+    flags, env, cap = case
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     document = tmp_path / "loop.yaml"

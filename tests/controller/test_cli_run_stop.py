@@ -29,7 +29,10 @@ REPO = Path(__file__).resolve().parents[2]
 FINISHED = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
 NAP = "sleep 31.4159"  # a command line no other process has
 
-FAN = f"""
+
+def fan(items: int) -> str:
+    """A loop of `items` pods (each sleeping), then an exit handler."""
+    return f"""
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {{name: fan}}
@@ -42,13 +45,14 @@ spec:
     - - name: fan
         template: nap
         arguments: {{parameters: [{{name: i, value: "{{{{item}}}}"}}]}}
-        withSequence: {{count: "50000"}}
+        withSequence: {{count: "{items}"}}
   - name: nap
     inputs: {{parameters: [{{name: i}}]}}
     container: {{image: alpine, command: [sh, -c, "{NAP}"]}}
   - name: bye
     container: {{image: alpine, command: [sh, -c, "echo bye"]}}
 """
+
 
 SLOW_EXIT = f"""
 apiVersion: argoproj.io/v1alpha1
@@ -200,7 +204,10 @@ POINTS: list[tuple[str, str | float]] = [
 def test_stopping_at_any_point_ends_the_run_cleanly(
     tmp_path: Path, how: str, when: str | float
 ) -> None:
-    run = Run(tmp_path, FAN, "fan", "--max-children", "0")  # 50,000 items: a long expansion
+    # While expanding: 300,000 items take seconds to expand, and the stop comes as soon as
+    # the run has a status, before the first item's node; otherwise the loop expands at once.
+    items = 300_000 if when == "expanding" else 2000
+    run = Run(tmp_path, fan(items), "fan", "--max-children", "0")
     run.wait_for(run.workflow_written, "the run's status")
     if when == "pods starting":
         run.wait_for(run.pods_started, "a pod")
@@ -211,3 +218,7 @@ def test_stopping_at_any_point_ends_the_run_cleanly(
 
     assert final["status"]["message"] == STOP_MESSAGE
     assert _node(final, "fan.onExit")["phase"] == "Succeeded"
+    if when == "expanding":  # the expansion itself was stopped: the loop has no child
+        loop = _node(final, "fan[0].fan")
+        assert (loop["phase"], loop["message"]) == ("Failed", STOP_MESSAGE)
+        assert not loop.get("children")

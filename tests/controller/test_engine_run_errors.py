@@ -236,3 +236,31 @@ def test_a_bad_metric_expression_is_left_out_and_the_node_succeeds(
     assert [c["type"] for c in conditions] == ["MetricsError"]
     assert "nested too deeply" in conditions[0]["message"]
     assert thread_errors == []
+
+
+@pytest.mark.parametrize("limit", ["1e999", "nan"])
+def test_a_retry_limit_that_is_no_number_of_retries_is_an_error(
+    limit: str, thread_errors: list[str]
+) -> None:
+    spec = workflow(steps(template="own"), own(retryStrategy={"limit": limit}, **SUSPEND))
+    run = Run(fake_runner(spec, FakePods()).run())
+
+    node = run.node("wf[0].a")
+    assert (node["phase"], node["message"]) == (
+        "Error",
+        f"retryStrategy: limit '{limit}' is not a number of retries",
+    )
+    assert thread_errors == []
+
+
+def test_a_backoff_beyond_any_clock_is_capped_not_a_crash(thread_errors: list[str]) -> None:
+    backoff = {"duration": "1", "factor": "1e308", "cap": "0.01"}
+    retry = {"limit": 3, "retryPolicy": "Always", "backoff": backoff}
+    container = {"image": "alpine", "command": ["false"]}
+    spec = workflow(steps(template="own"), own(retryStrategy=retry, container=container))
+    run = Run(fake_runner(spec, FakePods(exit_code=1)).run())
+
+    node = run.node("wf[0].a")
+    assert (node["phase"], node["message"]) == ("Failed", "No more retries left"), run.explain()
+    assert len(run.children("wf[0].a")) == 4
+    assert thread_errors == []

@@ -11,6 +11,7 @@ attempt would be exceeded.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -84,6 +85,8 @@ def run_retry(
         max_duration = _number(
             backoff.get("maxDuration"), scope, "retryStrategy.backoff.maxDuration"
         )
+        if limit_value is not None and not math.isfinite(limit_value):
+            raise ValueError(f"limit {strategy.get('limit')!r} is not a number of retries")
     except (SubstitutionError, ValueError) as exc:
         return run.tree.refuse(retry, f"retryStrategy: {exc}")
     limit = int(limit_value) if limit_value is not None else None
@@ -122,13 +125,10 @@ def run_retry(
                     why = "retryStrategy.expression evaluated to false"
             except ExpressionError as exc:
                 why = f"retryStrategy.expression: {exc}"
-        delay = 0.0
-        if why is None and duration:
-            delay = duration * ((factor or 1.0) ** number)
-            if cap:
-                delay = min(delay, cap)
-            if max_duration is not None and time.time() + delay - first > max_duration:
-                why = "Max duration limit exceeded"
+        backing_off = why is None and bool(duration)
+        delay = _delay(duration or 0.0, factor, cap, number) if backing_off else 0.0
+        if backing_off and max_duration is not None and time.time() + delay - first > max_duration:
+            why = "Max duration limit exceeded"
         if why is not None:
             message = child.message if why == "" else why
             retry.refused = child.refused
@@ -138,6 +138,15 @@ def run_retry(
         if stopped:
             return run.tree.finish(retry, n.FAILED, stopped, **inputs_outputs)
         number += 1
+
+
+def _delay(duration: float, factor: float | None, cap: float | None, number: int) -> float:
+    """Seconds before attempt `number` + 1: `duration * factor^number`, at most `cap`."""
+    try:
+        delay = duration * ((factor or 1.0) ** number)
+    except OverflowError:  # a factor so large the delay is beyond any clock
+        delay = math.inf
+    return min(delay, cap) if cap else delay
 
 
 def _back_off(run: RunState, frame: Frame, delay: float) -> str | None:
