@@ -4,7 +4,8 @@ Workflow object (metadata, spec, status in Argo's shape) kept current while it r
 `WorkflowRunner.run()` blocks until the workflow finished and returns the final Workflow.
 `on_change(workflow)` is called from a publisher thread at most every `poll_interval` seconds
 with a fresh snapshot (and once at the end), so persisting or drawing never slows scheduling.
-The same thread polls `control` for `argoexec stop` / `argoexec resume` requests.
+The same thread polls `control` for `argoexec stop` / `argoexec resume` requests, and acts on
+the interrupts `interrupt()` counts (first: stop; second: abort, see `RunState.abort`).
 """
 
 from __future__ import annotations

@@ -49,9 +49,10 @@ log = logging.getLogger("argoexec.controller.runtime")
 
 DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
 # A pod here is three Python processes that start one after the other (init, then wait and
-# main's emissary; ~0.3 s of CPU in all) plus the user's process, and ~100 MB resident while it
-# runs. Four pods per CPU keep the machine responsive while pods that mostly wait (sleeps,
-# network) still overlap; the memory bound keeps a small machine out of swap.
+# main's emissary; ~0.5 s of CPU in all, measured) plus the user's process; the executor's take
+# some 20 MB while it runs, the user's process needs its own room. Four pods per CPU keep the
+# machine responsive while pods that mostly wait (sleeps, network) still overlap; the memory
+# bound keeps a small machine out of swap.
 PODS_PER_CPU = 4
 MEMORY_PER_POD = 256 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 30.0
