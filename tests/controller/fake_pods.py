@@ -31,7 +31,7 @@ class FakePods:
         self.most_running = 0
         self.started: list[str] = []
         self.cleaned: list[str] = []
-        self.killed: list[str] = []
+        self.killed: list[str] = []  # pods the engine killed (abort): signals reach no one here
         self.outputs: dict[str, dict[str, Any]] = {}  # node name -> reported outputs
         self._node: dict[str, str] = {}  # pod name -> node name
         self._released = threading.Event()
