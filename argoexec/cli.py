@@ -380,6 +380,31 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
     run.add_argument(
         "--log", action="store_true", help="print each pod's main log as it finishes (no tree)"
     )
+    run.add_argument(
+        "--max-children",
+        type=_count,
+        metavar="N",
+        help="children one node may have, loop items or retries (0 = no cap; default 10000 or "
+        "$ARGOEXEC_MAX_CHILDREN)",
+    )
+    run.add_argument(
+        "--max-pods",
+        type=_count,
+        metavar="N",
+        help="pods running at once (0 = no cap; default 4 per CPU, less on small memory, or "
+        "$ARGOEXEC_MAX_PODS)",
+    )
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -32,6 +32,9 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``KUBERNETES_SERVICE_HOST`` / ``_PORT`` | ``kubernetes_service_*`` | in-cluster API address |
 | ``RESOURCE_STATE_CHECK_INTERVAL`` | ``resource_state_check_interval`` | Go duration (5s) |
 | ``ARGOEXEC_STATE_DIR`` | ``controller_state_dir(env)`` | path: the controller's runs |
+| ``ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES`` | ``max_output_parameters_bytes`` | bytes, 0 = no cap |
+| ``ARGOEXEC_MAX_CHILDREN`` | ``run_limits.max_children`` | count, 0 = no cap |
+| ``ARGOEXEC_MAX_PODS`` | ``run_limits.max_pods`` | count, 0 = no cap |
 
 The thin controller's state directory (``argoexec run``/``list``/``get``/``logs``/``resume``/
 ``stop``) is ``ARGOEXEC_STATE_DIR`` if set, else ``$XDG_STATE_HOME/argoexec``, else
@@ -59,9 +62,11 @@ from typing import TypeVar
 from argoexec.contract import (
     ENV_EMISSARY_BINARY,
     ENV_MAX_EXTRACT_BYTES,
+    ENV_MAX_OUTPUT_PARAMETERS_BYTES,
     ENV_PATH_MAP,
     ENV_TERMINATION_LOG,
     ENV_VAR_RUN_DIR,
+    MAX_OUTPUT_PARAMETERS_BYTES,
 )
 from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
@@ -326,6 +331,23 @@ class PodEnv:
 
 
 @dataclass(frozen=True)
+class RunLimits:
+    """Bounds of one ``argoexec run``; None when the variable is unset (the run's own default
+    applies, see ``RunOptions``). Each is a count, 0 meaning no cap."""
+
+    max_children: int | None = None  # ARGOEXEC_MAX_CHILDREN: children of one node
+    max_pods: int | None = None  # ARGOEXEC_MAX_PODS: pods running at once
+
+    @classmethod
+    def read(cls, read: _Reader) -> RunLimits:
+        rule = "integer ≥ 0"
+        return cls(
+            max_children=read.get("ARGOEXEC_MAX_CHILDREN", _non_negative_int, None, rule),
+            max_pods=read.get("ARGOEXEC_MAX_PODS", _non_negative_int, None, rule),
+        )
+
+
+@dataclass(frozen=True)
 class ExecutorConfig:
     """Everything the executor takes from its environment, parsed and validated once."""
 
@@ -342,6 +364,11 @@ class ExecutorConfig:
     resource_state_check_interval: float = 5.0
     # The pod's identity and template, as the controller set them.
     pod: PodEnv = field(default_factory=PodEnv)
+    # ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES: the most bytes ``wait`` reads into one node's output
+    # parameters, all together (0 = no cap); ``argoexec run`` applies it too.
+    max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
+    # ARGOEXEC_MAX_CHILDREN / ARGOEXEC_MAX_PODS: bounds of ``argoexec run``.
+    run_limits: RunLimits = field(default_factory=RunLimits)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
     warnings: tuple[str, ...] = ()
     # The environment itself, only for explicit ``env:VAR`` references given on the command
@@ -362,6 +389,13 @@ class ExecutorConfig:
                 "RESOURCE_STATE_CHECK_INTERVAL", _positive_duration, 5.0, "a Go duration > 0"
             ),
             pod=PodEnv.read(env),
+            max_output_parameters_bytes=read.get(
+                ENV_MAX_OUTPUT_PARAMETERS_BYTES,
+                _non_negative_int,
+                MAX_OUTPUT_PARAMETERS_BYTES,
+                "bytes, integer ≥ 0",
+            ),
+            run_limits=RunLimits.read(read),
             warnings=tuple(read.warnings),
             environ=dict(env),
         )

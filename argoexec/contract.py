@@ -26,6 +26,9 @@ ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
 ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
 # Ours: the cap on what one archive may expand to (named in the refusal, so users can raise it).
 ENV_MAX_EXTRACT_BYTES = "ARGOEXEC_MAX_EXTRACT_BYTES"
+# Ours: the cap on one node's output parameters, which `wait` enforces (the local runtime sets it
+# to what `argoexec run` uses, so both sides agree).
+ENV_MAX_OUTPUT_PARAMETERS_BYTES = "ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES"
 
 # Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
 LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
@@ -51,4 +54,9 @@ EXIT_FATAL = 1
 # Emissary limits (§1.6, §2.4).
 MAX_ARG_LEN = 131072
 RESULT_MAX_BYTES = 262144
+# Argo reads output parameters without a cap of its own, but they travel in the node's
+# WorkflowTaskResult, which must fit etcd's request limit (1.5 MiB, `--max-request-bytes`):
+# larger values fail there ("etcdserver: request is too large"). Ours: the same bound on the
+# output parameters of one node taken together, checked before a value is read whole.
+MAX_OUTPUT_PARAMETERS_BYTES = 1572864
 DEFAULT_GRACE_SECONDS = 30.0

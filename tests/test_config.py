@@ -161,6 +161,33 @@ def test_run_hands_on_only_the_executor_tuning_variables_that_are_set() -> None:
     )
 
 
+def test_the_run_limits_and_the_output_parameters_cap_come_from_the_environment() -> None:
+    config = ExecutorConfig.from_environ(
+        {
+            "ARGOEXEC_MAX_CHILDREN": "50",
+            "ARGOEXEC_MAX_PODS": "0",
+            "ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES": "4096",
+        }
+    )
+    assert (config.run_limits.max_children, config.run_limits.max_pods) == (50, 0)
+    assert config.max_output_parameters_bytes == 4096
+    unset = ExecutorConfig.from_environ({})
+    assert (unset.run_limits.max_children, unset.run_limits.max_pods) == (None, None)
+    assert unset.max_output_parameters_bytes == 1572864
+
+
+@pytest.mark.parametrize(
+    "name", ["ARGOEXEC_MAX_CHILDREN", "ARGOEXEC_MAX_PODS", "ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES"]
+)
+def test_a_negative_or_unparsable_limit_keeps_its_default_with_a_warning(name: str) -> None:
+    defaults = ExecutorConfig.from_environ({})
+    for value in ("-1", "many"):
+        config = ExecutorConfig.from_environ({name: value})
+        assert config.run_limits == defaults.run_limits
+        assert config.max_output_parameters_bytes == defaults.max_output_parameters_bytes
+        assert name in config.warnings[0]
+
+
 def test_blank_values_count_as_unset() -> None:
     config = ExecutorConfig.from_environ({"ARTIFACT_S3_UPLOAD_THREADS": "  "})
     assert config.settings.upload_threads == 4

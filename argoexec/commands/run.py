@@ -34,11 +34,12 @@ from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import STOP_MESSAGE, WorkflowRunner, override_parameters
+from argoexec.controller.engine.runner import WorkflowRunner, override_parameters
 from argoexec.controller.pod.context import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.runtime.local import default_max_pods
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
 from argoexec.controller.workflow.documents import (
@@ -99,16 +100,19 @@ def _apply_parameters(workflow: dict[str, Any], parameters: Mapping[str, str]) -
 
 @contextmanager
 def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
-    """The first SIGINT/SIGTERM stops the workflow (running pods end, exit handlers run);
-    a second one interrupts at once."""
-    seen: list[int] = []
+    """The first SIGINT/SIGTERM stops the workflow (running pods end, exit handlers run); a
+    second one aborts it (every pod is killed, the exit handlers' too, and the run ends with
+    every node finished and its pods cleaned up); a third one interrupts at once. The handler
+    only counts: the runner acts on the count (a handler must not wait for a lock)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if seen:
+        count = runner.interrupt()
+        if count == 1:
+            log.warning("stopping the workflow (again to abort)")
+        elif count == 2:
+            log.warning("aborting: killing every pod, the exit handlers' too (again to quit)")
+        else:
             raise KeyboardInterrupt
-        seen.append(signum)
-        log.warning("stopping the workflow (again to abort)")
-        runner.run_state.halt(STOP_MESSAGE)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -217,7 +221,9 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
         executor_env=executor_env(inv.config.environ),
+        max_output_parameters_bytes=inv.config.max_output_parameters_bytes,
     )
+    _set_limits(options, args, inv)
     run_path = store.root / name
     runtime = LocalRuntime(
         run_path / "pods",
@@ -241,7 +247,9 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
             workflow,
             name=name,
             runtime=runtime,
-            results=LocalResults(runtime.volume_path),
+            results=LocalResults(
+                runtime.volume_path, max_parameters_bytes=options.max_output_parameters_bytes
+            ),
             store=documents.templates,
             options=options,
             on_change=on_change,
@@ -264,6 +272,19 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     finally:  # the outcome is shown even when it could not be recorded
         _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
     return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) -> None:
+    """The run's bounds: an option wins over its environment variable, which wins over the
+    default (`RunOptions`', the machine's for `--max-pods`)."""
+    env = inv.config.run_limits
+    children = getattr(args, "max_children", None)
+    children = env.max_children if children is None else children
+    if children is not None:
+        options.max_children = children
+    pods = getattr(args, "max_pods", None)
+    pods = env.max_pods if pods is None else pods
+    options.max_pods = default_max_pods() if pods is None else pods
 
 
 def _start_state(store: StateStore, name: str, runner: WorkflowRunner) -> RunDir:

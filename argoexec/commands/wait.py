@@ -48,6 +48,7 @@ def wait(args: argparse.Namespace, inv: Invocation) -> int:
         pod=pod,
         backoff=settings.backoff,
         waiting=waiting,
+        max_parameters_bytes=inv.config.max_output_parameters_bytes,
     )
     outcome = run_wait(job)
     if outcome.errors:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from argoexec.contract import RESULT_MAX_BYTES
+from argoexec.contract import ENV_MAX_OUTPUT_PARAMETERS_BYTES, RESULT_MAX_BYTES
 from argoexec.models import Parameter, Template
 from argoexec.varrun import VarRun
 
@@ -73,17 +73,20 @@ def read_parameters(
     varrun: VarRun,
     supplied_inputs: list[str],
     mainctrfs: Path = MAINCTRFS,
+    max_bytes: int = 0,
 ) -> ParameterOutcome:
     """Fill ``value`` of every ``valueFrom.path`` parameter.
 
     A missing file takes ``valueFrom.default`` when one is set (an empty default counts);
     otherwise processing stops with an error, and the parameters read so far keep their values
-    (Argo's behaviour: the remaining ones are reported as declared).
+    (Argo's behaviour: the remaining ones are reported as declared). So does a value that would
+    take the parameters past ``max_bytes`` all together (0: no cap), which is never read whole.
     """
     declared = (
         template.outputs.parameters if template.outputs and template.outputs.parameters else []
     )
     out = [p.model_copy(deep=True) for p in declared]
+    budget = max_bytes
     for param in out:
         source = param.value_from.path if param.value_from else None
         if not source:
@@ -93,7 +96,7 @@ def read_parameters(
         else:
             location = varrun.output_parameter(source)
         try:
-            text = location.read_text(encoding="utf-8")
+            data = _read_at_most(location, budget if max_bytes else None)
         except OSError as exc:
             default = param.value_from.default if param.value_from else None
             if default is None:
@@ -103,5 +106,29 @@ def read_parameters(
                 )
             param.value = default
             continue
-        param.value = text[:-1] if text.endswith("\n") else text
+        if data is None:
+            return ParameterOutcome(out, _too_large(param.name, source, max_bytes))
+        budget -= len(data)
+        # Go's string of the bytes, as JSON then writes it: invalid UTF-8 becomes U+FFFD.
+        param.value = data.decode("utf-8", errors="replace")
     return ParameterOutcome(out, None)
+
+
+def _read_at_most(path: Path, limit: int | None) -> bytes | None:
+    """The file's bytes less one trailing newline (Argo trims it), or None when that is more
+    than ``limit`` bytes; at most ``limit`` + 2 bytes are read."""
+    with path.open("rb") as file:
+        data = file.read() if limit is None else file.read(max(limit, 0) + 2)
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    if limit is not None and len(data) > limit:
+        return None
+    return data
+
+
+def _too_large(name: str, source: str, max_bytes: int) -> str:
+    return (
+        f"output parameter {name!r}: {source}: the node's output parameters would hold more than "
+        f"{max_bytes} bytes, the most a WorkflowTaskResult carries (pass large values as "
+        f"artifacts, or raise the cap with {ENV_MAX_OUTPUT_PARAMETERS_BYTES}; 0 = no cap)"
+    )

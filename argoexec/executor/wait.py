@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from argoexec.config import PodEnv
-from argoexec.contract import MAIN_CONTAINER, RESULT_MAX_BYTES
+from argoexec.contract import MAIN_CONTAINER, MAX_OUTPUT_PARAMETERS_BYTES, RESULT_MAX_BYTES
 from argoexec.executor.logs_archive import save_logs
 from argoexec.executor.monitors import DeadlineMonitor, ProgressMonitor, parse_deadline
 from argoexec.executor.outputs import STAGING_DIR, ArtifactSaver, SavedArtifact
@@ -66,6 +66,7 @@ class Wait:
     waiting: Stop = field(default_factory=Stop)  # set by SIGTERM: ends the waiting only
     staging: Path = STAGING_DIR
     pre_main_failed: bool = False  # the supervisor's pre-main phase failed: no outputs
+    max_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES  # all output parameters; 0 = no cap
 
 
 @dataclass
@@ -213,7 +214,11 @@ def _save_parameters(w: Wait, out: WaitOutcome, outputs: Outputs) -> None:
     if not outputs.parameters:
         return
     read = read_parameters(
-        w.template, w.paths.varrun, supplied_inputs(w.template), mainctrfs=w.paths.mainctrfs
+        w.template,
+        w.paths.varrun,
+        supplied_inputs(w.template),
+        mainctrfs=w.paths.mainctrfs,
+        max_bytes=w.max_parameters_bytes,
     )
     outputs.parameters = read.parameters
     if read.error:

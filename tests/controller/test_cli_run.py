@@ -93,3 +93,57 @@ def test_the_executor_knobs_set_for_run_reach_the_executor_in_its_pods(
     for node in loads:
         assert "artifact 'words'" in node["message"]
         assert "size cap of 10 bytes (set by ARGOEXEC_MAX_EXTRACT_BYTES)" in node["message"]
+
+
+LOOP = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: loop}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: each, template: echo, withItems: [a, b, c]}
+  - name: echo
+    container: {image: alpine, command: [echo, hi]}
+"""
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (["--max-children", "2"], {}, 2),
+        ([], {"ARGOEXEC_MAX_CHILDREN": "1"}, 1),
+        (["--max-children", "2"], {"ARGOEXEC_MAX_CHILDREN": "1"}, 2),  # the option wins
+    ],
+)
+def test_the_children_cap_comes_from_the_option_else_the_environment(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[list[str], dict[str, str], int],
+) -> None:
+    flags, env, cap = case
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    document = tmp_path / "loop.yaml"
+    document.write_text(LOOP)
+    code = main(["run", str(document), "-o", "json", "--state-dir", str(tmp_path), *flags])
+    workflow = yaml.safe_load(capsys.readouterr().out)
+
+    assert code == 1
+    [node] = [n for n in workflow["status"]["nodes"].values() if n["displayName"] == "each"]
+    assert node["phase"] == "Error"
+    assert f"withItems expands to 3 items, more than the {cap} children" in node["message"]
+
+
+@pytest.mark.parametrize("value", ["-1", "many"])
+def test_a_bad_cap_option_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code = main(["run", str(DEMO), "--state-dir", str(tmp_path), "--max-pods", value])
+
+    assert code == 2
+    assert "--max-pods" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was run

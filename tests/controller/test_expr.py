@@ -11,6 +11,7 @@ from argoexec.controller.expr import (
     ExpressionError,
     evaluate_condition,
     evaluate_expr,
+    evaluate_when,
     expand_env,
     render_value,
 )
@@ -289,3 +290,28 @@ def test_a_condition_that_is_not_boolean_fails_naming_it() -> None:
         evaluate_condition("lastRetry.exitCode", ENV)
     assert "'lastRetry.exitCode'" in str(caught.value)
     assert "expected a boolean result, got string 2" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("(" * 3000 + "1" + ")" * 3000, "the expression is nested too deeply to be evaluated"),
+        ("-" * 5000 + "1", "the expression is nested too deeply to be evaluated"),
+        ("0..1000000000000000", "the expression needs more memory than there is"),
+        ("0..9223372036854775807", "a number in the expression is too large"),
+    ],
+)
+def test_an_expression_beyond_the_machine_fails_like_any_other(
+    expression: str, reason: str
+) -> None:
+    for evaluate in (evaluate_expr, evaluate_condition):
+        with pytest.raises(ExpressionError) as failure:
+            evaluate(expression, {})
+        assert failure.value.reason == reason
+        assert failure.value.expression == expression
+
+
+def test_a_when_condition_nested_too_deeply_fails_like_any_other() -> None:
+    with pytest.raises(ExpressionError, match="nested too deeply") as failure:
+        evaluate_when("(" * 3000 + "1 == 1" + ")" * 3000)
+    assert failure.value.dialect == "when"

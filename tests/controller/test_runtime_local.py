@@ -235,6 +235,23 @@ def test_setting_the_stop_token_terminates_the_pod(runtime: LocalRuntime) -> Non
     assert result.container("main").exit_code == 5
 
 
+def test_a_stop_reaches_a_container_still_starting_once_it_can_take_the_signal(
+    runtime: LocalRuntime,
+) -> None:
+    # The kernel drops a signal sent to a PID 1 that has no handler for it, as the emissary or
+    # an executor has none for their first moments (the interpreter is starting): here sh,
+    # which installs its handler after half a second. Sent at once, SIGTERM would be lost and
+    # the container killed only when the grace period ends (137).
+    stop = Stop()
+    stop.set("workflow shutdown")
+    script = "sleep 0.5; trap 'exit 7' TERM; while true; do sleep 0.1; done"
+    pod = plain_pod("p-early", {"main": script}, terminationGracePeriodSeconds=20)
+    result = runtime.run_pod(pod, stop=stop)
+
+    assert result.phase == "Failed"
+    assert result.container("main").exit_code == 7
+
+
 def test_the_controllers_kill_exec_reaches_the_emissary_as_pid_1(runtime: LocalRuntime) -> None:
     bg = Background(runtime, argo_pod("wf-step-kill", "echo started; sleep 60"))
     stdout = runtime.volume_path("wf-step-kill", "var-run-argo") / "ctr" / "main" / "stdout"
@@ -302,3 +319,11 @@ def test_cleanup_removes_the_pods_directories_but_keeps_its_logs(runtime: LocalR
     runtime.close()
     assert sorted(p.name for p in runtime.root.iterdir()) == [".runtime", "p-clean"]
     assert [p.name for p in runtime.pod_dirs("p-clean").root.iterdir()] == ["logs"]
+
+
+def test_a_nul_byte_in_a_command_is_a_start_error_of_its_container(runtime: LocalRuntime) -> None:
+    result = runtime.run_pod(plain_pod("p-nul", {"main": "echo a\0b"}))
+
+    main = result.container("main")
+    assert (main.exit_code, main.reason) == (128, "StartError")
+    assert "an argument or environment variable holds a NUL byte" in main.message

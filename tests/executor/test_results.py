@@ -120,3 +120,58 @@ def test_the_file_sink_claims_completion_only_after_finalize(tmp_path: Path) -> 
     sink.finalize()
     assert is_completed(json.loads(sink.path.read_text()))
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def _parameter_files(varrun: VarRun, **values: bytes) -> Template:
+    for name, data in values.items():
+        path = varrun.output_parameter(f"/tmp/{name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return template_with([{"name": n, "valueFrom": {"path": f"/tmp/{n}"}} for n in values])
+
+
+def test_parameters_past_the_cap_all_together_stop_with_an_error_naming_the_parameter(
+    tmp_path: Path,
+) -> None:
+    varrun = VarRun(tmp_path)
+    template = _parameter_files(varrun, a=b"x" * 60, b=b"y" * 60, c=b"z")
+    outcome = read_parameters(template, varrun, [], max_bytes=100)
+
+    assert outcome.error == (
+        "output parameter 'b': /tmp/b: the node's output parameters would hold more than 100 "
+        "bytes, the most a WorkflowTaskResult carries (pass large values as artifacts, or "
+        "raise the cap with ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES; 0 = no cap)"
+    )
+    assert [p.value for p in outcome.parameters] == ["x" * 60, None, None]
+
+
+def test_a_parameter_file_far_past_the_cap_is_not_read_whole(tmp_path: Path) -> None:
+    varrun = VarRun(tmp_path)
+    template = _parameter_files(varrun, big=b"")
+    with varrun.output_parameter("/tmp/big").open("wb") as file:
+        file.truncate(8 * 1024**3)  # sparse, 8 GiB: reading it whole would not end well
+    outcome = read_parameters(template, varrun, [], max_bytes=1024)
+
+    assert outcome.error is not None and "more than 1024 bytes" in outcome.error
+
+
+def test_the_cap_counts_a_value_without_its_trailing_newline_and_zero_means_none(
+    tmp_path: Path,
+) -> None:
+    varrun = VarRun(tmp_path)
+    template = _parameter_files(varrun, a=b"x" * 100 + b"\n")
+
+    at_cap = read_parameters(template, varrun, [], max_bytes=100)
+    no_cap = read_parameters(template, varrun, [], max_bytes=0)
+
+    assert at_cap.error is None and at_cap.parameters[0].value == "x" * 100
+    assert no_cap.error is None and no_cap.parameters[0].value == "x" * 100
+
+
+def test_a_parameter_that_is_not_utf8_reads_as_go_writes_it(tmp_path: Path) -> None:
+    varrun = VarRun(tmp_path)
+    template = _parameter_files(varrun, a=b"ok \xff\xfe end")
+    outcome = read_parameters(template, varrun, [])
+
+    assert outcome.error is None
+    assert outcome.parameters[0].value == "ok \ufffd\ufffd end"

@@ -4,8 +4,10 @@ Pure parts: variable scopes (`scope`), `{{...}}` substitution (`substitute`), lo
 (`loops`) and DAG dependencies (`depends`). The scheduler runs a Workflow on any `Runtime`:
 `runner` (arguments, entrypoint, exit handler, the Workflow object), `execute` (one node:
 template resolution, inputs, kinds), `retry`, `steps`, `dag`, `children` (what steps and tasks
-share), `io` (inputs/outputs), `pods` (building, running and judging a pod), `nodes` (the node
-tree in Argo's shape) and `context` (the run's shared state and each node's frame).
+share), `io` (inputs/outputs), `pods` (building, running and judging a pod), `slots` (where a
+pod waits for the workflow's `parallelism` and the machine's cap), `nodes` (the node tree in
+Argo's shape), `context` (the run's shared state and each node's frame) and `guard` (an
+unexpected exception becomes its node's Error).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from argoexec.controller.runtime.status import rfc3339
 from . import nodes as n
 from .context import Frame, Owner, RunState
 from .execute import TemplateError, execute, resolve
+from .guard import internal_error
 from .io import ABSENT_ARTIFACT, InputError, argument_artifacts
 from .nodes import Node
 from .scope import Scope, parameter_text
@@ -59,7 +60,31 @@ def call_child(
     artifacts: Artifacts,
     where: str,
 ) -> Node:
-    """Run one (already loop-expanded) step or task as node `name`."""
+    """Run one (already loop-expanded) step or task as node `name`; an unexpected exception
+    makes it an Error (`guard`), its siblings go on."""
+    try:
+        return _call_child(
+            run, step, name=name, display=display, parent=parent, frame=frame, scope=scope,
+            artifacts=artifacts, where=where,
+        )  # fmt: skip
+    except Exception as exc:
+        return internal_error(
+            run, exc, name=name, display=display, parent=parent, boundary_id=frame.boundary_id
+        )
+
+
+def _call_child(
+    run: RunState,
+    step: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+) -> Node:
     scope, artifacts = current_globals(run, scope, artifacts)
     child_frame = frame.but(scope=scope, artifacts=artifacts)
     when = step.get("when")
@@ -98,7 +123,7 @@ def call_child(
     if hook is not None:
         prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
         exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
-        run_exit_hook(
+        hook_node = run_exit_hook(
             run,
             hook,
             name=f"{name}{n.EXIT_SUFFIX}",
@@ -107,6 +132,10 @@ def call_child(
             frame=child_frame.but(scope=exit_scope, artifacts=exit_artifacts),
             where=f"{where}.onExit",
         )
+        if hook_node.refused:
+            # Argo's runOnExitNode returns the error of a hook that could not start (its
+            # arguments, its template): it errors the step group, or the DAG.
+            node.hook_error = hook_node.message
     return node
 
 
@@ -253,6 +282,21 @@ def publish_loop(scope: Scope, prefix: str, group: Node, children: Sequence[Node
     return scope.with_aggregate(prefix, entries, phase=group.phase, node_id=group.id)
 
 
+# Children of one batch started at once when no `parallelism` holds them back: each is a thread
+# until it ends, and no more than `max_pods` of their pods run at once anyway. The others are
+# started as these end (with no node before, as Argo's template `parallelism` holds children).
+MIN_WINDOW = 64
+
+
+def window(run: RunState, parallelism: int | None, jobs: int) -> int:
+    """How many children of a batch of `jobs` may be under way at once."""
+    if parallelism:
+        return parallelism
+    if run.options.max_pods:
+        return min(jobs, max(MIN_WINDOW, 2 * run.options.max_pods))
+    return jobs
+
+
 def run_batch(
     run: RunState,
     jobs: Sequence[Callable[[], Node]],
@@ -260,14 +304,16 @@ def run_batch(
     parallelism: int | None,
     fail_fast: bool,
     ok: Callable[[int, Node], bool],
+    on_exit: bool = False,
 ) -> list[Node | None]:
-    """Run `jobs` concurrently (at most `parallelism` at once). With `fail_fast`, once one
-    finishes not `ok`, jobs not yet started are not started (None in the result)."""
+    """Run `jobs` concurrently (at most `parallelism` at once, or a `window`). With
+    `fail_fast`, once one finishes not `ok`, jobs that had to wait for `parallelism` are not
+    started (None in the result); nor is any once the run stops (aborts, in an exit handler)."""
     results: list[Node | None] = [None] * len(jobs)
     if len(jobs) == 1 and not parallelism:
         results[0] = jobs[0]()
         return results
-    limit = parallelism or len(jobs)
+    limit = window(run, parallelism, len(jobs))
     cond = threading.Condition()
     state = {"running": 0, "failed": False}
 
@@ -288,9 +334,10 @@ def run_batch(
         with cond:
             while state["running"] >= limit:
                 cond.wait()
-            # Fail-fast holds back only what had to wait for a slot: without a limit every
+            # Fail-fast holds back only what had to wait for `parallelism`: without it every
             # child starts at once, as Argo creates a whole loop in one pass.
-            if (fail_fast and index >= limit and state["failed"]) or run.stopping():
+            held = fail_fast and parallelism and index >= parallelism and state["failed"]
+            if held or run.stopping(on_exit=on_exit):
                 break
             state["running"] += 1
         thread = threading.Thread(target=worker, args=(index,), daemon=True)

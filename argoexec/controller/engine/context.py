@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from argoexec.contract import MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.lifecycle import Stop
@@ -17,8 +20,14 @@ from argoexec.models import ArtifactRepository
 from .nodes import NodeTree
 from .pods import ResultChannel
 from .scope import Scope, with_outputs
+from .slots import PodSlots
 
 DEADLINE_MESSAGE = "Step exceeded its deadline"
+# Argo has no cap on the children of a node; a laptop needs one. Each child is a node in the
+# status (and a thread while it runs): 10,000 keeps a run's memory and `workflow.json` in the
+# tens of MB, and is of the order of the nodes an Argo workflow's status holds without node
+# status offloading (its 1 MiB limit applies after compression).
+DEFAULT_MAX_CHILDREN = 10000
 
 
 class EngineError(Exception):
@@ -85,6 +94,12 @@ class RunOptions:
     log_level: str = "info"
     # (name, value) pairs added to the env of every executor container (Argo's `executor.env`).
     executor_env: tuple[tuple[str, str], ...] = ()
+    # Children of one node (loop items, retry attempts); 0 = no cap.
+    max_children: int = DEFAULT_MAX_CHILDREN
+    # Pods running at once in this run (the local runtime's machine); 0 = no cap.
+    max_pods: int = 0
+    # Bytes of one node's output parameters, all together; 0 = no cap.
+    max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
 
 
 class RunState:
@@ -123,8 +138,10 @@ class RunState:
         deadline = self.spec.get("activeDeadlineSeconds")
         self.deadline = self.started + float(deadline) if deadline else None
         parallelism = self.spec.get("parallelism")
-        self.pod_slots = threading.BoundedSemaphore(int(parallelism)) if parallelism else None
-        self._pod_stops: set[Stop] = set()
+        self.pod_slots = PodSlots(int(parallelism) if parallelism else None, options.max_pods)
+        self._pods: dict[Stop, tuple[str, bool]] = {}  # running pods: (name, of an exit handler)
+        # Set by a second interrupt: every pod is killed at once, exit handlers' too.
+        self.aborted = ""
         self.resumed: set[str] = set()  # ids of suspended nodes to resume
         self.supplied: dict[str, dict[str, str]] = {}  # node id -> supplied output values
 
@@ -144,8 +161,13 @@ class RunState:
 
     # --- stopping ---------------------------------------------------------------------------
 
-    def stopping(self) -> str | None:
-        """Why no new work may start (stop request or workflow deadline), else None."""
+    def stopping(self, *, on_exit: bool = False) -> str | None:
+        """Why no new work may start, else None: an abort; for work outside exit handlers also
+        a stop request or the workflow deadline."""
+        if self.aborted:
+            return self.aborted
+        if on_exit:
+            return None
         if self.stop.is_set():
             return self.stop.reason or "stopped"
         if self.deadline is not None and time.time() >= self.deadline:
@@ -154,21 +176,61 @@ class RunState:
         return None
 
     def halt(self, reason: str) -> None:
+        """Stop the run: nothing new starts and running pods are terminated; exit handlers and
+        their pods still run."""
         with self.lock:
             if not self.stop.is_set():
                 self.stop.set(reason)
-            stops = list(self._pod_stops)
+            stops = [stop for stop, (_, on_exit) in self._pods.items() if not on_exit]
             self.changed.notify_all()
         for stop in stops:
-            if not stop.is_set():
-                stop.set(reason)
+            stop.set(reason)
 
-    def register_pod(self, stop: Stop) -> None:
+    def abort(self, reason: str) -> None:
+        """Stop the run now: every pod is terminated, exit handlers' too, and killed (see
+        `kill_pods`)."""
         with self.lock:
-            self._pod_stops.add(stop)
-            if self.stop.is_set():
-                stop.set(self.stop.reason)
+            self.aborted = self.aborted or reason
+            stops = list(self._pods)
+        self.halt(reason)
+        for stop in stops:
+            stop.set(reason)
+        self.kill_pods()
+
+    def kill_pods(self) -> None:
+        """While aborting, SIGKILL the containers of every pod still registered: called again
+        and again, since a pod that was starting has its processes only later."""
+        if not self.aborted:
+            return
+        with self.lock:
+            names = [name for name, _ in self._pods.values()]
+        for name in names:
+            with contextlib.suppress(OSError, KeyError):  # it ended meanwhile
+                self.runtime.kill(name, None, signal.SIGKILL)
+
+    def register_pod(self, stop: Stop, name: str, *, on_exit: bool) -> None:
+        """A pod about to run; its `stop` is set when the run halts (aborts, for an exit
+        handler's pod)."""
+        with self.lock:
+            self._pods[stop] = (name, on_exit)
+            reason = self.aborted
+            if not reason and not on_exit and self.stop.is_set():
+                reason = self.stop.reason or "stopped"
+        if reason:
+            stop.set(reason)
 
     def unregister_pod(self, stop: Stop) -> None:
         with self.lock:
-            self._pod_stops.discard(stop)
+            self._pods.pop(stop, None)
+            self.changed.notify_all()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until no pod is registered (each ended and was cleaned up); False on timeout."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            while self._pods:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(min(left, 0.1))
+        return True

@@ -32,8 +32,9 @@ from .children import (
 )
 from .context import Frame, RunState
 from .execute import export_globals
+from .guard import internal_error
 from .io import InputError, template_outputs
-from .loops import LoopError, expand_step, should_expand
+from .loops import LoopError, LoopStoppedError, expand_step, should_expand
 from .nodes import EXIT_SUFFIX, Node, NodeTree
 from .scope import Scope
 from .substitute import SubstitutionError
@@ -149,6 +150,9 @@ class _Dag:
                 if self.running == 0:
                     break
                 self.cond.wait()
+        hooks = [node.hook_error for node in self._task_nodes() if node.hook_error]
+        if hooks:  # Argo's executeDAG returns the error of an exit hook that could not start
+            return n.ERROR, hooks[0]
         phase, message = self.assess()
         if phase != n.SUCCEEDED:
             return phase, message
@@ -157,6 +161,14 @@ class _Dag:
             missing = ", ".join(name for name in self.by_name if name not in self.done)
             return n.FAILED, self.halted or f"tasks that never ran: {missing}"
         return n.SUCCEEDED, ""
+
+    def _task_nodes(self) -> list[Node]:
+        """The finished tasks' nodes, and the items of loop tasks."""
+        nodes = list(self.done.values())
+        for node in self.done.values():
+            if node.type == n.TASK_GROUP:
+                nodes.extend(self.run.tree.get(child) for child in node.children)
+        return nodes
 
     def _start_ready(self) -> bool:
         """Start (or omit) what is ready; True if something changed. Holds `cond`."""
@@ -179,7 +191,7 @@ class _Dag:
                 self._settle(task, n.OMITTED, "omitted: depends condition not met")
                 changed = True
                 continue
-            self.halted = self.halted or self.run.stopping() or ""
+            self.halted = self.halted or self.run.stopping(on_exit=self.frame.on_exit) or ""
             if self.halted:
                 continue
             if self.parallelism is not None and self.running >= self.parallelism:
@@ -237,6 +249,11 @@ class _Dag:
                 scope, artifacts = self.scope, self.artifacts
                 parents = self._parents(task)
             node = self._execute(task, scope, artifacts, parents)
+        except Exception as exc:  # a bug: the task errors, the DAG goes on (see `guard`)
+            node = internal_error(
+                self.run, exc, name=f"{self.node.name}.{name}", display=name, parent=None,
+                boundary_id=self.node.id,
+            )  # fmt: skip
         finally:
             with self.cond:
                 self.running -= 1
@@ -259,7 +276,15 @@ class _Dag:
                 self.run.tree.link(parent, node)
             return node
         try:
-            children = expand_step(task, scope, location=where)
+            children = expand_step(
+                task,
+                scope,
+                location=where,
+                max_items=self.run.options.max_children,
+                stopping=lambda: self.run.stopping(on_exit=self.frame.on_exit),
+            )
+        except LoopStoppedError as exc:  # not the loop's fault: the run stopped
+            return self._never_ran(task, parents, n.FAILED, exc.reason)
         except (LoopError, SubstitutionError, ExpressionError) as exc:
             return self._never_ran(task, parents, n.ERROR, str(exc))
         if not children:
@@ -284,6 +309,7 @@ class _Dag:
             parallelism=self.parallelism,
             fail_fast=self.template.get("failFast") is True,  # Template.IsFailFast, as steps
             ok=lambda _i, child: tolerated(task, child),
+            on_exit=self.frame.on_exit,
         )
         # The group carries its items' failure (the last failed item's phase, as Argo's
         # executeDAGTask); `continueOn` spares only the DAG (tolerated()).

@@ -20,6 +20,7 @@ from argoexec.models import Template
 from . import nodes as n
 from . import pods
 from .context import DEADLINE_MESSAGE, Frame, Owner, RunState
+from .guard import internal_error
 from .io import InputError, resolve_input_artifacts, resolve_parameters
 from .nodes import Node
 from .scope import Scope, parameter_text
@@ -115,7 +116,28 @@ def execute(
     frame: Frame,
     args: Mapping[str, Any],
 ) -> Node:
-    """Run `call` (a step, a task, or `{"template": entrypoint}`) as node `name`."""
+    """Run `call` (a step, a task, or `{"template": entrypoint}`) as node `name`. An
+    unexpected exception makes the node an Error (`guard`) instead of ending the run."""
+    try:
+        return _execute(
+            run, call, name=name, display=display, parent=parent, frame=frame, args=args
+        )
+    except Exception as exc:
+        return internal_error(
+            run, exc, name=name, display=display, parent=parent, boundary_id=frame.boundary_id
+        )
+
+
+def _execute(
+    run: RunState,
+    call: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    args: Mapping[str, Any],
+) -> Node:
     called = call.get("template")
     if frame.depth > run.options.max_depth:
         # Argo's ErrMaxDepthExceeded: an Error node, but not an error of the step group.
@@ -269,13 +291,14 @@ def _dispatch(
 
 
 def blocked(run: RunState, frame: Frame) -> str | None:
-    """Why a node may not start now (stop request, deadline); exit handlers always start."""
-    if frame.on_exit:
-        return None
-    reason = run.stopping()
-    if reason is None and frame.deadline is not None and time.time() >= frame.deadline:
-        reason = DEADLINE_MESSAGE
-    return reason
+    """Why a node may not start now (stop request, deadline, abort); exit handlers start
+    unless the run is aborted."""
+    reason = run.stopping(on_exit=frame.on_exit)
+    if reason is not None or frame.on_exit:
+        return reason
+    if frame.deadline is not None and time.time() >= frame.deadline:
+        return DEADLINE_MESSAGE
+    return None
 
 
 def _public_inputs(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -362,7 +385,6 @@ def run_pod(
         _mount_kubeconfig(spec, str(run.options.kubeconfig))
     mains = Template.model_validate(body).main_containers()
     outcome = _run_pod(run, node, spec, config_maps, frame=frame, pod=pod, mains=mains)
-    _cleanup(run, pod)
     if isinstance(outcome, str):
         return run.tree.finish(node, n.FAILED, outcome)
     if outcome.phase == n.SUCCEEDED:
@@ -380,20 +402,23 @@ def _run_pod(
     pod: str,
     mains: list[str],
 ) -> pods.PodOutcome | str:
-    """Run the pod once a `parallelism` slot is free; a string if it never started."""
+    """Run the pod once a slot is free (`PodSlots`); a string if it never started. The pod is
+    registered with the run until it was cleaned up, so an abort finds it."""
     stop = Stop()
-    if not frame.on_exit:
-        run.register_pod(stop)  # exit handlers run to their end even when stopping
-    slots = run.pod_slots
+    run.register_pod(stop, pod, on_exit=frame.on_exit)
     try:
-        if slots is not None:
-            while not slots.acquire(timeout=run.options.poll_interval):
-                reason = blocked(run, frame)
-                if reason:
-                    return reason
+        reason = run.pod_slots.acquire(
+            blocked=lambda: blocked(run, frame),
+            waiting=lambda message: run.tree.update(node, message=message),
+            poll=run.options.poll_interval,
+        )
+        if reason is not None:
+            return reason
         try:
             node.pod_started_mono = time.monotonic()
-            run.tree.update(node, phase=n.RUNNING, pod_name=pod, host_node_name="localhost")
+            run.tree.update(
+                node, phase=n.RUNNING, message="", pod_name=pod, host_node_name="localhost"
+            )
             return pods.run(
                 run.runtime,
                 run.results,
@@ -402,10 +427,11 @@ def _run_pod(
                 secrets=run.options.secrets_dir,
                 stop=stop,
                 main_containers=mains,
+                max_parameters_bytes=run.options.max_output_parameters_bytes,
             )
         finally:
-            if slots is not None:
-                slots.release()
+            run.pod_slots.release()
+            _cleanup(run, pod)
     finally:
         run.unregister_pod(stop)
 
@@ -480,7 +506,7 @@ def run_suspend(
                 break
             if until is not None and time.time() >= until:
                 break
-            reason = None if frame.on_exit else run.stopping()
+            reason = run.stopping(on_exit=frame.on_exit)
             if reason is None and frame.deadline is not None and time.time() >= frame.deadline:
                 reason = DEADLINE_MESSAGE
             if reason is not None:

@@ -6,13 +6,17 @@ Mirrors Argo's `expandStep` / `expandTask` and `processItem`: each item becomes 
 (`(1:os:debian,version:9.1)`). The child sees `{{item}}` (scalars as text; maps and lists as
 JSON) and, for maps, `{{item.<key>}}`. A step with an empty `withItems` is not a loop (upstream
 runs it once); an empty `withParam` list or `withSequence` count yields no children.
+
+Bounds (ours; Argo has none): a loop of more than `max_items` items is refused before any item
+is made (a `withSequence` count before its numbers exist), and `stopping` is asked between
+items, so a stop request ends even a long expansion.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from argoexec.controller.expr.values import to_go_json
@@ -21,6 +25,9 @@ from .scope import Scope
 from .substitute import child_location, substitute
 
 _LOOP_FIELDS = ("withItems", "withParam", "withSequence")
+MAX_ITEMS_HINT = "raise it with --max-children or ARGOEXEC_MAX_CHILDREN; 0 = no cap"
+# Why a run must stop now (a stop request, a deadline), or None.
+Stopping = Callable[[], str | None]
 _GO_VERB = re.compile(r"%([-+# 0]*)(\d*)(?:\.(\d+))?([a-zA-Z%])")
 
 
@@ -31,6 +38,10 @@ class LoopError(Exception):
         self.reason = reason
         self.location = location
         super().__init__(f"{location}: {reason}" if location else reason)
+
+
+class LoopStoppedError(LoopError):
+    """The run was stopped (or reached its deadline) while the loop was being expanded."""
 
 
 class LoopItem(NamedTuple):
@@ -51,12 +62,21 @@ def should_expand(step_or_task: Mapping[str, Any]) -> bool:
 
 
 def expand_loop(
-    step_or_task: Mapping[str, Any], scope: Scope, *, location: str = ""
+    step_or_task: Mapping[str, Any],
+    scope: Scope,
+    *,
+    location: str = "",
+    max_items: int = 0,
+    stopping: Stopping | None = None,
 ) -> list[LoopItem]:
     """The items of a loop, each with the suffix its child node is named with. Loop fields are
-    substituted with `scope` first (every tag must resolve)."""
-    items = _items(step_or_task, scope, location)
-    return [LoopItem(item, f"({index}:{describe_item(item)})") for index, item in enumerate(items)]
+    substituted with `scope` first (every tag must resolve). More than `max_items` items (0: no
+    cap) is a `LoopError`; `stopping` saying why is a `LoopStoppedError`."""
+    items = _items(step_or_task, scope, location, max_items)
+    loop: list[LoopItem] = []
+    for index, item in _checked(enumerate(items), stopping, location):
+        loop.append(LoopItem(item, f"({index}:{describe_item(item)})"))
+    return loop
 
 
 def item_entries(item: Any) -> dict[str, str]:
@@ -74,13 +94,19 @@ def expand_step(
     *,
     location: str = "",
     allow_unresolved: bool = True,
+    max_items: int = 0,
+    stopping: Stopping | None = None,
 ) -> list[dict[str, Any]]:
     """The children of a loop: copies of the step or task without its loop fields, renamed
     `name(i:desc)` and substituted with `item` entries over `scope`. Tags that are not about the
-    item stay for later passes unless `allow_unresolved` is false."""
+    item stay for later passes unless `allow_unresolved` is false. `max_items` and `stopping`
+    bound the expansion as in `expand_loop`."""
     body = {k: v for k, v in step_or_task.items() if k not in _LOOP_FIELDS}
     children: list[dict[str, Any]] = []
-    for item in expand_loop(step_or_task, scope, location=location):
+    loop = expand_loop(
+        step_or_task, scope, location=location, max_items=max_items, stopping=stopping
+    )
+    for item in _checked(iter(loop), stopping, location):
         child_scope = scope.child(item_entries(item.value))
         child = substitute(body, child_scope, allow_unresolved=allow_unresolved, location=location)
         child["name"] = f"{step_or_task.get('name', '')}{item.suffix}"
@@ -102,10 +128,32 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else to_go_json(value)
 
 
-def _items(step: Mapping[str, Any], scope: Scope, location: str) -> list[Any]:
+def _checked(items: Iterator[Any], stopping: Stopping | None, location: str) -> Iterator[Any]:
+    """`items`, asking `stopping` before each one."""
+    for item in items:
+        reason = stopping() if stopping is not None else None
+        if reason:
+            raise LoopStoppedError(reason, location=location)
+        yield item
+
+
+def check_count(kind: str, count: int, max_items: int, location: str) -> None:
+    """Refuse a loop of more than `max_items` items (0: no cap), naming the loop and count."""
+    if max_items and count > max_items:
+        raise LoopError(
+            f"{kind} expands to {count} items, more than the {max_items} children a node may "
+            f"have ({MAX_ITEMS_HINT})",
+            location=location,
+        )
+
+
+def _items(step: Mapping[str, Any], scope: Scope, location: str, max_items: int) -> Iterable[Any]:
     if step.get("withItems"):
         where = child_location(location, "withItems")
-        items = substitute(step["withItems"], scope, allow_unresolved=False, location=where)
+        raw = step["withItems"]
+        if isinstance(raw, list):  # counted before anything is substituted
+            check_count("withItems", len(raw), max_items, where)
+        items = substitute(raw, scope, allow_unresolved=False, location=where)
         if not isinstance(items, list):
             raise LoopError("withItems must be a list", location=where)
         for index, item in enumerate(items):
@@ -116,11 +164,14 @@ def _items(step: Mapping[str, Any], scope: Scope, location: str) -> list[Any]:
                 )
         return items
     if step.get("withParam"):
-        return _param_items(step["withParam"], scope, child_location(location, "withParam"))
+        where = child_location(location, "withParam")
+        items = _param_items(step["withParam"], scope, where)
+        check_count("withParam", len(items), max_items, where)
+        return items
     if step.get("withSequence") is not None:
         where = child_location(location, "withSequence")
         sequence = substitute(step["withSequence"], scope, allow_unresolved=False, location=where)
-        return expand_sequence(sequence, location=where)
+        return sequence_items(sequence, location=where, max_items=max_items)
     raise LoopError("not a loop: no withItems, withParam or withSequence", location=location)
 
 
@@ -155,9 +206,19 @@ def _sequence_int(sequence: Mapping[str, Any], key: str, location: str) -> int |
         ) from None
 
 
-def expand_sequence(sequence: Mapping[str, Any], *, location: str = "") -> list[str]:
+def expand_sequence(
+    sequence: Mapping[str, Any], *, location: str = "", max_items: int = 0
+) -> list[str]:
     """Argo's `expandSequence`: `start` (default 0) to `end` inclusive, ascending or descending,
-    or `count` numbers from `start`; each formatted with `format` (Go printf, default `%d`)."""
+    or `count` numbers from `start`; each formatted with `format` (Go printf, default `%d`).
+    More than `max_items` numbers (0: no cap) is refused before any is made."""
+    return list(sequence_items(sequence, location=location, max_items=max_items))
+
+
+def sequence_items(sequence: Any, *, location: str = "", max_items: int = 0) -> Iterator[str]:
+    """`expand_sequence`, checked now and made one number at a time."""
+    if not isinstance(sequence, Mapping):
+        raise LoopError("withSequence must be a map (count, start, end, format)", location=location)
     start = _sequence_int(sequence, "start", location) or 0
     end = _sequence_int(sequence, "end", location)
     count = _sequence_int(sequence, "count", location)
@@ -173,11 +234,12 @@ def expand_sequence(sequence: Mapping[str, Any], *, location: str = "") -> list[
         if count < 0:
             raise LoopError(f"withSequence.count must not be negative: {count}", location=location)
         if count == 0:
-            return []
+            return iter(())
         end = start + count - 1
     step = 1 if start <= end else -1
+    check_count("withSequence", abs(end - start) + 1, max_items, location)
     fmt = str(sequence.get("format") or "%d")
-    return [go_sprintf_int(fmt, number) for number in range(start, end + step, step)]
+    return (go_sprintf_int(fmt, number) for number in range(start, end + step, step))
 
 
 def go_sprintf_int(fmt: str, number: int) -> str:

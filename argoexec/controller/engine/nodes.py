@@ -65,6 +65,8 @@ class Node:
     # Errored before running anything (Argo's executeTemplate returned an error): such a child
     # makes its step group Error rather than Failed.
     refused: bool = False
+    # Its exit hook errored before running anything: the step group (or DAG) is an Error.
+    hook_error: str = ""
 
     @property
     def fulfilled(self) -> bool:
@@ -182,6 +184,19 @@ class NodeTree:
         """Finish `node` as an Error that happened before it ran anything (see `refused`)."""
         node.refused = True
         return self.finish(node, ERROR, message, **fields)
+
+    def close_open(self, phase: str, message: str, *, boundary_id: str | None = None) -> None:
+        """Finish every node not finished yet (only those directly in `boundary_id`, if
+        given) as `phase` with `message`: what an interrupted run leaves must not say
+        Running for ever."""
+        with self._lock:
+            nodes = [
+                node
+                for node in self._nodes.values()
+                if not node.fulfilled and (boundary_id is None or node.boundary_id == boundary_id)
+            ]
+        for node in nodes:
+            self.finish(node, phase, message)
 
     def outbound(self, node: Node) -> list[str]:
         """Argo's `getOutboundNodes`: the nodes a following step group hangs from."""

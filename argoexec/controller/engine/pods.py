@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from argoexec.contract import (
+    ENV_MAX_OUTPUT_PARAMETERS_BYTES,
+    MAX_OUTPUT_PARAMETERS_BYTES,
+    RESULT_MAX_BYTES,
+)
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import PodResult
@@ -35,6 +40,17 @@ RESULT_VOLUME = "argoexec-result"
 RESULT_DIR = "/var/run/argoexec"
 RESULT_FILE = f"{RESULT_DIR}/result.json"
 LOCAL_ARTIFACTS_VOLUME = "argoexec-local-artifacts"
+PARAMETERS_HINT = (
+    f"pass large values as artifacts, or raise the cap with {ENV_MAX_OUTPUT_PARAMETERS_BYTES};"
+    " 0 = no cap"
+)
+# What a result file may hold besides its output parameters: `outputs.result` (at most 256 KiB)
+# and the artifacts' locations. A larger file is refused before it is read.
+RESULT_FILE_SLACK = RESULT_MAX_BYTES + 1024 * 1024
+
+
+class ResultError(Exception):
+    """A node result that cannot be taken (too large); `str()` says why."""
 
 
 class ResultChannel(Protocol):
@@ -42,7 +58,10 @@ class ResultChannel(Protocol):
         """Make the pod's `wait` report its NodeResult where `read` finds it."""
         ...
 
-    def read(self, pod_name: str) -> NodeResult | None: ...
+    def read(self, pod_name: str) -> NodeResult | None:
+        """The pod's reported result, None if it reported none; `ResultError` if it cannot be
+        taken."""
+        ...
 
     def exit_recorded(self, pod_name: str, container: str) -> bool:
         """Whether the container's emissary wrote its exit code (`/var/run/argo/ctr/NAME`)."""
@@ -105,6 +124,7 @@ def run(
     secrets: Path | None,
     stop: Stop,
     main_containers: list[str],
+    max_parameters_bytes: int = 0,
 ) -> PodOutcome:
     channel.prepare(pod)
     name = str(pod["metadata"]["name"])
@@ -122,10 +142,32 @@ def run(
         result = runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop)
     finally:
         done.set()
-    reported = channel.read(name)
+    try:
+        reported = channel.read(name)
+    except ResultError as exc:
+        return PodOutcome(n.ERROR, str(exc))
     if lost:
         return PodOutcome(n.ERROR, lost[0])
-    return interpret(result, reported, main_containers, stop, pod)
+    outcome = interpret(result, reported, main_containers, stop, pod)
+    too_large = oversized_parameters(outcome.outputs, max_parameters_bytes)
+    if too_large:
+        # The executor caps them itself; this is for one that does not (another version).
+        return PodOutcome(n.ERROR, too_large)
+    return outcome
+
+
+def oversized_parameters(outputs: Mapping[str, Any] | None, limit: int) -> str:
+    """Why the output parameters of a node are too large to keep (all together more than
+    `limit` bytes; 0: no cap), or ""."""
+    total = 0
+    for param in (outputs or {}).get("parameters") or []:
+        total += len(str(param.get("value") or "").encode())
+        if limit and total > limit:
+            return (
+                f"output parameter {param.get('name')!r}: the node's output parameters hold "
+                f"more than {limit} bytes ({PARAMETERS_HINT})"
+            )
+    return ""
 
 
 def _watch_mains(
@@ -204,15 +246,31 @@ def interpret(
     return outcome
 
 
-__all__ = ["PodBuildError", "PodOutcome", "ResultChannel", "build", "interpret", "run"]
+__all__ = [
+    "PodBuildError",
+    "PodOutcome",
+    "ResultChannel",
+    "ResultError",
+    "build",
+    "interpret",
+    "oversized_parameters",
+    "run",
+]
 
 
 class LocalResults:
     """The file sink on the `local` runtime: `wait` writes the NodeResult into an emptyDir that
     only it mounts, and the controller reads it from the host side of that volume."""
 
-    def __init__(self, volume_path: Callable[[str, str], Path]) -> None:
+    def __init__(
+        self,
+        volume_path: Callable[[str, str], Path],
+        *,
+        max_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES,
+    ) -> None:
         self._volume_path = volume_path  # e.g. LocalRuntime.volume_path
+        # Passed on to `wait` (which then reads no more), and bounds what is read back here.
+        self.max_parameters_bytes = max_parameters_bytes
 
     def prepare(self, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
@@ -226,8 +284,14 @@ class LocalResults:
             container.setdefault("volumeMounts", []).append(
                 {"name": RESULT_VOLUME, "mountPath": RESULT_DIR}
             )
-            container.setdefault("env", []).append(
-                {"name": "ARGOEXEC_RESULT_FILE", "value": RESULT_FILE}
+            container.setdefault("env", []).extend(
+                [
+                    {"name": "ARGOEXEC_RESULT_FILE", "value": RESULT_FILE},
+                    {
+                        "name": ENV_MAX_OUTPUT_PARAMETERS_BYTES,
+                        "value": str(self.max_parameters_bytes),
+                    },
+                ]
             )
 
     def exit_recorded(self, pod_name: str, container: str) -> bool:
@@ -236,8 +300,15 @@ class LocalResults:
 
     def read(self, pod_name: str) -> NodeResult | None:
         path = self._volume_path(pod_name, RESULT_VOLUME) / "result.json"
+        limit = self.max_parameters_bytes + RESULT_FILE_SLACK if self.max_parameters_bytes else 0
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as file:
+                data = file.read(limit + 1) if limit else file.read()
         except FileNotFoundError:
             return None
-        return NodeResult.model_validate(json.loads(text))
+        if limit and len(data) > limit:
+            raise ResultError(
+                f"the executor's result is larger than {limit} bytes: its output parameters "
+                f"may hold at most {self.max_parameters_bytes} bytes ({PARAMETERS_HINT})"
+            )
+        return NodeResult.model_validate(json.loads(data))

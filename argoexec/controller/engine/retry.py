@@ -11,6 +11,7 @@ attempt would be exceeded.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from argoexec.controller.expr import ExpressionError, evaluate_condition
 from . import nodes as n
 from .context import Frame, RunState
 from .execute import attempt, seconds
+from .loops import MAX_ITEMS_HINT
 from .nodes import Node
 from .scope import Scope
 from .substitute import SubstitutionError, substitute
@@ -83,6 +85,8 @@ def run_retry(
         max_duration = _number(
             backoff.get("maxDuration"), scope, "retryStrategy.backoff.maxDuration"
         )
+        if limit_value is not None and not math.isfinite(limit_value):
+            raise ValueError(f"limit {strategy.get('limit')!r} is not a number of retries")
     except (SubstitutionError, ValueError) as exc:
         return run.tree.refuse(retry, f"retryStrategy: {exc}")
     limit = int(limit_value) if limit_value is not None else None
@@ -121,21 +125,41 @@ def run_retry(
                     why = "retryStrategy.expression evaluated to false"
             except ExpressionError as exc:
                 why = f"retryStrategy.expression: {exc}"
-        delay = 0.0
-        if why is None and duration:
-            delay = duration * ((factor or 1.0) ** number)
-            if cap:
-                delay = min(delay, cap)
-            if max_duration is not None and time.time() + delay - first > max_duration:
-                why = "Max duration limit exceeded"
+        backing_off = why is None and bool(duration)
+        delay = _delay(duration or 0.0, factor, cap, number) if backing_off else 0.0
+        if backing_off and max_duration is not None and time.time() + delay - first > max_duration:
+            why = "Max duration limit exceeded"
         if why is not None:
             message = child.message if why == "" else why
             retry.refused = child.refused
             return run.tree.finish(retry, child.phase, message, **inputs_outputs)
         _attempt_metrics(run, template, child, scope)
-        if delay and run.stop.wait(delay) and not frame.on_exit:
-            return run.tree.finish(retry, n.FAILED, run.stop.reason, **inputs_outputs)
+        stopped = _back_off(run, frame, delay) if delay else None
+        if stopped:
+            return run.tree.finish(retry, n.FAILED, stopped, **inputs_outputs)
         number += 1
+
+
+def _delay(duration: float, factor: float | None, cap: float | None, number: int) -> float:
+    """Seconds before attempt `number` + 1: `duration * factor^number`, at most `cap`."""
+    try:
+        delay = duration * ((factor or 1.0) ** number)
+    except OverflowError:  # a factor so large the delay is beyond any clock
+        delay = math.inf
+    return min(delay, cap) if cap else delay
+
+
+def _back_off(run: RunState, frame: Frame, delay: float) -> str | None:
+    """Wait `delay` seconds before the next attempt; why the run stopped meanwhile (for an exit
+    handler: was aborted), if it did."""
+    end = time.monotonic() + delay
+    while (left := end - time.monotonic()) > 0:
+        reason = run.stopping(on_exit=frame.on_exit)
+        if reason:
+            return reason
+        with run.lock:
+            run.changed.wait(min(left, run.options.poll_interval * 4))
+    return None
 
 
 def _attempt_metrics(run: RunState, template: Mapping[str, Any], child: Node, scope: Scope) -> None:
@@ -171,12 +195,20 @@ def _stop_reason(
     run: RunState, frame: Frame, child: Node, *, policy: str, number: int, limit: int | None
 ) -> str | None:
     """Why no further attempt is made ("" keeps the child's message), or None to retry."""
-    if not frame.on_exit and run.stopping():
-        return run.stopping() or ""
+    stopped = run.stopping(on_exit=frame.on_exit)
+    if stopped:
+        return stopped
     if frame.deadline is not None and time.time() >= frame.deadline:
         return ""
     if not _retryable(policy, child.phase, child.message):
         return ""
     if limit is not None and number >= limit:
         return "No more retries left"
+    cap = run.options.max_children
+    if cap and number + 1 >= cap:
+        # Each attempt is a child of the Retry node: no more than a node may have.
+        return (
+            f"No more retries left: {number + 1} attempts, the most children a node may have "
+            f"({MAX_ITEMS_HINT})"
+        )
     return None

@@ -4,12 +4,14 @@ Workflow object (metadata, spec, status in Argo's shape) kept current while it r
 `WorkflowRunner.run()` blocks until the workflow finished and returns the final Workflow.
 `on_change(workflow)` is called from a publisher thread at most every `poll_interval` seconds
 with a fresh snapshot (and once at the end), so persisting or drawing never slows scheduling.
-The same thread polls `control` for `argoexec stop` / `argoexec resume` requests.
+The same thread polls `control` for `argoexec stop` / `argoexec resume` requests, and acts on
+the interrupts `interrupt()` counts (first: stop; second: abort, see `RunState.abort`).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 import uuid
@@ -38,7 +40,13 @@ from .pods import ResultChannel
 from .scope import exit_handler_entries, parameter_text, workflow_scope
 from .substitute import ArgumentError, resolve_arguments
 
+log = logging.getLogger("argoexec.controller.engine")
+
 STOP_MESSAGE = "Stopped with strategy 'Stop'"
+ABORT_MESSAGE = "aborted: every pod was killed, the exit handlers' too"
+# After an abort, how long the run waits for its killed pods to end and be cleaned up before it
+# gives up on them (each SIGKILLed container ends at once; this bounds a runtime that hangs).
+SETTLE_SECONDS = 10.0
 
 
 def override_parameters(
@@ -118,6 +126,7 @@ class WorkflowRunner:
         self.control = control
         self._dirty = threading.Event()
         self._finished = threading.Event()
+        self._interrupts = 0  # SIGINT/SIGTERM seen; only counted in the signal handler
         self.phase = n.PENDING
         self.message = ""
         self.finished_at: float | None = None
@@ -202,6 +211,8 @@ class WorkflowRunner:
             )
             self.phase, self.message = self._final_phase(entry)
             self._run_exit_handler(frame)
+            if run.aborted:
+                self.phase, self.message = n.FAILED, run.aborted
             run.metrics.workflow_finished(
                 self.spec,
                 entry.to_status(),
@@ -210,19 +221,41 @@ class WorkflowRunner:
                 entry_duration=(entry.finished_at or time.time()) - entry.started_at,
             )
         except BaseException as exc:
-            # The status must not say Running forever when the run was aborted or the engine
-            # itself failed; running pods are told to stop.
-            aborted = isinstance(exc, KeyboardInterrupt)
-            self.phase = n.FAILED if aborted else n.ERROR
-            self.message = "aborted" if aborted else f"the controller failed: {exc!r}"
-            run.halt(self.message)
-            raise
+            self._abandon(exc)
+            if not isinstance(exc, Exception):
+                raise  # an interrupt (a third Ctrl-C): the caller exits at once
         finally:
             self.finished_at = time.time()
             self._finished.set()
             self._dirty.set()
             publisher.join()
         return self.workflow()
+
+    def interrupt(self) -> int:
+        """Count a SIGINT/SIGTERM (safe in a signal handler: no lock is taken) and return the
+        count. The publisher thread acts on it: the first stops the run, the second aborts
+        it (`RunState.abort`)."""
+        self._interrupts += 1
+        return self._interrupts
+
+    def _abandon(self, exc: BaseException) -> None:
+        """The run ends on an exception (an interrupt, or a bug outside any node): its pods are
+        killed and cleaned up, and no node is left unfinished."""
+        run = self.run_state
+        if isinstance(exc, Exception):
+            log.error("the controller failed: internal error (%s)", type(exc).__name__)
+            log.debug("the controller failed", exc_info=exc)
+            self.phase = n.ERROR
+            self.message = (
+                f"the controller failed: internal error ({type(exc).__name__}), a bug of "
+                "argoexec (--loglevel debug shows where)"
+            )
+        else:
+            self.phase, self.message = n.FAILED, ABORT_MESSAGE
+        run.abort(self.message)
+        if not run.settle(SETTLE_SECONDS):
+            log.warning("pods still running after %.0f s; leaving them", SETTLE_SECONDS)
+        run.tree.close_open(n.FAILED, self.message)
 
     def _final_phase(self, entry: n.Node) -> tuple[str, str]:
         run = self.run_state
@@ -267,15 +300,31 @@ class WorkflowRunner:
         interval = self.options.poll_interval
         while True:
             finished = self._finished.is_set()
+            self._poll_interrupts()
             self._poll_control()
             if self._dirty.is_set() or finished:
                 self._dirty.clear()
-                if self.on_change is not None:
-                    self.on_change(self.workflow())
+                self._publish()
             if finished:
                 return
             self._dirty.wait(interval)
             time.sleep(interval)  # coalesce bursts of changes into one snapshot
+
+    def _publish(self) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(self.workflow())
+        except Exception as exc:  # the run goes on; the next change is published again
+            log.error("could not publish the workflow's status: %s", exc)
+
+    def _poll_interrupts(self) -> None:
+        run = self.run_state
+        if self._interrupts >= 1 and not run.stop.is_set():
+            run.halt(STOP_MESSAGE)
+        if self._interrupts >= 2 and not run.aborted:
+            run.abort(ABORT_MESSAGE)
+        run.kill_pods()  # again and again while aborting: pods that were starting
 
     def _poll_control(self) -> None:
         run = self.run_state

@@ -29,7 +29,7 @@ from .children import (
 from .context import Frame, RunState
 from .execute import export_globals
 from .io import InputError, template_outputs
-from .loops import LoopError, expand_step, should_expand
+from .loops import LoopError, LoopStoppedError, expand_step, should_expand
 from .nodes import Node
 from .scope import Scope
 from .substitute import SubstitutionError
@@ -129,8 +129,8 @@ def _run_group(
             run, plan, step, group_node=group_node, frame=frame, scope=scope,
             artifacts=artifacts, where=step_where,
         )  # fmt: skip
-        if error:
-            return scope, artifacts, n.ERROR, error  # Argo: the group is marked Error
+        if error is not None:
+            return scope, artifacts, *error  # Argo: the group is marked Error
     owners = plan.owners
     parallelism = template.get("parallelism")
     results = run_batch(
@@ -139,8 +139,9 @@ def _run_group(
         parallelism=int(parallelism) if parallelism else None,
         fail_fast=template.get("failFast") is True,  # Argo's Template.IsFailFast(): opt-in
         ok=lambda index, child: tolerated(owners[index], child),
+        on_exit=frame.on_exit,
     )
-    phase, failure = _judge(run, results, owners)
+    phase, failure = _judge(run, results, owners, on_exit=frame.on_exit)
     for step in group:
         scope, artifacts = _publish_step(
             run, plan, step, results=results, group_node=group_node, frame=frame, scope=scope,
@@ -150,21 +151,25 @@ def _run_group(
 
 
 def _judge(
-    run: RunState, results: list[Node | None], owners: list[dict[str, Any]]
+    run: RunState, results: list[Node | None], owners: list[dict[str, Any]], *, on_exit: bool
 ) -> tuple[str, str]:
     """A finished group's phase and message, as Argo's executeStepGroup: Error when a child
     errored before it ran anything (executeTemplate returned an error; `continueOn` does not
-    spare that), else Failed when a child failed or errored without `continueOn`."""
+    spare that) or its exit hook did (with the hook's message), else Failed when a child failed
+    or errored without `continueOn`."""
     phase, failure = n.SUCCEEDED, ""
     for index, result in enumerate(results):
-        if result is not None and result.refused and result.phase == n.ERROR:
+        if result is not None and result.hook_error and phase != n.ERROR:
+            phase, failure = n.ERROR, result.hook_error
+        elif result is not None and result.refused and result.phase == n.ERROR:
             if phase != n.ERROR:
                 phase = n.ERROR
                 failure = (
                     f"step group deemed errored due to child {result.name} error: {result.message}"
                 )
         elif phase == n.SUCCEEDED and result is None:
-            phase, failure = n.FAILED, run.stopping() or "not started: an earlier step failed"
+            why = run.stopping(on_exit=on_exit) or "not started: an earlier step failed"
+            phase, failure = n.FAILED, why
         elif phase == n.SUCCEEDED and result is not None and not tolerated(owners[index], result):
             phase, failure = n.FAILED, f"child '{result.id}' failed"
     return phase, failure
@@ -180,13 +185,20 @@ def _add_step(
     scope: Scope,
     artifacts: Artifacts,
     where: str,
-) -> str:
-    """Add the jobs of one step to `plan`; an error message if its loop cannot be expanded."""
+) -> tuple[str, str] | None:
+    """Add the jobs of one step to `plan`; the group's phase and message if its loop cannot be
+    expanded (Error), or the run stopped while it was (Failed)."""
     name = str(step.get("name"))
     expanded = [step]
     if should_expand(step):
         try:
-            expanded = expand_step(step, scope, location=where)
+            expanded = expand_step(
+                step,
+                scope,
+                location=where,
+                max_items=run.options.max_children,
+                stopping=lambda: run.stopping(on_exit=frame.on_exit),
+            )
         except (LoopError, SubstitutionError, ExpressionError) as exc:
             error = run.tree.add(
                 f"{group_node.name}.{name}",
@@ -195,11 +207,14 @@ def _add_step(
                 parent=group_node,
                 boundary_id=frame.boundary_id,
             )
+            if isinstance(exc, LoopStoppedError):  # not the loop's fault: the run stopped
+                run.tree.finish(error, n.FAILED, exc.reason)
+                return n.FAILED, exc.reason
             run.tree.refuse(error, str(exc))
-            return str(exc)
+            return n.ERROR, str(exc)
         if not expanded:
             plan.empty[name] = _empty_loop(run, step, group_node, frame)
-            return ""
+            return None
         plan.loops[name] = []
     for child in expanded:
         if name in plan.loops:
@@ -216,7 +231,7 @@ def _add_step(
             )
         )
         plan.owners.append(step)
-    return ""
+    return None
 
 
 def _publish_step(

@@ -7,16 +7,21 @@
 * `evaluate_when` — govaluate, for `when` conditions after simple `{{...}}` substitution.
 * `render_value` — how an expression result is written into a template (Go `%v`).
 
-Every failure is an `ExpressionError` whose message names the expression and the position.
+Every failure is an `ExpressionError` whose message names the expression and the position;
+so is one nested too deeply or needing more memory than there is (`limits`).
 """
 
 from __future__ import annotations
 
+from . import evaluate, govaluate
 from .errors import ExpressionError
-from .evaluate import evaluate_condition, evaluate_expr
 from .functions import expand_env
-from .govaluate import evaluate_when
+from .limits import bounded
 from .values import render_value
+
+evaluate_expr = bounded("expr")(evaluate.evaluate_expr)
+evaluate_condition = bounded("expr")(evaluate.evaluate_condition)
+evaluate_when = bounded("when")(govaluate.evaluate_when)
 
 __all__ = [
     "ExpressionError",

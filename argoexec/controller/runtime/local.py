@@ -22,6 +22,7 @@ Without bubblewrap, or with ``sandbox=False``, the runtime runs unsandboxed and 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import subprocess
@@ -48,6 +49,13 @@ from argoexec.lifecycle import Stop
 log = logging.getLogger("argoexec.controller.runtime")
 
 DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
+# A pod here is three Python processes that start one after the other (init, then wait and
+# main's emissary; ~0.5 s of CPU in all, measured) plus the user's process; the executor's take
+# some 20 MB while it runs, the user's process needs its own room. Four pods per CPU keep the
+# machine responsive while pods that mostly wait (sleeps, network) still overlap; the memory
+# bound keeps a small machine out of swap.
+PODS_PER_CPU = 4
+MEMORY_PER_POD = 256 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 30.0
 RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
 DISCARDED = ".discarded"  # under the runtime's root: container layers being removed
@@ -65,6 +73,8 @@ class _Pod:
     specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     processes: dict[str, ContainerProcess] = field(default_factory=dict)
     kill_at: float | None = None  # monotonic; set while terminating
+    # Containers told to terminate whose PID 1 could not take SIGTERM yet (no handler).
+    unsignalled: list[ContainerProcess] = field(default_factory=list)
 
 
 class LocalRuntime:
@@ -305,13 +315,26 @@ class LocalRuntime:
             elif now >= state.kill_at:
                 for proc in procs:
                     proc.signal(signal.SIGKILL)
+            else:
+                self._signal(state, state.unsignalled)
             time.sleep(self.poll_interval)
 
     def _terminate(self, state: _Pod, procs: list[ContainerProcess]) -> None:
         log.info("terminating pod %s: %s", state.result.name, state.result.message)
         state.kill_at = time.monotonic() + state.grace
+        self._signal(state, procs)
+
+    @staticmethod
+    def _signal(state: _Pod, procs: list[ContainerProcess]) -> None:
+        """SIGTERM each of `procs` that can take it now; the others are tried again later. A
+        container still starting (its PID 1 has no handler yet) would drop the signal and run
+        until the grace period ends: it gets the signal once it can take it."""
+        state.unsignalled = []
         for proc in procs:
-            proc.signal(signal.SIGTERM)
+            if proc.catches(signal.SIGTERM):
+                proc.signal(signal.SIGTERM)
+            else:
+                state.unsignalled.append(proc)
 
     def _container(self, pod_name: str, container: str) -> tuple[_Pod, ContainerProcess | None]:
         with self._lock:
@@ -319,6 +342,21 @@ class LocalRuntime:
             if state is None:
                 raise KeyError(f"pod {pod_name} is not running")
             return state, state.processes.get(container)
+
+
+def default_max_pods() -> int:
+    """How many pods `argoexec run` runs at once unless told: `PODS_PER_CPU` per CPU this
+    process may use, at most one per `MEMORY_PER_POD` of the machine's memory, at least 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        memory = 0
+    by_memory = memory // MEMORY_PER_POD if memory > 0 else PODS_PER_CPU * cpus
+    return max(1, min(PODS_PER_CPU * cpus, by_memory))
 
 
 def _write_executable(path: Path, text: str) -> None:

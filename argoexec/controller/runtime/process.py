@@ -78,10 +78,12 @@ class ContainerProcess:
                     stderr=log,
                     start_new_session=True,
                 )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.status.started_at = started
             self.status.terminated_reason = START_ERROR
-            if exc.filename is not None and str(exc.filename) != self.launch.argv[0]:
+            if isinstance(exc, ValueError):  # what exec refuses before trying (EINVAL)
+                cause = "an argument or environment variable holds a NUL byte"
+            elif exc.filename is not None and str(exc.filename) != self.launch.argv[0]:
                 cause = f"{exc.filename}: {exc.strerror or exc}"  # its log or message file
             else:
                 cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
@@ -146,6 +148,24 @@ class ContainerProcess:
             _deliver(pid1, signum)
         elif signum == signal.SIGKILL:
             _deliver(self._proc.pid, signum)  # bwrap's --die-with-parent takes the rest down
+
+    def catches(self, signum: int) -> bool:
+        """Whether ``signum`` sent now would reach the container: always unsandboxed; in the
+        sandbox, whether its PID 1 has a handler for it (the kernel drops a signal to a PID 1
+        that has none, e.g. one sent while the emissary's interpreter is still starting)."""
+        if not self.launch.sandboxed:
+            return True
+        pid1 = self.pid1()
+        if pid1 is None:
+            return True  # nothing to wait for: it is gone, or never got that far
+        try:
+            status = Path(f"/proc/{pid1}/status").read_text()
+        except OSError:
+            return True
+        for line in status.splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+        return True
 
     def pid1(self) -> int | None:
         """The host PID of the sandbox's PID 1 (the outer bwrap's only child)."""

@@ -1,0 +1,37 @@
+"""What an expression may cost: one nested too deeply for the parser and evaluator (both
+recursive), asking for more memory than there is, or for a number too large for the machine
+(a range or a repetition of 2**63 items) fails as an `ExpressionError` like any other, naming
+the expression, instead of escaping as Python's own error."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from .errors import Dialect, ExpressionError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def bounded(dialect: Dialect) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap an evaluator whose first argument is the expression text."""
+
+    def decorate(evaluate: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(evaluate)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return evaluate(*args, **kwargs)
+            except RecursionError:
+                reason = "the expression is nested too deeply to be evaluated"
+            except MemoryError:
+                reason = "the expression needs more memory than there is"
+            except OverflowError:
+                reason = "a number in the expression is too large"
+            text = str(args[0]) if args else ""
+            raise ExpressionError(reason, expression=text.strip(), dialect=dialect) from None
+
+        return wrapper
+
+    return decorate
