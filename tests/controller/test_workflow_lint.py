@@ -561,3 +561,11 @@ def test_artifact_sub_paths_must_be_clean_relative_paths() -> None:
             "subPath '/abs' is absolute: give a path relative to the artifact's root",
         ),
     ]
+
+
+def test_an_expression_nested_beyond_the_parser_is_a_problem_not_a_crash() -> None:
+    deep = "(" * 5000 + "1" + ")" * 5000
+    template = {"name": "main", "container": {"image": "alpine", "args": [f"{{{{={deep}}}}}"]}}
+    [problem] = lint_workflow(workflow([template]), store())
+    assert "nested too deeply" in problem.message
+    assert "(10001 characters)" in problem.message  # named, not repeated whole

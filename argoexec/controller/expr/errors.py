@@ -16,6 +16,9 @@ _PREFIX: dict[tuple[Dialect, Phase], str] = {
 }
 
 
+_SHOWN = 200  # characters of an expression a message quotes
+
+
 class ExpressionError(Exception):
     """An expression that does not parse or cannot be evaluated.
 
@@ -57,7 +60,10 @@ class ExpressionError(Exception):
 
     def _render(self) -> str:
         where = f" ({self.location})" if self.position is not None else ""
-        text = f"{_PREFIX[self.dialect, self.phase]} '{self.expression}'{where}: {self.reason}"
+        shown = self.expression
+        if len(shown) > _SHOWN:  # a message names the expression, it does not repeat a huge one
+            shown = f"{shown[: _SHOWN // 2]}…{shown[-_SHOWN // 2 :]} ({len(shown)} characters)"
+        text = f"{_PREFIX[self.dialect, self.phase]} '{shown}'{where}: {self.reason}"
         return f"{text} {self.hint}" if self.hint else text
 
 

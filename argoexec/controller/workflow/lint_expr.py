@@ -15,6 +15,7 @@ from typing import Any
 
 from argoexec.controller.expr import ExpressionError
 from argoexec.controller.expr.govaluate_lexer import GToken, WhenSyntaxError, check_syntax, tokenize
+from argoexec.controller.expr.limits import bounded
 from argoexec.controller.expr.parser import parse
 from argoexec.controller.workflow.problems import Problem, join
 
@@ -40,11 +41,14 @@ def strings(node: Any, path: str) -> Iterator[tuple[str, str, str]]:
                 yield from strings(value, sub)
 
 
+@bounded("expr")
 def parse_expr(text: str) -> None:
-    """Raise `ExpressionError` unless ``text`` parses as expr-lang."""
+    """Raise `ExpressionError` unless ``text`` parses as expr-lang (the recursive parser's
+    limits included, as when the expression runs)."""
     parse(text.strip())
 
 
+@bounded("when")
 def parse_when(text: str) -> None:
     """Raise `ExpressionError` unless ``text`` (a ``when`` condition) parses as govaluate."""
     substituted = ANY_TAG.sub("x", text)
