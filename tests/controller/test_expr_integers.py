@@ -182,3 +182,21 @@ def test_a_when_number_too_large_for_float64_is_a_syntax_error() -> None:
 def test_a_huge_shift_count_is_bounded() -> None:
     # Unbounded ints would try to build a number of 2**60 bits here.
     assert evaluate_when("(1 << 1152921504606846976) == 0") is True
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0..1000000", "len(0..100000000)", 'repeat("ab", 500000)', "sprig.until(100000000)",
+     "sprig.untilStep(0, 10000000, 2)", 'sprig.repeat(100000000, "x")'],
+)  # fmt: skip
+def test_ranges_and_repetitions_past_expr_langs_memory_budget_fail(expression: str) -> None:
+    with pytest.raises(ExpressionError, match="memory budget exceeded"):
+        evaluate_expr(expression, {})
+
+
+def test_ranges_and_repetitions_within_the_budget_are_made() -> None:
+    assert len(evaluate_expr("0..999998", {})) == 999_999
+    assert evaluate_expr('repeat("ab", 3)', {}) == "ababab"
+    assert evaluate_expr("sprig.until(3)", {}) == [0, 1, 2]
+    with pytest.raises(ExpressionError, match="expected positive integer"):
+        evaluate_expr('repeat("ab", -1)', {})

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import EvalError
 from .gonum import INT64_MAX, INT64_MIN, float_to_int64, wrap_int64
+from .limits import spend
 from .values import (
     equal,
     from_go_json,
@@ -104,6 +105,13 @@ def _round(value: Any) -> float:
     # Go's math.Round rounds half away from zero (Python's round() is banker's rounding).
     number = float(_number("round", value))
     return math.copysign(math.floor(abs(number) + 0.5), number)
+
+
+def _repeat(text: Any, count: Any) -> str:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise EvalError(f"invalid argument for repeat (expected positive integer, got {count})")
+    spend(len(str(text)) * count)
+    return str(text) * count
 
 
 def _trim(value: str, chars: str | None = None) -> str:
@@ -223,7 +231,7 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "lower": str.lower,
     "split": _split,
     "replace": lambda s, old, new: s.replace(old, new),
-    "repeat": lambda s, n: s * n,
+    "repeat": _repeat,
     "join": _join,
     "indexOf": _index_of,
     "lastIndexOf": lambda s, sub: s.rfind(sub),

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from .errors import Dialect, ExpressionError
+from .errors import Dialect, EvalError, ExpressionError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,3 +35,16 @@ def bounded(dialect: Dialect) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorate
+
+
+# expr-lang's vm.MemoryBudget: what one evaluation may allocate in ranges and repetitions (items
+# or characters); past it expr fails with "memory budget exceeded". Sprig's functions have no
+# budget in Go, where a huge `until` or `repeat` would take the controller's memory: the same
+# bound keeps them from it here.
+MEMORY_BUDGET = 1_000_000
+
+
+def spend(size: int) -> None:
+    """Refuse an allocation of ``size`` items or characters beyond the budget."""
+    if size >= MEMORY_BUDGET:
+        raise EvalError("memory budget exceeded")

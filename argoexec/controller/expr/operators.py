@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import EvalError
 from .gonum import go_divide, go_pow, wrap_int64
+from .limits import spend
 from .values import equal, go_type, is_int, is_list, is_number, same_kind
 
 
@@ -107,6 +108,7 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 def make_range(left: Any, right: Any) -> list[int]:
     if not (is_int(left) and is_int(right)):
         raise _mismatch("..", left, right)
+    spend(max(right - left + 1, 0))
     return list(range(left, right + 1))
 
 

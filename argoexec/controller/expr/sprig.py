@@ -19,6 +19,7 @@ from typing import Any
 from . import sprig_time
 from .errors import EvalError
 from .gonum import INT64_MAX, INT64_MIN, float_to_int64, go_divide, wrap_int64
+from .limits import spend
 from .operators import compile_regex, modulo
 from .values import (
     equal,
@@ -227,7 +228,16 @@ def _uniq(values: Any) -> list[Any]:
 
 def _until_step(start: Any, stop: Any, step: Any) -> list[int]:
     begin, end, stride = to_int64(start), to_int64(stop), to_int64(step)
-    return list(range(begin, end, stride)) if stride else []
+    if not stride:
+        return []
+    spend(len(range(begin, end, stride)))
+    return list(range(begin, end, stride))
+
+
+def _repeat(count: Any, text: Any) -> str:
+    times = max(to_int64(count), 0)
+    spend(len(str(text)) * times)
+    return str(text) * times
 
 
 def _list_slice(values: Any, *bounds: Any) -> list[Any]:
@@ -255,7 +265,7 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "lower": str.lower,
     "title": _title,
     "untitle": lambda s: re.sub(r"\b(\w)", lambda m: m.group(1).lower(), s),
-    "repeat": lambda count, s: s * max(to_int64(count), 0),
+    "repeat": _repeat,
     "substr": _substr,
     "trunc": _trunc,
     "nospace": lambda s: re.sub(r"\s", "", s),
@@ -296,7 +306,7 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "splitList": lambda sep, s: s.split(sep),
     "split": _split_dict,
     "join": lambda sep, v: sep.join(_str_list(v)),
-    "until": lambda n: list(range(to_int64(n))),
+    "until": lambda n: _until_step(0, n, 1),
     "untilStep": _until_step,
     # dicts
     "dict": _dict,
