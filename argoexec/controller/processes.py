@@ -53,11 +53,11 @@ def kill_session(leader: int, ticks: str | None) -> list[int]:
     processes that left its process group included; the pids signalled.
 
     While any process of a session lives, the kernel keeps its id from being reused, so the
-    members found are the recorded session's; only a live process with the leader's pid and
-    another start time means the id now names someone else's session, which is left alone.
+    members found are the recorded session's; a live process with the leader's pid and another
+    (or an unknown) start time may be someone else's session, which is left alone.
     """
-    if pid_alive(leader) and not same_process(leader, ticks):
-        return []
+    if pid_alive(leader) and (not ticks or not same_process(leader, ticks)):
+        return []  # not surely ours: a live leader whose start time is unknown is left alone
     killed = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
