@@ -41,7 +41,7 @@ def container_argv(
     as_pid_1: bool = False,
     nonroot: bool = False,
 ) -> list[str]:
-    """``command`` in a fresh container (its layer and the sandbox's files under ``work``).
+    """``command`` in a fresh container (the sandbox's files under ``work``).
     ``nonroot``: as uid 65534 with a read-only root and a writable /tmp, as a pod with
     ``readOnlyRootFilesystem`` and an emptyDir at /tmp."""
     sandbox = Sandbox(require_bubblewrap(), HostSystem.scan(), work / "sandbox-files")
@@ -55,7 +55,6 @@ def container_argv(
         extra = NONROOT
     argv = sandbox.argv(
         command,
-        layer=work / "layer",
         mounts=mounts,
         binds=host_python(),
         cwd=cwd,

@@ -261,11 +261,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     if run_dir.pods_dir != runtime.root:
         raise RuntimeError(f"state layout mismatch: {run_dir.pods_dir} != {runtime.root}")
     control.target, control.recorder = run_dir, _Recorder(run_dir)
-    try:
-        with _interrupts(runner):
-            final = runner.run()
-    finally:
-        runtime.close()
+    with _interrupts(runner):
+        final = runner.run()
     progress.close()
     try:
         control.recorder.record(final, runner, final=True)

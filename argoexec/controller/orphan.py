@@ -23,9 +23,9 @@ from argoexec.controller.engine.runner import STOP_MESSAGE
 from argoexec.controller.engine.scope import workflow_scope
 from argoexec.controller.processes import kill_session, pid_alive
 from argoexec.controller.render import parse_time, pod_name_of, pod_nodes
-from argoexec.controller.runtime.local import DISCARDED, RUNTIME_FILES
+from argoexec.controller.runtime.local import RUNTIME_FILES
 from argoexec.controller.runtime.status import rfc3339
-from argoexec.controller.runtime.volumes import PodDirs, remove
+from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.controller.state import RunDir, StateError
 from artifacts.drivers.local import remove_partial_writes
 from artifacts.errors import ArtifactError
@@ -113,20 +113,19 @@ def end_processes(pods_dir: Path) -> int:
 
 
 def clean_pods(pods_dir: Path) -> int:
-    """Remove each pod's directory but its logs, and the layers left to background removal."""
+    """Remove each pod's directory but its logs."""
     pods = _pod_dirs(pods_dir)
     for dirs in pods:
         dirs.remove_all_but_logs()
-    if (pods_dir / DISCARDED).exists():
-        remove(pods_dir / DISCARDED)
     return len(pods)
 
 
 def _pod_dirs(pods_dir: Path) -> list[PodDirs]:
     if not pods_dir.is_dir():
         return []
-    skip = (RUNTIME_FILES, DISCARDED)
-    return [PodDirs(p) for p in sorted(pods_dir.iterdir()) if p.is_dir() and p.name not in skip]
+    return [
+        PodDirs(p) for p in sorted(pods_dir.iterdir()) if p.is_dir() and p.name != RUNTIME_FILES
+    ]
 
 
 def remove_partial_artifacts(workflow: dict[str, Any], pods_dir: Path) -> int:

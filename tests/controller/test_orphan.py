@@ -154,7 +154,6 @@ def test_stop_finishes_an_orphaned_run_and_removes_what_it_left(
     for pod in pods:  # the pods' directories are gone but for their logs
         assert sorted(p.name for p in pod.iterdir()) == ["logs"]
         assert "started" in (pod / "logs" / "main.log").read_text()
-    assert not (state / "sleepy" / "pods" / ".discarded").exists()
     assert not any(pid_alive(pid) for pid, _ in killed_run.sessions)
     assert not partial.exists() and shared.exists()
 

@@ -303,20 +303,19 @@ def test_a_user_sidecar_is_stopped_by_its_emissary_once_main_is_done(
 
 
 def test_cleanup_removes_the_pods_directories_but_keeps_its_logs(runtime: LocalRuntime) -> None:
+    # What a container writes outside its volumes is in memory and ends with it: nothing of it
+    # is on disk to remove.
     script = (
         "mkdir -p /opt/big && seq 1000 | while read n; do echo $n > /opt/big/$n; done; echo kept"
     )
     runtime.run_pod(plain_pod("p-clean", {"main": script}, volumes=[{"name": "v"}]))
     assert runtime.volume_path("p-clean", "v").is_dir()
-    layers = runtime.pod_dirs("p-clean").layers
-    assert len(list((layers / "main").rglob("*"))) > 1000  # the container's writable layer
+    assert not any(p.name == "big" for p in runtime.root.rglob("big"))
 
     runtime.cleanup("p-clean")
 
     assert not runtime.volume_path("p-clean", "v").exists()
-    assert not layers.exists()  # moved aside at once, removed in the background
     assert runtime.logs("p-clean", "main") == "kept\n"
-    runtime.close()
     assert sorted(p.name for p in runtime.root.iterdir()) == [".runtime", "p-clean"]
     assert [p.name for p in runtime.pod_dirs("p-clean").root.iterdir()] == ["logs"]
 

@@ -101,7 +101,6 @@ class Launcher:
             binds = self.executor.binds if executor else self.executor.emissary_binds
             full = self.sandbox.argv(
                 argv,
-                layer=ctx.dirs.layer(name),
                 mounts=mounts,
                 binds=binds,
                 cwd=working_dir or "/",

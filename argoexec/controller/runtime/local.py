@@ -34,14 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.runtime import status as st
-from argoexec.controller.runtime.discard import Discard
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.executor import host_executor, sandboxed_executor
 from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
 from argoexec.controller.runtime.protocol import ConfigMaps
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
-from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError, remove
+from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
 from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
 from argoexec.errors import os_cause
 from argoexec.lifecycle import Stop
@@ -58,7 +57,6 @@ PODS_PER_CPU = 4
 MEMORY_PER_POD = 256 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 30.0
 RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
-DISCARDED = ".discarded"  # under the runtime's root: container layers being removed
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
 _NOT_RUNNING = 126
 
@@ -113,7 +111,6 @@ class LocalRuntime:
         self._sandbox = Sandbox(bwrap, HostSystem.scan(), self.files) if bwrap else None
         executor = sandboxed_executor(self.files) if bwrap else host_executor(self.files)
         self.launcher = Launcher(executor_image, executor, self._sandbox)
-        self._discard = Discard(root / DISCARDED, remove)
         self._lock = threading.Lock()
         self._prepared = False
         self._running: dict[str, _Pod] = {}
@@ -196,13 +193,7 @@ class LocalRuntime:
         with self._lock:
             if pod_name in self._running:
                 raise RuntimeError(f"pod {pod_name} is still running")
-        dirs = self.pod_dirs(pod_name)
-        self._discard.drop(dirs.layers)
-        dirs.remove_all_but_logs()
-
-    def close(self) -> None:
-        """Finish removing what pod clean-ups left to the background."""
-        self._discard.close()
+        self.pod_dirs(pod_name).remove_all_but_logs()
 
     # --- Host paths -------------------------------------------------------------------------
 

@@ -5,8 +5,6 @@ Layout of one pod's directory (``PodDirs``)::
     <root>/<pod>/volumes/<volume>     emptyDir, and the files of secret / configMap volumes
     <root>/<pod>/termination/<ctr>    the file bound at the container's terminationMessagePath
     <root>/<pod>/tmp/<ctr>            TMPDIR of an unsandboxed container
-    <root>/<pod>/layers/<ctr>         the writable layer of a sandboxed container (its root, and
-                                      the upper and work directories of its system overlays)
     <root>/<pod>/logs/<ctr>.log       stdout and stderr of the container (kept by cleanup)
     <root>/<pod>/processes/<ctr>      "<pid> <start ticks>" of the container's host process,
                                       the leader of its session: what ``argoexec stop`` ends
@@ -65,9 +63,6 @@ class PodDirs:
     def tmp(self, container: str) -> Path:
         return self.root / "tmp" / container
 
-    def layer(self, container: str) -> Path:
-        return self.layers / container
-
     def process(self, container: str) -> Path:
         return self.root / "processes" / container
 
@@ -92,10 +87,6 @@ class PodDirs:
             self.root / "processes",
         ):
             path.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def layers(self) -> Path:
-        return self.root / "layers"
 
     def remove_all_but_logs(self) -> None:
         if not self.root.is_dir():
