@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import threading
@@ -78,18 +79,25 @@ def _header_pattern(names: tuple[str, ...], value: str) -> re.Pattern[str]:
     )
 
 
-# A cookie header's value runs to the end of the line (`a=1; b=2`); any other ends at `;` or
-# `&` too (where git joins lines, or a query string goes on).
-_HEADER_VALUES = (
-    _header_pattern(_COOKIE_HEADERS, r"[^\"'\]\r\n]+"),
-    _header_pattern(
-        tuple(h for h in CREDENTIAL_HEADERS if h not in _COOKIE_HEADERS), r"[^\"'\]\r\n&;]+"
-    ),
-)
-_HEADER_LINE = re.compile(
-    r"(?i)^[ \t]*(?:remote:[ \t]*)?(?:" + "|".join(map(re.escape, CREDENTIAL_HEADERS)) + r")[ \t]*:"
-)
-_BASIC = re.compile(r"(?i)\b(basic[ \t]+)([A-Za-z0-9+/_-]{4,}={0,2})")
+@functools.cache
+def _header_values() -> tuple[re.Pattern[str], ...]:
+    # A cookie header's value runs to the end of the line (`a=1; b=2`); any other ends at `;`
+    # or `&` too (where git joins lines, or a query string goes on). Compiled on first use:
+    # compiling costs ~3 ms, which every executor start would pay otherwise.
+    others = tuple(h for h in CREDENTIAL_HEADERS if h not in _COOKIE_HEADERS)
+    return (
+        _header_pattern(_COOKIE_HEADERS, r"[^\"'\]\r\n]+"),
+        _header_pattern(others, r"[^\"'\]\r\n&;]+"),
+    )
+
+
+@functools.cache
+def _header_line() -> re.Pattern[str]:
+    names = "|".join(map(re.escape, CREDENTIAL_HEADERS))
+    return re.compile(r"(?i)^[ \t]*(?:remote:[ \t]*)?(?:" + names + r")[ \t]*:")
+
+
+_BASIC = r"(?i)\b(basic[ \t]+)([A-Za-z0-9+/_-]{4,}={0,2})"
 
 
 def _encodings(value: str) -> set[str]:
@@ -141,16 +149,16 @@ def quotes_credential_header(line: str) -> bool:
     """Whether ``line`` is a credential header (``Authorization: ...``, or git's ``remote:
     Authorization: ...`` when it prints a server's body): such lines are dropped from a
     server's error text before it becomes a message."""
-    return _HEADER_LINE.match(line) is not None
+    return _header_line().match(line) is not None
 
 
 def redact(text: str) -> str:
     """``text`` without credential header values and registered secrets (see the module)."""
-    for pattern in _HEADER_VALUES:
+    for pattern in _header_values():
         text = pattern.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     values = _registry.ordered
     if values:
-        text = _BASIC.sub(_secret_basic, text)
+        text = re.sub(_BASIC, _secret_basic, text)
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)

@@ -34,10 +34,8 @@ from artifacts.archive import (
     save_strategy,
     unpack_to_staging,
 )
-from artifacts.archive_select import select_to_staging
 from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.locations import get_key, go_path_join, with_key
 from artifacts.operation import Operation
 from artifacts.streams import HashingReader, sha256_file, tree_digest
 from artifacts.subpath import sub_path_problem
@@ -211,6 +209,9 @@ def _load_once(
         except _NoArchiveError:
             pass
     # Argo's AppendToKey: what was stored object by object (a directory with archive: none).
+    # Imported here: the executor's start (every pod's wait) should not pay for it.
+    from artifacts.locations import get_key, go_path_join, with_key
+
     inner = artifact.model_copy(update={"sub_path": None})
     try:
         inner = with_key(inner, go_path_join(get_key(inner), sub))
@@ -260,6 +261,8 @@ def _load_object(
             limit = ctx.settings.max_extract_bytes
             stored: BinaryIO = reader  # type: ignore[assignment]
             if pick:
+                from artifacts.archive_select import select_to_staging  # subPath loads only
+
                 picked = select_to_staging(stored, staging, pick, fmt=fmt, spool=spool, limit=limit)
                 if picked is None:
                     raise _NoArchiveError
