@@ -326,3 +326,21 @@ def test_a_nul_byte_in_a_command_is_a_start_error_of_its_container(runtime: Loca
     main = result.container("main")
     assert (main.exit_code, main.reason) == (128, "StartError")
     assert "an argument or environment variable holds a NUL byte" in main.message
+
+
+def test_the_executors_bytecode_is_brought_up_to_date_for_read_only_containers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Containers see the executor's sources read-only: stale bytecode would be compiled again,
+    in memory, by every container. The runtime refreshes it once, before its first pod."""
+    import importlib.util
+
+    from argoexec.controller.runtime import executor
+
+    source = tmp_path / "src" / "argoexec" / "mod.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("X = 1\n")
+    monkeypatch.setattr(executor, "SOURCE_ROOT", tmp_path / "src")
+    monkeypatch.setattr(executor, "PACKAGES", ("argoexec",))
+    executor.compile_sources()
+    assert Path(importlib.util.cache_from_source(str(source))).is_file()

@@ -84,6 +84,17 @@ class Executor:
         return f"import sys; sys.path[:0] = {list(path)!r}; {entry}"
 
 
+def compile_sources() -> None:
+    """Bring the executor's bytecode up to date (``__pycache__`` beside the sources). Sandboxed
+    containers see the sources read-only: a module changed since its bytecode was written would
+    be compiled again in every container, in memory (each one costing milliseconds a pod).
+    Nothing to do costs ~8 ms, once per run; sources that cannot be written are left alone."""
+    import compileall
+
+    for package in PACKAGES:
+        compileall.compile_dir(str(SOURCE_ROOT / package), quiet=2)
+
+
 def host_executor(files: Path) -> Executor:
     """Unsandboxed: this interpreter and these modules at their host paths; ``files`` is the
     runtime's directory holding ``bin/argoexec``."""

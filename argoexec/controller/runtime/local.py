@@ -35,7 +35,11 @@ from typing import Any
 
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
-from argoexec.controller.runtime.executor import host_executor, sandboxed_executor
+from argoexec.controller.runtime.executor import (
+    compile_sources,
+    host_executor,
+    sandboxed_executor,
+)
 from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
 from argoexec.controller.runtime.protocol import ConfigMaps
@@ -121,6 +125,7 @@ class LocalRuntime:
             return
         if self._sandbox is not None:
             self._sandbox.prepare()
+        compile_sources()
         executor = self.launcher.executor
         _write_executable(self.files / "emissary", executor.launcher())
         _write_executable(self.files / "bin" / "argoexec", executor.command())
