@@ -18,17 +18,21 @@ from argoexec.controller.sandbox import find_bubblewrap
 from tests.servers.procs import require, wait_until
 from tests.tmpfs import fill, tmpfs
 
+# The container fills its emptyDir, which lives in the pod's directory under the state
+# directory (its own root is in memory).
 FILL_TMP = """
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: fill}
 spec:
   entrypoint: main
+  volumes: [{name: scratch, emptyDir: {}}]
   templates:
   - name: main
     container:
       image: alpine
-      command: [sh, -c, "head -c 3000000 /dev/zero > /tmp/big; echo done; exit 0"]
+      command: [sh, -c, "head -c 3000000 /dev/zero > /data/big; echo done; exit 0"]
+      volumeMounts: [{name: scratch, mountPath: /data}]
 """
 
 BIG_OUTPUT = """
