@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import argoexec
 from argoexec.contract import OFFLOADED
+from argoexec.emissary.launcher import launcher_script
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 
@@ -41,34 +41,17 @@ def install_emissary(source: Path | None, target: Path) -> None:
     target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     if source is not None:
-        import shutil  # only for a frozen emissary; the launcher (below) needs nothing
+        import shutil  # only when a file is given; writing the launcher needs nothing
 
         try:
             shutil.copyfile(source, partial)
         except OSError as exc:
             raise ExecutorError(f"failed to copy the emissary from {source}: {exc}") from exc
     else:
-        partial.write_text(_launcher(shlex.quote(sys.executable)), encoding="utf-8")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(argoexec.__file__)))
+        partial.write_text(launcher_script([sys.executable], root), encoding="utf-8")
     os.chmod(partial, 0o555)
     os.replace(partial, target)
-
-
-def _launcher(python: str) -> str:
-    # The emissary is PID 1 of every user container: start it without the CLI's imports, and
-    # without ``site`` (-S): it needs only the standard library and argoexec's own source root,
-    # and processing site-packages (.pth files, the editable-install finder) costs more than the
-    # rest of the emissary's start. ``-c`` also skips runpy, which ``-m`` would import.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(argoexec.__file__)))
-    code = (
-        f"import sys; sys.path.insert(0, {root!r}); "
-        "from argoexec.emissary.main import run_and_exit; run_and_exit()"
-    )
-    return (
-        "#!/bin/sh\n"
-        'if [ "$1" = emissary ]; then shift; '
-        f'exec {python} -S -c {shlex.quote(code)} "$@"; fi\n'
-        f'exec {python} -m argoexec "$@"\n'
-    )
 
 
 def write_file(path: Path, text: str, mode: int) -> None:

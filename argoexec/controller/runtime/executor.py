@@ -31,6 +31,7 @@ from pathlib import Path
 
 import argoexec
 from argoexec.controller.sandbox import Mount
+from argoexec.emissary.launcher import launcher_script, python_code
 
 ROOT = "/.argoexec"
 PYTHON = f"{ROOT}/python"
@@ -43,8 +44,6 @@ SITE_DIRS = ("site-packages", "dist-packages")
 SOURCE_ROOT = Path(argoexec.__file__).resolve().parents[1]  # holds argoexec/ and artifacts/
 
 _CLI = "from argoexec.cli import main; sys.exit(main())"
-_EMISSARY = "from argoexec.emissary.main import run_and_exit; run_and_exit()"
-_DISPATCH = "from argoexec.emissary.frozen import main; sys.exit(main())"
 
 
 @dataclass(frozen=True)
@@ -58,30 +57,17 @@ class Executor:
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """``argoexec ARGS...`` in an executor container."""
-        return [*self.python, "-S", "-c", self._code(self.path, _CLI), *args]
+        return [*self.python, "-S", "-c", python_code(self.path, _CLI), *args]
 
     def command(self) -> str:
         """The ``argoexec`` executable of executor containers (a resource template's main runs
         ``argoexec resource`` under the emissary, which looks it up on PATH)."""
-        code = shlex.quote(self._code(self.path, _CLI))
+        code = shlex.quote(python_code(self.path, _CLI))
         return f'#!/bin/sh\nexec {shlex.join(self.python)} -S -c {code} "$@"\n'
 
     def launcher(self) -> str:
-        """The emissary launcher: ``emissary`` straight to the emissary, anything else (``kill``)
-        through the stdlib-only dispatcher; both need the standard library and the sources."""
-        python = shlex.join(self.python)
-        sources = self.path[:1]
-        emissary = shlex.quote(self._code(sources, _EMISSARY))
-        dispatch = shlex.quote(self._code(sources, _DISPATCH))
-        return (
-            "#!/bin/sh\n"
-            f'if [ "$1" = emissary ]; then shift; exec {python} -S -c {emissary} "$@"; fi\n'
-            f'exec {python} -S -c {dispatch} "$@"\n'
-        )
-
-    @staticmethod
-    def _code(path: Sequence[str], entry: str) -> str:
-        return f"import sys; sys.path[:0] = {list(path)!r}; {entry}"
+        """The emissary launcher `init` installs at ``/var/run/argo/argoexec``."""
+        return launcher_script(self.python, self.path[0])
 
 
 def compile_sources() -> None:
