@@ -29,6 +29,11 @@ ENV_MAX_EXTRACT_BYTES = "ARGOEXEC_MAX_EXTRACT_BYTES"
 # Ours: the cap on one node's output parameters, which `wait` enforces (the local runtime sets it
 # to what `argoexec run` uses, so both sides agree).
 ENV_MAX_OUTPUT_PARAMETERS_BYTES = "ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES"
+# How a refusal of too large output parameters says what to do (wait's and the controller's).
+PARAMETERS_HINT = (
+    f"pass large values as artifacts, or raise the cap with {ENV_MAX_OUTPUT_PARAMETERS_BYTES};"
+    " 0 = no cap"
+)
 
 # Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
 LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"

@@ -36,7 +36,7 @@ from artifacts.archive_safety import SizeCap
 from artifacts.archive_unpack import extract_tgz, extract_zip, is_tar_header
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.pipe import ProducedStream
-from artifacts.settings import TransferSettings
+from artifacts.settings import MIB, TransferSettings
 
 __all__ = [
     "Strategy",
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 Strategy = Literal["tar", "zip", "none"]
-MIB = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_CHUNK = 64 * 1024
 _SNIFF_LIMIT = MIB  # raw bytes read while looking for the first tar header

@@ -44,7 +44,6 @@ from isal import igzip_threaded
 from argoexec.lifecycle import Stop
 from artifacts.errors import ArtifactError, ErrorCode
 
-MIB = 1024 * 1024
 # Untyped (isal) or too narrowly typed in typeshed (``copybufsize``); reached through Any.
 _open_gzip: Any = igzip_threaded.open
 _open_tar: Any = tarfile.open

@@ -29,8 +29,9 @@ from typing import IO, Protocol, cast
 
 from argoexec.contract import ENV_MAX_EXTRACT_BYTES
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.settings import MIB
+from artifacts.subpath import is_within
 
-MIB = 1024 * 1024
 GIB = 1024 * MIB
 _FILE, _DIR, _LINK = "file", "dir", "link"
 # With ARGOEXEC_MAX_EXTRACT_BYTES unset, one archive may expand to this share of the space free
@@ -256,7 +257,7 @@ class ExtractionRoot:
         resolve outside it — to the extraction root, a sibling, a parent — would point outside
         the destination: refuse them."""
         for rel, (resolved, target) in self._links.items():
-            if rel != top and not rel.startswith(top + "/"):
+            if not is_within(rel, top):
                 continue  # not part of the destination
-            if resolved != top and not resolved.startswith(top + "/"):
+            if not is_within(resolved, top):
                 raise illegal(f"illegal symlink target: {rel} -> {target}")

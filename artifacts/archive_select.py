@@ -23,9 +23,9 @@ from artifacts.archive import Strategy, remove_path, sniff
 from artifacts.archive_safety import ExtractionRoot, SizeCap
 from artifacts.archive_unpack import extract_tgz, extract_zip
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.settings import MIB
 from artifacts.subpath import is_within
 
-MIB = 1024 * 1024
 _SHOWN = 12  # top-level names listed when the subPath is not there
 
 

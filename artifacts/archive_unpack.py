@@ -27,8 +27,8 @@ from isal import igzip_threaded, isal_zlib
 
 from artifacts.archive_safety import NO_CAP, ExtractionRoot, SizeCap, illegal
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.settings import MIB
 
-MIB = 1024 * 1024
 # Untyped or missing from typeshed; reached through Any on purpose.
 _tarfile_internals: Any = tarfile
 _open_gzip: Any = igzip_threaded.open

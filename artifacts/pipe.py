@@ -16,8 +16,8 @@ from types import TracebackType
 from typing import BinaryIO, cast
 
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.settings import MIB
 
-MIB = 1024 * 1024
 # Enough to keep compression running while the uploader waits for a free part buffer; the gzip
 # writer's own queues buffer as much again, so a larger pipe only adds memory.
 DEFAULT_CAPACITY = 2 * MIB

@@ -37,12 +37,12 @@ from artifacts.archive import (
 from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.operation import Operation
+from artifacts.settings import MIB
 from artifacts.streams import HashingReader, sha256_file, tree_digest
 from artifacts.subpath import sub_path_problem
 
 log = logging.getLogger("argoexec.artifacts")
 T = TypeVar("T")
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from argoexec.contract import ENV_MAX_OUTPUT_PARAMETERS_BYTES, RESULT_MAX_BYTES
+from argoexec.contract import PARAMETERS_HINT, RESULT_MAX_BYTES
 from argoexec.models import Parameter, Template
 from argoexec.varrun import VarRun
 
@@ -129,6 +129,5 @@ def _read_at_most(path: Path, limit: int | None) -> bytes | None:
 def _too_large(name: str, source: str, max_bytes: int) -> str:
     return (
         f"output parameter {name!r}: {source}: the node's output parameters would hold more than "
-        f"{max_bytes} bytes, the most a WorkflowTaskResult carries (pass large values as "
-        f"artifacts, or raise the cap with {ENV_MAX_OUTPUT_PARAMETERS_BYTES}; 0 = no cap)"
+        f"{max_bytes} bytes, the most a WorkflowTaskResult carries ({PARAMETERS_HINT})"
     )

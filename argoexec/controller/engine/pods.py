@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from argoexec.contract import (
     ENV_MAX_OUTPUT_PARAMETERS_BYTES,
     MAX_OUTPUT_PARAMETERS_BYTES,
+    PARAMETERS_HINT,
     RESULT_MAX_BYTES,
 )
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
@@ -40,10 +41,6 @@ RESULT_VOLUME = "argoexec-result"
 RESULT_DIR = "/var/run/argoexec"
 RESULT_FILE = f"{RESULT_DIR}/result.json"
 LOCAL_ARTIFACTS_VOLUME = "argoexec-local-artifacts"
-PARAMETERS_HINT = (
-    f"pass large values as artifacts, or raise the cap with {ENV_MAX_OUTPUT_PARAMETERS_BYTES};"
-    " 0 = no cap"
-)
 # What a result file may hold besides its output parameters: `outputs.result` (at most 256 KiB)
 # and the artifacts' locations. A larger file is refused before it is read.
 RESULT_FILE_SLACK = RESULT_MAX_BYTES + 1024 * 1024
