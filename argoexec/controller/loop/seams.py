@@ -1,0 +1,89 @@
+"""The controller loop's two seams. The local runtime implements both on this machine (the state
+directory, detached pod supervisors); the Kubernetes backend will implement each on the API
+(Workflows as objects with resourceVersions; pods, exec and WorkflowTaskResults), so that it is
+an implementation of these protocols, not a fork of the engine.
+
+Observations are keyed by node id (the pod annotation `workflows.argoproj.io/node-id`), as
+Argo's controller indexes its pod informer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from argoexec.controller.runtime.status import PodResult
+from argoexec.models import NodeResult
+
+
+class ConflictError(Exception):
+    """The Workflow changed since it was read (its resourceVersion moved on): read it again."""
+
+
+class NotFoundError(Exception):
+    """No Workflow (or pod) of that name."""
+
+
+@dataclass(frozen=True)
+class PodObservation:
+    """What a controller sees of one pod: Kubernetes' pod status, and the node's reported result
+    (Argo's WorkflowTaskResult: outputs, and whether the executor said it has reported all;
+    `completed` False while outputs may still come, the label `report-outputs-completed`)."""
+
+    pod_name: str
+    node_id: str
+    status: PodResult
+    result: NodeResult | None = None
+    completed: bool = False
+    # Why the result cannot be taken (e.g. larger than allowed), else "".
+    result_error: str = ""
+
+
+class WorkflowStore(Protocol):
+    """Where Workflows live. Every Workflow carries `metadata.resourceVersion`; `update` refuses
+    (ConflictError) a Workflow whose resourceVersion is not the stored one, and returns the stored
+    object with its new resourceVersion."""
+
+    def get(self, name: str) -> dict[str, Any]: ...
+
+    def list(self) -> list[dict[str, Any]]: ...
+
+    def create(self, workflow: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def update(self, workflow: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class PodBackend(Protocol):
+    """Where pods run. Pods are independent of the controller that created them: a controller
+    that dies leaves them running, and the next one observes them."""
+
+    def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Mapping[str, str]]) -> None:
+        """Start the pod (Argo's pod dict, complete). A pod of that name that exists already is
+        not created again (Kubernetes' AlreadyExists)."""
+        ...
+
+    def observe(self, workflow_name: str) -> dict[str, PodObservation]:
+        """Every pod of the workflow that exists, by node id."""
+        ...
+
+    def signal(self, pod_name: str, container: str, signum: int) -> None:
+        """Signal a running container's main process, as Argo's controller does by exec'ing
+        `argoexec kill <signum> 1` in it; a container that is not running is left alone."""
+        ...
+
+    def delete(self, pod_name: str) -> None:
+        """Delete the pod: a running one is terminated (SIGTERM, SIGKILL after its grace
+        period); what it left is removed except its logs."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a pod may have changed (True) or `timeout` seconds passed (False)."""
+        ...
+
+
+@dataclass
+class Observed:
+    """Everything the reconciler reads besides the Workflow."""
+
+    pods: Mapping[str, PodObservation] = field(default_factory=dict)
