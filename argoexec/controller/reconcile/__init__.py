@@ -1,0 +1,18 @@
+"""The level-triggered reconciler: `reconcile(workflow, observed, now, settings)` reads the
+Workflow (its status is the only state) and what is observed of its pods, and returns the
+Workflow with its new status and the actions to take. No I/O, no threads, no sleeps."""
+
+from .actions import Action, CreatePod, DeletePod, SignalContainer
+from .context import Event, Settings
+from .workflow import Outcome, reconcile
+
+__all__ = [
+    "Action",
+    "CreatePod",
+    "DeletePod",
+    "Event",
+    "Outcome",
+    "Settings",
+    "SignalContainer",
+    "reconcile",
+]

@@ -1,0 +1,38 @@
+"""What a reconcile pass asks of the world. The loop carries them out: creates and signals before
+it writes the new status, deletes after (a pod is never removed before the status that records
+its end is stored, as Argo's `persistUpdates` then `queuePodsForCleanup`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CreatePod:
+    """Create the pod of node `node_id` (a pod that exists already is left alone)."""
+
+    node_id: str
+    pod: Mapping[str, Any]
+    # ConfigMaps the pod needs (an offloaded template), name -> data.
+    config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalContainer:
+    """Signal a container's main process, as Argo's controller does by exec'ing `argoexec kill`."""
+
+    pod_name: str
+    container: str
+    signum: int
+
+
+@dataclass(frozen=True)
+class DeletePod:
+    """Delete the pod (terminating it if it still runs); its logs stay."""
+
+    pod_name: str
+
+
+Action = CreatePod | SignalContainer | DeletePod

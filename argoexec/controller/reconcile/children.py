@@ -1,0 +1,275 @@
+"""What steps and DAG tasks share: advancing one child (`when`, arguments, the call itself and
+its exit hook), judging its phase (`continueOn`), and publishing its results to its siblings'
+scope (`steps.<name>.*`, `tasks.<name>.*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from argoexec.controller.engine.io import ABSENT_ARTIFACT, InputError, argument_artifacts
+from argoexec.controller.engine.scope import Scope, parameter_text
+from argoexec.controller.engine.substitute import (
+    SubstitutionError,
+    evaluate_when,
+    mark_absent_arguments,
+    substitute,
+)
+from argoexec.controller.expr import ExpressionError
+
+from . import nodes as n
+from .context import Artifacts, Frame, Owner, Pass
+from .errors import NodeError
+from .nodes import Node
+from .walk import Visit, execute, refuse, resolve
+
+
+class Child(NamedTuple):
+    node: Node
+    error: str  # refused in this pass (the step group / DAG is an Error)
+    hook_error: str  # its exit hook was refused in this pass (likewise)
+    done: bool  # the node and its exit hook are fulfilled
+
+
+def with_globals(p: Pass, scope: Scope, artifacts: Artifacts) -> tuple[Scope, Artifacts]:
+    """`scope` and `artifacts` with the global outputs exported so far (`globalName`): Argo
+    resolves every step, and a template's outputs, against its current globals."""
+    exported = {k: v for k, v in p.globals.items() if k.startswith("workflow.outputs.")}
+    if exported:
+        scope = scope.child(exported)
+    if p.global_artifacts:
+        artifacts = {**artifacts, **p.global_artifacts}
+    return scope, artifacts
+
+
+def continues_on(step: Mapping[str, Any], phase: str) -> bool:
+    """Argo's `ContinuesOn(phase)`."""
+    continue_on = step.get("continueOn") or {}
+    if phase == n.FAILED:
+        return bool(continue_on.get("failed"))
+    return phase == n.ERROR and bool(continue_on.get("error"))
+
+
+def tolerated(step: Mapping[str, Any], node: Node) -> bool:
+    """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
+    phase = node["phase"]
+    return phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED) or continues_on(step, phase)
+
+
+def advance_child(
+    p: Pass,
+    step: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+) -> Child:
+    """Advance one (already loop-expanded) step or task as node `name`, then its exit hook."""
+    scope, artifacts = with_globals(p, scope, artifacts)
+    node = p.nodes.by_name(name)
+    visit = Visit(node) if node is not None and n.fulfilled(node) else None
+    if visit is None:
+        visit = _call(p, step, name=name, display=display, parent=parent, frame=frame,
+                      scope=scope, artifacts=artifacts, where=where)  # fmt: skip
+    node = visit.node
+    if not n.fulfilled(node):
+        return Child(node, visit.error, "", False)
+    hook = exit_hook(step, p.spec.get("arguments") or {})
+    if hook is None or node["type"] == n.SKIPPED_TYPE:  # a skipped step runs no exit hook
+        return Child(node, visit.error, "", True)
+    prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
+    exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
+    hook_visit = advance_hook(
+        p, hook, name=f"{name}{n.EXIT_SUFFIX}", display=f"{display}{n.EXIT_SUFFIX}",
+        parent=node, frame=frame.but(scope=exit_scope, artifacts=exit_artifacts),
+        where=f"{where}.onExit",
+    )  # fmt: skip
+    # Argo's runOnExitNode returns the error of a hook that could not start: it errors the step
+    # group, or the DAG.
+    return Child(node, visit.error, hook_visit.error, n.fulfilled(hook_visit.node))
+
+
+def _call(
+    p: Pass,
+    step: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+) -> Visit:
+    child_frame = frame.but(scope=scope, artifacts=artifacts)
+    when = step.get("when")
+    try:
+        fresh = p.nodes.by_name(name) is None
+        if (
+            fresh
+            and when not in (None, "")
+            and not evaluate_when(str(when), scope, location=f"{where}.when")
+        ):
+            shown = substitute(str(when), scope, allow_unresolved=True)
+            node = p.nodes.add(
+                name, display, n.SKIPPED_TYPE, now=p.now, parent=parent,
+                boundary_id=frame.boundary_id, template_name=step.get("template"),
+                phase=n.SKIPPED,
+            )  # fmt: skip
+            p.nodes.finish(node, n.SKIPPED, f"when '{shown}' evaluated false", now=p.now)
+            return Visit(node)
+        arguments = dict(step.get("arguments") or {})
+        params = substitute(
+            mark_absent_arguments(list(arguments.get("parameters") or []), scope),
+            scope,
+            allow_unresolved=False,
+            location=f"{where}.arguments.parameters",
+        )
+        arts = argument_artifacts(arguments, artifacts, scope, where)
+    except ExpressionError as exc:
+        return refuse(p, name, display, parent, frame=frame, message=f"{where}.when: {exc}")
+    except (SubstitutionError, InputError) as exc:
+        return refuse(p, name, display, parent, frame=frame, message=str(exc))
+    return execute(
+        p, step, name=name, display=display, parent=parent, frame=child_frame,
+        args={"parameters": params, "artifacts": arts},
+    )  # fmt: skip
+
+
+def exit_hook(holder: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo's `GetExitHook(arguments)`: `onExit` runs its template with `arguments` (the
+    workflow's); `hooks.exit` with its own arguments, or those when it has none."""
+    if holder.get("onExit"):
+        return {"template": holder["onExit"], "arguments": dict(arguments)}
+    hook = (holder.get("hooks") or {}).get("exit")
+    if not hook:
+        return None
+    own = hook.get("arguments") or {}
+    if own.get("parameters") or own.get("artifacts"):
+        return dict(hook)
+    return {**hook, "arguments": dict(arguments)}
+
+
+def advance_hook(
+    p: Pass,
+    hook: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    where: str,
+) -> Visit:
+    """Advance an exit hook as node `name`, its arguments resolved in `frame`'s scope."""
+    node = p.nodes.by_name(name)
+    if node is not None and n.fulfilled(node):
+        return Visit(node)
+    arguments = hook.get("arguments") or {}
+    try:
+        params = substitute(
+            mark_absent_arguments(list(arguments.get("parameters") or []), frame.scope),
+            frame.scope,
+            allow_unresolved=False,
+            location=f"{where}.arguments.parameters",
+        )
+        arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
+    except (SubstitutionError, InputError) as exc:
+        return refuse(p, name, display, parent, frame=frame, message=str(exc))
+    call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
+    return execute(
+        p, call, name=name, display=display, parent=parent, frame=frame,
+        args={"parameters": params, "artifacts": arts},
+    )  # fmt: skip
+
+
+def publish(
+    scope: Scope,
+    artifacts: Artifacts,
+    prefix: str,
+    node: Node,
+    declared: Mapping[str, Any] | None = None,
+) -> tuple[Scope, Artifacts]:
+    """The scope and artifact map with one finished child's results under `prefix`.
+    `declared` is the child's template's `outputs`, for a Skipped or Omitted child."""
+    outputs = node.get("outputs") or {}
+    params = {str(p.get("name")): str(p.get("value", "")) for p in outputs.get("parameters") or []}
+    absent: list[str] = []
+    new_artifacts = dict(artifacts)
+    phase = node["phase"]
+    if phase in (n.SKIPPED, n.OMITTED) and node.get("outputs") is None and declared is not None:
+        params, absent = skipped_parameters(declared)
+        for art in declared.get("artifacts") or []:
+            new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = {
+                ABSENT_ARTIFACT: f"names an output of {node['displayName']!r}, which was "
+                f"{phase} and produced no artifacts"
+            }
+    scope = scope.with_node_result(
+        prefix,
+        node_id=node["id"],
+        phase=phase,
+        exit_code=outputs.get("exitCode"),
+        result=outputs.get("result"),
+        parameters=params,
+        started_at=node.get("startedAt") or "",
+        finished_at=node.get("finishedAt") or "",
+        host_node_name=node.get("hostNodeName") or "",
+    ).with_absent(f"{prefix}.outputs.{name}" for name in absent)
+    for art in outputs.get("artifacts") or []:
+        new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
+    return scope, new_artifacts
+
+
+def publish_child(
+    p: Pass,
+    scope: Scope,
+    artifacts: Artifacts,
+    prefix: str,
+    node: Node,
+    *,
+    call: Mapping[str, Any],
+    owner: Owner,
+) -> tuple[Scope, Artifacts]:
+    """`publish` for a step or task `call`; a Skipped or Omitted node's declared outputs come
+    from the template it would have run."""
+    declared = None
+    if node["phase"] in (n.SKIPPED, n.OMITTED) and node.get("outputs") is None:
+        try:
+            declared = dict(resolve(p, call, owner)[0].get("outputs") or {})
+        except NodeError:
+            declared = {}
+    return publish(scope, artifacts, prefix, node, declared)
+
+
+def skipped_parameters(declared: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Argo v4's `addSkippedNodeOutputsToScope`: a Skipped or Omitted node's declared output
+    parameters take their `valueFrom.default`; those without one, and a declared `result`, are
+    absent. Returns (values, absent names relative to `outputs.`)."""
+    values: dict[str, str] = {}
+    absent: list[str] = []
+    for param in declared.get("parameters") or []:
+        default = (param.get("valueFrom") or {}).get("default")
+        if default is not None:
+            values[str(param.get("name"))] = parameter_text(default)
+        else:
+            absent.append(f"parameters.{param.get('name')}")
+    if declared.get("result") is not None:
+        absent.append("result")
+    return values, absent
+
+
+def publish_loop(
+    scope: Scope, prefix: str, phase: str, group_id: str, children: Sequence[Node]
+) -> Scope:
+    """An expanded loop's aggregated outputs under `prefix`."""
+    entries = []
+    for child in children:
+        outputs = child.get("outputs") or {}
+        params = {
+            str(q.get("name")): str(q.get("value", "")) for q in outputs.get("parameters") or []
+        }
+        entries.append((outputs.get("result"), params))
+    return scope.with_aggregate(prefix, entries, phase=phase, node_id=group_id)

@@ -1,0 +1,159 @@
+"""What one reconcile pass works with: the settings it is given (`Settings`, never state), the
+template namespace a node resolves in (`Owner`), the frame a node is executed in (`Frame`) and
+the pass itself (`Pass`: the Workflow's node map, what was observed, the clock, the actions so
+far). Nothing here does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from argoexec.contract import MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.controller.engine.scope import Scope
+from argoexec.controller.loop.seams import PodObservation
+from argoexec.models import ArtifactRepository
+
+from .actions import Action
+from .nodes import Node, Nodes
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something metrics are emitted for (`node_started`, `node_finished`), with the template
+    and the variables the metrics are evaluated with."""
+
+    kind: str
+    template: Mapping[str, Any]
+    node: Node
+    variables: Scope
+
+
+DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
+# Argo has no cap on the children of a node; a laptop needs one (see README, bounds).
+DEFAULT_MAX_CHILDREN = 10000
+# A Running pod node whose pod is not observed for this long is "pod deleted" (Argo's
+# RECENTLY_STARTED_POD_DURATION guards the same informer lag).
+MISSING_POD_GRACE = 10.0
+DEADLINE_MESSAGE = "Step exceeded its deadline"
+STOP_MESSAGE = "Stopped with strategy 'Stop'"
+SHUTDOWN_STOP = "Stop"
+SHUTDOWN_TERMINATE = "Terminate"
+
+
+class TemplateStoreLike(Protocol):
+    def resolve_template_ref(self, ref: Mapping[str, Any]) -> tuple[dict[str, Any], Any]: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the controller runs workflows (its configuration), the same on every pass."""
+
+    executor_image: str = DEFAULT_EXECUTOR_IMAGE
+    namespace: str = "default"
+    max_depth: int = 100
+    log_level: str = "info"
+    executor_env: tuple[tuple[str, str], ...] = ()
+    max_children: int = DEFAULT_MAX_CHILDREN  # 0 = no cap
+    max_pods: int = 0  # pods of one workflow running at once; 0 = no cap
+    max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
+    config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    artifact_repository: ArtifactRepository | None = None
+    # Whether pods can reach a Kubernetes API (resource templates need one).
+    kubernetes_api: bool = False
+    store: TemplateStoreLike | None = None
+    missing_pod_grace: float = MISSING_POD_GRACE
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The template namespace a template came from: the workflow, or a (Cluster)WorkflowTemplate
+    whose own `template:` references resolve among its templates."""
+
+    name: str
+    templates: Mapping[str, Mapping[str, Any]]
+    scope: str = "local/"  # Argo's templateScope: local/, namespaced/<wft>, cluster/<cwft>
+
+
+Artifacts = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What a node executes with: the caller's variables (to resolve its arguments), the
+    template namespace, the enclosing boundary, the tightest deadline, and exit-handler extras."""
+
+    scope: Scope
+    artifacts: Artifacts
+    owner: Owner
+    boundary_id: str | None = None
+    boundary_kind: str = ""  # "steps" or "dag": how siblings see a child (steps.X / tasks.X)
+    deadline: float | None = None  # epoch seconds
+    extra: Mapping[str, str] = field(default_factory=dict)
+    on_exit: bool = False
+    depth: int = 0
+
+    def but(self, **changes: Any) -> Frame:
+        return replace(self, **changes)
+
+
+class Pass:
+    """One reconcile pass over one Workflow."""
+
+    def __init__(
+        self,
+        *,
+        workflow: dict[str, Any],
+        spec: Mapping[str, Any],
+        pods: Mapping[str, PodObservation],
+        now: float,
+        settings: Settings,
+        started: float,
+    ) -> None:
+        meta = workflow.get("metadata") or {}
+        self.workflow = workflow
+        self.name = str(meta.get("name"))
+        self.uid = str(meta.get("uid") or "")
+        self.spec = spec
+        self.status: dict[str, Any] = workflow["status"]
+        self.nodes = Nodes(self.name, self.status.setdefault("nodes", {}))
+        self.pods = pods
+        self.now = now
+        self.settings = settings
+        self.started = started
+        self.actions: list[Action] = []
+        self.wake_at: float | None = None
+        self.globals_base = Scope()
+        self.globals = Scope()
+        self.global_artifacts: dict[str, dict[str, Any]] = {}
+        deadline = spec.get("activeDeadlineSeconds")
+        self.deadline = float(int(started)) + float(deadline) if deadline else None
+        self.shutdown = str(spec.get("shutdown") or "")
+        self.active_pods = 0  # counted at the start of the pass, plus the pods it creates
+        # No node may be created (`spec.suspend`): running pods are still reconciled.
+        self.frozen = bool(spec.get("suspend"))
+        self.nodes.frozen = self.frozen
+        self.events: list[Event] = []
+
+    def on_attempt_failed(self, template: Mapping[str, Any], node: Node, scope: Scope) -> None:
+        """Argo emits a template's metrics for each failed attempt that is retried, too."""
+        if template.get("metrics"):
+            self.events.append(Event("node_finished", template, node, scope))
+
+    def wake(self, at: float) -> None:
+        """Ask to be reconciled again at `at` (epoch seconds) at the latest."""
+        if self.wake_at is None or at < self.wake_at:
+            self.wake_at = at
+
+    def stopping(self, *, on_exit: bool = False) -> str | None:
+        """Why no new work may start: a shutdown (Terminate also stops exit handlers) or, outside
+        exit handlers, the workflow's deadline."""
+        if self.shutdown == SHUTDOWN_TERMINATE:
+            return f"Stopped with strategy '{SHUTDOWN_TERMINATE}'"
+        if on_exit:
+            return None
+        if self.shutdown:
+            return f"Stopped with strategy '{self.shutdown}'"
+        if self.deadline is not None and self.now >= self.deadline:
+            return DEADLINE_MESSAGE
+        return None

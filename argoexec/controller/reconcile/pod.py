@@ -1,0 +1,199 @@
+"""Pod kinds (container, script, resource, containerSet): a Pod node and its pod.
+
+Each pass, from what is observed of the node's pod (by node id):
+- no pod yet, node Pending: wait for a slot (the workflow's `parallelism`, the machine's cap),
+  then build Argo's pod and ask for it (`CreatePod`; asking again is harmless, so a controller
+  that died between creating a pod and storing the status does not create it twice);
+- the pod runs: the node is Running; a shutdown or deadline signals its containers;
+- the pod ended: its phase and the executor's result become the node's (`podphase`, Argo's
+  inferFailedReason), and global outputs are exported;
+- the pod of a Running node is gone: the node is an Error "pod deleted", as Argo's.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from argoexec.controller.engine.pods import interpret, oversized_parameters
+from argoexec.controller.engine.slots import MAX_PODS_HINT
+from argoexec.controller.engine.substitute import SubstitutionError, substitute
+from argoexec.controller.expr import ExpressionError
+from argoexec.controller.loop.seams import PodObservation
+from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
+from argoexec.controller.runtime import status as st
+from argoexec.lifecycle import Stop
+from argoexec.models import Template
+
+from . import nodes as n
+from .actions import CreatePod, SignalContainer
+from .context import DEADLINE_MESSAGE, Pass
+from .errors import NodeError
+from .outputs import export_globals
+from .walk import Run, Visit
+
+POD_DELETED = "pod deleted"
+
+
+def advance_pod(p: Pass, run: Run) -> Visit:
+    node = run.node
+    observed = p.pods.get(node["id"])
+    if observed is not None and observed.status.phase in (st.SUCCEEDED, st.FAILED):
+        return Visit(_conclude(p, run, observed))
+    reason = p.stopping(on_exit=run.frame.on_exit)
+    deadline = run.frame.deadline
+    if reason is None and deadline is not None and not run.frame.on_exit:
+        if p.now >= deadline:
+            reason = DEADLINE_MESSAGE
+        else:
+            p.wake(deadline)
+    if observed is None:
+        if node["phase"] == n.RUNNING:
+            p.nodes.finish(node, n.ERROR, POD_DELETED, now=p.now)
+            return Visit(node)
+        if reason is not None:
+            p.nodes.finish(node, n.FAILED, reason, now=p.now)
+            return Visit(node)
+        _create(p, run)
+        return Visit(node)
+    if reason is not None:
+        _terminate(p, run, observed, reason)
+    elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
+        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName="localhost")
+    return Visit(node)
+
+
+def _slot_message(p: Pass) -> str:
+    """Why no pod may start now ("" if one may): Argo's workflow `parallelism` and this
+    machine's cap on pods running at once."""
+    parallelism = p.spec.get("parallelism")
+    if parallelism and p.active_pods >= int(parallelism):
+        return f"Waiting for a pod slot: the workflow's parallelism ({parallelism}) is reached"
+    cap = p.settings.max_pods
+    if cap and p.active_pods >= cap:
+        return (
+            f"Waiting for a pod slot: {cap} pods already run, the most this run starts at once "
+            f"({MAX_PODS_HINT})"
+        )
+    return ""
+
+
+def _create(p: Pass, run: Run) -> None:
+    if run.node["id"] not in p.nodes.map:
+        return  # a node of a suspended workflow, not kept: nothing starts
+    waiting = _slot_message(p)
+    if waiting:
+        p.nodes.set(run.node, message=waiting)
+        return
+    pod, config_maps = build(p, run)
+    p.actions.append(CreatePod(run.node["id"], pod, config_maps))
+    p.active_pods += 1
+    p.nodes.set(run.node, message=None)
+
+
+def _when(moment: float | None) -> datetime | None:
+    return datetime.fromtimestamp(moment, UTC) if moment is not None else None
+
+
+def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Argo's pod for the node, complete (what the runtime adds it adds itself), and the
+    ConfigMaps it needs."""
+    template = run.template
+    where = f"template {template.get('name')!r}"
+    if run.kind == "resource" and not p.settings.kubernetes_api:
+        raise NodeError(
+            f"{where} is a resource template and needs a Kubernetes API: no kubeconfig was "
+            "given (--kubeconfig or KUBECONFIG)"
+        )
+    try:
+        # `metrics` are evaluated when the node completes, with variables only known then.
+        body = substitute(
+            {k: v for k, v in template.items() if k != "metrics"},
+            run.scope,
+            allow_unresolved=False,
+            location=where,
+        )
+        objects = build_pod_objects(Template.model_validate(body), _context(p, run, body))
+    except (SubstitutionError, ExpressionError) as exc:
+        raise NodeError(str(exc)) from None
+    except (PodBuildError, ValueError) as exc:
+        raise NodeError(f"{where}: {exc}") from None
+    config_maps: dict[str, dict[str, str]] = {}
+    if objects.config_map is not None:
+        cm = objects.config_map
+        config_maps[str(cm["metadata"]["name"])] = dict(cm.get("data") or {})
+    return objects.pod, config_maps
+
+
+def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
+    claims = [
+        {"name": name, "persistentVolumeClaim": {"claimName": f"{p.name}-{name}"}}
+        for name in (
+            (v.get("metadata") or {}).get("name") for v in p.spec.get("volumeClaimTemplates") or []
+        )
+    ]
+    settings = p.settings
+    return PodContext(
+        workflow_name=p.name,
+        node_name=run.node["name"],
+        workflow_uid=p.uid,
+        namespace=settings.namespace,
+        node_id=run.node["id"],
+        template_name=str(body.get("name") or ""),
+        workflow_spec=p.spec,
+        persistent_volume_claims=claims,
+        executor_image=settings.executor_image,
+        executor_env=[{"name": k, "value": v} for k, v in settings.executor_env],
+        log_level=settings.log_level,
+        include_script_output=True,
+        on_exit=run.frame.on_exit,
+        deadline=_when(run.frame.deadline),
+        workflow_deadline=_when(p.deadline),
+        template_deadline=_when(run.frame.deadline),
+        artifact_repository=settings.artifact_repository,
+        variables=dict(run.scope),
+        now=_when(p.now),
+    )
+
+
+def _terminate(p: Pass, run: Run, observed: PodObservation, reason: str) -> None:
+    """Ask the pod's running containers to end (SIGTERM, as Argo's shutdown); the node ends
+    with `reason` once its pod has. Asked once: the node's message records it."""
+    node = run.node
+    if node.get("message") == reason:
+        return
+    p.nodes.set(node, message=reason)
+    for container in observed.status.containers:
+        if container.running:
+            p.actions.append(SignalContainer(observed.pod_name, container.name, signal.SIGTERM))
+
+
+def _mains(template: Mapping[str, Any]) -> list[str]:
+    try:
+        return Template.model_validate(template).main_containers()
+    except ValueError:
+        return ["main"]
+
+
+def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
+    node = run.node
+    if observed.result_error:
+        return p.nodes.finish(node, n.ERROR, observed.result_error, now=p.now)
+    stop = Stop()
+    stopped = node.get("message") if node["phase"] != n.PENDING else None
+    if stopped and stopped == p.stopping(on_exit=run.frame.on_exit):
+        stop.set(stopped)
+    pod = {"spec": {"containers": [{"name": c.name} for c in observed.status.containers]}}
+    outcome = interpret(observed.status, observed.result, _mains(run.template), stop, pod)
+    too_large = oversized_parameters(outcome.outputs, p.settings.max_output_parameters_bytes)
+    if too_large:
+        return p.nodes.finish(node, n.ERROR, too_large, now=p.now)
+    if outcome.phase == n.SUCCEEDED:
+        export_globals(p, run.template, outcome.outputs)
+        node.pop("message", None)
+    fields: dict[str, Any] = {"hostNodeName": "localhost"}
+    if outcome.outputs:
+        fields["outputs"] = outcome.outputs
+    return p.nodes.finish(node, outcome.phase, outcome.message, now=p.now, **fields)

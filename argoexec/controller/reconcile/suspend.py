@@ -1,0 +1,88 @@
+"""A `suspend` template: a Suspend node that runs until it is resumed (a change to the node in
+the Workflow: `argoexec resume`, `argoexec node set`, as Argo's clients do) or its `duration`
+has passed since it started; a shutdown or the deadline fails it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from argoexec.controller.engine.scope import parameter_text
+from argoexec.controller.engine.substitute import SubstitutionError, substitute
+
+from . import nodes as n
+from .clock import epoch
+from .context import DEADLINE_MESSAGE, Pass
+from .errors import NodeError
+from .outputs import export_globals
+from .walk import Run, Visit, seconds
+
+
+def expected_outputs(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """As Argo's node while it is suspended: the output parameters it expects to be supplied
+    (valueFrom.supplied), which a resume checks its names against."""
+    declared = (template.get("outputs") or {}).get("parameters") or []
+    expected = [dict(q) for q in declared if "supplied" in (q.get("valueFrom") or {})]
+    return {"parameters": expected} if expected else None
+
+
+def advance_suspend(p: Pass, run: Run) -> Visit:
+    node, template = run.node, run.template
+    spec = template.get("suspend") or {}
+    until: float | None = None
+    if spec.get("duration") not in (None, ""):
+        try:
+            text = str(substitute(str(spec["duration"]), run.scope, allow_unresolved=False))
+            until = (epoch(node.get("startedAt")) or p.now) + seconds(text)
+        except (SubstitutionError, ValueError) as exc:
+            raise NodeError(f"suspend duration: {exc}") from None
+    if node["phase"] == n.PENDING:
+        p.nodes.set(node, phase=n.RUNNING)
+        expected = expected_outputs(template)
+        if expected:
+            node["outputs"] = expected
+    reason = p.stopping(on_exit=run.frame.on_exit)
+    deadline = run.frame.deadline
+    if reason is None and deadline is not None and not run.frame.on_exit:
+        if p.now >= deadline:
+            reason = DEADLINE_MESSAGE
+        else:
+            p.wake(deadline)
+    if reason is not None:
+        p.nodes.finish(node, n.FAILED, reason, now=p.now, outputs=None)
+        return Visit(node)
+    if until is not None and p.now < until:
+        p.wake(until)
+        return Visit(node)
+    if until is None:
+        return Visit(node)
+    try:
+        outputs = suspend_outputs(template, {})
+    except ValueError as exc:
+        p.nodes.finish(node, n.ERROR, str(exc), now=p.now, outputs=None)
+        return Visit(node)
+    export_globals(p, template, outputs)
+    p.nodes.finish(node, n.SUCCEEDED, now=p.now, outputs=outputs)
+    return Visit(node)
+
+
+def suspend_outputs(
+    template: Mapping[str, Any], supplied: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """A resumed suspend node's output parameters: the value supplied with the resume, else
+    `valueFrom.default`; a `supplied` one with neither is an error."""
+    params = []
+    for param in (template.get("outputs") or {}).get("parameters") or []:
+        name = str(param.get("name"))
+        value_from = param.get("valueFrom") or {}
+        value = supplied.get(name, param.get("value"))
+        if value is None and value_from.get("default") is not None:
+            value = parameter_text(value_from["default"])
+        if value is None and "supplied" in value_from:
+            raise ValueError(
+                f"output parameter {name!r} was not supplied: resume with -p {name}=VALUE"
+            )
+        if value is not None:
+            entry = {k: v for k, v in param.items() if k != "valueFrom"}
+            params.append({**entry, "value": str(value)})
+    return {"parameters": params} if params else None

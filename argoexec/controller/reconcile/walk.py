@@ -1,0 +1,347 @@
+"""Executing one node, every pass (Argo's `executeTemplate`): a fulfilled node is returned as it
+is; otherwise its template is resolved, its inputs bound, and the handler of its kind
+(`kinds.HANDLERS`) advances it from what the status and the observed pods say.
+
+`execute` returns the node and, when the node was refused in this pass (it errored before
+running anything: Argo's executeTemplate returned an error), the message: a step group or a DAG
+that sees one is an Error at once, as Argo's executeStepGroup/executeDAG."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from argoexec.controller.engine.io import InputError, resolve_input_artifacts, resolve_parameters
+from argoexec.controller.engine.scope import Scope
+from argoexec.controller.engine.substitute import ArgumentError, SubstitutionError, substitute
+from argoexec.controller.expr import ExpressionError
+from argoexec.controller.pod import pod_name
+from argoexec.controller.workflow.errors import DocumentError
+from argoexec.durations import parse_go_duration
+
+from . import nodes as n
+from .context import Event, Frame, Owner, Pass
+from .errors import NodeError
+from .nodes import Node
+
+log = logging.getLogger("argoexec.controller")
+
+POD_KINDS = ("container", "script", "resource", "containerSet")
+KINDS = (*POD_KINDS, "steps", "dag", "suspend")
+NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
+_RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
+
+
+class Visit(NamedTuple):
+    node: Node
+    error: str = ""  # the node was refused in this pass (see the module's docstring)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One node to advance: its node, its template with the inputs bound, the kind, the scope
+    the template substitutes with, and the frame it runs in."""
+
+    node: Node
+    template: dict[str, Any]
+    kind: str
+    scope: Scope
+    frame: Frame
+    pod: str  # the pod name (Argo's pod.name of this node)
+
+
+def seconds(text: str) -> float:
+    """A duration as Argo accepts it: plain seconds (`20`) or a Go duration (`1m30s`)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return parse_go_duration(text)
+
+
+def template_kind(template: Mapping[str, Any]) -> str:
+    if template.get("daemon"):
+        raise NodeError(
+            f"template {template.get('name')!r}: daemon templates are not supported by the thin "
+            "controller (the step would never end)"
+        )
+    for kind in KINDS:
+        if template.get(kind) is not None:
+            return kind
+    unsupported = [k for k in ("http", "plugin", "data") if template.get(k) is not None]
+    if unsupported:
+        raise NodeError(
+            f"template {template.get('name')!r}: {unsupported[0]} templates are not supported "
+            "by the thin controller"
+        )
+    raise NodeError(f"template {template.get('name')!r} has none of {', '.join(KINDS)}")
+
+
+def _merge_defaults(defaults: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(defaults))
+    for key, value in template.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge_defaults(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve(
+    p: Pass, call: Mapping[str, Any], owner: Owner
+) -> tuple[dict[str, Any], Owner, str | None, dict[str, Any] | None]:
+    """(template, its owner, templateName for the node, templateRef for the node)."""
+    if call.get("templateRef"):
+        ref = dict(call["templateRef"])
+        store = p.settings.store
+        if store is None:
+            raise NodeError(f"templateRef {ref}: no WorkflowTemplates were given (--templates)")
+        try:
+            template, found = store.resolve_template_ref(ref)
+        except (DocumentError, LookupError, ValueError) as exc:
+            raise NodeError(str(exc)) from None
+        kind = "cluster" if ref.get("clusterScope") else "namespaced"
+        new_owner = Owner(str(found.name), dict(found.templates), f"{kind}/{found.name}")
+        tref = {"name": ref.get("name"), "template": ref.get("template")}
+        if ref.get("clusterScope"):
+            tref["clusterScope"] = True
+        template_name, owner = None, new_owner
+    elif call.get("inline"):
+        template = dict(call["inline"])
+        template.setdefault("name", "")
+        template_name, tref = None, None
+    else:
+        name = str(call.get("template") or "")
+        if name not in owner.templates:
+            where = "the workflow" if owner.scope == "local/" else owner.scope
+            raise NodeError(f"template {name!r} not found in {where}")
+        template, template_name, tref = dict(owner.templates[name]), name, None
+    defaults = p.spec.get("templateDefaults")
+    if defaults:
+        template = _merge_defaults(defaults, template)
+    return template, owner, template_name, tref
+
+
+def retry_strategy(p: Pass, template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Argo's `woc.retryStrategy(tmpl)`: the template's own, else the workflow's."""
+    own = template.get("retryStrategy")
+    strategy = own if own is not None else p.spec.get("retryStrategy")
+    return dict(strategy) if strategy else None
+
+
+def refuse(
+    p: Pass,
+    name: str,
+    display: str,
+    parent: Node | None,
+    *,
+    frame: Frame,
+    message: str,
+    phase: str = n.ERROR,
+    type_: str = n.POD,
+    template_name: Any = None,
+) -> Visit:
+    """Node `name` finished as `phase` before it ran anything (created if it is not there)."""
+    node = p.nodes.by_name(name)
+    if node is None:
+        node = p.nodes.add(
+            name, display, type_, now=p.now, parent=parent, boundary_id=frame.boundary_id,
+            template_name=template_name,
+        )  # fmt: skip
+    elif n.fulfilled(node):
+        return Visit(node)
+    p.nodes.finish(node, phase, message, now=p.now)
+    return Visit(node, message if phase == n.ERROR else "")
+
+
+def execute(
+    p: Pass,
+    call: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    args: Mapping[str, Any],
+) -> Visit:
+    """Advance `call` (a step, a task, or `{"template": entrypoint}`) as node `name`."""
+    existing = p.nodes.by_name(name)
+    if existing is not None and n.fulfilled(existing):
+        if existing["type"] == n.SUSPEND and existing.get("outputs"):
+            _export_resumed(p, call, frame, existing)
+        return Visit(existing)
+    try:
+        return _execute(p, call, name=name, display=display, parent=parent, frame=frame, args=args)
+    except NodeError as exc:
+        called = call.get("template")
+        return refuse(p, name, display, parent, frame=frame, message=exc.message, phase=exc.phase,
+                      template_name=called)  # fmt: skip
+    except Exception as exc:  # a bug of ours: this node errors, the run goes on
+        kind = type(exc).__name__
+        log.error("node %s: internal error (%s)", name, kind)
+        log.debug("node %s: internal error", name, exc_info=exc)
+        message = (
+            f"the controller failed on this node: internal error ({kind}), a bug of argoexec "
+            "(--loglevel debug shows where)"
+        )
+        return refuse(p, name, display, parent, frame=frame, message=message)
+
+
+def _export_resumed(p: Pass, call: Mapping[str, Any], frame: Frame, node: Node) -> None:
+    """A suspend node resumed by a client carries the outputs it was given: the global ones
+    are exported as if the node had ended here."""
+    from .outputs import export_globals
+
+    try:
+        template = resolve(p, call, frame.owner)[0]
+    except NodeError:
+        return
+    export_globals(p, template, node.get("outputs"))
+
+
+def _execute(
+    p: Pass,
+    call: Mapping[str, Any],
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    args: Mapping[str, Any],
+) -> Visit:
+    if frame.depth > p.settings.max_depth:
+        # Argo's ErrMaxDepthExceeded: an Error node, but not an error of the step group.
+        message = (
+            f"{name}: templates nested deeper than {p.settings.max_depth} levels "
+            "(unbounded recursion?)"
+        )
+        called = call.get("template")
+        return Visit(
+            refuse(
+                p, name, display, parent, frame=frame, message=message, template_name=called
+            ).node
+        )
+    template, owner, template_name, tref = resolve(p, call, frame.owner)
+    kind = template_kind(template)
+    frame = frame.but(owner=owner, depth=frame.depth + 1)
+    fresh = p.nodes.by_name(name) is None
+    strategy = retry_strategy(p, template)
+    if strategy:
+        from .retry import advance_retry
+
+        visit = advance_retry(
+            p, template, kind, template_name, tref, strategy=strategy, name=name,
+            display=display, parent=parent, frame=frame, args=args,
+        )  # fmt: skip
+    else:
+        visit = attempt(
+            p, template, kind, template_name, tref, name=name, display=display, parent=parent,
+            frame=frame, args=args,
+        )  # fmt: skip
+    if template.get("metrics"):
+        variables = p.globals.child(frame.extra)
+        if fresh:
+            p.events.append(Event("node_started", template, visit.node, variables))
+        if n.fulfilled(visit.node):
+            p.events.append(Event("node_finished", template, visit.node, variables))
+    return visit
+
+
+def attempt(
+    p: Pass,
+    template: dict[str, Any],
+    kind: str,
+    template_name: str | None,
+    tref: dict[str, Any] | None,
+    *,
+    name: str,
+    display: str,
+    parent: Node | None,
+    frame: Frame,
+    args: Mapping[str, Any],
+    retry_entries: Mapping[str, str] | None = None,
+) -> Visit:
+    node = p.nodes.by_name(name)
+    if node is not None and n.fulfilled(node):
+        return Visit(node)
+    fresh = node is None
+    if node is None:
+        node = p.nodes.add(
+            name, display, NODE_TYPES.get(kind, n.POD), now=p.now, parent=parent,
+            boundary_id=frame.boundary_id, template_name=template_name, template_ref=tref,
+            template_scope=frame.owner.scope,
+        )  # fmt: skip
+        reason = p.stopping(on_exit=frame.on_exit)
+        if reason is None and not frame.on_exit and frame.deadline is not None:
+            reason = "Step exceeded its deadline" if p.now >= frame.deadline else None
+        if reason is not None:
+            p.nodes.finish(node, n.FAILED, reason, now=p.now)
+            return Visit(node)
+    pod = pod_name(p.name, name, str(template.get("name") or ""), node["id"])
+    # Argo's ProcessArgs/SubstituteParams: inputs see the globals and the node's locals.
+    locals_ = (
+        p.globals.child(frame.extra)
+        .child(retry_entries or {})
+        .with_pod(pod_name=pod, node_name=name)
+    )
+    try:
+        try:
+            parameters = resolve_parameters(
+                template, args, frame.scope, locals_, p.settings.config_maps
+            )
+            artifacts = resolve_input_artifacts(template, args)
+        except _RESOLVE_ERRORS as exc:
+            raise NodeError(str(exc)) from None
+        resolved = dict(template)
+        inputs: dict[str, Any] = {}
+        if parameters:
+            inputs["parameters"] = parameters
+        if artifacts:
+            inputs["artifacts"] = artifacts
+        resolved["inputs"] = inputs
+        resolved.pop("retryStrategy", None)
+        if fresh:
+            public = _public_inputs(inputs)
+            if public:
+                node["inputs"] = public
+        scope = locals_.with_template_io(resolved)
+        inner = frame.but(deadline=_deadline(p, node, template, scope, frame))
+        from .kinds import HANDLERS
+
+        return HANDLERS[kind](p, Run(node, resolved, kind, scope, inner, pod))
+    except NodeError as exc:
+        p.nodes.finish(node, exc.phase, exc.message, now=p.now)
+        return Visit(node, exc.message if exc.phase == n.ERROR else "")
+
+
+def _public_inputs(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    shown = {
+        kind: [{k: v for k, v in item.items() if k != "missing"} for item in items]
+        for kind, items in inputs.items()
+    }
+    return shown or None
+
+
+def _deadline(
+    p: Pass, node: Node, template: Mapping[str, Any], scope: Scope, frame: Frame
+) -> float | None:
+    """The tightest deadline of the node's run: the frame's, or its own `timeout` counted from
+    the node's start."""
+    timeout = template.get("timeout")
+    if not timeout:
+        return frame.deadline
+    try:
+        text = str(substitute(str(timeout), scope, allow_unresolved=False, location="timeout"))
+        limit = started_at(node) + seconds(text)
+    except (SubstitutionError, ValueError) as exc:
+        raise NodeError(f"template {template.get('name')!r}: timeout: {exc}") from None
+    return limit if frame.deadline is None else min(frame.deadline, limit)
+
+
+def started_at(node: Node) -> float:
+    from .clock import epoch
+
+    return epoch(node.get("startedAt")) or 0.0

@@ -1,0 +1,220 @@
+"""`reconcile(workflow, observed, now, settings)`: one pass over one Workflow (Argo's `operate`).
+
+Everything the pass needs to remember is in the Workflow: `status.nodes` (phases, children,
+outbound nodes, inputs, outputs, retries as Retry nodes, loop items), `status.phase`,
+`startedAt`/`finishedAt`, `message`, `progress`, `outputs` (global outputs), `conditions`,
+`artifactRepositoryRef`. Control is a change to the Workflow (`spec.shutdown`, `spec.suspend`,
+node phases set by a resume). The pass does no I/O and reads no clock: for a given Workflow,
+observation, time and settings it makes the same changes and asks for the same actions.
+
+The Workflow is changed in place and returned (copying a status of thousands of nodes on every
+pass would cost more than the pass).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from argoexec.controller.engine.scope import exit_handler_entries, workflow_scope
+from argoexec.controller.loop.seams import Observed
+from argoexec.controller.pod import pod_name
+from argoexec.controller.runtime import status as st
+from argoexec.controller.runtime.status import rfc3339
+
+from . import nodes as n
+from .actions import Action, DeletePod
+from .children import advance_hook, exit_hook
+from .clock import epoch
+from .context import DEADLINE_MESSAGE, Event, Frame, Owner, Pass, Settings
+from .nodes import Node
+from .outputs import load_globals
+from .walk import Visit, execute
+
+log = logging.getLogger("argoexec.controller")
+
+COMPLETED_LABEL = "workflows.argoproj.io/completed"
+PHASE_LABEL = "workflows.argoproj.io/phase"
+
+
+@dataclass
+class Outcome:
+    workflow: dict[str, Any]
+    actions: list[Action] = field(default_factory=list)
+    wake_at: float | None = None  # call again by then (epoch seconds), even with no event
+    changed: bool = False  # the Workflow changed (it must be stored)
+    events: list[Event] = field(default_factory=list)
+    started: bool = False  # this pass started the workflow
+    finished: bool = False  # this pass completed it
+
+
+def reconcile(
+    workflow: dict[str, Any], observed: Observed, now: float, settings: Settings
+) -> Outcome:
+    status = workflow.setdefault("status", {})
+    outcome = Outcome(workflow)
+    if status.get("phase") in n.FINAL_PHASES:
+        outcome.actions = _collect_pods(workflow, observed, everything=True)
+        return outcome
+    spec = workflow.get("spec") or {}
+    if not status.get("phase"):
+        outcome.started = True
+        outcome.changed = True
+        status["phase"] = n.RUNNING
+        status["startedAt"] = rfc3339(now)
+        status["finishedAt"] = None
+        repository = settings.artifact_repository
+        if repository is not None:
+            status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
+        _label(workflow, PHASE_LABEL, n.RUNNING)
+        _label(workflow, COMPLETED_LABEL, "false")
+    started = epoch(status.get("startedAt")) or now
+    p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
+             started=started)  # fmt: skip
+    meta = workflow.get("metadata") or {}
+    p.globals_base = workflow_scope(
+        name=p.name,
+        namespace=settings.namespace,
+        uid=p.uid,
+        service_account_name=str(spec.get("serviceAccountName") or "default"),
+        parameters=(spec.get("arguments") or {}).get("parameters") or [],
+        labels=meta.get("labels"),
+        annotations=meta.get("annotations"),
+        creation_timestamp=_created(meta, now),
+        main_entrypoint=str(spec.get("entrypoint")),
+        priority=spec.get("priority"),
+    )
+    load_globals(p, p.globals_base)
+    p.active_pods = sum(
+        1 for o in observed.pods.values() if o.status.phase in (st.PENDING, st.RUNNING)
+    )
+    if p.deadline is not None and now < p.deadline:
+        p.wake(p.deadline)
+    before = len(p.nodes.finished)
+    _walk(p, outcome)
+    outcome.actions = p.actions + _collect_pods(workflow, observed, everything=outcome.finished)
+    outcome.wake_at = p.wake_at
+    outcome.events = p.events
+    outcome.changed = outcome.changed or p.nodes.changed > 0 or len(p.nodes.finished) > before
+    if outcome.changed:
+        status["progress"] = _progress(p)
+    return outcome
+
+
+def _created(meta: Mapping[str, Any], now: float) -> datetime:
+    moment = epoch(meta.get("creationTimestamp"))
+    return datetime.fromtimestamp(moment if moment is not None else now, UTC)
+
+
+def _label(workflow: dict[str, Any], key: str, value: str) -> None:
+    workflow.setdefault("metadata", {}).setdefault("labels", {})[key] = value
+
+
+def _walk(p: Pass, outcome: Outcome) -> None:
+    spec = p.spec
+    owner = Owner(p.name, {str(t.get("name")): t for t in spec.get("templates") or []})
+    frame = Frame(scope=p.globals, artifacts={}, owner=owner)
+    args = {
+        "parameters": (spec.get("arguments") or {}).get("parameters") or [],
+        "artifacts": (spec.get("arguments") or {}).get("artifacts") or [],
+    }
+    entry = execute(p, {"template": spec.get("entrypoint")}, name=p.name, display=p.name,
+                    parent=None, frame=frame, args=args).node  # fmt: skip
+    if not n.fulfilled(entry) or p.frozen:
+        return
+    phase, message = _final_phase(p, entry)
+    hook = exit_hook(spec, spec.get("arguments") or {})
+    if hook is not None:
+        extra = exit_handler_entries(
+            status=phase, failures=_failures(p), duration_seconds=p.now - p.started
+        )
+        exit_node: Visit = advance_hook(
+            p, hook, name=f"{p.name}{n.EXIT_SUFFIX}", display=f"{p.name}{n.EXIT_SUFFIX}",
+            parent=None, frame=frame.but(extra=extra, on_exit=True, scope=p.globals.child(extra)),
+            where="spec.onExit",
+        )  # fmt: skip
+        if not n.fulfilled(exit_node.node):
+            return
+        node = exit_node.node
+        if node["phase"] in (n.FAILED, n.ERROR) and phase == n.SUCCEEDED:
+            # Argo's operate(): a failed exit handler fails a succeeded workflow, an errored one
+            # errors it, with the exit node's own message.
+            phase, message = node["phase"], node.get("message") or ""
+    _complete(p, outcome, phase, message, entry)
+
+
+def _final_phase(p: Pass, entry: Node) -> tuple[str, str]:
+    reason = p.stopping()
+    if reason is not None and entry["phase"] not in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
+        return n.FAILED, reason
+    if entry["phase"] in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
+        return n.SUCCEEDED, ""
+    phase = n.ERROR if entry["phase"] == n.ERROR else n.FAILED
+    return phase, entry.get("message") or ""
+
+
+def _failures(p: Pass) -> list[dict[str, Any]]:
+    """`workflow.failures`: every Failed or Errored node, as Argo lists them."""
+    failures = []
+    for node in p.nodes:
+        if node["phase"] not in (n.FAILED, n.ERROR):
+            continue
+        template = node.get("templateName") or (node.get("templateRef") or {}).get("template") or ""
+        failures.append(
+            {
+                "displayName": node["displayName"],
+                "message": node.get("message") or "",
+                "templateName": template,
+                "phase": node["phase"],
+                "podName": pod_name(p.name, node["name"], template, node["id"]),
+                "finishedAt": node.get("finishedAt"),
+            }
+        )
+    return failures
+
+
+def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) -> None:
+    status = p.status
+    # Nothing is left unfinished: nodes a failure or a stop left behind end with the workflow.
+    leftover = message or DEADLINE_MESSAGE
+    for node in list(p.nodes):
+        if not n.fulfilled(node):
+            p.nodes.finish(node, n.FAILED, leftover, now=p.now)
+    status["phase"] = phase
+    status["finishedAt"] = rfc3339(p.now)
+    if message:
+        status["message"] = message
+    else:
+        status.pop("message", None)
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Completed"]
+    conditions.append({"type": "Completed", "status": "True"})
+    status["conditions"] = conditions
+    _label(p.workflow, PHASE_LABEL, phase)
+    _label(p.workflow, COMPLETED_LABEL, "true")
+    outcome.finished = True
+    outcome.changed = True
+    p.events.append(Event("workflow_finished", {}, entry, p.globals))
+
+
+def _progress(p: Pass) -> str:
+    pods = [node for node in p.nodes if node["type"] == n.POD]
+    done = sum(1 for node in pods if node["phase"] == n.SUCCEEDED)
+    return f"{done}/{len(pods)}"
+
+
+def _collect_pods(
+    workflow: Mapping[str, Any], observed: Observed, *, everything: bool
+) -> list[Action]:
+    """Pod garbage collection: the pods whose nodes are over (every pod once the workflow is).
+    The loop deletes them after the status recording their end is stored."""
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    actions: list[Action] = []
+    for node_id, pod in observed.pods.items():
+        node = nodes.get(node_id)
+        over = node is None or n.fulfilled(node)
+        if everything or (over and pod.status.phase in (st.SUCCEEDED, st.FAILED)):
+            actions.append(DeletePod(pod.pod_name))
+    return actions
