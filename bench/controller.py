@@ -518,6 +518,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--probe-runs", type=int, default=10, help="runs per start-up probe (0: none)"
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="the reconciler's scale scenarios instead (bench/scale.py; no pod runs)",
+    )
     args = parser.parse_args(argv)
     if args.tasks < 3:
         parser.error("--tasks must be at least 3 (root, one middle task, sink)")
@@ -529,6 +534,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.scale:
+        from bench.scale import run_all
+
+        scale = run_all()
+        for row in scale["scenarios"]:
+            print(
+                f"{row['scenario']:>14}: {row['nodes']:>5} nodes, {row['cpu_ms_per_node']} ms "
+                f"CPU/node, {row['passes']} passes, {row['status_writes']} writes, "
+                f"{row['peak_rss_mib']} MiB peak"
+            )
+        if args.json:
+            print(json.dumps(scale, sort_keys=True))
+        return 0
     results = run(args)
     results["verdicts"] = verdicts(results)
     print(table(results))

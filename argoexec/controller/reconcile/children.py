@@ -34,9 +34,8 @@ class Child(NamedTuple):
 def with_globals(p: Pass, scope: Scope, artifacts: Artifacts) -> tuple[Scope, Artifacts]:
     """`scope` and `artifacts` with the global outputs exported so far (`globalName`): Argo
     resolves every step, and a template's outputs, against its current globals."""
-    exported = {k: v for k, v in p.globals.items() if k.startswith("workflow.outputs.")}
-    if exported:
-        scope = scope.child(exported)
+    if p.exported:
+        scope = scope.child(p.exported)
     if p.global_artifacts:
         artifacts = {**artifacts, **p.global_artifacts}
     return scope, artifacts

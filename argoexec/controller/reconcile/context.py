@@ -126,6 +126,7 @@ class Pass:
         self.globals_base = Scope()
         self.globals = Scope()
         self.global_artifacts: dict[str, dict[str, Any]] = {}
+        self.exported: dict[str, str] = {}  # workflow.outputs.parameters.* in `globals`
         deadline = spec.get("activeDeadlineSeconds")
         self.deadline = float(int(started)) + float(deadline) if deadline else None
         self.shutdown = str(spec.get("shutdown") or "")

@@ -49,6 +49,7 @@ class Nodes:
         self.finished: list[Node] = []  # nodes that became final in this pass, in order
         # While set (`spec.suspend`), `add` returns nodes that are not kept: nothing new starts.
         self.frozen = False
+        self._children: dict[str, set[str]] = {}  # parent id -> its children's ids, for `link`
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.map.values())
@@ -103,8 +104,12 @@ class Nodes:
 
     def link(self, parent: Node, child: Node) -> None:
         children = parent.setdefault("children", [])
-        if child["id"] not in children:
+        known = self._children.get(parent["id"])
+        if known is None or len(known) != len(children):
+            known = self._children[parent["id"]] = set(children)
+        if child["id"] not in known:
             children.append(child["id"])
+            known.add(child["id"])
             self.changed += 1
 
     def set(self, node: Node, **fields: Any) -> None:

@@ -47,6 +47,7 @@ def load_globals(p: Pass, base: Scope) -> None:
     outputs = p.status.get("outputs") or {}
     params = {str(i["name"]): str(i.get("value") or "") for i in outputs.get("parameters") or []}
     p.globals = with_outputs(base, params) if params else base
+    p.exported = {f"workflow.outputs.parameters.{k}": v for k, v in params.items()}
     p.global_artifacts = {
         f"workflow.outputs.artifacts.{a['name']}": {k: v for k, v in a.items() if k != "name"}
         for a in outputs.get("artifacts") or []

@@ -1,0 +1,198 @@
+"""The controller loop: reconcile every unfinished Workflow of a store whenever one of its pods
+may have changed, when a pass asked to be called again (backoff, suspend duration, deadline),
+and now and then for changes made from outside (`stop`, `resume`).
+
+Order of work in one round, as Argo's: a pass's pod creations and signals are carried out at
+once; the status is stored at most every `write_interval` seconds (a workflow of thousands of
+nodes changes on every pod event; its status is written a few times per second, never once per
+node change) and always when the workflow completes; pod deletions wait until the status that
+records those pods' ends is stored. A controller that dies at any point loses nothing: the next
+one reads the stored Workflow, observes the pods (which outlive it), and re-derives the rest;
+pods it asks for again already exist (same names) and are not created twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from argoexec.controller.reconcile import (
+    CreatePod,
+    DeletePod,
+    Event,
+    Outcome,
+    Settings,
+    SignalContainer,
+    reconcile,
+)
+from argoexec.controller.reconcile.nodes import FINAL_PHASES
+
+from .seams import ConflictError, NotFoundError, Observed, PodBackend, WorkflowStore
+
+log = logging.getLogger("argoexec.controller")
+
+WRITE_INTERVAL = 0.25  # seconds between two writes of one workflow's status
+RESYNC_INTERVAL = 1.0  # seconds between two reads of a workflow for changes made outside
+IDLE_WAIT = 0.5  # the longest a round waits for a pod event
+
+
+@dataclass
+class _Run:
+    """What the loop keeps of one workflow between rounds (a cache: the store has the truth)."""
+
+    workflow: dict[str, Any]
+    dirty: bool = False  # changed since it was last stored
+    written_at: float = 0.0  # monotonic
+    read_at: float = 0.0  # monotonic
+    wake_at: float | None = None  # epoch seconds
+    deletes: list[str] = field(default_factory=list)  # pods to delete once stored
+
+
+def finished(workflow: Mapping[str, Any]) -> bool:
+    return (workflow.get("status") or {}).get("phase") in FINAL_PHASES
+
+
+class Controller:
+    def __init__(
+        self,
+        store: WorkflowStore,
+        pods: PodBackend,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        write_interval: float = WRITE_INTERVAL,
+        on_events: Callable[[str, Outcome], None] | None = None,
+        on_stored: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.pods = pods
+        self.settings = settings
+        self.clock = clock
+        self.write_interval = write_interval
+        self.on_events = on_events
+        self.on_stored = on_stored
+        self.runs: dict[str, _Run] = {}
+        self.passes = 0
+        self.writes = 0
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def drive(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        until_done: bool = True,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Reconcile `names` (every unfinished workflow of the store if None) until each is
+        finished (`until_done`) or `stopping()` says so."""
+        wanted = set(names) if names is not None else None
+        self._load(wanted)
+        while not stopping():
+            self.round()
+            if until_done and not self.runs:
+                return
+            self._wait()
+            if wanted is None:
+                self._load(None)
+
+    def round(self) -> None:
+        """One pass over each workflow being driven."""
+        for name in list(self.runs):
+            run = self.runs[name]
+            self._resync(name, run)
+            if name not in self.runs:
+                continue
+            outcome = self._pass(run)
+            done = finished(run.workflow)
+            now = time.monotonic()
+            if run.dirty and (done or now - run.written_at >= self.write_interval):
+                self._store(name, run)
+            if done and not run.dirty and not run.deletes:
+                del self.runs[name]
+            elif outcome.wake_at is not None:
+                run.wake_at = outcome.wake_at
+
+    def _pass(self, run: _Run) -> Outcome:
+        name = str(run.workflow["metadata"]["name"])
+        observed = Observed(pods=self.pods.observe(name))
+        outcome = reconcile(run.workflow, observed, self.clock(), self.settings)
+        self.passes += 1
+        run.wake_at = None
+        run.dirty = run.dirty or outcome.changed
+        for action in outcome.actions:
+            if isinstance(action, CreatePod):
+                self.pods.create(action.pod, action.config_maps)
+            elif isinstance(action, SignalContainer):
+                self.pods.signal(action.pod_name, action.container, action.signum)
+            elif isinstance(action, DeletePod) and action.pod_name not in run.deletes:
+                run.deletes.append(action.pod_name)
+        if not run.dirty:
+            self._delete(run)
+        if self.on_events is not None and (outcome.events or outcome.started):
+            self.on_events(name, outcome)
+        return outcome
+
+    def _store(self, name: str, run: _Run) -> None:
+        try:
+            stored = self.store.update(run.workflow)
+        except ConflictError:
+            # Changed from outside since it was read (a stop, a resume): start again from the
+            # stored object; what this controller derived since is derived again.
+            log.debug("workflow %s changed meanwhile: reading it again", name)
+            run.workflow = self.store.get(name)
+            run.read_at = time.monotonic()
+            run.dirty = False
+            return
+        self.writes += 1
+        run.workflow = stored
+        run.dirty = False
+        run.written_at = time.monotonic()
+        self._delete(run)
+        if self.on_stored is not None:
+            self.on_stored(stored)
+
+    def _delete(self, run: _Run) -> None:
+        for pod in run.deletes:
+            self.pods.delete(pod)
+        run.deletes.clear()
+
+    def _resync(self, name: str, run: _Run) -> None:
+        """Take changes made from outside (`spec.shutdown`, a resumed node) now and then."""
+        if time.monotonic() - run.read_at < RESYNC_INTERVAL:
+            return
+        run.read_at = time.monotonic()
+        try:
+            stored = self.store.get(name)
+        except NotFoundError:
+            del self.runs[name]  # deleted: nothing more to do for it
+            return
+        version = stored["metadata"].get("resourceVersion")
+        if version != run.workflow["metadata"].get("resourceVersion"):
+            run.workflow, run.dirty = stored, False
+
+    def _load(self, wanted: set[str] | None) -> None:
+        for workflow in self.store.list():
+            name = str(workflow["metadata"]["name"])
+            if name in self.runs or (wanted is not None and name not in wanted):
+                continue
+            if finished(workflow):
+                continue
+            self.runs[name] = _Run(workflow, read_at=time.monotonic())
+
+    def _wait(self) -> None:
+        timeout = IDLE_WAIT
+        now = self.clock()
+        for run in self.runs.values():
+            if run.dirty:
+                timeout = min(timeout, max(0.0, self.write_interval))
+            if run.wake_at is not None:
+                timeout = min(timeout, max(0.0, run.wake_at - now))
+        if timeout > 0:
+            self.pods.wait(timeout)
+
+
+__all__ = ["Controller", "Event", "finished"]
