@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import yaml
 
 from argoexec import safeyaml
+from argoexec.contract import ANNOTATION_DEFAULT_ARTIFACT_REPOSITORY
 from argoexec.models import (
     Artifact,
     ArtifactLocation,
@@ -39,7 +40,6 @@ STORAGE_NOT_CONFIGURED = (
 LOCATION_NOT_SET = "template artifact location not set"
 KEY_UNSUPPORTED = "key unsupported: cannot get key for artifact location, because it is invalid"
 DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
-DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 # The key under which workflow-controller-configmap holds the controller's default repository.
 CONTROLLER_REPOSITORY_KEY = "artifactRepository"
 DEFAULT_S3_ENDPOINT = "s3.amazonaws.com"
@@ -294,7 +294,7 @@ def select_repository(document: Any, key: str | None = None) -> ArtifactReposito
     if "data" in doc or doc.get("kind") == "ConfigMap":
         data = _as_mapping(doc.get("data") or {}, "the config map's data")
         annotations = (doc.get("metadata") or {}).get("annotations") or {}
-        default = annotations.get(DEFAULT_REPOSITORY_ANNOTATION)
+        default = annotations.get(ANNOTATION_DEFAULT_ARTIFACT_REPOSITORY)
     if key is None:
         key = default or (CONTROLLER_REPOSITORY_KEY if CONTROLLER_REPOSITORY_KEY in data else None)
     if key is None and len(data) == 1:

@@ -32,6 +32,7 @@ from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
+from argoexec.contract import MAIN_CONTAINER
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import WorkflowRunner, override_parameters
@@ -362,7 +363,7 @@ class _LogPrinter:
             pod = pod_name_of(workflow, node)
             if pod is None:
                 continue
-            for line in self.runtime.logs(pod, "main").splitlines():
+            for line in self.runtime.logs(pod, MAIN_CONTAINER).splitlines():
                 self.out.write(f"{node.get('displayName')}: {line}\n")
         self.out.flush()
 

@@ -22,7 +22,7 @@ def _true(value: str | None) -> bool:
 
 def parse_deadline(value: str | None) -> datetime | None:
     """``ARGO_DEADLINE`` (RFC3339); the zero time or empty means no deadline."""
-    if not value or value.startswith("0001-01-01"):
+    if not value or value.startswith(c.ZERO_DEADLINE[:10]):
         return None
     from datetime import datetime
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from argoexec.contract import ZERO_DEADLINE
+from argoexec.contract import ENV_DEADLINE, ZERO_DEADLINE
 from argoexec.errors import ExecutorError
 from argoexec.executor.progress import parse_progress
 from argoexec.executor.sinks import ResultSink
@@ -42,7 +42,7 @@ def parse_deadline(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ExecutorError(f"invalid ARGO_DEADLINE {text!r}: {exc}") from exc
+        raise ExecutorError(f"invalid {ENV_DEADLINE} {text!r}: {exc}") from exc
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from argoexec.contract import OUTPUT_ARTIFACTS_STAGING
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.results import is_volume_path
 from argoexec.models import (
@@ -57,7 +58,7 @@ from artifacts.errors import ArtifactError, ErrorCode
 
 log = logging.getLogger("argoexec.wait")
 
-STAGING_DIR = Path("/tmp/argo/outputs/artifacts")
+STAGING_DIR = Path(OUTPUT_ARTIFACTS_STAGING)
 _EMPTY_TYPED: dict[str, Any] = {
     "s3": S3Artifact,
     "gcs": GCSArtifact,

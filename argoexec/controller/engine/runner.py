@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import API_VERSION
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.controller.runtime.status import rfc3339
@@ -397,7 +398,7 @@ class WorkflowRunner:
             # Key-only output artifacts resolve against this repository, as in Argo's status.
             status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
         return {
-            "apiVersion": self.source.get("apiVersion", "argoproj.io/v1alpha1"),
+            "apiVersion": self.source.get("apiVersion", API_VERSION),
             "kind": "Workflow",
             "metadata": meta,
             "spec": copy.deepcopy(self.spec),

@@ -11,10 +11,9 @@ from typing import Any
 from argoexec import contract
 from argoexec.controller.pod.context import PodContext
 from argoexec.durations import format_go_duration
+from argoexec.varrun import VarRun
 
-ENV_PROGRESS_PATCH_TICK = "ARGO_PROGRESS_PATCH_TICK_DURATION"
-ENV_PROGRESS_FILE_TICK = "ARGO_PROGRESS_FILE_TICK_DURATION"
-PROGRESS_FILE = f"{contract.VAR_RUN_ARGO}/progress"
+PROGRESS_FILE = str(VarRun().progress)
 
 # Go's struct field order of wfv1.Template and corev1.Container: json.Marshal writes keys in
 # this order, so ARGO_TEMPLATE reads the same as the real controller's.
@@ -192,11 +191,11 @@ def common_env(
         env += [
             {"name": contract.ENV_PROGRESS_FILE, "value": PROGRESS_FILE},
             {
-                "name": ENV_PROGRESS_PATCH_TICK,
+                "name": contract.ENV_PROGRESS_PATCH_TICK,
                 "value": format_go_duration(ctx.progress_patch_tick_seconds),
             },
             {
-                "name": ENV_PROGRESS_FILE_TICK,
+                "name": contract.ENV_PROGRESS_FILE_TICK,
                 "value": format_go_duration(ctx.progress_file_tick_seconds),
             },
         ]

@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argoexec.contract import ANNOTATION_SCHEDULED_TIME, LABEL_CRON_WORKFLOW
-from argoexec.controller.pod.meta import LABEL_INSTANCE_ID
+from argoexec.contract import ANNOTATION_SCHEDULED_TIME, LABEL_CRON_WORKFLOW, LABEL_INSTANCE_ID
 from argoexec.controller.workflow.problems import Problem, join
 from argoexec.durations import parse_go_duration
 
