@@ -13,6 +13,10 @@ API_GROUP = "argoproj.io"
 API_GROUP_VERSION = "v1alpha1"
 API_VERSION = f"{API_GROUP}/{API_GROUP_VERSION}"
 
+# The executor image the controller puts in init, wait and resource/data mains: Argo's default
+# is quay.io/argoproj/argoexec:<the controller's release tag> (controller.executorImage, with
+# argo.ImageTag()), so v4.1.2 for the release this project follows.
+DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
 # The executor's command inside that image (`argoexec init`, `argoexec wait`, ...).
 EXECUTOR_COMMAND = "argoexec"
 
