@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from argoexec.contract import ANNOTATION_POD_NAME_FORMAT
 from argoexec.controller.pod.naming import PodNameVersion, node_id, pod_name
-from argoexec.durations import format_go_duration
+from argoexec.durations import format_go_duration, parse_rfc3339
 
 Node = dict[str, Any]
 Workflow = dict[str, Any]
@@ -55,10 +55,9 @@ def parse_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        value = datetime.fromisoformat(text)
+        return parse_rfc3339(text)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def short_duration(seconds: float) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from argoexec.contract import API_VERSION
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 from . import nodes as n
 from .children import exit_hook, run_exit_hook
@@ -368,7 +368,7 @@ class WorkflowRunner:
                 "name": run.name,
                 "namespace": self.options.namespace,
                 "uid": run.uid,
-                "creationTimestamp": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "creationTimestamp": rfc3339(self.created),
             }
         )
         nodes = run.tree.status()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from argoexec import contract
 from argoexec.controller.pod.context import PodContext
-from argoexec.durations import format_go_duration
+from argoexec.durations import format_go_duration, rfc3339
 from argoexec.varrun import VarRun
 
 PROGRESS_FILE = str(VarRun().progress)
@@ -159,15 +158,6 @@ def exec_env(ctx: PodContext) -> list[dict[str, Any]]:
         env.append({"name": contract.ENV_INSTANCE_ID, "value": ctx.instance_id})
     env += [dict(e) for e in ctx.executor_env]
     return env
-
-
-def rfc3339(moment: datetime | None) -> str:
-    """Go's ``time.RFC3339`` in UTC; ``None`` is the zero time."""
-    if moment is None:
-        return contract.ZERO_DEADLINE
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def common_env(
