@@ -32,6 +32,7 @@ from argoexec.models import (
 )
 from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact, LocalArtifact
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.strategy import archive_strategy
 
 STORAGE_NOT_CONFIGURED = (
     "artifact storage is not configured; see the docs for setup instructions: "
@@ -172,16 +173,6 @@ def relocate(artifact: Artifact, archive_location: ArtifactLocation | None) -> A
     return with_key(moved, key)
 
 
-def archive_strategy(artifact: Artifact) -> str:
-    """``tar`` (the default), ``zip`` or ``none``."""
-    archive = artifact.archive
-    if archive is None or archive.tar is not None:
-        return "tar"
-    if archive.zip is not None:
-        return "zip"
-    return "none" if archive.none is not None else "tar"
-
-
 def go_path_join(*parts: str) -> str:
     """Go's ``path.Join``: non-empty parts joined with ``/`` and cleaned (``""`` stays empty)."""
     joined = "/".join(p for p in parts if p)
@@ -192,7 +183,8 @@ def go_path_join(*parts: str) -> str:
 
 
 def output_file_name(artifact: Artifact) -> str:
-    """``<name>.tgz`` (tar), ``<name>.zip`` (zip) or the basename of the path (none)."""
+    """``<name>.tgz`` (tar), ``<name>.zip`` (zip) or the basename of the path (none), as
+    :func:`artifacts.strategy.archive_strategy` decides (the artifact is stored so too)."""
     strategy = archive_strategy(artifact)
     if strategy == "none":
         return posixpath.basename((artifact.path or artifact.name).rstrip("/")) or artifact.name
