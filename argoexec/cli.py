@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from argoexec.contract import EXIT_INTERNAL
+from argoexec import contract as c
 
 if TYPE_CHECKING:
     from argoexec.commands import Invocation
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-EXIT_FAILED = EXIT_INTERNAL
+EXIT_FAILED = c.EXIT_INTERNAL
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -263,7 +263,7 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
         if argv is not None and name not in argv:
             continue
         _global_flags(leaf, suppress=True)
-        leaf.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
+        leaf.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
         if name != "list":
             leaf.add_argument("name", metavar="NAME", help="the workflow's name")
         if name in ("list", "get"):
@@ -281,7 +281,7 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
                 help="a value for a suspended node's valueFrom.supplied output parameter",
             )
         if name == "logs":
-            leaf.add_argument("-c", "--container", default="main", metavar="CONTAINER")
+            leaf.add_argument("-c", "--container", default=c.MAIN_CONTAINER, metavar="CONTAINER")
         if name == "stop":
             leaf.add_argument("--message", default="", metavar="TEXT")
 
@@ -373,7 +373,7 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
         help="a file or directory of WorkflowTemplate/ClusterWorkflowTemplate/ConfigMap documents",
     )
     run.add_argument("-o", "--output", choices=("json", "yaml"), help="print the final Workflow")
-    run.add_argument("--state-dir", metavar="DIR", help="default: $ARGOEXEC_STATE_DIR")
+    run.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
     run.add_argument("--secrets-dir", type=Path, metavar="DIR", help="DIR/<secret>/<key> files")
     run.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
     _strict_flag(run)
@@ -385,14 +385,14 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
         type=_count,
         metavar="N",
         help="children one node may have, loop items or retries (0 = no cap; default 10000 or "
-        "$ARGOEXEC_MAX_CHILDREN)",
+        f"${c.ENV_MAX_CHILDREN})",
     )
     run.add_argument(
         "--max-pods",
         type=_count,
         metavar="N",
         help="pods running at once (0 = no cap; default 4 per CPU, less on small memory, or "
-        "$ARGOEXEC_MAX_PODS)",
+        f"${c.ENV_MAX_PODS})",
     )
 
 
@@ -460,12 +460,11 @@ POD_COMMANDS = frozenset({"init", "wait", "resource"})
 
 def write_termination_log(message: str, path: Path | None = None) -> None:
     """The container's termination message (at most 4 KiB, secrets redacted, mode 0600)."""
-    from argoexec.contract import TERMINATION_LOG, TERMINATION_LOG_MAX
     from artifacts.secrets import redact
 
-    data = redact(message).encode()[:TERMINATION_LOG_MAX]
+    data = redact(message).encode()[: c.TERMINATION_LOG_MAX]
     try:
-        fd = os.open(path or TERMINATION_LOG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path or c.TERMINATION_LOG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
     except OSError as exc:

@@ -59,15 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from argoexec.contract import (
-    ENV_EMISSARY_BINARY,
-    ENV_MAX_EXTRACT_BYTES,
-    ENV_MAX_OUTPUT_PARAMETERS_BYTES,
-    ENV_PATH_MAP,
-    ENV_TERMINATION_LOG,
-    ENV_VAR_RUN_DIR,
-    MAX_OUTPUT_PARAMETERS_BYTES,
-)
+from argoexec import contract as c
 from argoexec.durations import parse_go_duration
 from argoexec.retry import Backoff
 from artifacts.settings import MIB, TransferSettings
@@ -154,12 +146,12 @@ def _emulator_url(text: str) -> str:
 def _backoff(read: _Reader) -> Backoff:
     base = Backoff()
     return Backoff(
-        steps=read.get("EXECUTOR_RETRY_BACKOFF_STEPS", _positive_int, base.steps, "integer ≥ 1"),
+        steps=read.get(c.ENV_RETRY_BACKOFF_STEPS, _positive_int, base.steps, "integer ≥ 1"),
         duration=read.get(
-            "EXECUTOR_RETRY_BACKOFF_DURATION", parse_go_duration, base.duration, "e.g. 1s"
+            c.ENV_RETRY_BACKOFF_DURATION, parse_go_duration, base.duration, "e.g. 1s"
         ),
-        factor=read.get("EXECUTOR_RETRY_BACKOFF_FACTOR", _finite_float, base.factor, "number"),
-        jitter=read.get("EXECUTOR_RETRY_BACKOFF_JITTER", _finite_float, base.jitter, "number"),
+        factor=read.get(c.ENV_RETRY_BACKOFF_FACTOR, _finite_float, base.factor, "number"),
+        jitter=read.get(c.ENV_RETRY_BACKOFF_JITTER, _finite_float, base.jitter, "number"),
     )
 
 
@@ -168,38 +160,38 @@ def _settings(read: _Reader) -> TransferSettings:
     mib = "whole MiB ≥ 1"
     return TransferSettings(
         upload_threads=read.get(
-            "ARTIFACT_S3_UPLOAD_THREADS", _positive_int, base.upload_threads, "integer ≥ 1"
+            c.ENV_S3_UPLOAD_THREADS, _positive_int, base.upload_threads, "integer ≥ 1"
         ),
         part_size=read.get(
-            "ARTIFACT_S3_UPLOAD_PART_SIZE_MIB",
+            c.ENV_S3_UPLOAD_PART_SIZE_MIB,
             _part_size,
             base.part_size,
             f"{MIN_PART_SIZE_MIB}..{MAX_PART_SIZE_MIB} MiB",
         ),
         download_threads=read.get(
-            "ARGOEXEC_DOWNLOAD_THREADS", _positive_int, base.download_threads, "integer ≥ 1"
+            c.ENV_DOWNLOAD_THREADS, _positive_int, base.download_threads, "integer ≥ 1"
         ),
         download_chunk_size=read.get(
-            "ARGOEXEC_DOWNLOAD_CHUNK_MIB",
+            c.ENV_DOWNLOAD_CHUNK_MIB,
             lambda t: _positive_int(t) * MIB,
             base.download_chunk_size,
             mib,
         ),
         parallel_download_threshold=read.get(
-            "ARGOEXEC_PARALLEL_DOWNLOAD_THRESHOLD_MIB",
+            c.ENV_PARALLEL_DOWNLOAD_THRESHOLD_MIB,
             lambda t: _non_negative_int(t) * MIB,
             base.parallel_download_threshold,
             "whole MiB",
         ),
-        dir_workers=read.get("ARGOEXEC_DIR_WORKERS", _positive_int, base.dir_workers, "≥ 1"),
+        dir_workers=read.get(c.ENV_DIR_WORKERS, _positive_int, base.dir_workers, "≥ 1"),
         default_compression_level=read.get(
-            "ARGOEXEC_COMPRESSION_LEVEL", _level, base.default_compression_level, "0..9"
+            c.ENV_COMPRESSION_LEVEL, _level, base.default_compression_level, "0..9"
         ),
         compression_threads=read.get(
-            "ARGOEXEC_COMPRESSION_THREADS", _positive_int, base.compression_threads, "≥ 1"
+            c.ENV_COMPRESSION_THREADS, _positive_int, base.compression_threads, "≥ 1"
         ),
         max_extract_bytes=read.get(
-            ENV_MAX_EXTRACT_BYTES,
+            c.ENV_MAX_EXTRACT_BYTES,
             _non_negative_int,
             base.max_extract_bytes,
             "bytes, 0 = no cap; unset = half the free disk space",
@@ -207,15 +199,15 @@ def _settings(read: _Reader) -> TransferSettings:
         backoff=_backoff(read),
         tmp_dir=read.get("TMPDIR", Path, base.tmp_dir),
         transient_error_pattern=read.get(
-            "TRANSIENT_ERROR_PATTERN", _regex, base.transient_error_pattern, "a regex"
+            c.ENV_TRANSIENT_ERROR_PATTERN, _regex, base.transient_error_pattern, "a regex"
         ),
         gcs_endpoint=read.get("STORAGE_EMULATOR_HOST", _emulator_url, base.gcs_endpoint),
         ssh_known_hosts=read.get("SSH_KNOWN_HOSTS", Path, base.ssh_known_hosts),
-        http_ca_bundle=read.get("ARGOEXEC_HTTP_CA_BUNDLE", Path, base.http_ca_bundle),
+        http_ca_bundle=read.get(c.ENV_HTTP_CA_BUNDLE, Path, base.http_ca_bundle),
         connect_timeout=read.get(
-            "ARGOEXEC_CONNECT_TIMEOUT", _finite_float, base.connect_timeout, "seconds"
+            c.ENV_CONNECT_TIMEOUT, _finite_float, base.connect_timeout, "seconds"
         ),
-        read_timeout=read.get("ARGOEXEC_READ_TIMEOUT", _finite_float, base.read_timeout, "s"),
+        read_timeout=read.get(c.ENV_READ_TIMEOUT, _finite_float, base.read_timeout, "s"),
     )
 
 
@@ -271,7 +263,8 @@ class PodEnv:
     template: str | None = None  # ARGO_TEMPLATE: JSON, or the "offloaded" sentinel
     deadline: str = ""  # ARGO_DEADLINE: RFC3339; the zero time means none
     include_script_output: bool = False  # ARGO_INCLUDE_SCRIPT_OUTPUT == "true"
-    grace_seconds: float = 30.0  # ARGO_TERMINATION_GRACE_PERIOD_SECONDS (> 0, else 30)
+    # ARGO_TERMINATION_GRACE_PERIOD_SECONDS (> 0, else 30)
+    grace_seconds: float = c.DEFAULT_GRACE_SECONDS
     progress_file: str = ""  # ARGO_PROGRESS_FILE
     # ARGOEXEC_EMISSARY_BINARY: the file init copies to /var/run/argo/argoexec (a frozen
     # emissary for images without Python); unset = a launcher for this Python's argoexec.
@@ -298,34 +291,34 @@ class PodEnv:
     @classmethod
     def read(cls, env: Mapping[str, str]) -> PodEnv:
         try:
-            grace = float(env.get("ARGO_TERMINATION_GRACE_PERIOD_SECONDS") or 0)
+            grace = float(env.get(c.ENV_TERMINATION_GRACE_PERIOD_SECONDS) or 0)
         except ValueError:
             grace = 0.0
-        binary = env.get(ENV_EMISSARY_BINARY)
-        result_file = env.get("ARGOEXEC_RESULT_FILE")
+        binary = env.get(c.ENV_EMISSARY_BINARY)
+        result_file = env.get(c.ENV_RESULT_FILE)
         return cls(
-            pod_name=env.get("ARGO_POD_NAME") or None,
-            pod_uid=env.get("ARGO_POD_UID", ""),
-            workflow_name=env.get("ARGO_WORKFLOW_NAME", ""),
-            workflow_uid=env.get("ARGO_WORKFLOW_UID", ""),
-            node_id=env.get("ARGO_NODE_ID", ""),
-            instance_id=env.get("ARGO_INSTANCE_ID", ""),
-            container_name=env.get("ARGO_CONTAINER_NAME", ""),
-            template=env.get("ARGO_TEMPLATE"),
-            deadline=env.get("ARGO_DEADLINE", ""),
-            include_script_output=env.get("ARGO_INCLUDE_SCRIPT_OUTPUT", "") == "true",
-            grace_seconds=grace if grace > 0 else 30.0,
-            progress_file=env.get("ARGO_PROGRESS_FILE", ""),
+            pod_name=env.get(c.ENV_POD_NAME) or None,
+            pod_uid=env.get(c.ENV_POD_UID, ""),
+            workflow_name=env.get(c.ENV_WORKFLOW_NAME, ""),
+            workflow_uid=env.get(c.ENV_WORKFLOW_UID, ""),
+            node_id=env.get(c.ENV_NODE_ID, ""),
+            instance_id=env.get(c.ENV_INSTANCE_ID, ""),
+            container_name=env.get(c.ENV_CONTAINER_NAME, ""),
+            template=env.get(c.ENV_TEMPLATE),
+            deadline=env.get(c.ENV_DEADLINE, ""),
+            include_script_output=env.get(c.ENV_INCLUDE_SCRIPT_OUTPUT, "") == "true",
+            grace_seconds=grace if grace > 0 else c.DEFAULT_GRACE_SECONDS,
+            progress_file=env.get(c.ENV_PROGRESS_FILE, ""),
             emissary_binary=Path(binary) if binary else None,
-            var_run_dir=_optional_path(env.get(ENV_VAR_RUN_DIR)),
-            termination_log=_optional_path(env.get(ENV_TERMINATION_LOG)),
-            path_map=_path_map(env.get(ENV_PATH_MAP)),
-            progress_patch_tick=_tick(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION")),
-            progress_file_tick=_tick(env.get("ARGO_PROGRESS_FILE_TICK_DURATION")),
-            remove_local_art_path=env.get("REMOVE_LOCAL_ART_PATH", "") == "true",
+            var_run_dir=_optional_path(env.get(c.ENV_VAR_RUN_DIR)),
+            termination_log=_optional_path(env.get(c.ENV_TERMINATION_LOG)),
+            path_map=_path_map(env.get(c.ENV_PATH_MAP)),
+            progress_patch_tick=_tick(env.get(c.ENV_PROGRESS_PATCH_TICK)),
+            progress_file_tick=_tick(env.get(c.ENV_PROGRESS_FILE_TICK)),
+            remove_local_art_path=env.get(c.ENV_REMOVE_LOCAL_ART_PATH, "") == "true",
             result_file=Path(result_file) if result_file else None,
             artifact_plugin_sidecars=tuple(
-                n.strip() for n in env.get("ARGO_ARTIFACT_PLUGIN_NAMES", "").split(",") if n.strip()
+                n.strip() for n in env.get(c.ENV_ARTIFACT_PLUGIN_NAMES, "").split(",") if n.strip()
             ),
         )
 
@@ -342,8 +335,8 @@ class RunLimits:
     def read(cls, read: _Reader) -> RunLimits:
         rule = "integer ≥ 0"
         return cls(
-            max_children=read.get("ARGOEXEC_MAX_CHILDREN", _non_negative_int, None, rule),
-            max_pods=read.get("ARGOEXEC_MAX_PODS", _non_negative_int, None, rule),
+            max_children=read.get(c.ENV_MAX_CHILDREN, _non_negative_int, None, rule),
+            max_pods=read.get(c.ENV_MAX_PODS, _non_negative_int, None, rule),
         )
 
 
@@ -366,7 +359,7 @@ class ExecutorConfig:
     pod: PodEnv = field(default_factory=PodEnv)
     # ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES: the most bytes ``wait`` reads into one node's output
     # parameters, all together (0 = no cap); ``argoexec run`` applies it too.
-    max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
+    max_output_parameters_bytes: int = c.MAX_OUTPUT_PARAMETERS_BYTES
     # ARGOEXEC_MAX_CHILDREN / ARGOEXEC_MAX_PODS: bounds of ``argoexec run``.
     run_limits: RunLimits = field(default_factory=RunLimits)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
@@ -386,13 +379,13 @@ class ExecutorConfig:
             kubernetes_service_host=(read.raw("KUBERNETES_SERVICE_HOST") or "").strip(),
             kubernetes_service_port=(read.raw("KUBERNETES_SERVICE_PORT") or "").strip(),
             resource_state_check_interval=read.get(
-                "RESOURCE_STATE_CHECK_INTERVAL", _positive_duration, 5.0, "a Go duration > 0"
+                c.ENV_RESOURCE_STATE_CHECK_INTERVAL, _positive_duration, 5.0, "a Go duration > 0"
             ),
             pod=PodEnv.read(env),
             max_output_parameters_bytes=read.get(
-                ENV_MAX_OUTPUT_PARAMETERS_BYTES,
+                c.ENV_MAX_OUTPUT_PARAMETERS_BYTES,
                 _non_negative_int,
-                MAX_OUTPUT_PARAMETERS_BYTES,
+                c.MAX_OUTPUT_PARAMETERS_BYTES,
                 "bytes, integer ≥ 0",
             ),
             run_limits=RunLimits.read(read),
@@ -410,19 +403,16 @@ class ExecutorConfig:
         return self.environ.get(name)
 
 
-STATE_DIR_ENV = "ARGOEXEC_STATE_DIR"
-
-
 def state_dir_from_env(env: Mapping[str, str]) -> bool:
     """Whether ``ARGOEXEC_STATE_DIR`` chose the state directory (messages name it then)."""
-    return bool((env.get(STATE_DIR_ENV) or "").strip())
+    return bool((env.get(c.ENV_STATE_DIR) or "").strip())
 
 
 def controller_state_dir(env: Mapping[str, str]) -> Path:
     """Where the thin controller keeps its runs: ``ARGOEXEC_STATE_DIR``, else the XDG state
     directory (``$XDG_STATE_HOME/argoexec``, which the XDG spec requires to be absolute), else
     ``$HOME/.local/state/argoexec``."""
-    explicit = (env.get(STATE_DIR_ENV) or "").strip()
+    explicit = (env.get(c.ENV_STATE_DIR) or "").strip()
     if explicit:
         return Path(explicit)
     xdg = (env.get("XDG_STATE_HOME") or "").strip()
@@ -437,22 +427,22 @@ def controller_state_dir(env: Mapping[str, str]) -> Path:
 # started. Paths (SSH_KNOWN_HOSTS, ARGOEXEC_HTTP_CA_BUNDLE, TMPDIR) stay out: a sandboxed
 # container does not see the host's files.
 EXECUTOR_TUNING_VARIABLES = (
-    "ARTIFACT_S3_UPLOAD_THREADS",
-    "ARTIFACT_S3_UPLOAD_PART_SIZE_MIB",
-    "EXECUTOR_RETRY_BACKOFF_STEPS",
-    "EXECUTOR_RETRY_BACKOFF_DURATION",
-    "EXECUTOR_RETRY_BACKOFF_FACTOR",
-    "EXECUTOR_RETRY_BACKOFF_JITTER",
-    "TRANSIENT_ERROR_PATTERN",
-    "ARGOEXEC_DOWNLOAD_THREADS",
-    "ARGOEXEC_DOWNLOAD_CHUNK_MIB",
-    "ARGOEXEC_PARALLEL_DOWNLOAD_THRESHOLD_MIB",
-    "ARGOEXEC_DIR_WORKERS",
-    "ARGOEXEC_COMPRESSION_LEVEL",
-    "ARGOEXEC_COMPRESSION_THREADS",
-    ENV_MAX_EXTRACT_BYTES,
-    "ARGOEXEC_CONNECT_TIMEOUT",
-    "ARGOEXEC_READ_TIMEOUT",
+    c.ENV_S3_UPLOAD_THREADS,
+    c.ENV_S3_UPLOAD_PART_SIZE_MIB,
+    c.ENV_RETRY_BACKOFF_STEPS,
+    c.ENV_RETRY_BACKOFF_DURATION,
+    c.ENV_RETRY_BACKOFF_FACTOR,
+    c.ENV_RETRY_BACKOFF_JITTER,
+    c.ENV_TRANSIENT_ERROR_PATTERN,
+    c.ENV_DOWNLOAD_THREADS,
+    c.ENV_DOWNLOAD_CHUNK_MIB,
+    c.ENV_PARALLEL_DOWNLOAD_THRESHOLD_MIB,
+    c.ENV_DIR_WORKERS,
+    c.ENV_COMPRESSION_LEVEL,
+    c.ENV_COMPRESSION_THREADS,
+    c.ENV_MAX_EXTRACT_BYTES,
+    c.ENV_CONNECT_TIMEOUT,
+    c.ENV_READ_TIMEOUT,
 )
 
 

@@ -1,13 +1,24 @@
-"""Go ``time.Duration`` text, both ways (stdlib only: the emissary uses it too).
+"""Go time text, both ways: durations and RFC 3339 timestamps (stdlib only: the emissary uses
+it too).
 
 Argo's configuration and templates spell durations the Go way (``1m30s``, ``500ms``, ``0``);
 ``parse_go_duration`` is ``time.ParseDuration`` in seconds, ``format_go_duration`` is
-``Duration.String``.
+``Duration.String``. Timestamps (status times, ``ARGO_DEADLINE``, ``creationTimestamp``) are
+Go's ``time.RFC3339``: ``rfc3339`` writes them, ``parse_rfc3339`` and ``parse_deadline`` read
+them. ``datetime`` is imported only when a timestamp is handled: it would cost every emissary
+start milliseconds.
 """
 
 from __future__ import annotations
 
 import re
+
+from argoexec.contract import ZERO_DEADLINE
+
+# Read by mypy only (the ``typing`` import is left out of the emissary's start, as ``datetime``).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _GO_DURATION_UNITS = {
     "ns": 1e-9,
@@ -67,3 +78,42 @@ def format_go_duration(seconds: float) -> str:
             count, nanos = divmod(nanos, unit)
             text += f"{count}{suffix}"
     return f"{sign}{text}{_fraction(nanos, 10**9)}s"
+
+
+def rfc3339(moment: datetime | float | None, *, keep_zone: bool = False) -> str:
+    """Go's ``time.RFC3339`` text: whole seconds, UTC written as ``Z``.
+
+    ``moment`` is a ``datetime`` (a naive one is UTC) or a Unix time; None is Go's zero time.
+    Kubernetes timestamps (``metav1.Time``) are always UTC; ``keep_zone`` writes an aware moment
+    in its own offset instead (``+01:00``), as Go formats a time in its location (a
+    CronWorkflow's scheduled time).
+    """
+    from datetime import UTC, datetime
+
+    if moment is None:
+        return ZERO_DEADLINE
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not keep_zone:
+        moment = moment.astimezone(UTC)
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 timestamp (``Z`` or an offset; one without is taken as UTC), always aware;
+    ValueError if ``text`` is not one."""
+    from datetime import UTC, datetime
+
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def parse_deadline(text: str | None) -> datetime | None:
+    """``ARGO_DEADLINE``: None when empty or Go's zero time (no deadline); ValueError if it is
+    not an RFC 3339 timestamp."""
+    if not text or text.startswith(ZERO_DEADLINE[:10]):
+        return None
+    return parse_rfc3339(text)

@@ -27,7 +27,7 @@ import os
 import shutil
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from argoexec.lifecycle import Stop
 from argoexec.models import Artifact
@@ -37,6 +37,7 @@ from artifacts.archive_unpack import extract_tgz, extract_zip, is_tar_header
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.pipe import ProducedStream
 from artifacts.settings import MIB, TransferSettings
+from artifacts.strategy import Strategy, archive_strategy
 
 __all__ = [
     "Strategy",
@@ -46,26 +47,14 @@ __all__ = [
     "load_format",
     "open_pack_stream",
     "remove_path",
-    "save_strategy",
     "source_kind",
     "unpack_local",
     "unpack_to_staging",
 ]
 
-Strategy = Literal["tar", "zip", "none"]
 GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_CHUNK = 64 * 1024
 _SNIFF_LIMIT = MIB  # raw bytes read while looking for the first tar header
-
-
-def save_strategy(artifact: Artifact) -> Strategy:
-    """The archive strategy for an output: ``tar`` unless ``none`` or ``zip`` is set."""
-    archive = artifact.archive
-    if archive is not None and archive.none is not None:
-        return "none"
-    if archive is not None and archive.zip is not None:
-        return "zip"
-    return "tar"
 
 
 def load_format(artifact: Artifact) -> Strategy | None:
@@ -89,8 +78,9 @@ def open_pack_stream(
     *,
     stop: Stop | None = None,
 ) -> ProducedStream:
-    """A ``with`` block yielding the packed ``source`` as a readable stream (tar or zip)."""
-    strategy = save_strategy(artifact)
+    """A ``with`` block yielding the packed ``source`` as a readable stream (tar or zip, as
+    :func:`artifacts.strategy.archive_strategy` decides)."""
+    strategy = archive_strategy(artifact)
     requested = None
     if artifact.archive is not None and artifact.archive.tar is not None:
         requested = artifact.archive.tar.compression_level

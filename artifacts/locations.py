@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import yaml
 
 from argoexec import safeyaml
+from argoexec.contract import ANNOTATION_DEFAULT_ARTIFACT_REPOSITORY
 from argoexec.models import (
     Artifact,
     ArtifactLocation,
@@ -31,6 +32,7 @@ from argoexec.models import (
 )
 from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact, LocalArtifact
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.strategy import archive_strategy
 
 STORAGE_NOT_CONFIGURED = (
     "artifact storage is not configured; see the docs for setup instructions: "
@@ -39,7 +41,6 @@ STORAGE_NOT_CONFIGURED = (
 LOCATION_NOT_SET = "template artifact location not set"
 KEY_UNSUPPORTED = "key unsupported: cannot get key for artifact location, because it is invalid"
 DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
-DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 # The key under which workflow-controller-configmap holds the controller's default repository.
 CONTROLLER_REPOSITORY_KEY = "artifactRepository"
 DEFAULT_S3_ENDPOINT = "s3.amazonaws.com"
@@ -172,16 +173,6 @@ def relocate(artifact: Artifact, archive_location: ArtifactLocation | None) -> A
     return with_key(moved, key)
 
 
-def archive_strategy(artifact: Artifact) -> str:
-    """``tar`` (the default), ``zip`` or ``none``."""
-    archive = artifact.archive
-    if archive is None or archive.tar is not None:
-        return "tar"
-    if archive.zip is not None:
-        return "zip"
-    return "none" if archive.none is not None else "tar"
-
-
 def go_path_join(*parts: str) -> str:
     """Go's ``path.Join``: non-empty parts joined with ``/`` and cleaned (``""`` stays empty)."""
     joined = "/".join(p for p in parts if p)
@@ -192,7 +183,8 @@ def go_path_join(*parts: str) -> str:
 
 
 def output_file_name(artifact: Artifact) -> str:
-    """``<name>.tgz`` (tar), ``<name>.zip`` (zip) or the basename of the path (none)."""
+    """``<name>.tgz`` (tar), ``<name>.zip`` (zip) or the basename of the path (none), as
+    :func:`artifacts.strategy.archive_strategy` decides (the artifact is stored so too)."""
     strategy = archive_strategy(artifact)
     if strategy == "none":
         return posixpath.basename((artifact.path or artifact.name).rstrip("/")) or artifact.name
@@ -294,7 +286,7 @@ def select_repository(document: Any, key: str | None = None) -> ArtifactReposito
     if "data" in doc or doc.get("kind") == "ConfigMap":
         data = _as_mapping(doc.get("data") or {}, "the config map's data")
         annotations = (doc.get("metadata") or {}).get("annotations") or {}
-        default = annotations.get(DEFAULT_REPOSITORY_ANNOTATION)
+        default = annotations.get(ANNOTATION_DEFAULT_ARTIFACT_REPOSITORY)
     if key is None:
         key = default or (CONTROLLER_REPOSITORY_KEY if CONTROLLER_REPOSITORY_KEY in data else None)
     if key is None and len(data) == 1:

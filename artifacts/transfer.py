@@ -31,13 +31,13 @@ from artifacts.archive import (
     load_format,
     open_pack_stream,
     remove_path,
-    save_strategy,
     unpack_to_staging,
 )
 from artifacts.driver import ArtifactDriver, DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.operation import Operation
 from artifacts.settings import MIB
+from artifacts.strategy import archive_strategy
 from artifacts.streams import HashingReader, sha256_file, tree_digest
 from artifacts.subpath import sub_path_problem
 
@@ -133,7 +133,7 @@ def _save_once(
     artifact: Artifact, source: Path, ctx: DriverContext, drv: ArtifactDriver
 ) -> SaveResult:
     try:
-        if save_strategy(artifact) == "none":
+        if archive_strategy(artifact) == "none":
             return drv.save(source, artifact)
         with open_pack_stream(source, artifact, ctx.settings, stop=ctx.stop) as stream:
             result = drv.save_stream(stream, artifact)

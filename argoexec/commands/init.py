@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from argoexec.commands import Invocation
+from argoexec.contract import ENV_POD_NAME
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.staging import plain_init, read_template_text
@@ -17,7 +18,7 @@ from argoexec.executor.staging import plain_init, read_template_text
 def init(args: argparse.Namespace, inv: Invocation) -> int:
     pod = inv.config.pod
     if not pod.pod_name:
-        raise ExecutorError("ARGO_POD_NAME is not set")
+        raise ExecutorError(f"{ENV_POD_NAME} is not set")
     paths = PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
     text = read_template_text(pod.template, paths)
     if plain_init(text, paths, pod.emissary_binary):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from argoexec.config import ExecutorConfig, PodEnv
+from argoexec.contract import ENV_POD_NAME
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.sinks import FileSink, ResultSink
@@ -24,7 +25,7 @@ def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
     """The pod's environment, its paths and the template it runs (ARGO_POD_NAME is required)."""
     pod = config.pod
     if not pod.pod_name:
-        raise ExecutorError("ARGO_POD_NAME is not set")
+        raise ExecutorError(f"{ENV_POD_NAME} is not set")
     paths = PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
     return pod, paths, parse_template(read_template_text(pod.template, paths))
 

@@ -32,10 +32,10 @@ from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
 from argoexec.controller.engine.runner import WorkflowRunner, override_parameters
-from argoexec.controller.pod.context import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
@@ -54,8 +54,6 @@ from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
 
 log = logging.getLogger("argoexec.run")
-
-EXECUTOR_IMAGE = DEFAULT_EXECUTOR_IMAGE
 
 
 def _parameter_file(path: Path | None) -> dict[str, str]:
@@ -216,7 +214,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         config_maps=documents.config_maps,
         secrets_dir=args.secrets_dir,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
-        executor_image=EXECUTOR_IMAGE,
+        executor_image=DEFAULT_EXECUTOR_IMAGE,
         namespace=getattr(args, "namespace", None)
         or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
@@ -227,7 +225,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     run_path = store.root / name
     runtime = LocalRuntime(
         run_path / "pods",
-        executor_image=EXECUTOR_IMAGE,
+        executor_image=DEFAULT_EXECUTOR_IMAGE,
         sandbox=not args.no_sandbox,
         claims=run_path / "claims",
         poll_interval=0.02,
@@ -362,7 +360,7 @@ class _LogPrinter:
             pod = pod_name_of(workflow, node)
             if pod is None:
                 continue
-            for line in self.runtime.logs(pod, "main").splitlines():
+            for line in self.runtime.logs(pod, MAIN_CONTAINER).splitlines():
                 self.out.write(f"{node.get('displayName')}: {line}\n")
         self.out.flush()
 

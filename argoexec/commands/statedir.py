@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from argoexec.commands import Invocation, UsageError
-from argoexec.config import STATE_DIR_ENV, controller_state_dir, state_dir_from_env
+from argoexec.config import controller_state_dir, state_dir_from_env
+from argoexec.contract import ENV_STATE_DIR
 from argoexec.controller.state import StateStore
 
 Mode = Literal["read", "write", "create"]
@@ -28,7 +29,7 @@ def state_store(args: argparse.Namespace, inv: Invocation, *, mode: Mode = "read
     if given:
         where = f"--state-dir {given}"
     elif state_dir_from_env(inv.config.environ):
-        where = f"{STATE_DIR_ENV}={root}"
+        where = f"{ENV_STATE_DIR}={root}"
     else:
         where = f"the state directory {root}"
     _check(root, where, mode)

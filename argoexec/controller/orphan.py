@@ -24,9 +24,9 @@ from argoexec.controller.engine.scope import workflow_scope
 from argoexec.controller.processes import kill_session, pid_alive
 from argoexec.controller.render import parse_time, pod_name_of, pod_nodes
 from argoexec.controller.runtime.local import RUNTIME_FILES
-from argoexec.controller.runtime.status import rfc3339
 from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.controller.state import RunDir, StateError
+from argoexec.durations import rfc3339
 from artifacts.drivers.local import remove_partial_writes
 from artifacts.errors import ArtifactError
 from artifacts.locations import DEFAULT_KEY_FORMAT, substitute_key_format

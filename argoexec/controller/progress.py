@@ -19,6 +19,7 @@ from argoexec.controller.render import (
     render_workflow,
     visible_len,
 )
+from argoexec.durations import rfc3339
 
 
 def _clip(line: str, width: int) -> str:
@@ -146,7 +147,7 @@ class Progress:
             when = when or parse_time(node.get("startedAt")) or self.now()
             changed.append((when, str(node.get("name", i)), phase, str(node.get("message") or "")))
         for when, name, phase, message in sorted(changed):
-            stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = rfc3339(when)
             self.stream.write(f"{stamp}  {name}  {phase}{'  ' + message if message else ''}\n")
         if changed:
             self.stream.flush()

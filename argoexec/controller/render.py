@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from argoexec.contract import ANNOTATION_POD_NAME_FORMAT
 from argoexec.controller.pod.naming import PodNameVersion, node_id, pod_name
-from argoexec.durations import format_go_duration
+from argoexec.durations import format_go_duration, parse_rfc3339
 
 Node = dict[str, Any]
 Workflow = dict[str, Any]
@@ -54,10 +55,9 @@ def parse_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        value = datetime.fromisoformat(text)
+        return parse_rfc3339(text)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def short_duration(seconds: float) -> str:
@@ -151,9 +151,7 @@ def pod_name_of(workflow: Workflow, node: Node) -> str | None:
         return None
     meta = workflow.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    version: PodNameVersion = (
-        "v1" if annotations.get("workflows.argoproj.io/pod-name-format") == "v1" else "v2"
-    )
+    version: PodNameVersion = "v1" if annotations.get(ANNOTATION_POD_NAME_FORMAT) == "v1" else "v2"
     return pod_name(
         str(meta.get("name", "")), str(node.get("name", "")), template_of(node),
         str(node.get("id", "")), version,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from argoexec import contract as c
+from argoexec.durations import parse_deadline
 from argoexec.varrun import VarRun
 
 # ``typing``, ``dataclasses`` and ``datetime`` are left out of the emissary's import graph: each
@@ -18,15 +19,6 @@ if TYPE_CHECKING:
 
 def _true(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
-
-
-def parse_deadline(value: str | None) -> datetime | None:
-    """``ARGO_DEADLINE`` (RFC3339); the zero time or empty means no deadline."""
-    if not value or value.startswith("0001-01-01"):
-        return None
-    from datetime import datetime
-
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def parse_grace(value: str | None) -> float:

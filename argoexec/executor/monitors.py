@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from argoexec.contract import ZERO_DEADLINE
+from argoexec import durations
+from argoexec.contract import ENV_DEADLINE
 from argoexec.errors import ExecutorError
 from argoexec.executor.progress import parse_progress
 from argoexec.executor.sinks import ResultSink
@@ -37,13 +38,10 @@ DEADLINE_MESSAGE = "Step exceeded its deadline"
 
 def parse_deadline(text: str) -> datetime | None:
     """``ARGO_DEADLINE`` (RFC3339); empty or Go's zero time means no deadline."""
-    if not text or text.startswith(ZERO_DEADLINE[:10]):
-        return None
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return durations.parse_deadline(text)
     except ValueError as exc:
-        raise ExecutorError(f"invalid ARGO_DEADLINE {text!r}: {exc}") from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        raise ExecutorError(f"invalid {ENV_DEADLINE} {text!r}: {exc}") from exc
 
 
 def write_termination_message(path: Path, message: str) -> None:

@@ -4,7 +4,9 @@ Where the bytes come from (§4.5.1): a path inside a template volume mount, or a
 supplied input artifact, is read live through ``/mainctrfs``; anything else ("base image path")
 from the ``.tgz`` main's emissary wrote under ``/var/run/argo/outputs/artifacts``.
 
-Staging (§4.5.2), without copies wherever the transfer layer can stream:
+Staging (§4.5.2), without copies wherever the transfer layer can stream. The strategy is
+decided once per artifact (:func:`artifacts.strategy.archive_strategy`, whose precedence
+depends on the source as in Argo) and both the key's file name and the stored form follow it:
 
 * volume path: packed by :func:`artifacts.transfer.save_artifact` per strategy, streamed.
 * base image, ``tar``: the emissary's ``.tgz`` is uploaded as it is (no copy to ``/tmp``).
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from argoexec.contract import OUTPUT_ARTIFACTS_STAGING
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.results import is_volume_path
 from argoexec.models import (
@@ -50,6 +53,7 @@ from argoexec.models import (
 from argoexec.models.artifacts import LOCATION_KINDS, ArtifactoryArtifact
 from artifacts.driver import DriverContext, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
+from artifacts.strategy import Strategy, archive_strategy, with_strategy
 
 # ``artifacts.archive``, ``artifacts.locations`` and ``artifacts.transfer`` (YAML, archive
 # formats, the driver registry) are imported where used: a ``wait`` whose template has no output
@@ -57,7 +61,7 @@ from artifacts.errors import ArtifactError, ErrorCode
 
 log = logging.getLogger("argoexec.wait")
 
-STAGING_DIR = Path("/tmp/argo/outputs/artifacts")
+STAGING_DIR = Path(OUTPUT_ARTIFACTS_STAGING)
 _EMPTY_TYPED: dict[str, Any] = {
     "s3": S3Artifact,
     "gcs": GCSArtifact,
@@ -156,11 +160,14 @@ class ArtifactSaver:
             return self._save_volume_path(art, path)
         return self._save_base_image_path(index, art)
 
-    def _upload(self, art: Artifact, source: Path, *, as_is: bool = False) -> SavedArtifact:
+    def _upload(
+        self, art: Artifact, source: Path, strategy: Strategy, *, as_is: bool = False
+    ) -> SavedArtifact:
         from artifacts.locations import prepare_output
         from artifacts.transfer import save_artifact
 
-        located = prepare_output(art, self.template.archive_location)
+        # Named and stored by the one strategy decided for it; reported as it was declared.
+        located = prepare_output(with_strategy(art, strategy), self.template.archive_location)
         _warn_if_empty(source, art.name)
         # An emissary ``.tgz`` already is the tar: stored as it is (the key keeps ``.tgz``).
         upload = (
@@ -180,18 +187,19 @@ class ArtifactSaver:
         source = self.paths.mirror(path)
         if not source.exists() and not source.is_symlink():
             return self._skip_or_fail(art, path)
-        return self._upload(art, source)
+        return self._upload(art, source, archive_strategy(art))
 
     def _save_base_image_path(self, index: int, art: Artifact) -> SavedArtifact | None:
-        from artifacts.archive import remove_path, save_strategy, unpack_local
+        from artifacts.archive import remove_path, unpack_local
 
         written = art.path or ""
         tgz = self.paths.varrun.output_artifact(written)
         if not tgz.is_file():
             return self._skip_or_fail(art, written)
+        strategy = archive_strategy(art, base_image=True)
         level = art.archive.tar.compression_level if art.archive and art.archive.tar else None
-        if save_strategy(art) == "tar" and level is None:
-            saved = self._upload(art, tgz, as_is=True)
+        if strategy == "tar" and level is None:
+            saved = self._upload(art, tgz, strategy, as_is=True)
             if self.remove_local:
                 remove_path(tgz)
             return saved
@@ -202,7 +210,7 @@ class ArtifactSaver:
             base = posixpath.basename(written.rstrip("/")) or art.name
             unpacked = workdir / base
             unpack_local(tgz, unpacked, fmt="tar", limit=self.ctx.settings.max_extract_bytes)
-            return self._upload(art, unpacked)
+            return self._upload(art, unpacked, strategy)
         finally:
             remove_path(workdir)
 

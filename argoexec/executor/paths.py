@@ -13,11 +13,11 @@ from argoexec.varrun import VarRun
 @dataclass(frozen=True)
 class PodPaths:
     varrun: VarRun = field(default_factory=VarRun)
-    inputs: Path = Path("/argo/inputs/artifacts")
+    inputs: Path = Path(c.INPUT_ARTIFACTS_DIR)
     staging_script: Path = Path(c.STAGING_SCRIPT)
-    mainctrfs: Path = Path("/mainctrfs")
+    mainctrfs: Path = Path(c.MAINCTRFS)
     secrets: Path = Path(c.SECRETS_DIR)
-    manifest: Path = Path("/tmp/manifest.yaml")
+    manifest: Path = Path(c.MANIFEST_PATH)
     offloaded_template: Path = Path(c.OFFLOADED_TEMPLATE_PATH)
     termination_log: Path = Path(c.TERMINATION_LOG)
 

@@ -11,11 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from argoexec.contract import PARAMETERS_HINT, RESULT_MAX_BYTES
+from argoexec.contract import MAINCTRFS, PARAMETERS_HINT, RESULT_MAX_BYTES
 from argoexec.models import Parameter, Template
 from argoexec.varrun import VarRun
-
-MAINCTRFS = Path("/mainctrfs")
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ def read_parameters(
     template: Template,
     varrun: VarRun,
     supplied_inputs: list[str],
-    mainctrfs: Path = MAINCTRFS,
+    mainctrfs: Path = Path(MAINCTRFS),
     max_bytes: int = 0,
 ) -> ParameterOutcome:
     """Fill ``value`` of every ``valueFrom.path`` parameter.

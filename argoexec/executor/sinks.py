@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from argoexec.contract import API_VERSION, LABEL_REPORT_OUTPUTS_COMPLETED
 from argoexec.models import NodeResult
-
-COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
 
 
 class ResultSink(Protocol):
@@ -44,9 +43,12 @@ class FileSink:
             doc: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             doc = {
-                "apiVersion": "argoproj.io/v1alpha1",
+                "apiVersion": API_VERSION,
                 "kind": "WorkflowTaskResult",
-                "metadata": {"name": self.name, "labels": {COMPLETED_LABEL: "false"}},
+                "metadata": {
+                    "name": self.name,
+                    "labels": {LABEL_REPORT_OUTPUTS_COMPLETED: "false"},
+                },
             }
         return doc
 
@@ -60,7 +62,9 @@ class FileSink:
 
     def finalize(self) -> None:
         doc = self.read()
-        doc.setdefault("metadata", {}).setdefault("labels", {})[COMPLETED_LABEL] = "true"
+        doc.setdefault("metadata", {}).setdefault("labels", {})[LABEL_REPORT_OUTPUTS_COMPLETED] = (
+            "true"
+        )
         self._write(doc)
 
     def _write(self, doc: dict[str, Any]) -> None:
@@ -75,4 +79,4 @@ class FileSink:
 
 def is_completed(doc: dict[str, Any]) -> bool:
     labels = (doc.get("metadata") or {}).get("labels") or {}
-    return bool(labels.get(COMPLETED_LABEL) == "true")
+    return bool(labels.get(LABEL_REPORT_OUTPUTS_COMPLETED) == "true")

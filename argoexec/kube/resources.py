@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.contract import API_GROUP
 from argoexec.kube.client import KubeClient, resource_path
 from argoexec.kube.errors import KubeError, KubeNotFoundError
 
@@ -338,8 +339,8 @@ _SHORT_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("apps", "daemonsets"): ("ds",),
     ("apps", "statefulsets"): ("sts",),
     ("batch", "cronjobs"): ("cj",),
-    ("argoproj.io", "workflows"): ("wf",),
-    ("argoproj.io", "workflowtemplates"): ("wftmpl",),
-    ("argoproj.io", "cronworkflows"): ("cwf", "cronwf"),
-    ("argoproj.io", "clusterworkflowtemplates"): ("cwft", "cwftmpl"),
+    (API_GROUP, "workflows"): ("wf",),
+    (API_GROUP, "workflowtemplates"): ("wftmpl",),
+    (API_GROUP, "cronworkflows"): ("cwf", "cronwf"),
+    (API_GROUP, "clusterworkflowtemplates"): ("cwft", "cwftmpl"),
 }

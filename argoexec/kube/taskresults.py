@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from argoexec import contract as c
 from argoexec.kube.client import MERGE_PATCH, KubeClient, resource_path
 from argoexec.kube.errors import (
     KubeAlreadyExistsError,
@@ -40,16 +41,7 @@ from argoexec.retry import Backoff
 log = logging.getLogger("argoexec.kube")
 T = TypeVar("T")
 
-GROUP, VERSION, PLURAL, KIND = (
-    "argoproj.io",
-    "v1alpha1",
-    "workflowtaskresults",
-    "WorkflowTaskResult",
-)
-API_VERSION = f"{GROUP}/{VERSION}"
-WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
-COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
-INSTANCE_ID_LABEL = "workflows.argoproj.io/controller-instanceid"
+PLURAL, KIND = "workflowtaskresults", "WorkflowTaskResult"
 RBAC_DOCS = "https://argo-workflows.readthedocs.io/en/latest/workflow-rbac/"
 
 # §10.1 "task result" backoff; steps are bounded by the sink's timeout instead.
@@ -118,22 +110,24 @@ class KubeResultSink:
     def body(self, result: dict[str, Any], *, completed: bool = False) -> dict[str, Any]:
         """The object as first created (§4.6); result fields sit at the top level."""
         labels = {
-            WORKFLOW_LABEL: self.workflow_name,
-            COMPLETED_LABEL: "true" if completed else "false",
+            c.LABEL_WORKFLOW: self.workflow_name,
+            c.LABEL_REPORT_OUTPUTS_COMPLETED: "true" if completed else "false",
         }
         if self.instance_id:
-            labels[INSTANCE_ID_LABEL] = self.instance_id
+            labels[c.LABEL_INSTANCE_ID] = self.instance_id
         owner = {
-            "apiVersion": API_VERSION,
+            "apiVersion": c.API_VERSION,
             "kind": "Workflow",
             "name": self.workflow_name,
             "uid": self.workflow_uid,
         }
         metadata = {"name": self.name, "labels": labels, "ownerReferences": [owner]}
-        return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, **result}
+        return {"apiVersion": c.API_VERSION, "kind": KIND, "metadata": metadata, **result}
 
     def _path(self, name: str | None = None) -> str:
-        return resource_path(GROUP, VERSION, PLURAL, namespace=self.namespace, name=name)
+        return resource_path(
+            c.API_GROUP, c.API_GROUP_VERSION, PLURAL, namespace=self.namespace, name=name
+        )
 
     def _request_timeout(self) -> float:
         """One request never outlives the write's deadline (a hung API server included)."""
@@ -174,7 +168,7 @@ class KubeResultSink:
 
     def _complete(self, _: dict[str, Any]) -> None:
         try:
-            self._patch({"metadata": {"labels": {COMPLETED_LABEL: "true"}}})
+            self._patch({"metadata": {"labels": {c.LABEL_REPORT_OUTPUTS_COMPLETED: "true"}}})
         except KubeNotFoundError:
             self._created = False
             self._create(self._reported, completed=True)
@@ -233,7 +227,7 @@ class KubeResultSink:
         message = f"{self._what(verb)}: {exc.reason or 'error'}: {exc}"
         rbac = (
             f"the pod's service account needs the 'create' and 'patch' verbs on '{PLURAL}' "
-            f"(API group '{GROUP}') in namespace '{self.namespace}', see {RBAC_DOCS}"
+            f"(API group '{c.API_GROUP}') in namespace '{self.namespace}', see {RBAC_DOCS}"
         )
         if isinstance(exc, KubeForbiddenError):
             message += f"; {rbac}"

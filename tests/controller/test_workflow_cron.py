@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import yaml
 from argoexec.cli import main
 from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.controller.workflow.cron import (
-    go_rfc3339,
     schedule_problem,
     timezone_problem,
     workflow_from_cron,
@@ -102,13 +101,6 @@ def test_timezones_are_iana_names() -> None:
     assert timezone_problem("America/New_York") is None
     assert timezone_problem("UTC") is None
     assert timezone_problem("Mars/Olympus") == "unknown time zone 'Mars/Olympus'"
-
-
-def test_go_rfc3339_writes_z_for_utc_and_the_offset_otherwise() -> None:
-    moment = datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
-    assert go_rfc3339(moment) == "2026-01-02T03:04:05Z"
-    paris = moment.astimezone(timezone(timedelta(hours=1)))
-    assert go_rfc3339(paris) == "2026-01-02T04:04:05+01:00"
 
 
 def test_the_workflow_of_a_cron_is_the_one_argo_submit_from_builds() -> None:

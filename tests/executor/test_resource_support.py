@@ -17,10 +17,12 @@ from argoexec.executor.resource.command import ResourceJob, run_resource
 from argoexec.executor.resource.identity import plural
 from argoexec.kube.client import KubeClient
 from argoexec.kube.resources import ResourceClient
-from argoexec.kube.taskresults import COMPLETED_LABEL, KubeResultSink
+from argoexec.kube.taskresults import KubeResultSink
 from argoexec.models import Template
 from argoexec.retry import Backoff
 from tests.servers.kube import FakeKube
+
+COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
 
 NS = "default"
 NODE, WF, WF_UID = "wf-node-1", "wf", "wf-uid-1"

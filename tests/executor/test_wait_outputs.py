@@ -137,6 +137,47 @@ def test_a_volume_file_with_none_is_uploaded_from_the_mirror(
     assert s3_moto.get_object("wf/pod/x.bin") == b"\x00\x01volume"
 
 
+# Argo's stageArchiveFile: a base-image output is uploaded as the emissary's .tgz when `tar` is
+# set, else unpacked (then zipped if `zip` is set); a volume output is stored plain when `none`
+# is set, else zipped if `zip` is set, else tarred. Either way the key's name is the staged one.
+@pytest.mark.parametrize(
+    ("on_volume", "archive", "stored_as"),
+    [
+        (False, {"tar": {}, "none": {}}, "tar"),
+        (True, {"tar": {}, "none": {}}, "none"),
+        (False, {"zip": {}, "none": {}}, "zip"),
+        (True, {"zip": {}, "none": {}}, "none"),
+        (False, {"tar": {}, "zip": {}}, "tar"),
+        (True, {"tar": {}, "zip": {}}, "zip"),
+    ],
+)
+def test_an_artifact_with_several_strategies_is_stored_as_its_key_is_named(
+    pod: FakePod, s3_moto: Backend, on_volume: bool, archive: dict[str, Any], stored_as: str
+) -> None:
+    data = b"both strategies\n"
+    if on_volume:
+        path = "/data/both.txt"
+        pod.mirror(path).parent.mkdir(parents=True)
+        pod.mirror(path).write_bytes(data)
+        files: dict[str, bytes] = {}
+    else:
+        path = f"{pod.work}/both.txt"
+        files = {path: data}
+    template = template_with(pod, s3_moto, {"name": "b", "path": path, "archive": archive})
+    pod.main_exits(template, files)
+    assert run(pod, template, s3_moto).errors == []
+    key = pod.result()["outputs"]["artifacts"][0]["s3"]["key"]
+    stored = s3_moto.get_object(key)
+    expected_key = {"tar": "wf/pod/b.tgz", "zip": "wf/pod/b.zip", "none": "wf/pod/both.txt"}
+    assert key == expected_key[stored_as]
+    if stored_as == "tar":
+        assert untar(stored) == {"both.txt": data}
+    elif stored_as == "zip":
+        assert unzip(stored) == {"both.txt": data}
+    else:
+        assert stored == data
+
+
 def test_a_missing_required_volume_output_names_its_path(pod: FakePod, s3_moto: Backend) -> None:
     template = template_with(pod, s3_moto, {"name": "v", "path": "/data/missing"})
     pod.main_exits(template)

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from argoexec.kube.client import KubeClient, KubeClientConfig
-from argoexec.kube.taskresults import COMPLETED_LABEL, KubeResultSink, TaskResultError
+from argoexec.kube.taskresults import KubeResultSink, TaskResultError
 from argoexec.models import NodeResult
 from argoexec.retry import Backoff
 from tests.servers.kube import FakeKube
+
+COMPLETED_LABEL = "workflows.argoproj.io/report-outputs-completed"
 
 NS, NODE, WF, WF_UID = "argo", "my-wf-1234567", "my-wf", "6f1c-uid"
 RESULTS = "/apis/argoproj.io/v1alpha1/namespaces/argo/workflowtaskresults"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from argoexec.controller.expr import ExpressionError
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 from . import nodes as n
 from .context import Frame, Owner, RunState

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from argoexec.contract import MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.lifecycle import Stop
@@ -87,7 +87,7 @@ class RunOptions:
     config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     secrets_dir: Path | None = None
     kubeconfig: Path | None = None
-    executor_image: str = "quay.io/argoproj/argoexec:latest"
+    executor_image: str = DEFAULT_EXECUTOR_IMAGE
     namespace: str = "default"
     max_depth: int = 100
     poll_interval: float = 0.05

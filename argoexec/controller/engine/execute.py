@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import KUBECONFIG_IN_POD, KUBECONFIG_VOLUME, MAIN_CONTAINER
 from argoexec.controller.expr import ExpressionError
 from argoexec.controller.pod import PodBuildError, PodContext, pod_name
 from argoexec.controller.workflow.errors import DocumentError
@@ -436,10 +437,6 @@ def _run_pod(
         run.unregister_pod(stop)
 
 
-KUBECONFIG_VOLUME = "argoexec-kubeconfig"
-KUBECONFIG_IN_POD = "/var/run/argoexec-kube/config"
-
-
 def _mount_kubeconfig(pod: dict[str, Any], host_path: str) -> None:
     """A resource pod's main talks to the API of the controller's kubeconfig: the file is bound
     read-only into the container (a host path may sit under the host's /tmp, which a sandboxed
@@ -448,7 +445,7 @@ def _mount_kubeconfig(pod: dict[str, Any], host_path: str) -> None:
         {"name": KUBECONFIG_VOLUME, "hostPath": {"path": host_path, "type": "File"}}
     )
     for container in pod["spec"]["containers"]:
-        if container.get("name") == "main":
+        if container.get("name") == MAIN_CONTAINER:
             container.setdefault("volumeMounts", []).append(
                 {"name": KUBECONFIG_VOLUME, "mountPath": KUBECONFIG_IN_POD, "readOnly": True}
             )

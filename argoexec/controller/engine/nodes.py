@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argoexec.controller.pod.naming import node_id
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 PENDING = "Pending"
 RUNNING = "Running"

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from argoexec.contract import INIT_CONTAINER, MAIN_CONTAINER, WAIT_CONTAINER
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 
 from . import nodes as n
 
-INIT = "init"
-WAIT = "wait"
 _KILLED_BY_ARGO = (137, 143)
 
 
@@ -42,11 +41,11 @@ def _all_exited_zero(
     containers: Sequence[ContainerStatus], mains: Sequence[str]
 ) -> tuple[str, str]:
     ok = {s.name for s in containers if s.exit_code == 0}
-    main_ok, wait_ok = any(m in ok for m in mains), WAIT in ok
+    main_ok, wait_ok = any(m in ok for m in mains), WAIT_CONTAINER in ok
     if main_ok and wait_ok:
         return n.SUCCEEDED, ""
     if main_ok or wait_ok:
-        which = "wait" if main_ok else "main"
+        which = WAIT_CONTAINER if main_ok else MAIN_CONTAINER
         return n.FAILED, f"pod failed: {which} container did not complete successfully"
     return n.FAILED, "pod failed: neither main nor wait container completed successfully"
 
@@ -70,7 +69,7 @@ def _first_failure(
 
 def _ordered(containers: Sequence[ContainerStatus], mains: Sequence[str]) -> list[ContainerStatus]:
     def rank(status: ContainerStatus) -> int:
-        return 1 if status.name in mains else 2 if status.name == WAIT else 3
+        return 1 if status.name in mains else 2 if status.name == WAIT_CONTAINER else 3
 
     return sorted(containers, key=rank)  # stable, as Go's sort of the same keys in practice
 
@@ -80,7 +79,7 @@ def _exited(status: ContainerStatus, mains: Sequence[str]) -> tuple[str, str] | 
     if status.message.strip():
         message = f"{message}: {status.message.strip()}"
     message = f"{status.name}: {message}"
-    if status.name in (INIT, WAIT):
+    if status.name in (INIT_CONTAINER, WAIT_CONTAINER):
         return n.ERROR, message
     if status.name in mains:
         return n.FAILED, message

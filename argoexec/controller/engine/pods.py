@@ -20,12 +20,21 @@ from typing import Any, Protocol
 
 from argoexec.contract import (
     ENV_MAX_OUTPUT_PARAMETERS_BYTES,
+    ENV_RESULT_FILE,
+    INIT_CONTAINER,
+    LOCAL_ARTIFACTS_VOLUME,
+    MAIN_CONTAINER,
     MAX_OUTPUT_PARAMETERS_BYTES,
     PARAMETERS_HINT,
+    RESULT_DIR,
+    RESULT_FILE,
+    RESULT_FILE_NAME,
     RESULT_MAX_BYTES,
+    RESULT_VOLUME,
+    VAR_RUN_ARGO_VOLUME,
+    WAIT_CONTAINER,
 )
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
-from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import PodResult
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.lifecycle import Stop
@@ -37,10 +46,6 @@ from . import podphase
 
 LOST_POLL_SECONDS = 0.25
 LOST_GRACE_SECONDS = 1.0
-RESULT_VOLUME = "argoexec-result"
-RESULT_DIR = "/var/run/argoexec"
-RESULT_FILE = f"{RESULT_DIR}/result.json"
-LOCAL_ARTIFACTS_VOLUME = "argoexec-local-artifacts"
 # What a result file may hold besides its output parameters: `outputs.result` (at most 256 KiB)
 # and the artifacts' locations. A larger file is refused before it is read.
 RESULT_FILE_SLACK = RESULT_MAX_BYTES + 1024 * 1024
@@ -74,8 +79,8 @@ class PodOutcome:
 
 def _executor_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
     spec = pod["spec"]
-    found = [c for c in spec.get("initContainers") or [] if c.get("name") == "init"]
-    found += [c for c in spec.get("containers") or [] if c.get("name") == "wait"]
+    found = [c for c in spec.get("initContainers") or [] if c.get("name") == INIT_CONTAINER]
+    found += [c for c in spec.get("containers") or [] if c.get("name") == WAIT_CONTAINER]
     return found
 
 
@@ -127,7 +132,7 @@ def run(
     name = str(pod["metadata"]["name"])
     lost: list[str] = []
     done = threading.Event()
-    if any(c.get("name") == "wait" for c in pod["spec"].get("containers") or []):
+    if any(c.get("name") == WAIT_CONTAINER for c in pod["spec"].get("containers") or []):
         watcher = threading.Thread(
             target=_watch_mains,
             args=(runtime, channel, name),
@@ -235,7 +240,7 @@ def interpret(
         verdict = None
     if verdict is None and reported is not None and reported.phase in (n.FAILED, n.ERROR):
         verdict = reported.phase, reported.message or ""
-    has_wait = any(c["name"] == "wait" for c in pod["spec"]["containers"])
+    has_wait = any(c["name"] == WAIT_CONTAINER for c in pod["spec"]["containers"])
     if verdict is None and reported is None and has_wait:
         verdict = n.ERROR, "the executor reported no result"
     if verdict is not None:
@@ -273,7 +278,8 @@ class LocalResults:
         spec = pod["spec"]
         containers = spec.get("containers") or []
         # `wait` reports; a pod without one (resource, data) reports from main.
-        reporter = "wait" if any(c.get("name") == "wait" for c in containers) else "main"
+        has_wait = any(c.get("name") == WAIT_CONTAINER for c in containers)
+        reporter = WAIT_CONTAINER if has_wait else MAIN_CONTAINER
         for container in containers:
             if container.get("name") != reporter:
                 continue
@@ -283,7 +289,7 @@ class LocalResults:
             )
             container.setdefault("env", []).extend(
                 [
-                    {"name": "ARGOEXEC_RESULT_FILE", "value": RESULT_FILE},
+                    {"name": ENV_RESULT_FILE, "value": RESULT_FILE},
                     {
                         "name": ENV_MAX_OUTPUT_PARAMETERS_BYTES,
                         "value": str(self.max_parameters_bytes),
@@ -296,7 +302,7 @@ class LocalResults:
         return VarRun(var_run).exitcode(container).exists()
 
     def read(self, pod_name: str) -> NodeResult | None:
-        path = self._volume_path(pod_name, RESULT_VOLUME) / "result.json"
+        path = self._volume_path(pod_name, RESULT_VOLUME) / RESULT_FILE_NAME
         limit = self.max_parameters_bytes + RESULT_FILE_SLACK if self.max_parameters_bytes else 0
         try:
             with path.open("rb") as file:

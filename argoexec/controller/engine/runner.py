@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import API_VERSION
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime.protocol import Runtime
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 from . import nodes as n
 from .children import exit_hook, run_exit_hook
@@ -367,7 +368,7 @@ class WorkflowRunner:
                 "name": run.name,
                 "namespace": self.options.namespace,
                 "uid": run.uid,
-                "creationTimestamp": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "creationTimestamp": rfc3339(self.created),
             }
         )
         nodes = run.tree.status()
@@ -397,7 +398,7 @@ class WorkflowRunner:
             # Key-only output artifacts resolve against this repository, as in Argo's status.
             status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
         return {
-            "apiVersion": self.source.get("apiVersion", "argoproj.io/v1alpha1"),
+            "apiVersion": self.source.get("apiVersion", API_VERSION),
             "kind": "Workflow",
             "metadata": meta,
             "spec": copy.deepcopy(self.spec),

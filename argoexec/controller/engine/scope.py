@@ -17,6 +17,7 @@ from typing import Any
 from argoexec.contract import ANNOTATION_SCHEDULED_TIME
 from argoexec.controller.expr import expand_env
 from argoexec.controller.expr.values import to_go_json
+from argoexec.durations import rfc3339
 
 # The strftime letters Argo publishes as `workflow.creationTimestamp.<letter>`.
 _STRFTIME_LETTERS = "aAbBcCdDeFHIjklmMnpRrSTtUuVwWxXyYZz"
@@ -260,9 +261,9 @@ def creation_timestamp_entries(moment: datetime) -> dict[str, str]:
     """`workflow.creationTimestamp` (RFC 3339, UTC, whole seconds) and its strftime parts
     (`.Y`, `.m`, `.d`, `.H`, `.M`, `.S`, ...), plus `.s` (Unix seconds) and `.RFC3339`."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    rfc3339 = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = rfc3339(utc)
     key = "workflow.creationTimestamp"
-    entries = {key: rfc3339, f"{key}.RFC3339": rfc3339, f"{key}.s": str(int(utc.timestamp()))}
+    entries = {key: text, f"{key}.RFC3339": text, f"{key}.s": str(int(utc.timestamp()))}
     for letter in _STRFTIME_LETTERS:
         entries[f"{key}.{letter}"] = utc.strftime(f"%{letter}")
     return entries

@@ -13,7 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-MAX_PODS_HINT = "--max-pods or ARGOEXEC_MAX_PODS; 0 = no cap"
+from argoexec.contract import ENV_MAX_PODS
+
+MAX_PODS_HINT = f"--max-pods or {ENV_MAX_PODS}; 0 = no cap"
 
 
 class PodSlots:

@@ -7,7 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from argoexec.contract import MAIN_CONTAINER
+from argoexec import contract
+from argoexec.contract import MAIN_CONTAINER, WAIT_CONTAINER
 from argoexec.controller.pod import containers as ctrs
 from argoexec.controller.pod import meta, spec, volumes
 from argoexec.controller.pod.archive import archive_logs, fill_archive_location
@@ -62,8 +63,8 @@ def _base_spec(wire: dict[str, Any], ctx: PodContext) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "volumes": [
-            volumes.empty_dir(volumes.VAR_RUN_ARGO_VOLUME),
-            volumes.empty_dir(volumes.TMP_DIR_VOLUME),
+            volumes.empty_dir(contract.VAR_RUN_ARGO_VOLUME),
+            volumes.empty_dir(contract.TMP_DIR_VOLUME),
             *(wire.get("volumes") or []),
         ],
     }
@@ -96,13 +97,13 @@ def _add_containers(
     init_containers = [init]
     names = [c["name"] for c in containers]
     default = MAIN_CONTAINER if MAIN_CONTAINER in names else names[-1]
-    metadata["annotations"][meta.DEFAULT_CONTAINER] = default
+    metadata["annotations"][contract.ANNOTATION_DEFAULT_CONTAINER] = default
     if ctx.workflow_spec.get("podGC"):
         gc = meta.pod_gc_annotation(ctx.workflow_spec["podGC"], ctx.pod_gc_delete_delay)
-        metadata["annotations"][meta.POD_GC_STRATEGY] = gc
+        metadata["annotations"][contract.ANNOTATION_POD_GC_STRATEGY] = gc
     spec.add_scheduling_constraints(pod_spec, wire, ctx.workflow_spec)
     meta.apply_user_metadata(metadata, ctx.workflow_spec.get("podMetadata"), wire.get("metadata"))
-    secret_targets = [init, volumes.find(containers, ctrs.WAIT_CONTAINER)]
+    secret_targets = [init, volumes.find(containers, WAIT_CONTAINER)]
     secret_targets += [volumes.find(containers, MAIN_CONTAINER)] if kind == "data" else []
     _add_references(pod_spec["volumes"], tmpl, wire, ctx, secret_targets)
     volumes.add_input_artifact_volumes(tmpl, pod_spec["volumes"], init, containers)
@@ -155,7 +156,7 @@ def _user(spec_: dict[str, Any], main: Container | None) -> Container:
 
 
 def _mirror_main_on_wait(containers: list[Container]) -> None:
-    wait = volumes.find(containers, ctrs.WAIT_CONTAINER)
+    wait = volumes.find(containers, WAIT_CONTAINER)
     main = volumes.find(containers, MAIN_CONTAINER)
     if wait is not None and main is not None:
         mounts = volumes.mirrored(main.get("volumeMounts") or [], writable=True)
@@ -178,11 +179,11 @@ def _finish_containers(containers: list[Container], ctx: PodContext) -> None:
         env.extend(common_env(ctx, ctr["name"], None))
         if ctx.termination_grace_period_seconds is not None:
             grace = str(ctx.termination_grace_period_seconds)
-            env.append({"name": "ARGO_TERMINATION_GRACE_PERIOD_SECONDS", "value": grace})
+            env.append({"name": contract.ENV_TERMINATION_GRACE_PERIOD_SECONDS, "value": grace})
         if ctrs.is_wrapped(ctr):
             ctrs.wrap_with_emissary(ctr, ctx)
         if ctr.get("image") == ctx.executor_image:
-            tmp = {"name": volumes.TMP_DIR_VOLUME, "mountPath": "/tmp", "subPath": str(index)}
+            tmp = {"name": contract.TMP_DIR_VOLUME, "mountPath": "/tmp", "subPath": str(index)}
             volumes.add_mounts(ctr, [tmp])
         volumes.add_mounts(ctr, [volumes.var_run_argo_mount()])
 

@@ -6,15 +6,20 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from argoexec.contract import MAIN_CONTAINER, STAGING_SCRIPT, VAR_RUN_ARGO
+from argoexec.contract import (
+    EXECUTOR_COMMAND,
+    INIT_CONTAINER,
+    MAIN_CONTAINER,
+    STAGING_SCRIPT,
+    WAIT_CONTAINER,
+)
 from argoexec.controller.pod.context import PodBuildError, PodContext
 from argoexec.controller.pod.env import exec_env, go_json
 from argoexec.models import Template
+from argoexec.varrun import VarRun
 
-INIT_CONTAINER = "init"
-WAIT_CONTAINER = "wait"
 ARTIFACT_PLUGIN_PREFIX = "artifact-plugin-"
-EMISSARY = f"{VAR_RUN_ARGO}/argoexec"
+EMISSARY = str(VarRun().executable)
 # Fields of Argo's UserContainer / ContainerNode that are not part of a Kubernetes container.
 _ARGO_ONLY_FIELDS = ("mirrorVolumeMounts", "dependencies")
 _LOOKUP_HELP = (
@@ -75,11 +80,11 @@ def exec_container(name: str, command: list[str], ctx: PodContext, kind: str) ->
 
 
 def init_container(ctx: PodContext, kind: str) -> Container:
-    return exec_container(INIT_CONTAINER, ["argoexec", "init", *ctx.log_flags()], ctx, kind)
+    return exec_container(INIT_CONTAINER, [EXECUTOR_COMMAND, "init", *ctx.log_flags()], ctx, kind)
 
 
 def wait_container(ctx: PodContext, kind: str) -> Container:
-    return exec_container(WAIT_CONTAINER, ["argoexec", "wait", *ctx.log_flags()], ctx, kind)
+    return exec_container(WAIT_CONTAINER, [EXECUTOR_COMMAND, "wait", *ctx.log_flags()], ctx, kind)
 
 
 def user_container(spec: Mapping[str, Any]) -> Container:
@@ -110,13 +115,13 @@ def main_containers(template: Template, ctx: PodContext, kind: str) -> list[Cont
         return [ctr]
     if kind == "resource":
         assert template.resource is not None
-        command = ["argoexec", "resource", template.resource.action, *ctx.log_flags()]
+        command = [EXECUTOR_COMMAND, "resource", template.resource.action, *ctx.log_flags()]
         return [exec_container(MAIN_CONTAINER, command, ctx, kind)]
     if kind == "data":
         spec = template.data or {}
         data: dict[str, Any] = {k: spec[k] for k in ("source", "transformation") if k in spec}
         data |= {k: v for k, v in spec.items() if k not in data}
-        command = ["argoexec", "data", go_json(data), *ctx.log_flags()]
+        command = [EXECUTOR_COMMAND, "data", go_json(data), *ctx.log_flags()]
         return [exec_container(MAIN_CONTAINER, command, ctx, kind)]
     return _container_set_members(template)
 

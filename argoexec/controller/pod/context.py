@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.pod.naming import PodNameVersion, node_id
 from argoexec.models import ArtifactRepository
-
-DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
 
 
 class PodBuildError(ValueError):

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from argoexec import contract
 from argoexec.controller.pod.context import PodContext
-from argoexec.durations import format_go_duration
+from argoexec.durations import format_go_duration, rfc3339
+from argoexec.varrun import VarRun
 
-ENV_PROGRESS_PATCH_TICK = "ARGO_PROGRESS_PATCH_TICK_DURATION"
-ENV_PROGRESS_FILE_TICK = "ARGO_PROGRESS_FILE_TICK_DURATION"
-PROGRESS_FILE = f"{contract.VAR_RUN_ARGO}/progress"
+PROGRESS_FILE = str(VarRun().progress)
 
 # Go's struct field order of wfv1.Template and corev1.Container: json.Marshal writes keys in
 # this order, so ARGO_TEMPLATE reads the same as the real controller's.
@@ -162,15 +160,6 @@ def exec_env(ctx: PodContext) -> list[dict[str, Any]]:
     return env
 
 
-def rfc3339(moment: datetime | None) -> str:
-    """Go's ``time.RFC3339`` in UTC; ``None`` is the zero time."""
-    if moment is None:
-        return contract.ZERO_DEADLINE
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def common_env(
     ctx: PodContext, container_name: str, template_value: str | None
 ) -> list[dict[str, Any]]:
@@ -192,11 +181,11 @@ def common_env(
         env += [
             {"name": contract.ENV_PROGRESS_FILE, "value": PROGRESS_FILE},
             {
-                "name": ENV_PROGRESS_PATCH_TICK,
+                "name": contract.ENV_PROGRESS_PATCH_TICK,
                 "value": format_go_duration(ctx.progress_patch_tick_seconds),
             },
             {
-                "name": ENV_PROGRESS_FILE_TICK,
+                "name": contract.ENV_PROGRESS_FILE_TICK,
                 "value": format_go_duration(ctx.progress_file_tick_seconds),
             },
         ]

@@ -5,23 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from argoexec import contract as c
 from argoexec.controller.pod.context import PodContext
 from argoexec.durations import format_go_duration, parse_go_duration
-
-LABEL_WORKFLOW = "workflows.argoproj.io/workflow"
-LABEL_COMPLETED = "workflows.argoproj.io/completed"
-LABEL_ON_EXIT = "workflows.argoproj.io/on-exit"
-LABEL_INSTANCE_ID = "workflows.argoproj.io/controller-instanceid"
-NODE_NAME = "workflows.argoproj.io/node-name"
-NODE_ID = "workflows.argoproj.io/node-id"
-DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
-POD_GC_STRATEGY = "workflows.argoproj.io/pod-gc-strategy"
 
 
 def owner_reference(ctx: PodContext) -> dict[str, Any]:
     """``metav1.NewControllerRef`` to the workflow."""
     return {
-        "apiVersion": "argoproj.io/v1alpha1",
+        "apiVersion": c.API_VERSION,
         "kind": "Workflow",
         "name": ctx.workflow_name,
         "uid": ctx.workflow_uid,
@@ -31,16 +23,19 @@ def owner_reference(ctx: PodContext) -> dict[str, Any]:
 
 
 def pod_metadata(ctx: PodContext, name: str) -> dict[str, Any]:
-    labels = {LABEL_WORKFLOW: ctx.workflow_name, LABEL_COMPLETED: "false"}
+    labels = {c.LABEL_WORKFLOW: ctx.workflow_name, c.LABEL_COMPLETED: "false"}
     if ctx.on_exit:
-        labels[LABEL_ON_EXIT] = "true"
+        labels[c.LABEL_ON_EXIT] = "true"
     if ctx.instance_id:
-        labels[LABEL_INSTANCE_ID] = ctx.instance_id
+        labels[c.LABEL_INSTANCE_ID] = ctx.instance_id
     return {
         "name": name,
         "namespace": ctx.namespace,
         "labels": labels,
-        "annotations": {NODE_NAME: ctx.node_name, NODE_ID: ctx.resolved_node_id()},
+        "annotations": {
+            c.ANNOTATION_NODE_NAME: ctx.node_name,
+            c.ANNOTATION_NODE_ID: ctx.resolved_node_id(),
+        },
         "ownerReferences": [owner_reference(ctx)],
     }
 

@@ -9,11 +9,6 @@ from typing import Any
 from argoexec import contract
 from argoexec.controller.pod.context import PodBuildError
 from argoexec.controller.pod.env import go_json
-from argoexec.controller.pod.meta import LABEL_WORKFLOW, NODE_ID, NODE_NAME
-
-ENV_CONFIG_VOLUME = "argo-env-config"
-ENV_CONFIG_DIR = "/argo/config"
-ARGS_FILE = f"{ENV_CONFIG_DIR}/{contract.ENV_CONTAINER_ARGS_FILE}"
 
 Container = dict[str, Any]
 
@@ -47,7 +42,7 @@ def _offload_args(
         data[contract.ENV_CONTAINER_ARGS_FILE] = go_json(args)
         del ctr["args"]
         ctr.setdefault("env", []).append(
-            {"name": contract.ENV_CONTAINER_ARGS_FILE, "value": ARGS_FILE}
+            {"name": contract.ENV_CONTAINER_ARGS_FILE, "value": contract.CONTAINER_ARGS_FILE_PATH}
         )
         carriers.append(ctr)
     return carriers
@@ -66,20 +61,23 @@ def offload(
     if not data:
         return None
     meta = pod["metadata"]
-    spec["volumes"].append({"name": ENV_CONFIG_VOLUME, "configMap": {"name": meta["name"]}})
-    mount = {"name": ENV_CONFIG_VOLUME, "mountPath": ENV_CONFIG_DIR}
+    spec["volumes"].append({"name": contract.CONFIG_VOLUME, "configMap": {"name": meta["name"]}})
+    mount = {"name": contract.CONFIG_VOLUME, "mountPath": contract.CONFIG_DIR}
     for ctr in carriers:
         mounts = ctr.setdefault("volumeMounts", [])
         if mount not in mounts:
             mounts.append(dict(mount))
-    annotations = {k: meta["annotations"][k] for k in (NODE_NAME, NODE_ID)}
+    annotations = {
+        k: meta["annotations"][k]
+        for k in (contract.ANNOTATION_NODE_NAME, contract.ANNOTATION_NODE_ID)
+    }
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
-            "labels": {LABEL_WORKFLOW: owner["name"]},
+            "labels": {contract.LABEL_WORKFLOW: owner["name"]},
             "annotations": annotations,
             "ownerReferences": [owner],
         },

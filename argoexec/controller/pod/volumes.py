@@ -11,19 +11,21 @@ import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from argoexec.contract import SECRETS_DIR, VAR_RUN_ARGO
+from argoexec.contract import (
+    INPUT_ARTIFACTS_DIR,
+    INPUT_ARTIFACTS_VOLUME,
+    MAIN_CONTAINER,
+    MAINCTRFS,
+    SECRETS_DIR,
+    STAGING_DIR,
+    STAGING_VOLUME,
+    VAR_RUN_ARGO,
+    VAR_RUN_ARGO_VOLUME,
+)
 from argoexec.controller.pod.context import PodBuildError
 from argoexec.models import Artifact, ArtifactLocation, SecretKeySelector, Template
 from artifacts.locations import has_key, has_location
 from artifacts.subpath import sub_path_problem
-
-VAR_RUN_ARGO_VOLUME = "var-run-argo"
-TMP_DIR_VOLUME = "tmp-dir-argo"
-INPUT_ARTIFACTS_VOLUME = "input-artifacts"
-INPUT_ARTIFACTS_DIR = "/argo/inputs/artifacts"
-STAGING_VOLUME = "argo-staging"
-STAGING_DIR = "/argo/staging"
-MAIN_FS_DIR = "/mainctrfs"
 
 Container = dict[str, Any]
 
@@ -211,7 +213,7 @@ def mirrored(mounts: Iterable[Mapping[str, Any]], *, writable: bool) -> list[dic
     out = []
     for mount in mounts:
         m = copy.deepcopy(dict(mount))
-        m["mountPath"] = posixpath.normpath(f"{MAIN_FS_DIR}/{m.get('mountPath', '')}")
+        m["mountPath"] = posixpath.normpath(f"{MAINCTRFS}/{m.get('mountPath', '')}")
         if writable:
             m["readOnly"] = False
         out.append(m)
@@ -275,7 +277,7 @@ def add_input_artifact_volumes(
     volumes.append(empty_dir(INPUT_ARTIFACTS_VOLUME))
     add_mounts(init, [{"name": INPUT_ARTIFACTS_VOLUME, "mountPath": INPUT_ARTIFACTS_DIR}])
     add_mounts(init, mirrored(template_volume_mounts(template), writable=False))
-    main = find(containers, "main")
+    main = find(containers, MAIN_CONTAINER)
     if main is not None:
         add_mounts(main, input_artifact_mounts(template))
 

@@ -40,6 +40,7 @@ from argoexec.contract import (
     ENV_PATH_MAP,
     ENV_TERMINATION_LOG,
     ENV_VAR_RUN_DIR,
+    EXECUTOR_COMMAND,
     TERMINATION_LOG,
     VAR_RUN_ARGO,
 )
@@ -49,7 +50,6 @@ from argoexec.controller.runtime.process import Launch
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes
 from argoexec.controller.sandbox import Mount, Sandbox
 
-ARGOEXEC = "argoexec"
 FALLBACK_TO_LOGS = "FallbackToLogsOnError"
 # What an image's default environment holds (Debian and most others).
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -173,11 +173,11 @@ class Launcher:
 
     def is_executor(self, container: Mapping[str, Any]) -> bool:
         command = container.get("command") or []
-        return container.get("image") == self.executor_image or command[:1] == [ARGOEXEC]
+        return container.get("image") == self.executor_image or command[:1] == [EXECUTOR_COMMAND]
 
     def executor_argv(self, container: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
         """The bare ``argoexec`` of an executor container becomes this project's executor."""
-        if argv[:1] == [ARGOEXEC] and self.is_executor(container):
+        if argv[:1] == [EXECUTOR_COMMAND] and self.is_executor(container):
             return self.executor.argv(argv[1:])
         return list(argv)
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.executor import (
@@ -51,7 +52,6 @@ from argoexec.lifecycle import Stop
 
 log = logging.getLogger("argoexec.controller.runtime")
 
-DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
 # A pod here is three Python processes that start one after the other (init, then wait and
 # main's emissary; ~0.5 s of CPU in all, measured) plus the user's process; the executor's take
 # some 20 MB while it runs, the user's process needs its own room. Four pods per CPU keep the

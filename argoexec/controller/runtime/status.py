@@ -8,8 +8,9 @@ and ``message`` (the termination message), with ``startedAt``/``finishedAt``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from argoexec.durations import rfc3339
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -36,11 +37,6 @@ def start_error(cause: str) -> str:
         "failed to create containerd task: failed to create shim task: OCI runtime create "
         f"failed: runc create failed: unable to start container process: {cause}: unknown"
     )
-
-
-def rfc3339(moment: float) -> str:
-    """Kubernetes' timestamp format: seconds precision, UTC, ``Z``."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

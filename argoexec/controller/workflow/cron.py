@@ -24,10 +24,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argoexec.contract import ANNOTATION_SCHEDULED_TIME, LABEL_CRON_WORKFLOW
-from argoexec.controller.pod.meta import LABEL_INSTANCE_ID
+from argoexec.contract import ANNOTATION_SCHEDULED_TIME, LABEL_CRON_WORKFLOW, LABEL_INSTANCE_ID
 from argoexec.controller.workflow.problems import Problem, join
-from argoexec.durations import parse_go_duration
+from argoexec.durations import parse_go_duration, rfc3339
 
 KIND_CRON_WORKFLOW = "CronWorkflow"
 # Argo's maxCharsInCronWorkflowName: room for the `-<unix time>` suffix of scheduled runs.
@@ -142,12 +141,6 @@ def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 yield join("spec.schedules", index), schedule
 
 
-def go_rfc3339(moment: datetime) -> str:
-    """Go's ``time.RFC3339``: whole seconds, ``Z`` for UTC, ``+hh:mm`` otherwise."""
-    text = moment.isoformat(timespec="seconds")
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The Workflow ``argo submit --from cronwf/NAME`` creates at ``now`` (an aware time)."""
     metadata = cron.get("metadata") or {}
@@ -160,7 +153,10 @@ def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]
         labels[LABEL_INSTANCE_ID] = instance_id
     labels[LABEL_CRON_WORKFLOW] = name
     labels.update(extra.get("labels") or {})
-    annotations = {ANNOTATION_SCHEDULED_TIME: go_rfc3339(now), **(extra.get("annotations") or {})}
+    annotations = {
+        ANNOTATION_SCHEDULED_TIME: rfc3339(now, keep_zone=True),
+        **(extra.get("annotations") or {}),
+    }
     owner = {
         "apiVersion": cron.get("apiVersion"),
         "kind": KIND_CRON_WORKFLOW,

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from argoexec import safeyaml
+from argoexec.contract import API_VERSION
 from argoexec.controller.workflow.cron import KIND_CRON_WORKFLOW
 from argoexec.controller.workflow.errors import DocumentError, TemplateReferenceError
 from argoexec.controller.workflow.merge import merge_workflow_template
@@ -46,14 +47,13 @@ __all__ = [
     "workflow_owner",
 ]
 
-ARGO_API = "argoproj.io/v1alpha1"
 KIND_WORKFLOW = "Workflow"
 KIND_CONFIG_MAP = "ConfigMap"
 _API_VERSIONS = {
-    KIND_WORKFLOW: ARGO_API,
-    KIND_CRON_WORKFLOW: ARGO_API,
-    KIND_NAMESPACED: ARGO_API,
-    KIND_CLUSTER: ARGO_API,
+    KIND_WORKFLOW: API_VERSION,
+    KIND_CRON_WORKFLOW: API_VERSION,
+    KIND_NAMESPACED: API_VERSION,
+    KIND_CLUSTER: API_VERSION,
     KIND_CONFIG_MAP: "v1",
 }
 _TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json")

@@ -15,12 +15,11 @@ from typing import Any
 
 import yaml
 
+from argoexec import contract as c
 from argoexec import safeyaml
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.models import Template
-
-WORKFLOW_API_VERSION = "argoproj.io/v1alpha1"
 
 
 @dataclass
@@ -85,10 +84,10 @@ def owner_reference(workflow_name: str, workflow_uid: str) -> dict[str, Any]:
     if not workflow_name or not workflow_uid:
         raise ExecutorError(
             "setOwnerReference needs the workflow's name and UID "
-            "(ARGO_WORKFLOW_NAME and ARGO_WORKFLOW_UID are not both set)"
+            f"({c.ENV_WORKFLOW_NAME} and {c.ENV_WORKFLOW_UID} are not both set)"
         )
     return {
-        "apiVersion": WORKFLOW_API_VERSION,
+        "apiVersion": c.API_VERSION,
         "kind": "Workflow",
         "name": workflow_name,
         "uid": workflow_uid,
