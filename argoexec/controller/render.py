@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from argoexec.contract import ANNOTATION_POD_NAME_FORMAT
 from argoexec.controller.pod.naming import PodNameVersion, node_id, pod_name
 from argoexec.durations import format_go_duration
 
@@ -151,9 +152,7 @@ def pod_name_of(workflow: Workflow, node: Node) -> str | None:
         return None
     meta = workflow.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    version: PodNameVersion = (
-        "v1" if annotations.get("workflows.argoproj.io/pod-name-format") == "v1" else "v2"
-    )
+    version: PodNameVersion = "v1" if annotations.get(ANNOTATION_POD_NAME_FORMAT) == "v1" else "v2"
     return pod_name(
         str(meta.get("name", "")), str(node.get("name", "")), template_of(node),
         str(node.get("id", "")), version,

@@ -11,6 +11,11 @@ Layout (all names fixed; ``STATE_DIR`` comes from ``config.controller_state_dir`
     STATE_DIR/<name>/requests/stop        a stop request (its text is the message)
     STATE_DIR/<name>/requests/resume-*    one file per resume request: {"node": id | null}
     STATE_DIR/<name>/pods/                the ``LocalRuntime`` root (pod dirs and logs)
+    STATE_DIR/.wake/<pid>-<random>        FIFOs of processes waiting for changes (the
+                                          controller loop's ``DirectoryStore``)
+
+The controller loop reads and writes the Workflows through ``loop.state_store.DirectoryStore``,
+which keeps ``metadata.resourceVersion`` in ``workflow.json`` and writes under ``exclusive``.
 
 Requests are files so that another process can signal the running one, which polls them.
 Every request file is written under a dot-name and renamed into place, so a reader never sees
