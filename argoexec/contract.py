@@ -99,6 +99,15 @@ LABEL_REPORT_OUTPUTS_COMPLETED = "workflows.argoproj.io/report-outputs-completed
 # Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
 LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
 ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
+# Workflow labels and annotations the controller and the CLI's actions read or write (Argo's
+# workflow/common/common.go). `completed` is pods' too: argoexec.controller.pod.meta owns it.
+LABEL_PHASE = "workflows.argoproj.io/phase"
+LABEL_WORKFLOW_ARCHIVING_STATUS = "workflows.argoproj.io/workflow-archiving-status"
+LABEL_CREATOR = "workflows.argoproj.io/creator"
+LABEL_CREATOR_EMAIL = "workflows.argoproj.io/creator-email"
+LABEL_CREATOR_PREFERRED_USERNAME = "workflows.argoproj.io/creator-preferred-username"
+LABEL_RESUBMITTED_FROM = "workflows.argoproj.io/resubmitted-from-workflow"
+ANNOTATION_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
 
 # Annotations (§1.1, §13.1).
 ANNOTATION_NODE_NAME = "workflows.argoproj.io/node-name"

@@ -11,6 +11,11 @@ Layout (all names fixed; ``STATE_DIR`` comes from ``config.controller_state_dir`
     STATE_DIR/<name>/requests/stop        a stop request (its text is the message)
     STATE_DIR/<name>/requests/resume-*    one file per resume request: {"node": id | null}
     STATE_DIR/<name>/pods/                the ``LocalRuntime`` root (pod dirs and logs)
+    STATE_DIR/.wake/<pid>-<random>        FIFOs of processes waiting for changes (the
+                                          controller loop's ``DirectoryStore``)
+
+The controller loop reads and writes the Workflows through ``loop.state_store.DirectoryStore``,
+which keeps ``metadata.resourceVersion`` in ``workflow.json`` and writes under ``exclusive``.
 
 Requests are files so that another process can signal the running one, which polls them.
 Every request file is written under a dot-name and renamed into place, so a reader never sees
@@ -46,13 +51,19 @@ _REQUESTS = "requests"
 _STOP = "stop"
 _RESUME_PREFIX = "resume-"
 _SUPPLIED_PREFIX = "supplied-"
+_LOCK_POLL_SECONDS = 0.005
 
 
 class StateError(Exception):
     """A run that is not there, already there, or whose files cannot be read."""
 
 
-def _check_name(name: str) -> None:
+class RunExistsError(StateError):
+    """A run of that name exists already."""
+
+
+def check_name(name: str) -> None:
+    """A StateError unless ``name`` is a Kubernetes object name (and so one path component)."""
     if not _NAME.fullmatch(name) or ".." in name:
         raise StateError(
             f"invalid workflow name {name!r}: use lowercase letters, digits, '-' and '.' "
@@ -112,6 +123,23 @@ class RunDir:
                 return 0
 
     # --- The Workflow object ----------------------------------------------------------------
+
+    @property
+    def workflow_file(self) -> Path:
+        """The run's Workflow (``workflow.json``), replaced atomically on every write."""
+        return self.path / _WORKFLOW
+
+    def workflow_token(self) -> str | None:
+        """A token that changes whenever the Workflow is written, from ``stat`` alone (every
+        write is a new file: inode, mtime and size); None for a run not listed yet or without
+        a recorded Workflow."""
+        try:
+            if not (self.path / _CREATED).exists():
+                return None
+            st = os.stat(self.workflow_file)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     def write_workflow(self, workflow: dict[str, Any]) -> None:
         _write_atomic(self.path / _WORKFLOW, json.dumps(workflow, indent=1, sort_keys=False))
@@ -173,17 +201,26 @@ class RunDir:
         return same_process(pid, parts[1] if len(parts) > 1 else None)
 
     @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self, wait: float = 0.0) -> Iterator[None]:
         """Hold the run's lock (an advisory lock on its directory) for the block; a StateError
-        if another process holds it (e.g. a concurrent ``argoexec stop`` finishing it)."""
-        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        if another process holds it (e.g. a concurrent ``argoexec stop`` finishing it) for
+        longer than ``wait`` seconds (0: do not wait)."""
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StateError(
-                    f"workflow {self.name!r} is being changed by another process; try again"
-                ) from None
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise StateError(f"workflow {self.name!r} is gone ({self.path})") from None
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StateError(
+                            f"workflow {self.name!r} is being changed by another process; try again"
+                        ) from None
+                    time.sleep(_LOCK_POLL_SECONDS)
             yield
         finally:
             os.close(fd)  # releases the lock
@@ -279,17 +316,20 @@ class StateStore:
         names = [run.name for run in self.runs()]
         return ", ".join(names) if names else "none"
 
-    def create(self, name: str, *, owner: int | None = None) -> RunDir:
-        """A new, empty run directory, owned by process ``owner`` when given; fails if a run of
-        that name exists. All or nothing: a directory that could not be completed (a full
-        disk) is removed again."""
-        _check_name(name)
+    def create(
+        self, name: str, *, owner: int | None = None, workflow: dict[str, Any] | None = None
+    ) -> RunDir:
+        """A new run directory, owned by process ``owner`` when given, holding ``workflow``
+        when given (written before the run is listed, so no reader sees the run without it);
+        fails if a run of that name exists. All or nothing: a directory that could not be
+        completed (a full disk) is removed again."""
+        check_name(name)
         path = self.root / name
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             path.mkdir()
         except FileExistsError:
-            raise StateError(
+            raise RunExistsError(
                 f"a workflow named {name!r} already exists in {self.root}; "
                 "choose another name (or use metadata.generateName)"
             ) from None
@@ -299,6 +339,8 @@ class StateStore:
         try:
             if owner is not None:
                 run.mark_owner(owner)  # before `created`: a listed run always has its owner
+            if workflow is not None:
+                run.write_workflow(workflow)  # likewise its Workflow
             _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
             run.pods_dir.mkdir()
             run.requests_dir.mkdir()

@@ -21,6 +21,10 @@ class ConflictError(Exception):
     """The Workflow changed since it was read (its resourceVersion moved on): read it again."""
 
 
+class AlreadyExistsError(ConflictError):
+    """`create` of a Workflow whose name is taken (Kubernetes' AlreadyExists)."""
+
+
 class NotFoundError(Exception):
     """No Workflow (or pod) of that name."""
 
@@ -43,7 +47,8 @@ class PodObservation:
 class WorkflowStore(Protocol):
     """Where Workflows live. Every Workflow carries `metadata.resourceVersion`; `update` refuses
     (ConflictError) a Workflow whose resourceVersion is not the stored one, and returns the stored
-    object with its new resourceVersion."""
+    object with its new resourceVersion. `create` refuses a taken name (AlreadyExistsError);
+    `get` and `update` of an unknown name raise NotFoundError."""
 
     def get(self, name: str) -> dict[str, Any]: ...
 
