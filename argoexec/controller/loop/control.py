@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.contract import (
+    LABEL_COMPLETED,
     LABEL_CREATOR,
     LABEL_CREATOR_EMAIL,
     LABEL_CREATOR_PREFERRED_USERNAME,
@@ -42,7 +43,6 @@ from argoexec.controller.loop.control_base import (
     timestamp,
 )
 from argoexec.controller.loop.retry_workflow import Retried, retry
-from argoexec.controller.pod.meta import LABEL_COMPLETED
 
 __all__ = [
     "ControlError",

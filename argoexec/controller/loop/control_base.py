@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.loop import fieldselector
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 Workflow = dict[str, Any]
 Node = dict[str, Any]

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
-from argoexec.contract import LABEL_WORKFLOW_ARCHIVING_STATUS
+from argoexec.contract import LABEL_COMPLETED, LABEL_WORKFLOW_ARCHIVING_STATUS
 from argoexec.controller.loop.control_base import (
     CONTAINER,
     DAG,
@@ -54,7 +54,6 @@ from argoexec.controller.loop.control_base import (
     set_or_drop,
     timestamp,
 )
-from argoexec.controller.pod.meta import LABEL_COMPLETED
 from argoexec.controller.render import pod_name_of
 
 _GROUPS = (DAG, TASK_GROUP, STEP_GROUP, STEPS)

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.loop.seams import AlreadyExistsError, ConflictError, NotFoundError
-from argoexec.controller.runtime.status import rfc3339
 from argoexec.controller.state import RunDir, RunExistsError, StateError, StateStore, check_name
+from argoexec.durations import rfc3339
 
 _WAKE_DIR = ".wake"
 _WAKE_TMP = ".tmp-"

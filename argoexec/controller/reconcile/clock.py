@@ -1,18 +1,14 @@
-"""Status timestamps (RFC 3339, whole seconds, as Kubernetes writes them) and epoch seconds."""
+"""Status timestamps (RFC 3339, whole seconds, as Kubernetes writes them) as epoch seconds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from argoexec.durations import parse_rfc3339
 
 
 def epoch(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_rfc3339(text).timestamp()
     except ValueError:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return moment.timestamp()
+        return None

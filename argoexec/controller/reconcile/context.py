@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from argoexec.contract import MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.models import ArtifactRepository
@@ -29,7 +29,6 @@ class Event:
     variables: Scope
 
 
-DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:latest"
 # Argo has no cap on the children of a node; a laptop needs one (see README, bounds).
 DEFAULT_MAX_CHILDREN = 10000
 # A Running pod node whose pod is not observed for this long is "pod deleted" (Argo's

@@ -7,7 +7,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from argoexec.controller.pod.naming import node_id
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 PENDING = "Pending"
 RUNNING = "Running"

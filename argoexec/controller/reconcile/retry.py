@@ -159,6 +159,8 @@ def advance_retry(
             retry_entries=attempt_entries(number, previous, p.now),
         )  # fmt: skip
         child = visit.node
+        if child["id"] in p.nodes.map:
+            p.nodes.set(child, nodeFlag={"retried": True})  # Argo marks every attempt
         if not n.fulfilled(child):
             return Visit(retry)
         if not attempts or attempts[-1]["id"] != child["id"]:

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from argoexec.contract import LABEL_COMPLETED, LABEL_PHASE
 from argoexec.controller.engine.scope import exit_handler_entries, workflow_scope
 from argoexec.controller.loop.seams import Observed
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime import status as st
-from argoexec.controller.runtime.status import rfc3339
+from argoexec.durations import rfc3339
 
 from . import nodes as n
 from .actions import Action, DeletePod
@@ -35,9 +36,6 @@ from .outputs import load_globals
 from .walk import Visit, execute
 
 log = logging.getLogger("argoexec.controller")
-
-COMPLETED_LABEL = "workflows.argoproj.io/completed"
-PHASE_LABEL = "workflows.argoproj.io/phase"
 
 
 @dataclass
@@ -69,8 +67,8 @@ def reconcile(
         repository = settings.artifact_repository
         if repository is not None:
             status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
-        _label(workflow, PHASE_LABEL, n.RUNNING)
-        _label(workflow, COMPLETED_LABEL, "false")
+        _label(workflow, LABEL_PHASE, n.RUNNING)
+        _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
              started=started)  # fmt: skip
@@ -192,8 +190,8 @@ def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) 
     conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Completed"]
     conditions.append({"type": "Completed", "status": "True"})
     status["conditions"] = conditions
-    _label(p.workflow, PHASE_LABEL, phase)
-    _label(p.workflow, COMPLETED_LABEL, "true")
+    _label(p.workflow, LABEL_PHASE, phase)
+    _label(p.workflow, LABEL_COMPLETED, "true")
     outcome.finished = True
     outcome.changed = True
     p.events.append(Event("workflow_finished", {}, entry, p.globals))
