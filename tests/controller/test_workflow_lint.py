@@ -212,6 +212,26 @@ def test_dag_dependencies_must_exist_and_not_cycle() -> None:
     ]
 
 
+def test_depends_syntax_errors_name_their_column() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "dag": {"tasks": [
+                {"name": "a", "template": "leaf"},
+                {"name": "b", "template": "leaf", "depends": "a && $b"},
+                {"name": "c", "template": "leaf", "depends": "a) || (b"},
+                {"name": "d", "template": "leaf", "depends": "a & b"},
+            ]}},
+            container("leaf"),
+        ]
+    )  # fmt: skip
+    tasks = "spec.templates[0].dag.tasks"
+    assert problems_of(wf) == [
+        (f"{tasks}[1].depends", "invalid depends 'a && $b': unexpected '$' at column 6"),
+        (f"{tasks}[2].depends", "invalid depends 'a) || (b': unbalanced `)` at column 2"),
+        (f"{tasks}[3].depends", "invalid depends 'a & b': unexpected '&' at column 3"),
+    ]
+
+
 def test_a_template_has_exactly_one_kind() -> None:
     wf = workflow(
         [

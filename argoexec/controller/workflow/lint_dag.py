@@ -1,51 +1,31 @@
-"""DAG checks for ``argoexec lint``: ``depends`` syntax, unknown dependencies, cycles."""
+"""DAG checks for ``argoexec lint``: ``depends`` syntax and the dependencies a task names, in
+lint's words. The tokens, the results and cycle detection are the engine's
+(``argoexec.controller.engine.depends``)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from argoexec.controller.engine.depends import RESULTS, depends_tokens
 from argoexec.controller.workflow.problems import Problem, join
-
-# Argo's task results usable in `depends` (`task.Succeeded`); a bare name means
-# "(Succeeded || Skipped || Daemoned)".
-RESULTS = frozenset(
-    {
-        "Succeeded",
-        "Failed",
-        "Errored",
-        "Skipped",
-        "Omitted",
-        "Daemoned",
-        "AnySucceeded",
-        "AllFailed",
-    }
-)
-_OPERAND = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]*)(?:\.([A-Za-z]+))?")
-_OPERATORS = re.compile(r"&&|\|\||!|\(|\)|\s+")
 
 
 def depends_names(text: str) -> tuple[list[str], str]:
     """The task names a ``depends`` expression uses, and a syntax complaint (or ``""``)."""
     names: list[str] = []
-    position, depth = 0, 0
-    while position < len(text):
-        operator = _OPERATORS.match(text, position)
-        if operator:
-            depth += {"(": 1, ")": -1}.get(operator.group(), 0)
+    depth = 0
+    for token in depends_tokens(text):
+        if token.junk:
+            return names, f"unexpected {token.junk!r} at column {token.position + 1}"
+        if token.operator:
+            depth += {"(": 1, ")": -1}.get(token.operator, 0)
             if depth < 0:
-                return names, f"unbalanced `)` at column {position + 1}"
-            position = operator.end()
+                return names, f"unbalanced `)` at column {token.position + 1}"
             continue
-        operand = _OPERAND.match(text, position)
-        if operand is None:
-            return names, f"unexpected {text[position]!r} at column {position + 1}"
-        result = operand.group(2)
-        if result is not None and result not in RESULTS:
+        if token.result is not None and token.result not in RESULTS:
             allowed = ", ".join(sorted(RESULTS))
-            return names, f"unknown task result `.{result}` (one of {allowed})"
-        names.append(operand.group(1))
-        position = operand.end()
+            return names, f"unknown task result `.{token.result}` (one of {allowed})"
+        names.append(token.task)
     return names, "unbalanced `(`" if depth else ""
 
 
@@ -66,33 +46,3 @@ def task_dependencies(task: dict[str, Any], path: str, problems: list[Problem]) 
     if dependencies and depends:
         problems.append(Problem(path, "use either `depends` or `dependencies`, not both"))
     return found
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str]:
-    """One dependency cycle as ``[a, b, a]``, or ``[]``; ``graph`` maps a task to its
-    dependencies (unknown names are ignored)."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str]:
-        state[name] = 1
-        stack.append(name)
-        for dependency in graph.get(name, []):
-            if dependency not in graph:
-                continue
-            if state.get(dependency) == 1:
-                return [*stack[stack.index(dependency) :], dependency]
-            if dependency not in state:
-                cycle = visit(dependency)
-                if cycle:
-                    return cycle
-        stack.pop()
-        state[name] = 2
-        return []
-
-    for name in graph:
-        if name not in state:
-            cycle = visit(name)
-            if cycle:
-                return cycle
-    return []

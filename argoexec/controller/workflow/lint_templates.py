@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.controller.engine.depends import find_cycle
 from argoexec.controller.workflow.errors import TemplateReferenceError
-from argoexec.controller.workflow.lint_dag import find_cycle, task_dependencies
+from argoexec.controller.workflow.lint_dag import task_dependencies
 from argoexec.controller.workflow.lint_expr import EXPR_TAG, strings
 from argoexec.controller.workflow.lint_metrics import check_metrics
 from argoexec.controller.workflow.lint_names import check_io_names, field_name_problem
