@@ -64,6 +64,7 @@ from argoexec.contract import (
     ENV_MAX_EXTRACT_BYTES,
     ENV_MAX_OUTPUT_PARAMETERS_BYTES,
     ENV_PATH_MAP,
+    ENV_RESULT_FILE,
     ENV_TERMINATION_LOG,
     ENV_VAR_RUN_DIR,
     MAX_OUTPUT_PARAMETERS_BYTES,
@@ -302,7 +303,7 @@ class PodEnv:
         except ValueError:
             grace = 0.0
         binary = env.get(ENV_EMISSARY_BINARY)
-        result_file = env.get("ARGOEXEC_RESULT_FILE")
+        result_file = env.get(ENV_RESULT_FILE)
         return cls(
             pod_name=env.get("ARGO_POD_NAME") or None,
             pod_uid=env.get("ARGO_POD_UID", ""),

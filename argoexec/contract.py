@@ -22,6 +22,8 @@ ENV_DEBUG_PAUSE_AFTER = "ARGO_DEBUG_PAUSE_AFTER"
 ENV_VAR_RUN_DIR = "ARGOEXEC_VAR_RUN_DIR"
 ENV_TERMINATION_LOG = "ARGOEXEC_TERMINATION_LOG"
 ENV_PATH_MAP = "ARGOEXEC_PATH_MAP"
+# Ours: `wait` reports its NodeResult to this file rather than to a WorkflowTaskResult (local).
+ENV_RESULT_FILE = "ARGOEXEC_RESULT_FILE"
 # Ours: the file init copies to /var/run/argo/argoexec (else it writes a launcher for itself).
 ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
 # Ours: the cap on what one archive may expand to (named in the refusal, so users can raise it).
@@ -41,6 +43,7 @@ ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 
 # Paths (§2.1).
 VAR_RUN_ARGO = "/var/run/argo"
+VAR_RUN_ARGO_VOLUME = "var-run-argo"  # the emptyDir mounted there (§1.4)
 OFFLOADED = "offloaded"  # ARGO_TEMPLATE sentinel: the value is in OFFLOADED_TEMPLATE_PATH
 OFFLOADED_TEMPLATE_PATH = "/argo/config/ARGO_TEMPLATE"
 SECRETS_DIR = "/argo/secret"

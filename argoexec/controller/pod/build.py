@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from argoexec.contract import MAIN_CONTAINER
+from argoexec.contract import MAIN_CONTAINER, VAR_RUN_ARGO_VOLUME
 from argoexec.controller.pod import containers as ctrs
 from argoexec.controller.pod import meta, spec, volumes
 from argoexec.controller.pod.archive import archive_logs, fill_archive_location
@@ -62,7 +62,7 @@ def _base_spec(wire: dict[str, Any], ctx: PodContext) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "volumes": [
-            volumes.empty_dir(volumes.VAR_RUN_ARGO_VOLUME),
+            volumes.empty_dir(VAR_RUN_ARGO_VOLUME),
             volumes.empty_dir(volumes.TMP_DIR_VOLUME),
             *(wire.get("volumes") or []),
         ],

@@ -11,13 +11,12 @@ import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from argoexec.contract import SECRETS_DIR, VAR_RUN_ARGO
+from argoexec.contract import SECRETS_DIR, VAR_RUN_ARGO, VAR_RUN_ARGO_VOLUME
 from argoexec.controller.pod.context import PodBuildError
 from argoexec.models import Artifact, ArtifactLocation, SecretKeySelector, Template
 from artifacts.locations import has_key, has_location
 from artifacts.subpath import sub_path_problem
 
-VAR_RUN_ARGO_VOLUME = "var-run-argo"
 TMP_DIR_VOLUME = "tmp-dir-argo"
 INPUT_ARTIFACTS_VOLUME = "input-artifacts"
 INPUT_ARTIFACTS_DIR = "/argo/inputs/artifacts"
