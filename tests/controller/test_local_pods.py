@@ -33,10 +33,10 @@ _CREATE = """
 import json, sys, time
 from pathlib import Path
 from argoexec.controller.loop.local_pods import LocalPods
-from argoexec.controller.loop.podhost import RuntimeSettings
+from argoexec.controller.loop.podhost import RuntimeSettings, start_method
 pods = LocalPods(Path(sys.argv[1]), settings=RuntimeSettings(executor_image=sys.argv[2]))
 pods.create(json.loads(sys.stdin.readline()), {})
-print("created", pods.start_method or "auto", flush=True)
+print("created", start_method(), flush=True)
 time.sleep(600)
 """
 _SIGNAL = """
@@ -65,7 +65,7 @@ def root(tmp_path: Path) -> Iterator[Path]:
 
 
 def backend(root: Path, **options: Any) -> LocalPods:
-    return LocalPods(root, settings=SETTINGS, **options)
+    return LocalPods(root, **{"settings": SETTINGS, **options})
 
 
 def labelled(pod: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def test_a_pod_finishes_after_the_process_that_created_it_was_killed(
         assert creator.stdin is not None and creator.stdout is not None
         creator.stdin.write(json.dumps(pod) + "\n")
         creator.stdin.flush()
-        assert creator.stdout.readline().split() == ["created", "auto"]
+        assert creator.stdout.readline().split() == ["created", FORK]
         running(pods, "wf-orphan")
     finally:
         creator.kill()  # SIGKILL: no chance to clean anything up
@@ -350,6 +350,30 @@ def test_a_main_container_that_ends_without_its_exit_code_stops_the_pod(root: Pa
     assert seen.status.phase == "Failed"
     assert "main: Error (exit code 3)" in seen.status.message
     assert seen.status.container("wait").terminated
+
+
+def test_unsandboxed_containers_are_signalled_and_stopped_when_their_supervisor_is_lost(
+    root: Path,
+) -> None:
+    # Unsandboxed, a container is a session of its own on the host: it does not die with its
+    # supervisor, the backend ends it when it finds the supervisor gone.
+    pods = backend(root, settings=RuntimeSettings(sandbox=False))
+    trapped = "trap 'exit 7' TERM; while true; do sleep 0.1; done"
+    pods.create(labelled(plain_pod("p-host-sig", {"main": trapped}), "p-host-sig"), {})
+    pods.create(labelled(plain_pod("p-host-lost", {"main": "sleep 600"}), "p-host-lost"), {})
+    running(pods, "p-host-sig")
+    running(pods, "p-host-lost")
+
+    pods.signal("p-host-sig", "main", 15)
+    [container] = [
+        int(p.read_text().split()[0]) for p in (root / "p-host-lost" / "processes").iterdir()
+    ]
+    os.kill(supervisor_of(root, "p-host-lost")[0], signal.SIGKILL)
+
+    assert finished(pods, "p-host-sig").status.container("main").exit_code == 7
+    lost = finished(pods, "p-host-lost")
+    assert (lost.status.phase, lost.status.reason) == ("Failed", SUPERVISOR_LOST)
+    wait_until(lambda: not pid_alive(container), timeout=TIMEOUT, what="the container to end")
 
 
 # --- results -----------------------------------------------------------------------------------
