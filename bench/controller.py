@@ -50,11 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from argoexec.contract import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.engine import nodes as n
 from argoexec.controller.engine.context import RunOptions
 from argoexec.controller.engine.pods import RESULT_VOLUME, LocalResults
 from argoexec.controller.engine.runner import WorkflowRunner
-from argoexec.controller.pod.volumes import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.sandbox import Bubblewrap, HostSystem, Sandbox, find_bubblewrap

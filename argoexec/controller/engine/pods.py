@@ -20,9 +20,16 @@ from typing import Any, Protocol
 from argoexec.contract import PARAMETERS_HINT
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.runtime import PodResult
-from argoexec.controller.runtime.mains import LOST_POLL_SECONDS, LostMains
+from argoexec.controller.runtime.mains import LOST_GRACE_SECONDS, LOST_POLL_SECONDS, LostMains
 from argoexec.controller.runtime.protocol import Runtime
-from argoexec.controller.runtime.results import LocalResults, ResultError
+from argoexec.controller.runtime.results import (
+    RESULT_DIR,
+    RESULT_FILE,
+    RESULT_FILE_SLACK,
+    RESULT_VOLUME,
+    LocalResults,
+    ResultError,
+)
 from argoexec.lifecycle import Stop
 from argoexec.models import NodeResult, Template
 
@@ -217,6 +224,12 @@ def interpret(
 
 
 __all__ = [
+    "LOST_GRACE_SECONDS",
+    "LOST_POLL_SECONDS",
+    "RESULT_DIR",
+    "RESULT_FILE",
+    "RESULT_FILE_SLACK",
+    "RESULT_VOLUME",
     "LocalResults",
     "PodBuildError",
     "PodOutcome",
