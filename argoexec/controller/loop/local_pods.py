@@ -29,6 +29,7 @@ from argoexec.controller.loop import podhost
 from argoexec.controller.loop.podfiles import CHANGES_FIFO, Listener, Manifest, PodFiles
 from argoexec.controller.loop.podhost import RuntimeSettings
 from argoexec.controller.loop.seams import PodObservation
+from argoexec.controller.pod.meta import LABEL_WORKFLOW, NODE_ID, NODE_NAME
 from argoexec.controller.processes import kill_session, same_process
 from argoexec.controller.runtime.results import LocalResults, ResultError, add_result_channel
 from argoexec.controller.runtime.status import PodResult
@@ -102,7 +103,7 @@ class LocalPods:
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"not a pod name: {name!r}")
         files = self._files(name)
-        if not files.claim(Manifest.of(dict(pod), now=time.time())):
+        if not files.claim(_manifest(pod, now=time.time())):
             return  # it exists (or is still being deleted): Kubernetes' AlreadyExists
         podhost.write_pod(files, pod, config_maps)
         self.runtime.prepare()  # once: forked supervisors inherit it
@@ -308,3 +309,16 @@ class LocalPods:
             if supervisor is None or not same_process(*supervisor):
                 return True
         return False
+
+
+def _manifest(pod: Mapping[str, Any], *, now: float) -> Manifest:
+    """What `observe` needs of the pod: its workflow label, node id and name annotations."""
+    meta = pod.get("metadata") or {}
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    return Manifest(
+        name=str(meta.get("name") or ""),
+        workflow=str(labels.get(LABEL_WORKFLOW) or ""),
+        node_id=str(annotations.get(NODE_ID) or ""),
+        node_name=str(annotations.get(NODE_NAME) or ""),
+        created=now,
+    )

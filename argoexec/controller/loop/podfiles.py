@@ -21,6 +21,9 @@ Under the pod's directory (`PodDirs.supervisor`, ``<root>/<pod>/supervisor/``)::
 Every file is written to a temporary name and renamed, so a reader sees the old or the new
 content, never a part. ``<root>/.changes`` is a FIFO: a supervisor writes a byte after each
 status it records (when no controller is reading, nothing); the controller waits on it.
+
+Supervisors import this module: it must not import the models (pydantic), which would cost a
+spawned supervisor some 100 ms and 10 MB.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.pod.meta import LABEL_WORKFLOW, NODE_ID, NODE_NAME
 from argoexec.controller.processes import start_ticks
 from argoexec.controller.runtime.status import RUNNING, PodResult
 
@@ -67,18 +69,6 @@ class Manifest:
     node_id: str
     node_name: str
     created: float  # seconds since the epoch
-
-    @classmethod
-    def of(cls, pod: dict[str, Any], *, now: float) -> Manifest:
-        meta = pod.get("metadata") or {}
-        labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-        return cls(
-            name=str(meta.get("name") or ""),
-            workflow=str(labels.get(LABEL_WORKFLOW) or ""),
-            node_id=str(annotations.get(NODE_ID) or ""),
-            node_name=str(annotations.get(NODE_NAME) or ""),
-            created=now,
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {

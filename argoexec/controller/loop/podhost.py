@@ -42,8 +42,8 @@ from typing import Any, NoReturn
 
 from argoexec.contract import VAR_RUN_ARGO_VOLUME
 from argoexec.controller.loop.podfiles import PodFiles, read_json, ring, write_json
-from argoexec.controller.pod.kill import kill_command
 from argoexec.controller.runtime.executor import SOURCE_ROOT
+from argoexec.controller.runtime.kill import kill_command
 from argoexec.controller.runtime.local import DEFAULT_EXECUTOR_IMAGE, LocalRuntime
 from argoexec.controller.runtime.mains import LOST_POLL_SECONDS, LostMains, exit_recorded, pod_mains
 from argoexec.controller.runtime.status import PodResult

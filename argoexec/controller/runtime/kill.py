@@ -1,6 +1,8 @@
 """The command Argo's controller execs in a running container to signal it (argo-controller.md
 §4.9, Argo's ``workflow/signal``): PID 1 of the container is the emissary or the executor, which
-forward the signal or stop."""
+forward the signal or stop. Runtimes exec it (the `local` one recognises it unsandboxed, where
+there is no PID namespace: `local._pid1_kill`). Standard library only: pod supervisors import
+it."""
 
 from __future__ import annotations
 

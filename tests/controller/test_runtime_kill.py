@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from argoexec.controller.pod.kill import kill_command
+from argoexec.controller.runtime.kill import kill_command
 
 
 def pod(**annotations: str) -> dict[str, Any]:
