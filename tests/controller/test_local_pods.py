@@ -152,6 +152,7 @@ def test_a_pod_created_by_one_backend_is_observed_to_finish_by_another(root: Pat
     # Detached: neither this process's child nor in its session.
     assert pid != os.getpid() and parent_of(pid) != os.getpid()
     assert os.getsid(pid) != os.getsid(0)
+    assert Path(f"/proc/{pid}/comm").read_text() == "argoexec-pod\n"
 
     second = backend(root)
     seen = finished(second, "wf-hello")

@@ -64,6 +64,10 @@ class LocalPods:
     references read; ``max_parameters_bytes`` the cap on a node's output parameters that
     `adapt` tells `wait` and `observe` enforces on its result (0: none). ``start_method``:
     `podhost.FORK`, `podhost.SPAWN`, or None to fork when this process has one thread.
+
+    One thread uses it (the controller loop's); it holds caches of what it observed, and the
+    FIFO `wait` listens on. Any number of instances, in any processes, may share a root, one
+    at a time waiting on its FIFO.
     """
 
     def __init__(

@@ -25,6 +25,7 @@ after the pod's grace period; once it has ended, a deleted pod's files are remov
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import json
@@ -56,6 +57,7 @@ FORK = "fork"
 SPAWN = "spawn"
 SUPERVISOR_ERROR = "SupervisorError"  # the pod's status reason when its supervisor failed
 DELETED = "the pod was deleted"
+PROCESS_NAME = "argoexec-pod"
 _EXIT_FAILED = 70
 _EXEC_TIMEOUT = 120.0  # Argo's pods/exec output timeout
 _ENTRY = "from argoexec.controller.loop.podhost import main; sys.exit(main())"
@@ -182,6 +184,7 @@ def _become_supervisor(
     try:
         stop, wake = _install_signals(files)
         _detach_files(files, handshake, close_fds=close_fds)
+        _name_process()
         code = serve(runtime, files, secrets=secrets, stop=stop, wake=wake, handshake=handshake)
     except BaseException:
         traceback.print_exc()
@@ -203,6 +206,13 @@ def _install_signals(files: PodFiles) -> tuple[Stop, threading.Event]:
         signal.signal(ignored, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     return stop, wake
+
+
+def _name_process() -> None:
+    """``argoexec-pod`` in ps's and top's command column (a forked supervisor's arguments are
+    still the controller's)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(PROCESS_NAME)
 
 
 def _detach_files(files: PodFiles, handshake: int, *, close_fds: bool) -> None:
@@ -309,10 +319,14 @@ def _help(
     while not done.is_set():
         wake.wait(LOST_POLL_SECONDS)
         wake.clear()
-        for container, signum in files.take_requests():
-            _signal(runtime, pod, container, signum)
-        status = runtime.status(name)
-        why = lost.check(status) if status is not None and lost.mains else None
+        try:
+            for container, signum in files.take_requests():
+                _signal(runtime, pod, container, signum)
+            status = runtime.status(name)
+            why = lost.check(status) if status is not None and lost.mains else None
+        except Exception:  # keep helping: the pod runs on whatever one request did
+            log.exception("pod %s: the supervisor's helper failed", name)
+            continue
         if why and not stop.is_set():
             log.warning("pod %s: stopping it: %s", name, why)
             stop.set(why)
