@@ -107,7 +107,6 @@ LABEL_CREATOR = "workflows.argoproj.io/creator"
 LABEL_CREATOR_EMAIL = "workflows.argoproj.io/creator-email"
 LABEL_CREATOR_PREFERRED_USERNAME = "workflows.argoproj.io/creator-preferred-username"
 LABEL_RESUBMITTED_FROM = "workflows.argoproj.io/resubmitted-from-workflow"
-ANNOTATION_POD_NAME_FORMAT = "workflows.argoproj.io/pod-name-format"
 
 # Annotations (§1.1, §13.1).
 ANNOTATION_NODE_NAME = "workflows.argoproj.io/node-name"

@@ -80,13 +80,16 @@ def format_go_duration(seconds: float) -> str:
     return f"{sign}{text}{_fraction(nanos, 10**9)}s"
 
 
-def rfc3339(moment: datetime | float | None, *, keep_zone: bool = False) -> str:
+def rfc3339(
+    moment: datetime | float | None, *, keep_zone: bool = False, precise: bool = False
+) -> str:
     """Go's ``time.RFC3339`` text: whole seconds, UTC written as ``Z``.
 
     ``moment`` is a ``datetime`` (a naive one is UTC) or a Unix time; None is Go's zero time.
     Kubernetes timestamps (``metav1.Time``) are always UTC; ``keep_zone`` writes an aware moment
     in its own offset instead (``+01:00``), as Go formats a time in its location (a
-    CronWorkflow's scheduled time).
+    CronWorkflow's scheduled time). ``precise`` keeps microseconds (Go's RFC3339Nano, for
+    statuses a program reads back, where whole seconds would reorder events).
     """
     from datetime import UTC, datetime
 
@@ -98,7 +101,7 @@ def rfc3339(moment: datetime | float | None, *, keep_zone: bool = False) -> str:
         moment = moment.replace(tzinfo=UTC)
     if not keep_zone:
         moment = moment.astimezone(UTC)
-    text = moment.isoformat(timespec="seconds")
+    text = moment.isoformat(timespec="microseconds" if precise else "seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -109,6 +112,16 @@ def parse_rfc3339(text: str) -> datetime:
 
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def epoch_seconds(text: object) -> float | None:
+    """An RFC 3339 timestamp as seconds since the epoch; None if `text` is not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return parse_rfc3339(text).timestamp()
+    except ValueError:
+        return None
 
 
 def parse_deadline(text: str | None) -> datetime | None:

@@ -1,7 +1,8 @@
 """One pod node: build Argo's pod for a resolved template, run it, and read the node's result.
 
 The pod is exactly what `controller.pod` builds; a `ResultChannel` adds how the executor reports
-back on this runtime (the file sink on `local`) and reads the `NodeResult`. How a finished pod
+back on this runtime (the file sink on `local`: `runtime.results.LocalResults`) and reads the
+`NodeResult`. How a finished pod
 becomes a node phase follows Argo's controller (`podphase`, Argo's inferFailedReason): a failed
 main container fails the node (`main: Error (exit code N)[: termination message]`), a failed
 init or wait container or a pod that could not start is an Error, and the pod deadline reads as
@@ -10,49 +11,28 @@ Argo's message.
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from argoexec.contract import (
-    ENV_MAX_OUTPUT_PARAMETERS_BYTES,
-    ENV_RESULT_FILE,
     INIT_CONTAINER,
     LOCAL_ARTIFACTS_VOLUME,
-    MAIN_CONTAINER,
-    MAX_OUTPUT_PARAMETERS_BYTES,
     PARAMETERS_HINT,
-    RESULT_DIR,
-    RESULT_FILE,
-    RESULT_FILE_NAME,
-    RESULT_MAX_BYTES,
-    RESULT_VOLUME,
-    VAR_RUN_ARGO_VOLUME,
     WAIT_CONTAINER,
 )
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.runtime import PodResult
+from argoexec.controller.runtime.mains import LOST_GRACE_SECONDS, LOST_POLL_SECONDS, LostMains
 from argoexec.controller.runtime.protocol import Runtime
+from argoexec.controller.runtime.results import RESULT_FILE_SLACK, LocalResults, ResultError
 from argoexec.lifecycle import Stop
 from argoexec.models import NodeResult, Template
-from argoexec.varrun import VarRun
 
 from . import nodes as n
 from . import podphase
-
-LOST_POLL_SECONDS = 0.25
-LOST_GRACE_SECONDS = 1.0
-# What a result file may hold besides its output parameters: `outputs.result` (at most 256 KiB)
-# and the artifacts' locations. A larger file is refused before it is read.
-RESULT_FILE_SLACK = RESULT_MAX_BYTES + 1024 * 1024
-
-
-class ResultError(Exception):
-    """A node result that cannot be taken (too large); `str()` says why."""
 
 
 class ResultChannel(Protocol):
@@ -182,28 +162,19 @@ def _watch_mains(
     done: threading.Event,
     lost: list[str],
 ) -> None:
-    """`wait` waits for main's exit code, which only main's emissary writes: a main container
-    that ended without one (it never started: a bad mount, a missing command) would leave
-    `wait` waiting forever. Stop such a pod and say why."""
-    ended_at: dict[str, float] = {}
+    """Stop a pod whose main container ended without its exit code (`runtime.mains`), which
+    would leave `wait` waiting forever, and say why."""
+    watch = LostMains(
+        mains,
+        exit_recorded=lambda main: channel.exit_recorded(name, main),
+        logs=lambda main: runtime.logs(name, main),
+    )
     while not done.wait(LOST_POLL_SECONDS):
         status = runtime.status(name)
-        if status is None:
-            continue
-        for main in mains:
-            try:
-                container = status.container(main)
-            except KeyError:
-                continue
-            if not container.terminated or channel.exit_recorded(name, main):
-                continue
-            first = ended_at.setdefault(main, time.monotonic())
-            if time.monotonic() - first < LOST_GRACE_SECONDS:
-                continue
-            detail = container.message.strip() or runtime.logs(name, main).strip()[-300:]
-            reason = f"{container.reason} (exit code {container.exit_code})"
-            lost.append(f"{main}: {reason}: {detail}" if detail else f"{main}: {reason}")
-            stop.set(lost[-1])
+        why = watch.check(status) if status is not None else None
+        if why:
+            lost.append(why)
+            stop.set(why)
             return
 
 
@@ -249,6 +220,10 @@ def interpret(
 
 
 __all__ = [
+    "LOST_GRACE_SECONDS",
+    "LOST_POLL_SECONDS",
+    "RESULT_FILE_SLACK",
+    "LocalResults",
     "PodBuildError",
     "PodOutcome",
     "ResultChannel",
@@ -258,60 +233,3 @@ __all__ = [
     "oversized_parameters",
     "run",
 ]
-
-
-class LocalResults:
-    """The file sink on the `local` runtime: `wait` writes the NodeResult into an emptyDir that
-    only it mounts, and the controller reads it from the host side of that volume."""
-
-    def __init__(
-        self,
-        volume_path: Callable[[str, str], Path],
-        *,
-        max_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES,
-    ) -> None:
-        self._volume_path = volume_path  # e.g. LocalRuntime.volume_path
-        # Passed on to `wait` (which then reads no more), and bounds what is read back here.
-        self.max_parameters_bytes = max_parameters_bytes
-
-    def prepare(self, pod: dict[str, Any]) -> None:
-        spec = pod["spec"]
-        containers = spec.get("containers") or []
-        # `wait` reports; a pod without one (resource, data) reports from main.
-        has_wait = any(c.get("name") == WAIT_CONTAINER for c in containers)
-        reporter = WAIT_CONTAINER if has_wait else MAIN_CONTAINER
-        for container in containers:
-            if container.get("name") != reporter:
-                continue
-            spec.setdefault("volumes", []).append({"name": RESULT_VOLUME, "emptyDir": {}})
-            container.setdefault("volumeMounts", []).append(
-                {"name": RESULT_VOLUME, "mountPath": RESULT_DIR}
-            )
-            container.setdefault("env", []).extend(
-                [
-                    {"name": ENV_RESULT_FILE, "value": RESULT_FILE},
-                    {
-                        "name": ENV_MAX_OUTPUT_PARAMETERS_BYTES,
-                        "value": str(self.max_parameters_bytes),
-                    },
-                ]
-            )
-
-    def exit_recorded(self, pod_name: str, container: str) -> bool:
-        var_run = self._volume_path(pod_name, VAR_RUN_ARGO_VOLUME)
-        return VarRun(var_run).exitcode(container).exists()
-
-    def read(self, pod_name: str) -> NodeResult | None:
-        path = self._volume_path(pod_name, RESULT_VOLUME) / RESULT_FILE_NAME
-        limit = self.max_parameters_bytes + RESULT_FILE_SLACK if self.max_parameters_bytes else 0
-        try:
-            with path.open("rb") as file:
-                data = file.read(limit + 1) if limit else file.read()
-        except FileNotFoundError:
-            return None
-        if limit and len(data) > limit:
-            raise ResultError(
-                f"the executor's result is larger than {limit} bytes: its output parameters "
-                f"may hold at most {self.max_parameters_bytes} bytes ({PARAMETERS_HINT})"
-            )
-        return NodeResult.model_validate(json.loads(data))

@@ -74,12 +74,15 @@ class PodBackend(Protocol):
 
     def signal(self, pod_name: str, container: str, signum: int) -> None:
         """Signal a running container's main process, as Argo's controller does by exec'ing
-        `argoexec kill <signum> 1` in it; a container that is not running is left alone."""
+        `argoexec kill <signum> 1` in it; a container that is not running is left alone. The
+        signal may arrive after this returns (an exec in a pod, a request to its supervisor);
+        what it did shows in a later observation."""
         ...
 
     def delete(self, pod_name: str) -> None:
         """Delete the pod: a running one is terminated (SIGTERM, SIGKILL after its grace
-        period); what it left is removed except its logs."""
+        period); what it left is removed except its logs. Returns without waiting for the pod
+        to end; from then on the pod is not observed, and deleting it again does nothing."""
         ...
 
     def wait(self, timeout: float) -> bool:

@@ -1,14 +1,7 @@
-"""Status timestamps (RFC 3339, whole seconds, as Kubernetes writes them) as epoch seconds."""
+"""Status timestamps (RFC 3339, as Kubernetes writes them) as epoch seconds."""
 
 from __future__ import annotations
 
-from argoexec.durations import parse_rfc3339
+from argoexec.durations import epoch_seconds as epoch
 
-
-def epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return parse_rfc3339(text).timestamp()
-    except ValueError:
-        return None
+__all__ = ["epoch"]

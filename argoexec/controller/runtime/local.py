@@ -17,6 +17,11 @@ delivered to the container's process by the runtime (SIGKILL to its whole proces
 exec commands run on the host with the container's environment and mapped paths (``launch``).
 
 Without bubblewrap, or with ``sandbox=False``, the runtime runs unsandboxed and says so.
+
+``run_pod`` blocks in the calling thread, which becomes the parent of the containers' processes:
+bubblewrap's ``--die-with-parent`` (the kernel's parent-death signal, tied to that *thread*)
+takes the sandboxed containers down when it ends. ``on_change`` is told each new status (pod
+Pending, Running, a container started or ended, the end), from that same thread.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,7 @@ from argoexec.controller.runtime.executor import (
 from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
 from argoexec.controller.runtime.protocol import ConfigMaps
-from argoexec.controller.runtime.status import ContainerStatus, PodResult
+from argoexec.controller.runtime.status import PodResult
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
 from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
 from argoexec.errors import os_cause
@@ -64,6 +69,9 @@ RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container ma
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
 _NOT_RUNNING = 126
 
+# Told each new status of a running pod; ``ended`` once, last, when every container has ended.
+OnChange = Callable[[PodResult, bool], None]
+
 
 @dataclass
 class _Pod:
@@ -77,6 +85,16 @@ class _Pod:
     kill_at: float | None = None  # monotonic; set while terminating
     # Containers told to terminate whose PID 1 could not take SIGTERM yet (no handler).
     unsignalled: list[ContainerProcess] = field(default_factory=list)
+    on_change: OnChange | None = None
+    told: dict[str, Any] | None = None  # the status `on_change` was last told
+
+    def notify(self, *, ended: bool = False) -> None:
+        if self.on_change is None:
+            return
+        current = self.result.to_k8s(precise=True)
+        if ended or current != self.told:
+            self.told = current
+            self.on_change(self.result, ended)
 
 
 class LocalRuntime:
@@ -120,7 +138,9 @@ class LocalRuntime:
         self._running: dict[str, _Pod] = {}
         self._finished: dict[str, PodResult] = {}
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Write the runtime's own files (once per runtime; `run_pod` does it before its first
+        pod): a process that forks pod supervisors prepares once, and its children inherit it."""
         if self._prepared:
             return
         if self._sandbox is not None:
@@ -140,9 +160,12 @@ class LocalRuntime:
         secrets: Path | None = None,
         config_maps: ConfigMaps | None = None,
         stop: Stop | None = None,
+        on_change: OnChange | None = None,
     ) -> PodResult:
         state = self._admit(pod, secrets, config_maps or {}, stop or Stop())
+        state.on_change = on_change
         try:
+            state.notify()
             self._run(state)
         except BaseException:
             for proc in state.processes.values():
@@ -153,6 +176,7 @@ class LocalRuntime:
             with self._lock:
                 del self._running[state.result.name]
                 self._finished[state.result.name] = state.result
+        state.notify(ended=True)
         return state.result
 
     def status(self, pod_name: str) -> PodResult | None:
@@ -226,9 +250,7 @@ class LocalRuntime:
             config_maps=config_maps,
             claims=self.claims,
         )
-        result = PodResult(name, start_time=time.time())
-        result.init_containers = [_status(c) for c in spec.get("initContainers") or []]
-        result.containers = [_status(c) for c in spec.get("containers") or []]
+        result = PodResult.pending(pod, start_time=time.time())
         deadline = spec.get("activeDeadlineSeconds")
         grace = spec.get("terminationGracePeriodSeconds")
         state = _Pod(
@@ -241,7 +263,7 @@ class LocalRuntime:
         with self._lock:
             if name in self._running:
                 raise ValueError(f"pod {name} is already running")
-            self._prepare()
+            self.prepare()
             self._running[name] = state
         return state
 
@@ -249,7 +271,7 @@ class LocalRuntime:
         spec = state.ctx.pod.get("spec") or {}
         dirs = state.ctx.dirs
         try:
-            dirs.remove_all_but_logs()
+            dirs.reset()
             dirs.create()
             for old in dirs.logs.glob("*.log"):
                 old.unlink()  # a pod re-run under the same name starts with fresh logs
@@ -262,6 +284,7 @@ class LocalRuntime:
             state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
             return
         state.result.phase = st.RUNNING
+        state.notify()
         for container in spec.get("initContainers") or []:
             if not self._start(state, [container]):
                 return
@@ -291,6 +314,7 @@ class LocalRuntime:
                 state.specs[name] = container
                 state.processes[name] = proc
             proc.start()
+        state.notify()
         return True
 
     def _supervise(self, state: _Pod) -> None:
@@ -298,6 +322,7 @@ class LocalRuntime:
         while True:
             procs = list(state.processes.values())
             ended = [p.poll() for p in procs]  # poll each: all() would stop at a running one
+            state.notify()
             if all(ended):
                 return
             now = time.monotonic()
@@ -361,10 +386,6 @@ def _write_executable(path: Path, text: str) -> None:
     partial.write_text(text, encoding="utf-8")
     partial.chmod(0o555)
     partial.replace(path)
-
-
-def _status(container: Mapping[str, Any]) -> ContainerStatus:
-    return ContainerStatus(str(container["name"]), image=str(container.get("image", "")))
 
 
 def _pid1_kill(command: Sequence[str]) -> int | None:

@@ -3,14 +3,19 @@
 The controller reads the same fields it reads from a real pod (argo-contract.md §1.9): the pod
 ``phase``/``reason``/``message`` and, per container, ``state.terminated.exitCode``, ``reason``
 and ``message`` (the termination message), with ``startedAt``/``finishedAt``.
+
+``to_k8s`` writes that ``PodStatus`` and ``from_k8s`` reads it back: with ``precise=True`` the
+timestamps keep their microseconds (Kubernetes' ``MicroTime`` form, still RFC 3339), so a status
+recorded in a file and read by another process is the one that was written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from argoexec.durations import rfc3339
+from argoexec.durations import epoch_seconds, rfc3339
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -69,32 +74,54 @@ class ContainerStatus:
     def terminate(self, exit_code: int, message: str, at: float) -> None:
         self.exit_code, self.message, self.finished_at = exit_code, message, at
 
-    def state(self) -> dict[str, Any]:
+    def state(self, *, precise: bool = False) -> dict[str, Any]:
         if self.exit_code is not None:
             terminated: dict[str, Any] = {"exitCode": self.exit_code, "reason": self.reason}
             if self.message:
                 terminated["message"] = self.message
             if self.started_at is not None:
-                terminated["startedAt"] = rfc3339(self.started_at)
+                terminated["startedAt"] = rfc3339(self.started_at, precise=precise)
             if self.finished_at is not None:
-                terminated["finishedAt"] = rfc3339(self.finished_at)
+                terminated["finishedAt"] = rfc3339(self.finished_at, precise=precise)
             return {"terminated": terminated}
         if self.started_at is not None:
-            return {"running": {"startedAt": rfc3339(self.started_at)}}
+            return {"running": {"startedAt": rfc3339(self.started_at, precise=precise)}}
         waiting: dict[str, Any] = {"reason": self.waiting_reason}
         if self.message:
             waiting["message"] = self.message
         return {"waiting": waiting}
 
-    def to_k8s(self) -> dict[str, Any]:
+    def to_k8s(self, *, precise: bool = False) -> dict[str, Any]:
         return {
             "name": self.name,
             "image": self.image,
             "ready": self.running,
             "started": self.running,
             "restartCount": 0,
-            "state": self.state(),
+            "state": self.state(precise=precise),
         }
+
+    @classmethod
+    def from_k8s(cls, status: Mapping[str, Any]) -> ContainerStatus:
+        """The inverse of `to_k8s`: one entry of ``containerStatuses``."""
+        found = cls(str(status.get("name") or ""), image=str(status.get("image") or ""))
+        state = status.get("state") or {}
+        if "terminated" in state:
+            terminated = state["terminated"] or {}
+            found.exit_code = int(terminated.get("exitCode") or 0)
+            found.message = str(terminated.get("message") or "")
+            found.started_at = epoch_seconds(terminated.get("startedAt"))
+            found.finished_at = epoch_seconds(terminated.get("finishedAt"))
+            reason = str(terminated.get("reason") or "")
+            if reason != (COMPLETED if found.exit_code == 0 else ERROR):
+                found.terminated_reason = reason
+        elif "running" in state:
+            found.started_at = epoch_seconds((state["running"] or {}).get("startedAt"))
+        else:
+            waiting = state.get("waiting") or {}
+            found.waiting_reason = str(waiting.get("reason") or POD_INITIALIZING)
+            found.message = str(waiting.get("message") or "")
+        return found
 
 
 @dataclass
@@ -109,9 +136,23 @@ class PodResult:
     init_containers: list[ContainerStatus] = field(default_factory=list)
     containers: list[ContainerStatus] = field(default_factory=list)
 
+    @classmethod
+    def pending(cls, pod: Mapping[str, Any], *, start_time: float | None = None) -> PodResult:
+        """The status of ``pod`` (a Kubernetes Pod dict) before anything of it ran."""
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        result = cls(str(meta.get("name") or ""), start_time=start_time)
+        result.init_containers = [_waiting(c) for c in spec.get("initContainers") or []]
+        result.containers = [_waiting(c) for c in spec.get("containers") or []]
+        return result
+
     @property
     def succeeded(self) -> bool:
         return self.phase == SUCCEEDED
+
+    @property
+    def ended(self) -> bool:
+        """Whether the pod is in a terminal phase (every container has ended)."""
+        return self.phase in (SUCCEEDED, FAILED)
 
     def container(self, name: str) -> ContainerStatus:
         for status in (*self.init_containers, *self.containers):
@@ -142,14 +183,33 @@ class PodResult:
             if never_started and (containers is None or status.name in containers):
                 status.waiting_reason, status.message = reason, message
 
-    def to_k8s(self) -> dict[str, Any]:
+    def to_k8s(self, *, precise: bool = False) -> dict[str, Any]:
         status: dict[str, Any] = {"phase": self.phase}
         if self.reason:
             status["reason"] = self.reason
         if self.message:
             status["message"] = self.message
         if self.start_time is not None:
-            status["startTime"] = rfc3339(self.start_time)
-        status["initContainerStatuses"] = [c.to_k8s() for c in self.init_containers]
-        status["containerStatuses"] = [c.to_k8s() for c in self.containers]
+            status["startTime"] = rfc3339(self.start_time, precise=precise)
+        status["initContainerStatuses"] = [c.to_k8s(precise=precise) for c in self.init_containers]
+        status["containerStatuses"] = [c.to_k8s(precise=precise) for c in self.containers]
         return status
+
+    @classmethod
+    def from_k8s(cls, name: str, status: Mapping[str, Any]) -> PodResult:
+        """The inverse of `to_k8s`: the ``status`` of the pod ``name``."""
+        return cls(
+            name,
+            phase=str(status.get("phase") or PENDING),
+            reason=str(status.get("reason") or ""),
+            message=str(status.get("message") or ""),
+            start_time=epoch_seconds(status.get("startTime")),
+            init_containers=[
+                ContainerStatus.from_k8s(c) for c in status.get("initContainerStatuses") or []
+            ],
+            containers=[ContainerStatus.from_k8s(c) for c in status.get("containerStatuses") or []],
+        )
+
+
+def _waiting(container: Mapping[str, Any]) -> ContainerStatus:
+    return ContainerStatus(str(container["name"]), image=str(container.get("image", "")))

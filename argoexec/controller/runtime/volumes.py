@@ -9,6 +9,9 @@ Layout of one pod's directory (``PodDirs``)::
     <root>/<pod>/processes/<ctr>      "<pid> <start ticks>" of the container's host process,
                                       the leader of its session: what ``argoexec stop`` ends
                                       if the process that ran the workflow died first
+    <root>/<pod>/supervisor/          the pod as its supervisor runs it when pods outlive their
+                                      controller (``controller.loop.podfiles``): kept when the
+                                      pod starts, removed with the rest by cleanup
 
 Volume kinds, as the kubelet would provide them: ``emptyDir`` → a fresh directory of the pod;
 ``hostPath`` → the host path itself (``type`` checked or created); ``persistentVolumeClaim`` → a
@@ -78,6 +81,10 @@ class PodDirs:
                 continue  # half-written (a full disk): nothing to go by
         return found
 
+    @property
+    def supervisor(self) -> Path:
+        return self.root / "supervisor"
+
     def create(self) -> None:
         for path in (
             self.volumes,
@@ -93,6 +100,15 @@ class PodDirs:
             return
         for entry in self.root.iterdir():
             if entry != self.logs:
+                remove(entry)
+
+    def reset(self) -> None:
+        """What a pod starting under this name must not find: everything but its logs and the
+        supervisor's files (written before the pod starts)."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if entry not in (self.logs, self.supervisor):
                 remove(entry)
 
 
