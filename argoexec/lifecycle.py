@@ -11,10 +11,12 @@ class Stop:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.reason = ""
+        self.cause = ""  # a machine-readable reason (a Kubernetes-style CamelCase word), or ""
 
-    def set(self, reason: str = "stopped") -> None:
+    def set(self, reason: str = "stopped", *, cause: str = "") -> None:
         if not self._event.is_set():
             self.reason = reason
+            self.cause = cause
         self._event.set()
 
     def is_set(self) -> bool:

@@ -54,7 +54,7 @@ from argoexec.contract import RESULT_VOLUME, VAR_RUN_ARGO_VOLUME
 from argoexec.controller.engine import nodes as n
 from argoexec.controller.engine.context import RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import WorkflowRunner
+from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.sandbox import Bubblewrap, HostSystem, Sandbox, find_bubblewrap

@@ -41,6 +41,9 @@ class InstantPods:
         self.where: dict[str, tuple[str, str]] = {}  # pod name -> (workflow, node id)
         self.created = 0
 
+    def adapt(self, pod: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(pod)
+
     def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Mapping[str, str]]) -> None:
         meta = pod["metadata"]
         workflow = meta["labels"]["workflows.argoproj.io/workflow"]

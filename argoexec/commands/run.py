@@ -35,7 +35,7 @@ from argoexec.config import executor_env
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
 from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import WorkflowRunner, override_parameters
+from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.engine.runner import STOP_MESSAGE
 from argoexec.controller.engine.scope import workflow_scope
+from argoexec.controller.loop.runner import STOP_MESSAGE
 from argoexec.controller.processes import kill_session, pid_alive
 from argoexec.controller.render import parse_time, pod_name_of, pod_nodes
 from argoexec.controller.runtime.local import RUNTIME_FILES

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.engine.context import RunOptions
-from argoexec.controller.engine.runner import WorkflowRunner
+from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import ExecResult, PodResult
 from argoexec.controller.runtime.status import ContainerStatus
 from argoexec.lifecycle import Stop

@@ -9,7 +9,7 @@ import yaml
 
 from argoexec.controller.engine.context import RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import WorkflowRunner
+from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.sandbox import find_bubblewrap
 from tests.controller.test_engine_run import EXECUTOR_IMAGE, Run

@@ -18,7 +18,7 @@ import yaml
 
 from argoexec.controller.engine.context import Control, EngineError, RunOptions
 from argoexec.controller.engine.pods import LocalResults
-from argoexec.controller.engine.runner import WorkflowRunner
+from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.models import ArtifactRepository, SecretKeySelector
@@ -798,7 +798,8 @@ templates:
     node = run.node("wf[0].a")
     assert node["phase"] == "Error"
     assert "'no-such-template' not found" in node["message"]
-    assert run.pods() == ["wf[0].a"]  # the error node, no pod ever ran
+    assert node["type"] == "Skipped"  # as Argo's node for a template it could not start
+    assert run.pods() == []  # no pod ever ran
     assert not (tmp_path / "pods").exists() or not any((tmp_path / "pods").iterdir())
 
 
@@ -822,4 +823,5 @@ templates:
     assert node["phase"] == "Error"
     message = node["message"]
     assert "template 'main': steps[0][0] (a).when: Invalid 'when' expression '1 === ((2'" in message
-    assert run.pods() == ["wf[0].a"]  # the error node only: no pod ran
+    assert node["type"] == "Skipped"  # as Argo's node for a step it could not start
+    assert run.pods() == []  # no pod ran

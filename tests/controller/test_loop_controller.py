@@ -54,6 +54,9 @@ class Pods(Cluster):
         self.creations: dict[str, int] = {}
         self.failed_once = False
 
+    def adapt(self, pod: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(pod)
+
     def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Any]) -> None:
         name = str(pod["metadata"]["name"])
         node_id = str(pod["metadata"]["annotations"]["workflows.argoproj.io/node-id"])

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from argoexec.cli import main
-from argoexec.controller.engine.runner import WorkflowRunner
+from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.workflow.problems import join
 
 BASE = yaml.safe_load(
@@ -161,7 +161,7 @@ def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def run(self: WorkflowRunner) -> dict[str, Any]:
         calls.append(self.run_state.name)
-        return {**self.source, "status": {"phase": "Succeeded", "nodes": {}}}
+        return {**self.submitted, "status": {"phase": "Succeeded", "nodes": {}}}
 
     monkeypatch.setattr(WorkflowRunner, "run", run)
     return calls

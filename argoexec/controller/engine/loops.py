@@ -102,17 +102,34 @@ def expand_step(
     `name(i:desc)` and substituted with `item` entries over `scope`. Tags that are not about the
     item stay for later passes unless `allow_unresolved` is false. `max_items` and `stopping`
     bound the expansion as in `expand_loop`."""
-    body = {k: v for k, v in step_or_task.items() if k not in _LOOP_FIELDS}
-    children: list[dict[str, Any]] = []
     loop = expand_loop(
         step_or_task, scope, location=location, max_items=max_items, stopping=stopping
     )
-    for item in _checked(iter(loop), stopping, location):
-        child_scope = scope.child(item_entries(item.value))
-        child = substitute(body, child_scope, allow_unresolved=allow_unresolved, location=location)
-        child["name"] = f"{step_or_task.get('name', '')}{item.suffix}"
-        children.append(child)
-    return children
+    return [
+        expand_child(
+            step_or_task, item, scope, location=location, allow_unresolved=allow_unresolved
+        )
+        for item in _checked(iter(loop), stopping, location)
+    ]
+
+
+def expand_child(
+    step_or_task: Mapping[str, Any],
+    item: LoopItem,
+    scope: Scope,
+    *,
+    location: str = "",
+    allow_unresolved: bool = True,
+) -> dict[str, Any]:
+    """One child of a loop (see `expand_step`): the step without its loop fields, named
+    `name(i:desc)`, substituted with the item's entries over `scope`."""
+    body = {k: v for k, v in step_or_task.items() if k not in _LOOP_FIELDS}
+    child_scope = scope.child(item_entries(item.value))
+    child: dict[str, Any] = substitute(
+        body, child_scope, allow_unresolved=allow_unresolved, location=location
+    )
+    child["name"] = f"{step_or_task.get('name', '')}{item.suffix}"
+    return child
 
 
 def describe_item(item: Any) -> str:

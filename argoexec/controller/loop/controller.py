@@ -13,6 +13,7 @@ pods it asks for again already exist (same names) and are not created twice.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,10 +31,12 @@ from argoexec.controller.reconcile import (
 )
 from argoexec.controller.reconcile.nodes import FINAL_PHASES
 
+from .patch import apply, diff
 from .seams import ConflictError, NotFoundError, Observed, PodBackend, WorkflowStore
 
 log = logging.getLogger("argoexec.controller")
 
+MAX_REAPPLY = 5  # as Argo's reapplyUpdate
 WRITE_INTERVAL = 0.25  # seconds between two writes of one workflow's status
 RESYNC_INTERVAL = 1.0  # seconds between two reads of a workflow for changes made outside
 IDLE_WAIT = 0.5  # the longest a round waits for a pod event
@@ -44,6 +47,7 @@ class _Run:
     """What the loop keeps of one workflow between rounds (a cache: the store has the truth)."""
 
     workflow: dict[str, Any]
+    base: dict[str, Any] = field(default_factory=dict)  # as last read or stored
     dirty: bool = False  # changed since it was last stored
     written_at: float = 0.0  # monotonic
     read_at: float = 0.0  # monotonic
@@ -125,7 +129,8 @@ class Controller:
         run.dirty = run.dirty or outcome.changed
         for action in outcome.actions:
             if isinstance(action, CreatePod):
-                self.pods.create(action.pod, action.config_maps)
+                pod = self.pods.adapt(action.pod, action.template)
+                self.pods.create(pod, action.config_maps)
             elif isinstance(action, SignalContainer):
                 self.pods.signal(action.pod_name, action.container, action.signum)
             elif isinstance(action, DeletePod) and action.pod_name not in run.deletes:
@@ -137,23 +142,44 @@ class Controller:
         return outcome
 
     def _store(self, name: str, run: _Run) -> None:
-        try:
-            stored = self.store.update(run.workflow)
-        except ConflictError:
-            # Changed from outside since it was read (a stop, a resume): start again from the
-            # stored object; what this controller derived since is derived again.
-            log.debug("workflow %s changed meanwhile: reading it again", name)
-            run.workflow = self.store.get(name)
-            run.read_at = time.monotonic()
-            run.dirty = False
-            return
+        for _ in range(MAX_REAPPLY):
+            try:
+                stored = self.store.update(run.workflow)
+                break
+            except ConflictError:
+                if not self._reapply(name, run):
+                    return
+        else:
+            return  # tried again and again: the next round starts from what it reads
         self.writes += 1
+        run.base = copy.deepcopy(stored)
         run.workflow = stored
         run.dirty = False
         run.written_at = time.monotonic()
         self._delete(run)
         if self.on_stored is not None:
             self.on_stored(stored)
+
+    def refresh(self, name: str) -> None:
+        """Read `name` again before its next pass (it was changed from outside)."""
+        run = self.runs.get(name)
+        if run is not None:
+            run.read_at = 0.0
+
+    def _reapply(self, name: str, run: _Run) -> bool:
+        """Changed from outside since it was read (a stop, a resume): this controller's
+        changes are made again on the newest object (Argo's reapplyUpdate), unless that one is
+        completed, which is never changed again. False if there is nothing to store."""
+        log.debug("workflow %s changed meanwhile: applying this pass's changes again", name)
+        latest = self.store.get(name)
+        run.read_at = time.monotonic()
+        if finished(latest):
+            run.workflow, run.base, run.dirty = latest, copy.deepcopy(latest), False
+            return False
+        changes = diff(run.base, run.workflow)
+        run.base = copy.deepcopy(latest)
+        run.workflow = apply(latest, changes)
+        return True
 
     def _delete(self, run: _Run) -> None:
         for pod in run.deletes:
@@ -172,7 +198,9 @@ class Controller:
             return
         version = stored["metadata"].get("resourceVersion")
         if version != run.workflow["metadata"].get("resourceVersion"):
-            run.workflow, run.dirty = stored, False
+            changes = diff(run.base, run.workflow) if run.dirty else {}
+            run.base = copy.deepcopy(stored)
+            run.workflow = apply(stored, changes)
 
     def _load(self, wanted: set[str] | None) -> None:
         for workflow in self.store.list():
@@ -181,7 +209,7 @@ class Controller:
                 continue
             if finished(workflow):
                 continue
-            self.runs[name] = _Run(workflow, read_at=time.monotonic())
+            self.runs[name] = _Run(workflow, base=copy.deepcopy(workflow), read_at=time.monotonic())
 
     def _wait(self) -> None:
         timeout = IDLE_WAIT

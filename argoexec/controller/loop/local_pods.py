@@ -14,7 +14,6 @@ that run, as Argo's controller counts against `parallelism`).
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import signal as signals
@@ -28,12 +27,13 @@ from argoexec.contract import ANNOTATION_NODE_ID as NODE_ID
 from argoexec.contract import ANNOTATION_NODE_NAME as NODE_NAME
 from argoexec.contract import LABEL_WORKFLOW, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.loop import podhost
+from argoexec.controller.loop.adapt import adapt_local
 from argoexec.controller.loop.podfiles import CHANGES_FIFO, Listener, Manifest, PodFiles
 from argoexec.controller.loop.podhost import RuntimeSettings
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.processes import kill_session, same_process
 from argoexec.controller.runtime.results import LocalResults, ResultError, add_result_channel
-from argoexec.controller.runtime.status import PodResult
+from argoexec.controller.runtime.status import FAILED, RUNNING, SUCCEEDED, PodResult
 from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.models import NodeResult
 
@@ -79,8 +79,10 @@ class LocalPods:
         secrets: Path | None = None,
         max_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES,
         start_method: str | None = None,
+        kubeconfig: Path | None = None,
     ) -> None:
         self.root = root
+        self.kubeconfig = kubeconfig
         self.settings = settings or RuntimeSettings()
         self.runtime = self.settings.runtime(root)
         self.secrets = secrets
@@ -96,10 +98,13 @@ class LocalPods:
 
     # --- PodBackend ---------------------------------------------------------------------------
 
-    def adapt(self, pod: Mapping[str, Any]) -> dict[str, Any]:
+    def adapt(
+        self, pod: Mapping[str, Any], template: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """``pod`` as this backend runs it: its reporter writes the node's result into a volume
-        that `observe` reads (the file sink). Called when the pod is built, before `create`."""
-        adapted = copy.deepcopy(dict(pod))
+        that `observe` reads (the file sink); `local:` artifact roots and the kubeconfig of a
+        resource template are bound in (`adapt.adapt_local`). Called before `create`."""
+        adapted = adapt_local(pod, template or {}, kubeconfig=self.kubeconfig)
         add_result_channel(adapted, max_parameters_bytes=self._results.max_parameters_bytes)
         return adapted
 
@@ -228,6 +233,10 @@ class LocalPods:
             key = files.status_key()
         if status is None:
             status = PodResult(name)
+        if not status.ended and status.phase in (SUCCEEDED, FAILED):
+            # A pod is over only once every container ended; the runtime marks it failing as
+            # soon as it starts terminating it (a deadline, a stop).
+            status.phase = RUNNING
         observation = PodObservation(name, manifest.node_id, status)
         if not status.ended or key is None:
             self._live[name] = (key, supervisor)

@@ -46,7 +46,13 @@ from argoexec.controller.loop.podfiles import PodFiles, read_json, ring, write_j
 from argoexec.controller.runtime.executor import SOURCE_ROOT
 from argoexec.controller.runtime.kill import kill_command
 from argoexec.controller.runtime.local import LocalRuntime
-from argoexec.controller.runtime.mains import LOST_POLL_SECONDS, LostMains, exit_recorded, pod_mains
+from argoexec.controller.runtime.mains import (
+    LOST_MAIN,
+    LOST_POLL_SECONDS,
+    LostMains,
+    exit_recorded,
+    pod_mains,
+)
 from argoexec.controller.runtime.status import PodResult
 from argoexec.emissary.launcher import python_code
 from argoexec.lifecycle import Stop
@@ -329,7 +335,7 @@ def _help(
             continue
         if why and not stop.is_set():
             log.warning("pod %s: stopping it: %s", name, why)
-            stop.set(why)
+            stop.set(why, cause=LOST_MAIN)
 
 
 def _signal(runtime: LocalRuntime, pod: Mapping[str, Any], container: str, signum: int) -> None:

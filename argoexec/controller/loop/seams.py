@@ -63,6 +63,11 @@ class PodBackend(Protocol):
     """Where pods run. Pods are independent of the controller that created them: a controller
     that dies leaves them running, and the next one observes them."""
 
+    def adapt(self, pod: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+        """The pod as this backend runs it: Argo's pod plus what this runtime needs (how the
+        executor reports back, host paths...). `template` is what the pod runs."""
+        ...
+
     def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Mapping[str, str]]) -> None:
         """Start the pod (Argo's pod dict, complete). A pod of that name that exists already is
         not created again (Kubernetes' AlreadyExists)."""

@@ -17,6 +17,8 @@ class CreatePod:
     pod: Mapping[str, Any]
     # ConfigMaps the pod needs (an offloaded template), name -> data.
     config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The template the pod runs (substituted), for the runtime's own additions (`adapt`).
+    template: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

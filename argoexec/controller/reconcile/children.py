@@ -71,6 +71,10 @@ def advance_child(
     scope, artifacts = with_globals(p, scope, artifacts)
     node = p.nodes.by_name(name)
     visit = Visit(node) if node is not None and n.fulfilled(node) else None
+    if node is not None and visit is not None and node["type"] == n.SUSPEND:
+        # A resumed suspend node: `execute` settles its supplied outputs (see `walk`).
+        visit = execute(p, step, name=name, display=display, parent=parent,
+                        frame=frame.but(scope=scope, artifacts=artifacts), args={})  # fmt: skip
     if visit is None:
         visit = _call(p, step, name=name, display=display, parent=parent, frame=frame,
                       scope=scope, artifacts=artifacts, where=where)  # fmt: skip

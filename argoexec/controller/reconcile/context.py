@@ -35,7 +35,11 @@ DEFAULT_MAX_CHILDREN = 10000
 # RECENTLY_STARTED_POD_DURATION guards the same informer lag).
 MISSING_POD_GRACE = 10.0
 DEADLINE_MESSAGE = "Step exceeded its deadline"
+# Loop children one pass starts, at most: a pass over a loop of 200,000 items ends (and its
+# status is stored, a stop is seen) before all of them exist; the next pass starts more.
+CHILDREN_PER_PASS = 1000
 STOP_MESSAGE = "Stopped with strategy 'Stop'"
+TERMINATE_MESSAGE = "Stopped with strategy 'Terminate'"
 SHUTDOWN_STOP = "Stop"
 SHUTDOWN_TERMINATE = "Terminate"
 
@@ -130,6 +134,7 @@ class Pass:
         self.deadline = float(int(started)) + float(deadline) if deadline else None
         self.shutdown = str(spec.get("shutdown") or "")
         self.active_pods = 0  # counted at the start of the pass, plus the pods it creates
+        self.children_left = CHILDREN_PER_PASS  # loop children this pass may still start
         # No node may be created (`spec.suspend`): running pods are still reconciled.
         self.frozen = bool(spec.get("suspend"))
         self.nodes.frozen = self.frozen
@@ -149,7 +154,7 @@ class Pass:
         """Why no new work may start: a shutdown (Terminate also stops exit handlers) or, outside
         exit handlers, the workflow's deadline."""
         if self.shutdown == SHUTDOWN_TERMINATE:
-            return f"Stopped with strategy '{SHUTDOWN_TERMINATE}'"
+            return TERMINATE_MESSAGE
         if on_exit:
             return None
         if self.shutdown:

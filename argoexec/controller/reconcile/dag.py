@@ -15,7 +15,7 @@ from typing import Any
 
 from argoexec.controller.engine import depends
 from argoexec.controller.engine.io import InputError, template_outputs
-from argoexec.controller.engine.loops import LoopError, expand_step, should_expand
+from argoexec.controller.engine.loops import LoopError, expand_loop, should_expand
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.engine.substitute import SubstitutionError
 from argoexec.controller.expr import ExpressionError
@@ -33,8 +33,8 @@ from .context import Artifacts, Pass
 from .errors import NodeError
 from .nodes import Node
 from .outputs import export_globals
+from .steps import Items, input_artifacts, refused, window
 from .steps import Tally as _Tally
-from .steps import input_artifacts
 from .walk import Run, Visit
 
 _PHASE_OF = {
@@ -75,7 +75,6 @@ class _Dag:
         parallelism = run.template.get("parallelism")
         self.parallelism = int(parallelism) if parallelism else 0
         self.running = 0
-        self.hook_error = ""
         self.where = f"template {run.template.get('name')!r}: dag.tasks"
 
     # --- dependency results -------------------------------------------------------------
@@ -156,8 +155,6 @@ class _Dag:
         if group is None:
             for parent in self._parents(task):
                 self.p.nodes.link(parent, child.node)
-        if child.hook_error and not self.hook_error:
-            self.hook_error = child.hook_error
         return child
 
     def _parents(self, task: Mapping[str, Any]) -> list[Node]:
@@ -183,12 +180,14 @@ class _Dag:
         if group is not None and n.fulfilled(group):
             return group
         name = str(task.get("name"))
+        where = f"{self.where} ({name})"
         try:
-            items = expand_step(task, self.scope, location=f"{self.where} ({name})",
-                                max_items=self.p.settings.max_children)  # fmt: skip
+            loop = expand_loop(task, self.scope, location=where,
+                               max_items=self.p.settings.max_children)  # fmt: skip
         except (LoopError, SubstitutionError, ExpressionError) as exc:
             return self._settle(task, n.ERROR, str(exc)) if group is None else group
-        if not items:
+        items = Items(task, loop, self.scope, where)
+        if not loop:
             return (
                 self._settle(task, n.SKIPPED, "Skipped, empty params") if group is None else group
             )
@@ -199,22 +198,28 @@ class _Dag:
             )  # fmt: skip
             for parent in self._parents(task):
                 self.p.nodes.link(parent, group)
-        tally = _Tally(self.parallelism, self.template.get("failFast") is True)
+        tally = _Tally(
+            self.p,
+            window(self.p, self.parallelism),
+            self.template.get("failFast") is True,
+            self.p.stopping(on_exit=self.frame.on_exit),
+        )
         tally.running = self.running
         phase, message = n.SUCCEEDED, ""
-        for item in items:
-            item_name = f"{self.node['name']}.{item['name']}"
-            if self.p.nodes.by_name(item_name) is None and not tally.may_start():
+        for index, item_name in enumerate(items.names):
+            full_item = f"{self.node['name']}.{item_name}"
+            fresh = self.p.nodes.by_name(full_item) is None
+            if fresh and not tally.may_start():
                 continue
-            child = self._child(item, item_name, group)
-            tally.count(task, child)
+            child = self._child(items.child(index), full_item, group)
+            tally.count(task, child, fresh=fresh)
             if child.done and child.node["phase"] in (n.FAILED, n.ERROR):
                 phase, message = child.node["phase"], f"child '{child.node['id']}' failed"
         self.running = tally.running
         if tally.pending:
             return None
         if tally.held:
-            phase, message = n.FAILED, "not started"
+            phase, message = n.FAILED, tally.held
         # The group carries its items' failure (the last failed item's, as Argo's
         # executeDAGTask); `continueOn` spares only the DAG (tolerated()).
         return self.p.nodes.finish(group, phase, message, now=self.p.now)
@@ -232,6 +237,18 @@ class _Dag:
             )  # fmt: skip
 
     # --- the verdict ------------------------------------------------------------------------
+
+    def hook_error(self) -> str:
+        """The message of the first task (or loop item) whose exit hook was refused."""
+        for node in self.done.values():
+            members = [node]
+            if node["type"] == n.TASK_GROUP:
+                members = [self.p.nodes.get(c) for c in node.get("children") or []]
+            for member in members:
+                hook = self.p.nodes.by_name(f"{member['name']}{n.EXIT_SUFFIX}")
+                if hook is not None and refused(hook):
+                    return str(hook.get("message") or "")
+        return ""
 
     def leaves(self) -> list[str]:
         return [t for t in self.tasks if not any(t in deps for deps in self.graph.values())]
@@ -297,11 +314,12 @@ def advance_dag(p: Pass, run: Run) -> Visit:
         raise NodeError(f"template {template.get('name')!r}: {exc}") from None
     dag = _Dag(p, run, graph)
     all_done = dag.advance()
-    if dag.hook_error:  # Argo's executeDAG returns the error of an exit hook that could not start
-        p.nodes.finish(node, n.ERROR, dag.hook_error, now=p.now)
-        return Visit(node, dag.hook_error)
     if not all_done:
         return Visit(node)
+    hook_error = dag.hook_error()
+    if hook_error:  # Argo's executeDAG returns the error of an exit hook that could not start
+        p.nodes.finish(node, n.ERROR, hook_error, now=p.now)
+        return Visit(node, hook_error)
     outbound = [o for t in dag.leaves() if t in dag.done for o in p.nodes.outbound(dag.done[t])]
     phase, failure = dag.assess()
     if phase != n.SUCCEEDED:

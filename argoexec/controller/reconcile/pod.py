@@ -24,6 +24,7 @@ from argoexec.controller.expr import ExpressionError
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.runtime import status as st
+from argoexec.controller.runtime.mains import LOST_MAIN
 from argoexec.lifecycle import Stop
 from argoexec.models import Template
 
@@ -87,8 +88,8 @@ def _create(p: Pass, run: Run) -> None:
     if waiting:
         p.nodes.set(run.node, message=waiting)
         return
-    pod, config_maps = build(p, run)
-    p.actions.append(CreatePod(run.node["id"], pod, config_maps))
+    pod, config_maps, body = build(p, run)
+    p.actions.append(CreatePod(run.node["id"], pod, config_maps, body))
     p.active_pods += 1
     p.nodes.set(run.node, message=None)
 
@@ -97,9 +98,9 @@ def _when(moment: float | None) -> datetime | None:
     return datetime.fromtimestamp(moment, UTC) if moment is not None else None
 
 
-def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    """Argo's pod for the node, complete (what the runtime adds it adds itself), and the
-    ConfigMaps it needs."""
+def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, Any]]:
+    """Argo's pod for the node, complete (what the runtime adds it adds itself), the ConfigMaps
+    it needs, and the substituted template it runs."""
     template = run.template
     where = f"template {template.get('name')!r}"
     if run.kind == "resource" and not p.settings.kubernetes_api:
@@ -124,7 +125,8 @@ def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]]]
     if objects.config_map is not None:
         cm = objects.config_map
         config_maps[str(cm["metadata"]["name"])] = dict(cm.get("data") or {})
-    return objects.pod, config_maps
+    # The template as the pod runs it (its archive location filled in from the repository).
+    return objects.pod, config_maps, objects.template.to_wire()
 
 
 def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
@@ -181,10 +183,12 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     node = run.node
     if observed.result_error:
         return p.nodes.finish(node, n.ERROR, observed.result_error, now=p.now)
+    if observed.status.reason == LOST_MAIN:  # `wait` would have waited for it forever
+        return p.nodes.finish(node, n.ERROR, observed.status.message, now=p.now)
     stop = Stop()
-    stopped = node.get("message") if node["phase"] != n.PENDING else None
-    if stopped and stopped == p.stopping(on_exit=run.frame.on_exit):
-        stop.set(stopped)
+    stopping = p.stopping(on_exit=run.frame.on_exit)
+    if stopping and observed.status.phase != st.SUCCEEDED:
+        stop.set(stopping)  # it ended while the workflow stops: it was stopped
     pod = {"spec": {"containers": [{"name": c.name} for c in observed.status.containers]}}
     outcome = interpret(observed.status, observed.result, _mains(run.template), stop, pod)
     too_large = oversized_parameters(outcome.outputs, p.settings.max_output_parameters_bytes)

@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.engine.io import InputError, template_outputs
-from argoexec.controller.engine.loops import LoopError, expand_step, should_expand
+from argoexec.controller.engine.loops import (
+    LoopError,
+    LoopItem,
+    expand_child,
+    expand_loop,
+    should_expand,
+)
 from argoexec.controller.engine.substitute import SubstitutionError
 from argoexec.controller.expr import ExpressionError
 
@@ -27,7 +33,36 @@ from .nodes import Node
 from .outputs import export_globals
 from .walk import Run, Visit
 
-Plan = list[tuple[dict[str, Any], list[dict[str, Any]] | None]]  # step, its items (None: no loop)
+# Children of one batch under way at once when no `parallelism` holds them back but the
+# machine caps its pods: a window keeps a loop of thousands from becoming thousands of nodes
+# (and pods waiting for a slot) at once; the others start as these end.
+MIN_WINDOW = 64
+
+
+class Items:
+    """A loop's items, each child built (substituted) only when it is needed."""
+
+    def __init__(self, step: Mapping[str, Any], items: list[LoopItem], scope: Any, where: str):
+        self.step = step
+        self.items = items
+        self.scope = scope
+        self.where = where
+        self.names = [f"{step.get('name')}{item.suffix}" for item in items]
+
+    def child(self, index: int) -> dict[str, Any]:
+        return expand_child(self.step, self.items[index], self.scope, location=self.where)
+
+
+Plan = list[tuple[dict[str, Any], Items | None]]  # each step, and its items if it loops
+
+
+def window(p: Pass, parallelism: int) -> int:
+    """How many children of a batch may be under way at once (0: all)."""
+    if parallelism:
+        return parallelism
+    if p.settings.max_pods:
+        return max(MIN_WINDOW, 2 * p.settings.max_pods)
+    return 0
 
 
 def groups_of(template: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
@@ -122,8 +157,9 @@ def _plan(
             continue
         step_where = f"{where}[{position}] ({step.get('name')})"
         try:
-            items = expand_step(step, scope, location=step_where,
-                                max_items=p.settings.max_children)  # fmt: skip
+            loop = expand_loop(step, scope, location=step_where,
+                               max_items=p.settings.max_children)  # fmt: skip
+            items = Items(step, loop, scope, step_where)
         except (LoopError, SubstitutionError, ExpressionError) as exc:
             name = str(step.get("name"))
             error = p.nodes.by_name(f"{group_node['name']}.{name}")
@@ -139,38 +175,40 @@ def _plan(
 class Tally:
     """What the children of a group did in this pass."""
 
-    def __init__(self, parallelism: int, fail_fast: bool) -> None:
-        self.parallelism = parallelism
+    def __init__(self, p: Pass, limit: int, fail_fast: bool, stopped: str | None = None) -> None:
+        self.p = p
+        self.limit = limit  # children under way at once (`window`); 0: no limit
         self.fail_fast = fail_fast
+        self.stopped = stopped  # why nothing new may start (a shutdown, the deadline)
         self.running = 0
         self.failed = False
         self.pending = False
-        self.held = False
-        self.verdict: tuple[str, str] | None = None
+        self.held = ""  # why a child never started, if one did not
 
     def may_start(self) -> bool:
-        """Whether a child with no node yet may start now (template `parallelism`, `failFast`)."""
-        if self.parallelism and self.running >= self.parallelism:
-            self.pending = True
+        """Whether a child with no node yet may start now (the window, `failFast`, a stop)."""
+        if self.stopped:
+            self.held = self.stopped
             return False
         if self.fail_fast and self.failed:
-            self.held = True
+            self.held = self.held or "not started: an earlier step failed"
             return False
+        if (self.limit and self.running >= self.limit) or self.p.children_left <= 0:
+            self.pending = True
+            if self.p.children_left <= 0:
+                self.p.wake(self.p.now)  # more to start: the next pass comes at once
+            return False
+        self.running += 1
+        self.p.children_left -= 1
         return True
 
-    def count(self, step: Mapping[str, Any], result: Child) -> None:
-        if self.verdict is None and result.hook_error:
-            self.verdict = (n.ERROR, result.hook_error)
-        elif self.verdict is None and result.error:
-            self.verdict = (
-                n.ERROR,
-                f"step group deemed errored due to child {result.node['name']} error: "
-                f"{result.error}",
-            )
+    def count(self, step: Mapping[str, Any], result: Child, *, fresh: bool) -> None:
         if not result.done:
-            self.running += 1
+            self.running += 0 if fresh else 1  # a fresh one was counted by `may_start`
             self.pending = True
-        elif not tolerated(step, result.node):
+            return
+        self.running -= 1 if fresh else 0
+        if not tolerated(step, result.node):
             self.failed = True
 
 
@@ -191,38 +229,63 @@ def _advance_group(
     except NodeError as exc:
         return n.ERROR, exc.message
     # Argo's Template.IsFailFast(): opt-in for steps.
-    tally = Tally(int(template.get("parallelism") or 0), template.get("failFast") is True)
+    tally = Tally(
+        p,
+        window(p, int(template.get("parallelism") or 0)),
+        template.get("failFast") is True,
+        p.stopping(on_exit=frame.on_exit),
+    )
     for position, (step, items) in enumerate(plan):
         step_where = f"{where}[{position}] ({step.get('name')})"
-        if items is not None and not items:
+        if items is not None and not items.items:
             _empty_loop(p, step, group_node, frame)
             continue
-        for child in items if items is not None else [step]:
-            child_name = f"{group_node['name']}.{child.get('name')}"
-            if p.nodes.by_name(child_name) is None and not tally.may_start():
+        count = len(items.items) if items is not None else 1
+        for index in range(count):
+            name = items.names[index] if items is not None else str(step.get("name"))
+            child_name = f"{group_node['name']}.{name}"
+            fresh = p.nodes.by_name(child_name) is None
+            if fresh and not tally.may_start():
                 continue
+            child = items.child(index) if items is not None else step
             result = advance_child(
-                p, child, name=child_name, display=str(child.get("name")), parent=group_node,
+                p, child, name=child_name, display=name, parent=group_node,
                 frame=frame, scope=scope, artifacts=artifacts, where=step_where,
             )  # fmt: skip
-            tally.count(step, result)
-    if tally.verdict is not None:
-        return tally.verdict
+            tally.count(step, result, fresh=fresh)
     if tally.pending:
         return None
     if tally.held:
-        return n.FAILED, "not started: an earlier step failed"
+        return n.FAILED, tally.held
     return _judge(p, group_node, plan)
 
 
+def refused(node: Node | None) -> bool:
+    """Whether a node was refused before it ran anything (see `walk.refuse`)."""
+    return node is not None and node["type"] == n.SKIPPED_TYPE and node["phase"] == n.ERROR
+
+
 def _judge(p: Pass, group_node: Node, plan: Plan) -> tuple[str, str]:
-    """A finished group's phase: Failed when a child failed or errored without `continueOn`."""
+    """A finished group's phase and message, as Argo's executeStepGroup: Error when a child was
+    refused before it ran anything (`continueOn` does not spare that) or its exit hook was
+    (with the hook's message), else Failed when a child failed or errored without
+    `continueOn`."""
+    verdict = (n.SUCCEEDED, "")
     for step, items in plan:
-        for child in items if items is not None else [step]:
-            node = p.nodes.by_name(f"{group_node['name']}.{child.get('name')}")
-            if node is not None and not tolerated(step, node):
-                return n.FAILED, f"child '{node['id']}' failed"
-    return n.SUCCEEDED, ""
+        for child_name in items.names if items is not None else [str(step.get("name"))]:
+            name = f"{group_node['name']}.{child_name}"
+            node = p.nodes.by_name(name)
+            if node is None:
+                continue
+            hook = p.nodes.by_name(f"{name}{n.EXIT_SUFFIX}")
+            if hook is not None and refused(hook):
+                return n.ERROR, str(hook.get("message") or "")
+            if refused(node):
+                message = node.get("message") or ""
+                return n.ERROR, f"step group deemed errored due to child {name} error: {message}"
+            if verdict[0] == n.SUCCEEDED and not tolerated(step, node):
+                verdict = (n.FAILED, f"child '{node['id']}' failed")
+    return verdict
 
 
 def _publish_group(

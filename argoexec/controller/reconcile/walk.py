@@ -141,10 +141,12 @@ def refuse(
     frame: Frame,
     message: str,
     phase: str = n.ERROR,
-    type_: str = n.POD,
+    type_: str = n.SKIPPED_TYPE,
     template_name: Any = None,
 ) -> Visit:
-    """Node `name` finished as `phase` before it ran anything (created if it is not there)."""
+    """Node `name` finished as `phase` before it ran anything (created if it is not there: of
+    type Skipped, as Argo's executeTemplate creates a node it could not start, which is how
+    the step group or DAG above knows it was refused, pass after pass)."""
     node = p.nodes.by_name(name)
     if node is None:
         node = p.nodes.add(
@@ -191,14 +193,29 @@ def execute(
 
 
 def _export_resumed(p: Pass, call: Mapping[str, Any], frame: Frame, node: Node) -> None:
-    """A suspend node resumed by a client carries the outputs it was given: the global ones
-    are exported as if the node had ended here."""
+    """A suspend node resumed by a client: its supplied output parameters without a value take
+    their defaults (one with neither makes the node an Error, naming it), and the global ones
+    are exported, as if the node had ended here."""
     from .outputs import export_globals
+    from .suspend import suspend_outputs
 
     try:
         template = resolve(p, call, frame.owner)[0]
     except NodeError:
         return
+    outputs = node.get("outputs") or {}
+    given = outputs.get("parameters") or []
+    if node["phase"] == n.SUCCEEDED and any("value" not in q for q in given):
+        values = {str(q["name"]): str(q["value"]) for q in given if "value" in q}
+        try:
+            settled = suspend_outputs(template, values)
+        except ValueError as exc:
+            node["phase"] = n.ERROR
+            node["message"] = str(exc)
+            node.pop("outputs", None)
+            p.nodes.changed += 1
+            return
+        p.nodes.set(node, outputs=settled)
     export_globals(p, template, node.get("outputs"))
 
 
@@ -219,11 +236,9 @@ def _execute(
             "(unbounded recursion?)"
         )
         called = call.get("template")
-        return Visit(
-            refuse(
-                p, name, display, parent, frame=frame, message=message, template_name=called
-            ).node
-        )
+        refused = refuse(p, name, display, parent, frame=frame, message=message,
+                         template_name=called, type_=n.POD)  # fmt: skip
+        return Visit(refused.node)
     template, owner, template_name, tref = resolve(p, call, frame.owner)
     kind = template_kind(template)
     frame = frame.but(owner=owner, depth=frame.depth + 1)
@@ -294,6 +309,8 @@ def attempt(
             )
             artifacts = resolve_input_artifacts(template, args)
         except _RESOLVE_ERRORS as exc:
+            if fresh:  # Argo's ProcessArgs failed: the node it could not start is Skipped
+                node["type"] = n.SKIPPED_TYPE
             raise NodeError(str(exc)) from None
         resolved = dict(template)
         inputs: dict[str, Any] = {}

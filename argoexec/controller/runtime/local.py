@@ -331,7 +331,10 @@ class LocalRuntime:
                     state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
                     self._terminate(state, procs)
                 elif state.stop.is_set():
-                    state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
+                    if state.stop.cause:  # the stopper says why, in its own words
+                        state.result.fail(state.stop.cause, state.stop.reason)
+                    else:
+                        state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
                     self._terminate(state, procs)
             elif now >= state.kill_at:
                 for proc in procs:

@@ -26,6 +26,8 @@ LOST_POLL_SECONDS = 0.25
 # the emissary writes it as its very last act, the runtime may see the process end first.
 LOST_GRACE_SECONDS = 1.0
 _LOG_TAIL = 300
+# The pod's reason when it was stopped for a lost main container (its message says which).
+LOST_MAIN = "MainContainerLost"
 
 
 def exit_recorded(var_run: Path, container: str) -> bool:
