@@ -250,35 +250,48 @@ def _artifact_commands(sub: Any, *, leaves_too: bool) -> None:
 def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
     """``list``/``get``/``logs``/``resume``/``stop``: the runs of ``argoexec run``. Their flags
     only when the command line names them (as for the ``artifact`` leaves: pod start-up)."""
+    reads, changes = "argoexec.commands.workflows", "argoexec.commands.control"
     specs = (
-        ("list", "list the workflows run here, newest first", "list_workflows"),
-        ("get", "show a workflow's status and node tree", "get"),
-        ("logs", "print the logs of a workflow's pods", "logs"),
-        ("resume", "resume a running workflow's suspended nodes", "resume"),
-        ("stop", "stop a running workflow (exit handlers still run)", "stop"),
+        ("list", "list the workflows run here, newest first", reads, "list_workflows"),
+        ("get", "show a workflow's status and node tree", reads, "get"),
+        ("logs", "print the logs of a workflow's pods", reads, "logs"),
+        ("resume", "resume a workflow's suspended nodes", changes, "resume"),
+        ("stop", "stop a workflow (exit handlers still run)", changes, "stop"),
+        ("terminate", "terminate a workflow (exit handlers do not run)", changes, "terminate"),
+        ("suspend", "suspend a workflow (nothing new starts)", changes, "suspend"),
+        ("retry", "retry a failed workflow's failed nodes, here to its end", changes, "retry"),
+        ("resubmit", "run a workflow again under a new name, here", changes, "resubmit"),
+        ("controller", "drive every unfinished workflow nobody drives", changes, "controller"),
     )
-    for name, help_text, func in specs:
+    for name, help_text, module, func in specs:
         leaf = sub.add_parser(name, help=help_text, allow_abbrev=False)
-        leaf.set_defaults(run=_lazy("argoexec.commands.workflows", func), command=name)
+        leaf.set_defaults(run=_lazy(module, func), command=name)
         if argv is not None and name not in argv:
             continue
         _global_flags(leaf, suppress=True)
         leaf.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
-        if name != "list":
+        if name == "controller":
+            leaf.add_argument(
+                "--exit-when-done",
+                action="store_true",
+                help="exit once no workflow is left unfinished",
+            )
+        elif name != "list":
             leaf.add_argument("name", metavar="NAME", help="the workflow's name")
         if name in ("list", "get"):
             kinds = ("wide", "json") if name == "list" else ("json", "yaml", "metrics")
             leaf.add_argument("-o", "--output", choices=kinds)
         if name in ("logs", "resume"):
             leaf.add_argument("--node", metavar="NODE", help="node id, name or display name")
-        if name == "resume":
+        if name in ("resume", "retry", "resubmit"):
             leaf.add_argument(
                 "-p",
                 "--parameter",
                 action="append",
                 default=[],
                 metavar="NAME=VALUE",
-                help="a value for a suspended node's valueFrom.supplied output parameter",
+                help="resume: a suspended node's valueFrom.supplied output value; retry, "
+                "resubmit: a workflow parameter",
             )
         if name == "logs":
             leaf.add_argument("-c", "--container", default=c.MAIN_CONTAINER, metavar="CONTAINER")

@@ -12,12 +12,13 @@ exit code is 0 if and only if the workflow Succeeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import logging
 import os
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,11 +35,11 @@ from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
 from argoexec.controller.engine.context import EngineError, RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.local import LocalRuns, RunConfig, RunLock
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
+from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
-from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.runtime.local import default_max_pods
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
@@ -54,6 +55,9 @@ from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
 
 log = logging.getLogger("argoexec.run")
+# How long `argoexec run` waits, once the workflow has finished, for the pods it stopped or
+# deleted to end (each gets its grace period: 30 s unless the pod says otherwise).
+SETTLE_SECONDS = 40.0
 
 
 def _parameter_file(path: Path | None) -> dict[str, str]:
@@ -222,48 +226,49 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         max_output_parameters_bytes=inv.config.max_output_parameters_bytes,
     )
     _set_limits(options, args, inv)
-    run_path = store.root / name
-    runtime = LocalRuntime(
-        run_path / "pods",
-        executor_image=DEFAULT_EXECUTOR_IMAGE,
-        sandbox=not args.no_sandbox,
-        claims=run_path / "claims",
-        poll_interval=0.02,
-    )
+    config = RunConfig.of(options, sandbox=not args.no_sandbox, templates=documents.templates)
+    workflows = DirectoryStore(store.root)
+    pods = LocalRuns(store.root)
     stream = inv.stderr if args.output else inv.stdout
     progress: Progress | _LogPrinter = Progress(stream, is_tty=stream.isatty())
     if args.log:
-        progress = _LogPrinter(runtime, stream)
-    control = _Deferred()
+        progress = _LogPrinter(lambda pod, ctr: pods.logs(name, pod, ctr), stream)
+    recorder: _Recorder | None = None
 
     def on_change(snapshot: dict[str, Any]) -> None:
-        control.recorder.record(snapshot, runner)
+        if recorder is not None:
+            recorder.record(runner)
         progress.update(snapshot)
 
     try:
         runner = WorkflowRunner(
             workflow,
             name=name,
-            runtime=runtime,
-            results=LocalResults(
-                runtime.volume_path, max_parameters_bytes=options.max_output_parameters_bytes
-            ),
+            runtime=None,
+            results=None,
             store=documents.templates,
             options=options,
             on_change=on_change,
-            control=control,
+            workflows=workflows,
+            pods=pods,
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None
-    run_dir = _start_state(store, name, runner)
-    if run_dir.pods_dir != runtime.root:
-        raise RuntimeError(f"state layout mismatch: {run_dir.pods_dir} != {runtime.root}")
-    control.target, control.recorder = run_dir, _Recorder(run_dir)
-    with _interrupts(runner):
-        final = runner.run()
+    run_dir = _start_state(store, workflows, runner, config)
+    recorder = _Recorder(run_dir)
+    pods.backend(name, config)
+    lock = RunLock(run_dir.path)
+    lock.take()  # before it runs: no `argoexec controller` takes it over meanwhile
+    try:
+        with _interrupts(runner):
+            final = runner.run()
+        if not pods.settle(name, SETTLE_SECONDS):
+            log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
+    finally:
+        pods.close()
     progress.close()
     try:
-        control.recorder.record(final, runner, final=True)
+        recorder.record(runner, final=final)
     finally:  # the outcome is shown even when it could not be recorded
         _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
     return 0 if final["status"]["phase"] == "Succeeded" else 1
@@ -282,46 +287,50 @@ def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) 
     options.max_pods = default_max_pods() if pods is None else pods
 
 
-def _start_state(store: StateStore, name: str, runner: WorkflowRunner) -> RunDir:
-    """The run's directory with its first state (Pending) in it, before anything runs: a run
-    whose state cannot be recorded (a full disk) does not start and leaves nothing behind."""
-    run_dir = store.create(name, owner=os.getpid())
+def _start_state(
+    store: StateStore, workflows: DirectoryStore, runner: WorkflowRunner, config: RunConfig
+) -> RunDir:
+    """The run's directory with its Workflow (Pending) and options in it, before anything runs:
+    a run whose state cannot be recorded (a full disk) does not start and leaves nothing
+    behind."""
     try:
-        run_dir.write_workflow(runner.workflow())
+        runner.submit()
+        run_dir = store.open(runner.name)
+        run_dir.mark_owner(os.getpid())
+        config.save(run_dir.path)
     except StateError as exc:
-        store.remove(run_dir)
+        with contextlib.suppress(StateError):
+            store.remove(store.open(runner.name))
         raise StateError(f"{exc}; nothing was run") from None
     return run_dir
 
 
 class _Recorder:
-    """Writes the run's state (`workflow.json`, `metrics.prom`) as it changes. A write that
-    fails while the run goes on (a full disk) is logged once per cause and made again with
-    the next change; the last write's failure is the run's error (exit 64)."""
+    """Writes the run's custom metrics (`metrics.prom`) as the workflow changes (its status is
+    stored by the loop). A write that fails while the run goes on (a full disk) is logged once
+    per cause and made again with the next change; the last write's failure is the run's error
+    (exit 64)."""
 
     def __init__(self, run_dir: RunDir) -> None:
         self.run_dir = run_dir
         self._told: set[str] = set()
 
-    def record(
-        self, snapshot: dict[str, Any], runner: WorkflowRunner, *, final: bool = False
-    ) -> None:
+    def record(self, runner: WorkflowRunner, *, final: dict[str, Any] | None = None) -> None:
         try:
-            self.run_dir.write_workflow(snapshot)
             metrics = runner.run_state.metrics
             if metrics.registry:  # real-time gauges are read now
                 self.run_dir.write_metrics(metrics.text())
         except StateError as exc:
-            if final:
-                phase = (snapshot.get("status") or {}).get("phase")
+            if final is not None:
+                phase = (final.get("status") or {}).get("phase")
                 raise StateError(
-                    f"workflow {self.run_dir.name} ended {phase}, but its final state could not "
+                    f"workflow {self.run_dir.name} ended {phase}, but its metrics could not "
                     f"be recorded: {exc}"
                 ) from None
             if str(exc) not in self._told:
                 self._told.add(str(exc))
                 log.warning(
-                    "%s; the run goes on, the state is written again at the next change", exc
+                    "%s; the run goes on, the metrics are written again at the next change", exc
                 )
 
 
@@ -341,8 +350,8 @@ class _LogPrinter:
     """``--log`` (as ``argo submit --log``): each pod's main log once its node finished, every
     line prefixed with the node's display name, instead of the live tree."""
 
-    def __init__(self, runtime: LocalRuntime, out: TextIO) -> None:
-        self.runtime = runtime
+    def __init__(self, logs: Callable[[str, str], str], out: TextIO) -> None:
+        self.logs = logs
         self.out = out
         self.printed: set[str] = set()
 
@@ -360,25 +369,9 @@ class _LogPrinter:
             pod = pod_name_of(workflow, node)
             if pod is None:
                 continue
-            for line in self.runtime.logs(pod, MAIN_CONTAINER).splitlines():
+            for line in self.logs(pod, MAIN_CONTAINER).splitlines():
                 self.out.write(f"{node.get('displayName')}: {line}\n")
         self.out.flush()
 
     def close(self) -> None:
         self.out.flush()
-
-
-class _Deferred:
-    """The run directory, created only once the workflow was accepted."""
-
-    target: RunDir
-    recorder: _Recorder
-
-    def stop_requested(self) -> str | None:
-        return self.target.stop_requested()
-
-    def take_resume_requests(self) -> list[str | None]:
-        return self.target.take_resume_requests()
-
-    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
-        return self.target.take_supplied()

@@ -28,7 +28,8 @@ from tests.servers.procs import require, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
-NAP = "sleep 31.4159"  # a command line no other process has
+# A command line no other process has (another session's run of these tests included).
+NAP = f"sleep 31.{random.randrange(10**6, 10**7)}"
 
 
 def fan(items: int) -> str:

@@ -64,8 +64,9 @@ class Controller:
         self,
         store: WorkflowStore,
         pods: PodBackend,
-        settings: Settings,
+        settings: Settings | Callable[[str], Settings],
         *,
+        claim: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.time,
         write_interval: float = WRITE_INTERVAL,
         on_events: Callable[[str, Outcome], None] | None = None,
@@ -73,7 +74,11 @@ class Controller:
     ) -> None:
         self.store = store
         self.pods = pods
+        # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
+        # Whether this controller may drive a workflow (another one may hold it): the per-run
+        # leader election of a controller shared by several processes.
+        self.claim = claim
         self.clock = clock
         self.write_interval = write_interval
         self.on_events = on_events
@@ -123,7 +128,8 @@ class Controller:
     def _pass(self, run: _Run) -> Outcome:
         name = str(run.workflow["metadata"]["name"])
         observed = Observed(pods=self.pods.observe(name))
-        outcome = reconcile(run.workflow, observed, self.clock(), self.settings)
+        settings = self.settings(name) if callable(self.settings) else self.settings
+        outcome = reconcile(run.workflow, observed, self.clock(), settings)
         self.passes += 1
         run.wake_at = None
         run.dirty = run.dirty or outcome.changed
@@ -208,6 +214,8 @@ class Controller:
             if name in self.runs or (wanted is not None and name not in wanted):
                 continue
             if finished(workflow):
+                continue
+            if self.claim is not None and not self.claim(name):
                 continue
             self.runs[name] = _Run(workflow, base=copy.deepcopy(workflow), read_at=time.monotonic())
 

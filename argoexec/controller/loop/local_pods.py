@@ -150,6 +150,29 @@ class LocalPods:
             found[manifest.node_id or manifest.name] = observation
         return found
 
+    def settle(self, timeout: float) -> bool:
+        """Wait until no pod of this backend has a live supervisor (a deleted pod's included:
+        it ends after its grace period), at most `timeout` seconds; True if none has."""
+        end = time.monotonic() + timeout
+        while True:
+            alive = False
+            try:
+                entries = list(os.scandir(self.root))
+            except FileNotFoundError:
+                return True
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                    continue
+                supervisor = self._files(entry.name).supervisor()
+                if supervisor is not None and same_process(*supervisor):
+                    alive = True
+                    break
+            if not alive:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+
     def signal(self, pod_name: str, container: str, signum: int) -> None:
         files = self._files(pod_name)
         supervisor = files.supervisor()

@@ -114,8 +114,8 @@ class WorkflowRunner:
         workflow: Mapping[str, Any],
         *,
         name: str,
-        runtime: Runtime,
-        results: ResultChannel,
+        runtime: Runtime | None,
+        results: ResultChannel | None,
         store: TemplateStore | None = None,
         options: RunOptions | None = None,
         on_change: Callable[[dict[str, Any]], None] | None = None,
@@ -129,17 +129,17 @@ class WorkflowRunner:
         self.control = control
         self.templates = store
         self.runtime = runtime
-        self.thread_pods = (
-            ThreadPods(
+        self.thread_pods: ThreadPods | None = None
+        if pods is None:
+            if runtime is None or results is None:
+                raise ValueError("a WorkflowRunner needs a pod backend, or a runtime and results")
+            self.thread_pods = ThreadPods(
                 runtime,
                 results,
                 secrets=self.options.secrets_dir,
                 config_maps=self.options.config_maps,
                 kubeconfig=self.options.kubeconfig,
             )
-            if pods is None
-            else None
-        )
         self.pods: PodBackend = pods if pods is not None else self.thread_pods  # type: ignore[assignment]
         self.workflows: WorkflowStore = workflows or MemoryStore()
         self.settings = settings_of(self.options, store)
@@ -153,6 +153,7 @@ class WorkflowRunner:
         )
         self._current: dict[str, Any] = copy.deepcopy(self.submitted)
         self.controller: Controller | None = None
+        self._submitted = False
 
     # --- before anything runs ---------------------------------------------------------------
 
@@ -202,10 +203,17 @@ class WorkflowRunner:
 
     # --- the run ----------------------------------------------------------------------------
 
+    def submit(self) -> dict[str, Any]:
+        """Create the Workflow in the store (once); the stored object."""
+        if not self._submitted:
+            submitted = copy.deepcopy(self.submitted)
+            submitted["status"] = {}
+            self._current = self.workflows.create(submitted)
+            self._submitted = True
+        return self._current
+
     def run(self) -> dict[str, Any]:
-        submitted = copy.deepcopy(self.submitted)
-        submitted["status"] = {}
-        self.workflows.create(submitted)
+        self.submit()
         controller = self.controller = Controller(
             self.workflows,
             self.pods,
@@ -262,6 +270,9 @@ class WorkflowRunner:
         self._change(ctl.terminate)
         if self.thread_pods is not None:
             self.thread_pods.kill_all(ABORT_MESSAGE)
+            return
+        for observed in self.pods.observe(self.name).values():
+            self.pods.delete(observed.pod_name)  # terminated now, exit handlers' too
 
     def _take_requests(self, control: Control) -> None:
         message = control.stop_requested()

@@ -36,6 +36,7 @@ from .outputs import export_globals
 from .walk import Run, Visit
 
 POD_DELETED = "pod deleted"
+RESIGNAL_SECONDS = 1.0
 
 
 def advance_pod(p: Pass, run: Run) -> Visit:
@@ -51,11 +52,11 @@ def advance_pod(p: Pass, run: Run) -> Visit:
         else:
             p.wake(deadline)
     if observed is None:
+        if reason is not None:  # not started, or deleted by the stop: stopped either way
+            p.nodes.finish(node, n.FAILED, reason, now=p.now)
+            return Visit(node)
         if node["phase"] == n.RUNNING:
             p.nodes.finish(node, n.ERROR, POD_DELETED, now=p.now)
-            return Visit(node)
-        if reason is not None:
-            p.nodes.finish(node, n.FAILED, reason, now=p.now)
             return Visit(node)
         _create(p, run)
         return Visit(node)
@@ -162,14 +163,15 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
 
 def _terminate(p: Pass, run: Run, observed: PodObservation, reason: str) -> None:
     """Ask the pod's running containers to end (SIGTERM, as Argo's shutdown); the node ends
-    with `reason` once its pod has. Asked once: the node's message records it."""
+    with `reason` once its pod has. Asked again on every pass (at least each second) while
+    they run: a container whose process was just starting may not have taken the signal."""
     node = run.node
-    if node.get("message") == reason:
-        return
     p.nodes.set(node, message=reason)
-    for container in observed.status.containers:
-        if container.running:
-            p.actions.append(SignalContainer(observed.pod_name, container.name, signal.SIGTERM))
+    running = [c for c in observed.status.containers if c.running]
+    for container in running:
+        p.actions.append(SignalContainer(observed.pod_name, container.name, signal.SIGTERM))
+    if running:
+        p.wake(p.now + RESIGNAL_SECONDS)
 
 
 def _mains(template: Mapping[str, Any]) -> list[str]:
