@@ -11,6 +11,8 @@ runs until the workflow has finished, and exits with its outcome.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import secrets
 import signal
 import threading
@@ -21,18 +23,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from argoexec.commands import Invocation, UsageError
+from argoexec.commands import Invocation
 from argoexec.commands.statedir import state_store
-from argoexec.commands.workflows import assignments
+from argoexec.commands.workflows import _check_supplied, _one_node, assignments
 from argoexec.controller.loop import control as ctl
 from argoexec.controller.loop.local import RUN_FILE, LocalController, RunConfig, RunLock
 from argoexec.controller.loop.seams import ConflictError, NotFoundError
 from argoexec.controller.loop.state_store import DirectoryStore
+from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import render_workflow
-from argoexec.controller.state import StateError
+from argoexec.controller.state import RunDir, StateError
 
+log = logging.getLogger("argoexec.controller")
 Change = Callable[[dict[str, Any]], dict[str, Any]]
 _ATTEMPTS = 10
+SETTLE_SECONDS = 40.0  # for the pods a finished run stopped or deleted (their grace period)
 
 
 def _root(args: argparse.Namespace, inv: Invocation) -> Path:
@@ -58,12 +63,28 @@ def change(store: DirectoryStore, name: str, how: Change) -> dict[str, Any]:
 
 
 def driven(root: Path, name: str) -> bool:
-    """Whether a live process drives the run (holds its lock)."""
+    """Whether a live process drives the run: it holds the run's lock (or, for a run of an
+    older argoexec, its recorded owner is alive)."""
     lock = RunLock(root / name)
-    if lock.take():
-        lock.release()
+    if not lock.take():
+        return True
+    lock.release()
+    if (root / name / RUN_FILE).exists():
         return False
-    return True
+    with contextlib.suppress(StateError):
+        return RunDir(name, root / name).owner_alive()
+    return False
+
+
+def _unfinished(store: DirectoryStore, name: str) -> dict[str, Any]:
+    try:
+        workflow = store.get(name)
+    except NotFoundError:
+        raise StateError(f"no workflow named {name!r} here") from None
+    phase = (workflow.get("status") or {}).get("phase")
+    if phase in ("Succeeded", "Failed", "Error"):
+        raise StateError(f"workflow {name!r} is not running: it has finished ({phase})")
+    return workflow
 
 
 @contextmanager
@@ -90,8 +111,11 @@ def drive_to_end(root: Path, name: str, inv: Invocation) -> int:
         )
     local = LocalController(root)
     stop = threading.Event()
+    pods = local.pods.backend(name)
     with _interrupts(stop):
         local.drive([name], stopping=stop.is_set)
+    if not pods.settle(SETTLE_SECONDS):
+        log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     final = DirectoryStore(root).get(name)
     inv.stdout.write(render_workflow(final) + "\n")
     return 0 if (final.get("status") or {}).get("phase") == "Succeeded" else 1
@@ -100,12 +124,28 @@ def drive_to_end(root: Path, name: str, inv: Invocation) -> int:
 def _change_then_drive(args: argparse.Namespace, inv: Invocation, how: Change, verb: str) -> int:
     root = _root(args, inv)
     store = DirectoryStore(root)
+    if not (root / args.name / RUN_FILE).exists() and not driven(root, args.name):
+        return _finish_orphan(root, args, inv)
+    _unfinished(store, args.name)
     change(store, args.name, how)
+    inv.stdout.write(f"workflow {args.name} {verb}\n")
     if driven(root, args.name):
-        inv.stdout.write(f"workflow {args.name} {verb}\n")
         return 0
-    inv.stdout.write(f"workflow {args.name} {verb}; no controller drives it: driving it here\n")
+    log.warning("no controller drives workflow %s: driving it here to its end", args.name)
     return drive_to_end(root, args.name, inv)
+
+
+def _finish_orphan(root: Path, args: argparse.Namespace, inv: Invocation) -> int:
+    """A run of an older argoexec whose process is gone cannot be driven: it is finished here
+    as stopped (`controller.orphan`)."""
+    run = RunDir(args.name, root / args.name)
+    done = stop_orphan(run, getattr(args, "message", "") or "")
+    inv.stdout.write(
+        f"workflow {args.name} stopped: {done.workflow['status']['message']}; removed what it "
+        f"left: {done.pods} pod directories (logs kept), {done.processes} processes, "
+        f"{done.partial_artifacts} partial artifact files\n"
+    )
+    return 0
 
 
 def stop(args: argparse.Namespace, inv: Invocation) -> int:
@@ -132,31 +172,44 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
     root = _root(args, inv)
     store = DirectoryStore(root)
     supplied = assignments(getattr(args, "parameter", None) or [])
-    workflow = store.get(args.name)
-    selector = ctl.node_selector(workflow, args.node) if args.node else None
-    if supplied:
-        targets = [selector] if selector else _suspended(workflow)
-        if not targets:
-            raise UsageError(
-                f"workflow {args.name!r} has no suspended node to take -p "
-                f"{', '.join(supplied)}; nothing was changed"
+    workflow = _unfinished(store, args.name)
+    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    if args.node:
+        node = _one_node(workflow, args.name, args.node)
+        if node.get("type") != "Suspend" or node.get("phase") != "Running":
+            raise StateError(
+                f"node {args.node!r} of workflow {args.name!r} is not suspended "
+                f"({node.get('type')}, {node.get('phase')})"
             )
+        chosen = [node]
+    else:
+        chosen = [
+            n for n in nodes.values() if n.get("type") == "Suspend" and n.get("phase") == "Running"
+        ]
+    _check_supplied(args.name, chosen, supplied)
+    selector = f"id={chosen[0]['id']}" if args.node else None
+    if supplied:
+        targets = [f"id={node['id']}" for node in chosen]
         for target in targets:
             change(store, args.name, partial(ctl.set_node, node_field_selector=target,
                                              output_parameters=supplied))  # fmt: skip
-    change(store, args.name, lambda wf: ctl.resume(wf, selector))
-    hint = "" if driven(root, args.name) else " (no controller drives it: argoexec controller)"
-    inv.stdout.write(f"workflow {args.name} resumed{hint}\n")
+    for node in chosen:
+        change(store, args.name, partial(ctl.resume, node_field_selector=f"id={node['id']}"))
+    if selector is None:
+        change(store, args.name, _unsuspend)
+    inv.stdout.write(f"workflow {args.name} resumed\n")
+    if not driven(root, args.name):
+        log.warning("no controller drives workflow %s: `argoexec controller` goes on", args.name)
     return 0
 
 
-def _suspended(workflow: dict[str, Any]) -> list[str]:
-    nodes = (workflow.get("status") or {}).get("nodes") or {}
-    return [
-        f"id={node['id']}"
-        for node in nodes.values()
-        if node.get("type") == "Suspend" and node.get("phase") == "Running"
-    ]
+def _unsuspend(workflow: dict[str, Any]) -> dict[str, Any]:
+    """`spec.suspend` cleared (what `argo resume` does besides resuming the suspended nodes;
+    their supplied outputs without a value are settled by the controller: a default, or the
+    node is an Error naming the one missing)."""
+    spec = workflow.setdefault("spec", {})
+    spec.pop("suspend", None)
+    return workflow
 
 
 def retry(args: argparse.Namespace, inv: Invocation) -> int:

@@ -261,7 +261,11 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     lock.take()  # before it runs: no `argoexec controller` takes it over meanwhile
     try:
         with _interrupts(runner):
-            final = runner.run()
+            try:
+                final = runner.run()
+            except StateError:  # the outcome is shown even when it could not be recorded
+                _print_final(runner.workflow(), args, inv, tree_shown=False)
+                raise
         if not pods.settle(name, SETTLE_SECONDS):
             log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     finally:

@@ -42,6 +42,15 @@ RESYNC_INTERVAL = 1.0  # seconds between two reads of a workflow for changes mad
 IDLE_WAIT = 0.5  # the longest a round waits for a pod event
 
 
+class FinalWriteError(Exception):
+    """A finished workflow's status could not be stored; `workflow` is what it is."""
+
+    def __init__(self, workflow: dict[str, Any], cause: str) -> None:
+        super().__init__(cause)
+        self.workflow = workflow
+        self.cause = cause
+
+
 @dataclass
 class _Run:
     """What the loop keeps of one workflow between rounds (a cache: the store has the truth)."""
@@ -86,6 +95,7 @@ class Controller:
         self.runs: dict[str, _Run] = {}
         self.passes = 0
         self.writes = 0
+        self._told: set[str] = set()
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -155,6 +165,15 @@ class Controller:
             except ConflictError:
                 if not self._reapply(name, run):
                     return
+            except Exception as exc:  # where Workflows live failed (a full disk): said once
+                if finished(run.workflow):
+                    raise FinalWriteError(run.workflow, str(exc)) from exc
+                if str(exc) not in self._told:
+                    self._told.add(str(exc))
+                    log.warning(
+                        "%s; the run goes on, the state is written again at the next change", exc
+                    )
+                return
         else:
             return  # tried again and again: the next round starts from what it reads
         self.writes += 1

@@ -35,6 +35,7 @@ from argoexec.controller.processes import kill_session, same_process
 from argoexec.controller.runtime.results import LocalResults, ResultError, add_result_channel
 from argoexec.controller.runtime.status import FAILED, RUNNING, SUCCEEDED, PodResult
 from argoexec.controller.runtime.volumes import PodDirs
+from argoexec.errors import os_cause
 from argoexec.models import NodeResult
 
 log = logging.getLogger("argoexec.controller.local_pods")
@@ -307,7 +308,10 @@ class LocalPods:
             if container.running:
                 container.terminate(_KILLED, "", now)
         final.fail(SUPERVISOR_LOST, message)
-        files.write_status(final, ended=True)
+        try:
+            files.write_status(final, ended=True)
+        except OSError as exc:  # a full disk: the next observation finds it lost again
+            log.warning("pod %s: cannot record its end: %s", manifest.name, os_cause(exc))
         log.warning("pod %s: %s", manifest.name, message)
         return final
 

@@ -34,10 +34,11 @@ from argoexec.controller.reconcile.context import STOP_MESSAGE, TERMINATE_MESSAG
 from argoexec.controller.reconcile.context import TemplateStoreLike as TemplateStore
 from argoexec.controller.reconcile.nodes import FINAL_PHASES, PENDING
 from argoexec.controller.runtime.protocol import Runtime
+from argoexec.controller.state import StateError
 from argoexec.durations import rfc3339
 
 from . import control as ctl
-from .controller import Controller
+from .controller import Controller, FinalWriteError
 from .memory import MemoryStore
 from .seams import ConflictError, PodBackend, WorkflowStore
 from .thread_pods import ThreadPods
@@ -224,6 +225,13 @@ class WorkflowRunner:
         )
         try:
             controller.drive([self.name], stopping=self._act)
+        except FinalWriteError as exc:
+            self._current = exc.workflow
+            phase = (exc.workflow.get("status") or {}).get("phase")
+            raise StateError(
+                f"workflow {self.name} ended {phase}, but its final state could not be "
+                f"recorded: {exc.cause}"
+            ) from None
         except BaseException as exc:
             self._abandon(exc)
             if not isinstance(exc, Exception):

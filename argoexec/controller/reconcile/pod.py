@@ -183,8 +183,11 @@ def _mains(template: Mapping[str, Any]) -> list[str]:
 
 def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     node = run.node
-    if observed.result_error:
-        return p.nodes.finish(node, n.ERROR, observed.result_error, now=p.now)
+    if observed.result_error:  # the result is lost; the main containers' exit code is not
+        codes = [c.exit_code for c in observed.status.containers if c.name in _mains(run.template)]
+        code = next((c for c in codes if c not in (None, 0)), codes[-1] if codes else None)
+        lost = {"outputs": {"exitCode": str(code)}} if code is not None else {}
+        return p.nodes.finish(node, n.ERROR, observed.result_error, now=p.now, **lost)
     if observed.status.reason == LOST_MAIN:  # `wait` would have waited for it forever
         return p.nodes.finish(node, n.ERROR, observed.status.message, now=p.now)
     stop = Stop()
