@@ -177,9 +177,9 @@ def test_state_that_cannot_be_written_mid_run_is_said_once_and_never_half_writte
         )
         assert suspended()  # the last state recorded, whole
         assert no_partial_files(state)
-        # its process is gone: `stop` records the end once there is room again
+        # its process is gone: `stop` drives it to its end (Failed) once there is room again
         (small / ".filler").unlink()
-        assert main(["stop", "pause", "--state-dir", str(state)]) == 0
+        assert main(["stop", "pause", "--state-dir", str(state)]) == 1
         capsys.readouterr()
         assert json.loads(recorded.read_text())["status"]["phase"] == "Failed"
 

@@ -145,12 +145,14 @@ class LocalRuns:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._backends: dict[str, LocalPods] = {}
+        self._config_maps: dict[str, dict[str, dict[str, str]]] = {}  # a run's ConfigMaps
         self._owner: dict[str, str] = {}  # pod name -> workflow name
 
     def backend(self, workflow: str, config: RunConfig | None = None) -> LocalPods:
         found = self._backends.get(workflow)
         if found is None:
             config = config or RunConfig.load(self.root / workflow)
+            self._config_maps[workflow] = config.config_maps
             run_path = self.root / workflow
             found = LocalPods(
                 run_path / PODS_DIR,
@@ -176,7 +178,9 @@ class LocalRuns:
     def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Mapping[str, str]]) -> None:
         workflow = self._of(pod)
         self._owner[str(pod["metadata"]["name"])] = workflow
-        self.backend(workflow).create(pod, config_maps)
+        backend = self.backend(workflow)
+        # The run's ConfigMaps (given with --templates) back its pods' volumes and env too.
+        backend.create(pod, {**self._config_maps.get(workflow, {}), **config_maps})
 
     def observe(self, workflow_name: str) -> dict[str, PodObservation]:
         found = self.backend(workflow_name).observe(workflow_name)
