@@ -51,11 +51,11 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.contract import RESULT_VOLUME, VAR_RUN_ARGO_VOLUME
-from argoexec.controller.engine import nodes as n
-from argoexec.controller.engine.context import RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
+from argoexec.controller.reconcile import nodes as n
 from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.runtime.results import LocalResults
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.sandbox import Bubblewrap, HostSystem, Sandbox, find_bubblewrap
 

@@ -33,13 +33,13 @@ from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
-from argoexec.controller.engine.context import EngineError, RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime import LocalRuntime
 from argoexec.controller.runtime.local import default_max_pods
+from argoexec.controller.runtime.results import LocalResults
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
 from argoexec.controller.workflow.documents import (
