@@ -88,6 +88,9 @@ ENV_READ_TIMEOUT = "ARGOEXEC_READ_TIMEOUT"
 ENV_STATE_DIR = "ARGOEXEC_STATE_DIR"
 ENV_MAX_CHILDREN = "ARGOEXEC_MAX_CHILDREN"
 ENV_MAX_PODS = "ARGOEXEC_MAX_PODS"
+# How a refusal at those bounds says what to do (too many children; a pod waiting for a slot).
+MAX_ITEMS_HINT = f"raise it with --max-children or {ENV_MAX_CHILDREN}; 0 = no cap"
+MAX_PODS_HINT = f"--max-pods or {ENV_MAX_PODS}; 0 = no cap"
 
 # Labels (§1.1, §4.6).
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"

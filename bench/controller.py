@@ -4,7 +4,8 @@
 
 Runs a fan-out/fan-in DAG of ``--tasks`` no-op pods (one root, ``tasks - 2`` middle tasks that
 depend on the root, one sink that depends on every middle task; ``parallelism`` on the DAG
-template) with the real engine and the ``local`` runtime, each pod being ``argoexec init``, then
+template) with the real engine (``WorkflowRunner``: the controller loop over the reconciler, pods
+on ``ThreadPods``) and the ``local`` runtime, each pod being ``argoexec init``, then
 ``argoexec wait`` next to the emissary-wrapped ``true``, every container a bubblewrap sandbox.
 The baseline, in the same invocation, runs the same commands (``--command``) directly in the
 same dependency order on a thread pool of ``parallelism`` workers.
@@ -12,11 +13,15 @@ same dependency order on a thread pool of ``parallelism`` workers.
 Headline numbers (medians over ``--runs``; gaps and pod times pooled over all runs):
 
 * ``total_s`` / ``baseline_s`` and ``pods_per_s`` (``tasks / total_s``);
-* ``sched_gap_ms_median`` / ``_p90``: for each pod node after the root, the instant its pod was
-  handed to the runtime minus the latest finish of any pod node that finished before that;
+* ``sched_gap_ms_median`` / ``_p90``: for each pod after the root, the instant the controller
+  created it minus the latest end of any pod that ended before that (a pod's end: the runtime's
+  ``run_pod`` returned; ``ThreadPods`` then reads its result and wakes the loop);
+  ``sched_gap_build_ms_median``: the part of the gap spent in the pass that created the pod
+  (observing the pods, reconciling, building the pod);
 * ``per_pod_overhead_ms``: ``(total_s - baseline_s) / (tasks / parallelism)``, the extra wall
   time per pod per slot;
-* ``pod_wall_ms_median``: pod handed to the runtime -> node finished;
+* ``pod_wall_ms_median``: pod created -> its run ended (pod GC comes later, once the status
+  recording its end is stored);
 * ``controller_peak_rss_mib`` (this process), ``controller_cpu_s`` (this process during the
   workflow) and ``children_cpu_s`` (the workflow's reaped children: bwrap and everything in it).
 
@@ -51,11 +56,13 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.contract import RESULT_VOLUME, VAR_RUN_ARGO_VOLUME
-from argoexec.controller.engine import nodes as n
-from argoexec.controller.engine.context import RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
+from argoexec.controller.loop.seams import PodObservation
+from argoexec.controller.loop.thread_pods import ThreadPods
+from argoexec.controller.reconcile import nodes as n
 from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.runtime.results import LocalResults
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
 from argoexec.controller.sandbox import Bubblewrap, HostSystem, Sandbox, find_bubblewrap
 
@@ -73,14 +80,14 @@ TARGETS: dict[str, tuple[float, bool]] = {
 # wall time along its critical path (init, then wait); the last three describe main, which runs
 # alongside wait and, for a no-op command, ends long before wait has started up.
 SEGMENTS = (
-    ("admit_ms", "pod handed to the runtime -> runtime admitted it"),
+    ("admit_ms", "pod created -> runtime admitted it"),
     ("setup_ms", "admitted -> init started (dirs, volumes, init launch)"),
     ("init_ms", "init container (argoexec init in bwrap), start -> exit seen"),
     ("init_to_containers_ms", "init exit seen -> wait started"),
     ("wait_to_report_ms", "wait started -> result file written (start-up, wait, report)"),
     ("wait_exit_ms", "result file written -> wait exit seen (shutdown + poll lag)"),
     ("containers_end_ms", "wait exit seen -> last container exit seen"),
-    ("teardown_ms", "last container exit seen -> node finished (result read, pod GC)"),
+    ("teardown_ms", "last container exit seen -> the runtime's run_pod returned"),
     ("main_ms", "(parallel) main container start -> exitcode written by the emissary"),
     ("main_seen_late_ms", "(parallel) exitcode written -> main exit seen by the runtime"),
     ("wait_idle_ms", "(parallel) main exitcode written -> wait's result written"),
@@ -168,12 +175,19 @@ def run_baseline(graph: Mapping[str, list[str]], parallelism: int, command: Sequ
 
 
 class TracingRuntime(LocalRuntime):
-    """The local runtime, noting the mtimes of two files of each pod just before pod GC
-    deletes them: main's ``exitcode`` and the wait container's result file."""
+    """The local runtime, noting when each pod's run ended (the monotonic instant `run_pod`
+    returned, with the `PodResult` it returned), and the mtimes of two files of each pod just
+    before pod GC deletes them: main's ``exitcode`` and the wait container's result file."""
 
     def __init__(self, root: Path, **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
         self.marks: dict[str, dict[str, float]] = {}
+        self.ended: dict[str, tuple[float, PodResult]] = {}
+
+    def run_pod(self, pod: Mapping[str, Any], **kwargs: Any) -> PodResult:
+        result = super().run_pod(pod, **kwargs)
+        self.ended[str(pod["metadata"]["name"])] = (time.monotonic(), result)
+        return result
 
     def cleanup(self, pod_name: str) -> None:
         files = {
@@ -190,14 +204,46 @@ class TracingRuntime(LocalRuntime):
         super().cleanup(pod_name)
 
 
+class TimedPods:
+    """The runner's `PodBackend` (`ThreadPods`), noting for each pod the monotonic instant it
+    was created and the instant the controller's pass that created it began (its `observe`:
+    a pass observes the pods, reconciles, then carries out its actions)."""
+
+    def __init__(self, pods: ThreadPods) -> None:
+        self.pods = pods
+        self.created: dict[str, tuple[float, float]] = {}  # pod -> (pass began, created)
+        self._observed_at = 0.0
+
+    def adapt(self, pod: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+        return self.pods.adapt(pod, template)
+
+    def create(self, pod: Mapping[str, Any], config_maps: Mapping[str, Mapping[str, str]]) -> None:
+        name = str(pod["metadata"]["name"])
+        self.created.setdefault(name, (self._observed_at, time.monotonic()))
+        self.pods.create(pod, config_maps)
+
+    def observe(self, workflow_name: str) -> dict[str, PodObservation]:
+        self._observed_at = time.monotonic()
+        return self.pods.observe(workflow_name)
+
+    def signal(self, pod_name: str, container: str, signum: int) -> None:
+        self.pods.signal(pod_name, container, signum)
+
+    def delete(self, pod_name: str) -> None:
+        self.pods.delete(pod_name)
+
+    def wait(self, timeout: float) -> bool:
+        return self.pods.wait(timeout)
+
+
 @dataclass
 class PodTimes:
-    """One pod node, in wall-clock seconds (monotonic instants converted once)."""
+    """One pod, in wall-clock seconds (monotonic instants converted once)."""
 
     name: str
-    handed: float  # pod handed to the runtime
-    node_created: float
-    finished: float
+    created: float  # the controller created the pod (handed it to the backend)
+    pass_began: float  # the pass that created it began
+    ended: float  # its run ended (the runtime's run_pod returned)
     result: PodResult | None
     marks: dict[str, float] = field(default_factory=dict)
 
@@ -219,35 +265,23 @@ def run_ours(root: Path, wf: Mapping[str, Any], *, poll_interval: float, sandbox
         claims=root / "claims",
         sandbox=sandbox,
     )
+    results = LocalResults(runtime.volume_path)
+    pods = TimedPods(ThreadPods(runtime, results))
     runner = WorkflowRunner(
         wf,
         name=WORKFLOW_NAME,
         runtime=runtime,
-        results=LocalResults(runtime.volume_path),
+        results=results,
         options=RunOptions(executor_image=EXECUTOR_IMAGE),
+        pods=pods,
     )
     cpu_before, own_before = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
     begin = time.perf_counter()
     final = runner.run()
     total = time.perf_counter() - begin
+    pods.pods.settle(10.0)
     cpu = _cpu(resource.RUSAGE_CHILDREN) - cpu_before
     own = _cpu(resource.RUSAGE_SELF) - own_before
-    to_wall = time.time() - time.monotonic()
-    pods: list[PodTimes] = []
-    for node in runner.run_state.tree:
-        if node.type != n.POD or node.pod_started_mono is None or node.finished_mono is None:
-            continue
-        result = runtime.status(node.pod_name) if node.pod_name else None
-        pods.append(
-            PodTimes(
-                name=node.name,
-                handed=node.pod_started_mono + to_wall,
-                node_created=node.started_mono + to_wall,
-                finished=node.finished_mono + to_wall,
-                result=result,
-                marks=runtime.marks.get(node.pod_name or "", {}),
-            )
-        )
     phase = str(final["status"]["phase"])
     if phase != n.SUCCEEDED:
         failed = [
@@ -256,7 +290,23 @@ def run_ours(root: Path, wf: Mapping[str, Any], *, poll_interval: float, sandbox
             if v["phase"] != n.SUCCEEDED
         ]
         raise RuntimeError(f"the workflow ended {phase}: {failed[:5]} (state under {root})")
-    return OurRun(total, children_cpu_s=cpu, controller_cpu_s=own, phase=phase, pods=pods)
+    to_wall = time.time() - time.monotonic()
+    times: list[PodTimes] = []
+    for name, (pass_began, created) in pods.created.items():
+        if name not in runtime.ended:
+            continue
+        ended, result = runtime.ended[name]
+        times.append(
+            PodTimes(
+                name=name,
+                created=created + to_wall,
+                pass_began=pass_began + to_wall,
+                ended=ended + to_wall,
+                result=result,
+                marks=runtime.marks.get(name, {}),
+            )
+        )
+    return OurRun(total, children_cpu_s=cpu, controller_cpu_s=own, phase=phase, pods=times)
 
 
 def _cpu(who: int) -> float:
@@ -268,17 +318,18 @@ def _cpu(who: int) -> float:
 
 
 def sched_gaps(pods: Sequence[PodTimes]) -> tuple[list[float], list[float]]:
-    """Per pod after the first: (gap to the latest earlier finish, part of it spent between
-    the node's creation and its pod being handed over, i.e. resolving and building the pod)."""
-    ordered = sorted(pods, key=lambda p: p.handed)
+    """Per pod after the first: (its creation minus the latest end of any pod that ended
+    before it, the part of that spent in the pass that created it: observing the pods,
+    reconciling, building the pod)."""
+    ordered = sorted(pods, key=lambda p: p.created)
     gaps: list[float] = []
     build: list[float] = []
     for pod in ordered[1:]:
-        before = [p.finished for p in pods if p.finished <= pod.handed]
+        before = [p.ended for p in pods if p.ended <= pod.created]
         if not before:
-            continue  # started before anything finished (the first wave of the fan)
-        gaps.append((pod.handed - max(before)) * 1000)
-        build.append((pod.handed - pod.node_created) * 1000)
+            continue  # started before anything ended (the first wave of the fan)
+        gaps.append((pod.created - max(before)) * 1000)
+        build.append((pod.created - pod.pass_began) * 1000)
     return gaps, build
 
 
@@ -307,14 +358,14 @@ def breakdown(pod: PodTimes) -> dict[str, float] | None:
     last = max(m1, w1)
     ms = 1000.0
     return {
-        "admit_ms": (result.start_time - pod.handed) * ms,
+        "admit_ms": (result.start_time - pod.created) * ms,
         "setup_ms": (i0 - result.start_time) * ms,
         "init_ms": (i1 - i0) * ms,
         "init_to_containers_ms": (w0 - i1) * ms,
         "wait_to_report_ms": (reported - w0) * ms,
         "wait_exit_ms": (w1 - reported) * ms,
         "containers_end_ms": (last - w1) * ms,
-        "teardown_ms": (pod.finished - last) * ms,
+        "teardown_ms": (pod.ended - last) * ms,
         "main_ms": (main_end - m0) * ms,
         "main_seen_late_ms": (m1 - main_end) * ms,
         "wait_idle_ms": (reported - main_end) * ms,
@@ -423,7 +474,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gaps.extend(run_gaps)
         builds.extend(run_builds)
     total, baseline = median(totals), median(baselines)
-    walls = [(p.finished - p.handed) * 1000 for p in pods]
+    walls = [(p.ended - p.created) * 1000 for p in pods]
     parts = [b for b in (breakdown(p) for p in pods) if b is not None]
     results: dict[str, Any] = {
         "tasks": args.tasks,

@@ -34,8 +34,8 @@ from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
-from argoexec.controller.engine.context import EngineError, RunOptions
 from argoexec.controller.loop.local import LocalRuns, RunConfig, RunLock
+from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.progress import Progress

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.engine.context import RunOptions
+from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import ExecResult, PodResult
 from argoexec.controller.runtime.status import ContainerStatus

@@ -20,11 +20,11 @@ import pytest
 
 from argoexec.controller.engine import LoopError, expand_sequence, expand_step
 from argoexec.controller.engine.loops import LoopStoppedError
-from argoexec.controller.engine.pods import LocalResults, ResultError
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.loop.runner import ABORT_MESSAGE, STOP_MESSAGE
 from argoexec.controller.reconcile import walk as execute_module
 from argoexec.controller.reconcile.context import CHILDREN_PER_PASS
+from argoexec.controller.runtime.results import LocalResults, ResultError
 from tests.controller.fake_pods import FakePods, fake_runner
 from tests.controller.test_engine_run import Run, run_workflow
 from tests.servers.procs import wait_until

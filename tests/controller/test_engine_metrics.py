@@ -105,7 +105,7 @@ def test_template_and_workflow_metrics_are_emitted_with_their_variables(
 ) -> None:
     runner: WorkflowRunner = make_runner(tmp_path, SPEC)
     run = Run(runner.run())
-    text = runner.run_state.metrics.text()
+    text = runner.metrics.text()
 
     # bad metrics do not fail anything
     assert run.phase == "Succeeded", run.explain()
@@ -154,7 +154,7 @@ templates:
     assert run.phase == "Failed"
     conditions = [c["type"] for c in run.status.get("conditions") or []]
     assert "MetricsError" not in conditions
-    assert runner.run_state.metrics.text() == ""
+    assert runner.metrics.text() == ""
 
 
 def test_a_failed_node_emits_its_metrics_with_its_status_and_exit_code(tmp_path: Path) -> None:
@@ -176,4 +176,4 @@ templates:
     )
     run = Run(runner.run())
     assert run.phase == "Failed", run.explain()
-    assert value(runner.run_state.metrics.text(), 'argo_workflows_failures{code="3"}') == 1.0
+    assert value(runner.metrics.text(), 'argo_workflows_failures{code="3"}') == 1.0

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from argoexec.controller.engine.context import RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.runtime.results import LocalResults
 from argoexec.controller.sandbox import find_bubblewrap
 from tests.controller.test_engine_run import EXECUTOR_IMAGE, Run
 from tests.servers.kube import FakeKube

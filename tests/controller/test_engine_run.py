@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from argoexec.controller.engine.context import Control, EngineError, RunOptions
-from argoexec.controller.engine.pods import LocalResults
+from argoexec.controller.loop.options import Control, EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.runtime import LocalRuntime
+from argoexec.controller.runtime.results import LocalResults
 from argoexec.controller.sandbox import find_bubblewrap
 from argoexec.models import ArtifactRepository, SecretKeySelector
 from tests.servers.backend import Backend

@@ -326,7 +326,7 @@ def test_stop_terminates_the_running_pod_fails_the_workflow_and_runs_the_exit_ha
 
     def stop_once_started(control: Control) -> None:
         # the main container has printed `started`: the pod really runs
-        if control.runner is not None and "started" in control.runner.run_state.runtime.logs(
+        if control.runner is not None and "started" in control.runner.runtime.logs(
             long_pod, "main"
         ):
             control.stop("")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from argoexec.controller.engine.context import EngineError
+from argoexec.controller.loop.options import EngineError
 from argoexec.controller.workflow.documents import load_documents
 from tests.controller.test_engine_run import run_workflow
 

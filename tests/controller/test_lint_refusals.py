@@ -337,7 +337,7 @@ spec:
 def test_parameters_as_a_mapping_with_p_values_never_reach_the_engine(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from argoexec.controller.engine import runner
+    from argoexec.controller.loop import runner
 
     reached: list[Any] = []
     monkeypatch.setattr(runner.WorkflowRunner, "__init__", lambda *a, **k: reached.append(a))

@@ -160,7 +160,7 @@ def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
     def run(self: WorkflowRunner) -> dict[str, Any]:
-        calls.append(self.run_state.name)
+        calls.append(self.name)
         return {**self.submitted, "status": {"phase": "Succeeded", "nodes": {}}}
 
     monkeypatch.setattr(WorkflowRunner, "run", run)

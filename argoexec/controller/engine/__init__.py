@@ -1,13 +1,9 @@
-"""The thin controller's workflow engine.
+"""The pure library the workflow engine is built on: no threads, no I/O, no state.
 
-Pure parts: variable scopes (`scope`), `{{...}}` substitution (`substitute`), loop expansion
-(`loops`) and DAG dependencies (`depends`). The scheduler runs a Workflow on any `Runtime`:
-`runner` (arguments, entrypoint, exit handler, the Workflow object), `execute` (one node:
-template resolution, inputs, kinds), `retry`, `steps`, `dag`, `children` (what steps and tasks
-share), `io` (inputs/outputs), `pods` (building, running and judging a pod), `slots` (where a
-pod waits for the workflow's `parallelism` and the machine's cap), `nodes` (the node tree in
-Argo's shape), `context` (the run's shared state and each node's frame) and `guard` (an
-unexpected exception becomes its node's Error).
+Variable scopes (`scope`), `{{...}}` substitution (`substitute`), loop expansion (`loops`), DAG
+dependencies (`depends`) and a node's inputs and outputs (`io`). The engine itself is the
+reconciler (`controller.reconcile`) driven by the controller loop (`controller.loop`); the
+metrics and `argoexec lint` use the same pieces, so that they read a workflow as it runs.
 """
 
 from __future__ import annotations

@@ -19,14 +19,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from argoexec.contract import ENV_MAX_CHILDREN
+from argoexec.contract import MAX_ITEMS_HINT
 from argoexec.controller.expr.values import to_go_json
 
 from .scope import Scope
 from .substitute import child_location, substitute
 
 _LOOP_FIELDS = ("withItems", "withParam", "withSequence")
-MAX_ITEMS_HINT = f"raise it with --max-children or {ENV_MAX_CHILDREN}; 0 = no cap"
 # Why a run must stop now (a stop request, a deadline), or None.
 Stopping = Callable[[], str | None]
 _GO_VERB = re.compile(r"%([-+# 0]*)(\d*)(?:\.(\d+))?([a-zA-Z%])")

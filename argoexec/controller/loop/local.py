@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, LABEL_WORKFLOW, MAX_OUTPUT_PARAMETERS_BYTES
-from argoexec.controller.engine.context import RunOptions
+from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.reconcile import Settings
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
 from argoexec.controller.state import StateError, _write_atomic

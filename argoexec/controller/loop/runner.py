@@ -23,9 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from argoexec.contract import API_VERSION
-from argoexec.controller.engine.context import Control, EngineError, RunOptions
-from argoexec.controller.engine.pods import ResultChannel
-from argoexec.controller.engine.scope import parameter_text
+from argoexec.controller.engine.scope import Scope, parameter_text, workflow_scope
 from argoexec.controller.engine.substitute import ArgumentError, resolve_arguments
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.reconcile import Outcome, Settings
@@ -34,12 +32,14 @@ from argoexec.controller.reconcile.context import STOP_MESSAGE, TERMINATE_MESSAG
 from argoexec.controller.reconcile.context import TemplateStoreLike as TemplateStore
 from argoexec.controller.reconcile.nodes import FINAL_PHASES, PENDING
 from argoexec.controller.runtime.protocol import Runtime
+from argoexec.controller.runtime.results import ResultChannel
 from argoexec.controller.state import StateError
 from argoexec.durations import rfc3339
 
 from . import control as ctl
 from .controller import Controller, FinalWriteError
 from .memory import MemoryStore
+from .options import Control, EngineError, RunOptions
 from .seams import ConflictError, PodBackend, WorkflowStore
 from .thread_pods import ThreadPods
 
@@ -149,6 +149,7 @@ class WorkflowRunner:
         self.aborted = False
         self.submitted = self._submission(workflow)
         self.metrics = MetricsRecorder(started=time.time())
+        # The old engine's run state, as far as `commands/run.py` still reads it (its metrics).
         self.run_state = SimpleNamespace(
             name=name, runtime=runtime, metrics=self.metrics, uid=self.submitted["metadata"]["uid"]
         )
@@ -196,8 +197,6 @@ class WorkflowRunner:
             "artifacts": (spec.get("arguments") or {}).get("artifacts") or [],
         }
         try:
-            from argoexec.controller.engine.scope import Scope
-
             resolve_arguments(templates[entry].get("inputs"), args, Scope(), template_name=entry)
         except ArgumentError as exc:
             raise EngineError(f"{exc}; pass it with -p NAME=VALUE") from None
@@ -386,8 +385,6 @@ class WorkflowRunner:
                     duration=_elapsed(event.node)(),
                 )  # fmt: skip
         if outcome.started:
-            from argoexec.controller.engine.scope import workflow_scope
-
             meta = outcome.workflow.get("metadata") or {}
             variables = workflow_scope(
                 name=name,

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.contract import ANNOTATION_NODE_ID, LABEL_WORKFLOW, WAIT_CONTAINER
-from argoexec.controller.engine.pods import ResultChannel
 from argoexec.controller.runtime.kill import kill_command
 from argoexec.controller.runtime.mains import LOST_MAIN, LOST_POLL_SECONDS, LostMains, pod_mains
 from argoexec.controller.runtime.protocol import Runtime
-from argoexec.controller.runtime.results import ResultError
+from argoexec.controller.runtime.results import ResultChannel, ResultError
 from argoexec.controller.runtime.status import RUNNING, PodResult
 from argoexec.lifecycle import Stop
 from argoexec.models import NodeResult

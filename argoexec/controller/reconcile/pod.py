@@ -5,7 +5,7 @@ Each pass, from what is observed of the node's pod (by node id):
   then build Argo's pod and ask for it (`CreatePod`; asking again is harmless, so a controller
   that died between creating a pod and storing the status does not create it twice);
 - the pod runs: the node is Running; a shutdown or deadline signals its containers;
-- the pod ended: its phase and the executor's result become the node's (`podphase`, Argo's
+- the pod ended: its phase and the executor's result become the node's (`podresult`, Argo's
   inferFailedReason), and global outputs are exported;
 - the pod of a Running node is gone: the node is an Error "pod deleted", as Argo's.
 """
@@ -17,15 +17,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from argoexec.controller.engine.pods import interpret, oversized_parameters
-from argoexec.controller.engine.slots import MAX_PODS_HINT
+from argoexec.contract import MAX_PODS_HINT
 from argoexec.controller.engine.substitute import SubstitutionError, substitute
 from argoexec.controller.expr import ExpressionError
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.pod import PodBuildError, PodContext, build_pod_objects
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.mains import LOST_MAIN
-from argoexec.lifecycle import Stop
 from argoexec.models import Template
 
 from . import nodes as n
@@ -33,6 +31,7 @@ from .actions import CreatePod, SignalContainer
 from .context import DEADLINE_MESSAGE, Pass
 from .errors import NodeError
 from .outputs import export_globals
+from .podresult import interpret, oversized_parameters
 from .walk import Run, Visit
 
 POD_DELETED = "pod deleted"
@@ -190,12 +189,10 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
         return p.nodes.finish(node, n.ERROR, observed.result_error, now=p.now, **lost)
     if observed.status.reason == LOST_MAIN:  # `wait` would have waited for it forever
         return p.nodes.finish(node, n.ERROR, observed.status.message, now=p.now)
-    stop = Stop()
     stopping = p.stopping(on_exit=run.frame.on_exit)
-    if stopping and observed.status.phase != st.SUCCEEDED:
-        stop.set(stopping)  # it ended while the workflow stops: it was stopped
-    pod = {"spec": {"containers": [{"name": c.name} for c in observed.status.containers]}}
-    outcome = interpret(observed.status, observed.result, _mains(run.template), stop, pod)
+    # A pod that did not succeed while the workflow stops was stopped.
+    stopped = stopping if stopping and observed.status.phase != st.SUCCEEDED else ""
+    outcome = interpret(observed.status, observed.result, _mains(run.template), stopped=stopped)
     too_large = oversized_parameters(outcome.outputs, p.settings.max_output_parameters_bytes)
     if too_large:
         return p.nodes.finish(node, n.ERROR, too_large, now=p.now)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from argoexec.controller.engine.loops import MAX_ITEMS_HINT
+from argoexec.contract import MAX_ITEMS_HINT
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.engine.substitute import SubstitutionError, substitute
 from argoexec.controller.expr import ExpressionError, evaluate_condition

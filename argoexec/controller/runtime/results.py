@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from argoexec.contract import (
     ENV_MAX_OUTPUT_PARAMETERS_BYTES,
@@ -62,8 +62,25 @@ def add_result_channel(
         )
 
 
+class ResultChannel(Protocol):
+    """How the executor of a pod reports back on a runtime, and how the controller reads it."""
+
+    def prepare(self, pod: dict[str, Any]) -> None:
+        """Make the pod's `wait` report its NodeResult where `read` finds it."""
+        ...
+
+    def read(self, pod_name: str) -> NodeResult | None:
+        """The pod's reported result, None if it reported none; `ResultError` if it cannot be
+        taken."""
+        ...
+
+    def exit_recorded(self, pod_name: str, container: str) -> bool:
+        """Whether the container's emissary wrote its exit code (`/var/run/argo/ctr/NAME`)."""
+        ...
+
+
 class LocalResults:
-    """The engine's result channel on the `local` runtime (`engine.pods.ResultChannel`)."""
+    """The result channel (`ResultChannel`) on the `local` runtime: the file sink."""
 
     def __init__(
         self,
@@ -81,8 +98,6 @@ class LocalResults:
         return exit_recorded(self._volume_path(pod_name, VAR_RUN_ARGO_VOLUME), container)
 
     def read(self, pod_name: str) -> NodeResult | None:
-        """The pod's reported result, None if it reported none; `ResultError` if it cannot be
-        taken."""
         path = self._volume_path(pod_name, RESULT_VOLUME) / RESULT_FILE_NAME
         limit = self.max_parameters_bytes + RESULT_FILE_SLACK if self.max_parameters_bytes else 0
         try:
