@@ -409,3 +409,27 @@ def test_a_template_that_does_not_exist_errors_the_step_group_at_once() -> None:
     assert group["phase"] == "Error"
     assert "template 'nope' not found" in group["message"]
     assert wf["status"]["phase"] == "Failed"
+
+
+def test_a_dag_slot_freed_by_a_task_is_taken_in_the_same_pass() -> None:
+    spec = {
+        "entrypoint": "main",
+        "templates": [
+            {
+                "name": "main",
+                "parallelism": 1,
+                "dag": {
+                    "tasks": [{"name": "a", "template": "echo"}, {"name": "b", "template": "echo"}]
+                },
+            },
+            ECHO,
+        ],
+    }
+    wf = workflow(spec)
+    cluster = Cluster()
+    step(wf, cluster, T0)
+    assert set(phases(wf)) == {"wf", "wf.a"}  # one at a time
+    cluster.end(node_id(wf, "wf.a"))
+    out = step(wf, cluster, T0 + 1)
+    assert phases(wf)["wf.a"] == "Succeeded"
+    assert len(pods_of(out)) == 1 and phases(wf)["wf.b"] == "Pending"

@@ -133,9 +133,12 @@ class _Dag:
             return node
         if should_expand(task):
             return self._loop(task, full, node)
+        counted = node is None or not n.fulfilled(node)  # in `running`
         if node is None:
             self.running += 1
         child = self._child(task, full, None)
+        if child.done and counted:
+            self.running -= 1  # its slot is free for a task later in this same pass
         return child.node if child.done else None
 
     def _depends(self, task: Mapping[str, Any]) -> tuple[str, str] | None:
