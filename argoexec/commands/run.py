@@ -270,6 +270,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
             log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     finally:
         pods.close()
+        lock.release()
     progress.close()
     try:
         recorder.record(runner, final=final)

@@ -16,7 +16,6 @@ from typing import Any
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.statedir import state_store
-from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import (
     find_nodes,
     list_row,
@@ -163,54 +162,6 @@ def logs(args: argparse.Namespace, inv: Invocation) -> int:
     return 0
 
 
-def _unfinished(run: RunDir) -> dict[str, Any]:
-    """The run's Workflow (a stand-in if it recorded none yet), unless it has finished."""
-    workflow = run.read_workflow() if run.has_state() else _stateless(run)
-    phase = _phase(workflow)
-    if phase in _FINISHED:
-        raise StateError(f"workflow {run.name!r} is not running: it has finished ({phase})")
-    return workflow
-
-
-def _running(run: RunDir) -> dict[str, Any]:
-    """The run's Workflow, if a live process is still running it; else a clear error."""
-    workflow = _unfinished(run)
-    if not run.owner_alive():
-        raise StateError(
-            f"workflow {run.name!r} is not running: its process (pid {run.owner_pid()}) is "
-            f"gone; `argoexec stop {run.name}` marks it Failed and removes what it left"
-        )
-    return workflow
-
-
-def resume(args: argparse.Namespace, inv: Invocation) -> int:
-    supplied = assignments(getattr(args, "parameter", None) or [])
-    run = state_store(args, inv, mode="write").open(args.name)
-    workflow = _running(run)
-    node_id: str | None = None
-    if args.node:
-        node = _one_node(workflow, args.name, args.node)
-        if node.get("type") != "Suspend" or node.get("phase") != "Running":
-            raise StateError(
-                f"node {args.node!r} of workflow {args.name!r} is not suspended "
-                f"({node.get('type')}, {node.get('phase')})"
-            )
-        node_id = str(node.get("id"))
-        targets = [node]
-    else:
-        targets = [
-            node
-            for node in ((workflow.get("status") or {}).get("nodes") or {}).values()
-            if node.get("type") == "Suspend" and node.get("phase") == "Running"
-        ]
-    _check_supplied(args.name, targets, supplied)
-    if supplied:
-        run.request_supplied(node_id, supplied)  # before the resume it goes with
-    run.request_resume(node_id)
-    inv.stdout.write(f"workflow {args.name} resumed\n")
-    return 0
-
-
 def _check_supplied(name: str, targets: list[dict[str, Any]], supplied: dict[str, str]) -> None:
     """Every `-p` name must be an output parameter each targeted suspended node expects
     (`valueFrom.supplied`, listed in its outputs while it waits), as `argo node set` checks."""
@@ -242,21 +193,3 @@ def assignments(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"-p {pair!r}: expected NAME=VALUE")
         values[name] = value
     return values
-
-
-def stop(args: argparse.Namespace, inv: Invocation) -> int:
-    """A live run is asked to stop (its process stops the pods, runs the exit handler); a run
-    whose process is gone is finished here (see `controller.orphan`)."""
-    run = state_store(args, inv, mode="write").open(args.name)
-    _unfinished(run)
-    if run.owner_alive():
-        run.request_stop(args.message or "")
-        inv.stdout.write(f"workflow {args.name} stopped\n")
-        return 0
-    done = stop_orphan(run, args.message or "")
-    inv.stdout.write(
-        f"workflow {args.name} stopped: {done.workflow['status']['message']}; removed what it "
-        f"left: {done.pods} pod directories (logs kept), {done.processes} processes, "
-        f"{done.partial_artifacts} partial artifact files\n"
-    )
-    return 0

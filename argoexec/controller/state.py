@@ -1,26 +1,21 @@
 """The thin controller's state directory: one directory per run, shared between the process
-that runs the workflow (``argoexec run``) and the commands that look at it or signal it
-(``list``, ``get``, ``logs``, ``resume``, ``stop``).
+that drives the workflow (``argoexec run`` or ``argoexec controller``) and the commands that look
+at it or change it (``list``, ``get``, ``logs``; ``stop``, ``resume``... change the Workflow).
 
 Layout (all names fixed; ``STATE_DIR`` comes from ``config.controller_state_dir``)::
 
     STATE_DIR/<name>/created              creation time (ns since the epoch): orders ``runs()``
     STATE_DIR/<name>/workflow.json        the Argo-shaped Workflow, replaced atomically
     STATE_DIR/<name>/metrics.prom         custom metrics, Prometheus text format (atomically)
-    STATE_DIR/<name>/owner                "<pid> <start ticks>" of the ``argoexec run`` process
-    STATE_DIR/<name>/requests/stop        a stop request (its text is the message)
-    STATE_DIR/<name>/requests/resume-*    one file per resume request: {"node": id | null}
-    STATE_DIR/<name>/pods/                the ``LocalRuntime`` root (pod dirs and logs)
+    STATE_DIR/<name>/owner                "<pid> <start ticks>" of the process that drives it
+    STATE_DIR/<name>/run.json             the run's options (``loop.local.RunConfig``)
+    STATE_DIR/<name>/controller.lock      flock held by the process that drives it
+    STATE_DIR/<name>/pods/                the ``LocalPods`` root (pod dirs and logs)
     STATE_DIR/.wake/<pid>-<random>        FIFOs of processes waiting for changes (the
                                           controller loop's ``DirectoryStore``)
 
 The controller loop reads and writes the Workflows through ``loop.state_store.DirectoryStore``,
 which keeps ``metadata.resourceVersion`` in ``workflow.json`` and writes under ``exclusive``.
-
-Requests are files so that another process can signal the running one, which polls them.
-Every request file is written under a dot-name and renamed into place, so a reader never sees
-half a request; a resume request is claimed by renaming it again before it is read, so two
-takers never both get it.
 """
 
 from __future__ import annotations
@@ -30,11 +25,10 @@ import fcntl
 import json
 import os
 import re
-import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +41,6 @@ _WORKFLOW = "workflow.json"
 _METRICS = "metrics.prom"
 _CREATED = "created"
 _OWNER = "owner"
-_REQUESTS = "requests"
-_STOP = "stop"
-_RESUME_PREFIX = "resume-"
-_SUPPLIED_PREFIX = "supplied-"
 _LOCK_POLL_SECONDS = 0.005
 
 
@@ -105,10 +95,6 @@ class RunDir:
     def pods_dir(self) -> Path:
         """The ``LocalRuntime`` root of this run."""
         return self.path / "pods"
-
-    @property
-    def requests_dir(self) -> Path:
-        return self.path / _REQUESTS
 
     @property
     def created_ns(self) -> int:
@@ -225,86 +211,6 @@ class RunDir:
         finally:
             os.close(fd)  # releases the lock
 
-    # --- Requests from other processes ------------------------------------------------------
-
-    def _request(self, name: str, data: str) -> None:
-        try:
-            self.requests_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot write a request: {os_cause(exc)}") from exc
-        _write_atomic(self.requests_dir / name, data)
-
-    def request_stop(self, message: str) -> None:
-        """Ask the running process to stop the workflow (Argo's ``stop``: exit handlers run)."""
-        self._request(_STOP, message)
-
-    def stop_requested(self) -> str | None:
-        """The stop request's message, if one was made (not consumed: stopping is a state)."""
-        try:
-            return (self.requests_dir / _STOP).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-
-    def request_resume(self, node: str | None) -> None:
-        """Ask the running process to resume ``node`` (None: every suspended node)."""
-        self._request(self._request_name(_RESUME_PREFIX), json.dumps({"node": node}))
-
-    def take_resume_requests(self) -> list[str | None]:
-        """The pending resume requests, oldest first, each removed as it is taken. Safe with
-        several takers: a request is renamed to a name of this taker's before it is read."""
-        taken: list[str | None] = []
-        for doc in self._take(_RESUME_PREFIX):
-            node = doc.get("node") if isinstance(doc, dict) else None
-            # An unreadable request resumes everything rather than being lost.
-            taken.append(node if isinstance(node, str) else None)
-        return taken
-
-    def request_supplied(self, node: str | None, parameters: Mapping[str, str]) -> None:
-        """Values for a suspended node's ``valueFrom.supplied`` output parameters (Argo's
-        ``argo node set --output-parameter``); written before the resume they go with."""
-        doc = {"node": node, "parameters": dict(parameters)}
-        self._request(self._request_name(_SUPPLIED_PREFIX), json.dumps(doc))
-
-    def take_supplied(self) -> list[tuple[str | None, dict[str, str]]]:
-        """The pending supplied values, oldest first, each removed as it is taken."""
-        taken: list[tuple[str | None, dict[str, str]]] = []
-        for doc in self._take(_SUPPLIED_PREFIX):
-            if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict):
-                continue
-            node = doc.get("node")
-            values = {str(k): str(v) for k, v in doc["parameters"].items()}
-            taken.append((node if isinstance(node, str) else None, values))
-        return taken
-
-    @staticmethod
-    def _request_name(prefix: str) -> str:
-        # Time first so names sort in request order; pid and randomness keep them unique.
-        return f"{prefix}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-
-    def _take(self, prefix: str) -> list[Any]:
-        """The documents of the pending requests named ``prefix...``, oldest first, each
-        claimed by renaming it before it is read (None for an unreadable one)."""
-        try:
-            names = sorted(
-                e.name for e in os.scandir(self.requests_dir) if e.name.startswith(prefix)
-            )
-        except FileNotFoundError:
-            return []
-        docs: list[Any] = []
-        for name in names:
-            claimed = self.requests_dir / f".claimed-{os.getpid()}-{secrets.token_hex(4)}"
-            try:
-                os.rename(self.requests_dir / name, claimed)
-            except FileNotFoundError:
-                continue  # another taker claimed it first
-            try:
-                docs.append(json.loads(claimed.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                docs.append(None)
-            finally:
-                claimed.unlink(missing_ok=True)
-        return docs
-
 
 class StateStore:
     """The runs under one state directory."""
@@ -343,7 +249,6 @@ class StateStore:
                 run.write_workflow(workflow)  # likewise its Workflow
             _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
             run.pods_dir.mkdir()
-            run.requests_dir.mkdir()
         except (OSError, StateError) as exc:
             shutil.rmtree(path, ignore_errors=True)
             cause = os_cause(exc) if isinstance(exc, OSError) else str(exc)

@@ -3,10 +3,8 @@ processes leave for it."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -80,7 +78,7 @@ def test_a_workflow_that_cannot_be_written_leaves_the_last_one_whole(tmp_path: P
             run.write_workflow({"status": {"phase": "Succeeded"}, "big": "x" * 100_000})
         assert run.read_workflow() == {"status": {"phase": "Running"}}
         assert sorted(p.name for p in run.path.iterdir()) == [
-            "created", "pods", "requests", "workflow.json",
+            "created", "pods", "workflow.json",
         ]  # fmt: skip
         filler.unlink()
         run.write_workflow({"status": {"phase": "Succeeded"}})
@@ -132,7 +130,7 @@ def test_the_workflow_reads_back_as_written(tmp_path: Path) -> None:
     run.write_workflow(workflow)
     assert run.read_workflow() == workflow
     assert sorted(p.name for p in run.path.iterdir()) == [
-        "created", "pods", "requests", "workflow.json",
+        "created", "pods", "workflow.json",
     ]  # fmt: skip
 
 
@@ -209,70 +207,3 @@ def test_a_reused_pid_is_not_taken_for_the_owner(tmp_path: Path) -> None:
 
 
 # --- Requests -------------------------------------------------------------------------------
-
-
-def test_a_stop_request_carries_its_message_and_stays(tmp_path: Path) -> None:
-    run = StateStore(tmp_path).create("wf")
-    assert run.stop_requested() is None
-    run.request_stop("")
-    assert run.stop_requested() == ""
-    run.request_stop("enough")
-    assert run.stop_requested() == "enough"
-    assert run.stop_requested() == "enough"
-
-
-def test_resume_requests_are_taken_once_in_order(tmp_path: Path) -> None:
-    run = StateStore(tmp_path).create("wf")
-    assert run.take_resume_requests() == []
-    run.request_resume(None)
-    run.request_resume("wf-123")
-    run.request_resume("wf-456")
-    assert run.take_resume_requests() == [None, "wf-123", "wf-456"]
-    assert run.take_resume_requests() == []
-    assert list(run.requests_dir.iterdir()) == []
-
-
-_WRITER = """
-import sys
-from pathlib import Path
-from argoexec.controller.state import StateStore
-run = StateStore(Path(sys.argv[1])).open("wf")
-for i in range(int(sys.argv[2])):
-    run.request_resume(f"node-{i}")
-"""
-
-
-def test_requests_from_another_process_are_each_taken_by_exactly_one_taker(
-    tmp_path: Path,
-) -> None:
-    run = StateStore(tmp_path).create("wf")
-    count = 150
-    writer = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(tmp_path), str(count)],
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)},
-    )
-    taken: list[list[str | None]] = [[], []]
-
-    def take(mine: list[str | None]) -> None:
-        while writer.poll() is None:
-            mine.extend(run.take_resume_requests())
-        mine.extend(run.take_resume_requests())
-
-    takers = [threading.Thread(target=take, args=(mine,)) for mine in taken]
-    for t in takers:
-        t.start()
-    for t in takers:
-        t.join()
-    assert writer.returncode == 0
-    everything = taken[0] + taken[1]
-    assert sorted(everything, key=str) == sorted((f"node-{i}" for i in range(count)), key=str)
-    for mine in taken:  # each taker saw the requests in the order they were made
-        assert mine == sorted(mine, key=lambda n: int(str(n).split("-")[1]))
-    assert [p.name for p in run.requests_dir.iterdir()] == []
-
-
-def test_an_unreadable_resume_request_resumes_everything(tmp_path: Path) -> None:
-    run = StateStore(tmp_path).create("wf")
-    (run.requests_dir / "resume-00000000000000000001-1-ab").write_text("not json")
-    (run.requests_dir / "resume-00000000000000000002-1-ab").write_text(json.dumps({"node": 3}))
-    assert run.take_resume_requests() == [None, None]

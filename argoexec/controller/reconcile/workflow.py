@@ -30,7 +30,7 @@ from . import nodes as n
 from .actions import Action, DeletePod
 from .children import advance_hook, exit_hook
 from .clock import epoch
-from .context import DEADLINE_MESSAGE, Event, Frame, Owner, Pass, Settings
+from .context import DEADLINE_MESSAGE, SHUTDOWN_TERMINATE, Event, Frame, Owner, Pass, Settings
 from .nodes import Node
 from .outputs import load_globals
 from .walk import Visit, execute
@@ -125,6 +125,9 @@ def _walk(p: Pass, outcome: Outcome) -> None:
         return
     phase, message = _final_phase(p, entry)
     hook = exit_hook(spec, spec.get("arguments") or {})
+    exit_name = f"{p.name}{n.EXIT_SUFFIX}"
+    if hook is not None and p.shutdown == SHUTDOWN_TERMINATE and p.nodes.by_name(exit_name) is None:
+        hook = None  # Argo: a terminated workflow runs its exit handler only if it had started
     if hook is not None:
         extra = exit_handler_entries(
             status=phase, failures=_failures(p), duration_seconds=p.now - p.started
