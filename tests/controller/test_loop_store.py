@@ -328,7 +328,7 @@ def test_an_update_that_cannot_be_written_leaves_the_stored_version(tmp_path: Pa
             store.update(wf)
         assert store.get("hello")["metadata"]["resourceVersion"] == "1"
         assert sorted(p.name for p in (small / "state" / "hello").iterdir()) == [
-            "created", "pods", "requests", "workflow.json",
+            "created", "pods", "workflow.json",
         ]  # fmt: skip
         filler.unlink()
         assert store.update(wf)["metadata"]["resourceVersion"] == "2"

@@ -352,7 +352,9 @@ def _deadline(
         return frame.deadline
     try:
         text = str(substitute(str(timeout), scope, allow_unresolved=False, location="timeout"))
-        limit = started_at(node) + seconds(text)
+        # Status times are whole seconds, rounded down: the deadline is counted from the next
+        # second, never before the node's real start (the pod's own deadline comes first).
+        limit = started_at(node) + 1.0 + seconds(text)
     except (SubstitutionError, ValueError) as exc:
         raise NodeError(f"template {template.get('name')!r}: timeout: {exc}") from None
     return limit if frame.deadline is None else min(frame.deadline, limit)
