@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from typing import Any
 import pytest
 
 from argoexec.controller.loop.local_pods import SUPERVISOR_LOST, LocalPods
-from argoexec.controller.loop.podfiles import Listener, PodFiles, ring
-from argoexec.controller.loop.podhost import FORK, SPAWN, RuntimeSettings
+from argoexec.controller.loop.podfiles import Listener, Manifest, PodFiles, ring
+from argoexec.controller.loop.podhost import FORK, SPAWN, RuntimeSettings, write_pod
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.processes import kill_session, pid_alive, same_process
 from argoexec.controller.sandbox import find_bubblewrap
@@ -214,6 +215,46 @@ def test_creating_a_pod_twice_starts_it_once(root: Path, tmp_path: Path) -> None
     assert finished(pods, "p-once").status.phase == "Succeeded"
     assert supervisor_of(root, "p-once") == supervisor
     assert (runs / "runs").read_text() == "ran\n"
+
+
+def claimed_not_started(root: Path, pod: dict[str, Any]) -> PodFiles:
+    """The pod as a creator killed between writing it and starting its supervisor left it."""
+    name = pod["metadata"]["name"]
+    files = PodFiles(root / name / "supervisor")
+    files.root.mkdir(parents=True)
+    write_pod(files, pod, {})
+    assert files.claim(Manifest(name, WORKFLOW, name, f"{WORKFLOW}.{name}", time.time()))
+    return files
+
+
+def test_a_pod_whose_creator_died_before_starting_it_is_started_once_by_an_observer(
+    root: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    pod = gated(labelled(plain_pod("p-adopt", {"main": "echo ran >> /gate/runs"}), "p-adopt"), runs)
+    claimed_not_started(root, pod)
+    first, second = backend(root), backend(root)
+
+    first.observe(WORKFLOW)
+    second.observe(WORKFLOW)
+    supervisor = supervisor_of(root, "p-adopt")
+
+    assert finished(second, "p-adopt").status.phase == "Succeeded"
+    assert finished(first, "p-adopt").status.phase == "Succeeded"
+    assert supervisor_of(root, "p-adopt") == supervisor
+    assert (runs / "runs").read_text() == "ran\n"
+
+
+def test_a_pod_whose_creator_still_starts_it_is_left_to_its_creator(root: Path) -> None:
+    files = claimed_not_started(root, labelled(plain_pod("p-busy", {"main": "true"}), "p-busy"))
+    lock = files.lock(wait=False)  # the creator's, while it starts the supervisor
+    assert lock is not None
+    try:
+        seen = backend(root).observe(WORKFLOW)["p-busy"]
+        assert (seen.completed, files.supervisor()) == (False, None)
+    finally:
+        os.close(lock)
+    assert finished(backend(root), "p-busy").status.phase == "Succeeded"
 
 
 def test_a_spawned_supervisor_runs_the_pod_as_a_forked_one_does(root: Path) -> None:
