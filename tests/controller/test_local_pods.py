@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +40,19 @@ pods = LocalPods(Path(sys.argv[1]), settings=RuntimeSettings(executor_image=sys.
 pods.create(json.loads(sys.stdin.readline()), {})
 print("created", start_method(), flush=True)
 time.sleep(600)
+"""
+# A supervisor in its last moments: it holds the pod's lock (having looked for a deletion and
+# found none) until it exits, without cleaning anything up.
+_EXITING = """
+import os, sys, time
+from pathlib import Path
+from argoexec.controller.loop.podfiles import PodFiles
+files = PodFiles(Path(sys.argv[1]))
+files.lock(wait=True)
+files.record_supervisor(os.getpid())
+files.exiting.touch()
+print("exiting", flush=True)
+sys.stdin.readline()
 """
 _SIGNAL = """
 import sys
@@ -352,6 +366,49 @@ def test_deleting_a_finished_pod_removes_all_but_its_logs_at_once(root: Path) ->
 
     assert sorted(p.name for p in (root / "p-done").iterdir()) == ["logs"]
     assert pods.observe(WORKFLOW) == {}
+
+
+def waits_for(lock: Path) -> bool:
+    """Whether a process waits for the flock on ``lock`` (/proc/locks: "-> FLOCK ... dev:ino")."""
+    inode = f":{lock.stat().st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 6 and fields[1] == "->" and fields[6].endswith(inode):
+            return True
+    return False
+
+
+def test_a_pod_deleted_while_its_supervisor_exits_is_cleaned_up_once_it_is_gone(
+    root: Path,
+) -> None:
+    pods = backend(root)
+    pods.create(labelled(plain_pod("p-late", {"main": "echo done"}), "p-late"), {})
+    finished(pods, "p-late")
+    files = PodFiles(root / "p-late" / "supervisor")
+    wait_until(lambda: not same_process(*supervisor_of(root, "p-late")), TIMEOUT, "its end")
+    # As if the supervisor were still exiting, past its last look for a deletion.
+    exiting = subprocess.Popen(
+        [sys.executable, "-c", _EXITING, str(files.root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert exiting.stdin is not None and exiting.stdout is not None
+        assert exiting.stdout.readline() == "exiting\n"
+        deleting = threading.Thread(target=pods.delete, args=("p-late",))
+        deleting.start()
+        wait_until(lambda: waits_for(files.lock_file), TIMEOUT, "delete to wait for the lock")
+        exiting.stdin.write("\n")  # it exits
+        exiting.stdin.flush()
+        deleting.join(TIMEOUT)
+        assert not deleting.is_alive()
+    finally:
+        exiting.kill()
+        exiting.wait(timeout=TIMEOUT)
+
+    assert exiting.returncode == 0  # it was not sent SIGTERM: its exit was waited for
+    assert sorted(p.name for p in (root / "p-late").iterdir()) == ["logs"]
 
 
 def test_a_pod_whose_supervisor_was_killed_is_observed_failed_and_says_why(root: Path) -> None:

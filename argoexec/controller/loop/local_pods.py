@@ -196,16 +196,29 @@ class LocalPods:
 
     def delete(self, pod_name: str) -> None:
         files = self._files(pod_name)
-        files.mark_deleted()
         self._forget(pod_name)
-        supervisor = files.supervisor()
-        if supervisor is not None and same_process(*supervisor):
-            try:
-                os.kill(supervisor[0], signals.SIGTERM)  # it terminates the pod, then cleans up
-                return
-            except ProcessLookupError:
-                pass
-        self._collect(pod_name, files)
+        lock = files.lock(wait=False)
+        if lock is None:
+            if files.deleted.exists() or not files.root.is_dir():
+                return  # deleted already (its supervisor or another deleter cleans up)
+            # Its creator is starting it, or its supervisor is exiting: moments.
+            lock = files.lock(wait=True)
+        try:
+            files.mark_deleted()
+            # Under the lock, a live supervisor that is not exiting has not looked for the
+            # deletion yet: it cleans up once the pod ended. Otherwise it is gone (or going, or
+            # never started): what the pod left is removed here.
+            supervisor = files.supervisor()
+            exiting = files.exiting.exists()
+            if supervisor is not None and same_process(*supervisor) and not exiting:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(supervisor[0], signals.SIGTERM)  # it terminates the pod, then cleans up
+                    return
+            if files.deleted.exists():
+                self._remove(pod_name)
+        finally:
+            if lock is not None:
+                os.close(lock)
 
     def wait(self, timeout: float) -> bool:
         if self._listener is None:
@@ -352,6 +365,9 @@ class LocalPods:
         supervisor = files.supervisor()
         if supervisor is not None and same_process(*supervisor):
             return  # it is terminating the pod; it cleans up when done
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
         dirs: PodDirs = self.runtime.pod_dirs(name)
         for pid, ticks in dirs.recorded_processes():
             kill_session(pid, ticks)

@@ -12,9 +12,14 @@ Under the pod's directory (`PodDirs.supervisor`, ``<root>/<pod>/supervisor/``)::
                       before `create` returns
     lock              the pod's lock (`flock`): held by whoever starts the pod's supervisor
                       from before the manifest is written until the supervisor recorded itself
-                      (the supervisor inherits it, so it is let go of only then). A pod with a
-                      manifest, no supervisor and a free lock was never started: its creator
+                      (the supervisor inherits it, so it is let go of only then), by a deleter
+                      while it marks the pod deleted and looks for its supervisor, and by the
+                      supervisor from its last look for a deletion until it exits. A pod with
+                      a manifest, no supervisor and a free lock was never started: its creator
                       died while starting it
+    exiting           written by the supervisor, under the lock, when it looks for a deletion
+                      for the last time: a deleter that then takes the lock knows the
+                      supervisor is exiting (a process lets go of its locks before it is gone)
     status.json       the pod's Kubernetes PodStatus (`PodResult.to_k8s`, precise), rewritten on
                       each change; its phase is terminal (Succeeded, Failed) only once every
                       container has ended, as the kubelet reports a pod
@@ -141,6 +146,10 @@ class PodFiles:
     @property
     def lock_file(self) -> Path:
         return self.root / "lock"
+
+    @property
+    def exiting(self) -> Path:
+        return self.root / "exiting"
 
     # --- the pod's lock -----------------------------------------------------------------------
 

@@ -314,6 +314,7 @@ def serve(
         daemon=True,
     )
     helper.start()
+    code = 0
     try:
         # This thread starts the containers: their parent-death signal follows it.
         runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop, on_change=record)
@@ -322,14 +323,19 @@ def serve(
         status = runtime.status(name) or PodResult.pending(pod)
         status.fail(SUPERVISOR_ERROR, f"the pod's supervisor failed: {exc}")
         record(status, True)
-        return _EXIT_FAILED
+        code = _EXIT_FAILED
     finally:
         done.set()
         wake.set()
         helper.join(timeout=_EXEC_TIMEOUT)
+    # The pod's lock, held from here until this process exits (never let go of): a deletion
+    # is either seen now, or made once this process is exiting, by a deleter that cleans up.
+    files.lock(wait=True)
+    with contextlib.suppress(OSError):
+        files.exiting.touch()
     if files.deleted.exists():
         runtime.pod_dirs(name).remove_all_but_logs()
-    return 0
+    return code
 
 
 def _help(
