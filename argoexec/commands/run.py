@@ -21,6 +21,7 @@ import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO
@@ -34,7 +35,7 @@ from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
-from argoexec.controller.loop.local import LocalRuns, RunConfig, RunLock
+from argoexec.controller.loop.local import RUN_FILE, LocalRuns, RunConfig, RunLock
 from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.loop.state_store import DirectoryStore
@@ -297,12 +298,12 @@ def _start_state(
 ) -> RunDir:
     """The run's directory with its Workflow (Pending) and options in it, before anything runs:
     a run whose state cannot be recorded (a full disk) does not start and leaves nothing
-    behind."""
+    behind. The options are written with the Workflow: a controller that finds the run (this
+    process killed at once) can drive it."""
     try:
-        runner.submit()
+        runner.submit(partial(workflows.create, files={RUN_FILE: config.text()}))
         run_dir = store.open(runner.name)
         run_dir.mark_owner(os.getpid())
-        config.save(run_dir.path)
     except StateError as exc:
         with contextlib.suppress(StateError):
             store.remove(store.open(runner.name))

@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -223,12 +223,17 @@ class StateStore:
         return ", ".join(names) if names else "none"
 
     def create(
-        self, name: str, *, owner: int | None = None, workflow: dict[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        owner: int | None = None,
+        workflow: dict[str, Any] | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> RunDir:
         """A new run directory, owned by process ``owner`` when given, holding ``workflow``
-        when given (written before the run is listed, so no reader sees the run without it);
-        fails if a run of that name exists. All or nothing: a directory that could not be
-        completed (a full disk) is removed again."""
+        and ``files`` (name: text) when given (written before the run is listed, so no reader
+        sees the run without them); fails if a run of that name exists. All or nothing: a
+        directory that could not be completed (a full disk) is removed again."""
         check_name(name)
         path = self.root / name
         try:
@@ -247,6 +252,8 @@ class StateStore:
                 run.mark_owner(owner)  # before `created`: a listed run always has its owner
             if workflow is not None:
                 run.write_workflow(workflow)  # likewise its Workflow
+            for file, text in (files or {}).items():
+                _write_atomic(path / file, text)
             _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
             run.pods_dir.mkdir()
         except (OSError, StateError) as exc:

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ from typing import Any
 import pytest
 
 from argoexec.controller.loop.local_pods import SUPERVISOR_LOST, LocalPods
-from argoexec.controller.loop.podfiles import Listener, PodFiles, ring
-from argoexec.controller.loop.podhost import FORK, SPAWN, RuntimeSettings
+from argoexec.controller.loop.podfiles import Listener, Manifest, PodFiles, ring
+from argoexec.controller.loop.podhost import FORK, SPAWN, RuntimeSettings, write_pod
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.processes import kill_session, pid_alive, same_process
 from argoexec.controller.sandbox import find_bubblewrap
@@ -38,6 +40,19 @@ pods = LocalPods(Path(sys.argv[1]), settings=RuntimeSettings(executor_image=sys.
 pods.create(json.loads(sys.stdin.readline()), {})
 print("created", start_method(), flush=True)
 time.sleep(600)
+"""
+# A supervisor in its last moments: it holds the pod's lock (having looked for a deletion and
+# found none) until it exits, without cleaning anything up.
+_EXITING = """
+import os, sys, time
+from pathlib import Path
+from argoexec.controller.loop.podfiles import PodFiles
+files = PodFiles(Path(sys.argv[1]))
+files.lock(wait=True)
+files.record_supervisor(os.getpid())
+files.exiting.touch()
+print("exiting", flush=True)
+sys.stdin.readline()
 """
 _SIGNAL = """
 import sys
@@ -216,6 +231,46 @@ def test_creating_a_pod_twice_starts_it_once(root: Path, tmp_path: Path) -> None
     assert (runs / "runs").read_text() == "ran\n"
 
 
+def claimed_not_started(root: Path, pod: dict[str, Any]) -> PodFiles:
+    """The pod as a creator killed between writing it and starting its supervisor left it."""
+    name = pod["metadata"]["name"]
+    files = PodFiles(root / name / "supervisor")
+    files.root.mkdir(parents=True)
+    write_pod(files, pod, {})
+    assert files.claim(Manifest(name, WORKFLOW, name, f"{WORKFLOW}.{name}", time.time()))
+    return files
+
+
+def test_a_pod_whose_creator_died_before_starting_it_is_started_once_by_an_observer(
+    root: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    pod = gated(labelled(plain_pod("p-adopt", {"main": "echo ran >> /gate/runs"}), "p-adopt"), runs)
+    claimed_not_started(root, pod)
+    first, second = backend(root), backend(root)
+
+    first.observe(WORKFLOW)
+    second.observe(WORKFLOW)
+    supervisor = supervisor_of(root, "p-adopt")
+
+    assert finished(second, "p-adopt").status.phase == "Succeeded"
+    assert finished(first, "p-adopt").status.phase == "Succeeded"
+    assert supervisor_of(root, "p-adopt") == supervisor
+    assert (runs / "runs").read_text() == "ran\n"
+
+
+def test_a_pod_whose_creator_still_starts_it_is_left_to_its_creator(root: Path) -> None:
+    files = claimed_not_started(root, labelled(plain_pod("p-busy", {"main": "true"}), "p-busy"))
+    lock = files.lock(wait=False)  # the creator's, while it starts the supervisor
+    assert lock is not None
+    try:
+        seen = backend(root).observe(WORKFLOW)["p-busy"]
+        assert (seen.completed, files.supervisor()) == (False, None)
+    finally:
+        os.close(lock)
+    assert finished(backend(root), "p-busy").status.phase == "Succeeded"
+
+
 def test_a_spawned_supervisor_runs_the_pod_as_a_forked_one_does(root: Path) -> None:
     # What a controller with threads gets (fork is for one-thread processes; the creator of
     # the orphaned pod above forks).
@@ -311,6 +366,49 @@ def test_deleting_a_finished_pod_removes_all_but_its_logs_at_once(root: Path) ->
 
     assert sorted(p.name for p in (root / "p-done").iterdir()) == ["logs"]
     assert pods.observe(WORKFLOW) == {}
+
+
+def waits_for(lock: Path) -> bool:
+    """Whether a process waits for the flock on ``lock`` (/proc/locks: "-> FLOCK ... dev:ino")."""
+    inode = f":{lock.stat().st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 6 and fields[1] == "->" and fields[6].endswith(inode):
+            return True
+    return False
+
+
+def test_a_pod_deleted_while_its_supervisor_exits_is_cleaned_up_once_it_is_gone(
+    root: Path,
+) -> None:
+    pods = backend(root)
+    pods.create(labelled(plain_pod("p-late", {"main": "echo done"}), "p-late"), {})
+    finished(pods, "p-late")
+    files = PodFiles(root / "p-late" / "supervisor")
+    wait_until(lambda: not same_process(*supervisor_of(root, "p-late")), TIMEOUT, "its end")
+    # As if the supervisor were still exiting, past its last look for a deletion.
+    exiting = subprocess.Popen(
+        [sys.executable, "-c", _EXITING, str(files.root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert exiting.stdin is not None and exiting.stdout is not None
+        assert exiting.stdout.readline() == "exiting\n"
+        deleting = threading.Thread(target=pods.delete, args=("p-late",))
+        deleting.start()
+        wait_until(lambda: waits_for(files.lock_file), TIMEOUT, "delete to wait for the lock")
+        exiting.stdin.write("\n")  # it exits
+        exiting.stdin.flush()
+        deleting.join(TIMEOUT)
+        assert not deleting.is_alive()
+    finally:
+        exiting.kill()
+        exiting.wait(timeout=TIMEOUT)
+
+    assert exiting.returncode == 0  # it was not sent SIGTERM: its exit was waited for
+    assert sorted(p.name for p in (root / "p-late").iterdir()) == ["logs"]
 
 
 def test_a_pod_whose_supervisor_was_killed_is_observed_failed_and_says_why(root: Path) -> None:

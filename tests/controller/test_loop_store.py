@@ -99,6 +99,18 @@ def test_generate_name_gets_five_random_characters(tmp_path: Path) -> None:
         assert store.get(name)["metadata"]["generateName"] == "hello-"
 
 
+def test_files_created_with_a_workflow_are_there_when_it_is_listed(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    named = store.create(workflow("named"), files={"run.json": "{}\n"})
+    generated = store.create({"metadata": {"generateName": "gen-"}}, files={"run.json": "[]\n"})
+
+    for stored, text in ((named, "{}\n"), (generated, "[]\n")):
+        assert (tmp_path / stored["metadata"]["name"] / "run.json").read_text() == text
+    assert sorted(w["metadata"]["name"] for w in store.list()) == sorted(
+        [named["metadata"]["name"], generated["metadata"]["name"]]
+    )
+
+
 def test_a_workflow_without_name_or_generate_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StateError, match=r"needs metadata\.name or metadata\.generateName"):
         DirectoryStore(tmp_path).create({"kind": "Workflow", "metadata": {}})

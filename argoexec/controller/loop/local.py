@@ -96,8 +96,12 @@ class RunConfig:
             store.add(document)
         return store
 
+    def text(self) -> str:
+        """What `run.json` holds."""
+        return json.dumps(asdict(self), indent=1) + "\n"
+
     def save(self, run_path: Path) -> None:
-        _write_atomic(run_path / RUN_FILE, json.dumps(asdict(self), indent=1) + "\n")
+        _write_atomic(run_path / RUN_FILE, self.text())
 
     @classmethod
     def load(cls, run_path: Path) -> RunConfig:

@@ -5,7 +5,9 @@ created it; what the pod is and how it goes is in files under its directory (`po
 any controller process on the same root (one started after the first died) observes it, signals
 its containers and deletes it. A pod whose supervisor is gone before the pod ended (killed,
 the machine restarted) is observed Failed, with a message saying so, as Argo sees a pod deleted
-under it; what is left of its containers is killed then.
+under it; what is left of its containers is killed then. A pod whose supervisor never started
+(its creator was killed while starting it) is started by the next process that observes it, as
+a kubelet runs the pods it finds: creating a pod is claiming its name, and the pod then runs.
 
 Admission is not the backend's: it runs every pod it is given (the reconciler counts the pods
 that run, as Argo's controller counts against `parallelism`).
@@ -28,7 +30,7 @@ from argoexec.contract import ANNOTATION_NODE_NAME as NODE_NAME
 from argoexec.contract import LABEL_WORKFLOW, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.loop import podhost
 from argoexec.controller.loop.adapt import adapt_local
-from argoexec.controller.loop.podfiles import CHANGES_FIFO, Listener, Manifest, PodFiles
+from argoexec.controller.loop.podfiles import CHANGES_FIFO, Listener, Manifest, PodFiles, read_json
 from argoexec.controller.loop.podhost import RuntimeSettings
 from argoexec.controller.loop.seams import PodObservation
 from argoexec.controller.processes import kill_session, same_process
@@ -41,9 +43,6 @@ from argoexec.models import NodeResult
 log = logging.getLogger("argoexec.controller.local_pods")
 
 SUPERVISOR_LOST = "SupervisorLost"  # the reason of a pod whose supervisor is gone
-# How long a pod may have a manifest and no supervisor yet (its creator is starting it) before
-# it counts as never started; Argo's grace for a pod missing from its informer is 10 s.
-START_GRACE_SECONDS = 10.0
 # How often `wait` looks for changes no supervisor tells (a supervisor killed with SIGKILL).
 POLL_SECONDS = 1.0
 _KILLED = 137
@@ -114,22 +113,35 @@ class LocalPods:
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"not a pod name: {name!r}")
         files = self._files(name)
-        if not files.claim(_manifest(pod, now=time.time())):
-            return  # it exists (or is still being deleted): Kubernetes' AlreadyExists
-        podhost.write_pod(files, pod, config_maps)
+        files.root.mkdir(parents=True, exist_ok=True)
+        # The lock is held until the supervisor has recorded itself: a process that finds the
+        # pod without a supervisor and the lock free knows its creator died starting it.
+        with files.locked() as lock:
+            if lock is None or files.manifest.exists() or files.deleted.exists():
+                return  # it exists, is being created or deleted: Kubernetes' AlreadyExists
+            podhost.write_pod(files, pod, config_maps)
+            if not files.claim(_manifest(pod, now=time.time())):
+                return
+            self._start(files, pod, lock)
+
+    def _start(self, files: PodFiles, pod: Mapping[str, Any], lock: int) -> PodResult | None:
+        """Start the supervisor of the pod whose files are written (``lock``: the pod's lock,
+        which it inherits); the pod's final status if it could not start."""
+        name = files.root.parent.name
         self.runtime.prepare()  # once: forked supervisors inherit it
         method = self.start_method or podhost.start_method()
         try:
             pid = podhost.start(
-                self.runtime, self.settings, files, secrets=self.secrets, method=method
+                self.runtime, self.settings, files, secrets=self.secrets, method=method, lock=lock
             )
         except (OSError, RuntimeError) as exc:
             log.error("pod %s: its supervisor did not start: %s", name, exc)
             status = files.read_status() or PodResult.pending(pod)
             status.fail(podhost.SUPERVISOR_ERROR, f"the pod's supervisor did not start: {exc}")
             files.write_status(status, ended=True)
-            return
+            return status
         log.debug("pod %s: supervisor %d (%s)", name, pid, method)
+        return None
 
     def observe(self, workflow_name: str) -> dict[str, PodObservation]:
         found: dict[str, PodObservation] = {}
@@ -185,16 +197,29 @@ class LocalPods:
 
     def delete(self, pod_name: str) -> None:
         files = self._files(pod_name)
-        files.mark_deleted()
         self._forget(pod_name)
-        supervisor = files.supervisor()
-        if supervisor is not None and same_process(*supervisor):
-            try:
-                os.kill(supervisor[0], signals.SIGTERM)  # it terminates the pod, then cleans up
-                return
-            except ProcessLookupError:
-                pass
-        self._collect(pod_name, files)
+        lock = files.lock(wait=False)
+        if lock is None:
+            if files.deleted.exists() or not files.root.is_dir():
+                return  # deleted already (its supervisor or another deleter cleans up)
+            # Its creator is starting it, or its supervisor is exiting: moments.
+            lock = files.lock(wait=True)
+        try:
+            files.mark_deleted()
+            # Under the lock, a live supervisor that is not exiting has not looked for the
+            # deletion yet: it cleans up once the pod ended. Otherwise it is gone (or going, or
+            # never started): what the pod left is removed here.
+            supervisor = files.supervisor()
+            exiting = files.exiting.exists()
+            if supervisor is not None and same_process(*supervisor) and not exiting:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(supervisor[0], signals.SIGTERM)  # it terminates the pod, then cleans up
+                    return
+            if files.deleted.exists():
+                self._remove(pod_name)
+        finally:
+            if lock is not None:
+                os.close(lock)
 
     def wait(self, timeout: float) -> bool:
         if self._listener is None:
@@ -283,22 +308,16 @@ class LocalPods:
         """The final status of an unfinished pod whose supervisor is gone (recorded here, what
         is left of its containers killed), None while it runs or still starts."""
         if supervisor is None:
-            if time.time() - manifest.created < START_GRACE_SECONDS:
-                return None
-            message = (
-                "the pod's supervisor never started (the controller that created the pod "
-                "ended while starting it)"
-            )
-        else:
-            if same_process(*supervisor):
-                return None
-            again = files.read_status()  # it may have recorded the end just before it exited
-            if again is not None and again.ended:
-                return again
-            message = (
-                f"the pod's supervisor (pid {supervisor[0]}) is gone: it was killed, or the "
-                "machine restarted, before the pod ended; its containers were stopped"
-            )
+            return self._adopt(manifest, files)
+        if same_process(*supervisor):
+            return None
+        again = files.read_status()  # it may have recorded the end just before it exited
+        if again is not None and again.ended:
+            return again
+        message = (
+            f"the pod's supervisor (pid {supervisor[0]}) is gone: it was killed, or the "
+            "machine restarted, before the pod ended; its containers were stopped"
+        )
         dirs = self.runtime.pod_dirs(manifest.name)
         for pid, ticks in dirs.recorded_processes():
             kill_session(pid, ticks)  # unsandboxed containers outlive it; sandboxed do not
@@ -315,6 +334,26 @@ class LocalPods:
         log.warning("pod %s: %s", manifest.name, message)
         return final
 
+    def _adopt(self, manifest: Manifest, files: PodFiles) -> PodResult | None:
+        """A pod that exists but whose supervisor never started, its creator gone (a controller
+        killed while creating it), is started here, as a kubelet starts the pods it finds:
+        the controller that asks for it again finds it exists. None once started, or while
+        another process starts it (or deletes it); its final status if it cannot start."""
+        with files.locked() as lock:
+            if lock is None or files.supervisor() is not None or not files.manifest.exists():
+                return None
+            status = files.read_status()
+            if status is not None and status.ended:
+                return status
+            pod = read_json(files.pod)
+            if not isinstance(pod, dict):
+                final = status or PodResult(manifest.name)
+                final.fail(podhost.SUPERVISOR_ERROR, "the pod's supervisor never started")
+                files.write_status(final, ended=True)
+                return final
+            log.warning("pod %s: its creator ended before starting it; starting it", manifest.name)
+            return self._start(files, pod, lock)
+
     def _result(self, name: str) -> tuple[NodeResult | None, str]:
         try:
             return self._results.read(name), ""
@@ -330,6 +369,9 @@ class LocalPods:
         supervisor = files.supervisor()
         if supervisor is not None and same_process(*supervisor):
             return  # it is terminating the pod; it cleans up when done
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
         dirs: PodDirs = self.runtime.pod_dirs(name)
         for pid, ticks in dirs.recorded_processes():
             kill_session(pid, ticks)

@@ -6,9 +6,20 @@ Under the pod's directory (`PodDirs.supervisor`, ``<root>/<pod>/supervisor/``)::
     manifest.json     name, workflow, node id and name, creation time: what `observe` filters
                       and keys by. Written before the supervisor starts, exclusively (a second
                       `create` of the pod finds it): while it is there, the pod exists
-    pod.json          the pod as created, and config-maps.json the ConfigMaps it may reference
+    pod.json          the pod as created, and config-maps.json the ConfigMaps it may reference;
+                      written before the manifest, so any process can start a pod that exists
     supervisor        "<pid> <start ticks>" of the supervisor, written by the supervisor itself
                       before `create` returns
+    lock              the pod's lock (`flock`): held by whoever starts the pod's supervisor
+                      from before the manifest is written until the supervisor recorded itself
+                      (the supervisor inherits it, so it is let go of only then), by a deleter
+                      while it marks the pod deleted and looks for its supervisor, and by the
+                      supervisor from its last look for a deletion until it exits. A pod with
+                      a manifest, no supervisor and a free lock was never started: its creator
+                      died while starting it
+    exiting           written by the supervisor, under the lock, when it looks for a deletion
+                      for the last time: a deleter that then takes the lock knows the
+                      supervisor is exiting (a process lets go of its locks before it is gone)
     status.json       the pod's Kubernetes PodStatus (`PodResult.to_k8s`, precise), rewritten on
                       each change; its phase is terminal (Succeeded, Failed) only once every
                       container has ended, as the kubelet reports a pod
@@ -30,10 +41,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import select
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +142,42 @@ class PodFiles:
     @property
     def requests(self) -> Path:
         return self.root / "requests"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def exiting(self) -> Path:
+        return self.root / "exiting"
+
+    # --- the pod's lock -----------------------------------------------------------------------
+
+    def lock(self, *, wait: bool) -> int | None:
+        """Take the pod's lock: the descriptor that holds it (closing it lets go; so does the
+        holder's death, and a forked child holds it as long as its copy is open), or None if
+        another process holds it and ``wait`` is False, or there is no pod directory."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[int | None]:
+        """The pod's lock if no other process holds it (its descriptor, else None), let go of
+        at the end of the block."""
+        fd = self.lock(wait=False)
+        try:
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     # --- the pod's existence ------------------------------------------------------------------
 

@@ -106,15 +106,19 @@ def start(
     *,
     secrets: Path | None,
     method: str,
+    lock: int | None = None,
 ) -> int:
     """Start the supervisor of the pod whose files are ``files`` (manifest, pod and config maps
-    written); its pid, once it has recorded itself. `RuntimeError` if it could not start."""
+    written); its pid, once it has recorded itself. `RuntimeError` if it could not start.
+    ``lock``, the pod's lock (`PodFiles.lock`) if the caller holds it, is inherited by the
+    supervisor until it has recorded itself: were the caller killed meanwhile, nobody else
+    takes the lock and starts the pod a second time."""
     read_end, write_end = os.pipe()
     try:
         if method == FORK:
-            _fork(runtime, files, secrets, write_end)
+            _fork(runtime, files, secrets, write_end, lock)
         else:
-            _spawn(runtime.root, settings, files, secrets, write_end)
+            _spawn(runtime.root, settings, files, secrets, write_end, lock=lock)
         os.close(write_end)
         write_end = -1
         with os.fdopen(read_end, "rb") as handshake:
@@ -130,7 +134,9 @@ def start(
     return int(said)
 
 
-def _fork(runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshake: int) -> None:
+def _fork(
+    runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshake: int, lock: int | None
+) -> None:
     pid = os.fork()
     if pid == 0:  # the child: never returns into the caller
         code = _EXIT_FAILED
@@ -138,7 +144,7 @@ def _fork(runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshak
             gc.freeze()  # the controller's objects are never collected (or closed) here
             os.setsid()
             if os.fork() == 0:
-                _become_supervisor(runtime, files, secrets, handshake, close_fds=True)
+                _become_supervisor(runtime, files, secrets, handshake, lock, close_fds=True)
             code = 0
         finally:
             os._exit(code)
@@ -146,7 +152,13 @@ def _fork(runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshak
 
 
 def _spawn(
-    root: Path, settings: RuntimeSettings, files: PodFiles, secrets: Path | None, handshake: int
+    root: Path,
+    settings: RuntimeSettings,
+    files: PodFiles,
+    secrets: Path | None,
+    handshake: int,
+    *,
+    lock: int | None,
 ) -> None:
     path = [str(SOURCE_ROOT), *(p for p in sys.path if p)]
     argv = [sys.executable, "-S", "-c", python_code(list(dict.fromkeys(path)), _ENTRY)]
@@ -154,13 +166,15 @@ def _spawn(
     argv += ["--settings", json.dumps(asdict(settings)), "--handshake-fd", str(handshake)]
     if secrets is not None:
         argv += ["--secrets", str(secrets)]
+    if lock is not None:
+        argv += ["--lock-fd", str(lock)]
     with files.log.open("ab") as output:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
-            pass_fds=(handshake,),
+            pass_fds=(handshake,) if lock is None else (handshake, lock),
             start_new_session=True,
         )
     proc.wait()
@@ -174,21 +188,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", required=True)
     parser.add_argument("--handshake-fd", required=True, type=int)
     parser.add_argument("--secrets", type=Path)
+    parser.add_argument("--lock-fd", type=int)
     args = parser.parse_args(argv)
     runtime = RuntimeSettings(**json.loads(args.settings)).runtime(args.root)
     runtime.prepare()
     files = PodFiles(runtime.pod_dirs(args.pod).supervisor)
     if os.fork() == 0:  # already in a session of its own (start_new_session)
-        _become_supervisor(runtime, files, args.secrets, args.handshake_fd, close_fds=False)
+        _become_supervisor(
+            runtime, files, args.secrets, args.handshake_fd, args.lock_fd, close_fds=False
+        )
     return 0
 
 
 def _become_supervisor(
-    runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshake: int, *, close_fds: bool
+    runtime: LocalRuntime,
+    files: PodFiles,
+    secrets: Path | None,
+    handshake: int,
+    lock: int | None,
+    *,
+    close_fds: bool,
 ) -> NoReturn:
     code = _EXIT_FAILED
     try:
         stop, wake = _install_signals(files)
+        # Recorded before the creator's lock is let go of (closing the inherited copy): from
+        # then on, the pod is known to have a supervisor.
+        files.record_supervisor(os.getpid())
+        if lock is not None:
+            os.close(lock)
         _detach_files(files, handshake, close_fds=close_fds)
         _name_process()
         code = serve(runtime, files, secrets=secrets, stop=stop, wake=wake, handshake=handshake)
@@ -273,8 +301,8 @@ def serve(
         ring(runtime.root)
 
     record(PodResult.pending(pod), False)
-    files.record_supervisor(os.getpid())
-    os.write(handshake, f"{os.getpid()}\n".encode())
+    with contextlib.suppress(OSError):  # its creator was killed meanwhile: the pod runs on
+        os.write(handshake, f"{os.getpid()}\n".encode())
     os.close(handshake)
 
     done = threading.Event()
@@ -286,6 +314,7 @@ def serve(
         daemon=True,
     )
     helper.start()
+    code = 0
     try:
         # This thread starts the containers: their parent-death signal follows it.
         runtime.run_pod(pod, secrets=secrets, config_maps=config_maps, stop=stop, on_change=record)
@@ -294,14 +323,19 @@ def serve(
         status = runtime.status(name) or PodResult.pending(pod)
         status.fail(SUPERVISOR_ERROR, f"the pod's supervisor failed: {exc}")
         record(status, True)
-        return _EXIT_FAILED
+        code = _EXIT_FAILED
     finally:
         done.set()
         wake.set()
         helper.join(timeout=_EXEC_TIMEOUT)
+    # The pod's lock, held from here until this process exits (never let go of): a deletion
+    # is either seen now, or made once this process is exiting, by a deleter that cleans up.
+    files.lock(wait=True)
+    with contextlib.suppress(OSError):
+        files.exiting.touch()
     if files.deleted.exists():
         runtime.pod_dirs(name).remove_all_but_logs()
-    return 0
+    return code
 
 
 def _help(

@@ -203,12 +203,15 @@ class WorkflowRunner:
 
     # --- the run ----------------------------------------------------------------------------
 
-    def submit(self) -> dict[str, Any]:
-        """Create the Workflow in the store (once); the stored object."""
+    def submit(
+        self, create: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Create the Workflow (once) with `create` (the store's `create` by default, e.g. the
+        store's with what else the run needs); the stored object."""
         if not self._submitted:
             submitted = copy.deepcopy(self.submitted)
             submitted["status"] = {}
-            self._current = self.workflows.create(submitted)
+            self._current = (create or self.workflows.create)(submitted)
             self._submitted = True
         return self._current
 

@@ -80,10 +80,13 @@ class DirectoryStore:
                 # removed while listing: as if listed a moment later
         return found
 
-    def create(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
+    def create(
+        self, workflow: Mapping[str, Any], *, files: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """Store a new Workflow with resourceVersion "1" (and a uid and creationTimestamp unless
         it has them), named `metadata.name` or, without one, `metadata.generateName` plus five
-        random characters. AlreadyExistsError if the name is taken."""
+        random characters. AlreadyExistsError if the name is taken. `files` (name: text) are
+        written into the run's directory with it: no reader finds the Workflow without them."""
         obj = copy.deepcopy(dict(workflow))
         meta = _metadata(obj)
         if meta.get("resourceVersion"):
@@ -92,9 +95,9 @@ class DirectoryStore:
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", rfc3339(time.time()))
         if meta.get("name"):
-            self._create(str(meta["name"]), obj)
+            self._create(str(meta["name"]), obj, files)
         else:
-            self._create_generated(obj)
+            self._create_generated(obj, files)
         self._poke()
         return obj
 
@@ -185,13 +188,15 @@ class DirectoryStore:
             raise NotFoundError(f'workflow "{name}" has not recorded its state yet')
         return run
 
-    def _create(self, name: str, obj: dict[str, Any]) -> None:
+    def _create(
+        self, name: str, obj: dict[str, Any], files: Mapping[str, str] | None = None
+    ) -> None:
         try:
-            self.runs.create(name, workflow=obj)
+            self.runs.create(name, workflow=obj, files=files)
         except RunExistsError as exc:
             raise AlreadyExistsError(f'workflow "{name}" already exists in {self.root}') from exc
 
-    def _create_generated(self, obj: dict[str, Any]) -> None:
+    def _create_generated(self, obj: dict[str, Any], files: Mapping[str, str] | None) -> None:
         meta = obj["metadata"]
         prefix = str(meta.get("generateName") or "")
         if not prefix:
@@ -200,7 +205,7 @@ class DirectoryStore:
             suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_NAME_SUFFIX))
             meta["name"] = prefix[:_GENERATE_PREFIX_MAX] + suffix
             with contextlib.suppress(AlreadyExistsError):
-                self._create(meta["name"], obj)
+                self._create(meta["name"], obj, files)
                 return
         raise AlreadyExistsError(
             f"no free name for generateName {prefix!r} after {_GENERATE_ATTEMPTS} attempts"
