@@ -37,7 +37,6 @@ from argoexec.controller.state import RunDir, StateError
 log = logging.getLogger("argoexec.controller")
 Change = Callable[[dict[str, Any]], dict[str, Any]]
 _ATTEMPTS = 10
-SETTLE_SECONDS = 40.0  # for the pods a finished run stopped or deleted (their grace period)
 
 
 def _root(args: argparse.Namespace, inv: Invocation) -> Path:
@@ -111,11 +110,8 @@ def drive_to_end(root: Path, name: str, inv: Invocation) -> int:
         )
     local = LocalController(root)
     stop = threading.Event()
-    pods = local.pods.backend(name)
     with _interrupts(stop):
         local.drive([name], stopping=stop.is_set)
-    if not pods.settle(SETTLE_SECONDS):
-        log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     final = DirectoryStore(root).get(name)
     inv.stdout.write(render_workflow(final) + "\n")
     return 0 if (final.get("status") or {}).get("phase") == "Succeeded" else 1

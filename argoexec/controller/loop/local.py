@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -29,7 +30,11 @@ from .local_pods import LocalPods
 from .podhost import RuntimeSettings
 from .seams import PodObservation
 
+log = logging.getLogger("argoexec.controller")
 RUN_FILE = "run.json"
+# How long a controller letting runs go waits for their pods to end (a grace period is 30 s
+# unless the pod says otherwise).
+SETTLE_SECONDS = 40.0
 LOCK_FILE = "controller.lock"
 PODS_DIR = "pods"
 CLAIMS_DIR = "claims"
@@ -277,6 +282,15 @@ class LocalController:
         with contextlib.suppress(StateError, OSError):
             RunDir(run_path.name, run_path).mark_owner(os.getpid())
 
+    def tidy(self, name: str) -> None:
+        """Before letting a run go: its pods' supervisors have ended (a deleted pod's within
+        its grace period), and what deleted pods left is removed (but their logs)."""
+        backend = self.pods.backend(name)
+        if not backend.settle(SETTLE_SECONDS):
+            log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
+        with contextlib.suppress(OSError, StateError):
+            backend.observe(name)  # collects the deleted pods whose supervisor is gone
+
     def drive(
         self,
         names: list[str] | None = None,
@@ -292,6 +306,8 @@ class LocalController:
             self.close()
 
     def close(self) -> None:
+        for name in list(self._locks):
+            self.tidy(name)
         self.pods.close()
         for lock in self._locks.values():
             lock.release()
