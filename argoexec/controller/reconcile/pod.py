@@ -36,6 +36,7 @@ from .walk import Run, Visit
 
 POD_DELETED = "pod deleted"
 RESIGNAL_SECONDS = 1.0
+EXECUTOR_SLACK = 1.0
 
 
 def advance_pod(p: Pass, run: Run) -> Visit:
@@ -151,7 +152,9 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
         log_level=settings.log_level,
         include_script_output=True,
         on_exit=run.frame.on_exit,
-        deadline=_when(run.frame.deadline),
+        # The executor's own deadline (ARGO_DEADLINE) is a backstop a second after the pod's
+        # activeDeadlineSeconds: the kubelet's ends the pod first, with its message.
+        deadline=_when(run.frame.deadline + EXECUTOR_SLACK if run.frame.deadline else None),
         workflow_deadline=_when(p.deadline),
         template_deadline=_when(run.frame.deadline),
         artifact_repository=settings.artifact_repository,

@@ -353,7 +353,7 @@ def _deadline(
     try:
         text = str(substitute(str(timeout), scope, allow_unresolved=False, location="timeout"))
         # Status times are whole seconds, rounded down: the deadline is counted from the next
-        # second, never before the node's real start (the pod's own deadline comes first).
+        # second, never before the node's real start.
         limit = started_at(node) + 1.0 + seconds(text)
     except (SubstitutionError, ValueError) as exc:
         raise NodeError(f"template {template.get('name')!r}: timeout: {exc}") from None
