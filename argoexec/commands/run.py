@@ -113,7 +113,7 @@ def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
         if count == 1:
             log.warning("stopping the workflow (again to abort)")
         elif count == 2:
-            log.warning("aborting: killing every pod, the exit handlers' too (again to quit)")
+            log.warning("terminating: every pod is deleted, the exit handlers' too (again to quit)")
         else:
             raise KeyboardInterrupt
 

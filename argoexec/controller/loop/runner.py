@@ -347,6 +347,7 @@ class WorkflowRunner:
             for observed in pods.observe(self.name).values():
                 pods.delete(observed.pod_name)
         status = self._current.setdefault("status", {})
+        status.setdefault("nodes", {})  # interrupted before the first pass was stored
         if status.get("phase") in FINAL_PHASES:
             return
         status["phase"] = "Error" if isinstance(exc, Exception) else "Failed"

@@ -150,6 +150,17 @@ class Pass:
         if self.wake_at is None or at < self.wake_at:
             self.wake_at = at
 
+    def halted(self, frame: Frame) -> str | None:
+        """Why a node running in `frame` must stop now: `stopping`, or (outside exit handlers)
+        its frame's deadline has passed; a deadline still to come is when to be called again."""
+        reason = self.stopping(on_exit=frame.on_exit)
+        deadline = frame.deadline
+        if reason is None and deadline is not None and not frame.on_exit:
+            if self.now >= deadline:
+                return DEADLINE_MESSAGE
+            self.wake(deadline)
+        return reason
+
     def stopping(self, *, on_exit: bool = False) -> str | None:
         """Why no new work may start: a shutdown (Terminate also stops exit handlers) or, outside
         exit handlers, the workflow's deadline."""

@@ -28,7 +28,7 @@ from argoexec.models import Template
 
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
-from .context import DEADLINE_MESSAGE, Pass
+from .context import Pass
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
@@ -44,13 +44,7 @@ def advance_pod(p: Pass, run: Run) -> Visit:
     observed = p.pods.get(node["id"])
     if observed is not None and observed.status.phase in (st.SUCCEEDED, st.FAILED):
         return Visit(_conclude(p, run, observed))
-    reason = p.stopping(on_exit=run.frame.on_exit)
-    deadline = run.frame.deadline
-    if reason is None and deadline is not None and not run.frame.on_exit:
-        if p.now >= deadline:
-            reason = DEADLINE_MESSAGE
-        else:
-            p.wake(deadline)
+    reason = p.halted(run.frame)
     if observed is None:
         if reason is not None:  # not started, or deleted by the stop: stopped either way
             p.nodes.finish(node, n.FAILED, reason, now=p.now)

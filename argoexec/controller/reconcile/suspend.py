@@ -12,7 +12,7 @@ from argoexec.controller.engine.substitute import SubstitutionError, substitute
 
 from . import nodes as n
 from .clock import epoch
-from .context import DEADLINE_MESSAGE, Pass
+from .context import Pass
 from .errors import NodeError
 from .outputs import export_globals
 from .walk import Run, Visit, seconds
@@ -41,13 +41,7 @@ def advance_suspend(p: Pass, run: Run) -> Visit:
         expected = expected_outputs(template)
         if expected:
             node["outputs"] = expected
-    reason = p.stopping(on_exit=run.frame.on_exit)
-    deadline = run.frame.deadline
-    if reason is None and deadline is not None and not run.frame.on_exit:
-        if p.now >= deadline:
-            reason = DEADLINE_MESSAGE
-        else:
-            p.wake(deadline)
+    reason = p.halted(run.frame)
     if reason is not None:
         p.nodes.finish(node, n.FAILED, reason, now=p.now, outputs=None)
         return Visit(node)

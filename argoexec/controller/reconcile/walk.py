@@ -289,9 +289,7 @@ def attempt(
             boundary_id=frame.boundary_id, template_name=template_name, template_ref=tref,
             template_scope=frame.owner.scope,
         )  # fmt: skip
-        reason = p.stopping(on_exit=frame.on_exit)
-        if reason is None and not frame.on_exit and frame.deadline is not None:
-            reason = "Step exceeded its deadline" if p.now >= frame.deadline else None
+        reason = p.halted(frame)
         if reason is not None:
             p.nodes.finish(node, n.FAILED, reason, now=p.now)
             return Visit(node)
