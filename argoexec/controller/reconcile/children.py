@@ -26,8 +26,6 @@ from .walk import Visit, execute, refuse, resolve
 
 class Child(NamedTuple):
     node: Node
-    error: str  # refused in this pass (the step group / DAG is an Error)
-    hook_error: str  # its exit hook was refused in this pass (likewise)
     done: bool  # the node and its exit hook are fulfilled
 
 
@@ -80,10 +78,10 @@ def advance_child(
                       scope=scope, artifacts=artifacts, where=where)  # fmt: skip
     node = visit.node
     if not n.fulfilled(node):
-        return Child(node, visit.error, "", False)
+        return Child(node, False)
     hook = exit_hook(step, p.spec.get("arguments") or {})
     if hook is None or node["type"] == n.SKIPPED_TYPE:  # a skipped step runs no exit hook
-        return Child(node, visit.error, "", True)
+        return Child(node, True)
     prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
     exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
     hook_visit = advance_hook(
@@ -93,7 +91,7 @@ def advance_child(
     )  # fmt: skip
     # Argo's runOnExitNode returns the error of a hook that could not start: it errors the step
     # group, or the DAG.
-    return Child(node, visit.error, hook_visit.error, n.fulfilled(hook_visit.node))
+    return Child(node, n.fulfilled(hook_visit.node))
 
 
 def _call(
