@@ -433,3 +433,43 @@ def test_a_dag_slot_freed_by_a_task_is_taken_in_the_same_pass() -> None:
     out = step(wf, cluster, T0 + 1)
     assert phases(wf)["wf.a"] == "Succeeded"
     assert len(pods_of(out)) == 1 and phases(wf)["wf.b"] == "Pending"
+
+
+def test_a_running_pod_is_ended_by_its_own_deadline_not_by_its_templates_timeout() -> None:
+    # As in Argo: a pod template's `timeout` becomes the pod's activeDeadlineSeconds, and the
+    # kubelet ends the pod with its own message; the controller sends no signal of its own.
+    slow = {**ECHO, "name": "slow", "timeout": "4s"}
+    wf = workflow({"entrypoint": "slow", "templates": [slow]})
+    cluster = Cluster()
+    first = step(wf, cluster, T0)
+    pod = first.actions[0].pod  # type: ignore[union-attr]
+    assert pod["spec"]["activeDeadlineSeconds"] == 5  # counted from the next whole second
+    step(wf, cluster, T0 + 1)
+    assert phases(wf) == {"wf": "Running"}
+    past = step(wf, cluster, T0 + 10)
+    assert not cluster.signals and not past.actions
+    assert phases(wf) == {"wf": "Running"}
+    observed = cluster.pods["wf"]
+    for container in observed.status.containers:
+        container.terminate(143, "", 1.0)
+    observed.status.conclude()
+    observed.status.phase, observed.status.reason = "Failed", "DeadlineExceeded"
+    observed.status.message = "Pod was active on the node longer than the specified deadline"
+    step(wf, cluster, T0 + 11)
+    node = nodes_by_name(wf)["wf"]
+    assert node["phase"] == "Failed"
+    assert node["message"] == "Pod was active on the node longer than the specified deadline"
+
+
+def test_a_pod_still_pending_past_its_templates_timeout_is_stopped() -> None:
+    slow = {**ECHO, "name": "slow", "timeout": "4s"}
+    wf = workflow({"entrypoint": "slow", "templates": [slow]})
+    cluster = Cluster()
+    step(wf, cluster, T0)  # the node is Pending until a pass sees its pod run
+    step(wf, cluster, T0 + 10)
+    assert (cluster.pods["wf"].pod_name, "main", signal.SIGTERM) in cluster.signals
+    cluster.end("wf", 143)
+    step(wf, cluster, T0 + 11)
+    node = nodes_by_name(wf)["wf"]
+    assert node["phase"] == "Failed"
+    assert node["message"] == "Step exceeded its deadline"

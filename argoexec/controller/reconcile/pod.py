@@ -44,7 +44,14 @@ def advance_pod(p: Pass, run: Run) -> Visit:
     observed = p.pods.get(node["id"])
     if observed is not None and observed.status.phase in (st.SUCCEEDED, st.FAILED):
         return Visit(_conclude(p, run, observed))
-    reason = p.halted(run.frame)
+    if observed is not None and node["phase"] != n.PENDING:
+        # As in Argo, a running pod's template `timeout` is enforced by the pod itself (its
+        # activeDeadlineSeconds, and the executor's ARGO_DEADLINE behind it), never by the
+        # controller: the pod ends with the kubelet's deadline message. A shutdown and the
+        # workflow's deadline stop it from here.
+        reason = p.stopping(on_exit=run.frame.on_exit)
+    else:
+        reason = p.halted(run.frame)
     if observed is None:
         if reason is not None:  # not started, or deleted by the stop: stopped either way
             p.nodes.finish(node, n.FAILED, reason, now=p.now)
@@ -187,6 +194,8 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     if observed.status.reason == LOST_MAIN:  # `wait` would have waited for it forever
         return p.nodes.finish(node, n.ERROR, observed.status.message, now=p.now)
     stopping = p.stopping(on_exit=run.frame.on_exit)
+    if stopping is None and node["phase"] == n.PENDING:  # stopped still pending, past a timeout
+        stopping = p.halted(run.frame)
     # A pod that did not succeed while the workflow stops was stopped.
     stopped = stopping if stopping and observed.status.phase != st.SUCCEEDED else ""
     outcome = interpret(observed.status, observed.result, _mains(run.template), stopped=stopped)
