@@ -255,13 +255,15 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None
-    run_dir = _start_state(store, workflows, runner, config)
-    recorder = _Recorder(run_dir)
-    pods.backend(name, config)
-    lock = RunLock(run_dir.path)
-    lock.take()  # before it runs: no `argoexec controller` takes it over meanwhile
     try:
+        # From before the Workflow exists: an interrupt once it does stops it (none is lost
+        # to the default handler in between, which would leave the run to any controller).
         with _interrupts(runner):
+            run_dir = _start_state(store, workflows, runner, config)
+            recorder = _Recorder(run_dir)
+            pods.backend(name, config)
+            lock = RunLock(run_dir.path)
+            lock.take()  # before it runs: no `argoexec controller` takes it over meanwhile
             final = runner.run()
         if not pods.settle(name, SETTLE_SECONDS):
             log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
