@@ -255,13 +255,14 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None
-    run_dir = _start_state(store, workflows, runner, config)
-    recorder = _Recorder(run_dir)
-    pods.backend(name, config)
-    lock = RunLock(run_dir.path)
-    lock.take()  # before it runs: no `argoexec controller` takes it over meanwhile
+    locks: list[RunLock] = []  # the run's, taken before any `argoexec controller` can see it
     try:
+        # From before the Workflow exists: an interrupt once it does stops it (none is lost
+        # to the default handler in between, which would leave the run to any controller).
         with _interrupts(runner):
+            run_dir = _start_state(store, workflows, runner, config, locks)
+            recorder = _Recorder(run_dir)
+            pods.backend(name, config)
             try:
                 final = runner.run()
             except StateError:  # the outcome is shown even when it could not be recorded
@@ -271,7 +272,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
             log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     finally:
         pods.close()
-        lock.release()
+        for lock in locks:
+            lock.release()
     progress.close()
     try:
         recorder.record(runner, final=final)
@@ -294,17 +296,34 @@ def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) 
 
 
 def _start_state(
-    store: StateStore, workflows: DirectoryStore, runner: WorkflowRunner, config: RunConfig
+    store: StateStore,
+    workflows: DirectoryStore,
+    runner: WorkflowRunner,
+    config: RunConfig,
+    locks: list[RunLock],
 ) -> RunDir:
     """The run's directory with its Workflow (Pending) and options in it, before anything runs:
     a run whose state cannot be recorded (a full disk) does not start and leaves nothing
     behind. The options are written with the Workflow: a controller that finds the run (this
-    process killed at once) can drive it."""
+    process killed at once) can drive it. The run's lock is taken (into `locks`) before the
+    run is listed, so no `argoexec controller` drives it while this process does."""
+
+    def take_lock(path: Path) -> None:
+        lock = RunLock(path)
+        if not lock.take():
+            raise StateError(f"cannot lock the new run's directory {path}")
+        locks.append(lock)
+
     try:
-        runner.submit(partial(workflows.create, files={RUN_FILE: config.text()}))
+        runner.submit(
+            partial(workflows.create, files={RUN_FILE: config.text()}, before_listed=take_lock)
+        )
         run_dir = store.open(runner.name)
         run_dir.mark_owner(os.getpid())
     except StateError as exc:
+        for lock in locks:
+            lock.release()
+        locks.clear()
         with contextlib.suppress(StateError):
             store.remove(store.open(runner.name))
         raise StateError(f"{exc}; nothing was run") from None

@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -229,11 +229,13 @@ class StateStore:
         owner: int | None = None,
         workflow: dict[str, Any] | None = None,
         files: Mapping[str, str] | None = None,
+        before_listed: Callable[[Path], None] | None = None,
     ) -> RunDir:
         """A new run directory, owned by process ``owner`` when given, holding ``workflow``
         and ``files`` (name: text) when given (written before the run is listed, so no reader
-        sees the run without them); fails if a run of that name exists. All or nothing: a
-        directory that could not be completed (a full disk) is removed again."""
+        sees the run without them); fails if a run of that name exists. ``before_listed`` is
+        called with the directory just before the run is listed (to take its lock first). All
+        or nothing: a directory that could not be completed (a full disk) is removed again."""
         check_name(name)
         path = self.root / name
         try:
@@ -254,6 +256,8 @@ class StateStore:
                 run.write_workflow(workflow)  # likewise its Workflow
             for file, text in (files or {}).items():
                 _write_atomic(path / file, text)
+            if before_listed is not None:
+                before_listed(path)
             _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
             run.pods_dir.mkdir()
         except (OSError, StateError) as exc:

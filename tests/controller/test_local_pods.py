@@ -314,6 +314,27 @@ def test_a_signal_from_another_process_reaches_the_emissary_in_the_container(roo
     assert "/var/run/argo/argoexec kill 15 1 in main" in log
 
 
+def test_a_burst_of_signals_to_a_supervisor_leaves_it_working(root: Path, tmp_path: Path) -> None:
+    # Signal handlers interrupt the supervisor anywhere, one another too: one that took a lock
+    # (an Event's) could wait for itself forever, and the pod would never end.
+    gate = tmp_path / "gate"
+    pods = backend(root)
+    script = "until [ -f /gate/open ]; do sleep 0.1; done; echo on"
+    pods.create(gated(argo(pods, "wf-burst", script), gate), {})
+    running(pods, "wf-burst")
+    pid, _ = supervisor_of(root, "wf-burst")
+    for _ in range(100_000):
+        os.kill(pid, signal.SIGUSR1)
+
+    (gate / "open").touch()
+    seen = finished(pods, "wf-burst")
+
+    assert seen.status.phase == "Succeeded"
+    pods.delete("wf-burst")  # SIGTERM, handled the same way
+    wait_until(lambda: not same_process(pid, None), TIMEOUT, "its supervisor to end")
+    assert sorted(p.name for p in (root / "wf-burst").iterdir()) == ["logs"]
+
+
 def test_signalling_a_pod_that_has_ended_does_nothing(root: Path) -> None:
     pods = backend(root)
     pods.create(labelled(plain_pod("p-ended", {"main": "true"}), "p-ended"), {})

@@ -145,6 +145,32 @@ def test_a_new_controller_finishes_a_run_whose_controller_went_away(rounds: int)
     assert set(pods.creations.values()) == {1}, pods.creations
 
 
+class Undeleting(Pods):
+    """Pods of a controller that dies after storing the workflow's end, before deleting them."""
+
+    def delete(self, pod_name: str) -> None:
+        pass
+
+
+def test_the_pods_a_controller_left_at_the_end_are_deleted_by_the_next_one() -> None:
+    store, pods = MemoryStore(), Undeleting()
+    store.create(workflow(SPEC))
+    run_to_end(store, pods)
+    assert store.get("wf")["status"]["phase"] == "Succeeded" and pods.pods
+    released: list[str] = []
+
+    after = Pods()
+    after.pods, after.creations = pods.pods, pods.creations
+    controller = Controller(store, after, Settings(), clock=Clock(), release=released.append)
+    controller.drive(None)
+
+    assert not after.pods
+    assert released == ["wf"]
+    assert set(after.creations.values()) == {1}
+    controller.drive(None)  # passed over once: nothing more to do
+    assert released == ["wf"]
+
+
 def test_a_stop_written_from_outside_is_taken_by_the_running_loop() -> None:
     store, pods = MemoryStore(), Pods()
     store.create(workflow(SPEC))

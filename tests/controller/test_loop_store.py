@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from argoexec.controller.loop.local import RUN_FILE, LocalController, RunLock
 from argoexec.controller.loop.seams import AlreadyExistsError, ConflictError, NotFoundError
 from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.state import StateError, StateStore
@@ -109,6 +110,24 @@ def test_files_created_with_a_workflow_are_there_when_it_is_listed(tmp_path: Pat
     assert sorted(w["metadata"]["name"] for w in store.list()) == sorted(
         [named["metadata"]["name"], generated["metadata"]["name"]]
     )
+
+
+def test_a_new_runs_lock_is_taken_before_any_controller_can_list_it(tmp_path: Path) -> None:
+    # `argoexec run` takes the run's lock there: no `argoexec controller` claims it in between.
+    store = DirectoryStore(tmp_path)
+    seen: list[tuple[Path, list[str]]] = []
+
+    def before_listed(path: Path) -> None:
+        seen.append((path, [w["metadata"]["name"] for w in store.list()]))
+        assert mine.take()
+
+    mine = RunLock(tmp_path / "named")
+    store.create(workflow("named"), files={RUN_FILE: "{}\n"}, before_listed=before_listed)
+    assert seen == [(tmp_path / "named", [])]
+    assert [w["metadata"]["name"] for w in store.list()] == ["named"]
+    assert not LocalController(tmp_path).claim("named")  # held by `mine`
+    mine.release()
+    assert LocalController(tmp_path).claim("named")
 
 
 def test_a_workflow_without_name_or_generate_name_is_refused(tmp_path: Path) -> None:

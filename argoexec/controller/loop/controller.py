@@ -8,7 +8,9 @@ nodes changes on every pod event; its status is written a few times per second, 
 node change) and always when the workflow completes; pod deletions wait until the status that
 records those pods' ends is stored. A controller that dies at any point loses nothing: the next
 one reads the stored Workflow, observes the pods (which outlive it), and re-derives the rest;
-pods it asks for again already exist (same names) and are not created twice.
+pods it asks for again already exist (same names) and are not created twice. A finished
+Workflow is passed over once by each controller, for the pods a controller that died between
+storing its end and deleting them left behind.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Controller:
         settings: Settings | Callable[[str], Settings],
         *,
         claim: Callable[[str], bool] | None = None,
+        release: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
         write_interval: float = WRITE_INTERVAL,
         on_events: Callable[[str, Outcome], None] | None = None,
@@ -88,11 +91,13 @@ class Controller:
         # Whether this controller may drive a workflow (another one may hold it): the per-run
         # leader election of a controller shared by several processes.
         self.claim = claim
+        self.release = release  # told when this controller no longer drives a workflow
         self.clock = clock
         self.write_interval = write_interval
         self.on_events = on_events
         self.on_stored = on_stored
         self.runs: dict[str, _Run] = {}
+        self.swept: set[str] = set()  # finished workflows passed over for their pods
         self.passes = 0
         self.writes = 0
         self._told: set[str] = set()
@@ -131,7 +136,7 @@ class Controller:
             if run.dirty and (done or now - run.written_at >= self.write_interval):
                 self._store(name, run)
             if done and not run.dirty and not run.deletes:
-                del self.runs[name]
+                self._drop(name)
             elif outcome.wake_at is not None:
                 run.wake_at = outcome.wake_at
 
@@ -219,7 +224,7 @@ class Controller:
         try:
             stored = self.store.get(name)
         except NotFoundError:
-            del self.runs[name]  # deleted: nothing more to do for it
+            self._drop(name)  # deleted: nothing more to do for it
             return
         version = stored["metadata"].get("resourceVersion")
         if version != run.workflow["metadata"].get("resourceVersion"):
@@ -232,11 +237,19 @@ class Controller:
             name = str(workflow["metadata"]["name"])
             if name in self.runs or (wanted is not None and name not in wanted):
                 continue
-            if finished(workflow):
+            done = finished(workflow)
+            if done and name in self.swept:
                 continue
             if self.claim is not None and not self.claim(name):
                 continue
+            if done:  # one pass deletes the pods left (the reconciler collects them all)
+                self.swept.add(name)
             self.runs[name] = _Run(workflow, base=copy.deepcopy(workflow), read_at=time.monotonic())
+
+    def _drop(self, name: str) -> None:
+        del self.runs[name]
+        if self.release is not None:
+            self.release(name)
 
     def _wait(self) -> None:
         timeout = IDLE_WAIT

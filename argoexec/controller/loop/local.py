@@ -224,6 +224,14 @@ class LocalRuns:
     def logs(self, workflow: str, pod_name: str, container: str) -> str:
         return self.backend(workflow).logs(pod_name, container)
 
+    def forget(self, workflow: str) -> None:
+        """Stop watching `workflow`'s pods (they go on; a later call starts again)."""
+        backend = self._backends.pop(workflow, None)
+        if backend is not None:
+            with contextlib.suppress(OSError):
+                backend.close()
+        self._owner = {pod: wf for pod, wf in self._owner.items() if wf != workflow}
+
     def close(self) -> None:
         for backend in self._backends.values():
             with contextlib.suppress(OSError):
@@ -253,7 +261,9 @@ class LocalController:
         self.pods = LocalRuns(root)
         self._settings: dict[str, Settings] = {}
         self._locks: dict[str, RunLock] = {}
-        self.controller = Controller(self.store, self.pods, self.settings, claim=self.claim)
+        self.controller = Controller(
+            self.store, self.pods, self.settings, claim=self.claim, release=self.release
+        )
 
     def settings(self, name: str) -> Settings:
         found = self._settings.get(name)
@@ -274,6 +284,15 @@ class LocalController:
         self._locks[name] = lock
         self.runs_owner(run_path)
         return True
+
+    def release(self, name: str) -> None:
+        """Let go of a run this controller no longer drives (finished, or deleted): its lock,
+        its options, its pods' backend."""
+        lock = self._locks.pop(name, None)
+        if lock is not None:
+            lock.release()
+        self._settings.pop(name, None)
+        self.pods.forget(name)
 
     @staticmethod
     def runs_owner(run_path: Path) -> None:

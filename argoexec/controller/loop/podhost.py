@@ -20,6 +20,7 @@ container, as Argo's controller does over `pods/exec`; and it stops the pod when
 container ended without its exit code (`runtime.mains`), which would leave `wait` waiting
 forever. SIGTERM is the pod's deletion: the stop token is set, containers get SIGTERM, SIGKILL
 after the pod's grace period; once it has ended, a deleted pod's files are removed but its logs.
+Signal handlers only write a byte to a pipe the helper reads (`_Signals`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import io
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -211,35 +213,60 @@ def _become_supervisor(
 ) -> NoReturn:
     code = _EXIT_FAILED
     try:
-        stop, wake = _install_signals(files)
+        signals = _install_signals()
         # Recorded before the creator's lock is let go of (closing the inherited copy): from
         # then on, the pod is known to have a supervisor.
         files.record_supervisor(os.getpid())
         if lock is not None:
             os.close(lock)
-        _detach_files(files, handshake, close_fds=close_fds)
+        _detach_files(files, (handshake, *signals.fds), close_fds=close_fds)
         _name_process()
-        code = serve(runtime, files, secrets=secrets, stop=stop, wake=wake, handshake=handshake)
+        code = serve(runtime, files, secrets=secrets, signals=signals, handshake=handshake)
     except BaseException:
         traceback.print_exc()
     finally:
         os._exit(code)
 
 
-def _install_signals(files: PodFiles) -> tuple[Stop, threading.Event]:
+class _Signals:
+    """What signals told the supervisor, passed on without a lock: a handler runs in the main
+    thread wherever it is, inside a lock it holds, or inside another handler (two SIGUSR1s in a
+    row), so taking one there (`threading.Event.set`) may wait forever. A handler writes a byte
+    to a pipe; the helper thread reads them."""
+
+    TERM, REQUEST, DONE = b"t", b"r", b"d"
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    @property
+    def fds(self) -> tuple[int, int]:
+        return self._read, self._write
+
+    def tell(self, what: bytes) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: the helper has plenty to read
+            os.write(self._write, what)
+
+    def wait(self, timeout: float) -> bytes:
+        """What was told since the last call, waiting up to ``timeout`` seconds for it."""
+        told = b""
+        if select.select([self._read], [], [], timeout)[0]:
+            with contextlib.suppress(BlockingIOError):
+                while chunk := os.read(self._read, 4096):
+                    told += chunk
+        return told
+
+
+def _install_signals() -> _Signals:
     """Before the supervisor is known (recorded): a signal to it then finds its handler."""
-    stop, wake = Stop(), threading.Event()
-
-    def terminate(_signum: int, _frame: object) -> None:
-        stop.set(DELETED if files.deleted.exists() else "its supervisor was sent SIGTERM")
-
+    signals = _Signals()
     signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGUSR1, lambda _s, _f: wake.set())
+    signal.signal(signal.SIGTERM, lambda _s, _f: signals.tell(_Signals.TERM))
+    signal.signal(signal.SIGUSR1, lambda _s, _f: signals.tell(_Signals.REQUEST))
     for ignored in (signal.SIGINT, signal.SIGHUP):
         signal.signal(ignored, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    return stop, wake
+    return signals
 
 
 def _name_process() -> None:
@@ -249,7 +276,7 @@ def _name_process() -> None:
         Path("/proc/self/comm").write_text(PROCESS_NAME)
 
 
-def _detach_files(files: PodFiles, handshake: int, *, close_fds: bool) -> None:
+def _detach_files(files: PodFiles, keep: tuple[int, ...], *, close_fds: bool) -> None:
     """stdin from /dev/null, stdout and stderr to the supervisor's log, no other file of the
     controller's open; logging to that log only."""
     root = logging.getLogger()
@@ -264,11 +291,14 @@ def _detach_files(files: PodFiles, handshake: int, *, close_fds: bool) -> None:
     os.dup2(output, 1)
     os.dup2(output, 2)
     for fd in (null, output):
-        if fd > 2 and fd != handshake:
+        if fd > 2:
             os.close(fd)
     if close_fds:
-        os.closerange(3, handshake)
-        os.closerange(handshake + 1, os.sysconf("SC_OPEN_MAX"))
+        low = 3
+        for fd in sorted(keep):
+            os.closerange(low, fd)
+            low = max(low, fd + 1)
+        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
     sys.stdout = sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), line_buffering=True, errors="replace"
     )
@@ -283,8 +313,7 @@ def serve(
     files: PodFiles,
     *,
     secrets: Path | None,
-    stop: Stop,
-    wake: threading.Event,
+    signals: _Signals,
     handshake: int,
 ) -> int:
     """Run the pod to its end, recording its status; the exit code of the supervisor."""
@@ -305,11 +334,11 @@ def serve(
         os.write(handshake, f"{os.getpid()}\n".encode())
     os.close(handshake)
 
-    done = threading.Event()
+    stop, done = Stop(), threading.Event()
     helper = threading.Thread(
         target=_help,
         args=(runtime, files, pod, config_maps),
-        kwargs={"stop": stop, "wake": wake, "done": done},
+        kwargs={"stop": stop, "signals": signals, "done": done},
         name="podhost-helper",
         daemon=True,
     )
@@ -326,7 +355,7 @@ def serve(
         code = _EXIT_FAILED
     finally:
         done.set()
-        wake.set()
+        signals.tell(_Signals.DONE)
         helper.join(timeout=_EXEC_TIMEOUT)
     # The pod's lock, held from here until this process exits (never let go of): a deletion
     # is either seen now, or made once this process is exiting, by a deleter that cleans up.
@@ -345,10 +374,11 @@ def _help(
     config_maps: Mapping[str, Mapping[str, str]],
     *,
     stop: Stop,
-    wake: threading.Event,
+    signals: _Signals,
     done: threading.Event,
 ) -> None:
-    """Deliver signal requests; stop the pod when a main container is lost."""
+    """Stop the pod when the supervisor is sent SIGTERM (its deletion) or a main container is
+    lost; deliver signal requests (SIGUSR1 says one came; they are looked for anyway)."""
     name = str(pod["metadata"]["name"])
     var_run = runtime.volume_path(name, VAR_RUN_ARGO_VOLUME)
     lost = LostMains(
@@ -357,8 +387,9 @@ def _help(
         logs=lambda main: runtime.logs(name, main),
     )
     while not done.is_set():
-        wake.wait(LOST_POLL_SECONDS)
-        wake.clear()
+        told = signals.wait(LOST_POLL_SECONDS)
+        if _Signals.TERM in told and not stop.is_set():
+            stop.set(DELETED if files.deleted.exists() else "its supervisor was sent SIGTERM")
         try:
             for container, signum in files.take_requests():
                 _signal(runtime, pod, container, signum)

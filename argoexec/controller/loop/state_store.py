@@ -30,7 +30,7 @@ import select
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +81,17 @@ class DirectoryStore:
         return found
 
     def create(
-        self, workflow: Mapping[str, Any], *, files: Mapping[str, str] | None = None
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        files: Mapping[str, str] | None = None,
+        before_listed: Callable[[Path], None] | None = None,
     ) -> dict[str, Any]:
         """Store a new Workflow with resourceVersion "1" (and a uid and creationTimestamp unless
         it has them), named `metadata.name` or, without one, `metadata.generateName` plus five
         random characters. AlreadyExistsError if the name is taken. `files` (name: text) are
-        written into the run's directory with it: no reader finds the Workflow without them."""
+        written into the run's directory with it: no reader finds the Workflow without them;
+        `before_listed` is called with the run's directory before any reader can find it."""
         obj = copy.deepcopy(dict(workflow))
         meta = _metadata(obj)
         if meta.get("resourceVersion"):
@@ -95,9 +100,9 @@ class DirectoryStore:
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", rfc3339(time.time()))
         if meta.get("name"):
-            self._create(str(meta["name"]), obj, files)
+            self._create(str(meta["name"]), obj, files, before_listed)
         else:
-            self._create_generated(obj, files)
+            self._create_generated(obj, files, before_listed)
         self._poke()
         return obj
 
@@ -189,14 +194,23 @@ class DirectoryStore:
         return run
 
     def _create(
-        self, name: str, obj: dict[str, Any], files: Mapping[str, str] | None = None
+        self,
+        name: str,
+        obj: dict[str, Any],
+        files: Mapping[str, str] | None = None,
+        before_listed: Callable[[Path], None] | None = None,
     ) -> None:
         try:
-            self.runs.create(name, workflow=obj, files=files)
+            self.runs.create(name, workflow=obj, files=files, before_listed=before_listed)
         except RunExistsError as exc:
             raise AlreadyExistsError(f'workflow "{name}" already exists in {self.root}') from exc
 
-    def _create_generated(self, obj: dict[str, Any], files: Mapping[str, str] | None) -> None:
+    def _create_generated(
+        self,
+        obj: dict[str, Any],
+        files: Mapping[str, str] | None,
+        before_listed: Callable[[Path], None] | None,
+    ) -> None:
         meta = obj["metadata"]
         prefix = str(meta.get("generateName") or "")
         if not prefix:
@@ -205,7 +219,7 @@ class DirectoryStore:
             suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_NAME_SUFFIX))
             meta["name"] = prefix[:_GENERATE_PREFIX_MAX] + suffix
             with contextlib.suppress(AlreadyExistsError):
-                self._create(meta["name"], obj, files)
+                self._create(meta["name"], obj, files, before_listed)
                 return
         raise AlreadyExistsError(
             f"no free name for generateName {prefix!r} after {_GENERATE_ATTEMPTS} attempts"
