@@ -69,11 +69,6 @@ def no_partial_files(directory: Path) -> bool:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap of the detached pod supervisors: one that cannot write its status on a "
-    "full disk ends, and the node reads as a lost supervisor instead of naming ENOSPC",
-)
 def test_a_container_that_fills_the_state_dir_keeps_its_outcome_and_enospc_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

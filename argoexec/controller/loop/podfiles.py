@@ -52,9 +52,11 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.processes import start_ticks
+from argoexec.controller.reserve import Reserve
 from argoexec.controller.runtime.status import RUNNING, PodResult
 
 CHANGES_FIFO = ".changes"
+STATUS_RESERVE_BYTES = 16 * 1024  # a final pod status is a few KiB
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -151,6 +153,12 @@ class PodFiles:
     def exiting(self) -> Path:
         return self.root / "exiting"
 
+    @property
+    def reserve(self) -> Reserve:
+        """Room for the pod's final status, kept while it runs: a container that fills the
+        disk does not cost the pod its outcome."""
+        return Reserve(self.root / "reserve", STATUS_RESERVE_BYTES)
+
     # --- the pod's lock -----------------------------------------------------------------------
 
     def lock(self, *, wait: bool) -> int | None:
@@ -211,12 +219,16 @@ class PodFiles:
     # --- status -------------------------------------------------------------------------------
 
     def write_status(self, status: PodResult, *, ended: bool) -> None:
+        """The pod's status; the final one (`ended`) with the reserved room if need be."""
         data = status.to_k8s(precise=True)
         if not ended and status.ended:
             # Failed by its deadline or a stop while its containers still terminate: the kubelet
             # reports such a pod Running until they all ended.
             data["phase"] = RUNNING
-        write_json(self.status, data)
+        if ended:
+            self.reserve.write(lambda: write_json(self.status, data))
+        else:
+            write_json(self.status, data)
 
     def read_status(self) -> PodResult | None:
         data = read_json(self.status)

@@ -329,6 +329,7 @@ def serve(
             return
         ring(runtime.root)
 
+    files.reserve.keep()
     record(PodResult.pending(pod), False)
     with contextlib.suppress(OSError):  # its creator was killed meanwhile: the pod runs on
         os.write(handshake, f"{os.getpid()}\n".encode())
@@ -357,6 +358,7 @@ def serve(
         done.set()
         signals.tell(_Signals.DONE)
         helper.join(timeout=_EXEC_TIMEOUT)
+        files.reserve.spend()  # the final status is recorded (or could not be): not needed
     # The pod's lock, held from here until this process exits (never let go of): a deletion
     # is either seen now, or made once this process is exiting, by a deleter that cleans up.
     files.lock(wait=True)

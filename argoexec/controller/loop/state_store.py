@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.loop.seams import AlreadyExistsError, ConflictError, NotFoundError
+from argoexec.controller.reconcile.nodes import COMPLETED_PHASES
+from argoexec.controller.reserve import Reserve
 from argoexec.controller.state import RunDir, RunExistsError, StateError, StateStore, check_name
 from argoexec.durations import rfc3339
 
@@ -49,6 +51,10 @@ _GENERATE_ATTEMPTS = 8
 # How long an update waits for another writer of the same run (whose critical section is one
 # read and one atomic write) before giving up.
 DEFAULT_LOCK_WAIT_SECONDS = 10.0
+# Room kept in the state directory for the write that completes a workflow: a container that
+# fills the disk the state directory is on does not cost the run its final state.
+_RESERVE = ".reserve"
+RESERVE_BYTES = 256 * 1024
 
 
 class DirectoryStore:
@@ -59,6 +65,7 @@ class DirectoryStore:
         self.runs = StateStore(root)
         self._lock_wait = lock_wait
         self._wakeup: _Wakeup | None = None
+        self._reserve = Reserve(root / _RESERVE, RESERVE_BYTES)
 
     # --- WorkflowStore ----------------------------------------------------------------------
 
@@ -134,7 +141,11 @@ class DirectoryStore:
             for key in ("uid", "creationTimestamp"):
                 if key in stored:
                     meta[key] = stored[key]
-            run.write_workflow(obj)
+            if (obj.get("status") or {}).get("phase") in COMPLETED_PHASES:
+                self._reserve.write(lambda: run.write_workflow(obj))
+            else:
+                self._reserve.keep()  # set aside (again) while the disk has room
+                run.write_workflow(obj)
         self._poke()
         return obj
 
