@@ -264,7 +264,7 @@ def test_a_long_generate_name_is_cut_as_kubernetes_cuts_it(
     assert code == 0
     name = final["metadata"]["name"]
     assert len(name) == 63 and name.startswith("g" * 58)
-    assert [p.name for p in state.iterdir()] == [name]
+    assert [p.name for p in state.iterdir() if not p.name.startswith(".")] == [name]
     pods = [n for n in final["status"]["nodes"].values() if n["type"] == "Pod"]
     assert pods and all(node["phase"] == "Succeeded" for node in pods)
 

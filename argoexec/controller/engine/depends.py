@@ -12,6 +12,7 @@ messages.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -59,7 +60,8 @@ def depends_tokens(expression: str) -> Iterator[DependsToken]:
             yield DependsToken(match.start(), task or "", result, operator or "", junk or "")
 
 
-def _tokens(expression: str) -> list[tuple[str, str | None, str]]:
+@functools.lru_cache(maxsize=4096)  # a DAG's expressions are read again on every pass
+def _tokens(expression: str) -> tuple[tuple[str, str | None, str], ...]:
     """(task, property, operator) triples; one of task/operator is empty."""
     out: list[tuple[str, str | None, str]] = []
     for token in depends_tokens(expression):
@@ -74,7 +76,7 @@ def _tokens(expression: str) -> list[tuple[str, str | None, str]]:
                 f"(one of {', '.join(sorted(RESULTS))})"
             )
         out.append((token.task, token.result, ""))
-    return out
+    return tuple(out)
 
 
 def expression_of(task: Mapping[str, Any]) -> str:
@@ -101,9 +103,15 @@ def evaluate(task: Mapping[str, Any], result: Callable[[str, str | None], bool])
     for name, prop, operator in _tokens(source):
         parts.append(operator if operator else ("true" if result(name, prop) else "false"))
     try:
-        return evaluate_when(" ".join(parts))
+        return _truth(" ".join(parts))
     except ExpressionError as exc:
         raise DependsError(f"depends {source!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _truth(boolean: str) -> bool:
+    """`true && (false || true)` evaluated (the same few on every pass)."""
+    return evaluate_when(boolean)
 
 
 def check_graph(tasks: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -75,6 +75,8 @@ class Scope(Mapping[str, str]):
     def with_absent(self, names: Iterable[str]) -> Scope:
         """A scope where `names` are absent (see the class docstring)."""
         gone = set(names)
+        if not gone:
+            return self
         kept = {k: v for k, v in self._entries.items() if k not in gone}
         return Scope(kept, self._absent | gone)
 

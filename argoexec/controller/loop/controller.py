@@ -15,13 +15,13 @@ storing its end and deleting them left behind.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.controller.loop.clone import clone
 from argoexec.controller.reconcile import (
     CreatePod,
     DeletePod,
@@ -182,7 +182,7 @@ class Controller:
         else:
             return  # tried again and again: the next round starts from what it reads
         self.writes += 1
-        run.base = copy.deepcopy(stored)
+        run.base = clone(stored)
         run.workflow = stored
         run.dirty = False
         run.written_at = time.monotonic()
@@ -204,10 +204,10 @@ class Controller:
         latest = self.store.get(name)
         run.read_at = time.monotonic()
         if finished(latest):
-            run.workflow, run.base, run.dirty = latest, copy.deepcopy(latest), False
+            run.workflow, run.base, run.dirty = latest, clone(latest), False
             return False
         changes = diff(run.base, run.workflow)
-        run.base = copy.deepcopy(latest)
+        run.base = clone(latest)
         run.workflow = apply(latest, changes)
         return True
 
@@ -229,7 +229,7 @@ class Controller:
         version = stored["metadata"].get("resourceVersion")
         if version != run.workflow["metadata"].get("resourceVersion"):
             changes = diff(run.base, run.workflow) if run.dirty else {}
-            run.base = copy.deepcopy(stored)
+            run.base = clone(stored)
             run.workflow = apply(stored, changes)
 
     def _load(self, wanted: set[str] | None) -> None:
@@ -244,7 +244,7 @@ class Controller:
                 continue
             if done:  # one pass deletes the pods left (the reconciler collects them all)
                 self.swept.add(name)
-            self.runs[name] = _Run(workflow, base=copy.deepcopy(workflow), read_at=time.monotonic())
+            self.runs[name] = _Run(workflow, base=clone(workflow), read_at=time.monotonic())
 
     def _drop(self, name: str) -> None:
         del self.runs[name]

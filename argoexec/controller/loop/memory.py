@@ -3,9 +3,10 @@ Objects are copied in and out, as an API server's would be."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
+
+from argoexec.controller.loop.clone import clone
 
 from .seams import ConflictError, NotFoundError
 
@@ -22,19 +23,19 @@ class MemoryStore:
     def get(self, name: str) -> dict[str, Any]:
         if name not in self._objects:
             raise NotFoundError(f"workflow {name!r} not found")
-        return copy.deepcopy(self._objects[name])
+        return clone(self._objects[name])
 
     def list(self) -> list[dict[str, Any]]:
-        return [copy.deepcopy(o) for o in self._objects.values()]
+        return [clone(o) for o in self._objects.values()]
 
     def create(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
         name = str(workflow["metadata"]["name"])
         if name in self._objects:
             raise ConflictError(f"workflow {name!r} exists already")
-        stored = copy.deepcopy(dict(workflow))
+        stored = clone(dict(workflow))
         stored["metadata"]["resourceVersion"] = self._next()
         self._objects[name] = stored
-        return copy.deepcopy(stored)
+        return clone(stored)
 
     def update(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
         name = str(workflow["metadata"]["name"])
@@ -44,7 +45,7 @@ class MemoryStore:
         version = workflow["metadata"].get("resourceVersion")
         if version != current["metadata"]["resourceVersion"]:
             raise ConflictError(f"workflow {name!r} changed since it was read")
-        stored = copy.deepcopy(dict(workflow))
+        stored = clone(dict(workflow))
         stored["metadata"]["resourceVersion"] = self._next()
         self._objects[name] = stored
-        return copy.deepcopy(stored)
+        return clone(stored)

@@ -12,7 +12,6 @@ values (`control.resume` / `control.set_node`). `on_change(workflow)` gets each 
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 from argoexec.contract import API_VERSION
 from argoexec.controller.engine.scope import Scope, parameter_text, workflow_scope
 from argoexec.controller.engine.substitute import ArgumentError, resolve_arguments
+from argoexec.controller.loop.clone import clone
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.reconcile import Outcome, Settings
 from argoexec.controller.reconcile.clock import epoch
@@ -153,14 +153,14 @@ class WorkflowRunner:
         self.run_state = SimpleNamespace(
             name=name, runtime=runtime, metrics=self.metrics, uid=self.submitted["metadata"]["uid"]
         )
-        self._current: dict[str, Any] = copy.deepcopy(self.submitted)
+        self._current: dict[str, Any] = clone(self.submitted)
         self.controller: Controller | None = None
         self._submitted = False
 
     # --- before anything runs ---------------------------------------------------------------
 
     def _submission(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
-        source = copy.deepcopy(dict(workflow))
+        source = clone(dict(workflow))
         spec = dict(source.get("spec") or {})
         if self.options.entrypoint:
             spec["entrypoint"] = self.options.entrypoint
@@ -209,7 +209,7 @@ class WorkflowRunner:
         """Create the Workflow (once) with `create` (the store's `create` by default, e.g. the
         store's with what else the run needs); the stored object."""
         if not self._submitted:
-            submitted = copy.deepcopy(self.submitted)
+            submitted = clone(self.submitted)
             submitted["status"] = {}
             self._current = (create or self.workflows.create)(submitted)
             self._submitted = True
@@ -251,7 +251,7 @@ class WorkflowRunner:
 
     def workflow(self) -> dict[str, Any]:
         """The Workflow now: its last stored state, with the metrics' conditions."""
-        current = copy.deepcopy(self._current)
+        current = clone(self._current)
         conditions = self.metrics.conditions()
         if conditions:
             status = current.setdefault("status", {})

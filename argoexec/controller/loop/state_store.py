@@ -22,7 +22,6 @@ looked" so none is lost between `subscribe()` and `wait()`. FIFOs whose process 
 from __future__ import annotations
 
 import contextlib
-import copy
 import errno
 import os
 import secrets
@@ -34,6 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from argoexec.controller.loop.clone import clone
 from argoexec.controller.loop.seams import AlreadyExistsError, ConflictError, NotFoundError
 from argoexec.controller.reconcile.nodes import COMPLETED_PHASES
 from argoexec.controller.reserve import Reserve
@@ -99,7 +99,7 @@ class DirectoryStore:
         random characters. AlreadyExistsError if the name is taken. `files` (name: text) are
         written into the run's directory with it: no reader finds the Workflow without them;
         `before_listed` is called with the run's directory before any reader can find it."""
-        obj = copy.deepcopy(dict(workflow))
+        obj = clone(dict(workflow))
         meta = _metadata(obj)
         if meta.get("resourceVersion"):
             raise StateError("resourceVersion should not be set on objects to be created")
@@ -117,7 +117,7 @@ class DirectoryStore:
         """Replace the stored Workflow if the caller's resourceVersion is the stored one
         (ConflictError otherwise), with the next version; `uid` and `creationTimestamp` stay
         the stored ones, as the API server keeps them. Returns the stored object."""
-        obj = copy.deepcopy(dict(workflow))
+        obj = clone(dict(workflow))
         meta = _metadata(obj)
         name = str(meta.get("name") or "")
         if not name:

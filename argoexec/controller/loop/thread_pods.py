@@ -68,6 +68,7 @@ class ThreadPods:
         self._pods: dict[str, _Pod] = {}
         self._cond = threading.Condition()
         self._changed = False
+        self._cleanups = 0  # ended pods whose files are being removed
 
     # --- PodBackend -------------------------------------------------------------------------
 
@@ -130,8 +131,10 @@ class ThreadPods:
                 return
             state.deleted = True
             ended = state.result is not None
-        if ended:
-            self._cleanup(pod_name)
+        if ended:  # off the controller's thread: deleting a pod's files takes a while
+            with self._cond:
+                self._cleanups += 1
+            threading.Thread(target=self._cleanup_ended, args=(pod_name,), daemon=True).start()
         else:
             state.stop.set(DELETED)
 
@@ -158,10 +161,11 @@ class ThreadPods:
             return sum(1 for s in self._pods.values() if s.result is None)
 
     def settle(self, timeout: float) -> bool:
-        """Wait until no pod runs (True), at most `timeout` seconds."""
+        """Wait until no pod runs and deleted pods' files are gone (True), at most `timeout`
+        seconds."""
         end = time.monotonic() + timeout
         with self._cond:
-            while any(s.result is None for s in self._pods.values()):
+            while self._cleanups or any(s.result is None for s in self._pods.values()):
                 left = end - time.monotonic()
                 if left <= 0:
                     return False
@@ -239,6 +243,14 @@ class ThreadPods:
             self.runtime.exec(pod_name, container, command)
         except Exception as exc:  # the container ended meanwhile: nothing to signal
             log.debug("pod %s: %s: %s", pod_name, " ".join(command), exc)
+
+    def _cleanup_ended(self, pod_name: str) -> None:
+        try:
+            self._cleanup(pod_name)
+        finally:
+            with self._cond:
+                self._cleanups -= 1
+                self._cond.notify_all()
 
     def _cleanup(self, pod_name: str) -> None:
         # Pod GC is best effort; the pod's logs stay either way.

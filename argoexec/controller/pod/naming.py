@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 PodNameVersion = Literal["v1", "v2"]
@@ -12,6 +13,7 @@ _FNV32_PRIME = 0x01000193
 _MAX_PREFIX = 253 - 10 - 1
 
 
+@functools.lru_cache(maxsize=65536)  # the reconciler looks nodes up by name on every pass
 def fnv32a(data: str) -> int:
     """32-bit FNV-1a of the UTF-8 bytes (Go's ``hash/fnv.New32a``)."""
     value = _FNV32_OFFSET
