@@ -18,10 +18,10 @@ from argoexec.controller.engine.substitute import (
 from argoexec.controller.expr import ExpressionError
 
 from . import nodes as n
-from .context import Artifacts, Frame, Owner, Pass
+from .context import Artifacts, Frame, Owner, Pass, Visit
 from .errors import NodeError
 from .nodes import Node
-from .walk import Visit, execute, refuse, resolve
+from .walk import execute, refuse, resolve
 
 
 class Child(NamedTuple):

@@ -5,9 +5,9 @@ far). Nothing here does I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.engine.scope import Scope
@@ -100,6 +100,41 @@ class Frame:
         return replace(self, **changes)
 
 
+class Visit(NamedTuple):
+    """What advancing a node gives its caller: the node and, when the node was refused in this
+    pass (it errored before running anything: Argo's executeTemplate returned an error), the
+    message: a step group or a DAG that sees one is an Error at once."""
+
+    node: Node
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One node to advance: its node, its template with the inputs bound, the kind, the scope
+    the template substitutes with, and the frame it runs in."""
+
+    node: Node
+    template: dict[str, Any]
+    kind: str
+    scope: Scope
+    frame: Frame
+    pod: str  # the pod name (Argo's pod.name of this node)
+
+
+Handler = Callable[["Pass", Run], Visit]
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Where `walk` hands a node on: the handler of each template kind, and the one of a node
+    with a retryStrategy. Given to each pass by `reconcile`: the handlers execute their
+    children through `walk`, so `walk` must not import them (no import cycle)."""
+
+    handlers: Mapping[str, Handler]
+    retry: Callable[..., Visit]
+
+
 class Pass:
     """One reconcile pass over one Workflow."""
 
@@ -112,6 +147,7 @@ class Pass:
         now: float,
         settings: Settings,
         started: float,
+        kinds: Kinds,
     ) -> None:
         meta = workflow.get("metadata") or {}
         self.workflow = workflow
@@ -124,6 +160,7 @@ class Pass:
         self.now = now
         self.settings = settings
         self.started = started
+        self.kinds = kinds
         self.actions: list[Action] = []
         self.wake_at: float | None = None
         self.globals_base = Scope()

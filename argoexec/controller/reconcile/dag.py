@@ -29,13 +29,12 @@ from .children import (
     publish_loop,
     with_globals,
 )
-from .context import Artifacts, Pass
+from .context import Artifacts, Pass, Run, Visit
 from .errors import NodeError
 from .nodes import Node
 from .outputs import export_globals
 from .steps import Items, input_artifacts, refused, window
 from .steps import Tally as _Tally
-from .walk import Run, Visit
 
 _PHASE_OF = {
     "Succeeded": n.SUCCEEDED,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from .context import Pass
+from .context import Handler, Kinds
 from .dag import advance_dag
 from .pod import advance_pod
+from .retry import advance_retry
 from .steps import advance_steps
 from .suspend import advance_suspend
-from .walk import POD_KINDS, Run, Visit
-
-Handler = Callable[[Pass, Run], Visit]
+from .walk import POD_KINDS
 
 HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(POD_KINDS, advance_pod),
@@ -19,3 +16,4 @@ HANDLERS: dict[str, Handler] = {
     "dag": advance_dag,
     "suspend": advance_suspend,
 }
+KINDS = Kinds(HANDLERS, advance_retry)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from argoexec.controller.engine.scope import Scope, with_outputs
+from argoexec.controller.engine.scope import Scope, parameter_text, with_outputs
 
 from .context import Pass
 
@@ -52,3 +52,25 @@ def load_globals(p: Pass, base: Scope) -> None:
         f"workflow.outputs.artifacts.{a['name']}": {k: v for k, v in a.items() if k != "name"}
         for a in outputs.get("artifacts") or []
     }
+
+
+def suspend_outputs(
+    template: Mapping[str, Any], supplied: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """A resumed suspend node's output parameters: the value supplied with the resume, else
+    `valueFrom.default`; a `supplied` one with neither is an error."""
+    params = []
+    for param in (template.get("outputs") or {}).get("parameters") or []:
+        name = str(param.get("name"))
+        value_from = param.get("valueFrom") or {}
+        value = supplied.get(name, param.get("value"))
+        if value is None and value_from.get("default") is not None:
+            value = parameter_text(value_from["default"])
+        if value is None and "supplied" in value_from:
+            raise ValueError(
+                f"output parameter {name!r} was not supplied: resume with -p {name}=VALUE"
+            )
+        if value is not None:
+            entry = {k: v for k, v in param.items() if k != "valueFrom"}
+            params.append({**entry, "value": str(value)})
+    return {"parameters": params} if params else None

@@ -28,11 +28,10 @@ from argoexec.models import Template
 
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
-from .context import Pass
+from .context import Pass, Run, Visit
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
-from .walk import Run, Visit
 
 POD_DELETED = "pod deleted"
 RESIGNAL_SECONDS = 1.0

@@ -25,10 +25,10 @@ from argoexec.controller.expr import ExpressionError, evaluate_condition
 
 from . import nodes as n
 from .clock import epoch
-from .context import Frame, Pass
+from .context import Frame, Pass, Visit
 from .errors import NodeError
 from .nodes import Node
-from .walk import Visit, attempt, refuse, seconds
+from .walk import attempt, refuse, seconds
 
 _TRANSIENT = re.compile(
     r"(?i)(timeout|timed out|connection (reset|refused)|temporar|unavailable|"

@@ -27,11 +27,10 @@ from argoexec.controller.expr import ExpressionError
 
 from . import nodes as n
 from .children import Child, advance_child, publish_child, publish_loop, tolerated, with_globals
-from .context import Artifacts, Frame, Pass
+from .context import Artifacts, Frame, Pass, Run, Visit
 from .errors import NodeError
 from .nodes import Node
 from .outputs import export_globals
-from .walk import Run, Visit
 
 # Children of one batch under way at once when no `parallelism` holds them back but the
 # machine caps its pods: a window keeps a loop of thousands from becoming thousands of nodes

@@ -7,15 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from argoexec.controller.engine.scope import parameter_text
 from argoexec.controller.engine.substitute import SubstitutionError, substitute
 
 from . import nodes as n
 from .clock import epoch
-from .context import Pass
+from .context import Pass, Run, Visit
 from .errors import NodeError
-from .outputs import export_globals
-from .walk import Run, Visit, seconds
+from .outputs import export_globals, suspend_outputs
+from .walk import seconds
 
 
 def expected_outputs(template: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -58,25 +57,3 @@ def advance_suspend(p: Pass, run: Run) -> Visit:
     export_globals(p, template, outputs)
     p.nodes.finish(node, n.SUCCEEDED, now=p.now, outputs=outputs)
     return Visit(node)
-
-
-def suspend_outputs(
-    template: Mapping[str, Any], supplied: Mapping[str, str]
-) -> dict[str, Any] | None:
-    """A resumed suspend node's output parameters: the value supplied with the resume, else
-    `valueFrom.default`; a `supplied` one with neither is an error."""
-    params = []
-    for param in (template.get("outputs") or {}).get("parameters") or []:
-        name = str(param.get("name"))
-        value_from = param.get("valueFrom") or {}
-        value = supplied.get(name, param.get("value"))
-        if value is None and value_from.get("default") is not None:
-            value = parameter_text(value_from["default"])
-        if value is None and "supplied" in value_from:
-            raise ValueError(
-                f"output parameter {name!r} was not supplied: resume with -p {name}=VALUE"
-            )
-        if value is not None:
-            entry = {k: v for k, v in param.items() if k != "valueFrom"}
-            params.append({**entry, "value": str(value)})
-    return {"parameters": params} if params else None

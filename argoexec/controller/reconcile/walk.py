@@ -1,6 +1,6 @@
 """Executing one node, every pass (Argo's `executeTemplate`): a fulfilled node is returned as it
 is; otherwise its template is resolved, its inputs bound, and the handler of its kind
-(`kinds.HANDLERS`) advances it from what the status and the observed pods say.
+(`kinds.KINDS`, given to each pass) advances it from what the status and the observed pods say.
 
 `execute` returns the node and, when the node was refused in this pass (it errored before
 running anything: Argo's executeTemplate returned an error), the message: a step group or a DAG
@@ -11,8 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from argoexec.controller.engine.io import InputError, resolve_input_artifacts, resolve_parameters
 from argoexec.controller.engine.scope import Scope
@@ -23,9 +22,11 @@ from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
 
 from . import nodes as n
-from .context import Event, Frame, Owner, Pass
+from .clock import epoch
+from .context import Event, Frame, Owner, Pass, Run, Visit
 from .errors import NodeError
 from .nodes import Node
+from .outputs import export_globals, suspend_outputs
 
 log = logging.getLogger("argoexec.controller")
 
@@ -33,24 +34,6 @@ POD_KINDS = ("container", "script", "resource", "containerSet")
 KINDS = (*POD_KINDS, "steps", "dag", "suspend")
 NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
 _RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
-
-
-class Visit(NamedTuple):
-    node: Node
-    error: str = ""  # the node was refused in this pass (see the module's docstring)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One node to advance: its node, its template with the inputs bound, the kind, the scope
-    the template substitutes with, and the frame it runs in."""
-
-    node: Node
-    template: dict[str, Any]
-    kind: str
-    scope: Scope
-    frame: Frame
-    pod: str  # the pod name (Argo's pod.name of this node)
 
 
 def seconds(text: str) -> float:
@@ -196,9 +179,6 @@ def _export_resumed(p: Pass, call: Mapping[str, Any], frame: Frame, node: Node) 
     """A suspend node resumed by a client: its supplied output parameters without a value take
     their defaults (one with neither makes the node an Error, naming it), and the global ones
     are exported, as if the node had ended here."""
-    from .outputs import export_globals
-    from .suspend import suspend_outputs
-
     try:
         template = resolve(p, call, frame.owner)[0]
     except NodeError:
@@ -245,9 +225,7 @@ def _execute(
     fresh = p.nodes.by_name(name) is None
     strategy = retry_strategy(p, template)
     if strategy:
-        from .retry import advance_retry
-
-        visit = advance_retry(
+        visit = p.kinds.retry(
             p, template, kind, template_name, tref, strategy=strategy, name=name,
             display=display, parent=parent, frame=frame, args=args,
         )  # fmt: skip
@@ -324,9 +302,7 @@ def attempt(
                 node["inputs"] = public
         scope = locals_.with_template_io(resolved)
         inner = frame.but(deadline=_deadline(p, node, template, scope, frame))
-        from .kinds import HANDLERS
-
-        return HANDLERS[kind](p, Run(node, resolved, kind, scope, inner, pod))
+        return p.kinds.handlers[kind](p, Run(node, resolved, kind, scope, inner, pod))
     except NodeError as exc:
         p.nodes.finish(node, exc.phase, exc.message, now=p.now)
         return Visit(node, exc.message if exc.phase == n.ERROR else "")
@@ -359,6 +335,4 @@ def _deadline(
 
 
 def started_at(node: Node) -> float:
-    from .clock import epoch
-
     return epoch(node.get("startedAt")) or 0.0

@@ -30,10 +30,20 @@ from . import nodes as n
 from .actions import Action, DeletePod
 from .children import advance_hook, exit_hook
 from .clock import epoch
-from .context import DEADLINE_MESSAGE, SHUTDOWN_TERMINATE, Event, Frame, Owner, Pass, Settings
+from .context import (
+    DEADLINE_MESSAGE,
+    SHUTDOWN_TERMINATE,
+    Event,
+    Frame,
+    Owner,
+    Pass,
+    Settings,
+    Visit,
+)
+from .kinds import KINDS
 from .nodes import Node
 from .outputs import load_globals
-from .walk import Visit, execute
+from .walk import execute
 
 log = logging.getLogger("argoexec.controller")
 
@@ -71,7 +81,7 @@ def reconcile(
         _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
-             started=started)  # fmt: skip
+             started=started, kinds=KINDS)  # fmt: skip
     meta = workflow.get("metadata") or {}
     p.globals_base = workflow_scope(
         name=p.name,
