@@ -176,3 +176,49 @@ def test_suspend_holds_new_steps_until_resume(
     final = json.loads(out)
     assert nodes(final)["slow[1].b"]["phase"] == "Succeeded"
     assert nodes(final)["slow.onExit"]["phase"] == "Succeeded"
+
+
+METERED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: metered}
+spec:
+  entrypoint: main
+  metrics:
+    prometheus:
+    - name: metered_runs
+      help: runs by outcome
+      labels: [{key: status, value: "{{workflow.status}}"}]
+      counter: {value: "1"}
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: nap}
+    - - {name: b, template: quick}
+  - name: nap
+    container: {image: alpine, command: [sh, -c, "echo started; sleep 2"]}
+  - name: quick
+    metrics:
+      prometheus:
+      - {name: quick_done, help: quick steps done, counter: {value: "1"}}
+    container: {image: alpine, command: [sh, -c, "echo quick"]}
+"""
+
+
+def test_a_run_taken_over_by_the_controller_records_the_metrics_emitted_from_then_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc = _run_in_background(tmp_path, METERED)
+    state = tmp_path / "state"
+    try:
+        wait_until(lambda: _node_phase(state, "metered", "metered[0].a") == "Running", 60, "a runs")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert main(["controller", "--state-dir", str(state), "--exit-when-done"]) == 0
+    capsys.readouterr()
+    assert stored(state, "metered")["status"]["phase"] == "Succeeded"
+    assert main(["get", "metered", "--state-dir", str(state), "-o", "metrics"]) == 0
+    text = capsys.readouterr().out
+    assert "quick_done 1" in text, text
+    assert 'metered_runs{status="Succeeded"} 1' in text, text

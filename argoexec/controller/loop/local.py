@@ -19,15 +19,18 @@ from typing import Any
 
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, LABEL_WORKFLOW, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.loop.options import RunOptions
-from argoexec.controller.reconcile import Settings
+from argoexec.controller.metrics import MetricsRecorder
+from argoexec.controller.reconcile import Outcome, Settings
+from argoexec.controller.reconcile.clock import epoch
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
-from argoexec.controller.state import StateError, _write_atomic
+from argoexec.controller.state import RunDir, StateError, _write_atomic
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models import ArtifactRepository
 
 from .local_pods import LocalPods
 from .podhost import RuntimeSettings
+from .run_metrics import record_events
 from .seams import PodObservation
 
 log = logging.getLogger("argoexec.controller")
@@ -261,8 +264,14 @@ class LocalController:
         self.pods = LocalRuns(root)
         self._settings: dict[str, Settings] = {}
         self._locks: dict[str, RunLock] = {}
+        self._metrics: dict[str, MetricsRecorder] = {}
         self.controller = Controller(
-            self.store, self.pods, self.settings, claim=self.claim, release=self.release
+            self.store,
+            self.pods,
+            self.settings,
+            claim=self.claim,
+            release=self.release,
+            on_events=self._on_events,
         )
 
     def settings(self, name: str) -> Settings:
@@ -287,17 +296,37 @@ class LocalController:
 
     def release(self, name: str) -> None:
         """Let go of a run this controller no longer drives (finished, or deleted): its lock,
-        its options, its pods' backend."""
+        its options, its pods' backend (its metrics written a last time)."""
+        self._write_metrics(name)
+        self._metrics.pop(name, None)
         lock = self._locks.pop(name, None)
         if lock is not None:
             lock.release()
         self._settings.pop(name, None)
         self.pods.forget(name)
 
+    def _on_events(self, name: str, outcome: Outcome) -> None:
+        """The run's custom metrics, rewritten in its directory as they change. A run taken
+        over records what its new controller emits from then on, as Argo's metrics, which live
+        in the controller's memory, start again with a new controller."""
+        metrics = self._metrics.get(name)
+        if metrics is None:
+            started = epoch((outcome.workflow.get("status") or {}).get("startedAt"))
+            metrics = self._metrics[name] = MetricsRecorder(started=started)
+        record_events(metrics, name, self.settings(name).namespace, outcome)
+        self._write_metrics(name)
+
+    def _write_metrics(self, name: str) -> None:
+        metrics = self._metrics.get(name)
+        if metrics is None or not metrics.registry:  # none emitted: an earlier file stays
+            return
+        try:
+            RunDir(name, self.root / name).write_metrics(metrics.text())
+        except StateError as exc:  # a full disk: written again with the next change
+            log.warning("%s", exc)
+
     @staticmethod
     def runs_owner(run_path: Path) -> None:
-        from argoexec.controller.state import RunDir
-
         with contextlib.suppress(StateError, OSError):
             RunDir(run_path.name, run_path).mark_owner(os.getpid())
 

@@ -22,12 +22,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from argoexec.contract import API_VERSION
-from argoexec.controller.engine.scope import Scope, parameter_text, workflow_scope
+from argoexec.controller.engine.scope import Scope, parameter_text
 from argoexec.controller.engine.substitute import ArgumentError, resolve_arguments
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.reconcile import Outcome, Settings
-from argoexec.controller.reconcile.clock import epoch
 from argoexec.controller.reconcile.context import STOP_MESSAGE, TERMINATE_MESSAGE
 from argoexec.controller.reconcile.context import TemplateStoreLike as TemplateStore
 from argoexec.controller.reconcile.nodes import FINAL_PHASES, PENDING
@@ -40,6 +39,7 @@ from . import control as ctl
 from .controller import Controller, FinalWriteError
 from .memory import MemoryStore
 from .options import Control, EngineError, RunOptions
+from .run_metrics import record_events
 from .seams import ConflictError, PodBackend, WorkflowStore
 from .thread_pods import ThreadPods
 
@@ -368,47 +368,4 @@ class WorkflowRunner:
                 log.error("could not publish the workflow's status: %s", exc)
 
     def _on_events(self, name: str, outcome: Outcome) -> None:
-        spec = outcome.workflow.get("spec") or {}
-        for event in outcome.events:
-            if event.kind == "workflow_finished":
-                status = outcome.workflow.get("status") or {}
-                node = event.node
-                started = epoch(node.get("startedAt")) or time.time()
-                finished = epoch(node.get("finishedAt")) or time.time()
-                self.metrics.workflow_finished(
-                    spec, node, phase=str(status.get("phase")), variables=event.variables,
-                    entry_duration=finished - started,
-                )  # fmt: skip
-            elif event.kind == "node_started":
-                self.metrics.node_started(
-                    event.template, variables=event.variables, duration=_elapsed(event.node)
-                )
-            else:
-                self.metrics.node_finished(
-                    event.template, event.node, variables=event.variables,
-                    duration=_elapsed(event.node)(),
-                )  # fmt: skip
-        if outcome.started:
-            meta = outcome.workflow.get("metadata") or {}
-            variables = workflow_scope(
-                name=name,
-                namespace=self.options.namespace,
-                uid=str(meta.get("uid") or ""),
-                parameters=(spec.get("arguments") or {}).get("parameters") or [],
-            )
-            self.metrics.workflow_started(spec, variables=variables)
-
-
-def _elapsed(node: Mapping[str, Any]) -> Callable[[], float]:
-    """The node's run time so far, or in all. Status times are whole seconds: a node that ended
-    within the last second is timed to now (the pass that ended it has just run)."""
-
-    def seconds() -> float:
-        now = time.time()
-        started = epoch(node.get("startedAt")) or now
-        finished = epoch(node.get("finishedAt"))
-        if finished is None or now - finished < 1.0:
-            finished = now
-        return finished - started
-
-    return seconds
+        record_events(self.metrics, name, self.options.namespace, outcome)
