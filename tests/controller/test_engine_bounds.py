@@ -156,12 +156,14 @@ def test_pods_beyond_the_cap_wait_pending_with_a_message() -> None:
     snapshots: list[dict[str, Any]] = []
     runner = fake_runner(loop_spec(withItems=[1, 2, 3, 4, 5]), pods, max_pods=2)
     runner.on_change = snapshots.append
-    thread = threading.Thread(target=lambda: snapshots.append(runner.run()))
+    thread = threading.Thread(target=lambda: snapshots.append(runner.run()), daemon=True)
     thread.start()
-    pods.wait_running(2)
-    wait_until(lambda: len(_pending_messages(runner.workflow())) == 3, 30, "3 pending pods")
-    waiting = _pending_messages(runner.workflow())
-    pods.release()
+    try:
+        pods.wait_running(2)
+        wait_until(lambda: len(_pending_messages(runner.workflow())) == 3, 30, "3 pending pods")
+        waiting = _pending_messages(runner.workflow())
+    finally:
+        pods.release()  # a failure above must not leave the run waiting for ever
     thread.join(timeout=60)
 
     run = Run(snapshots[-1])
@@ -202,10 +204,12 @@ def test_the_workflow_and_template_parallelism_still_hold_under_the_cap(
     pods = FakePods(hold=True)
     runner = fake_runner(spec, pods, max_pods=3)
     done: list[dict[str, Any]] = []
-    thread = threading.Thread(target=lambda: done.append(runner.run()))
+    thread = threading.Thread(target=lambda: done.append(runner.run()), daemon=True)
     thread.start()
-    pods.wait_running(expected)
-    pods.release()
+    try:
+        pods.wait_running(expected)
+    finally:
+        pods.release()  # a failure above must not leave the run waiting for ever
     thread.join(timeout=60)
 
     assert Run(done[0]).phase == "Succeeded"
@@ -217,11 +221,13 @@ def test_a_loop_starts_a_window_of_children_not_all_of_them() -> None:
     pods = FakePods(hold=True)
     runner = fake_runner(loop_spec(withSequence={"count": "300"}), pods, max_pods=2)
     done: list[dict[str, Any]] = []
-    thread = threading.Thread(target=lambda: done.append(runner.run()))
+    thread = threading.Thread(target=lambda: done.append(runner.run()), daemon=True)
     thread.start()
-    pods.wait_running(2)
-    created = len(runner.workflow()["status"]["nodes"])
-    pods.release()
+    try:
+        pods.wait_running(2)
+        created = len(runner.workflow()["status"]["nodes"])
+    finally:
+        pods.release()  # a failure above must not leave the run waiting for ever
     thread.join(timeout=60)
 
     # the Steps and StepGroup nodes, and at most a window (64) of the 300 children

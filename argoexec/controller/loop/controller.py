@@ -42,6 +42,10 @@ MAX_REAPPLY = 5  # as Argo's reapplyUpdate
 WRITE_INTERVAL = 0.25  # seconds between two writes of one workflow's status
 RESYNC_INTERVAL = 1.0  # seconds between two reads of a workflow for changes made outside
 IDLE_WAIT = 0.5  # the longest a round waits for a pod event
+# A workflow whose last pass changed nothing is passed over again only when something may have
+# changed (a pod event, a change from outside, a time it asked to be called at), or after this
+# long in any case (a level-triggered safety net: what no event announced is seen then).
+SETTLED_PASS_INTERVAL = 1.0
 
 
 class FinalWriteError(Exception):
@@ -64,6 +68,8 @@ class _Run:
     read_at: float = 0.0  # monotonic
     wake_at: float | None = None  # epoch seconds
     deletes: list[str] = field(default_factory=list)  # pods to delete once stored
+    settled: bool = False  # its last pass changed nothing and asked for nothing
+    passed_at: float = 0.0  # monotonic
 
 
 def finished(workflow: Mapping[str, Any]) -> bool:
@@ -100,6 +106,7 @@ class Controller:
         self.swept: set[str] = set()  # finished workflows passed over for their pods
         self.passes = 0
         self.writes = 0
+        self._poked = True  # a pod event since the last round (or not known)
         self._told: set[str] = set()
 
     # --- the loop -----------------------------------------------------------------------
@@ -130,15 +137,26 @@ class Controller:
             self._resync(name, run)
             if name not in self.runs:
                 continue
-            outcome = self._pass(run)
+            outcome = self._pass(run) if self._due(run) else None
             done = finished(run.workflow)
             now = time.monotonic()
             if run.dirty and (done or now - run.written_at >= self.write_interval):
                 self._store(name, run)
             if done and not run.dirty and not run.deletes:
                 self._drop(name)
-            elif outcome.wake_at is not None:
+            elif outcome is not None and outcome.wake_at is not None:
                 run.wake_at = outcome.wake_at
+
+    def _due(self, run: _Run) -> bool:
+        """Whether a pass may find something to do: the last one did something, a pod event
+        came, the time it asked for is here, or the safety-net interval is over. (A pass over
+        unchanged input changes nothing: the reconciler is deterministic, and asks for the
+        times it must be called at.)"""
+        if not run.settled or self._poked:
+            return True
+        if run.wake_at is not None and self.clock() >= run.wake_at:
+            return True
+        return time.monotonic() - run.passed_at >= SETTLED_PASS_INTERVAL
 
     def _pass(self, run: _Run) -> Outcome:
         name = str(run.workflow["metadata"]["name"])
@@ -147,6 +165,8 @@ class Controller:
         outcome = reconcile(run.workflow, observed, self.clock(), settings)
         self.passes += 1
         run.wake_at = None
+        run.passed_at = time.monotonic()
+        run.settled = not outcome.changed and not outcome.actions
         run.dirty = run.dirty or outcome.changed
         for action in outcome.actions:
             if isinstance(action, CreatePod):
@@ -188,7 +208,9 @@ class Controller:
         run.written_at = time.monotonic()
         self._delete(run)
         if self.on_stored is not None:
-            self.on_stored(stored)
+            # The stored state as `base` keeps it, which nothing changes in place (the next
+            # pass changes `run.workflow`): a reader in another thread may copy it meanwhile.
+            self.on_stored(run.base)
 
     def refresh(self, name: str) -> None:
         """Read `name` again before its next pass (it was changed from outside)."""
@@ -209,6 +231,7 @@ class Controller:
         changes = diff(run.base, run.workflow)
         run.base = clone(latest)
         run.workflow = apply(latest, changes)
+        run.settled = False  # what changed outside is acted on at the next pass
         return True
 
     def _delete(self, run: _Run) -> None:
@@ -231,6 +254,7 @@ class Controller:
             changes = diff(run.base, run.workflow) if run.dirty else {}
             run.base = clone(stored)
             run.workflow = apply(stored, changes)
+            run.settled = False
 
     def _load(self, wanted: set[str] | None) -> None:
         for workflow in self.store.list():
@@ -259,8 +283,7 @@ class Controller:
                 timeout = min(timeout, max(0.0, self.write_interval))
             if run.wake_at is not None:
                 timeout = min(timeout, max(0.0, run.wake_at - now))
-        if timeout > 0:
-            self.pods.wait(timeout)
+        self._poked = self.pods.wait(timeout) if timeout > 0 else True
 
 
 __all__ = ["Controller", "Event", "finished"]
