@@ -8,6 +8,8 @@ import json
 import signal
 from typing import Any
 
+import pytest
+
 from argoexec.controller.reconcile import CreatePod, Settings, reconcile
 from argoexec.controller.reconcile.clock import epoch
 from tests.controller.reconcile_double import Cluster, nodes_by_name, phases, settle, step, workflow
@@ -473,3 +475,58 @@ def test_a_pod_still_pending_past_its_templates_timeout_is_stopped() -> None:
     node = nodes_by_name(wf)["wf"]
     assert node["phase"] == "Failed"
     assert node["message"] == "Step exceeded its deadline"
+
+
+# --- one case per pod kind ------------------------------------------------------------------
+
+POD_KINDS = {
+    "container": ({"container": {"image": "alpine", "command": ["true"]}}, ["main"]),
+    "script": ({"script": {"image": "alpine", "command": ["sh"], "source": "echo hi"}}, ["main"]),
+    "containerSet": (
+        {
+            "containerSet": {
+                "containers": [
+                    {"name": "a", "image": "alpine", "command": ["true"]},
+                    {"name": "b", "image": "alpine", "command": ["true"], "dependencies": ["a"]},
+                ]
+            }
+        },
+        ["a", "b"],
+    ),
+    "resource": (
+        {
+            "resource": {
+                "action": "create",
+                "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+            }
+        },
+        ["main"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POD_KINDS))
+def test_each_pod_kind_is_one_pod_with_its_containers_and_ends_with_it(kind: str) -> None:
+    body, mains = POD_KINDS[kind]
+    wf = workflow({"entrypoint": "t", "templates": [{"name": "t", **body}]})
+    cluster = Cluster()
+    settings = Settings(kubernetes_api=True)
+    first = step(wf, cluster, T0, settings)
+    [pod] = [a.pod for a in first.actions if isinstance(a, CreatePod)]
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    assert set(mains) <= set(names), names
+    assert nodes_by_name(wf)["wf"]["type"] == "Pod"
+    cluster.end("wf")
+    settle(wf, cluster, T0 + 1, settings)
+    assert phases(wf) == {"wf": "Succeeded"}
+    assert wf["status"]["phase"] == "Succeeded"
+
+
+def test_a_resource_template_without_a_kubernetes_api_errors_without_a_pod() -> None:
+    body, _ = POD_KINDS["resource"]
+    wf = workflow({"entrypoint": "t", "templates": [{"name": "t", **body}]})
+    out = step(wf, Cluster(), T0)
+    assert not pods_of(out)
+    node = nodes_by_name(wf)["wf"]
+    assert node["phase"] == "Error"
+    assert "needs a Kubernetes API" in node["message"]
