@@ -14,19 +14,20 @@ import argparse
 import contextlib
 import logging
 import secrets
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from argoexec.commands import Invocation
+from argoexec.commands.interrupts import handled_by
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import _check_supplied, _one_node, assignments
 from argoexec.controller.loop import control as ctl
+from argoexec.controller.loop.controller import finished
 from argoexec.controller.loop.local import RUN_FILE, LocalController, RunConfig, RunLock
 from argoexec.controller.loop.seams import ConflictError, NotFoundError
 from argoexec.controller.loop.state_store import DirectoryStore
@@ -80,25 +81,22 @@ def _unfinished(store: DirectoryStore, name: str) -> dict[str, Any]:
         workflow = store.get(name)
     except NotFoundError:
         raise StateError(f"no workflow named {name!r} here") from None
-    phase = (workflow.get("status") or {}).get("phase")
-    if phase in ("Succeeded", "Failed", "Error"):
+    if finished(workflow):
+        phase = workflow["status"]["phase"]
         raise StateError(f"workflow {name!r} is not running: it has finished ({phase})")
     return workflow
 
 
-@contextmanager
-def _interrupts(stop: threading.Event) -> Iterator[None]:
+def _interrupts(stop: threading.Event) -> AbstractContextManager[None]:
+    """The first SIGINT/SIGTERM stops driving (the runs and their pods go on, for any
+    controller to take over); a second one interrupts at once."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+    return handled_by(handler)
 
 
 def drive_to_end(root: Path, name: str, inv: Invocation) -> int:
@@ -241,9 +239,9 @@ def resubmit(args: argparse.Namespace, inv: Invocation) -> int:
     name = f"{args.name}-{secrets.token_hex(3)[:5]}"
     parameters = assignments(getattr(args, "parameter", None) or [])
     new = ctl.resubmit(old, name, parameters=parameters)
-    created = store.create(new)
+    # The old run's options go with the new Workflow: no reader finds it without them.
     config = RunConfig.load(root / args.name)
-    config.save(root / str(created["metadata"]["name"]))
+    created = store.create(new, files={RUN_FILE: config.text()})
     inv.stdout.write(f"workflow {created['metadata']['name']} submitted\n")
     return drive_to_end(root, str(created["metadata"]["name"]), inv)
 

@@ -17,9 +17,8 @@ import copy
 import json
 import logging
 import os
-import signal
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -30,6 +29,7 @@ import yaml
 
 from argoexec import safeyaml
 from argoexec.commands import Invocation, UsageError
+from argoexec.commands.interrupts import handled_by
 from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
@@ -101,8 +101,7 @@ def _apply_parameters(workflow: dict[str, Any], parameters: Mapping[str, str]) -
         arguments["parameters"] = override_parameters(declared, parameters)
 
 
-@contextmanager
-def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
+def _interrupts(runner: WorkflowRunner) -> AbstractContextManager[None]:
     """The first SIGINT/SIGTERM stops the workflow (running pods end, exit handlers run); a
     second one aborts it (every pod is killed, the exit handlers' too, and the run ends with
     every node finished and its pods cleaned up); a third one interrupts at once. The handler
@@ -117,12 +116,7 @@ def _interrupts(runner: WorkflowRunner) -> Iterator[None]:
         else:
             raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+    return handled_by(handler)
 
 
 def _load(
@@ -255,12 +249,12 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None
-    locks: list[RunLock] = []  # the run's, taken before any `argoexec controller` can see it
+    lock: RunLock | None = None  # the run's, taken before any `argoexec controller` sees it
     try:
         # From before the Workflow exists: an interrupt once it does stops it (none is lost
         # to the default handler in between, which would leave the run to any controller).
         with _interrupts(runner):
-            run_dir = _start_state(store, workflows, runner, config, locks)
+            run_dir, lock = _start_state(store, workflows, runner, config)
             recorder = _Recorder(run_dir)
             pods.backend(name, config)
             try:
@@ -272,7 +266,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
             log.warning("pods of %s still running after %.0f s; leaving them", name, SETTLE_SECONDS)
     finally:
         pods.close()
-        for lock in locks:
+        if lock is not None:
             lock.release()
     progress.close()
     try:
@@ -296,23 +290,20 @@ def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) 
 
 
 def _start_state(
-    store: StateStore,
-    workflows: DirectoryStore,
-    runner: WorkflowRunner,
-    config: RunConfig,
-    locks: list[RunLock],
-) -> RunDir:
+    store: StateStore, workflows: DirectoryStore, runner: WorkflowRunner, config: RunConfig
+) -> tuple[RunDir, RunLock]:
     """The run's directory with its Workflow (Pending) and options in it, before anything runs:
     a run whose state cannot be recorded (a full disk) does not start and leaves nothing
     behind. The options are written with the Workflow: a controller that finds the run (this
-    process killed at once) can drive it. The run's lock is taken (into `locks`) before the
-    run is listed, so no `argoexec controller` drives it while this process does."""
+    process killed at once) can drive it. The run's lock is taken before the run is listed,
+    so no `argoexec controller` drives it while this process does."""
+    taken: list[RunLock] = []
 
     def take_lock(path: Path) -> None:
         lock = RunLock(path)
         if not lock.take():
             raise StateError(f"cannot lock the new run's directory {path}")
-        locks.append(lock)
+        taken.append(lock)
 
     try:
         runner.submit(
@@ -321,13 +312,12 @@ def _start_state(
         run_dir = store.open(runner.name)
         run_dir.mark_owner(os.getpid())
     except StateError as exc:
-        for lock in locks:
+        for lock in taken:
             lock.release()
-        locks.clear()
         with contextlib.suppress(StateError):
             store.remove(store.open(runner.name))
         raise StateError(f"{exc}; nothing was run") from None
-    return run_dir
+    return run_dir, taken[0]
 
 
 class _Recorder:
