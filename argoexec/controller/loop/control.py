@@ -26,12 +26,6 @@ from argoexec.contract import (
 )
 from argoexec.controller.loop import fieldselector
 from argoexec.controller.loop.control_base import (
-    COMPLETED_PHASES,
-    ERROR,
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
-    SUSPEND,
     ControlError,
     Node,
     Workflow,
@@ -43,6 +37,14 @@ from argoexec.controller.loop.control_base import (
     timestamp,
 )
 from argoexec.controller.loop.retry_workflow import Retried, retry
+from argoexec.controller.reconcile.nodes import (
+    COMPLETED_PHASES,
+    ERROR,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    SUSPEND,
+)
 
 __all__ = [
     "ControlError",

@@ -19,14 +19,6 @@ from argoexec.durations import rfc3339
 Workflow = dict[str, Any]
 Node = dict[str, Any]
 
-# Node phases and types (Argo's types.go).
-PENDING, RUNNING, SUCCEEDED, SKIPPED = "Pending", "Running", "Succeeded", "Skipped"
-FAILED, ERROR, OMITTED = "Failed", "Error", "Omitted"
-COMPLETED_PHASES = (SUCCEEDED, FAILED, ERROR)
-POD, CONTAINER, SUSPEND, RETRY = "Pod", "Container", "Suspend", "Retry"
-STEPS, STEP_GROUP, DAG, TASK_GROUP = "Steps", "StepGroup", "DAG", "TaskGroup"
-HTTP, PLUGIN = "HTTP", "Plugin"
-
 
 class ControlError(Exception):
     """An action Argo refuses (a completed workflow stopped, a retry of a running one, a node

@@ -29,6 +29,17 @@ from typing import NamedTuple
 
 from argoexec.contract import LABEL_COMPLETED, LABEL_WORKFLOW_ARCHIVING_STATUS
 from argoexec.controller.loop.control_base import (
+    ControlError,
+    Node,
+    Workflow,
+    name_of,
+    nodes_of,
+    override_parameters,
+    selector,
+    set_or_drop,
+    timestamp,
+)
+from argoexec.controller.reconcile.nodes import (
     CONTAINER,
     DAG,
     ERROR,
@@ -44,15 +55,6 @@ from argoexec.controller.loop.control_base import (
     SUCCEEDED,
     SUSPEND,
     TASK_GROUP,
-    ControlError,
-    Node,
-    Workflow,
-    name_of,
-    nodes_of,
-    override_parameters,
-    selector,
-    set_or_drop,
-    timestamp,
 )
 from argoexec.controller.render import pod_name_of
 

@@ -28,6 +28,9 @@ TASK_GROUP = "TaskGroup"
 RETRY = "Retry"
 SKIPPED_TYPE = "Skipped"
 SUSPEND = "Suspend"
+CONTAINER = "Container"  # a containerSet's container
+HTTP = "HTTP"
+PLUGIN = "Plugin"
 
 # Argo's exit-handler node names (`common.GenerateOnExitNodeName`): `<owner>.onExit`.
 EXIT_SUFFIX = ".onExit"
