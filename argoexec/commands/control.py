@@ -29,7 +29,7 @@ from argoexec.commands.workflows import _check_supplied, _one_node, assignments
 from argoexec.controller.loop import control as ctl
 from argoexec.controller.loop.controller import finished
 from argoexec.controller.loop.local import RUN_FILE, LocalController, RunConfig, RunLock
-from argoexec.controller.loop.seams import ConflictError, NotFoundError
+from argoexec.controller.loop.seams import NotFoundError
 from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import render_workflow
@@ -37,7 +37,6 @@ from argoexec.controller.state import RunDir, StateError
 
 log = logging.getLogger("argoexec.controller")
 Change = Callable[[dict[str, Any]], dict[str, Any]]
-_ATTEMPTS = 10
 
 
 def _root(args: argparse.Namespace, inv: Invocation) -> Path:
@@ -46,20 +45,12 @@ def _root(args: argparse.Namespace, inv: Invocation) -> Path:
 
 def change(store: DirectoryStore, name: str, how: Change) -> dict[str, Any]:
     """Apply `how` to the stored Workflow `name`; the stored result."""
-    for _ in range(_ATTEMPTS):
-        try:
-            current = store.get(name)
-        except NotFoundError:
-            raise StateError(f"no workflow named {name!r} here") from None
-        try:
-            changed = how(current)
-        except ctl.ControlError as exc:
-            raise StateError(str(exc)) from None
-        try:
-            return store.update(changed)
-        except ConflictError:
-            continue
-    raise StateError(f"workflow {name!r} kept changing; try again")
+    try:
+        return ctl.change(store, name, how)
+    except NotFoundError:
+        raise StateError(f"no workflow named {name!r} here") from None
+    except ctl.ControlError as exc:
+        raise StateError(str(exc)) from None
 
 
 def driven(root: Path, name: str) -> bool:

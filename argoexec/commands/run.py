@@ -332,7 +332,7 @@ class _Recorder:
 
     def record(self, runner: WorkflowRunner, *, final: dict[str, Any] | None = None) -> None:
         try:
-            metrics = runner.run_state.metrics
+            metrics = runner.metrics
             if metrics.registry:  # real-time gauges are read now
                 self.run_dir.write_metrics(metrics.text())
         except StateError as exc:

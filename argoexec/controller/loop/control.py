@@ -1,8 +1,8 @@
 """CLI/API actions as changes to the Workflow (argo-controller.md §6): pure functions from a
 Workflow dict to the new one, each as Argo's `workflow/util/util.go` computes it, refusing
-where Argo refuses. The caller writes the result back (`WorkflowStore.update`, retried on
-ConflictError by reading again and re-applying, as Argo's clients do) — or, for `resubmit`,
-creates it — and for `retry` also deletes the listed pods first.
+where Argo refuses. `change` writes one back (`WorkflowStore.update`, retried on a
+ConflictError by reading again and re-applying, as Argo's clients do); `resubmit`'s result is
+created instead, and for `retry` the caller also deletes the listed pods.
 
 Not carried over: the actor labels Argo writes from the caller's user info
 (`creator.LabelActor`, "Resumed by: <user>"), for there is no user here; nor hydration of
@@ -12,7 +12,7 @@ offloaded or compressed node status (ours is always inline).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from argoexec.contract import (
@@ -37,6 +37,7 @@ from argoexec.controller.loop.control_base import (
     timestamp,
 )
 from argoexec.controller.loop.retry_workflow import Retried, retry
+from argoexec.controller.loop.seams import ConflictError, WorkflowStore
 from argoexec.controller.reconcile.nodes import (
     COMPLETED_PHASES,
     ERROR,
@@ -49,6 +50,7 @@ from argoexec.controller.reconcile.nodes import (
 __all__ = [
     "ControlError",
     "Retried",
+    "change",
     "node_selector",
     "resubmit",
     "resume",
@@ -58,6 +60,23 @@ __all__ = [
     "suspend",
     "terminate",
 ]
+
+# Reads and writes `change` makes before giving up on a Workflow that keeps changing.
+CHANGE_ATTEMPTS = 10
+
+
+def change(store: WorkflowStore, name: str, how: Callable[[Workflow], Workflow]) -> dict[str, Any]:
+    """Apply `how` to the stored Workflow `name` and store the result (read again and applied
+    again on a conflict); the stored object. NotFoundError if there is none; ControlError if
+    `how` refuses, or if the Workflow kept changing meanwhile."""
+    for _ in range(CHANGE_ATTEMPTS):
+        changed = how(store.get(name))
+        try:
+            return store.update(changed)
+        except ConflictError:
+            continue
+    raise ControlError(f"workflow {name!r} kept changing; try again")
+
 
 # Labels `resubmit` does not carry over (`FormulateResubmitWorkflow`).
 _NOT_RESUBMITTED = frozenset(

@@ -16,9 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from argoexec.contract import API_VERSION
@@ -36,11 +34,11 @@ from argoexec.controller.state import StateError
 from argoexec.durations import rfc3339
 
 from . import control as ctl
-from .controller import Controller, FinalWriteError
+from .controller import Controller, FinalWriteError, finished
 from .memory import MemoryStore
 from .options import Control, EngineError, RunOptions
 from .run_metrics import record_events
-from .seams import ConflictError, PodBackend, WorkflowStore
+from .seams import PodBackend, WorkflowStore
 from .thread_pods import ThreadPods
 
 log = logging.getLogger("argoexec.controller")
@@ -109,6 +107,10 @@ def settings_of(options: RunOptions, store: TemplateStore | None) -> Settings:
     )
 
 
+class _FinishedError(Exception):
+    """A change asked for a Workflow that has finished meanwhile."""
+
+
 class WorkflowRunner:
     def __init__(
         self,
@@ -149,10 +151,6 @@ class WorkflowRunner:
         self.aborted = False
         self.submitted = self._submission(workflow)
         self.metrics = MetricsRecorder(started=time.time())
-        # The old engine's run state, as far as `commands/run.py` still reads it (its metrics).
-        self.run_state = SimpleNamespace(
-            name=name, runtime=runtime, metrics=self.metrics, uid=self.submitted["metadata"]["uid"]
-        )
         self._current: dict[str, Any] = clone(self.submitted)
         self.controller: Controller | None = None
         self._submitted = False
@@ -174,7 +172,7 @@ class WorkflowRunner:
                 "name": self.name,
                 "namespace": self.options.namespace,
                 "uid": str(uuid.uuid4()),
-                "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "creationTimestamp": rfc3339(time.time()),
             }
         )
         return {
@@ -310,22 +308,20 @@ class WorkflowRunner:
         ]
 
     def _change(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        for _ in range(10):
-            current = self.workflows.get(self.name)
-            if (current.get("status") or {}).get("phase") in FINAL_PHASES:
-                return
-            try:
-                changed = change(current)
-            except ctl.ControlError as exc:
-                log.warning("%s", exc)
-                return
-            try:
-                self.workflows.update(changed)
-                if self.controller is not None:
-                    self.controller.refresh(self.name)  # its next pass sees the change
-                return
-            except ConflictError:
-                continue
+        def unless_finished(workflow: dict[str, Any]) -> dict[str, Any]:
+            if finished(workflow):  # nothing is ever changed on a finished one
+                raise _FinishedError
+            return change(workflow)
+
+        try:
+            ctl.change(self.workflows, self.name, unless_finished)
+        except _FinishedError:
+            return
+        except ctl.ControlError as exc:
+            log.warning("%s", exc)
+            return
+        if self.controller is not None:
+            self.controller.refresh(self.name)  # its next pass sees the change
 
     def _abandon(self, exc: BaseException) -> None:
         """The run ends on an exception (an interrupt at once, or a bug outside any node): its
