@@ -184,7 +184,7 @@ def test_pods_beyond_the_cap_wait_pending_with_a_message() -> None:
 def _pending_messages(workflow: dict[str, Any]) -> list[str]:
     return [
         str(n.get("message"))
-        for n in workflow["status"]["nodes"].values()
+        for n in (workflow["status"].get("nodes") or {}).values()
         if n["type"] == "Pod" and n["phase"] == "Pending"
     ]
 
@@ -225,6 +225,8 @@ def test_a_loop_starts_a_window_of_children_not_all_of_them() -> None:
     thread.start()
     try:
         pods.wait_running(2)
+        # The pass that started them may not be stored yet (writes are batched).
+        wait_until(lambda: runner.workflow()["status"].get("nodes"), 30, "a stored status")
         created = len(runner.workflow()["status"]["nodes"])
     finally:
         pods.release()  # a failure above must not leave the run waiting for ever
