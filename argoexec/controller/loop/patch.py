@@ -22,7 +22,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """What changed from `before` to `after` (REMOVED for a removed key)."""
     changes: dict[str, Any] = {}
     for key, value in after.items():
-        old = before.get(key, REMOVED) if key in before else REMOVED
+        old = before.get(key, REMOVED)
         if isinstance(value, Mapping) and isinstance(old, Mapping):
             inner = diff(old, value)
             if inner:
