@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 # Every module in tests/servers/ that defines fixtures is a plugin (helpers excluded).
-pytest_plugins = sorted(
-    f"tests.servers.{p.stem}"
-    for p in (Path(__file__).parent / "servers").glob("*.py")
-    if not p.stem.startswith("_") and p.stem not in {"procs", "backend"}
-)
+pytest_plugins = [
+    *sorted(
+        f"tests.servers.{p.stem}"
+        for p in (Path(__file__).parent / "servers").glob("*.py")
+        if not p.stem.startswith("_") and p.stem not in {"procs", "backend"}
+    ),
+    "tests.podman.images",  # the locally built container images
+]
 
 _ENV_PREFIXES = ("AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "ARGO_", "ARTIFACT_", "EXECUTOR_")
 _ENV_NAMES = {
