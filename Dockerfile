@@ -11,7 +11,7 @@ ARG BASE=localhost/argoexec-base:bookworm
 FROM ${BASE} AS emissary
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      gcc libc6-dev python3.11 python3.11-venv libpython3.11-dev zlib1g-dev libexpat1-dev patchelf \
+      gcc libc6-dev python3.11 libpython3.11-dev zlib1g-dev libexpat1-dev \
       >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -97,8 +97,8 @@ _images:
 	    echo "images not built: a prerequisite is missing (tests marked podman will skip)"; }; \
 	else echo "neither podman nor docker: images not built (tests marked podman will skip)"; fi
 
-# The self-contained in-container emissary (build/emissary/argoexec) for images without Python,
-# shell or libc; `argoexec init` installs it when ARGOEXEC_EMISSARY_BINARY points at it.
+# The self-contained in-container emissary (build/emissary/argoexec) for any image (no Python,
+# shell or libc); `argoexec init` installs it when ARGOEXEC_EMISSARY_BINARY points at it.
 .PHONY: emissary-binary
-emissary-binary: venv
-	PYTHON=$(PY) sh images/emissary/build.sh
+emissary-binary: system-deps
+	sh images/emissary/build.sh

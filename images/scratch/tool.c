@@ -10,6 +10,9 @@
  *   tool cat PATH            copy the file at PATH to stdout
  *   tool sleep SECONDS       sleep (default signal dispositions: SIGTERM ends it)
  *   tool env NAME            print the value of the environment variable NAME (exit 1 if unset)
+ *   tool time RUNS CMD...    run CMD RUNS times, one after the other, and print the median wall
+ *                            time of a run in milliseconds (bench/podman.py); exits 1 when a
+ *                            run fails
  *
  * Without arguments it prints its usage and exits 2; an unknown command or a failing call exits 1.
  */
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int words(FILE *to, int argc, char **argv, int newline) {
@@ -63,10 +67,41 @@ static int sleep_for(const char *seconds) {
     return 0;
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int time_runs(int runs, char **cmd) {
+    double *ms = calloc((size_t)runs, sizeof *ms);
+    if (runs < 1 || ms == NULL) return 2;
+    for (int i = 0; i < runs; i++) {
+        struct timespec start, end;
+        int status;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execv(cmd[0], cmd);
+            _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || status != 0) {
+            fprintf(stderr, "tool: run %d of %s failed\n", i + 1, cmd[0]);
+            return 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        ms[i] = (double)(end.tv_sec - start.tv_sec) * 1e3
+                + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+    }
+    qsort(ms, (size_t)runs, sizeof *ms, by_value);
+    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    printf("%.3f\n", median);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs("usage: tool exit N | echo WORDS... | err WORDS... | write PATH TEXT... | "
-              "cat PATH | sleep SECONDS | env NAME\n",
+              "cat PATH | sleep SECONDS | env NAME | time RUNS CMD...\n",
               stderr);
         return 2;
     }
@@ -83,6 +118,7 @@ int main(int argc, char **argv) {
         puts(value);
         return fflush(stdout) == 0 ? 0 : 1;
     }
+    if (strcmp(cmd, "time") == 0 && argc >= 4) return time_runs(atoi(argv[2]), argv + 3);
     fprintf(stderr, "tool: unknown command or wrong arguments: %s\n", cmd);
     return 1;
 }

@@ -61,3 +61,26 @@ def test_a_child_on_a_terminal_gets_a_pty_of_its_own(emissary: Emissary, tmp_pat
     captured = emissary.file("ctr", "main", "stdout").read_bytes()
     assert b"on-a-tty" in captured
     assert b"/dev/pts/" in captured  # the child's own pty, not the emissary's terminal
+
+
+def test_raw_mode_is_what_tty_setraw_makes() -> None:
+    # The emissary sets raw mode through ioctls (the static interpreter has no termios); the
+    # result must be the attributes the stdlib's tty.setraw gives the same terminal.
+    import fcntl
+    import termios
+    import tty as stdlib_tty
+
+    from argoexec.emissary import tty
+
+    master, follower = pty.openpty()
+    try:
+        saved = fcntl.ioctl(follower, tty.TCGETS, bytes(tty._TERMIOS.size))
+        fcntl.ioctl(follower, tty.TCSETSF, tty.raw_mode(saved))
+        ours = termios.tcgetattr(follower)
+        fcntl.ioctl(follower, tty.TCSETSF, saved)
+        assert termios.tcgetattr(follower) != ours  # a fresh pty is not raw
+        stdlib_tty.setraw(follower)
+        assert termios.tcgetattr(follower) == ours
+    finally:
+        os.close(master)
+        os.close(follower)

@@ -17,12 +17,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, LABEL_WORKFLOW, MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.contract import (
+    DEFAULT_EXECUTOR_IMAGE,
+    LABEL_WORKFLOW,
+    LOCAL_RUNTIME,
+    MAX_OUTPUT_PARAMETERS_BYTES,
+)
 from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.reconcile import Outcome, Settings
 from argoexec.controller.reconcile.clock import epoch
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
+from argoexec.controller.runtime.images import image_index, index_to_wire
 from argoexec.controller.state import RunDir, StateError, _write_atomic
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.store import TemplateStore
@@ -60,6 +66,8 @@ class RunConfig:
     artifact_repository: dict[str, Any] | None = None
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     templates: list[dict[str, Any]] = field(default_factory=list)  # (Cluster)WorkflowTemplates
+    runtime: str = LOCAL_RUNTIME
+    images: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # Argo's `images`
 
     @classmethod
     def of(cls, options: RunOptions, *, sandbox: bool, templates: TemplateStore) -> RunConfig:
@@ -78,6 +86,8 @@ class RunConfig:
             artifact_repository=repository.to_wire() if repository is not None else None,
             config_maps={k: dict(v) for k, v in options.config_maps.items()},
             templates=[owner.document for owner in templates.owners()],
+            runtime=options.runtime,
+            images=index_to_wire(options.images),
         )
 
     def options(self) -> RunOptions:
@@ -96,6 +106,8 @@ class RunConfig:
             max_children=self.max_children,
             max_pods=self.max_pods,
             max_output_parameters_bytes=self.max_output_parameters_bytes,
+            runtime=self.runtime,
+            images=image_index(self.images),
         )
 
     def template_store(self) -> TemplateStore:
@@ -169,6 +181,7 @@ class LocalRuns:
             found = LocalPods(
                 run_path / PODS_DIR,
                 settings=RuntimeSettings(
+                    kind=config.runtime,
                     executor_image=config.executor_image,
                     sandbox=config.sandbox,
                     claims=str(run_path / CLAIMS_DIR),

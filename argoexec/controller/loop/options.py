@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, LOCAL_RUNTIME, MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
 from argoexec.models import ArtifactRepository
 
@@ -52,3 +53,7 @@ class RunOptions:
     max_pods: int = 0
     # Bytes of one node's output parameters, all together; 0 = no cap.
     max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
+    # Where pods run: `local` (sandboxed processes) or `podman` (real images).
+    runtime: str = LOCAL_RUNTIME
+    # Argo's `images` index: image -> ENTRYPOINT/CMD, for containers without a command.
+    images: Mapping[str, ImageEntrypoint] = field(default_factory=dict)

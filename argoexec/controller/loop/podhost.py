@@ -1,5 +1,6 @@
 """The supervisor of one pod of the `local` backend: a process of its own that runs the pod with
-`LocalRuntime.run_pod` and outlives the controller that started it.
+`HostRuntime.run_pod` (the `local` or the `podman` runtime) and outlives the controller that
+started it.
 
 Starting (`start`): the controller forks, the child leaves the controller's session (``setsid``)
 and forks again, and exits at once; the grandchild, the supervisor, belongs to no process of the
@@ -43,7 +44,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, VAR_RUN_ARGO_VOLUME
+from argoexec.contract import (
+    DEFAULT_EXECUTOR_IMAGE,
+    LOCAL_RUNTIME,
+    PODMAN_RUNTIME,
+    VAR_RUN_ARGO_VOLUME,
+)
 from argoexec.controller.loop.podfiles import PodFiles, read_json, ring, write_json
 from argoexec.controller.runtime.executor import SOURCE_ROOT
 from argoexec.controller.runtime.kill import kill_command
@@ -55,6 +61,8 @@ from argoexec.controller.runtime.mains import (
     exit_recorded,
     pod_mains,
 )
+from argoexec.controller.runtime.podman import PodmanRuntime
+from argoexec.controller.runtime.protocol import HostRuntime
 from argoexec.controller.runtime.status import PodResult
 from argoexec.emissary.launcher import python_code
 from argoexec.lifecycle import Stop
@@ -73,15 +81,22 @@ _ENTRY = "from argoexec.controller.loop.podhost import main; sys.exit(main())"
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """How supervisors build their `LocalRuntime` (plain values: a spawned supervisor gets
+    """How supervisors build their runtime (plain values: a spawned supervisor gets
     them on its command line)."""
 
     executor_image: str = DEFAULT_EXECUTOR_IMAGE
     sandbox: bool = True
     claims: str | None = None  # the claims root; None: `<root>/claims`
     poll_interval: float = 0.02  # seconds between looks at the containers (status latency)
+    kind: str = LOCAL_RUNTIME  # or PODMAN_RUNTIME
 
-    def runtime(self, root: Path) -> LocalRuntime:
+    def runtime(self, root: Path) -> HostRuntime:
+        if self.kind == PODMAN_RUNTIME:
+            return PodmanRuntime(
+                root,
+                executor_image=self.executor_image,
+                claims=Path(self.claims) if self.claims else None,
+            )
         return LocalRuntime(
             root,
             executor_image=self.executor_image,
@@ -102,7 +117,7 @@ def start_method() -> str:
 
 
 def start(
-    runtime: LocalRuntime,
+    runtime: HostRuntime,
     settings: RuntimeSettings,
     files: PodFiles,
     *,
@@ -137,7 +152,7 @@ def start(
 
 
 def _fork(
-    runtime: LocalRuntime, files: PodFiles, secrets: Path | None, handshake: int, lock: int | None
+    runtime: HostRuntime, files: PodFiles, secrets: Path | None, handshake: int, lock: int | None
 ) -> None:
     pid = os.fork()
     if pid == 0:  # the child: never returns into the caller
@@ -203,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _become_supervisor(
-    runtime: LocalRuntime,
+    runtime: HostRuntime,
     files: PodFiles,
     secrets: Path | None,
     handshake: int,
@@ -309,7 +324,7 @@ def _detach_files(files: PodFiles, keep: tuple[int, ...], *, close_fds: bool) ->
 
 
 def serve(
-    runtime: LocalRuntime,
+    runtime: HostRuntime,
     files: PodFiles,
     *,
     secrets: Path | None,
@@ -370,7 +385,7 @@ def serve(
 
 
 def _help(
-    runtime: LocalRuntime,
+    runtime: HostRuntime,
     files: PodFiles,
     pod: Mapping[str, Any],
     config_maps: Mapping[str, Mapping[str, str]],
@@ -405,7 +420,7 @@ def _help(
             stop.set(why, cause=LOST_MAIN)
 
 
-def _signal(runtime: LocalRuntime, pod: Mapping[str, Any], container: str, signum: int) -> None:
+def _signal(runtime: HostRuntime, pod: Mapping[str, Any], container: str, signum: int) -> None:
     name = str(pod["metadata"]["name"])
     command = kill_command(pod, container, signum)
     try:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from argoexec.contract import API_VERSION
+from argoexec.contract import API_VERSION, PODMAN_RUNTIME
 from argoexec.controller.engine.scope import Scope, parameter_text
 from argoexec.controller.engine.substitute import ArgumentError, resolve_arguments
 from argoexec.controller.loop.clone import clone
@@ -28,6 +28,7 @@ from argoexec.controller.reconcile import Outcome, Settings
 from argoexec.controller.reconcile.context import STOP_MESSAGE, TERMINATE_MESSAGE
 from argoexec.controller.reconcile.context import TemplateStoreLike as TemplateStore
 from argoexec.controller.reconcile.nodes import FINAL_PHASES, PENDING
+from argoexec.controller.runtime.images import PodmanImages
 from argoexec.controller.runtime.protocol import Runtime
 from argoexec.controller.runtime.results import ResultChannel
 from argoexec.controller.state import StateError
@@ -104,6 +105,9 @@ def settings_of(options: RunOptions, store: TemplateStore | None) -> Settings:
         artifact_repository=options.artifact_repository,
         kubernetes_api=options.kubeconfig is not None,
         store=store,
+        images=PodmanImages(options.images)
+        if options.runtime == PODMAN_RUNTIME
+        else dict(options.images),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Protocol
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.loop.seams import PodObservation
+from argoexec.controller.pod import ImageEntrypoint
 from argoexec.models import ArtifactRepository
 
 from .actions import Action
@@ -66,6 +67,9 @@ class Settings:
     kubernetes_api: bool = False
     store: TemplateStoreLike | None = None
     missing_pod_grace: float = MISSING_POD_GRACE
+    # The ENTRYPOINT/CMD of images for containers without a command (Argo's `images` index,
+    # and on the podman runtime the local images themselves).
+    images: Mapping[str, ImageEntrypoint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

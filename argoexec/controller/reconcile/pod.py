@@ -160,6 +160,7 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
         artifact_repository=settings.artifact_repository,
         variables=dict(run.scope),
         now=_when(p.now),
+        images=settings.images,
     )
 
 

@@ -33,7 +33,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from argoexec.controller.runtime.executor import (
 )
 from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
-from argoexec.controller.runtime.protocol import ConfigMaps
+from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import PodResult
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
 from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
@@ -68,9 +68,6 @@ DEFAULT_GRACE_SECONDS = 30.0
 RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
 _NOT_RUNNING = 126
-
-# Told each new status of a running pod; ``ended`` once, last, when every container has ended.
-OnChange = Callable[[PodResult, bool], None]
 
 
 @dataclass

@@ -194,14 +194,26 @@ class ContainerProcess:
         return ["nsenter", "--target", str(pid1), *namespaces, "--", *command]
 
     def _termination_message(self, exit_code: int) -> str:
-        try:
-            with self.launch.termination.open("rb") as file:
-                message = file.read(TERMINATION_MESSAGE_MAX)
-        except OSError:
-            message = b""
-        if not message and exit_code != 0 and self.launch.fallback_to_logs:
-            message = _log_tail(self.launch.log)
-        return message.decode("utf-8", errors="replace")
+        launch = self.launch
+        return termination_message(
+            launch.termination, launch.log, exit_code, fallback_to_logs=launch.fallback_to_logs
+        )
+
+
+def termination_message(
+    termination: Path, log: Path, exit_code: int, *, fallback_to_logs: bool
+) -> str:
+    """What the kubelet reports as a terminated container's message: the file at its
+    terminationMessagePath (at most 4 KiB), or with FallbackToLogsOnError, when that is empty
+    and the container failed, the tail of its log."""
+    try:
+        with termination.open("rb") as file:
+            message = file.read(TERMINATION_MESSAGE_MAX)
+    except OSError:
+        message = b""
+    if not message and exit_code != 0 and fallback_to_logs:
+        message = _log_tail(log)
+    return message.decode("utf-8", errors="replace")
 
 
 def full_disk(directory: Path) -> str | None:

@@ -9,15 +9,18 @@ ended; ``status``, ``exec`` and ``kill`` are called from other threads while it 
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from argoexec.controller.runtime.process import ExecResult
 from argoexec.controller.runtime.status import PodResult
+from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.lifecycle import Stop
 
 ConfigMaps = Mapping[str, Mapping[str, str]]
+# Told each new status of a running pod; ``ended`` once, last, when every container has ended.
+OnChange = Callable[[PodResult, bool], None]
 
 
 class Runtime(Protocol):
@@ -59,4 +62,34 @@ class Runtime(Protocol):
 
     def cleanup(self, pod_name: str) -> None:
         """Delete what the pod left on this machine except its logs (pod garbage collection)."""
+        ...
+
+
+class HostRuntime(Runtime, Protocol):
+    """A runtime whose pods keep their files in host directories under ``root`` (``local``,
+    ``podman``): what a pod supervisor drives (`controller.loop.podhost`)."""
+
+    root: Path
+
+    def prepare(self) -> None:
+        """Whatever must exist before the first pod (written once; a forked supervisor
+        inherits it); raises with the reason when the runtime cannot run pods here."""
+        ...
+
+    def run_pod(
+        self,
+        pod: Mapping[str, Any],
+        *,
+        secrets: Path | None = None,
+        config_maps: ConfigMaps | None = None,
+        stop: Stop | None = None,
+        on_change: OnChange | None = None,
+    ) -> PodResult: ...
+
+    def pod_dirs(self, pod_name: str) -> PodDirs:
+        """The pod's directory: volumes, logs, termination messages, supervisor files."""
+        ...
+
+    def volume_path(self, pod_name: str, volume: str) -> Path:
+        """The host directory behind one of the pod's emptyDir (or projected) volumes."""
         ...

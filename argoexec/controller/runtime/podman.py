@@ -1,0 +1,490 @@
+"""The ``podman`` runtime: each pod runs as a real pod in podman, with the images it names.
+
+``run_pod`` writes the pod for ``podman kube play`` (`podman_pod.kube_pod`) and plays it; podman
+runs the init containers one after the other (a failed one fails the pod and nothing else
+starts), then the containers together. The runtime polls the pod's containers (``podman ps``)
+for the status the controller reads, enforces ``activeDeadlineSeconds`` and the stop token
+(``podman pod stop`` with the pod's grace period: SIGTERM to each container's PID 1, SIGKILL
+after it), and when every container has ended keeps each one's log and termination message in
+the pod's directory, then removes the pod from podman. Nothing is pulled that the pod does not
+ask for: podman applies each container's ``imagePullPolicy``.
+
+``exec`` is ``podman exec`` (the controller's ``argoexec kill 15 1`` reaches the container's
+PID 1, the emissary); ``kill`` is ``podman kill``. Podman is found on ``PATH`` and runs with
+the caller's environment (``CONTAINERS_CONF`` and the like apply).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from argoexec.contract import PODMAN_EXECUTOR_IMAGE
+from argoexec.controller.runtime import status as st
+from argoexec.controller.runtime.env import EnvError
+from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS, PodContext
+from argoexec.controller.runtime.local import DEFAULT_GRACE_SECONDS
+from argoexec.controller.runtime.podman_pod import PodmanNames, kube_pod
+from argoexec.controller.runtime.process import ExecResult, termination_message
+from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
+from argoexec.controller.runtime.status import ContainerStatus, PodResult
+from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
+from argoexec.errors import os_cause
+from argoexec.lifecycle import Stop
+
+log = logging.getLogger("argoexec.controller.runtime")
+
+PODMAN = "podman"
+POD_FILE = "podman-pod.json"  # JSON is YAML to `kube play`
+_CLI_TIMEOUT = 120.0  # one podman command (an image look-up, ps, logs, rm)
+_NOT_RUNNING = 126
+_PULL_ERRORS = ("image not known", "pulling image", "initializing source", "manifest unknown")
+ERR_IMAGE_PULL = "ErrImagePull"
+
+
+class PodmanError(Exception):
+    """Podman is missing or refused a command; `str()` says which and why."""
+
+
+def podman_binary() -> str:
+    found = shutil.which(PODMAN)
+    if found is None:
+        raise PodmanError("the podman runtime needs podman: it is not on PATH")
+    return found
+
+
+def run_podman(args: Sequence[str], *, timeout: float = _CLI_TIMEOUT) -> str:
+    """``podman ARGS``' standard output; `PodmanError` with its own words if it fails."""
+    try:
+        done = subprocess.run(
+            [podman_binary(), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise PodmanError(f"podman {args[0]} did not answer in {timeout:.0f} s") from None
+    except OSError as exc:
+        raise PodmanError(f"cannot run podman: {os_cause(exc)}") from None
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise PodmanError(f"podman {args[0]} failed: {said[-1] if said else done.returncode}")
+    return done.stdout
+
+
+@dataclass
+class _Pod:
+    ctx: PodContext
+    result: PodResult
+    stop: Stop
+    grace: float
+    deadline: float | None  # monotonic
+    specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    stopping: subprocess.Popen[bytes] | None = None
+    on_change: OnChange | None = None
+    told: dict[str, Any] | None = None
+
+    def notify(self, *, ended: bool = False) -> None:
+        if self.on_change is None:
+            return
+        current = self.result.to_k8s(precise=True)
+        if ended or current != self.told:
+            self.told = current
+            self.on_change(self.result, ended)
+
+
+class PodmanRuntime:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        executor_image: str = PODMAN_EXECUTOR_IMAGE,
+        claims: Path | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.root = root
+        self.executor_image = executor_image
+        self.claims = claims or root / "claims"
+        self.poll_interval = max(poll_interval, 0.1)  # each look is a podman command
+        self.names = PodmanNames.of(str(root.resolve()))
+        self._lock = threading.Lock()
+        self._running: dict[str, _Pod] = {}
+        self._finished: dict[str, PodResult] = {}
+
+    def prepare(self) -> None:
+        """Fail early, with the reason, when podman cannot be run."""
+        podman_binary()
+
+    # --- Runtime protocol -------------------------------------------------------------------
+
+    def run_pod(
+        self,
+        pod: Mapping[str, Any],
+        *,
+        secrets: Path | None = None,
+        config_maps: ConfigMaps | None = None,
+        stop: Stop | None = None,
+        on_change: OnChange | None = None,
+    ) -> PodResult:
+        state = self._admit(pod, secrets, config_maps or {}, stop or Stop())
+        state.on_change = on_change
+        try:
+            state.notify()
+            self._run(state)
+        finally:
+            self._remove(state)
+            state.result.conclude()
+            with self._lock:
+                del self._running[state.result.name]
+                self._finished[state.result.name] = state.result
+        state.notify(ended=True)
+        return state.result
+
+    def status(self, pod_name: str) -> PodResult | None:
+        with self._lock:
+            running = self._running.get(pod_name)
+            return running.result if running else self._finished.get(pod_name)
+
+    def exec(
+        self, pod_name: str, container: str, command: Sequence[str], *, timeout: float = 60.0
+    ) -> ExecResult:
+        name = self.names.container(pod_name, container)
+        try:
+            done = subprocess.run(
+                [podman_binary(), "exec", name, *command],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired, PodmanError) as exc:
+            return ExecResult(_NOT_RUNNING, "", f"exec failed: {exc}\n")
+        return ExecResult(done.returncode, done.stdout, done.stderr)
+
+    def kill(
+        self, pod_name: str, container: str | None = None, signum: int = signal.SIGTERM
+    ) -> None:
+        with self._lock:
+            state = self._running.get(pod_name)
+            running = [c.name for c in state.result.containers if c.running] if state else []
+        names = [self.names.container(pod_name, c) for c in running if container in (None, c)]
+        if names:
+            with contextlib.suppress(PodmanError):
+                run_podman(["kill", "--signal", str(signum), *names])
+
+    def logs(self, pod_name: str, container: str) -> str:
+        with self._lock:
+            running = pod_name in self._running
+        if running:  # live: podman has it; once the pod ends it is in the pod's directory
+            with contextlib.suppress(PodmanError):
+                return self._podman_logs(pod_name, container)
+        path = self.pod_dirs(pod_name).log(container)
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def cleanup(self, pod_name: str) -> None:
+        with self._lock:
+            if pod_name in self._running:
+                raise RuntimeError(f"pod {pod_name} is still running")
+        with contextlib.suppress(PodmanError):
+            run_podman(["pod", "rm", "--force", "--ignore", self.names.pod(pod_name)])
+        self.pod_dirs(pod_name).remove_all_but_logs()
+
+    # --- Host paths -------------------------------------------------------------------------
+
+    def pod_dirs(self, pod_name: str) -> PodDirs:
+        return PodDirs(self.root / pod_name)
+
+    def volume_path(self, pod_name: str, volume: str) -> Path:
+        return self.pod_dirs(pod_name).volumes / volume
+
+    # --- The pod's life ---------------------------------------------------------------------
+
+    def _admit(
+        self, pod: Mapping[str, Any], secrets: Path | None, config_maps: ConfigMaps, stop: Stop
+    ) -> _Pod:
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        name = str(meta.get("name") or "")
+        if not name:
+            raise ValueError("the pod has no metadata.name")
+        dirs = self.pod_dirs(name)
+        volumes = PodVolumes(
+            dirs,
+            spec.get("volumes") or [],
+            secrets=secrets,
+            config_maps=config_maps,
+            claims=self.claims,
+        )
+        deadline = spec.get("activeDeadlineSeconds")
+        grace = spec.get("terminationGracePeriodSeconds")
+        state = _Pod(
+            ctx=PodContext(pod, dirs, volumes, secrets, config_maps),
+            result=PodResult.pending(pod, start_time=time.time()),
+            stop=stop,
+            grace=float(DEFAULT_GRACE_SECONDS if grace is None else grace),
+            deadline=time.monotonic() + float(deadline) if deadline else None,
+        )
+        for container in (*(spec.get("initContainers") or []), *(spec.get("containers") or [])):
+            state.specs[str(container["name"])] = container
+        with self._lock:
+            if name in self._running:
+                raise ValueError(f"pod {name} is already running")
+            self._running[name] = state
+        return state
+
+    def _run(self, state: _Pod) -> None:
+        dirs = state.ctx.dirs
+        try:
+            dirs.reset()
+            dirs.create()
+            for old in dirs.logs.glob("*.log"):
+                old.unlink()  # a pod re-run under the same name starts with fresh logs
+            state.ctx.volumes.prepare()
+            for name in state.specs:
+                termination = dirs.termination(name)
+                termination.touch()
+                termination.chmod(0o666)  # written by the container's user, whoever it is
+            document = kube_pod(state.ctx, self.names, self.executor_image)
+            pod_file = dirs.root / POD_FILE
+            pod_file.write_text(json.dumps(document, indent=1), encoding="utf-8")
+        except VolumeError as exc:
+            state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
+            return
+        except EnvError as exc:
+            state.result.fail_to_start(st.CREATE_CONTAINER_CONFIG_ERROR, str(exc))
+            return
+        except OSError as exc:  # the pod's files could not be written (a full disk)
+            state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, os_cause(exc))
+            return
+        state.result.phase = st.RUNNING
+        state.notify()
+        play = subprocess.Popen(
+            [podman_binary(), "kube", "play", "--replace", "--network", "host", str(pod_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            self._supervise(state, play)
+        finally:
+            if play.poll() is None:
+                play.kill()
+            play.wait()
+            if play.stderr is not None:
+                play.stderr.close()
+
+    def _supervise(self, state: _Pod, play: subprocess.Popen[bytes]) -> None:
+        said: str | None = None  # what `kube play` said, once it has returned
+        idle = 0  # looks since then with nothing running and the pod not ended
+        while True:
+            seen = self._look(state)
+            state.notify()
+            if said is None and play.poll() is not None:
+                said = play.stderr.read().decode(errors="replace") if play.stderr else ""
+                if play.returncode != 0 and not seen:
+                    self._refused(state, said)
+                    return
+            if self._ended(state, played=said is not None):
+                return
+            if said is not None and state.stopping is None:
+                running = any(c.running for c in state.result.containers)
+                idle = 0 if running else idle + 1
+                if idle >= 2:  # podman is done and some containers never started
+                    self._refused(state, said, started=True)
+                    return
+            now = time.monotonic()
+            if state.stopping is None:
+                if state.deadline is not None and now >= state.deadline:
+                    state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
+                    self._terminate(state)
+                elif state.stop.is_set():
+                    if state.stop.cause:
+                        state.result.fail(state.stop.cause, state.stop.reason)
+                    else:
+                        state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
+                    self._terminate(state)
+            elif state.stopping.poll() is not None and play.returncode is not None:
+                self._look(state)
+                self._give_up_waiting(state)
+                return
+            time.sleep(self.poll_interval)
+
+    def _look(self, state: _Pod) -> bool:
+        """Update the containers' statuses from podman; whether any container exists yet."""
+        try:
+            listed = json.loads(
+                run_podman(
+                    ["ps", "--all", "--format", "json", "--filter", f"pod={self._pod(state)}"]
+                )
+                or "[]"
+            )
+        except (PodmanError, ValueError):
+            return False
+        prefix = self._pod(state) + "-"
+        seen = False
+        for entry in listed if isinstance(listed, list) else []:
+            names = entry.get("Names") or []
+            name = str(names[0] if names else "")
+            if entry.get("IsInfra") or not name.startswith(prefix):
+                continue
+            container = name[len(prefix) :]
+            if container not in state.specs:
+                continue
+            seen = True
+            self._update(state, state.result.container(container), entry)
+        return seen
+
+    def _update(self, state: _Pod, status: ContainerStatus, entry: Mapping[str, Any]) -> None:
+        kind = str(entry.get("State") or "")
+        if status.exit_code is not None:
+            return
+        if kind == "running":
+            status.started_at = status.started_at or _seconds(entry.get("StartedAt"))
+        elif kind in ("exited", "stopped"):
+            started = _seconds(entry.get("StartedAt"))
+            if not started:  # created, never started (an init container failed)
+                return
+            status.started_at = status.started_at or started
+            code = int(entry.get("ExitCode") or 0)
+            finished = _seconds(entry.get("ExitedAt")) or time.time()
+            status.terminate(code, "", finished)
+
+    def _ended(self, state: _Pod, *, played: bool) -> bool:
+        """Every container ended, or an init container failed (the rest never start)."""
+        result = state.result
+        for init in result.init_containers:
+            if init.exit_code is None:
+                return False
+            if init.exit_code != 0:
+                return played
+        return all(c.exit_code is not None for c in result.containers)
+
+    def _terminate(self, state: _Pod) -> None:
+        log.info("terminating pod %s: %s", state.result.name, state.result.message)
+        state.stopping = subprocess.Popen(
+            [podman_binary(), "pod", "stop", "--time", str(int(state.grace)), self._pod(state)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _give_up_waiting(self, state: _Pod) -> None:
+        """The pod was stopped and podman is done: containers that never started stay
+        waiting; a running one that podman reported no end of is taken as killed."""
+        for status in (*state.result.init_containers, *state.result.containers):
+            if status.running:
+                status.terminate(128 + signal.SIGKILL, "", time.time())
+
+    def _refused(self, state: _Pod, said: str, *, started: bool = False) -> None:
+        """Podman would not create (or start all of) the pod: an image it cannot have, a bad
+        spec; the containers that never started stay waiting with podman's reason."""
+        lines = [line.strip() for line in said.splitlines() if line.strip()]
+        message = lines[-1] if lines else "podman kube play did not start every container"
+        message = message.removeprefix("Error: ")
+        if any(marker in message for marker in _PULL_ERRORS):
+            reason = ERR_IMAGE_PULL
+        else:
+            reason = st.START_ERROR if started else st.FAILED_CREATE_POD_SANDBOX
+        state.result.fail_to_start(reason, message)
+
+    def _remove(self, state: _Pod) -> None:
+        """Keep what the controller reads after the pod (logs, termination messages, exact
+        times), then remove the pod from podman."""
+        pod = self._pod(state)
+        statuses = [*state.result.init_containers, *state.result.containers]
+        self._precise_times(state, statuses)
+        for status in statuses:
+            if status.started_at is None:
+                continue
+            log_file = state.ctx.dirs.log(status.name)
+            with contextlib.suppress(PodmanError, OSError):
+                log_file.write_text(self._podman_logs(state.result.name, status.name))
+            if status.exit_code is not None:
+                spec = state.specs.get(status.name) or {}
+                status.message = termination_message(
+                    state.ctx.dirs.termination(status.name),
+                    log_file,
+                    status.exit_code,
+                    fallback_to_logs=spec.get("terminationMessagePolicy") == FALLBACK_TO_LOGS,
+                )
+        try:
+            run_podman(["pod", "rm", "--force", "--ignore", pod])
+        except PodmanError as exc:
+            log.warning("pod %s: %s", pod, exc)
+
+    def _precise_times(self, state: _Pod, statuses: list[ContainerStatus]) -> None:
+        """Exact start and end times and OOM kills (``podman ps`` gives whole seconds)."""
+        started = [s for s in statuses if s.started_at is not None]
+        if not started:
+            return
+        names = [self.names.container(state.result.name, s.name) for s in started]
+        try:
+            found = json.loads(run_podman(["container", "inspect", *names]) or "[]")
+        except (PodmanError, ValueError):
+            return
+        by_name = {str(entry.get("Name") or ""): entry for entry in found}
+        for status, name in zip(started, names, strict=True):
+            inspected = (by_name.get(name) or {}).get("State") or {}
+            status.started_at = _instant(inspected.get("StartedAt")) or status.started_at
+            if status.exit_code is not None:
+                status.finished_at = _instant(inspected.get("FinishedAt")) or status.finished_at
+                if inspected.get("OOMKilled"):
+                    status.terminated_reason = "OOMKilled"
+
+    def _podman_logs(self, pod_name: str, container: str) -> str:
+        name = self.names.container(pod_name, container)
+        try:
+            done = subprocess.run(
+                [podman_binary(), "logs", name],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=_CLI_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PodmanError(f"podman logs {name}: {exc}") from None
+        if done.returncode != 0:
+            raise PodmanError(f"podman logs {name} failed")
+        return done.stdout.decode(errors="replace")
+
+    def _pod(self, state: _Pod) -> str:
+        return self.names.pod(state.result.name)
+
+
+def _seconds(value: object) -> float | None:
+    """``podman ps``' Unix seconds; None for an unset (0) time."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _instant(value: object) -> float | None:
+    """``podman inspect``'s RFC 3339 time with nanoseconds; None for Go's zero time."""
+    if not isinstance(value, str) or value.startswith("0001-"):
+        return None
+    text = value.strip()
+    date, dot, rest = text.partition(".")
+    if dot:  # Python reads at most six fractional digits
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        rest = rest[: min(digits, 6)] + rest[digits:]
+        text = f"{date}.{rest}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
