@@ -3,6 +3,7 @@
 # image. Only what `argoexec` never uses at run time goes:
 #  - pip and setuptools (nothing is installed into the image later);
 #  - symbol tables of the compiled extensions (strip --strip-unneeded);
+#  - the test suites some packages ship inside themselves (croniter, gitdb, smmap, certifi);
 #  - botocore's models of the ~450 AWS services it knows, but those botocore's S3 client and the
 #    credential chain load: s3, sts (AssumeRole, web identity), sso and sso-oidc (SSO profiles),
 #    signin (`aws login` profiles), plus the shared files directly in data/ (endpoints, partitions,
@@ -14,6 +15,7 @@ venv=${1:?usage: trim-venv.sh VENV}
 "$venv/bin/python" -m pip uninstall -q -y pip setuptools
 
 for site in "$venv"/lib/python3*/site-packages; do
+    rm -rf "$site"/*/test "$site"/*/tests
     for service in "$site"/botocore/data/*/; do
         case $(basename "$service") in
             s3 | sts | sso | sso-oidc | signin) ;;
