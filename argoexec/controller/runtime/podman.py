@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import select
 import shutil
 import signal
 import subprocess
@@ -47,6 +49,10 @@ log = logging.getLogger("argoexec.controller.runtime")
 
 PODMAN = "podman"
 POD_FILE = "podman-pod.json"  # JSON is YAML to `kube play`
+PLAY_LOG = "podman-play.log"  # what `kube play` said
+# With container events streaming, the containers are still looked at this often (an event
+# missed while the stream started).
+EVENTS_FALLBACK_SECONDS = 1.0
 _CLI_TIMEOUT = 120.0  # one podman command (an image look-up, ps, logs, rm)
 _NOT_RUNNING = 126
 _PULL_ERRORS = ("image not known", "pulling image", "initializing source", "manifest unknown")
@@ -142,15 +148,18 @@ class PodmanRuntime:
         state = self._admit(pod, secrets, config_maps or {}, stop or Stop())
         state.on_change = on_change
         try:
-            state.notify()
-            self._run(state)
-        finally:
+            try:
+                state.notify()
+                self._run(state)
+            finally:
+                self._keep(state)
+                state.result.conclude()
+                with self._lock:
+                    del self._running[state.result.name]
+                    self._finished[state.result.name] = state.result
+            state.notify(ended=True)
+        finally:  # after the end is told: removing a pod takes podman a while
             self._remove(state)
-            state.result.conclude()
-            with self._lock:
-                del self._running[state.result.name]
-                self._finished[state.result.name] = state.result
-        state.notify(ended=True)
         return state.result
 
     def status(self, pod_name: str) -> PodResult | None:
@@ -271,56 +280,111 @@ class PodmanRuntime:
             return
         state.result.phase = st.RUNNING
         state.notify()
-        play = subprocess.Popen(
-            [podman_binary(), "kube", "play", "--replace", "--network", "host", str(pod_file)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        events = self._events(state)
+        play_log = dirs.root / PLAY_LOG  # a file, not a pipe: pull progress could fill one
+        with play_log.open("wb") as said_to:
+            play = subprocess.Popen(
+                [podman_binary(), "kube", "play", "--replace", "--network", "host", str(pod_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=said_to,
+            )
         try:
-            self._supervise(state, play)
+            self._supervise(state, play, events)
         finally:
-            if play.poll() is None:
-                play.kill()
-            play.wait()
-            if play.stderr is not None:
-                play.stderr.close()
+            for process in (play, events):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                if process is not None:
+                    process.wait()
+            if events is not None and events.stdout is not None:
+                events.stdout.close()
 
-    def _supervise(self, state: _Pod, play: subprocess.Popen[bytes]) -> None:
+    def _events(self, state: _Pod) -> subprocess.Popen[bytes] | None:
+        """``podman events`` for the pod's containers, started before the pod: a container
+        that starts or ends wakes the supervision at once (None if podman cannot stream)."""
+        filters = [
+            f"--filter=container={self.names.container(state.result.name, c)}" for c in state.specs
+        ]
+        try:
+            events = subprocess.Popen(
+                [podman_binary(), "events", "--format", "{{.Status}}", *filters],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+        assert events.stdout is not None
+        os.set_blocking(events.stdout.fileno(), False)
+        return events
+
+    def _await(self, events: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a container event; whether one (or the stream's end)
+        came."""
+        if events is None or events.stdout is None:
+            time.sleep(timeout)
+            return True
+        ready, _, _ = select.select([events.stdout], [], [], timeout)
+        if not ready:
+            return False
+        with contextlib.suppress(BlockingIOError):
+            while events.stdout.read(65536):
+                pass
+        return True
+
+    def _supervise(
+        self,
+        state: _Pod,
+        play: subprocess.Popen[bytes],
+        events: subprocess.Popen[bytes] | None,
+    ) -> None:
         said: str | None = None  # what `kube play` said, once it has returned
         idle = 0  # looks since then with nothing running and the pod not ended
+        seen = False  # a container of the pod exists
+        changed, looked = True, 0.0
         while True:
-            seen = self._look(state)
-            state.notify()
+            now = time.monotonic()
+            streaming = events is not None and events.poll() is None
+            fresh = changed or not streaming or now - looked >= EVENTS_FALLBACK_SECONDS
             if said is None and play.poll() is not None:
-                said = play.stderr.read().decode(errors="replace") if play.stderr else ""
-                if play.returncode != 0 and not seen:
-                    self._refused(state, said)
-                    return
+                said = _read_text(state.ctx.dirs.root / PLAY_LOG)
+                fresh = True  # what it left
+            if fresh:
+                seen = self._look(state) or seen
+                looked, changed = now, False
+            state.notify()
+            if said is not None and play.returncode != 0 and not seen:
+                self._refused(state, said)
+                return
             if self._ended(state, played=said is not None):
                 return
-            if said is not None and state.stopping is None:
+            if fresh and said is not None and state.stopping is None:
                 running = any(c.running for c in state.result.containers)
                 idle = 0 if running else idle + 1
                 if idle >= 2:  # podman is done and some containers never started
                     self._refused(state, said, started=True)
                     return
-            now = time.monotonic()
             if state.stopping is None:
-                if state.deadline is not None and now >= state.deadline:
-                    state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
-                    self._terminate(state)
-                elif state.stop.is_set():
-                    if state.stop.cause:
-                        state.result.fail(state.stop.cause, state.stop.reason)
-                    else:
-                        state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
-                    self._terminate(state)
+                self._stop_when_asked(state)
             elif state.stopping.poll() is not None and play.returncode is not None:
                 self._look(state)
                 self._give_up_waiting(state)
                 return
-            time.sleep(self.poll_interval)
+            changed = self._await(events, self.poll_interval) or changed
+
+    def _stop_when_asked(self, state: _Pod) -> None:
+        """Terminate the pod past its deadline or once its stop token is set."""
+        if state.deadline is not None and time.monotonic() >= state.deadline:
+            state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
+        elif state.stop.is_set():
+            if state.stop.cause:  # the stopper says why, in its own words
+                state.result.fail(state.stop.cause, state.stop.reason)
+            else:
+                state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
+        else:
+            return
+        self._terminate(state)
 
     def _look(self, state: _Pod) -> bool:
         """Update the containers' statuses from podman; whether any container exists yet."""
@@ -400,18 +464,21 @@ class PodmanRuntime:
             reason = st.START_ERROR if started else st.FAILED_CREATE_POD_SANDBOX
         state.result.fail_to_start(reason, message)
 
-    def _remove(self, state: _Pod) -> None:
-        """Keep what the controller reads after the pod (logs, termination messages, exact
-        times), then remove the pod from podman."""
-        pod = self._pod(state)
+    def _keep(self, state: _Pod) -> None:
+        """Keep what the controller reads once the pod is gone: each container's log and
+        termination message, and its exact times."""
         statuses = [*state.result.init_containers, *state.result.containers]
-        self._precise_times(state, statuses)
+        logs = self._inspect(state, statuses)
         for status in statuses:
             if status.started_at is None:
                 continue
             log_file = state.ctx.dirs.log(status.name)
             with contextlib.suppress(PodmanError, OSError):
-                log_file.write_text(self._podman_logs(state.result.name, status.name))
+                source = logs.get(status.name)
+                text = _k8s_file_log(source) if source else None
+                if text is None:
+                    text = self._podman_logs(state.result.name, status.name)
+                log_file.write_text(text)
             if status.exit_code is not None:
                 spec = state.specs.get(status.name) or {}
                 status.message = termination_message(
@@ -420,29 +487,39 @@ class PodmanRuntime:
                     status.exit_code,
                     fallback_to_logs=spec.get("terminationMessagePolicy") == FALLBACK_TO_LOGS,
                 )
+
+    def _remove(self, state: _Pod) -> None:
+        pod = self._pod(state)
         try:
             run_podman(["pod", "rm", "--force", "--ignore", pod])
         except PodmanError as exc:
             log.warning("pod %s: %s", pod, exc)
 
-    def _precise_times(self, state: _Pod, statuses: list[ContainerStatus]) -> None:
-        """Exact start and end times and OOM kills (``podman ps`` gives whole seconds)."""
+    def _inspect(self, state: _Pod, statuses: list[ContainerStatus]) -> dict[str, Path]:
+        """Exact start and end times and OOM kills (``podman ps`` gives whole seconds), in one
+        ``podman inspect``; the containers' log files where podman keeps them as k8s-file."""
         started = [s for s in statuses if s.started_at is not None]
         if not started:
-            return
+            return {}
         names = [self.names.container(state.result.name, s.name) for s in started]
         try:
             found = json.loads(run_podman(["container", "inspect", *names]) or "[]")
         except (PodmanError, ValueError):
-            return
+            return {}
         by_name = {str(entry.get("Name") or ""): entry for entry in found}
+        logs: dict[str, Path] = {}
         for status, name in zip(started, names, strict=True):
-            inspected = (by_name.get(name) or {}).get("State") or {}
+            entry = by_name.get(name) or {}
+            inspected = entry.get("State") or {}
             status.started_at = _instant(inspected.get("StartedAt")) or status.started_at
             if status.exit_code is not None:
                 status.finished_at = _instant(inspected.get("FinishedAt")) or status.finished_at
                 if inspected.get("OOMKilled"):
                     status.terminated_reason = "OOMKilled"
+            log_config = (entry.get("HostConfig") or {}).get("LogConfig") or {}
+            if log_config.get("Type") == "k8s-file" and log_config.get("Path"):
+                logs[status.name] = Path(str(log_config["Path"]))
+        return logs
 
     def _podman_logs(self, pod_name: str, container: str) -> str:
         name = self.names.container(pod_name, container)
@@ -463,6 +540,32 @@ class PodmanRuntime:
 
     def _pod(self, state: _Pod) -> str:
         return self.names.pod(state.result.name)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _k8s_file_log(path: Path) -> str | None:
+    """The text of a container's log in podman's k8s-file format (``TIME STREAM P|F TEXT`` per
+    line; ``P`` a partial line, continued by the next), stdout and stderr as they came; None
+    when it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    out: list[bytes] = []
+    for line in data.splitlines():
+        parts = line.split(b" ", 3)
+        if len(parts) < 3:
+            continue
+        out.append(parts[3] if len(parts) == 4 else b"")
+        if parts[2] != b"P":
+            out.append(b"\n")
+    return b"".join(out).decode(errors="replace")
 
 
 def _seconds(value: object) -> float | None:
