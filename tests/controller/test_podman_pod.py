@@ -274,3 +274,18 @@ def test_a_bad_controller_config_is_refused_with_its_place(
 def test_a_missing_controller_config_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read the controller configuration"):
         _images(tmp_path / "absent.yaml")
+
+
+def test_k8s_file_logs_read_as_the_container_wrote_them(tmp_path: Path) -> None:
+    from argoexec.controller.runtime.podman import _k8s_file_log
+
+    log = tmp_path / "ctr.log"
+    log.write_bytes(
+        b"2026-12-07T06:24:19.270337666+00:00 stdout F out\n"
+        b"2026-12-07T06:24:19.272391583+00:00 stdout P part\n"
+        b"2026-12-07T06:24:19.272391583+00:00 stdout F ial line\n"
+        b"2026-12-07T06:24:19.272396530+00:00 stderr F err with  two spaces\n"
+        b"2026-12-07T06:24:19.272396530+00:00 stdout F \n"
+    )
+    assert _k8s_file_log(log) == "out\npartial line\nerr with  two spaces\n\n"
+    assert _k8s_file_log(tmp_path / "absent") is None
