@@ -56,7 +56,7 @@ RUN dpkg-deb --build /tmp/no-perl /tmp/no-perl.deb >/dev/null \
  && apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 git openssh-client >/dev/null \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall libc6 >/dev/null \
- && ln -s ../../bin/git /usr/lib/git-core/git \
+ && ln -s /usr/bin/git /usr/lib/git-core/git \
  && rm -rf /var/lib/apt/lists/* \
  && dpkg --purge apt libapt-pkg6.0 >/dev/null \
  && dpkg --purge --force-remove-essential --force-depends perl-base 2>/dev/null \
