@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 from argoexec import contract as c
 from argoexec.emissary.settings import EmissarySettings
@@ -19,12 +17,19 @@ class EmissaryError(Exception):
     """The emissary itself failed: exit 64 with this message in the termination log."""
 
 
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def read_template(settings: EmissarySettings) -> dict[str, Any]:
+    import json
+
     path = settings.varrun.template
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
+    if os.path.exists(path):
+        text = _read_text(path)
     elif settings.template_env == c.OFFLOADED:
-        text = Path(c.OFFLOADED_TEMPLATE_PATH).read_text(encoding="utf-8")
+        text = _read_text(c.OFFLOADED_TEMPLATE_PATH)
     elif settings.template_env:
         text = settings.template_env
     else:
@@ -44,17 +49,17 @@ def capture_enabled(template: dict[str, Any], settings: EmissarySettings) -> boo
     return settings.include_script_output or archive_logs is True
 
 
-def command_line(
-    argv: list[str], settings: EmissarySettings, tmp: Path = Path("/tmp")
-) -> list[str]:
+def command_line(argv: list[str], settings: EmissarySettings, tmp: str = "/tmp") -> list[str]:
     """The program and its arguments, with the offloaded args file appended; arguments longer
     than 128 KiB are written to ``/tmp/argo_arg_<i>.txt`` and passed as ``@file`` (§1.6)."""
     if not argv:
         raise EmissaryError("no command given after --")
     if not settings.args_file:
         return list(argv)
+    import json
+
     try:
-        extra = json.loads(Path(settings.args_file).read_text(encoding="utf-8"))
+        extra = json.loads(_read_text(settings.args_file))
     except (OSError, json.JSONDecodeError) as exc:
         raise EmissaryError(f"failed to read args file {settings.args_file}: {exc}") from exc
     if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
@@ -62,8 +67,9 @@ def command_line(
     full = [*argv, *extra]
     for i, arg in enumerate(full):
         if len(arg.encode()) > c.MAX_ARG_LEN:
-            target = tmp / f"argo_arg_{i}.txt"
-            target.write_text(arg, encoding="utf-8")
+            target = f"{tmp}/argo_arg_{i}.txt"
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(arg)
             os.chmod(target, 0o644)
             full[i] = f"@{target}"
     return full
