@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from argoexec import contract as c
+from argoexec.emissary import minijson
 from argoexec.emissary.settings import EmissarySettings
 
 # Not imported at run time: ``typing`` adds milliseconds to every container's start.
@@ -22,9 +23,22 @@ def _read_text(path: str) -> str:
         return f.read()
 
 
-def read_template(settings: EmissarySettings) -> dict[str, Any]:
-    import json
+def parse_json(text: str, what: str) -> Any:
+    """``json.loads(text)``; a ``JSONDecodeError`` becomes ``EmissaryError("<what>: ...")``.
+    Plain JSON is read without importing ``json`` (milliseconds at every start, see minijson);
+    anything else is ``json``'s to read or refuse."""
+    try:
+        return minijson.loads(text)
+    except minijson.UnsupportedError:
+        import json
 
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EmissaryError(f"{what}: {exc}") from exc
+
+
+def read_template(settings: EmissarySettings) -> dict[str, Any]:
     path = settings.varrun.template
     if os.path.exists(path):
         text = _read_text(path)
@@ -34,10 +48,7 @@ def read_template(settings: EmissarySettings) -> dict[str, Any]:
         text = settings.template_env
     else:
         raise EmissaryError(f"neither {path} nor {c.ENV_TEMPLATE} is available")
-    try:
-        template = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EmissaryError(f"failed to unmarshal template: {exc}") from exc
+    template = parse_json(text, "failed to unmarshal template")
     if not isinstance(template, dict):
         raise EmissaryError("failed to unmarshal template: not a JSON object")
     return template
@@ -56,12 +67,12 @@ def command_line(argv: list[str], settings: EmissarySettings, tmp: str = "/tmp")
         raise EmissaryError("no command given after --")
     if not settings.args_file:
         return list(argv)
-    import json
-
+    what = f"failed to read args file {settings.args_file}"
     try:
-        extra = json.loads(_read_text(settings.args_file))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EmissaryError(f"failed to read args file {settings.args_file}: {exc}") from exc
+        text = _read_text(settings.args_file)
+    except OSError as exc:
+        raise EmissaryError(f"{what}: {exc}") from exc
+    extra = parse_json(text, what)
     if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
         raise EmissaryError(f"args file {settings.args_file} is not a JSON array of strings")
     full = [*argv, *extra]

@@ -17,6 +17,7 @@ from argoexec.emissary.paths import Layout
 from argoexec.emissary.run import which
 from argoexec.emissary.threads import Done, Worker
 from argoexec.varrun import VarRun
+from tests.emissary.conftest import Emissary
 
 
 @pytest.mark.parametrize("root", ["/var/run/argo", "/tmp/some where/var-run-argo"])
@@ -154,3 +155,42 @@ def test_done_wakes_every_waiter_and_stays_set() -> None:
         assert waiter.woke
     assert done.is_set()
     assert done.wait(0)
+
+
+# --- what a container's start imports ---------------------------------------------------------
+
+# Each costs every container's start milliseconds (directly or through what it imports).
+HEAVY = {
+    "json", "re", "enum", "subprocess", "pathlib", "threading", "signal", "shutil", "selectors",
+    "collections", "functools", "contextlib", "logging", "typing", "datetime", "urllib", "locale",
+    "tarfile", "gzip", "dataclasses",
+}  # fmt: skip
+LIST_MODULES = (
+    "import sys\n"
+    "from argoexec.emissary.main import main\n"
+    "code = main(['--', '/bin/true'])\n"
+    "print(code, ' '.join(sorted(sys.modules)))\n"
+)
+
+
+@pytest.mark.parametrize("with_outputs", [False, True])
+def test_the_hot_path_imports_nothing_heavy(emissary: Emissary, with_outputs: bool) -> None:
+    if with_outputs:
+        param = emissary.work / "param"
+        param.write_text("value")
+        outputs = {"parameters": [{"name": "p", "valueFrom": {"path": str(param)}}]}
+        emissary.write_template({"outputs": outputs})
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", LIST_MODULES],
+        env=emissary.env(ARGO_DEADLINE="0001-01-01T00:00:00Z"),
+        cwd=emissary.work,
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    code, modules = result.stdout.decode().split(" ", 1)
+    assert code == "0", result.stderr
+    imported = {name.partition(".")[0] for name in modules.split()}
+    assert imported & HEAVY == set()
+    if with_outputs:
+        assert emissary.file("outputs", "parameters", str(param).lstrip("/")).read_text() == "value"
