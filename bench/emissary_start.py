@@ -75,6 +75,7 @@ class Scenario:
             "ARGO_CONTAINER_NAME": "main",
             "ARGOEXEC_VAR_RUN_DIR": str(self.root),
             "ARGOEXEC_TERMINATION_LOG": str(scratch / name / "termination-log"),
+            "ARGO_DEADLINE": "0001-01-01T00:00:00Z",  # what Argo sets without a deadline
         }
         if name == "capture":
             self.env["ARGO_INCLUDE_SCRIPT_OUTPUT"] = "true"
