@@ -11,8 +11,6 @@ start milliseconds.
 
 from __future__ import annotations
 
-import re
-
 from argoexec.contract import ZERO_DEADLINE
 
 # Read by mypy only (the ``typing`` import is left out of the emissary's start, as ``datetime``).
@@ -30,18 +28,22 @@ _GO_DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# Compiled on first use (``re``'s cache): importing ``re`` would cost every emissary start
+# milliseconds, and most never parse a duration.
+_GO_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 
 
 def parse_go_duration(text: str) -> float:
     """Seconds in a Go ``time.Duration`` string such as ``1s``, ``10ms`` or ``1m30s``."""
+    import re
+
     value = text.strip()
     sign = -1.0 if value.startswith("-") else 1.0
     value = value.lstrip("+-")
     if value == "0":
         return 0.0
     total, pos = 0.0, 0
-    for match in _GO_DURATION_PART.finditer(value):
+    for match in re.finditer(_GO_DURATION_PART, value):
         if match.start() != pos:
             break
         total += float(match.group(1)) * _GO_DURATION_UNITS[match.group(2)]

@@ -18,6 +18,11 @@ File protocol under ``/var/run/argo`` (the root can be moved with ``ARGOEXEC_VAR
 ``outputs/artifacts/<path>.tgz`` tar+gzip of main's output artifact paths
 =============================== ============================================================
 
+Start-up cost counts: every container pays it. A container without outputs or with output
+parameters imports only built-in modules and this package's (no ``json``, ``re``, ``pathlib``,
+``subprocess``, ``threading``, ``signal``, ``shutil``, ``typing``...; tests/emissary guard it);
+anything heavier is imported where it is needed (artifacts, logging, a deadline, a tty).
+
 Exit codes: the child's own code; ``128 + signal`` when it was killed; 64 when the emissary itself
 failed (the reason also goes to ``/dev/termination-log``).
 """

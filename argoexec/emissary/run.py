@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-import threading
 import time
 
 from argoexec import contract as c
-from argoexec.durations import parse_go_duration
 from argoexec.emissary import watchers
 from argoexec.emissary.child import Capture, Child, install_forwarding
 from argoexec.emissary.elog import Logger
@@ -24,11 +20,15 @@ from argoexec.emissary.template import (
     read_template,
     sidecar_names,
 )
+from argoexec.emissary.threads import Done
 
 # Not imported at run time: ``typing`` adds milliseconds to every container's start.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal  # the same functions and numbers, typed (_signal has no stubs)
     from typing import Any
+else:
+    import _signal  # `signal` adds enums: importing `enum` costs every start milliseconds
 
 log = Logger("argoexec.emissary")
 
@@ -45,7 +45,7 @@ def run(argv: list[str], settings: EmissarySettings) -> int:
     process_code = c.EXIT_INTERNAL
     os.umask(0)
     try:
-        settings.varrun.ctr(settings.container).mkdir(mode=0o777, parents=True, exist_ok=True)
+        os.makedirs(settings.varrun.ctr(settings.container), 0o777, exist_ok=True)
         _reserve_exit_code(settings)
         template = read_template(settings)
         command = command_line(argv, settings)
@@ -57,7 +57,7 @@ def run(argv: list[str], settings: EmissarySettings) -> int:
         else:
             log.info("not saving outputs - not main container")
     except _TerminatedError:
-        process_code = 128 + signal.SIGTERM
+        process_code = 128 + _signal.SIGTERM
     except DependencyFailedError as exc:
         exit_file_code, process_code = exc.code, c.EXIT_INTERNAL
         _fail(settings, str(exc))
@@ -96,7 +96,7 @@ def _run_once(command: list[str], template: dict[str, Any], settings: EmissarySe
     if capture_enabled(template, settings):
         capture = Capture(varrun.stdout(me), varrun.combined(me))
     child = Child(command, capture, tty=os.isatty(0))
-    done = threading.Event()
+    done = Done()
     # Forwarding is in place before the child starts: a signal in between (the controller's
     # kill right after the container came up) must reach the child, not end the emissary
     # without an exit code.
@@ -145,10 +145,13 @@ def _retry_policy(template: dict[str, Any]) -> tuple[int, float]:
         retries = max(0, int(strategy.get("retries") or 0))
     except (TypeError, ValueError) as exc:
         raise EmissaryError(f"invalid containerSet retries: {strategy.get('retries')!r}") from exc
-    return retries + 1, _duration_seconds(str(strategy.get("duration") or "0s"))
+    duration = strategy.get("duration")
+    return retries + 1, (_duration_seconds(str(duration)) if duration else 0.0)
 
 
 def _duration_seconds(text: str) -> float:
+    from argoexec.durations import parse_go_duration  # its `re` only for a retry pause
+
     try:
         return parse_go_duration(text)
     except ValueError as exc:
@@ -161,18 +164,18 @@ class _TerminatedError(Exception):
 
 def _wait_for_dependency(settings: EmissarySettings, dep: str) -> None:
     path = settings.varrun.exitcode(dep)
-    path.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
+    watchers.make_parent(path)
 
     def on_term(_signum: int, _frame: object) -> None:
         raise _TerminatedError
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = _signal.signal(_signal.SIGTERM, on_term)
     try:
         # A half-written file reads as None and is simply read again on the next poll.
         while (code := watchers.read_exit_code(path)) is None:
             time.sleep(watchers.POLL_SECONDS)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _signal.signal(_signal.SIGTERM, previous)
     if code != 0:
         raise DependencyFailedError(dep, code)
 
@@ -180,14 +183,39 @@ def _wait_for_dependency(settings: EmissarySettings, dep: str) -> None:
 def _resolve(program: str) -> str:
     if "/" in program:
         return program
-    import shutil  # only for a bare program name: most commands arrive as absolute paths
-
-    found = shutil.which(program)
+    found = which(program)
     if found is None:
         raise EmissaryError(
             f'failed to find name in PATH: exec: "{program}": executable file not found in $PATH'
         )
     return found
+
+
+def which(name: str) -> str | None:
+    """``shutil.which(name)`` for a name without ``/`` (without ``shutil``'s imports): the
+    first ``PATH`` entry holding an executable non-directory ``name`` (an empty entry is the
+    working directory); no ``PATH`` at all is the system default path, an empty one none."""
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if (
+            os.path.exists(candidate)
+            and os.access(candidate, os.X_OK)
+            and not os.path.isdir(candidate)
+        ):
+            return candidate
+    return None
 
 
 def _fail(settings: EmissarySettings, message: str) -> None:
@@ -214,7 +242,7 @@ def _reserve_exit_code(settings: EmissarySettings) -> None:
     bytes the file system already gave (tmpfs, and ext4 and XFS, which reserve room when a
     write is accepted), so it is recorded even if the command filled the disk. Without the
     room (a disk already full) the command is not run: its outcome could not be recorded."""
-    tmp = settings.varrun.exitcode(settings.container).with_name(_EXIT_CODE_TMP)
+    tmp = _exit_code_tmp(settings)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -228,13 +256,17 @@ def _reserve_exit_code(settings: EmissarySettings) -> None:
 _EXIT_CODE_TMP = "exitcode.tmp"
 
 
+def _exit_code_tmp(settings: EmissarySettings) -> str:
+    return os.path.join(settings.varrun.ctr(settings.container), _EXIT_CODE_TMP)
+
+
 def _write_exit_code(settings: EmissarySettings, code: int) -> None:
     """The very last write: its existence tells the wait container we are done. It goes into
     the file reserved at the start (no O_TRUNC: truncating first would give its room away)."""
     path = settings.varrun.exitcode(settings.container)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
-        tmp = path.with_name(_EXIT_CODE_TMP)
+    try:
+        watchers.make_parent(path)
+        tmp = _exit_code_tmp(settings)
         data = str(code).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
@@ -243,3 +275,5 @@ def _write_exit_code(settings: EmissarySettings, code: int) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+    except OSError:
+        pass  # nowhere left to record it; the process exit code still says it

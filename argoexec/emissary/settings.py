@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
 from argoexec import contract as c
 from argoexec.durations import parse_deadline
-from argoexec.varrun import VarRun
+from argoexec.emissary.paths import Layout
 
-# ``typing``, ``dataclasses`` and ``datetime`` are left out of the emissary's import graph: each
-# adds milliseconds to the start of every container (mypy treats this name as always true).
+# ``typing``, ``dataclasses``, ``collections.abc`` and ``datetime`` are left out of the
+# emissary's import graph: each adds milliseconds to the start of every container (mypy treats
+# this name as always true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
 
@@ -36,8 +36,8 @@ class EmissarySettings:
         self,
         *,
         container: str,
-        varrun: VarRun,
-        termination_log: Path,
+        varrun: Layout,
+        termination_log: str,
         include_script_output: bool,
         template_env: str | None,
         args_file: str | None,
@@ -62,8 +62,8 @@ class EmissarySettings:
         env = os.environ if env is None else env
         return cls(
             container=env.get(c.ENV_CONTAINER_NAME) or c.MAIN_CONTAINER,
-            varrun=VarRun(Path(env.get(c.ENV_VAR_RUN_DIR) or c.VAR_RUN_ARGO)),
-            termination_log=Path(env.get(c.ENV_TERMINATION_LOG) or c.TERMINATION_LOG),
+            varrun=Layout(env.get(c.ENV_VAR_RUN_DIR) or c.VAR_RUN_ARGO),
+            termination_log=env.get(c.ENV_TERMINATION_LOG) or c.TERMINATION_LOG,
             include_script_output=_true(env.get(c.ENV_INCLUDE_SCRIPT_OUTPUT)),
             template_env=env.get(c.ENV_TEMPLATE),
             args_file=env.get(c.ENV_CONTAINER_ARGS_FILE) or None,

@@ -5,11 +5,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import struct
 import sys
-import threading
 import time
+
+from argoexec.emissary.threads import Worker, start_thread
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal  # the same functions and numbers, typed (_signal has no stubs)
+else:
+    import _signal  # `signal` adds enums: importing `enum` costs every start milliseconds
 
 # Linux's terminal ioctls and flags (asm-generic, as on x86-64 and arm64). The `termios` module
 # is not used: the static in-container interpreter is built without it (it is an extension
@@ -42,8 +48,8 @@ def spawn(argv: list[str]) -> tuple[int, int]:
         fcntl.ioctl(0, TCSETSF, raw_mode(saved))
         _restore_at_exit(saved)
     with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGWINCH, lambda *_: _copy_winsize(master))
-    threading.Thread(target=_pump_stdin, args=(master,), daemon=True).start()
+        _signal.signal(_signal.SIGWINCH, lambda *_: _copy_winsize(master))
+    start_thread(lambda: _pump_stdin(master))
     return pid, master
 
 
@@ -82,11 +88,11 @@ def _pump_stdin(master: int) -> None:
             os.write(master, data)
 
 
-class Copier(threading.Thread):
+class Copier(Worker):
     """Copies pty output to our stdout when nothing is captured."""
 
     def __init__(self, master: int) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.master = master
         self.last_read = 0.0
 
