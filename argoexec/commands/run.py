@@ -49,6 +49,8 @@ from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
 from argoexec.controller.runtime.images import ImageIndexError, image_index
 from argoexec.controller.runtime.local import default_max_pods
+from argoexec.controller.runtime.podman import PodmanError, image_exists, podman_binary
+from argoexec.controller.runtime.podman_pod import LOCAL_REGISTRY
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
 from argoexec.controller.workflow.documents import (
@@ -231,6 +233,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         max_output_parameters_bytes=inv.config.max_output_parameters_bytes,
     )
     _set_limits(options, args, inv)
+    if options.runtime == PODMAN_RUNTIME:
+        _check_podman(options.executor_image)
     config = RunConfig.of(options, sandbox=not args.no_sandbox, templates=documents.templates)
     workflows = DirectoryStore(store.root)
     pods = LocalRuns(store.root)
@@ -293,6 +297,20 @@ def _executor_image(args: argparse.Namespace) -> str:
     if given:
         return str(given)
     return PODMAN_EXECUTOR_IMAGE if args.runtime == PODMAN_RUNTIME else DEFAULT_EXECUTOR_IMAGE
+
+
+def _check_podman(executor_image: str) -> None:
+    """Refuse before anything runs when podman cannot run the pods: podman missing, or a
+    local executor image (which no registry can give) not built."""
+    try:
+        podman_binary()
+        if executor_image.startswith(LOCAL_REGISTRY) and not image_exists(executor_image):
+            raise UsageError(
+                f"--runtime podman: the executor image {executor_image} is not built here "
+                "(make image), and a localhost/ image cannot be pulled; nothing was run"
+            )
+    except PodmanError as exc:
+        raise UsageError(f"--runtime podman: {exc}; nothing was run") from None
 
 
 def _images(path: Path | None) -> dict[str, ImageEntrypoint]:

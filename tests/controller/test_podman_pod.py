@@ -289,3 +289,13 @@ def test_k8s_file_logs_read_as_the_container_wrote_them(tmp_path: Path) -> None:
     )
     assert _k8s_file_log(log) == "out\npartial line\nerr with  two spaces\n\n"
     assert _k8s_file_log(tmp_path / "absent") is None
+
+
+def test_the_podman_runtime_without_podman_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from argoexec.commands.run import _check_podman
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no podman on it
+    with pytest.raises(UsageError, match="the podman runtime needs podman: it is not on PATH"):
+        _check_podman("localhost/argoexec:latest")

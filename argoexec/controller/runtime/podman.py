@@ -91,6 +91,24 @@ def run_podman(args: Sequence[str], *, timeout: float = _CLI_TIMEOUT) -> str:
     return done.stdout
 
 
+def image_exists(image: str) -> bool:
+    """Whether podman has ``image`` locally (`PodmanError` if podman cannot be asked)."""
+    try:
+        done = subprocess.run(
+            [podman_binary(), "image", "exists", image],
+            capture_output=True,
+            timeout=_CLI_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PodmanError(f"cannot run podman: {exc}") from None
+    if done.returncode not in (0, 1):
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        raise PodmanError(f"podman image exists failed: {said[-1] if said else done.returncode}")
+    return done.returncode == 0
+
+
 @dataclass
 class _Pod:
     ctx: PodContext
