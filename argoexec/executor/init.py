@@ -7,6 +7,7 @@ error stops init (Argo's behaviour): a half-prepared pod must not run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -83,9 +84,23 @@ def _load_one(
         located = relocate(art, template.archive_location)
     except ArtifactError as exc:
         raise ExecutorError(f"failed to load artifact '{art.name}': {exc.message}") from exc
-    target = paths.mirror(path) if _inside_any(path, mounts) else paths.inputs / art.name
+    if _inside_any(path, mounts):
+        target = paths.mirror(path)
+    else:
+        target = paths.inputs / art.name
+        _drop_placeholder(target)
     target.parent.mkdir(mode=0o777, parents=True, exist_ok=True)
     return load_artifact(located, target, ctx) is not None
+
+
+def _drop_placeholder(target: Path) -> None:
+    """Remove an empty directory where the artifact goes: the mount point a runtime made for
+    main's ``subPath`` mount of the artifact before the pod started (podman's ``kube play``
+    needs every mount's source to exist when it creates the containers; the kubelet makes it
+    only when main starts, after init). A file artifact could not be moved onto it."""
+    with contextlib.suppress(OSError):  # absent, not empty, not a directory: left as it is
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()
 
 
 def _inside_any(path: str, mounts: list[str]) -> bool:

@@ -21,7 +21,7 @@ from argoexec.controller.runtime.images import (
 )
 from argoexec.controller.runtime.launch import PodContext
 from argoexec.controller.runtime.podman import _instant
-from argoexec.controller.runtime.podman_pod import PodmanNames, kube_pod
+from argoexec.controller.runtime.podman_pod import PodmanNames, kube_pod, pod_hostname
 from argoexec.controller.runtime.volumes import PodDirs, PodVolumes
 
 EXECUTOR = "localhost/argoexec:latest"
@@ -199,6 +199,15 @@ def test_names_are_unique_per_state_directory() -> None:
     one, two = PodmanNames.of("/state/a"), PodmanNames.of("/state/b")
     assert one.pod("p") != two.pod("p")
     assert one.container("p", "main") == one.pod("p") + "-main"
+
+
+def test_the_hostname_is_the_pods_name_within_linuxs_limit(tmp_path: Path) -> None:
+    # 47 + 18 characters of prefix: podman's own hostname would be 65 (sethostname fails).
+    name = "skipped-output-defaults-2jrlc-report-2284743195"
+    assert _play(tmp_path, _pod())["spec"]["hostname"] == "wf-main-1"
+    assert pod_hostname(name) == name
+    assert pod_hostname("a" * 62 + "-b") == "a" * 62
+    assert pod_hostname("x", "given") == "given"
 
 
 def test_podman_times_keep_microseconds() -> None:

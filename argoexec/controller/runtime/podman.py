@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -57,6 +58,8 @@ _CLI_TIMEOUT = 120.0  # one podman command (an image look-up, ps, logs, rm)
 _NOT_RUNNING = 126
 _PULL_ERRORS = ("image not known", "pulling image", "initializing source", "manifest unknown")
 ERR_IMAGE_PULL = "ErrImagePull"
+_START_SUMMARY = re.compile(r"Error: failed to start \d+ containers?")
+_STARTING = re.compile(r"^starting container [0-9a-f]{12,64}: ")
 
 
 class PodmanError(Exception):
@@ -117,6 +120,7 @@ class _Pod:
     grace: float
     deadline: float | None  # monotonic
     specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)  # listed by podman as never started
     stopping: subprocess.Popen[bytes] | None = None
     on_change: OnChange | None = None
     told: dict[str, Any] | None = None
@@ -377,6 +381,9 @@ class PodmanRuntime:
                 return
             if self._ended(state, played=said is not None):
                 return
+            if said is not None and play.returncode != 0 and self._never_start(state):
+                self._refused(state, said, started=True)
+                return
             if fresh and said is not None and state.stopping is None:
                 running = any(c.running for c in state.result.containers)
                 idle = 0 if running else idle + 1
@@ -426,8 +433,20 @@ class PodmanRuntime:
             if container not in state.specs:
                 continue
             seen = True
+            if entry.get("State") == "created":
+                state.created.add(container)
+            else:
+                state.created.discard(container)
             self._update(state, state.result.container(container), entry)
         return seen
+
+    def _never_start(self, state: _Pod) -> bool:
+        """`kube play` has failed and left a container created: it starts no more containers
+        (a workingDir the image lacks, an executable it cannot find), and the others would
+        wait for that one forever (``wait`` for main)."""
+        return state.stopping is None and any(
+            c.name in state.created and c.exit_code is None for c in state.result.containers
+        )
 
     def _update(self, state: _Pod, status: ContainerStatus, entry: Mapping[str, Any]) -> None:
         kind = str(entry.get("State") or "")
@@ -474,8 +493,10 @@ class PodmanRuntime:
         """Podman would not create (or start all of) the pod: an image it cannot have, a bad
         spec; the containers that never started stay waiting with podman's reason."""
         lines = [line.strip() for line in said.splitlines() if line.strip()]
-        message = lines[-1] if lines else "podman kube play did not start every container"
-        message = message.removeprefix("Error: ")
+        # `starting container ID: why` before the summary `Error: failed to start N containers`
+        causes = [line for line in lines if not _START_SUMMARY.fullmatch(line)]
+        message = (causes or lines or ["podman kube play did not start every container"])[-1]
+        message = _STARTING.sub("", message.removeprefix("Error: "))
         if any(marker in message for marker in _PULL_ERRORS):
             reason = ERR_IMAGE_PULL
         else:

@@ -13,7 +13,8 @@ Kubernetes pod is resolved here, from the same code the ``local`` runtime uses:
 * **The termination message** file of each container is a host file bound at its
   ``terminationMessagePath``.
 * **Names**: podman's pods share one namespace on the machine; the pod is named
-  ``<prefix>-<pod>`` (`PodmanNames`), its containers ``<prefix>-<pod>-<container>``.
+  ``<prefix>-<pod>`` (`PodmanNames`), its containers ``<prefix>-<pod>-<container>``; the
+  containers' hostname is the pod's own name, as on Kubernetes (`pod_hostname`).
 * **Pull policy**: an image under ``localhost/`` cannot come from a registry, so its unset
   policy is ``IfNotPresent`` (Kubernetes' default for ``:latest`` would be ``Always``).
 * **Executor containers** (their image is the executor image) without a ``runAsUser`` run as
@@ -76,6 +77,7 @@ def kube_pod(ctx: PodContext, names: PodmanNames, executor_image: str) -> dict[s
     init = [convert(c) for c in spec.get("initContainers") or []]
     main = [convert(c) for c in spec.get("containers") or []]
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "hostNetwork": True}
+    pod_spec["hostname"] = pod_hostname(ctx.name, spec.get("hostname"))
     if init:
         pod_spec["initContainers"] = init
     pod_spec["containers"] = main
@@ -94,6 +96,16 @@ def kube_pod(ctx: PodContext, names: PodmanNames, executor_image: str) -> dict[s
         },
         "spec": pod_spec,
     }
+
+
+def pod_hostname(pod_name: str, given: object = None) -> str:
+    """The containers' hostname, as the kubelet gives it: the pod's ``hostname``, else its name
+    cut to 63 characters (no trailing ``-`` or ``.``). Without it podman names the host after
+    its own pod name, which the prefix can take past Linux's 64 characters (``sethostname``
+    fails and no container starts)."""
+    if isinstance(given, str) and given:
+        return given
+    return pod_name[:63].rstrip("-.")
 
 
 def _container(
