@@ -218,16 +218,8 @@ def apply_check(run: Run, check: dict[str, Any], capsys: pytest.CaptureFixture[s
 # --- the examples -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", cases())
-def test_example(
-    entry: dict[str, Any],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    run = run_workflow(
-        capsys, monkeypatch, tmp_path, EXAMPLES / entry["file"], *entry.get("args", [])
-    )
+def check_expected(run: Run, entry: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """The finished run matches its EXPECTED.yaml ``entry``: phase, exit code, nodes, checks."""
     summary = run.describe()
     assert run.status.get("phase") == entry["phase"], summary
     assert (run.code == 0) == (entry["phase"] == "Succeeded"), f"exit code {run.code}\n{summary}"
@@ -238,6 +230,19 @@ def test_example(
             apply_check(run, check, capsys)
         except AssertionError as exc:
             raise AssertionError(f"{check}: {exc}\n{summary}") from None
+
+
+@pytest.mark.parametrize("entry", cases())
+def test_example(
+    entry: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = run_workflow(
+        capsys, monkeypatch, tmp_path, EXAMPLES / entry["file"], *entry.get("args", [])
+    )
+    check_expected(run, entry, capsys)
 
 
 def test_every_example_has_an_expected_run() -> None:
