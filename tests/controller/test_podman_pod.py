@@ -181,7 +181,7 @@ def test_pull_policy_and_the_executor_user(tmp_path: Path) -> None:
     assert init["securityContext"] == {"runAsUser": os.getuid(), "runAsGroup": os.getgid()}
     assert wait["securityContext"] == {"runAsUser": 1000}
     assert "securityContext" not in main
-    assert main["imagePullPolicy"] == "IfNotPresent"  # localhost/ cannot come from a registry
+    assert main["imagePullPolicy"] == "Never"  # localhost/ cannot come from a registry
     assert side["imagePullPolicy"] == "Never"
     assert "imagePullPolicy" not in other  # podman's default, as Kubernetes'
 

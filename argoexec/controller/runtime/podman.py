@@ -38,7 +38,7 @@ from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS, PodContext
 from argoexec.controller.runtime.local import DEFAULT_GRACE_SECONDS
-from argoexec.controller.runtime.podman_pod import PodmanNames, kube_pod
+from argoexec.controller.runtime.podman_pod import NEVER_PULL, PodmanNames, kube_pod, pull_policy
 from argoexec.controller.runtime.process import ExecResult, termination_message
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
@@ -58,6 +58,7 @@ _CLI_TIMEOUT = 120.0  # one podman command (an image look-up, ps, logs, rm)
 _NOT_RUNNING = 126
 _PULL_ERRORS = ("image not known", "pulling image", "initializing source", "manifest unknown")
 ERR_IMAGE_PULL = "ErrImagePull"
+ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
 _START_SUMMARY = re.compile(r"Error: failed to start \d+ containers?")
 _STARTING = re.compile(r"^starting container [0-9a-f]{12,64}: ")
 
@@ -497,11 +498,26 @@ class PodmanRuntime:
         causes = [line for line in lines if not _START_SUMMARY.fullmatch(line)]
         message = (causes or lines or ["podman kube play did not start every container"])[-1]
         message = _STARTING.sub("", message.removeprefix("Error: "))
-        if any(marker in message for marker in _PULL_ERRORS):
+        never = self._absent_never_pulled(state, message)
+        if never is not None:  # the kubelet's words for it
+            reason = ERR_IMAGE_NEVER_PULL
+            message = f'Container image "{never}" is not present with pull policy of Never'
+        elif any(marker in message for marker in _PULL_ERRORS):
             reason = ERR_IMAGE_PULL
         else:
             reason = st.START_ERROR if started else st.FAILED_CREATE_POD_SANDBOX
         state.result.fail_to_start(reason, message)
+
+    @staticmethod
+    def _absent_never_pulled(state: _Pod, message: str) -> str | None:
+        """The image podman says it does not have, if its container may not pull it."""
+        if "image not known" not in message:
+            return None
+        for spec in state.specs.values():
+            image = str(spec.get("image") or "")
+            if image and image in message and pull_policy(spec) == NEVER_PULL:
+                return image
+        return None
 
     def _keep(self, state: _Pod) -> None:
         """Keep what the controller reads once the pod is gone: each container's log and

@@ -16,7 +16,8 @@ Kubernetes pod is resolved here, from the same code the ``local`` runtime uses:
   ``<prefix>-<pod>`` (`PodmanNames`), its containers ``<prefix>-<pod>-<container>``; the
   containers' hostname is the pod's own name, as on Kubernetes (`pod_hostname`).
 * **Pull policy**: an image under ``localhost/`` cannot come from a registry, so its unset
-  policy is ``IfNotPresent`` (Kubernetes' default for ``:latest`` would be ``Always``).
+  policy is ``Never`` (`pull_policy`): one that is not here fails at once, without podman
+  trying a registry at ``localhost`` (Kubernetes' default for ``:latest`` would be ``Always``).
 * **Executor containers** (their image is the executor image) without a ``runAsUser`` run as
   this process's user: they write into host directories of the run (a ``local`` artifact
   repository) that the image's user could not.
@@ -41,6 +42,7 @@ from argoexec.controller.sandbox import Mount
 # Keep init containers after they ran: their logs and exit codes are read when the pod ends.
 INIT_KEPT = {"io.podman.annotations.init.container.type": "always"}
 LOCAL_REGISTRY = "localhost/"
+NEVER_PULL = "Never"
 # Container fields passed on as they are.
 _KEPT_FIELDS = ("workingDir", "stdin", "stdinOnce", "tty", "ports")
 
@@ -108,6 +110,15 @@ def pod_hostname(pod_name: str, given: object = None) -> str:
     return pod_name[:63].rstrip("-.")
 
 
+def pull_policy(container: Mapping[str, Any]) -> str | None:
+    """The container's ``imagePullPolicy`` as played: ``Never`` when unset for an image under
+    ``localhost/``, else as given (None: podman's default, as Kubernetes')."""
+    policy = container.get("imagePullPolicy")
+    if not policy and str(container.get("image") or "").startswith(LOCAL_REGISTRY):
+        return NEVER_PULL
+    return str(policy) if policy else None
+
+
 def _container(
     ctx: PodContext,
     container: Mapping[str, Any],
@@ -124,9 +135,7 @@ def _container(
         out["command"] = command_line(container, env)
     elif container.get("args"):  # the image's ENTRYPOINT with these arguments
         out["args"] = command_line(container, env)
-    policy = container.get("imagePullPolicy")
-    if not policy and image.startswith(LOCAL_REGISTRY):
-        policy = "IfNotPresent"
+    policy = pull_policy(container)
     if policy:
         out["imagePullPolicy"] = policy
     out["env"] = [{"name": k, "value": v} for k, v in env.items()]
