@@ -291,7 +291,10 @@ class PodmanRuntime:
                 termination.chmod(0o666)  # written by the container's user, whoever it is
             document = kube_pod(state.ctx, self.names, self.executor_image)
             pod_file = dirs.root / POD_FILE
-            pod_file.write_text(json.dumps(document, indent=1), encoding="utf-8")
+            # The resolved env holds Secrets' values: readable by this user only.
+            fd = os.open(pod_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(document, indent=1))
         except VolumeError as exc:
             state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
             return
