@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,11 +45,12 @@ from argoexec.controller.runtime.executor import (
     host_executor,
     sandboxed_executor,
 )
-from argoexec.controller.runtime.launch import HostPaths, Launcher, PodContext
+from argoexec.controller.runtime.hostpods import HostPods, PodRun
+from argoexec.controller.runtime.launch import HostPaths, Launcher
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import PodResult
-from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
+from argoexec.controller.runtime.volumes import VolumeError
 from argoexec.controller.sandbox import HostSystem, Sandbox, find_bubblewrap
 from argoexec.errors import os_cause
 from argoexec.lifecycle import Stop
@@ -64,37 +64,20 @@ log = logging.getLogger("argoexec.controller.runtime")
 # bound keeps a small machine out of swap.
 PODS_PER_CPU = 4
 MEMORY_PER_POD = 256 * 1024 * 1024
-DEFAULT_GRACE_SECONDS = 30.0
 RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
 _NOT_RUNNING = 126
 
 
 @dataclass
-class _Pod:
-    ctx: PodContext
-    result: PodResult
-    stop: Stop
-    grace: float
-    deadline: float | None  # monotonic
-    specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+class _Pod(PodRun):
     processes: dict[str, ContainerProcess] = field(default_factory=dict)
     kill_at: float | None = None  # monotonic; set while terminating
     # Containers told to terminate whose PID 1 could not take SIGTERM yet (no handler).
     unsignalled: list[ContainerProcess] = field(default_factory=list)
-    on_change: OnChange | None = None
-    told: dict[str, Any] | None = None  # the status `on_change` was last told
-
-    def notify(self, *, ended: bool = False) -> None:
-        if self.on_change is None:
-            return
-        current = self.result.to_k8s(precise=True)
-        if ended or current != self.told:
-            self.told = current
-            self.on_change(self.result, ended)
 
 
-class LocalRuntime:
+class LocalRuntime(HostPods[_Pod]):
     def __init__(
         self,
         root: Path,
@@ -104,8 +87,7 @@ class LocalRuntime:
         claims: Path | None = None,
         poll_interval: float = 0.1,
     ) -> None:
-        self.root = root
-        self.claims = claims or root / "claims"
+        super().__init__(root, claims)
         self.poll_interval = poll_interval
         bwrap = find_bubblewrap() if sandbox else None
         if bwrap is None:
@@ -130,10 +112,7 @@ class LocalRuntime:
         self._sandbox = Sandbox(bwrap, HostSystem.scan(), self.files) if bwrap else None
         executor = sandboxed_executor(self.files) if bwrap else host_executor(self.files)
         self.launcher = Launcher(executor_image, executor, self._sandbox)
-        self._lock = threading.Lock()
         self._prepared = False
-        self._running: dict[str, _Pod] = {}
-        self._finished: dict[str, PodResult] = {}
 
     def prepare(self) -> None:
         """Write the runtime's own files (once per runtime; `run_pod` does it before its first
@@ -169,17 +148,9 @@ class LocalRuntime:
                 proc.signal(signal.SIGKILL)  # never leave a container behind
             raise
         finally:
-            state.result.conclude()
-            with self._lock:
-                del self._running[state.result.name]
-                self._finished[state.result.name] = state.result
+            self.conclude(state)
         state.notify(ended=True)
         return state.result
-
-    def status(self, pod_name: str) -> PodResult | None:
-        with self._lock:
-            running = self._running.get(pod_name)
-            return running.result if running else self._finished.get(pod_name)
 
     def exec(
         self, pod_name: str, container: str, command: Sequence[str], *, timeout: float = 60.0
@@ -204,74 +175,35 @@ class LocalRuntime:
     def kill(
         self, pod_name: str, container: str | None = None, signum: int = signal.SIGTERM
     ) -> None:
-        with self._lock:
-            state = self._running.get(pod_name)
-            procs = list(state.processes.values()) if state else []
+        state = self.running(pod_name)
+        procs = list(state.processes.values()) if state else []
         for proc in procs:
             if container is None or proc.status.name == container:
                 proc.signal(signum)
 
     def logs(self, pod_name: str, container: str) -> str:
-        path = self.pod_dirs(pod_name).log(container)
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.kept_log(pod_name, container)
 
     def cleanup(self, pod_name: str) -> None:
-        with self._lock:
-            if pod_name in self._running:
-                raise RuntimeError(f"pod {pod_name} is still running")
+        self.refuse_running(pod_name)
         self.pod_dirs(pod_name).remove_all_but_logs()
-
-    # --- Host paths -------------------------------------------------------------------------
-
-    def pod_dirs(self, pod_name: str) -> PodDirs:
-        return PodDirs(self.root / pod_name)
-
-    def volume_path(self, pod_name: str, volume: str) -> Path:
-        """The host directory behind one of the pod's emptyDir (or projected) volumes."""
-        return self.pod_dirs(pod_name).volumes / volume
 
     # --- The pod's life ---------------------------------------------------------------------
 
     def _admit(
         self, pod: Mapping[str, Any], secrets: Path | None, config_maps: ConfigMaps, stop: Stop
     ) -> _Pod:
-        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-        name = str(meta.get("name") or "")
-        if not name:
-            raise ValueError("the pod has no metadata.name")
-        dirs = self.pod_dirs(name)
-        volumes = PodVolumes(
-            dirs,
-            spec.get("volumes") or [],
-            secrets=secrets,
-            config_maps=config_maps,
-            claims=self.claims,
-        )
-        result = PodResult.pending(pod, start_time=time.time())
-        deadline = spec.get("activeDeadlineSeconds")
-        grace = spec.get("terminationGracePeriodSeconds")
-        state = _Pod(
-            ctx=PodContext(pod, dirs, volumes, secrets, config_maps),
-            result=result,
-            stop=stop,
-            grace=float(DEFAULT_GRACE_SECONDS if grace is None else grace),
-            deadline=time.monotonic() + float(deadline) if deadline else None,
-        )
+        state = _Pod(**self.admission(pod, secrets, config_maps, stop))
         with self._lock:
-            if name in self._running:
-                raise ValueError(f"pod {name} is already running")
             self.prepare()
-            self._running[name] = state
+        self.register(state)
         return state
 
     def _run(self, state: _Pod) -> None:
         spec = state.ctx.pod.get("spec") or {}
         dirs = state.ctx.dirs
         try:
-            dirs.reset()
-            dirs.create()
-            for old in dirs.logs.glob("*.log"):
-                old.unlink()  # a pod re-run under the same name starts with fresh logs
+            dirs.fresh()  # a pod re-run under the same name starts with fresh logs
         except OSError as exc:  # the kubelet could not set the pod up (a full disk)
             state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, os_cause(exc))
             return
@@ -322,18 +254,10 @@ class LocalRuntime:
             state.notify()
             if all(ended):
                 return
-            now = time.monotonic()
             if state.kill_at is None:
-                if state.deadline is not None and now >= state.deadline:
-                    state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
+                if state.must_end():
                     self._terminate(state, procs)
-                elif state.stop.is_set():
-                    if state.stop.cause:  # the stopper says why, in its own words
-                        state.result.fail(state.stop.cause, state.stop.reason)
-                    else:
-                        state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
-                    self._terminate(state, procs)
-            elif now >= state.kill_at:
+            elif time.monotonic() >= state.kill_at:
                 for proc in procs:
                     proc.signal(signal.SIGKILL)
             else:
@@ -358,10 +282,10 @@ class LocalRuntime:
                 state.unsignalled.append(proc)
 
     def _container(self, pod_name: str, container: str) -> tuple[_Pod, ContainerProcess | None]:
+        state = self.running(pod_name)
+        if state is None:
+            raise KeyError(f"pod {pod_name} is not running")
         with self._lock:
-            state = self._running.get(pod_name)
-            if state is None:
-                raise KeyError(f"pod {pod_name} is not running")
             return state, state.processes.get(container)
 
 

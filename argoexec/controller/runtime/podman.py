@@ -25,7 +25,6 @@ import select
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +35,13 @@ from typing import Any
 from argoexec.contract import PODMAN_EXECUTOR_IMAGE
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
-from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS, PodContext
-from argoexec.controller.runtime.local import DEFAULT_GRACE_SECONDS
+from argoexec.controller.runtime.hostpods import HostPods, PodRun
+from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS
 from argoexec.controller.runtime.podman_pod import NEVER_PULL, PodmanNames, kube_pod, pull_policy
 from argoexec.controller.runtime.process import ExecResult, termination_message
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
-from argoexec.controller.runtime.volumes import PodDirs, PodVolumes, VolumeError
+from argoexec.controller.runtime.volumes import VolumeError
 from argoexec.errors import os_cause
 from argoexec.lifecycle import Stop
 
@@ -114,28 +113,12 @@ def image_exists(image: str) -> bool:
 
 
 @dataclass
-class _Pod:
-    ctx: PodContext
-    result: PodResult
-    stop: Stop
-    grace: float
-    deadline: float | None  # monotonic
-    specs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+class _Pod(PodRun):
     created: set[str] = field(default_factory=set)  # listed by podman as never started
     stopping: subprocess.Popen[bytes] | None = None
-    on_change: OnChange | None = None
-    told: dict[str, Any] | None = None
-
-    def notify(self, *, ended: bool = False) -> None:
-        if self.on_change is None:
-            return
-        current = self.result.to_k8s(precise=True)
-        if ended or current != self.told:
-            self.told = current
-            self.on_change(self.result, ended)
 
 
-class PodmanRuntime:
+class PodmanRuntime(HostPods[_Pod]):
     def __init__(
         self,
         root: Path,
@@ -144,14 +127,10 @@ class PodmanRuntime:
         claims: Path | None = None,
         poll_interval: float = 0.25,
     ) -> None:
-        self.root = root
+        super().__init__(root, claims)
         self.executor_image = executor_image
-        self.claims = claims or root / "claims"
         self.poll_interval = max(poll_interval, 0.1)  # each look is a podman command
         self.names = PodmanNames.of(str(root.resolve()))
-        self._lock = threading.Lock()
-        self._running: dict[str, _Pod] = {}
-        self._finished: dict[str, PodResult] = {}
 
     def prepare(self) -> None:
         """Fail early, with the reason, when podman cannot be run."""
@@ -176,19 +155,11 @@ class PodmanRuntime:
                 self._run(state)
             finally:
                 self._keep(state)
-                state.result.conclude()
-                with self._lock:
-                    del self._running[state.result.name]
-                    self._finished[state.result.name] = state.result
+                self.conclude(state)
             state.notify(ended=True)
         finally:  # after the end is told: removing a pod takes podman a while
             self._remove(state)
         return state.result
-
-    def status(self, pod_name: str) -> PodResult | None:
-        with self._lock:
-            running = self._running.get(pod_name)
-            return running.result if running else self._finished.get(pod_name)
 
     def exec(
         self, pod_name: str, container: str, command: Sequence[str], *, timeout: float = 60.0
@@ -210,80 +181,41 @@ class PodmanRuntime:
     def kill(
         self, pod_name: str, container: str | None = None, signum: int = signal.SIGTERM
     ) -> None:
-        with self._lock:
-            state = self._running.get(pod_name)
-            running = [c.name for c in state.result.containers if c.running] if state else []
+        state = self.running(pod_name)
+        running = [c.name for c in state.result.containers if c.running] if state else []
         names = [self.names.container(pod_name, c) for c in running if container in (None, c)]
         if names:
             with contextlib.suppress(PodmanError):
                 run_podman(["kill", "--signal", str(signum), *names])
 
     def logs(self, pod_name: str, container: str) -> str:
-        with self._lock:
-            running = pod_name in self._running
-        if running:  # live: podman has it; once the pod ends it is in the pod's directory
+        if self.running(pod_name):  # live: podman has it; once ended, the pod's directory
             with contextlib.suppress(PodmanError):
                 return self._podman_logs(pod_name, container)
-        path = self.pod_dirs(pod_name).log(container)
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.kept_log(pod_name, container)
 
     def cleanup(self, pod_name: str) -> None:
-        with self._lock:
-            if pod_name in self._running:
-                raise RuntimeError(f"pod {pod_name} is still running")
+        self.refuse_running(pod_name)
         with contextlib.suppress(PodmanError):
             run_podman(["pod", "rm", "--force", "--ignore", self.names.pod(pod_name)])
         self.pod_dirs(pod_name).remove_all_but_logs()
-
-    # --- Host paths -------------------------------------------------------------------------
-
-    def pod_dirs(self, pod_name: str) -> PodDirs:
-        return PodDirs(self.root / pod_name)
-
-    def volume_path(self, pod_name: str, volume: str) -> Path:
-        return self.pod_dirs(pod_name).volumes / volume
 
     # --- The pod's life ---------------------------------------------------------------------
 
     def _admit(
         self, pod: Mapping[str, Any], secrets: Path | None, config_maps: ConfigMaps, stop: Stop
     ) -> _Pod:
-        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-        name = str(meta.get("name") or "")
-        if not name:
-            raise ValueError("the pod has no metadata.name")
-        dirs = self.pod_dirs(name)
-        volumes = PodVolumes(
-            dirs,
-            spec.get("volumes") or [],
-            secrets=secrets,
-            config_maps=config_maps,
-            claims=self.claims,
-        )
-        deadline = spec.get("activeDeadlineSeconds")
-        grace = spec.get("terminationGracePeriodSeconds")
-        state = _Pod(
-            ctx=PodContext(pod, dirs, volumes, secrets, config_maps),
-            result=PodResult.pending(pod, start_time=time.time()),
-            stop=stop,
-            grace=float(DEFAULT_GRACE_SECONDS if grace is None else grace),
-            deadline=time.monotonic() + float(deadline) if deadline else None,
-        )
+        state = _Pod(**self.admission(pod, secrets, config_maps, stop))
+        spec = pod.get("spec") or {}
         for container in (*(spec.get("initContainers") or []), *(spec.get("containers") or [])):
             state.specs[str(container["name"])] = container
-        with self._lock:
-            if name in self._running:
-                raise ValueError(f"pod {name} is already running")
-            self._running[name] = state
+        self.register(state)
         return state
 
     def _run(self, state: _Pod) -> None:
         dirs = state.ctx.dirs
         try:
-            dirs.reset()
-            dirs.create()
-            for old in dirs.logs.glob("*.log"):
-                old.unlink()  # a pod re-run under the same name starts with fresh logs
+            dirs.fresh()  # a pod re-run under the same name starts with fresh logs
             state.ctx.volumes.prepare()
             for name in state.specs:
                 termination = dirs.termination(name)
@@ -395,25 +327,16 @@ class PodmanRuntime:
                     self._refused(state, said, started=True)
                     return
             if state.stopping is None:
-                self._stop_when_asked(state)
-            elif state.stopping.poll() is not None and play.returncode is not None:
+                if state.must_end():
+                    self._terminate(state)
+            elif state.stopping.poll() is not None:
+                if play.poll() is None:  # still pulling or starting: the pod is stopped anyway
+                    play.kill()
+                    play.wait()
                 self._look(state)
                 self._give_up_waiting(state)
                 return
             changed = self._await(events, self.poll_interval) or changed
-
-    def _stop_when_asked(self, state: _Pod) -> None:
-        """Terminate the pod past its deadline or once its stop token is set."""
-        if state.deadline is not None and time.monotonic() >= state.deadline:
-            state.result.fail(st.DEADLINE_EXCEEDED, st.DEADLINE_MESSAGE)
-        elif state.stop.is_set():
-            if state.stop.cause:  # the stopper says why, in its own words
-                state.result.fail(state.stop.cause, state.stop.reason)
-            else:
-                state.result.fail("Terminated", f"the pod was stopped: {state.stop.reason}")
-        else:
-            return
-        self._terminate(state)
 
     def _look(self, state: _Pod) -> bool:
         """Update the containers' statuses from podman; whether any container exists yet."""

@@ -102,6 +102,14 @@ class PodDirs:
             if entry != self.logs:
                 remove(entry)
 
+    def fresh(self) -> None:
+        """The directories of a pod about to start (`reset`, then `create`), with no log of an
+        earlier pod of this name."""
+        self.reset()
+        self.create()
+        for old in self.logs.glob("*.log"):
+            old.unlink()
+
     def reset(self) -> None:
         """What a pod starting under this name must not find: everything but its logs and the
         supervisor's files (written before the pod starts)."""
