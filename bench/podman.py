@@ -34,7 +34,7 @@ from argoexec.contract import PODMAN_EXECUTOR_IMAGE, PODMAN_RUNTIME
 from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.loop.thread_pods import ThreadPods
-from argoexec.controller.runtime.podman import PodmanRuntime, podman_binary
+from argoexec.controller.runtime.podman import PodmanRuntime, image_exists, podman_binary
 from argoexec.controller.runtime.results import LocalResults
 
 WORKFLOW_NAME = "bench-podman"
@@ -59,9 +59,7 @@ def _podman(*args: str, timeout: float = 300.0) -> str:
 
 def require_images(*images: str) -> None:
     for image in images:
-        if subprocess.run(
-            [podman_binary(), "image", "exists", image], check=False, timeout=60
-        ).returncode:
+        if not image_exists(image):
             raise SystemExit(f"bench: image {image} is missing: run `make images` first")
 
 
