@@ -24,7 +24,7 @@ import pytest
 from argoexec.controller.loop.runner import ABORT_MESSAGE, STOP_MESSAGE
 from argoexec.controller.reconcile.context import CHILDREN_PER_PASS
 from argoexec.controller.sandbox import find_bubblewrap
-from tests.servers.procs import require, wait_until
+from tests.servers.procs import command_lines, require, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
@@ -152,17 +152,7 @@ def _env() -> dict[str, str]:
 def _processes_of(state: Path) -> list[str]:
     """Command lines of processes left by a run under `state`: its containers' bwrap (whose
     binds name the state directory) and the user processes (the NAP command)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(state) in line or NAP in line:
-            found.append(line[:200])
-    return found
+    return [line[:200] for _, line in command_lines() if str(state) in line or NAP in line]
 
 
 def _node(workflow: dict[str, Any], name: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ import pytest
 
 from argoexec.controller.render import pod_name_of
 from argoexec.controller.sandbox import find_bubblewrap
-from tests.servers.procs import require, wait_until
+from tests.servers.procs import command_lines, require, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "crash"
@@ -206,17 +206,7 @@ class Run:
 
 
 def _processes(needle: str) -> list[tuple[int, str]]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if needle in line or NAP in line:
-            found.append((int(entry.name), line[:300]))
-    return found
+    return [(pid, line[:300]) for pid, line in command_lines() if needle in line or NAP in line]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +47,7 @@ from tests.podman.images import (
     require_image,
 )
 from tests.podman.workflows import RunProcess, node_named, run_env
-from tests.servers.procs import wait_until
+from tests.servers.procs import command_lines, wait_until
 
 pytestmark = pytest.mark.podman
 
@@ -376,16 +375,7 @@ def test_exit_codes_results_parameters_artifacts_and_deadlines(
 
 def _user_process(token: str) -> bool:
     """A process (in any container) whose command line holds ``token``."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if token in line and "argoexec" not in line:
-            return True
-    return False
+    return any(token in line and "argoexec" not in line for _, line in command_lines())
 
 
 @pytest.mark.parametrize("key", [i.key for i in IMAGES])

@@ -43,6 +43,18 @@ def free_port(avoid: set[int] | None = None) -> int:
             return port
 
 
+def command_lines() -> Iterator[tuple[int, str]]:
+    """(pid, command line with spaces for NULs) of every process this one can read, but itself."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        yield int(entry.name), line
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
