@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.reconcile import (
@@ -34,7 +34,14 @@ from argoexec.controller.reconcile import (
 from argoexec.controller.reconcile.nodes import FINAL_PHASES
 
 from .patch import apply, diff
-from .seams import ConflictError, NotFoundError, Observed, PodBackend, WorkflowStore
+from .seams import (
+    ConflictError,
+    NotFoundError,
+    Observed,
+    PodBackend,
+    PodBackends,
+    WorkflowStore,
+)
 
 log = logging.getLogger("argoexec.controller")
 
@@ -72,6 +79,10 @@ class _Run:
     passed_at: float = 0.0  # monotonic
 
 
+def workflow_name(workflow: Mapping[str, Any]) -> str:
+    return str(workflow["metadata"]["name"])
+
+
 def finished(workflow: Mapping[str, Any]) -> bool:
     return (workflow.get("status") or {}).get("phase") in FINAL_PHASES
 
@@ -80,7 +91,7 @@ class Controller:
     def __init__(
         self,
         store: WorkflowStore,
-        pods: PodBackend,
+        pods: PodBackend | PodBackends,
         settings: Settings | Callable[[str], Settings],
         *,
         claim: Callable[[str], bool] | None = None,
@@ -89,9 +100,14 @@ class Controller:
         write_interval: float = WRITE_INTERVAL,
         on_events: Callable[[str, Outcome], None] | None = None,
         on_stored: Callable[[dict[str, Any]], None] | None = None,
+        key: Callable[[Mapping[str, Any]], str] = workflow_name,
     ) -> None:
         self.store = store
+        # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
         self.pods = pods
+        # How a workflow is named in the store, the settings and the backends (a cluster's
+        # `namespace/name`: names are unique per namespace only).
+        self.key = key
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
         # Whether this controller may drive a workflow (another one may hold it): the per-run
@@ -158,9 +174,17 @@ class Controller:
             return True
         return time.monotonic() - run.passed_at >= SETTLED_PASS_INTERVAL
 
+    def backend(self, name: str) -> PodBackend:
+        """The pods of workflow `name`."""
+        of = getattr(self.pods, "of", None)
+        if of is not None:
+            return cast(PodBackend, of(name))
+        return cast(PodBackend, self.pods)
+
     def _pass(self, run: _Run) -> Outcome:
-        name = str(run.workflow["metadata"]["name"])
-        observed = Observed(pods=self.pods.observe(name))
+        name = self.key(run.workflow)
+        pods = self.backend(name)
+        observed = Observed(pods=pods.observe(name))
         settings = self.settings(name) if callable(self.settings) else self.settings
         outcome = reconcile(run.workflow, observed, self.clock(), settings)
         self.passes += 1
@@ -170,14 +194,14 @@ class Controller:
         run.dirty = run.dirty or outcome.changed
         for action in outcome.actions:
             if isinstance(action, CreatePod):
-                pod = self.pods.adapt(action.pod, action.template)
-                self.pods.create(pod, action.config_maps)
+                pod = pods.adapt(action.pod, action.template)
+                pods.create(pod, action.config_maps)
             elif isinstance(action, SignalContainer):
-                self.pods.signal(action.pod_name, action.container, action.signum)
+                pods.signal(action.pod_name, action.container, action.signum)
             elif isinstance(action, DeletePod) and action.pod_name not in run.deletes:
                 run.deletes.append(action.pod_name)
         if not run.dirty:
-            self._delete(run)
+            self._delete(name, run)
         if self.on_events is not None and (outcome.events or outcome.started):
             self.on_events(name, outcome)
         return outcome
@@ -206,7 +230,7 @@ class Controller:
         run.workflow = stored
         run.dirty = False
         run.written_at = time.monotonic()
-        self._delete(run)
+        self._delete(name, run)
         if self.on_stored is not None:
             # The stored state as `base` keeps it, which nothing changes in place (the next
             # pass changes `run.workflow`): a reader in another thread may copy it meanwhile.
@@ -234,9 +258,12 @@ class Controller:
         run.settled = False  # what changed outside is acted on at the next pass
         return True
 
-    def _delete(self, run: _Run) -> None:
+    def _delete(self, name: str, run: _Run) -> None:
+        if not run.deletes:
+            return
+        pods = self.backend(name)
         for pod in run.deletes:
-            self.pods.delete(pod)
+            pods.delete(pod)
         run.deletes.clear()
 
     def _resync(self, name: str, run: _Run) -> None:
@@ -258,7 +285,7 @@ class Controller:
 
     def _load(self, wanted: set[str] | None) -> None:
         for workflow in self.store.list():
-            name = str(workflow["metadata"]["name"])
+            name = self.key(workflow)
             if name in self.runs or (wanted is not None and name not in wanted):
                 continue
             done = finished(workflow)
@@ -268,7 +295,9 @@ class Controller:
                 continue
             if done:  # one pass deletes the pods left (the reconciler collects them all)
                 self.swept.add(name)
-            self.runs[name] = _Run(workflow, base=clone(workflow), read_at=time.monotonic())
+            # A copy: a store may list the objects it keeps (a cluster's cache), and a pass
+            # changes its workflow in place.
+            self.runs[name] = _Run(clone(workflow), base=clone(workflow), read_at=time.monotonic())
 
     def _drop(self, name: str) -> None:
         del self.runs[name]

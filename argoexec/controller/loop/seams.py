@@ -95,6 +95,15 @@ class PodBackend(Protocol):
         ...
 
 
+class PodBackends(Protocol):
+    """Pods of workflows in several namespaces (a cluster): each workflow's own `PodBackend`,
+    by its key, and one wait for them all."""
+
+    def of(self, key: str) -> PodBackend: ...
+
+    def wait(self, timeout: float) -> bool: ...
+
+
 @dataclass
 class Observed:
     """Everything the reconciler reads besides the Workflow."""

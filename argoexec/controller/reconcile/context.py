@@ -70,6 +70,12 @@ class Settings:
     # The ENTRYPOINT/CMD of images for containers without a command (Argo's `images` index,
     # and on the podman runtime the local images themselves).
     images: Mapping[str, ImageEntrypoint] = field(default_factory=dict)
+    # Argo's `workflows.argoproj.io/controller-instanceid`: on the pods' labels and env.
+    instance_id: str = ""
+    # The rest of the controller configuration's `executor` container (Argo's ConfigMap).
+    executor_image_pull_policy: str | None = None
+    executor_resources: Mapping[str, Any] | None = None
+    executor_security_context: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
