@@ -59,6 +59,7 @@ import datetime
 import ipaddress
 import json
 import re
+import secrets
 import socket
 import ssl
 import threading
@@ -68,11 +69,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import pytest
 import yaml
 
+from tests.servers._kube_pods import PodHost, Streamer, exec_streamer, log_streamer, parse_bool
 from tests.servers._kube_store import (
     ApiError,
     Kind,
@@ -81,6 +83,8 @@ from tests.servers._kube_store import (
     label_matcher,
     status_body,
 )
+
+__all__ = ["CLIENT_CERT_USER", "DEFAULT_TOKEN", "TOKEN_USER", "FakeKube", "PodHost", "Request"]
 
 DEFAULT_TOKEN = "fake-kube-token-0123456789"
 CLIENT_CERT_USER = "argoexec-client"
@@ -111,8 +115,9 @@ class Request(NamedTuple):
     query: dict[str, str]
     content_type: str
     body: Any
-    status: int
+    status: int  # 101 for an exec upgraded to a WebSocket
     user_agent: str = ""
+    params: tuple[tuple[str, str], ...] = ()  # every query parameter in order (``command``s)
 
 
 @dataclass
@@ -212,6 +217,8 @@ class FakeKube:
     """State and control of one fake API server; ``store`` holds the objects."""
 
     token: str = DEFAULT_TOKEN
+    tokens: dict[str, str] = field(default_factory=dict)  # more bearer tokens: token -> user
+    kubelet: PodHost | None = None  # serves pods/log and pods/exec; None: no pod has a node
     pki: Pki | None = None
     bookmark_interval: float = 1.0  # seconds between BOOKMARK events on a quiet watch
     max_watch_seconds: float = 30.0
@@ -232,8 +239,17 @@ class FakeKube:
             self.journal.clear()
             self.faults.clear()
             self.rules.clear()
+            self.tokens.clear()
         self.token = DEFAULT_TOKEN
+        self.kubelet = None
         self.bookmark_interval = 1.0
+
+    def add_token(self, user: str) -> str:
+        """A fresh bearer token that authenticates as ``user`` (the journal records that name)."""
+        token = f"fake-{secrets.token_hex(16)}"
+        with self._lock:
+            self.tokens[token] = user
+        return token
 
     def register(self, kind: Kind) -> None:
         self.store.register(kind)
@@ -275,7 +291,9 @@ class FakeKube:
         name: str | None = None,
     ) -> None:
         """Refuse ``verb`` (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
-        ``delete`` or ``*``) on a resource type, optionally one namespace / object."""
+        ``delete``, ``deletecollection`` or ``*``) on a resource type, optionally one namespace /
+        object. Subresources are their own resources, as in RBAC: ``pods/exec`` (``create``, for
+        GET and POST alike), ``pods/log`` (``get``), ``pods/status``, ``pods/binding``."""
         with self._lock:
             self.rules.append(Rule(verb, plural, group, namespace, name))
 
@@ -356,6 +374,14 @@ class FakeKube:
         auth = handler.headers.get("Authorization", "")
         if auth == f"Bearer {self.token}":
             return TOKEN_USER
+        with self._lock:
+            user = (
+                self.tokens.get(auth.removeprefix("Bearer "))
+                if auth.startswith("Bearer ")
+                else None
+            )
+        if user is not None:
+            return user
         peer = getattr(handler.connection, "getpeercert", None)
         if peer is not None and peer():
             return CLIENT_CERT_USER
@@ -375,17 +401,18 @@ class FakeKube:
 
     def check_access(self, verb: str, route: Route, user: str) -> None:
         kind = route.kind
+        resource = f"{kind.plural}/{route.subresource}" if route.subresource else kind.plural
         for rule in list(self.rules):
             if (
                 rule.verb in ("*", verb)
-                and (rule.plural, rule.group) == (kind.plural, kind.group)
+                and (rule.plural, rule.group) == (resource, kind.group)
                 and rule.namespace in (None, route.namespace)
                 and rule.name in (None, route.name)
             ):
                 what = f'{kind.resource} "{route.name}"' if route.name else kind.resource
                 where = f' in the namespace "{route.namespace}"' if route.namespace else ""
                 message = (
-                    f'{what} is forbidden: User "{user}" cannot {verb} resource "{kind.plural}" '
+                    f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
                     f'in API group "{kind.group}"{where}'
                 )
                 details = {"name": route.name, "group": kind.group, "kind": kind.plural}
@@ -395,7 +422,7 @@ class FakeKube:
         """A resource route, or a discovery document."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts[:1] == ["version"]:
-            return {"major": "1", "minor": "30", "gitVersion": "v1.30.0-argoexec-fake"}
+            return {"major": "1", "minor": "31", "gitVersion": "v1.31.0-argoexec-fake"}
         if parts[:1] == ["api"]:
             group, version, rest = "", parts[1] if len(parts) > 1 else "", parts[2:]
         elif parts[:1] == ["apis"]:
@@ -412,7 +439,7 @@ class FakeKube:
         if kind is None or len(rest) > 3 or (namespace and not kind.namespaced):
             raise _missing()
         subresource = rest[2] if len(rest) == 3 else ""
-        if subresource and (subresource != "status" or not kind.status_subresource):
+        if subresource and subresource not in _subresources(kind):
             raise _missing()
         return Route(kind, namespace, rest[1] if len(rest) > 1 else "", subresource)
 
@@ -445,6 +472,19 @@ def _missing() -> ApiError:
 
 
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# subresource -> (the kind discovery names, its verbs), as a real API server lists them
+_POD_SUBRESOURCES = {
+    "binding": ("Binding", ["create"]),
+    "exec": ("PodExecOptions", ["create", "get"]),
+    "log": ("Pod", ["get"]),
+}
+
+
+def _subresources(kind: Kind) -> dict[str, tuple[str, list[str]]]:
+    found = dict(_POD_SUBRESOURCES) if (kind.group, kind.plural) == ("", "pods") else {}
+    if kind.status_subresource:
+        found["status"] = (kind.kind, ["get", "patch", "update"])
+    return found
 
 
 def _resources(store: Store, group: str, version: str) -> list[dict[str, Any]]:
@@ -462,9 +502,10 @@ def _resources(store: Store, group: str, version: str) -> list[dict[str, Any]]:
         if kind.short_names:
             entry["shortNames"] = list(kind.short_names)
         out.append(entry)
-        if kind.status_subresource:
-            sub = {"name": f"{kind.plural}/status", "singularName": "", "kind": kind.kind}
-            out.append({**sub, "namespaced": kind.namespaced, "verbs": ["get", "patch", "update"]})
+        for sub, (sub_kind, verbs) in sorted(_subresources(kind).items()):
+            name = f"{kind.plural}/{sub}"
+            sub_entry = {"name": name, "singularName": "", "kind": sub_kind, "verbs": verbs}
+            out.append({**sub_entry, "namespaced": kind.namespaced})
     return out
 
 
@@ -502,6 +543,10 @@ def _discovery(store: Store, root: str, group: str, version: str) -> dict[str, A
 
 
 def _verb(method: str, route: Route, query: dict[str, str]) -> str:
+    if route.subresource in ("exec", "binding") and method in ("GET", "POST"):
+        return "create"  # KEP-4006 (1.31): a WebSocket exec (GET) needs create too
+    if route.subresource in ("exec", "log", "binding") and method != "GET":
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
     if method == "GET":
         if route.name:
             return "get"
@@ -521,6 +566,23 @@ class Call:
 
     def selectors(self) -> tuple[str, str]:
         return self.query.get("labelSelector", ""), self.query.get("fieldSelector", "")
+
+    def delete_options(self) -> dict[str, Any]:
+        """DeleteOptions from the query, overridden by a body (the API server reads both)."""
+        options: dict[str, Any] = {}
+        if "propagationPolicy" in self.query:
+            options["propagationPolicy"] = self.query["propagationPolicy"]
+        if "orphanDependents" in self.query:
+            options["orphanDependents"] = parse_bool(self.query, "orphanDependents")
+        if self.query.get("gracePeriodSeconds"):  # accepted; pods vanish at once all the same
+            try:
+                options["gracePeriodSeconds"] = int(self.query["gracePeriodSeconds"])
+            except ValueError:
+                message = f'gracePeriodSeconds: invalid value "{self.query["gracePeriodSeconds"]}"'
+                raise ApiError(400, "BadRequest", message) from None
+        if isinstance(self.body, dict):
+            options.update(self.body)
+        return options
 
 
 def _patch(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
@@ -550,22 +612,35 @@ def _serve(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
     method, sub = call.method, call.route.subresource
     if method == "GET":
         return 200, store.get(kind, ns, name) if name else store.list(kind, ns, *call.selectors())
-    if method == "POST" and not name:
-        return 201, store.create(kind, ns, _object(call.body))
+    if method == "POST" and (not name or sub == "binding"):
+        body = _object(call.body)
+        return 201, store.bind(ns, name, body) if sub == "binding" else store.create(kind, ns, body)
     if method == "PUT" and name:
         return 200, store.update(kind, ns, name, _object(call.body), subresource=sub)
     if method == "PATCH" and name:
         return _patch(store, call)
     if method == "DELETE" and name:
-        options = call.body if isinstance(call.body, dict) else {}
-        return 200, store.delete(kind, ns, name, options)
+        return 200, store.delete(kind, ns, name, call.delete_options())
     if method == "DELETE":
-        listed = store.list(kind, ns, *call.selectors())
-        for item in listed["items"]:
-            store.delete(kind, item["metadata"].get("namespace", ""), item["metadata"]["name"], {})
-        return 200, listed
+        return 200, _delete_collection(store, call)
     message = f"the server does not allow this method on {kind.resource}"
     raise ApiError(405, "MethodNotAllowed", message)
+
+
+def _delete_collection(store: Store, call: Call) -> dict[str, Any]:
+    """Delete what the selectors match; answer the list of deleted objects, as upstream."""
+    kind, options = call.route.kind, call.delete_options()
+    options.pop("preconditions", None)
+    listed = store.list(kind, call.route.namespace, *call.selectors())
+    deleted = []
+    for item in listed["items"]:
+        meta = item["metadata"]
+        try:
+            deleted.append(store.delete(kind, meta.get("namespace", ""), meta["name"], options))
+        except ApiError as exc:
+            if exc.code != 404:  # already collected through an owner: fine
+                raise
+    return {**listed, "items": deleted}
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -611,10 +686,12 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
         def _respond(self) -> None:
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            user, body, code, doc, action = fake.user(self), None, 500, {}, "send"
+            params = tuple(parse_qsl(split.query))
+            user, body, code, doc = fake.user(self), None, 500, {}
+            action: str | Streamer = "send"
             try:
                 _, body = self._body()
-                code, doc, action = self._handle(split.path, query, body, user)
+                code, doc, action = self._handle(split.path, query, params, body, user)
             except ApiError as exc:
                 code, doc = exc.code, exc.status()
             except Exception as exc:  # a bug in the fake: answer like the API server would
@@ -628,9 +705,12 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 body,
                 0 if action == "drop" else code,
                 self.headers.get("User-Agent", ""),
+                params,
             )
             fake.record(entry)
-            if action == "drop":
+            if callable(action):
+                action(self)
+            elif action == "drop":
                 self._drop()
             elif action == "watch":
                 _Watch(fake, self, doc["route"], query).run()
@@ -639,9 +719,15 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 self._send(code, doc, headers)
 
         def _handle(
-            self, path: str, query: dict[str, str], body: Any, user: str | None
-        ) -> tuple[int, dict[str, Any], str]:
-            """(code, document, action): ``send`` it, ``drop`` the connection or ``watch``."""
+            self,
+            path: str,
+            query: dict[str, str],
+            params: tuple[tuple[str, str], ...],
+            body: Any,
+            user: str | None,
+        ) -> tuple[int, dict[str, Any], str | Streamer]:
+            """(code, document, action): ``send`` it, ``drop`` the connection, ``watch``, or
+            a streamer that answers itself (pods/log, pods/exec)."""
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             fault = fake.take_fault(self.command, path)
@@ -659,6 +745,12 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             fake.check_access(verb, target, user)
             if verb == "watch":
                 return 200, {"route": target}, "watch"
+            if target.subresource in ("log", "exec"):
+                pod = fake.store.get(target.kind, target.namespace, target.name)
+                if target.subresource == "log":
+                    return 200, {}, log_streamer(fake.kubelet, pod, query)
+                command = [value for key, value in params if key == "command"]
+                return 101, {}, exec_streamer(fake.kubelet, pod, query, command, self.headers)
             call = Call(self.command, target, query, body, self._content_type())
             code, doc = _serve(fake.store, call)
             # drop="after": the request took effect, only the answer is lost.
