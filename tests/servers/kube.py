@@ -62,6 +62,7 @@ import re
 import secrets
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -444,7 +445,7 @@ class FakeKube:
         return Route(kind, namespace, rest[1] if len(rest) > 1 else "", subresource)
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        server = _Server(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
         scheme = "http"
         if self.pki is not None:
@@ -465,6 +466,13 @@ class FakeKube:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a reset while a keep-alive connection idles) is no bug."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _missing() -> ApiError:
