@@ -2,49 +2,84 @@
 
 No real kube-apiserver can be installed here, so this fake implements the subset the executor and
 the thin controller rely on, with the API server's own status codes and ``Status`` bodies. The
-semantics live in ``tests/servers/_kube_store.py``; this module serves them.
+semantics live in ``tests/servers/_kube_store.py`` (pod log/exec in ``_kube_pods.py``); this
+module serves them.
 
 Supported subset:
 
-* Kinds: core v1 pods, secrets, configmaps, services, namespaces (cluster-scoped),
-  serviceaccounts; batch/v1 jobs; apps/v1 deployments; argoproj.io/v1alpha1 workflows,
+* Kinds: core v1 pods, secrets, configmaps, services, namespaces and nodes (cluster-scoped),
+  serviceaccounts, events; batch/v1 jobs; apps/v1 deployments; coordination.k8s.io/v1 leases;
+  policy/v1 poddisruptionbudgets; rbac.authorization.k8s.io/v1 roles, rolebindings,
+  clusterroles and clusterrolebindings (cluster-scoped); apiextensions.k8s.io/v1
+  customresourcedefinitions (cluster-scoped); argoproj.io/v1alpha1 workflows,
   workflowtaskresults, workflowtemplates, clusterworkflowtemplates (cluster-scoped),
-  workflowartifactgctasks. ``register(Kind(...))`` adds more, ``store.unregister`` removes one
-  (a missing CRD answers 404 "the server could not find the requested resource").
+  cronworkflows, workflowtasksets, workflowartifactgctasks. ``register(Kind(...))`` adds more,
+  ``store.unregister`` removes one (a missing CRD answers 404 "the server could not find the
+  requested resource").
 * Metadata: uid, resourceVersion (one global counter; a no-op write keeps it), generation (bumped
   when anything but metadata — and status, for kinds with a status subresource — changes),
   creationTimestamp, namespace.
 * GET; LIST (also across namespaces) with ``labelSelector`` (``=``, ``==``, ``!=``, ``in``,
   ``notin``, ``key``, ``!key``) and ``fieldSelector`` (``metadata.name``/``metadata.namespace``
-  with ``=``, ``==``, ``!=``), ListMeta.resourceVersion.
+  with ``=``, ``==``, ``!=``), ListMeta.resourceVersion: a watch from it sees every later change.
 * POST → 201 (``generateName``; 409 ``AlreadyExists``; 422 without a name; ``status`` dropped for
   kinds with a status subresource). PUT → 200 (409 ``Conflict`` on a stale resourceVersion; none
-  given = unconditional). DELETE → 200 with the object (preconditions uid/resourceVersion → 409).
+  given = unconditional). DELETE → 200 with the object (preconditions uid/resourceVersion → 409;
+  ``gracePeriodSeconds`` accepted, but the object is gone at once: no graceful deletion).
+  DELETE on a collection (verb ``deletecollection``) deletes what the selectors match and answers
+  the ``…List`` of the deleted objects; each deletion is its own DELETED event.
+* Owner-reference garbage collection, run at once after the owner's DELETED event (a cluster
+  does it asynchronously): dependents in the owner's namespace (any namespace for a
+  cluster-scoped owner) with no other live owner are deleted, transitively; those with one
+  lose the dangling references. ``propagationPolicy`` (DeleteOptions body or query):
+  ``Background`` (default), ``Foreground`` (dependents first; no intermediate
+  ``deletionTimestamp`` update), ``Orphan`` (dependents lose the reference); others → 422.
 * PATCH: ``merge-patch+json`` (RFC 7386), ``json-patch+json`` (RFC 6902; a failed ``test`` or a
   missing path → 422 ``Invalid``), ``strategic-merge-patch+json`` treated as a merge patch (415
   for custom resources, as upstream), ``apply-patch+yaml`` as server-side apply = merge that
   creates a missing object (201; ``fieldManager`` required, no managedFields); other types → 415.
-* ``/status`` subresource for pods, services, namespaces, jobs, deployments: the main resource's
-  PUT/PATCH ignore ``status``, ``/status`` changes only ``status``. Argo's CRDs have none.
+* ``/status`` subresource for pods, services, namespaces, nodes, jobs, deployments,
+  poddisruptionbudgets, customresourcedefinitions, and (as in Argo's CRDs) workflowtasksets and
+  workflowartifactgctasks: the main resource's PUT/PATCH ignore ``status``, ``/status`` changes
+  only ``status``. Pod spec changes are not refused (upstream forbids most of them).
+* Pod subresources (in discovery, as upstream), delegated to ``kubelet`` (a :class:`PodHost`,
+  e.g. a test's node agent; None = no pod has a node → 400 "pod P does not have a host
+  assigned"). The pod must exist (404) and the container be one of its (400 "container X is not
+  valid for pod P"; none named with several → 400 "a container name must be specified …").
+  ``pods/log`` (verb ``get``; ``container``, ``follow``, ``tailLines``, ``timestamps``,
+  ``previous``, ``limitBytes``; ``sinceSeconds``/``sinceTime`` ignored): ``text/plain``, chunked
+  while following until the kubelet's iterator ends. ``pods/exec`` (verb ``create`` for GET and
+  POST, as since 1.31): a WebSocket (RFC 6455) with the channel sub-protocols ``v5``/``v4``
+  (binary, a JSON ``Status`` on channel 3, e.g. ``NonZeroExitCode``), ``v4.base64``,
+  ``channel.k8s.io``/``base64.channel.k8s.io`` (a bare error message); output then close frame;
+  stdin frames are discarded; no upgrade → 400 "Upgrade request required"; SPDY refused.
+  ``pods/binding`` (verb ``create``): sets ``spec.nodeName`` and the ``PodScheduled`` condition,
+  answers a 201 ``Status``; a bound pod → 409 ``Conflict``.
 * Watch (``?watch=true&resourceVersion=&timeoutSeconds=&allowWatchBookmarks=``, selectors
   apply): chunked JSON lines ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": …}``; no/"0"
   resourceVersion starts with the current objects as ADDED; bookmarks every
   ``bookmark_interval`` s and before the watch ends; a compacted resourceVersion (``compact()``)
   answers an ``ERROR`` event with a 410 ``Expired`` Status, as the API server does.
-* Discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``, ``/version``.
+* Discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``, ``/version``
+  (1.31).
 * Authentication: ``Authorization: Bearer <token>`` (``token`` may be changed to simulate
-  rotation), or (TLS variant) a client certificate signed by the test CA; anything else → 401.
-  Authorization: ``deny(verb, plural, ...)`` rules → 403 with the API server's wording.
-* A request journal (:class:`Request`: method, path, user, query, content type, body, status).
+  rotation; ``add_token(user)`` makes more, one per identity, kept in ``tokens``), or (TLS
+  variant) a client certificate signed by the test CA; anything else → 401. Authorization:
+  ``deny(verb, resource, ...)`` rules → 403 with the API server's wording; a subresource is its
+  own resource (``pods/exec``, ``pods/log``, ``pods/status``), as in RBAC.
+* A request journal (:class:`Request`: method, path, user, query, content type, body, status —
+  101 for an upgraded exec —, user agent, and every query parameter in order).
 * Faults: ``fault(method, path_regex, status=…, times=N)`` answers the next N matching requests
   with 409/429/500/503/504 Status bodies (custom message possible), ``drop=True`` closes the
   connection without an answer, ``drop="after"`` applies the request and then drops the answer.
 
-Not supported: managedFields, finalizers/graceful deletion, ownerReference garbage collection,
-namespace existence checks, admission/validation beyond the above, LIST pagination
-(``limit``/``continue``) and ``resourceVersionMatch``, legacy ``/watch/`` paths, table output,
-protobuf. Checked by hand against the official ``kubernetes`` Python client (typed, dynamic with
-discovery, server-side apply, ``/status`` patch, ``watch.Watch().stream``).
+Not supported: managedFields, finalizers/graceful deletion, namespace existence checks,
+admission/validation beyond the above, LIST pagination (``limit``/``continue``) and
+``resourceVersionMatch``, legacy ``/watch/`` paths, ``pods/attach``/``portforward``/``eviction``,
+exec stdin and terminal resizing, SPDY, table output, protobuf. Checked against the official
+``kubernetes`` Python client (typed, dynamic with discovery, server-side apply, ``/status``
+patch, ``watch.Watch().stream``, ``stream.stream`` exec, followed logs, leases, custom-object
+collection deletes): see tests/kube/test_fake_api*.py.
 
 Fixtures: ``kube_api`` (plain HTTP) and ``kube_api_tls`` (HTTPS with a throwaway CA, optional
 client certificates); both start once per session and are reset for every test.
