@@ -90,8 +90,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import datetime
-import ipaddress
 import json
 import re
 import secrets
@@ -99,7 +97,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,20 +107,27 @@ from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 import pytest
 import yaml
 
+from tests.servers._kube_pki import CLIENT_CERT_USER, Pki
 from tests.servers._kube_pods import PodHost, Streamer, exec_streamer, log_streamer, parse_bool
 from tests.servers._kube_store import (
     ApiError,
     Kind,
     Store,
-    field_matcher,
-    label_matcher,
     status_body,
 )
+from tests.servers._kube_watch import Watch
 
-__all__ = ["CLIENT_CERT_USER", "DEFAULT_TOKEN", "TOKEN_USER", "FakeKube", "PodHost", "Request"]
+__all__ = [
+    "CLIENT_CERT_USER",
+    "DEFAULT_TOKEN",
+    "TOKEN_USER",
+    "FakeKube",
+    "Pki",
+    "PodHost",
+    "Request",
+]
 
 DEFAULT_TOKEN = "fake-kube-token-0123456789"
-CLIENT_CERT_USER = "argoexec-client"
 TOKEN_USER = "system:serviceaccount:default:tester"
 status = status_body  # the name earlier tests import
 
@@ -182,70 +186,6 @@ class Route:
     namespace: str
     name: str
     subresource: str
-
-
-@dataclass
-class Pki:
-    """A throwaway CA with a server certificate for 127.0.0.1 and a client certificate."""
-
-    dir: Path
-    ca_pem: bytes
-    client_cert_pem: bytes
-    client_key_pem: bytes
-    server_cert: Path
-    server_key: Path
-
-    @classmethod
-    def create(cls, directory: Path) -> Pki:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        now = datetime.datetime.now(datetime.UTC)
-
-        def cert(cn: str, key: Any, issuer: Any, signer: Any, *, ca: bool = False, san: Any = None):
-            builder = (
-                x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-                .issuer_name(issuer)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            )
-            if san is not None:
-                builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-            return builder.sign(signer, hashes.SHA256())
-
-        def pem_key(key: Any) -> bytes:
-            return key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-kube-ca")])
-        ca_cert = cert("fake-kube-ca", ca_key, ca_name, ca_key, ca=True)
-        server_key = ec.generate_private_key(ec.SECP256R1())
-        ip = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-        server_cert = cert("127.0.0.1", server_key, ca_name, ca_key, san=ip)
-        client_key = ec.generate_private_key(ec.SECP256R1())
-        client_cert = cert(CLIENT_CERT_USER, client_key, ca_name, ca_key)
-        pem = serialization.Encoding.PEM
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "server.crt").write_bytes(server_cert.public_bytes(pem))
-        (directory / "server.key").write_bytes(pem_key(server_key))
-        return cls(
-            dir=directory,
-            ca_pem=ca_cert.public_bytes(pem),
-            client_cert_pem=client_cert.public_bytes(pem),
-            client_key_pem=pem_key(client_key),
-            server_cert=directory / "server.crt",
-            server_key=directory / "server.key",
-        )
 
 
 @dataclass
@@ -756,7 +696,7 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             elif action == "drop":
                 self._drop()
             elif action == "watch":
-                _Watch(fake, self, doc["route"], query).run()
+                Watch(fake, self, doc["route"], query).run()
             else:
                 headers = {"Retry-After": "1"} if code == 429 else {}
                 self._send(code, doc, headers)
@@ -805,101 +745,6 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
-
-class _Watch:
-    """One watch stream: chunked JSON lines until ``timeoutSeconds`` or the server stops."""
-
-    def __init__(
-        self, fake: FakeKube, handler: BaseHTTPRequestHandler, route: Route, query: dict[str, str]
-    ) -> None:
-        self.fake, self.handler, self.route = fake, handler, route
-        self.labels = label_matcher(query.get("labelSelector", ""))
-        self.fields = field_matcher(query.get("fieldSelector", ""))
-        self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        self.rv = query.get("resourceVersion", "")
-        timeout = float(query.get("timeoutSeconds") or fake.max_watch_seconds)
-        self.deadline = time.monotonic() + min(timeout, fake.max_watch_seconds)
-
-    def _matches(self, kind: Kind, obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        return (
-            kind == self.route.kind
-            and (not self.route.namespace or meta.get("namespace") == self.route.namespace)
-            and self.labels(meta.get("labels") or {})
-            and self.fields(obj)
-        )
-
-    def _emit(self, kind: str, obj: dict[str, Any]) -> None:
-        line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
-        self.handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
-        self.handler.wfile.flush()
-
-    def _bookmark(self, rv: int) -> None:
-        kind = self.route.kind
-        meta = {"resourceVersion": str(rv)}
-        self._emit(
-            "BOOKMARK", {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": meta}
-        )
-
-    def run(self) -> None:
-        handler = self.handler
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        try:
-            self._stream()
-            handler.wfile.write(b"0\r\n\r\n")
-            handler.wfile.flush()
-        except OSError:
-            pass  # the client went away
-        handler.close_connection = True
-
-    def _stream(self) -> None:
-        store = self.fake.store
-        with store.lock:
-            if self.rv in ("", "0"):
-                last = store.rv
-                initial = store.list(self.route.kind, self.route.namespace)["items"]
-                pending = [
-                    ("ADDED", self.route.kind, o)
-                    for o in initial
-                    if self._matches(self.route.kind, o)
-                ]
-            else:
-                last = int(self.rv)
-                try:
-                    pending = [(e.type, e.kind, e.obj) for e in store.events_since(last)]
-                except ApiError as exc:
-                    self._emit("ERROR", exc.status())
-                    return
-                last = store.rv
-        quiet_since = time.monotonic()
-        while True:
-            for event_type, kind, obj in pending:
-                if self._matches(kind, obj):
-                    self._emit(event_type, obj)
-                    quiet_since = time.monotonic()
-            now = time.monotonic()
-            if now >= self.deadline or self.fake._stopping.is_set():
-                if self.bookmarks:
-                    self._bookmark(store.rv)
-                return
-            if self.bookmarks and now - quiet_since >= self.fake.bookmark_interval:
-                self._bookmark(store.rv)
-                quiet_since = now
-            with store.changed:
-                if store.rv == last:
-                    wait = min(self.deadline - now, self.fake.bookmark_interval)
-                    store.changed.wait(max(0.01, wait))
-                try:
-                    events = store.events_since(last)
-                except ApiError as exc:
-                    self._emit("ERROR", exc.status())
-                    return
-                pending = [(e.type, e.kind, e.obj) for e in events]
-                last = store.rv
 
 
 @pytest.fixture(scope="session")
