@@ -24,6 +24,7 @@ from kubernetes.stream import stream
 
 from tests.kube.test_fake_api import call
 from tests.servers._kube_pods import read_frame
+from tests.servers._kube_store import ApiError
 from tests.servers.kube import FakeKube
 
 NS = "argo"
@@ -498,3 +499,28 @@ def test_pod_subresources_appear_in_discovery(kube_api: FakeKube) -> None:
         "configmaps/log" not in core
         and call(kube_api, "GET", "/api/v1/namespaces/argo/configmaps/c/log")[0] == 404
     )
+
+
+def test_a_kubelet_failure_to_start_the_command_is_a_failure_status(kube_api: FakeKube) -> None:
+    class Missing(Kubelet):
+        def exec(self, namespace: str, pod: str, container: str, command: list[str]) -> Any:
+            message = f'exec: "{command[0]}": executable file not found in $PATH'
+            raise ApiError(500, "InternalError", message)
+
+    kube_api.kubelet = Missing()
+    seed_pod(kube_api)
+    sock, reader, _ = upgrade(kube_api, exec_path(command=["argoexec", "kill"], stdout="true"))
+    frames = []
+    while (frame := read_unmasked(reader)) is not None and frame[0] != 0x8:
+        frames.append(frame)
+    sock.sendall(masked_close())
+    sock.close()
+    ((opcode, data),) = frames
+    assert opcode == 0x2 and data[0] == 3
+    assert json.loads(data[1:]) == {
+        "metadata": {},
+        "status": "Failure",
+        "message": 'exec: "argoexec": executable file not found in $PATH',
+        "reason": "InternalError",
+        "code": 500,
+    }
