@@ -44,8 +44,20 @@ class Kind:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
-def _argo(plural: str, kind: str, *, namespaced: bool = True) -> Kind:
-    return Kind("argoproj.io", "v1alpha1", plural, kind, namespaced=namespaced, custom=True)
+def _argo(plural: str, kind: str, *, namespaced: bool = True, status: bool = False) -> Kind:
+    return Kind(
+        "argoproj.io",
+        "v1alpha1",
+        plural,
+        kind,
+        namespaced=namespaced,
+        status_subresource=status,
+        custom=True,
+    )
+
+
+def _rbac(plural: str, kind: str, *, namespaced: bool = True) -> Kind:
+    return Kind("rbac.authorization.k8s.io", "v1", plural, kind, namespaced=namespaced)
 
 
 BUILTIN_KINDS: tuple[Kind, ...] = (
@@ -54,14 +66,34 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
     Kind("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),
     Kind("", "v1", "services", "Service", status_subresource=True, short_names=("svc",)),
     Kind("", "v1", "namespaces", "Namespace", namespaced=False, status_subresource=True),
+    Kind("", "v1", "nodes", "Node", namespaced=False, status_subresource=True),
     Kind("", "v1", "serviceaccounts", "ServiceAccount", short_names=("sa",)),
+    Kind("", "v1", "events", "Event", short_names=("ev",)),
     Kind("batch", "v1", "jobs", "Job", status_subresource=True),
     Kind("apps", "v1", "deployments", "Deployment", status_subresource=True),
+    Kind("coordination.k8s.io", "v1", "leases", "Lease"),
+    Kind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", status_subresource=True),
+    _rbac("roles", "Role"),
+    _rbac("rolebindings", "RoleBinding"),
+    _rbac("clusterroles", "ClusterRole", namespaced=False),
+    _rbac("clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    Kind(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        status_subresource=True,
+        short_names=("crd", "crds"),
+    ),
+    # Argo's CRDs: only the task sets have a status subresource (as in Argo's manifests).
     _argo("workflows", "Workflow"),
     _argo("workflowtaskresults", "WorkflowTaskResult"),
     _argo("workflowtemplates", "WorkflowTemplate"),
     _argo("clusterworkflowtemplates", "ClusterWorkflowTemplate", namespaced=False),
-    _argo("workflowartifactgctasks", "WorkflowArtifactGCTask"),
+    _argo("cronworkflows", "CronWorkflow"),
+    _argo("workflowtasksets", "WorkflowTaskSet", status=True),
+    _argo("workflowartifactgctasks", "WorkflowArtifactGCTask", status=True),
 )
 
 
@@ -508,14 +540,105 @@ class Store:
     def delete(
         self, kind: Kind, namespace: str, name: str, options: dict[str, Any]
     ) -> dict[str, Any]:
+        """Delete at once (no graceful deletion, no finalizers), then collect the dependents.
+
+        The garbage collector of a real cluster works asynchronously; here it runs right after
+        the owner's DELETED event, under the same lock, so a test sees its effects at once.
+        ``Foreground`` deletes the dependents first (without the owner's intermediate
+        ``deletionTimestamp`` update)."""
+        policy = propagation_policy(options)
         with self.lock:
             current = self._existing(kind, namespace, name)
             pre = options.get("preconditions") or {}
             if pre.get("uid") not in (None, current["metadata"]["uid"]):
                 raise conflict(kind, name)
             self._check_rv(kind, current, pre.get("resourceVersion"))
+            if policy == "Foreground":
+                self._collect(kind, current, policy)
             del self.objects[self._key(kind, namespace, name)]
-            return self._bump(kind, current, "DELETED")
+            deleted = self._bump(kind, current, "DELETED")
+            if policy != "Foreground":
+                self._collect(kind, current, policy)
+            return deleted
+
+    def _dependents(self, owner_kind: Kind, owner: dict[str, Any]) -> list[tuple[Kind, Key]]:
+        """Objects naming ``owner`` in their ownerReferences: in its namespace if it has one."""
+        uid, namespace = owner["metadata"]["uid"], owner["metadata"].get("namespace", "")
+        found = []
+        for key, obj in sorted(self.objects.items()):
+            kind = self.kinds.get((key[0], key[2]))
+            refs = obj["metadata"].get("ownerReferences") or []
+            if kind is None or (owner_kind.namespaced and key[3] != namespace):
+                continue
+            if any(ref.get("uid") == uid for ref in refs):
+                found.append((kind, key))
+        return found
+
+    def _collect(self, owner_kind: Kind, owner: dict[str, Any], policy: str) -> None:
+        """What the garbage collector does for the dependents of a deleted ``owner``.
+
+        Orphan: drop the reference to the owner. Otherwise a dependent that still has an
+        existing owner loses its dangling references; one that has none is deleted (with its
+        own dependents, transitively)."""
+        uid = owner["metadata"]["uid"]
+        for kind, key in self._dependents(owner_kind, owner):
+            dependent = self.objects.get(key)
+            if dependent is None:
+                continue  # collected meanwhile through another owner
+            refs = dependent["metadata"]["ownerReferences"]
+            others = [ref for ref in refs if ref.get("uid") != uid]
+            alive = {o["metadata"]["uid"] for o in self.objects.values()} - {uid}
+            solid = [ref for ref in others if ref.get("uid") in alive]
+            if policy == "Orphan" or solid:
+                changed = copy.deepcopy(dependent)
+                keep = others if policy == "Orphan" else solid
+                changed["metadata"]["ownerReferences"] = keep
+                if not keep:
+                    del changed["metadata"]["ownerReferences"]
+                self.objects[key] = changed
+                self._bump(kind, changed, "MODIFIED")
+            else:
+                cascade = "Foreground" if policy == "Foreground" else "Background"
+                self.delete(kind, key[3], key[4], {"propagationPolicy": cascade})
+
+    def bind(self, namespace: str, name: str, binding: dict[str, Any]) -> dict[str, Any]:
+        """``pods/binding``: set ``spec.nodeName`` once, as the scheduler does."""
+        kind = self.kinds[("", "pods")]
+        target = binding.get("target") or {}
+        meta = binding.get("metadata") or {}
+        if meta.get("name") not in (None, name):
+            raise ApiError(400, "BadRequest", "name in URL does not match name in Binding object")
+        if target.get("kind") not in (None, "", "Node"):
+            cause = f'target.kind: Invalid value: "{target.get("kind")}": must be empty or "Node"'
+            raise ApiError(422, "Invalid", f'Binding "{name}" is invalid: {cause}')
+        with self.lock:
+            pod = copy.deepcopy(self._existing(kind, namespace, name))
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                message = (
+                    f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is '
+                    f'already assigned to node "{node}"'
+                )
+                details = {"name": name, "group": "", "kind": "pods/binding"}
+                raise ApiError(409, "Conflict", message, **details)
+            pod.setdefault("spec", {})["nodeName"] = target.get("name", "")
+            annotations = meta.get("annotations") or {}
+            if annotations:
+                pod["metadata"].setdefault("annotations", {}).update(annotations)
+            conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+            conditions[:] = [c for c in conditions if c.get("type") != "PodScheduled"]
+            conditions.append(
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": now()}
+            )
+            self.objects[self._key(kind, namespace, name)] = pod
+            self._bump(kind, pod, "MODIFIED")
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "code": 201,
+        }
 
     def events_since(self, rv: int) -> list[Event]:
         with self.lock:
@@ -523,6 +646,21 @@ class Store:
                 message = f"too old resource version: {rv} ({self.compacted_rv})"
                 raise ApiError(410, "Expired", message)
             return [e for e in self.events if e.rv > rv]
+
+
+_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def propagation_policy(options: dict[str, Any]) -> str:
+    """DeleteOptions' cascade: ``propagationPolicy``, else the deprecated ``orphanDependents``."""
+    policy = options.get("propagationPolicy")
+    if policy is None:
+        return "Orphan" if options.get("orphanDependents") else "Background"
+    if policy not in _POLICIES:
+        supported = ", ".join(f'"{p}"' for p in _POLICIES)
+        cause = f'propagationPolicy: Unsupported value: "{policy}": supported values: {supported}'
+        raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: {cause}')
+    return str(policy)
 
 
 def _spec(obj: dict[str, Any], kind: Kind) -> str:

@@ -2,49 +2,84 @@
 
 No real kube-apiserver can be installed here, so this fake implements the subset the executor and
 the thin controller rely on, with the API server's own status codes and ``Status`` bodies. The
-semantics live in ``tests/servers/_kube_store.py``; this module serves them.
+semantics live in ``tests/servers/_kube_store.py`` (pod log/exec in ``_kube_pods.py``); this
+module serves them.
 
 Supported subset:
 
-* Kinds: core v1 pods, secrets, configmaps, services, namespaces (cluster-scoped),
-  serviceaccounts; batch/v1 jobs; apps/v1 deployments; argoproj.io/v1alpha1 workflows,
+* Kinds: core v1 pods, secrets, configmaps, services, namespaces and nodes (cluster-scoped),
+  serviceaccounts, events; batch/v1 jobs; apps/v1 deployments; coordination.k8s.io/v1 leases;
+  policy/v1 poddisruptionbudgets; rbac.authorization.k8s.io/v1 roles, rolebindings,
+  clusterroles and clusterrolebindings (cluster-scoped); apiextensions.k8s.io/v1
+  customresourcedefinitions (cluster-scoped); argoproj.io/v1alpha1 workflows,
   workflowtaskresults, workflowtemplates, clusterworkflowtemplates (cluster-scoped),
-  workflowartifactgctasks. ``register(Kind(...))`` adds more, ``store.unregister`` removes one
-  (a missing CRD answers 404 "the server could not find the requested resource").
+  cronworkflows, workflowtasksets, workflowartifactgctasks. ``register(Kind(...))`` adds more,
+  ``store.unregister`` removes one (a missing CRD answers 404 "the server could not find the
+  requested resource").
 * Metadata: uid, resourceVersion (one global counter; a no-op write keeps it), generation (bumped
   when anything but metadata — and status, for kinds with a status subresource — changes),
   creationTimestamp, namespace.
 * GET; LIST (also across namespaces) with ``labelSelector`` (``=``, ``==``, ``!=``, ``in``,
   ``notin``, ``key``, ``!key``) and ``fieldSelector`` (``metadata.name``/``metadata.namespace``
-  with ``=``, ``==``, ``!=``), ListMeta.resourceVersion.
+  with ``=``, ``==``, ``!=``), ListMeta.resourceVersion: a watch from it sees every later change.
 * POST → 201 (``generateName``; 409 ``AlreadyExists``; 422 without a name; ``status`` dropped for
   kinds with a status subresource). PUT → 200 (409 ``Conflict`` on a stale resourceVersion; none
-  given = unconditional). DELETE → 200 with the object (preconditions uid/resourceVersion → 409).
+  given = unconditional). DELETE → 200 with the object (preconditions uid/resourceVersion → 409;
+  ``gracePeriodSeconds`` accepted, but the object is gone at once: no graceful deletion).
+  DELETE on a collection (verb ``deletecollection``) deletes what the selectors match and answers
+  the ``…List`` of the deleted objects; each deletion is its own DELETED event.
+* Owner-reference garbage collection, run at once after the owner's DELETED event (a cluster
+  does it asynchronously): dependents in the owner's namespace (any namespace for a
+  cluster-scoped owner) with no other live owner are deleted, transitively; those with one
+  lose the dangling references. ``propagationPolicy`` (DeleteOptions body or query):
+  ``Background`` (default), ``Foreground`` (dependents first; no intermediate
+  ``deletionTimestamp`` update), ``Orphan`` (dependents lose the reference); others → 422.
 * PATCH: ``merge-patch+json`` (RFC 7386), ``json-patch+json`` (RFC 6902; a failed ``test`` or a
   missing path → 422 ``Invalid``), ``strategic-merge-patch+json`` treated as a merge patch (415
   for custom resources, as upstream), ``apply-patch+yaml`` as server-side apply = merge that
   creates a missing object (201; ``fieldManager`` required, no managedFields); other types → 415.
-* ``/status`` subresource for pods, services, namespaces, jobs, deployments: the main resource's
-  PUT/PATCH ignore ``status``, ``/status`` changes only ``status``. Argo's CRDs have none.
+* ``/status`` subresource for pods, services, namespaces, nodes, jobs, deployments,
+  poddisruptionbudgets, customresourcedefinitions, and (as in Argo's CRDs) workflowtasksets and
+  workflowartifactgctasks: the main resource's PUT/PATCH ignore ``status``, ``/status`` changes
+  only ``status``. Pod spec changes are not refused (upstream forbids most of them).
+* Pod subresources (in discovery, as upstream), delegated to ``kubelet`` (a :class:`PodHost`,
+  e.g. a test's node agent; None = no pod has a node → 400 "pod P does not have a host
+  assigned"). The pod must exist (404) and the container be one of its (400 "container X is not
+  valid for pod P"; none named with several → 400 "a container name must be specified …").
+  ``pods/log`` (verb ``get``; ``container``, ``follow``, ``tailLines``, ``timestamps``,
+  ``previous``, ``limitBytes``; ``sinceSeconds``/``sinceTime`` ignored): ``text/plain``, chunked
+  while following until the kubelet's iterator ends. ``pods/exec`` (verb ``create`` for GET and
+  POST, as since 1.31): a WebSocket (RFC 6455) with the channel sub-protocols ``v5``/``v4``
+  (binary, a JSON ``Status`` on channel 3, e.g. ``NonZeroExitCode``), ``v4.base64``,
+  ``channel.k8s.io``/``base64.channel.k8s.io`` (a bare error message); output then close frame;
+  stdin frames are discarded; no upgrade → 400 "Upgrade request required"; SPDY refused.
+  ``pods/binding`` (verb ``create``): sets ``spec.nodeName`` and the ``PodScheduled`` condition,
+  answers a 201 ``Status``; a bound pod → 409 ``Conflict``.
 * Watch (``?watch=true&resourceVersion=&timeoutSeconds=&allowWatchBookmarks=``, selectors
   apply): chunked JSON lines ``{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": …}``; no/"0"
   resourceVersion starts with the current objects as ADDED; bookmarks every
   ``bookmark_interval`` s and before the watch ends; a compacted resourceVersion (``compact()``)
   answers an ``ERROR`` event with a 410 ``Expired`` Status, as the API server does.
-* Discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``, ``/version``.
+* Discovery: ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``, ``/version``
+  (1.31).
 * Authentication: ``Authorization: Bearer <token>`` (``token`` may be changed to simulate
-  rotation), or (TLS variant) a client certificate signed by the test CA; anything else → 401.
-  Authorization: ``deny(verb, plural, ...)`` rules → 403 with the API server's wording.
-* A request journal (:class:`Request`: method, path, user, query, content type, body, status).
+  rotation; ``add_token(user)`` makes more, one per identity, kept in ``tokens``), or (TLS
+  variant) a client certificate signed by the test CA; anything else → 401. Authorization:
+  ``deny(verb, resource, ...)`` rules → 403 with the API server's wording; a subresource is its
+  own resource (``pods/exec``, ``pods/log``, ``pods/status``), as in RBAC.
+* A request journal (:class:`Request`: method, path, user, query, content type, body, status —
+  101 for an upgraded exec —, user agent, and every query parameter in order).
 * Faults: ``fault(method, path_regex, status=…, times=N)`` answers the next N matching requests
   with 409/429/500/503/504 Status bodies (custom message possible), ``drop=True`` closes the
   connection without an answer, ``drop="after"`` applies the request and then drops the answer.
 
-Not supported: managedFields, finalizers/graceful deletion, ownerReference garbage collection,
-namespace existence checks, admission/validation beyond the above, LIST pagination
-(``limit``/``continue``) and ``resourceVersionMatch``, legacy ``/watch/`` paths, table output,
-protobuf. Checked by hand against the official ``kubernetes`` Python client (typed, dynamic with
-discovery, server-side apply, ``/status`` patch, ``watch.Watch().stream``).
+Not supported: managedFields, finalizers/graceful deletion, namespace existence checks,
+admission/validation beyond the above, LIST pagination (``limit``/``continue``) and
+``resourceVersionMatch``, legacy ``/watch/`` paths, ``pods/attach``/``portforward``/``eviction``,
+exec stdin and terminal resizing, SPDY, table output, protobuf. Checked against the official
+``kubernetes`` Python client (typed, dynamic with discovery, server-side apply, ``/status``
+patch, ``watch.Watch().stream``, ``stream.stream`` exec, followed logs, leases, custom-object
+collection deletes): see tests/kube/test_fake_api*.py.
 
 Fixtures: ``kube_api`` (plain HTTP) and ``kube_api_tls`` (HTTPS with a throwaway CA, optional
 client certificates); both start once per session and are reset for every test.
@@ -55,35 +90,44 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import datetime
-import ipaddress
 import json
 import re
+import secrets
 import socket
 import ssl
+import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import pytest
 import yaml
 
+from tests.servers._kube_pki import CLIENT_CERT_USER, Pki
+from tests.servers._kube_pods import PodHost, Streamer, exec_streamer, log_streamer, parse_bool
 from tests.servers._kube_store import (
     ApiError,
     Kind,
     Store,
-    field_matcher,
-    label_matcher,
     status_body,
 )
+from tests.servers._kube_watch import Watch
+
+__all__ = [
+    "CLIENT_CERT_USER",
+    "DEFAULT_TOKEN",
+    "TOKEN_USER",
+    "FakeKube",
+    "Pki",
+    "PodHost",
+    "Request",
+]
 
 DEFAULT_TOKEN = "fake-kube-token-0123456789"
-CLIENT_CERT_USER = "argoexec-client"
 TOKEN_USER = "system:serviceaccount:default:tester"
 status = status_body  # the name earlier tests import
 
@@ -111,8 +155,9 @@ class Request(NamedTuple):
     query: dict[str, str]
     content_type: str
     body: Any
-    status: int
+    status: int  # 101 for an exec upgraded to a WebSocket
     user_agent: str = ""
+    params: tuple[tuple[str, str], ...] = ()  # every query parameter in order (``command``s)
 
 
 @dataclass
@@ -144,74 +189,12 @@ class Route:
 
 
 @dataclass
-class Pki:
-    """A throwaway CA with a server certificate for 127.0.0.1 and a client certificate."""
-
-    dir: Path
-    ca_pem: bytes
-    client_cert_pem: bytes
-    client_key_pem: bytes
-    server_cert: Path
-    server_key: Path
-
-    @classmethod
-    def create(cls, directory: Path) -> Pki:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
-        now = datetime.datetime.now(datetime.UTC)
-
-        def cert(cn: str, key: Any, issuer: Any, signer: Any, *, ca: bool = False, san: Any = None):
-            builder = (
-                x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-                .issuer_name(issuer)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            )
-            if san is not None:
-                builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-            return builder.sign(signer, hashes.SHA256())
-
-        def pem_key(key: Any) -> bytes:
-            return key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-kube-ca")])
-        ca_cert = cert("fake-kube-ca", ca_key, ca_name, ca_key, ca=True)
-        server_key = ec.generate_private_key(ec.SECP256R1())
-        ip = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-        server_cert = cert("127.0.0.1", server_key, ca_name, ca_key, san=ip)
-        client_key = ec.generate_private_key(ec.SECP256R1())
-        client_cert = cert(CLIENT_CERT_USER, client_key, ca_name, ca_key)
-        pem = serialization.Encoding.PEM
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "server.crt").write_bytes(server_cert.public_bytes(pem))
-        (directory / "server.key").write_bytes(pem_key(server_key))
-        return cls(
-            dir=directory,
-            ca_pem=ca_cert.public_bytes(pem),
-            client_cert_pem=client_cert.public_bytes(pem),
-            client_key_pem=pem_key(client_key),
-            server_cert=directory / "server.crt",
-            server_key=directory / "server.key",
-        )
-
-
-@dataclass
 class FakeKube:
     """State and control of one fake API server; ``store`` holds the objects."""
 
     token: str = DEFAULT_TOKEN
+    tokens: dict[str, str] = field(default_factory=dict)  # more bearer tokens: token -> user
+    kubelet: PodHost | None = None  # serves pods/log and pods/exec; None: no pod has a node
     pki: Pki | None = None
     bookmark_interval: float = 1.0  # seconds between BOOKMARK events on a quiet watch
     max_watch_seconds: float = 30.0
@@ -232,8 +215,17 @@ class FakeKube:
             self.journal.clear()
             self.faults.clear()
             self.rules.clear()
+            self.tokens.clear()
         self.token = DEFAULT_TOKEN
+        self.kubelet = None
         self.bookmark_interval = 1.0
+
+    def add_token(self, user: str) -> str:
+        """A fresh bearer token that authenticates as ``user`` (the journal records that name)."""
+        token = f"fake-{secrets.token_hex(16)}"
+        with self._lock:
+            self.tokens[token] = user
+        return token
 
     def register(self, kind: Kind) -> None:
         self.store.register(kind)
@@ -275,7 +267,9 @@ class FakeKube:
         name: str | None = None,
     ) -> None:
         """Refuse ``verb`` (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
-        ``delete`` or ``*``) on a resource type, optionally one namespace / object."""
+        ``delete``, ``deletecollection`` or ``*``) on a resource type, optionally one namespace /
+        object. Subresources are their own resources, as in RBAC: ``pods/exec`` (``create``, for
+        GET and POST alike), ``pods/log`` (``get``), ``pods/status``, ``pods/binding``."""
         with self._lock:
             self.rules.append(Rule(verb, plural, group, namespace, name))
 
@@ -356,6 +350,14 @@ class FakeKube:
         auth = handler.headers.get("Authorization", "")
         if auth == f"Bearer {self.token}":
             return TOKEN_USER
+        with self._lock:
+            user = (
+                self.tokens.get(auth.removeprefix("Bearer "))
+                if auth.startswith("Bearer ")
+                else None
+            )
+        if user is not None:
+            return user
         peer = getattr(handler.connection, "getpeercert", None)
         if peer is not None and peer():
             return CLIENT_CERT_USER
@@ -375,17 +377,18 @@ class FakeKube:
 
     def check_access(self, verb: str, route: Route, user: str) -> None:
         kind = route.kind
+        resource = f"{kind.plural}/{route.subresource}" if route.subresource else kind.plural
         for rule in list(self.rules):
             if (
                 rule.verb in ("*", verb)
-                and (rule.plural, rule.group) == (kind.plural, kind.group)
+                and (rule.plural, rule.group) == (resource, kind.group)
                 and rule.namespace in (None, route.namespace)
                 and rule.name in (None, route.name)
             ):
                 what = f'{kind.resource} "{route.name}"' if route.name else kind.resource
                 where = f' in the namespace "{route.namespace}"' if route.namespace else ""
                 message = (
-                    f'{what} is forbidden: User "{user}" cannot {verb} resource "{kind.plural}" '
+                    f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
                     f'in API group "{kind.group}"{where}'
                 )
                 details = {"name": route.name, "group": kind.group, "kind": kind.plural}
@@ -395,7 +398,7 @@ class FakeKube:
         """A resource route, or a discovery document."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts[:1] == ["version"]:
-            return {"major": "1", "minor": "30", "gitVersion": "v1.30.0-argoexec-fake"}
+            return {"major": "1", "minor": "31", "gitVersion": "v1.31.0-argoexec-fake"}
         if parts[:1] == ["api"]:
             group, version, rest = "", parts[1] if len(parts) > 1 else "", parts[2:]
         elif parts[:1] == ["apis"]:
@@ -412,12 +415,12 @@ class FakeKube:
         if kind is None or len(rest) > 3 or (namespace and not kind.namespaced):
             raise _missing()
         subresource = rest[2] if len(rest) == 3 else ""
-        if subresource and (subresource != "status" or not kind.status_subresource):
+        if subresource and subresource not in _subresources(kind):
             raise _missing()
         return Route(kind, namespace, rest[1] if len(rest) > 1 else "", subresource)
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        server = _Server(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
         scheme = "http"
         if self.pki is not None:
@@ -440,11 +443,31 @@ class FakeKube:
             self._server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a reset while a keep-alive connection idles) is no bug."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _missing() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# subresource -> (the kind discovery names, its verbs), as a real API server lists them
+_POD_SUBRESOURCES = {
+    "binding": ("Binding", ["create"]),
+    "exec": ("PodExecOptions", ["create", "get"]),
+    "log": ("Pod", ["get"]),
+}
+
+
+def _subresources(kind: Kind) -> dict[str, tuple[str, list[str]]]:
+    found = dict(_POD_SUBRESOURCES) if (kind.group, kind.plural) == ("", "pods") else {}
+    if kind.status_subresource:
+        found["status"] = (kind.kind, ["get", "patch", "update"])
+    return found
 
 
 def _resources(store: Store, group: str, version: str) -> list[dict[str, Any]]:
@@ -462,9 +485,10 @@ def _resources(store: Store, group: str, version: str) -> list[dict[str, Any]]:
         if kind.short_names:
             entry["shortNames"] = list(kind.short_names)
         out.append(entry)
-        if kind.status_subresource:
-            sub = {"name": f"{kind.plural}/status", "singularName": "", "kind": kind.kind}
-            out.append({**sub, "namespaced": kind.namespaced, "verbs": ["get", "patch", "update"]})
+        for sub, (sub_kind, verbs) in sorted(_subresources(kind).items()):
+            name = f"{kind.plural}/{sub}"
+            sub_entry = {"name": name, "singularName": "", "kind": sub_kind, "verbs": verbs}
+            out.append({**sub_entry, "namespaced": kind.namespaced})
     return out
 
 
@@ -502,6 +526,10 @@ def _discovery(store: Store, root: str, group: str, version: str) -> dict[str, A
 
 
 def _verb(method: str, route: Route, query: dict[str, str]) -> str:
+    if route.subresource in ("exec", "binding") and method in ("GET", "POST"):
+        return "create"  # KEP-4006 (1.31): a WebSocket exec (GET) needs create too
+    if route.subresource in ("exec", "log", "binding") and method != "GET":
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
     if method == "GET":
         if route.name:
             return "get"
@@ -521,6 +549,23 @@ class Call:
 
     def selectors(self) -> tuple[str, str]:
         return self.query.get("labelSelector", ""), self.query.get("fieldSelector", "")
+
+    def delete_options(self) -> dict[str, Any]:
+        """DeleteOptions from the query, overridden by a body (the API server reads both)."""
+        options: dict[str, Any] = {}
+        if "propagationPolicy" in self.query:
+            options["propagationPolicy"] = self.query["propagationPolicy"]
+        if "orphanDependents" in self.query:
+            options["orphanDependents"] = parse_bool(self.query, "orphanDependents")
+        if self.query.get("gracePeriodSeconds"):  # accepted; pods vanish at once all the same
+            try:
+                options["gracePeriodSeconds"] = int(self.query["gracePeriodSeconds"])
+            except ValueError:
+                message = f'gracePeriodSeconds: invalid value "{self.query["gracePeriodSeconds"]}"'
+                raise ApiError(400, "BadRequest", message) from None
+        if isinstance(self.body, dict):
+            options.update(self.body)
+        return options
 
 
 def _patch(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
@@ -550,22 +595,35 @@ def _serve(store: Store, call: Call) -> tuple[int, dict[str, Any]]:
     method, sub = call.method, call.route.subresource
     if method == "GET":
         return 200, store.get(kind, ns, name) if name else store.list(kind, ns, *call.selectors())
-    if method == "POST" and not name:
-        return 201, store.create(kind, ns, _object(call.body))
+    if method == "POST" and (not name or sub == "binding"):
+        body = _object(call.body)
+        return 201, store.bind(ns, name, body) if sub == "binding" else store.create(kind, ns, body)
     if method == "PUT" and name:
         return 200, store.update(kind, ns, name, _object(call.body), subresource=sub)
     if method == "PATCH" and name:
         return _patch(store, call)
     if method == "DELETE" and name:
-        options = call.body if isinstance(call.body, dict) else {}
-        return 200, store.delete(kind, ns, name, options)
+        return 200, store.delete(kind, ns, name, call.delete_options())
     if method == "DELETE":
-        listed = store.list(kind, ns, *call.selectors())
-        for item in listed["items"]:
-            store.delete(kind, item["metadata"].get("namespace", ""), item["metadata"]["name"], {})
-        return 200, listed
+        return 200, _delete_collection(store, call)
     message = f"the server does not allow this method on {kind.resource}"
     raise ApiError(405, "MethodNotAllowed", message)
+
+
+def _delete_collection(store: Store, call: Call) -> dict[str, Any]:
+    """Delete what the selectors match; answer the list of deleted objects, as upstream."""
+    kind, options = call.route.kind, call.delete_options()
+    options.pop("preconditions", None)
+    listed = store.list(kind, call.route.namespace, *call.selectors())
+    deleted = []
+    for item in listed["items"]:
+        meta = item["metadata"]
+        try:
+            deleted.append(store.delete(kind, meta.get("namespace", ""), meta["name"], options))
+        except ApiError as exc:
+            if exc.code != 404:  # already collected through an owner: fine
+                raise
+    return {**listed, "items": deleted}
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -611,10 +669,12 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
         def _respond(self) -> None:
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            user, body, code, doc, action = fake.user(self), None, 500, {}, "send"
+            params = tuple(parse_qsl(split.query))
+            user, body, code, doc = fake.user(self), None, 500, {}
+            action: str | Streamer = "send"
             try:
                 _, body = self._body()
-                code, doc, action = self._handle(split.path, query, body, user)
+                code, doc, action = self._handle(split.path, query, params, body, user)
             except ApiError as exc:
                 code, doc = exc.code, exc.status()
             except Exception as exc:  # a bug in the fake: answer like the API server would
@@ -628,20 +688,29 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                 body,
                 0 if action == "drop" else code,
                 self.headers.get("User-Agent", ""),
+                params,
             )
             fake.record(entry)
-            if action == "drop":
+            if callable(action):
+                action(self)
+            elif action == "drop":
                 self._drop()
             elif action == "watch":
-                _Watch(fake, self, doc["route"], query).run()
+                Watch(fake, self, doc["route"], query).run()
             else:
                 headers = {"Retry-After": "1"} if code == 429 else {}
                 self._send(code, doc, headers)
 
         def _handle(
-            self, path: str, query: dict[str, str], body: Any, user: str | None
-        ) -> tuple[int, dict[str, Any], str]:
-            """(code, document, action): ``send`` it, ``drop`` the connection or ``watch``."""
+            self,
+            path: str,
+            query: dict[str, str],
+            params: tuple[tuple[str, str], ...],
+            body: Any,
+            user: str | None,
+        ) -> tuple[int, dict[str, Any], str | Streamer]:
+            """(code, document, action): ``send`` it, ``drop`` the connection, ``watch``, or
+            a streamer that answers itself (pods/log, pods/exec)."""
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             fault = fake.take_fault(self.command, path)
@@ -659,6 +728,12 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             fake.check_access(verb, target, user)
             if verb == "watch":
                 return 200, {"route": target}, "watch"
+            if target.subresource in ("log", "exec"):
+                pod = fake.store.get(target.kind, target.namespace, target.name)
+                if target.subresource == "log":
+                    return 200, {}, log_streamer(fake.kubelet, pod, query)
+                command = [value for key, value in params if key == "command"]
+                return 101, {}, exec_streamer(fake.kubelet, pod, query, command, self.headers)
             call = Call(self.command, target, query, body, self._content_type())
             code, doc = _serve(fake.store, call)
             # drop="after": the request took effect, only the answer is lost.
@@ -670,101 +745,6 @@ def _handler_class(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
-
-class _Watch:
-    """One watch stream: chunked JSON lines until ``timeoutSeconds`` or the server stops."""
-
-    def __init__(
-        self, fake: FakeKube, handler: BaseHTTPRequestHandler, route: Route, query: dict[str, str]
-    ) -> None:
-        self.fake, self.handler, self.route = fake, handler, route
-        self.labels = label_matcher(query.get("labelSelector", ""))
-        self.fields = field_matcher(query.get("fieldSelector", ""))
-        self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        self.rv = query.get("resourceVersion", "")
-        timeout = float(query.get("timeoutSeconds") or fake.max_watch_seconds)
-        self.deadline = time.monotonic() + min(timeout, fake.max_watch_seconds)
-
-    def _matches(self, kind: Kind, obj: dict[str, Any]) -> bool:
-        meta = obj.get("metadata") or {}
-        return (
-            kind == self.route.kind
-            and (not self.route.namespace or meta.get("namespace") == self.route.namespace)
-            and self.labels(meta.get("labels") or {})
-            and self.fields(obj)
-        )
-
-    def _emit(self, kind: str, obj: dict[str, Any]) -> None:
-        line = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
-        self.handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
-        self.handler.wfile.flush()
-
-    def _bookmark(self, rv: int) -> None:
-        kind = self.route.kind
-        meta = {"resourceVersion": str(rv)}
-        self._emit(
-            "BOOKMARK", {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": meta}
-        )
-
-    def run(self) -> None:
-        handler = self.handler
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        try:
-            self._stream()
-            handler.wfile.write(b"0\r\n\r\n")
-            handler.wfile.flush()
-        except OSError:
-            pass  # the client went away
-        handler.close_connection = True
-
-    def _stream(self) -> None:
-        store = self.fake.store
-        with store.lock:
-            if self.rv in ("", "0"):
-                last = store.rv
-                initial = store.list(self.route.kind, self.route.namespace)["items"]
-                pending = [
-                    ("ADDED", self.route.kind, o)
-                    for o in initial
-                    if self._matches(self.route.kind, o)
-                ]
-            else:
-                last = int(self.rv)
-                try:
-                    pending = [(e.type, e.kind, e.obj) for e in store.events_since(last)]
-                except ApiError as exc:
-                    self._emit("ERROR", exc.status())
-                    return
-                last = store.rv
-        quiet_since = time.monotonic()
-        while True:
-            for event_type, kind, obj in pending:
-                if self._matches(kind, obj):
-                    self._emit(event_type, obj)
-                    quiet_since = time.monotonic()
-            now = time.monotonic()
-            if now >= self.deadline or self.fake._stopping.is_set():
-                if self.bookmarks:
-                    self._bookmark(store.rv)
-                return
-            if self.bookmarks and now - quiet_since >= self.fake.bookmark_interval:
-                self._bookmark(store.rv)
-                quiet_since = now
-            with store.changed:
-                if store.rv == last:
-                    wait = min(self.deadline - now, self.fake.bookmark_interval)
-                    store.changed.wait(max(0.01, wait))
-                try:
-                    events = store.events_since(last)
-                except ApiError as exc:
-                    self._emit("ERROR", exc.status())
-                    return
-                pending = [(e.type, e.kind, e.obj) for e in events]
-                last = store.rv
 
 
 @pytest.fixture(scope="session")
