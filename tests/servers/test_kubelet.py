@@ -107,7 +107,7 @@ def test_an_argo_pod_runs_to_success_and_its_wait_reports_as_the_service_account
     assert {r.status for r in writes} <= {200, 201}
 
 
-def test_a_failing_main_fails_the_pod_with_its_exit_code(
+def test_a_failing_main_fails_the_pod_with_its_exit_code_and_deleting_it_removes_it(
     node_agent: NodeAgent, kube_api_tls: FakeKube
 ) -> None:
     name = create(kube_api_tls, argo_pod("fail", "echo partial; exit 3"))
@@ -124,6 +124,14 @@ def test_a_failing_main_fails_the_pod_with_its_exit_code(
         "ContainersReady": "False",
         "PodScheduled": "True",
     }
+
+    kube_api_tls.store.delete(kube_api_tls.kind("pods"), NAMESPACE, name, {})
+    wait_until(
+        lambda: not (node_agent.root / "pods" / NAMESPACE / name).exists(),
+        timeout=10,
+        what="the deleted pod's files (logs too) to be removed",
+    )
+    assert not kube_api_tls.tokens  # type: ignore[attr-defined]
 
 
 def test_logs_are_served_whole_tailed_and_followed_until_the_container_ends(
@@ -364,3 +372,22 @@ def test_no_more_pods_run_at_once_than_the_agent_allows_and_all_of_them_end(
             running.add(pod)
         most = max(most, len(running))
     assert most == 2
+
+
+def test_after_a_compacted_history_the_agent_lists_again_and_misses_no_pod(
+    node_agent: NodeAgent, kube_api_tls: FakeKube
+) -> None:
+    fake, pods = kube_api_tls, kube_api_tls.kind("pods")
+    doomed = create(fake, argo_pod("doomed", "sleep 60", terminationGracePeriodSeconds=1))
+    wait_running(fake, doomed, "main")
+    run = node_agent.run_of(NAMESPACE, doomed)
+    assert run is not None
+
+    with fake.store.lock:  # the agent cannot read these events before they are compacted
+        fake.store.delete(pods, NAMESPACE, doomed, {})
+        added = create(fake, argo_pod("added", "echo added"))
+        fake.compact()
+
+    assert wait_phase(fake, added)["phase"] == "Succeeded"
+    wait_until(run.finished.is_set, timeout=30, what="the deleted pod to end")
+    assert run.deleted
