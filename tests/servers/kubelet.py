@@ -279,15 +279,18 @@ class NodeAgent:
             other.finished.wait()
         runtime = self._runtime(run.namespace)
         run.runtime = runtime
-        work = self._work_dir(run)
-        sandboxed = getattr(runtime, "sandboxed", True)
-        admitted = admit(
-            self.fake, run.pod, work, issue_token=self._tokens.issue, sandboxed=sandboxed
-        )
-        run.token = admitted.token
-        if run.deleted:  # deleted while admitted: its token must not outlive it
-            self._revoke(run)
         try:
+            sandboxed = getattr(runtime, "sandboxed", True)
+            admitted = admit(
+                self.fake,
+                run.pod,
+                self._work_dir(run),
+                issue_token=self._tokens.issue,
+                sandboxed=sandboxed,
+            )
+            run.token = admitted.token
+            if run.deleted:  # deleted while admitted: its token must not outlive it
+                self._revoke(run)
             run.result = runtime.run_pod(
                 admitted.pod,
                 secrets=admitted.secrets,
