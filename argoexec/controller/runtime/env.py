@@ -174,7 +174,7 @@ def _field(pod: Mapping[str, Any], name: str, field_path: str) -> str:
         "metadata.name": meta.get("name", ""),
         "metadata.uid": meta.get("uid", ""),
         "metadata.namespace": meta.get("namespace", "default"),
-        "spec.nodeName": "localhost",
+        "spec.nodeName": spec.get("nodeName") or "localhost",
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
         "status.podIP": LOOPBACK,
         "status.hostIP": LOOPBACK,
