@@ -130,7 +130,7 @@ def test_service_account_subjects_match_their_user_name_only() -> None:
     assert not auth.allows("runner", "get", "", "pods", namespace="work", name="p")
 
 
-def test_user_and_group_subjects() -> None:
+def test_user_subjects_match_by_name_and_group_subjects_by_membership() -> None:
     auth = authorizer(
         cluster_role("r", rule([""], ["pods"], ["get"])),
         binding("ClusterRoleBinding", "u", "ClusterRole", "r", {"kind": "User", "name": "alice"}),
