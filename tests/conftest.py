@@ -19,6 +19,7 @@ pytest_plugins = [
         if not p.stem.startswith("_") and p.stem not in {"procs", "backend"}
     ),
     "tests.podman.images",  # the locally built container images
+    "tests.cluster.harness",  # a cluster: the fake API, the node agent, the controller
 ]
 
 _ENV_PREFIXES = ("AWS_", "GOOGLE_", "GCLOUD_", "CLOUDSDK_", "ARGO_", "ARTIFACT_", "EXECUTOR_")

@@ -101,6 +101,7 @@ class Controller:
         on_events: Callable[[str, Outcome], None] | None = None,
         on_stored: Callable[[dict[str, Any]], None] | None = None,
         key: Callable[[Mapping[str, Any]], str] = workflow_name,
+        prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
@@ -108,6 +109,9 @@ class Controller:
         # How a workflow is named in the store, the settings and the backends (a cluster's
         # `namespace/name`: names are unique per namespace only).
         self.key = key
+        # Makes a Workflow seen before it started (no phase) ready to run, or ends it (a
+        # cluster's controller: what `argoexec run` does before it stores one).
+        self.prepare = prepare
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
         # Whether this controller may drive a workflow (another one may hold it): the per-run
@@ -297,7 +301,10 @@ class Controller:
                 self.swept.add(name)
             # A copy: a store may list the objects it keeps (a cluster's cache), and a pass
             # changes its workflow in place.
-            self.runs[name] = _Run(clone(workflow), base=clone(workflow), read_at=time.monotonic())
+            run = _Run(clone(workflow), base=clone(workflow), read_at=time.monotonic())
+            if self.prepare is not None and not (workflow.get("status") or {}).get("phase"):
+                run.workflow, run.dirty = self.prepare(run.workflow), True
+            self.runs[name] = run
 
     def _drop(self, name: str) -> None:
         del self.runs[name]

@@ -91,6 +91,25 @@ def resolve_workflow_arguments(
     return params
 
 
+def check_entrypoint(spec: Mapping[str, Any]) -> None:
+    """The entrypoint names a template of the spec, and the workflow's arguments give its
+    inputs (EngineError otherwise)."""
+    entry = spec.get("entrypoint")
+    if not entry:
+        raise EngineError("spec.entrypoint is not set (use --entrypoint NAME)")
+    templates = {str(t.get("name")): t for t in spec.get("templates") or []}
+    if entry not in templates:
+        raise EngineError(f"spec.entrypoint: template {entry!r} not found in the workflow")
+    args = {
+        "parameters": (spec.get("arguments") or {}).get("parameters") or [],
+        "artifacts": (spec.get("arguments") or {}).get("artifacts") or [],
+    }
+    try:
+        resolve_arguments(templates[entry].get("inputs"), args, Scope(), template_name=entry)
+    except ArgumentError as exc:
+        raise EngineError(f"{exc}; pass it with -p NAME=VALUE") from None
+
+
 def settings_of(options: RunOptions, store: TemplateStore | None) -> Settings:
     return Settings(
         executor_image=options.executor_image,
@@ -168,7 +187,7 @@ class WorkflowRunner:
             spec["entrypoint"] = self.options.entrypoint
         parameters = resolve_workflow_arguments(spec, self.options)
         spec["arguments"] = {**(spec.get("arguments") or {}), "parameters": parameters}
-        self._check_entrypoint(spec)
+        check_entrypoint(spec)
         meta = dict(source.get("metadata") or {})
         meta.pop("generateName", None)
         meta.update(
@@ -186,22 +205,6 @@ class WorkflowRunner:
             "spec": spec,
             "status": {"phase": PENDING, "startedAt": None, "finishedAt": None, "nodes": {}},
         }
-
-    def _check_entrypoint(self, spec: Mapping[str, Any]) -> None:
-        entry = spec.get("entrypoint")
-        if not entry:
-            raise EngineError("spec.entrypoint is not set (use --entrypoint NAME)")
-        templates = {str(t.get("name")): t for t in spec.get("templates") or []}
-        if entry not in templates:
-            raise EngineError(f"spec.entrypoint: template {entry!r} not found in the workflow")
-        args = {
-            "parameters": (spec.get("arguments") or {}).get("parameters") or [],
-            "artifacts": (spec.get("arguments") or {}).get("artifacts") or [],
-        }
-        try:
-            resolve_arguments(templates[entry].get("inputs"), args, Scope(), template_name=entry)
-        except ArgumentError as exc:
-            raise EngineError(f"{exc}; pass it with -p NAME=VALUE") from None
 
     # --- the run ----------------------------------------------------------------------------
 

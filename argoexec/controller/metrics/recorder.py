@@ -34,8 +34,11 @@ def prometheus_specs(holder: Mapping[str, Any] | None) -> list[Mapping[str, Any]
 
 
 class MetricsRecorder:
-    def __init__(self, *, started: float | None = None) -> None:
-        self.registry = MetricRegistry()
+    def __init__(
+        self, *, started: float | None = None, registry: MetricRegistry | None = None
+    ) -> None:
+        # A controller of many workflows shares one registry among them (one exposition).
+        self.registry = MetricRegistry() if registry is None else registry
         self.started = time.time() if started is None else started
         self.finished: float | None = None
         self._warnings: list[str] = []
