@@ -169,6 +169,7 @@ class ClusterController:
             store=self.templates.store(namespace),
             images=config.images,
             instance_id=self.instance_id,
+            pod_gc_by_strategy=True,
         )
 
     def _repository_of(self, key: str, namespace: str, name: str) -> ArtifactRepository | None:
@@ -241,6 +242,11 @@ class ClusterController:
             recorder = MetricsRecorder(started=begun or time.time(), registry=self.registry)
             self.recorders[key] = recorder
         record_events(recorder, name, namespace, outcome)
+        conditions = recorder.conditions()
+        if conditions:  # Argo's MetricsError condition, stored with this pass's changes
+            status = outcome.workflow.setdefault("status", {})
+            kept = [c for c in status.get("conditions") or [] if c.get("type") != "MetricsError"]
+            status["conditions"] = kept + conditions
 
     def _on_stored(self, workflow: dict[str, Any]) -> None:
         if not finished(workflow):
