@@ -102,7 +102,9 @@ class Cluster:
 
 
 def _create(cluster: Cluster, body: dict[str, Any], namespace: str) -> dict[str, Any]:
-    api = cluster.api()
+    """Created as a user would (the admin token), not as the controller."""
+    kubeconfig = cluster.fake.kubeconfig(cluster.tmp / "user.kubeconfig", token=cluster.fake.token)
+    api = ClusterApi.connect(Connection(kubeconfig=str(kubeconfig)))
     try:
         path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows"
         return api.create(path, body)
