@@ -588,6 +588,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.podman import main as podman_main
 
         return podman_main(given)
+    if "--kubernetes" in given:  # bench/kubernetes.py measures a (fake) cluster
+        from bench.kubernetes import main as kubernetes_main
+
+        return kubernetes_main(given)
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.scale:
