@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
@@ -32,7 +32,9 @@ def exec_in_container(
     *,
     timeout: float = 10.0,
 ) -> ExecOutcome:
-    core = CoreV1Api(api.client)
+    # A client of its own: `stream` swaps its client's request function for a WebSocket one
+    # while it runs, which would send the loop's own calls (same client) that way meanwhile.
+    core = CoreV1Api(ApiClient(configuration=api.client.configuration))
     try:
         session = stream(
             core.connect_get_namespaced_pod_exec,
@@ -60,3 +62,4 @@ def exec_in_container(
         return ExecOutcome(session.returncode, session.read_stdout(), session.read_stderr())
     finally:
         session.close()
+        core.api_client.close()

@@ -75,8 +75,9 @@ def reconcile(
         status["startedAt"] = rfc3339(now)
         status["finishedAt"] = None
         repository = settings.artifact_repository
-        if repository is not None:
-            status["artifactRepositoryRef"] = {"artifactRepository": repository.to_wire()}
+        if repository is not None:  # where it came from (a ConfigMap's key) is kept
+            ref = dict(status.get("artifactRepositoryRef") or {})
+            status["artifactRepositoryRef"] = {**ref, "artifactRepository": repository.to_wire()}
         _label(workflow, LABEL_PHASE, n.RUNNING)
         _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
