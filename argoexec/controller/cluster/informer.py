@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from argoexec.kube.errors import KubeError, KubeGoneError
@@ -41,6 +41,14 @@ def version_of(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _older(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether `new` is an older version than `old`. Kubernetes' resourceVersions are opaque,
+    but etcd's (and every server's we know) are increasing integers: compared as such when
+    both are, never otherwise."""
+    a, b = version_of(new), version_of(old)
+    return a.isdigit() and b.isdigit() and int(a) < int(b)
+
+
 class Informer:
     def __init__(
         self,
@@ -51,6 +59,7 @@ class Informer:
         handler: Handler | None = None,
         resync: float = 0.0,
         what: str = "",
+        index: Callable[[Mapping[str, Any]], Hashable] | None = None,
     ) -> None:
         self.api = api
         self.path = path  # the collection: all namespaces or one
@@ -61,6 +70,9 @@ class Informer:
         self.synced = threading.Event()
         self.lists = 0  # how many times it listed (the first one and each relist)
         self._items: dict[Key, dict[str, Any]] = {}
+        # An index of the cache (client-go's indexers): value -> keys, e.g. a pod's workflow.
+        self.index = index
+        self._indexed: dict[Hashable, set[Key]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,11 +88,37 @@ class Informer:
         with self._lock:
             return list(self._items.values())
 
+    def indexed(self, value: Hashable) -> list[dict[str, Any]]:
+        """The cached objects whose index value is `value`."""
+        with self._lock:
+            return [self._items[k] for k in self._indexed.get(value, ()) if k in self._items]
+
     def put(self, obj: dict[str, Any]) -> None:
         """What this process just wrote (or read) itself: the cache has it before its watch
         event comes (a later event replaces it)."""
         with self._lock:
-            self._items[key_of(obj)] = obj
+            self._store(obj)
+
+    def _store(self, obj: dict[str, Any]) -> None:
+        key = key_of(obj)
+        old = self._items.get(key)
+        if old is not None and _older(obj, old):
+            return  # a write of ours is newer than this (late) event
+        self._unindex(key)
+        self._items[key] = obj
+        if self.index is not None:
+            self._indexed.setdefault(self.index(obj), set()).add(key)
+
+    def _remove(self, key: Key) -> None:
+        self._unindex(key)
+        self._items.pop(key, None)
+
+    def _unindex(self, key: Key) -> None:
+        old = self._items.get(key)
+        if old is not None and self.index is not None:
+            keys = self._indexed.get(self.index(old))
+            if keys is not None:
+                keys.discard(key)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -129,7 +167,9 @@ class Informer:
                 for key, obj in fresh.items()
                 if version_of(self._items.get(key) or {}) != version_of(obj)
             ]
-            self._items = fresh
+            self._items, self._indexed = {}, {}
+            for obj in fresh.values():
+                self._store(obj)
         self._version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
         self.synced.set()
         for obj in gone:
@@ -156,9 +196,9 @@ class Informer:
                 continue
             with self._lock:
                 if kind == "DELETED":
-                    self._items.pop(key_of(obj), None)
+                    self._remove(key_of(obj))
                 else:
-                    self._items[key_of(obj)] = obj
+                    self._store(obj)
             self._tell(kind, obj)
 
     def _tell(self, kind: str, obj: dict[str, Any]) -> None:

@@ -50,6 +50,11 @@ def task_results_path(namespace: str | None = None) -> str:
     return resource_path(c.API_GROUP, c.API_GROUP_VERSION, TASK_RESULTS, namespace=namespace)
 
 
+def _workflow_of(pod: Mapping[str, Any]) -> tuple[str, str]:
+    meta = pod.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str((meta.get("labels") or {}).get(c.LABEL_WORKFLOW))
+
+
 def _selector(instance_id: str) -> str:
     instance = f"{c.LABEL_INSTANCE_ID}={instance_id}" if instance_id else f"!{c.LABEL_INSTANCE_ID}"
     return f"{c.LABEL_WORKFLOW},{instance}"
@@ -68,7 +73,12 @@ class ClusterPods:
         self.grace_period = grace_period  # podGCGracePeriod, seconds (None: the pod's own)
         selector = _selector(instance_id)
         self.pods = Informer(
-            api, pods_path(namespace), label_selector=selector, handler=self.poke, what="pods"
+            api,
+            pods_path(namespace),
+            label_selector=selector,
+            handler=self.poke,
+            what="pods",
+            index=_workflow_of,
         )
         self.results = Informer(
             api,
@@ -115,11 +125,8 @@ class ClusterPods:
 
     def observe(self, namespace: str, workflow: str) -> dict[str, PodObservation]:
         found: dict[str, PodObservation] = {}
-        for pod in self.pods.items():
+        for pod in self.pods.indexed((namespace, workflow)):
             meta = pod.get("metadata") or {}
-            labels = meta.get("labels") or {}
-            if meta.get("namespace") != namespace or labels.get(c.LABEL_WORKFLOW) != workflow:
-                continue
             node_id = str((meta.get("annotations") or {}).get(c.ANNOTATION_NODE_ID) or "")
             found[node_id or str(meta.get("name"))] = self._observation(pod, node_id)
         for (ns, _), refused in list(self._refused.items()):
@@ -147,8 +154,9 @@ class ClusterPods:
                 result = NodeResult.model_validate({k: report[k] for k in fields if k in report})
             except ValueError:
                 error = f"the WorkflowTaskResult {name} of pod {name} is not valid"
+        labels = (pod.get("metadata") or {}).get("labels") or {}
         return PodObservation(name, node_id, status, result=result, completed=completed,
-                              result_error=error)  # fmt: skip
+                              result_error=error, labels=labels)  # fmt: skip
 
     def create(
         self,

@@ -42,6 +42,8 @@ class PodObservation:
     completed: bool = False
     # Why the result cannot be taken (e.g. larger than allowed), else "".
     result_error: str = ""
+    # The pod's labels (podGC's labelSelector), where the backend knows them.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class WorkflowStore(Protocol):

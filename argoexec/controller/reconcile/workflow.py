@@ -27,7 +27,7 @@ from argoexec.controller.runtime import status as st
 from argoexec.durations import rfc3339
 
 from . import nodes as n
-from .actions import Action, DeletePod
+from .actions import Action
 from .children import advance_hook, exit_hook
 from .clock import epoch
 from .context import (
@@ -43,6 +43,7 @@ from .context import (
 from .kinds import KINDS
 from .nodes import Node
 from .outputs import load_globals
+from .podgc import collect_pods
 from .walk import execute
 
 log = logging.getLogger("argoexec.controller")
@@ -65,7 +66,9 @@ def reconcile(
     status = workflow.setdefault("status", {})
     outcome = Outcome(workflow)
     if status.get("phase") in n.FINAL_PHASES:
-        outcome.actions = _collect_pods(workflow, observed, settings, everything=True)
+        outcome.actions, outcome.wake_at = collect_pods(
+            workflow, observed, settings, everything=True, now=now
+        )
         return outcome
     spec = workflow.get("spec") or {}
     if not status.get("phase"):
@@ -104,9 +107,11 @@ def reconcile(
         p.wake(p.deadline)
     before = len(p.nodes.finished)
     _walk(p, outcome)
-    collected = _collect_pods(workflow, observed, settings, everything=outcome.finished)
+    collected, due = collect_pods(
+        workflow, observed, settings, everything=outcome.finished, now=now
+    )
     outcome.actions = p.actions + collected
-    outcome.wake_at = p.wake_at
+    outcome.wake_at = min((t for t in (p.wake_at, due) if t is not None), default=None)
     outcome.events = p.events
     outcome.changed = outcome.changed or p.nodes.changed > 0 or len(p.nodes.finished) > before
     if outcome.changed:
@@ -216,34 +221,3 @@ def _progress(p: Pass) -> str:
     pods = [node for node in p.nodes if node["type"] == n.POD]
     done = sum(1 for node in pods if node["phase"] == n.SUCCEEDED)
     return f"{done}/{len(pods)}"
-
-
-def _collect_pods(
-    workflow: Mapping[str, Any], observed: Observed, settings: Settings, *, everything: bool
-) -> list[Action]:
-    """Pod garbage collection: the pods whose nodes are over (every pod once the workflow is),
-    or on a cluster as Argo's `podGC.strategy` says (no strategy: finished pods stay, for
-    their logs). A workflow that is over leaves no pod running. The loop deletes them after
-    the status recording their end is stored."""
-    status = workflow.get("status") or {}
-    nodes = status.get("nodes") or {}
-    strategy = str(((workflow.get("spec") or {}).get("podGC") or {}).get("strategy") or "")
-    succeeded = status.get("phase") == n.SUCCEEDED
-    actions: list[Action] = []
-    for node_id, pod in observed.pods.items():
-        node = nodes.get(node_id)
-        over = node is None or n.fulfilled(node)
-        ended = pod.status.phase in (st.SUCCEEDED, st.FAILED)
-        if not settings.pod_gc_by_strategy:
-            collect = everything or (over and ended)
-        else:
-            collect = (
-                (everything and not ended)
-                or (strategy == "OnPodCompletion" and over and ended)
-                or (strategy == "OnPodSuccess" and over and pod.status.phase == st.SUCCEEDED)
-                or (strategy == "OnWorkflowCompletion" and everything)
-                or (strategy == "OnWorkflowSuccess" and everything and succeeded)
-            )
-        if collect:
-            actions.append(DeletePod(pod.pod_name))
-    return actions
