@@ -115,3 +115,25 @@ def test_every_call_of_the_controller_and_the_executor_is_allowed_by_the_manifes
     executor = "system:serviceaccount:argoexec:default"
     assert [r for r in journal if r.user == executor], "no call of the executor"
     assert violations(journal, authorizer, executor) == []
+
+
+def test_a_leader_that_dies_without_releasing_is_replaced_once_its_lease_expires(
+    cluster: Cluster,
+) -> None:
+    one = cluster.start_controller()
+    assert one.controller.elector is not None
+    assert one.controller.elector.leading.wait(10)
+    two = cluster.start_controller()
+    assert two.controller.elector is not None
+    one.controller.elector._release = lambda: None  # dies: its Lease stays, unrenewed
+    one.halt()
+    lease = cluster.fake.get("leases", "argoexec-controller", "argoexec", "coordination.k8s.io")
+    assert lease["spec"]["holderIdentity"] == "replica-0"
+    begun = time.monotonic()
+    assert two.controller.elector.leading.wait(15)
+    assert time.monotonic() - begun >= 2.0  # not before the Lease (3 s) could expire
+    cluster.submit(SLEEPY_DAG)
+    _succeeded(cluster.wait_finished("dag"))
+    lease = cluster.fake.get("leases", "argoexec-controller", "argoexec", "coordination.k8s.io")
+    assert lease["spec"]["holderIdentity"] == "replica-1"
+    assert lease["spec"]["leaseTransitions"] >= 1
