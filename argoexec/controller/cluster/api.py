@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -65,10 +67,21 @@ def _in_cluster_namespace() -> str:
         return "default"
 
 
+def _server_only(conn: Connection) -> bool:
+    """`-s URL` with no kubeconfig anywhere: kubectl then talks to URL with the credentials of
+    the other flags (`--token`, `--certificate-authority`) alone."""
+    if not conn.server or conn.in_cluster or conn.kubeconfig or conn.context:
+        return False
+    default = kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    return not any(Path(p).expanduser().exists() for p in default.split(os.pathsep) if p)
+
+
 def _configuration(conn: Connection) -> tuple[kubernetes.client.Configuration, str]:
     config = kubernetes.client.Configuration()
     try:
-        if conn.in_cluster:
+        if _server_only(conn):
+            namespace = "default"
+        elif conn.in_cluster:
             kubernetes.config.load_incluster_config(client_configuration=config)
             namespace = _in_cluster_namespace()
         else:
