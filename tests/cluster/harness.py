@@ -73,8 +73,10 @@ class Cluster:
         body = {**workflow, "metadata": {**workflow.get("metadata", {}), "namespace": namespace}}
         body.setdefault("apiVersion", "argoproj.io/v1alpha1")
         body.setdefault("kind", "Workflow")
-        return self.fake.seed_workflow(body) if hasattr(self.fake, "seed_workflow") else _create(
-            self, body, namespace
+        return (
+            self.fake.seed_workflow(body)
+            if hasattr(self.fake, "seed_workflow")
+            else _create(self, body, namespace)
         )
 
     def workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
@@ -100,7 +102,9 @@ class Cluster:
 
 
 def _create(cluster: Cluster, body: dict[str, Any], namespace: str) -> dict[str, Any]:
-    api = cluster.api()
+    """Created as a user would (the admin token), not as the controller."""
+    kubeconfig = cluster.fake.kubeconfig(cluster.tmp / "user.kubeconfig", token=cluster.fake.token)
+    api = ClusterApi.connect(Connection(kubeconfig=str(kubeconfig)))
     try:
         path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows"
         return api.create(path, body)

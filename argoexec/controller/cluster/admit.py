@@ -21,6 +21,7 @@ from argoexec.controller.loop.runner import check_entrypoint, resolve_workflow_a
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.lint import lint_workflow
 from argoexec.controller.workflow.merge import merge_workflow_template
+from argoexec.controller.workflow.schema import decode
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.durations import rfc3339
 
@@ -36,7 +37,7 @@ def admit(
 ) -> dict[str, Any]:
     """The workflow to run, or the workflow Failed with the reason it cannot."""
     try:
-        merged = merge_workflow_template(clone(dict(workflow)), templates)
+        merged = merge_workflow_template(lenient(workflow), templates)
         problems = lint_workflow(merged, templates, schema=False)
         if problems:
             raise EngineError("; ".join(str(p) for p in problems[:5]))
@@ -49,6 +50,19 @@ def admit(
         return refused(workflow, str(exc))
     merged["status"] = dict(merged.get("status") or {})
     return merged
+
+
+def lenient(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's spec as Argo's Go types read it (field names in any case, unknown fields
+    dropped: the CRD keeps what a client sent, Go's decoder is lenient); a field of the wrong
+    type refuses it."""
+    kept = clone(dict(document))
+    decoded = decode(kept, str(kept.get("kind") or "Workflow"), strict=False)
+    if decoded.problems:
+        raise EngineError("; ".join(str(p) for p in decoded.problems[:5]))
+    if "spec" in decoded.document:
+        kept["spec"] = decoded.document["spec"]
+    return kept
 
 
 def refused(workflow: Mapping[str, Any], cause: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from argoexec.controller.loop.controller import Controller, finished
+from argoexec.controller.loop.controller import Controller, FinalWriteError, finished
 from argoexec.controller.loop.run_metrics import record_events
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.metrics.registry import MetricRegistry
@@ -46,6 +46,7 @@ from .templates import ClusterTemplates
 log = logging.getLogger("argoexec.controller")
 
 SYNC_TIMEOUT = 60.0  # seconds the caches may take to fill at start
+RETRY = 1.0  # seconds before the loop goes on after a failed call
 STALE_AFTER = 60.0  # a loop that has not gone round for this long is not healthy
 DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
 
@@ -169,6 +170,7 @@ class ClusterController:
             store=self.templates.store(namespace),
             images=config.images,
             instance_id=self.instance_id,
+            pod_gc_by_strategy=True,
         )
 
     def _repository_of(self, key: str, namespace: str, name: str) -> ArtifactRepository | None:
@@ -241,6 +243,11 @@ class ClusterController:
             recorder = MetricsRecorder(started=begun or time.time(), registry=self.registry)
             self.recorders[key] = recorder
         record_events(recorder, name, namespace, outcome)
+        conditions = recorder.conditions()
+        if conditions:  # Argo's MetricsError condition, stored with this pass's changes
+            status = outcome.workflow.setdefault("status", {})
+            kept = [c for c in status.get("conditions") or [] if c.get("type") != "MetricsError"]
+            status["conditions"] = kept + conditions
 
     def _on_stored(self, workflow: dict[str, Any]) -> None:
         if not finished(workflow):
@@ -295,12 +302,23 @@ class ClusterController:
                 if self.elector is not None and not self.elector.leading.wait(0.5):
                     self.last_round = time.monotonic()
                     continue
-                self.controller.drive(None, until_done=False, stopping=lambda: self._stop(stopping))
+                self._drive(stopping)
                 if self.elector is not None and self.elector.lost.is_set():
                     return 1
             return 0
         finally:
             self.close()
+
+    def _drive(self, stopping: Callable[[], bool]) -> None:
+        """The loop until stopped; a failed call to the API server (a burst of 429 or 5xx
+        answers, a lost connection) ends a round, not the controller: the next round reads
+        the Workflows again and goes on where their status says."""
+        try:
+            self.controller.drive(None, until_done=False, stopping=lambda: self._stop(stopping))
+        except (KubeError, FinalWriteError) as exc:
+            cause = exc.cause if isinstance(exc, FinalWriteError) else str(exc)
+            log.warning("the API server failed a call: %s; going on in %.0f s", cause, RETRY)
+            time.sleep(RETRY)
 
     def _stop(self, stopping: Callable[[], bool]) -> bool:
         self.last_round = time.monotonic()

@@ -10,10 +10,12 @@ import threading
 from typing import Any
 
 from argoexec import contract as c
+from argoexec.controller.loop.options import EngineError
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.kube.client import resource_path
 
+from .admit import lenient
 from .api import ClusterApi
 from .informer import Informer
 
@@ -68,8 +70,8 @@ class ClusterTemplates:
         for found in documents:
             document = {**found, "kind": found.get("kind") or _kind_of(found)}
             try:
-                store.add(document, source=_source(document))
-            except DocumentError as exc:
+                store.add(lenient(document), source=_source(document))
+            except (DocumentError, EngineError) as exc:
                 log.warning("%s", exc)
         with self._lock:
             self._built[namespace] = (version, store)

@@ -70,6 +70,9 @@ class Settings:
     # The ENTRYPOINT/CMD of images for containers without a command (Argo's `images` index,
     # and on the podman runtime the local images themselves).
     images: Mapping[str, ImageEntrypoint] = field(default_factory=dict)
+    # Pods are collected as the workflow's `podGC.strategy` says (Argo's rule, on a cluster),
+    # rather than each as soon as its node is over (this machine's runtimes keep their logs).
+    pod_gc_by_strategy: bool = False
     # Argo's `workflows.argoproj.io/controller-instanceid`: on the pods' labels and env.
     instance_id: str = ""
     # The rest of the controller configuration's `executor` container (Argo's ConfigMap).

@@ -65,7 +65,7 @@ def reconcile(
     status = workflow.setdefault("status", {})
     outcome = Outcome(workflow)
     if status.get("phase") in n.FINAL_PHASES:
-        outcome.actions = _collect_pods(workflow, observed, everything=True)
+        outcome.actions = _collect_pods(workflow, observed, settings, everything=True)
         return outcome
     spec = workflow.get("spec") or {}
     if not status.get("phase"):
@@ -103,7 +103,8 @@ def reconcile(
         p.wake(p.deadline)
     before = len(p.nodes.finished)
     _walk(p, outcome)
-    outcome.actions = p.actions + _collect_pods(workflow, observed, everything=outcome.finished)
+    collected = _collect_pods(workflow, observed, settings, everything=outcome.finished)
+    outcome.actions = p.actions + collected
     outcome.wake_at = p.wake_at
     outcome.events = p.events
     outcome.changed = outcome.changed or p.nodes.changed > 0 or len(p.nodes.finished) > before
@@ -217,15 +218,31 @@ def _progress(p: Pass) -> str:
 
 
 def _collect_pods(
-    workflow: Mapping[str, Any], observed: Observed, *, everything: bool
+    workflow: Mapping[str, Any], observed: Observed, settings: Settings, *, everything: bool
 ) -> list[Action]:
-    """Pod garbage collection: the pods whose nodes are over (every pod once the workflow is).
-    The loop deletes them after the status recording their end is stored."""
-    nodes = (workflow.get("status") or {}).get("nodes") or {}
+    """Pod garbage collection: the pods whose nodes are over (every pod once the workflow is),
+    or on a cluster as Argo's `podGC.strategy` says (no strategy: finished pods stay, for
+    their logs). A workflow that is over leaves no pod running. The loop deletes them after
+    the status recording their end is stored."""
+    status = workflow.get("status") or {}
+    nodes = status.get("nodes") or {}
+    strategy = str(((workflow.get("spec") or {}).get("podGC") or {}).get("strategy") or "")
+    succeeded = status.get("phase") == n.SUCCEEDED
     actions: list[Action] = []
     for node_id, pod in observed.pods.items():
         node = nodes.get(node_id)
         over = node is None or n.fulfilled(node)
-        if everything or (over and pod.status.phase in (st.SUCCEEDED, st.FAILED)):
+        ended = pod.status.phase in (st.SUCCEEDED, st.FAILED)
+        if not settings.pod_gc_by_strategy:
+            collect = everything or (over and ended)
+        else:
+            collect = (
+                (everything and not ended)
+                or (strategy == "OnPodCompletion" and over and ended)
+                or (strategy == "OnPodSuccess" and over and pod.status.phase == st.SUCCEEDED)
+                or (strategy == "OnWorkflowCompletion" and everything)
+                or (strategy == "OnWorkflowSuccess" and everything and succeeded)
+            )
+        if collect:
             actions.append(DeletePod(pod.pod_name))
     return actions
