@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from argoexec.controller.cluster.api import ClusterApi, Connection
+from argoexec.controller.cluster.api import ClusterApi, Connection, network_cause
 from argoexec.controller.cluster.store import ClusterWorkflowStore, workflows_path
 from argoexec.controller.loop.seams import NotFoundError
 from argoexec.kube.errors import KubeConnectionError, KubeUnauthorizedError
@@ -103,7 +103,10 @@ def plain_errors(api: ClusterApi) -> Iterator[None]:
     try:
         yield
     except KubeConnectionError as exc:
-        raise ClusterError(f"cannot reach the Kubernetes API server at {api.host}: {exc}") from exc
+        cause = network_cause(exc.__cause__) if exc.__cause__ is not None else str(exc)
+        raise ClusterError(
+            f"cannot reach the Kubernetes API server at {api.host}: {cause}"
+        ) from exc
     except KubeUnauthorizedError as exc:
         raise ClusterError(
             f"the Kubernetes API server at {api.host} refused the credentials: {exc}"

@@ -167,7 +167,7 @@ class ClusterApi:
         except ApiException as exc:
             raise _api_error(exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"{method} {self.host}{path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"{method} {self.host}{path}: {network_cause(exc)}") from exc
         response: urllib3.HTTPResponse = answer.response
         if not 200 <= response.status < 300:
             try:
@@ -195,7 +195,7 @@ class ClusterApi:
         try:
             data = response.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"{method} {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"{method} {path}: {network_cause(exc)}") from exc
         finally:
             response.release_conn()
         try:
@@ -225,7 +225,7 @@ class ClusterApi:
         try:
             yield from response.stream(64 * 1024, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"GET {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"GET {path}: {network_cause(exc)}") from exc
         finally:
             response.release_conn()
 
@@ -244,7 +244,7 @@ class ClusterApi:
                     if line.strip():
                         yield json.loads(line)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"watch {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"watch {path}: {network_cause(exc)}") from exc
         except ValueError:
             raise KubeError(0, "", f"watch {path}: an event is not JSON") from None
         finally:
@@ -256,12 +256,14 @@ def _api_error(exc: ApiException) -> KubeError:
     return error_from_response(int(exc.status or 0), body)
 
 
-def _cause(exc: BaseException) -> str:
+def network_cause(exc: BaseException) -> str:
     """A network failure in words, without urllib3's object dumps."""
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         exc = reason
-    if isinstance(exc, socket.timeout | TimeoutError | urllib3.exceptions.TimeoutError):
+    # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError too.
+    timeout = socket.timeout | TimeoutError | urllib3.exceptions.TimeoutError
+    if isinstance(exc, timeout) and not isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "timed out"
     text = str(exc)
     marker = "Failed to establish a new connection: "

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
@@ -32,7 +32,26 @@ def exec_in_container(
     *,
     timeout: float = 10.0,
 ) -> ExecOutcome:
-    core = CoreV1Api(api.client)
+    # `stream` swaps the ApiClient's `call_api` for a WebSocket one while it connects: on the
+    # shared client every other thread's request (informers, the Lease, the loop) would go over
+    # a WebSocket meanwhile, and two overlapping execs could leave it swapped for good. A client
+    # of its own per exec (the same configuration: credentials and their refresh) is immune.
+    client = ApiClient(configuration=api.client.configuration)
+    try:
+        return _exec(CoreV1Api(client), namespace, pod, container, command, timeout=timeout)
+    finally:
+        client.close()
+
+
+def _exec(
+    core: CoreV1Api,
+    namespace: str,
+    pod: str,
+    container: str,
+    command: Sequence[str],
+    *,
+    timeout: float,
+) -> ExecOutcome:
     try:
         session = stream(
             core.connect_get_namespaced_pod_exec,
