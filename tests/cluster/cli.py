@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,10 @@ class Cli:
     def __call__(self, *argv: str, kubeconfig: Path | None = None) -> Result:
         self.capsys.readouterr()
         config = str(kubeconfig or self.kubeconfig)
-        code = main([argv[0], "--kubeconfig", config, *argv[1:]])
+        try:
+            code = main([argv[0], "--kubeconfig", config, *argv[1:]])
+        finally:
+            forget_cli_logging()
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
@@ -52,6 +56,14 @@ class Cli:
         body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", **workflow}
         path.write_text(yaml.safe_dump(body), encoding="utf-8")
         return path
+
+
+def forget_cli_logging() -> None:
+    """Remove the handler `main` installed: it writes to this test's captured stderr, which
+    is closed once the test ends."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_argoexec", False)]:
+        root.removeHandler(handler)
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -65,7 +77,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 def container(name: str, script: str, **more: Any) -> dict[str, Any]:
-    return {"name": name, "container": {"image": "busybox", "command": ["sh", "-c", script]}, **more}
+    return {
+        "name": name,
+        "container": {"image": "busybox", "command": ["sh", "-c", script]},
+        **more,
+    }
 
 
 def workflow(name: str, *templates: dict[str, Any], **spec: Any) -> dict[str, Any]:

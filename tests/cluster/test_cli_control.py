@@ -43,7 +43,10 @@ def test_stop_and_terminate_end_a_running_workflow_through_the_controller(
 def test_suspend_holds_the_next_step_until_resume(cluster: Cluster, cli: Cli) -> None:
     paced = workflow(
         "paced",
-        {"name": "main", "steps": [[{"name": "a", "template": "nap"}], [{"name": "b", "template": "say"}]]},
+        {
+            "name": "main",
+            "steps": [[{"name": "a", "template": "nap"}], [{"name": "b", "template": "say"}]],
+        },
         container("nap", "sleep 2"),
         container("say", "echo done"),
     )
@@ -75,7 +78,13 @@ def test_retry_runs_the_failed_node_again_and_deletes_its_old_pod(
 ) -> None:
     flaky = workflow(
         "flaky",
-        {"name": "main", "steps": [[{"name": "first", "template": "ok"}], [{"name": "second", "template": "exit"}]]},
+        {
+            "name": "main",
+            "steps": [
+                [{"name": "first", "template": "ok"}],
+                [{"name": "second", "template": "exit"}],
+            ],
+        },
         container("ok", "echo first"),
         container("exit", "echo second; exit {{workflow.parameters.code}}"),
         arguments={"parameters": [{"name": "code", "value": "1"}]},

@@ -3,11 +3,18 @@ followed until the cluster's controller has finished it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from argoexec.contract import LABEL_INSTANCE_ID
 from tests.cluster.cli import FAILING, HELLO, Cli, container, workflow
 from tests.cluster.harness import Cluster
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -126,3 +133,15 @@ def test_state_dir_and_a_cluster_flag_together_are_a_usage_error(
     done = cli("list", "--state-dir", str(tmp_path))
     assert done.code == 2
     assert "--state-dir and --kubeconfig both given" in done.err
+
+
+def test_submit_without_cluster_flags_uses_the_default_kubeconfig(
+    cluster: Cluster, cli: Cli
+) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cluster.tmp), "KUBECONFIG": str(cli.kubeconfig)}
+    done = subprocess.run(
+        [sys.executable, "-m", "argoexec", "submit", str(cli.write("hello", HELLO))],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "workflow hello submitted\n"), done.stderr
+    assert cluster.workflow("hello")["metadata"]["namespace"] == "default"

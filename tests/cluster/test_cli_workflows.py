@@ -43,7 +43,12 @@ def test_get_and_list_show_what_the_local_commands_show(
     local_run(cli, tmp_path / "state")
     cli.capsys.readouterr()
     outputs = {}
-    for argv in (["get", "hello"], ["get", "hello", "-o", "json"], ["list"], ["list", "-o", "wide"]):
+    for argv in (
+        ["get", "hello"],
+        ["get", "hello", "-o", "json"],
+        ["list"],
+        ["list", "-o", "wide"],
+    ):
         assert main([*argv, "--state-dir", str(tmp_path / "state")]) == 0
         local = cli.capsys.readouterr().out
         remote = cli(*argv)

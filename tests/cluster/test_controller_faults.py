@@ -38,9 +38,7 @@ SLEEPY_DAG = {
 
 
 def _pod_creations(cluster: Cluster) -> Counter[str]:
-    created = [
-        r for r in cluster.fake.requests("POST", r"/pods$") if r.status in (200, 201)
-    ]
+    created = [r for r in cluster.fake.requests("POST", r"/pods$") if r.status in (200, 201)]
     return Counter(str((r.body or {}).get("metadata", {}).get("name")) for r in created)
 
 
