@@ -11,6 +11,11 @@ Exit codes:
 | 64 | any other failure — Argo's exit code for a failed sub-command (argo-contract.md §0.2) |
 | 130 / 143 | interrupted by SIGINT / SIGTERM |
 
+The workflow commands (``submit``, ``list``, ``get``, ``logs``, ``delete``, ``stop``...,
+``controller``) work on a Kubernetes cluster when the command line names one (``--kubeconfig``,
+``--context``, ``--in-cluster``, ``-s``), else on this machine's state directory
+(``argoexec.commands.target``).
+
 Every sub-command accepts Argo's persistent flags (``--loglevel``, ``--log-format``,
 ``--gloglevel``) and kubectl's client flags. Flags we do not know are tolerated when written as
 ``--flag`` or ``--flag=value`` (the controller may append ``executor.args``); an unknown flag's

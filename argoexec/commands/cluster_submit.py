@@ -39,7 +39,6 @@ def _needs_templates(problem: Problem) -> bool:
 
 
 def _read(args: argparse.Namespace, inv: Invocation) -> Documents:
-    args.templates = []  # `_lint_as_read` (run's) reads the flag; submit has none
     try:
         documents = load_documents([Path(args.file)], strict=args.strict)
     except DocumentError as exc:

@@ -1,4 +1,5 @@
-"""``argoexec list|get|logs|resume|stop``: look at and signal the runs of ``argoexec run``.
+"""``argoexec list|get|logs|resume|stop``: look at and signal the runs of ``argoexec run``
+(on a cluster: ``commands.cluster_workflows``, which shows Workflows with the helpers here).
 
 Each reads the run's directory in the state directory (``--state-dir``, else
 ``config.controller_state_dir``); ``resume`` and ``stop`` leave a request there that the running
