@@ -54,6 +54,7 @@ import json
 import math
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,6 +407,13 @@ class ExecutorConfig:
 def state_dir_from_env(env: Mapping[str, str]) -> bool:
     """Whether ``ARGOEXEC_STATE_DIR`` chose the state directory (messages name it then)."""
     return bool((env.get(c.ENV_STATE_DIR) or "").strip())
+
+
+def leader_election_identity(env: Mapping[str, str]) -> str:
+    """The cluster controller's name in its Lease: ``LEADER_ELECTION_IDENTITY`` (Argo's; the
+    pod's name in the manifests), else ``<hostname>-<pid>`` (unique per process)."""
+    given = (env.get(c.ENV_LEADER_ELECTION_IDENTITY) or "").strip()
+    return given or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def controller_state_dir(env: Mapping[str, str]) -> Path:

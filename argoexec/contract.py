@@ -97,6 +97,9 @@ ENV_MAX_PODS = "ARGOEXEC_MAX_PODS"
 # How a refusal at those bounds says what to do (too many children; a pod waiting for a slot).
 MAX_ITEMS_HINT = f"raise it with --max-children or {ENV_MAX_CHILDREN}; 0 = no cap"
 MAX_PODS_HINT = f"--max-pods or {ENV_MAX_PODS}; 0 = no cap"
+# `argoexec controller` on a cluster: its name in the leader-election Lease (Argo's variable;
+# the manifests set it to the pod's name). Unset: <hostname>-<pid>.
+ENV_LEADER_ELECTION_IDENTITY = "LEADER_ELECTION_IDENTITY"
 
 # Labels (§1.1, §4.6).
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"

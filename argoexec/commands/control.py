@@ -25,30 +25,38 @@ from typing import Any
 from argoexec.commands import Invocation
 from argoexec.commands.interrupts import handled_by
 from argoexec.commands.statedir import state_store
-from argoexec.commands.workflows import _check_supplied, _one_node, assignments
+from argoexec.commands.workflows import assignments, check_supplied, one_node
 from argoexec.controller.loop import control as ctl
 from argoexec.controller.loop.controller import finished
 from argoexec.controller.loop.local import RUN_FILE, LocalController, RunConfig, RunLock
-from argoexec.controller.loop.seams import NotFoundError
+from argoexec.controller.loop.seams import NotFoundError, WorkflowStore
 from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.orphan import stop_orphan
 from argoexec.controller.render import render_workflow
-from argoexec.controller.state import RunDir, StateError
+from argoexec.controller.state import RunDir, StateError, StateStore
 
 log = logging.getLogger("argoexec.controller")
 Change = Callable[[dict[str, Any]], dict[str, Any]]
+Missing = Callable[[str], str]  # the error message for a workflow that does not exist
 
 
 def _root(args: argparse.Namespace, inv: Invocation) -> Path:
     return state_store(args, inv, mode="write").root
 
 
-def change(store: DirectoryStore, name: str, how: Change) -> dict[str, Any]:
+def missing_here(name: str) -> str:
+    """The error for a workflow the state directory does not have."""
+    return f"no workflow named {name!r} here"
+
+
+def change(
+    store: WorkflowStore, name: str, how: Change, missing: Missing = missing_here
+) -> dict[str, Any]:
     """Apply `how` to the stored Workflow `name`; the stored result."""
     try:
         return ctl.change(store, name, how)
     except NotFoundError:
-        raise StateError(f"no workflow named {name!r} here") from None
+        raise StateError(missing(name)) from None
     except ctl.ControlError as exc:
         raise StateError(str(exc)) from None
 
@@ -67,11 +75,11 @@ def driven(root: Path, name: str) -> bool:
     return False
 
 
-def _unfinished(store: DirectoryStore, name: str) -> dict[str, Any]:
+def unfinished(store: WorkflowStore, name: str, missing: Missing = missing_here) -> dict[str, Any]:
     try:
         workflow = store.get(name)
     except NotFoundError:
-        raise StateError(f"no workflow named {name!r} here") from None
+        raise StateError(missing(name)) from None
     if finished(workflow):
         phase = workflow["status"]["phase"]
         raise StateError(f"workflow {name!r} is not running: it has finished ({phase})")
@@ -111,7 +119,7 @@ def _change_then_drive(args: argparse.Namespace, inv: Invocation, how: Change, v
     store = DirectoryStore(root)
     if not (root / args.name / RUN_FILE).exists() and not driven(root, args.name):
         return _finish_orphan(root, args, inv)
-    _unfinished(store, args.name)
+    unfinished(store, args.name)
     change(store, args.name, how)
     inv.stdout.write(f"workflow {args.name} {verb}\n")
     if driven(root, args.name):
@@ -155,12 +163,23 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
     """`argo resume` (with `-p`, `argo node set` first): suspended nodes Succeed with the
     supplied output values; `spec.suspend` is cleared."""
     root = _root(args, inv)
-    store = DirectoryStore(root)
+    resume_nodes(DirectoryStore(root), args)
+    inv.stdout.write(f"workflow {args.name} resumed\n")
+    if not driven(root, args.name):
+        log.warning("no controller drives workflow %s: `argoexec controller` goes on", args.name)
+    return 0
+
+
+def resume_nodes(
+    store: WorkflowStore, args: argparse.Namespace, missing: Missing = missing_here
+) -> None:
+    """`resume`'s changes to the stored Workflow: `args.node` (or every suspended node)
+    Succeeded with the `-p` values supplied, and without `--node` `spec.suspend` cleared."""
     supplied = assignments(getattr(args, "parameter", None) or [])
-    workflow = _unfinished(store, args.name)
+    workflow = unfinished(store, args.name, missing)
     nodes = (workflow.get("status") or {}).get("nodes") or {}
     if args.node:
-        node = _one_node(workflow, args.name, args.node)
+        node = one_node(workflow, args.name, args.node)
         if node.get("type") != "Suspend" or node.get("phase") != "Running":
             raise StateError(
                 f"node {args.node!r} of workflow {args.name!r} is not suspended "
@@ -171,21 +190,18 @@ def resume(args: argparse.Namespace, inv: Invocation) -> int:
         chosen = [
             n for n in nodes.values() if n.get("type") == "Suspend" and n.get("phase") == "Running"
         ]
-    _check_supplied(args.name, chosen, supplied)
+    check_supplied(args.name, chosen, supplied)
     selector = f"id={chosen[0]['id']}" if args.node else None
     if supplied:
         targets = [f"id={node['id']}" for node in chosen]
         for target in targets:
             change(store, args.name, partial(ctl.set_node, node_field_selector=target,
-                                             output_parameters=supplied))  # fmt: skip
+                                             output_parameters=supplied), missing)  # fmt: skip
     for node in chosen:
-        change(store, args.name, partial(ctl.resume, node_field_selector=f"id={node['id']}"))
+        how = partial(ctl.resume, node_field_selector=f"id={node['id']}")
+        change(store, args.name, how, missing)
     if selector is None:
-        change(store, args.name, _unsuspend)
-    inv.stdout.write(f"workflow {args.name} resumed\n")
-    if not driven(root, args.name):
-        log.warning("no controller drives workflow %s: `argoexec controller` goes on", args.name)
-    return 0
+        change(store, args.name, _unsuspend, missing)
 
 
 def _unsuspend(workflow: dict[str, Any]) -> dict[str, Any]:
@@ -246,4 +262,23 @@ def controller(args: argparse.Namespace, inv: Invocation) -> int:
     stop = threading.Event()
     with _interrupts(stop):
         local.drive(None, until_done=bool(args.exit_when_done), stopping=stop.is_set)
+    return 0
+
+
+def delete(args: argparse.Namespace, inv: Invocation) -> int:
+    """`argo delete`: the run's directory removed, logs and artifacts of the local repository
+    in it included; refused while a process drives the run (stop it first)."""
+    root = _root(args, inv)
+    run = StateStore(root).open(args.name)
+    lock = RunLock(run.path)
+    if driven(root, args.name) or not lock.take():
+        raise StateError(
+            f"workflow {args.name!r} is being driven by a live process: stop or terminate it, "
+            "then delete it"
+        )
+    try:
+        StateStore(root).remove(run)
+    finally:
+        lock.release()
+    inv.stdout.write(f"workflow {args.name} deleted\n")
     return 0

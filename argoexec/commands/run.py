@@ -186,14 +186,16 @@ def _lint_as_read(
     return lint_workflow(workflow, documents.templates, source=source, schema=False)
 
 
-def _refuse(args: argparse.Namespace, inv: Invocation, problems: list[Problem]) -> NoReturn:
+def _refuse(
+    args: argparse.Namespace, inv: Invocation, problems: list[Problem], *, what: str = "run"
+) -> NoReturn:
     """Print every problem and refuse the run: field names and types of every document read (a
     WorkflowTemplate too: Argo would have refused to create it), or the workflow's references
     as the run would use it."""
     for problem in problems:
         inv.stderr.write(f"{problem}\n")
     hint = f" ({STRICT_HINT})" if any(p.strict_only for p in problems) else ""
-    raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was run{hint}")
+    raise UsageError(f"{args.file}: {len(problems)} problem(s); nothing was {what}{hint}")
 
 
 def _from_cron(

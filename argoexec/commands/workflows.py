@@ -1,4 +1,5 @@
-"""``argoexec list|get|logs|resume|stop``: look at and signal the runs of ``argoexec run``.
+"""``argoexec list|get|logs|resume|stop``: look at and signal the runs of ``argoexec run``
+(on a cluster: ``commands.cluster_workflows``, which shows Workflows with the helpers here).
 
 Each reads the run's directory in the state directory (``--state-dir``, else
 ``config.controller_state_dir``); ``resume`` and ``stop`` leave a request there that the running
@@ -64,27 +65,43 @@ def _orphaned(run: RunDir, workflow: dict[str, Any]) -> bool:
 
 def list_workflows(args: argparse.Namespace, inv: Invocation) -> int:
     runs = [(run, _read(run)) for run in state_store(args, inv).runs()]
-    if args.output == "json":
-        inv.stdout.write(json.dumps([wf for _, wf in runs], indent=2) + "\n")
-        return 0
-    if not runs:
+    write_list(inv, [(wf, _orphaned(run, wf)) for run, wf in runs], args.output)
+    return 0
+
+
+def write_list(
+    inv: Invocation,
+    workflows: list[tuple[dict[str, Any], bool]],
+    output: str | None,
+    *,
+    namespaces: bool = False,
+) -> None:
+    """``argo list``: the workflows (each with whether it is orphaned) as a table, or JSON;
+    ``namespaces`` adds the NAMESPACE column first, as ``argo list -A`` does."""
+    if output == "json":
+        inv.stdout.write(json.dumps([wf for wf, _ in workflows], indent=2) + "\n")
+        return
+    if not workflows:
         inv.stdout.write("No workflows found\n")
-        return 0
+        return
     now = datetime.now(UTC)
     header = ["NAME", "STATUS", "AGE", "DURATION", "MESSAGE"]
     rows = []
-    for run, wf in runs:
-        row = list_row(wf, now, orphaned=_orphaned(run, wf))
-        if args.output == "wide":
+    for wf, orphaned in workflows:
+        row = list_row(wf, now, orphaned=orphaned)
+        if output == "wide":
             status, spec = wf.get("status") or {}, wf.get("spec") or {}
             params = (spec.get("arguments") or {}).get("parameters") or []
             given = ",".join(f"{p.get('name')}={p['value']}" for p in params if "value" in p)
             row[-1:-1] = [str(status.get("progress") or ""), given]
+        if namespaces:
+            row.insert(0, str((wf.get("metadata") or {}).get("namespace") or ""))
         rows.append(row)
-    if args.output == "wide":
+    if output == "wide":
         header[-1:-1] = ["PROGRESS", "PARAMETERS"]
+    if namespaces:
+        header.insert(0, "NAMESPACE")
     inv.stdout.write(table([header, *rows]))
-    return 0
 
 
 def get(args: argparse.Namespace, inv: Invocation) -> int:
@@ -94,14 +111,7 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
         inv.stdout.write(run.read_metrics())
         return 0
     workflow = run.read_workflow() if run.has_state() else _stateless(run)
-    if args.output == "json":
-        inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
-    elif args.output == "yaml":
-        import yaml
-
-        inv.stdout.write(yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True))
-    else:
-        inv.stdout.write(render_workflow(workflow, color=stream_is_tty(inv.stdout)))
+    write_workflow(inv, workflow, args.output)
     if _orphaned(run, workflow):
         inv.stderr.write(
             f"note: the process that ran {args.name} (pid {run.owner_pid()}) is gone; "
@@ -111,7 +121,19 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
     return 0
 
 
-def _one_node(workflow: dict[str, Any], name: str, ref: str) -> dict[str, Any]:
+def write_workflow(inv: Invocation, workflow: dict[str, Any], output: str | None) -> None:
+    """``argo get``: the Workflow as JSON, YAML, or its header and node tree."""
+    if output == "json":
+        inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
+    elif output == "yaml":
+        import yaml
+
+        inv.stdout.write(yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True))
+    else:
+        inv.stdout.write(render_workflow(workflow, color=stream_is_tty(inv.stdout)))
+
+
+def one_node(workflow: dict[str, Any], name: str, ref: str) -> dict[str, Any]:
     found = find_nodes(workflow, ref)
     if not found:
         raise StateError(f"workflow {name!r} has no node {ref!r} (give a node id, name or step)")
@@ -121,18 +143,29 @@ def _one_node(workflow: dict[str, Any], name: str, ref: str) -> dict[str, Any]:
     return found[0]
 
 
+def node_pod(workflow: dict[str, Any], name: str, ref: str) -> str:
+    """The pod of the node `ref` names (`logs --node`); an error naming the nodes with pods."""
+    node = one_node(workflow, name, ref)
+    pod = pod_name_of(workflow, node)
+    if pod is None:
+        pods = ", ".join(str(n.get("displayName")) for n in pod_nodes(workflow)) or "none"
+        raise StateError(
+            f"node {ref!r} of workflow {name!r} is a {node.get('type')} node and "
+            f"has no pod (nodes with pods: {pods})"
+        )
+    return pod
+
+
+def log_prefix(node: dict[str, Any]) -> str:
+    """What each log line of a node's pod starts with (`argo logs`: its display name)."""
+    return f"{node.get('displayName') or node.get('name')}: "
+
+
 def logs(args: argparse.Namespace, inv: Invocation) -> int:
     run = state_store(args, inv).open(args.name)
     workflow = run.read_workflow()
     if args.node:
-        node = _one_node(workflow, args.name, args.node)
-        pod = pod_name_of(workflow, node)
-        if pod is None:
-            pods = ", ".join(str(n.get("displayName")) for n in pod_nodes(workflow)) or "none"
-            raise StateError(
-                f"node {args.node!r} of workflow {args.name!r} is a {node.get('type')} node and "
-                f"has no pod (nodes with pods: {pods})"
-            )
+        pod = node_pod(workflow, args.name, args.node)
         dirs = PodDirs(run.pods_dir / pod)
         path = dirs.log(args.container)
         if not path.is_file():
@@ -156,13 +189,13 @@ def logs(args: argparse.Namespace, inv: Invocation) -> int:
             f"(containers with logs: {', '.join(sorted(containers))})"
         )
     for node, path in found:
-        prefix = f"{node.get('displayName') or node.get('name')}: "
+        prefix = log_prefix(node)
         for line in path.read_text(errors="replace").splitlines():
             inv.stdout.write(f"{prefix}{line}\n")
     return 0
 
 
-def _check_supplied(name: str, targets: list[dict[str, Any]], supplied: dict[str, str]) -> None:
+def check_supplied(name: str, targets: list[dict[str, Any]], supplied: dict[str, str]) -> None:
     """Every `-p` name must be an output parameter each targeted suspended node expects
     (`valueFrom.supplied`, listed in its outputs while it waits), as `argo node set` checks."""
     if supplied and not targets:

@@ -374,3 +374,33 @@ def test_stop_and_resume_refuse_a_run_that_is_not_running(
         assert "no controller drives workflow steps-abc" in err
     else:  # a run of an older argoexec whose process is gone is finished by the stop itself
         assert state.open("steps-abc").read_workflow()["status"]["phase"] == "Failed"
+
+
+def test_delete_removes_a_finished_run_and_refuses_one_a_process_drives(
+    state: StateStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "delete", "dag-xyz", "--state-dir", str(state.root))
+    assert (code, out) == (0, "workflow dag-xyz deleted\n")
+    assert not (state.root / "dag-xyz").exists()
+    assert [r.name for r in state.runs()] == ["approval-k", "steps-abc"]
+    code, _, err = run_cli(capsys, "delete", "approval-k", "--state-dir", str(state.root))
+    assert code == 64
+    assert "workflow 'approval-k' is being driven by a live process" in err
+    assert (state.root / "approval-k").is_dir()
+    code, _, err = run_cli(capsys, "delete", "dag-xyz", "--state-dir", str(state.root))
+    assert code == 64 and "no workflow named 'dag-xyz'" in err
+
+
+def test_the_local_commands_never_import_the_kubernetes_client(state: StateStore) -> None:
+    code = (
+        "import sys; from argoexec.cli import main; "
+        f"main(['list', '--state-dir', {str(state.root)!r}]); "
+        f"main(['get', 'dag-xyz', '--state-dir', {str(state.root)!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('kubernetes', "
+        "'argoexec.controller.cluster'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

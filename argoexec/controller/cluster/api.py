@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
@@ -65,10 +67,21 @@ def _in_cluster_namespace() -> str:
         return "default"
 
 
+def _server_only(conn: Connection) -> bool:
+    """`-s URL` with no kubeconfig anywhere: kubectl then talks to URL with the credentials of
+    the other flags (`--token`, `--certificate-authority`) alone."""
+    if not conn.server or conn.in_cluster or conn.kubeconfig or conn.context:
+        return False
+    default = kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    return not any(Path(p).expanduser().exists() for p in default.split(os.pathsep) if p)
+
+
 def _configuration(conn: Connection) -> tuple[kubernetes.client.Configuration, str]:
     config = kubernetes.client.Configuration()
     try:
-        if conn.in_cluster:
+        if _server_only(conn):
+            namespace = "default"
+        elif conn.in_cluster:
             kubernetes.config.load_incluster_config(client_configuration=config)
             namespace = _in_cluster_namespace()
         else:
@@ -154,7 +167,7 @@ class ClusterApi:
         except ApiException as exc:
             raise _api_error(exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"{method} {self.host}{path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"{method} {self.host}{path}: {network_cause(exc)}") from exc
         response: urllib3.HTTPResponse = answer.response
         if not 200 <= response.status < 300:
             try:
@@ -182,7 +195,7 @@ class ClusterApi:
         try:
             data = response.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"{method} {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"{method} {path}: {network_cause(exc)}") from exc
         finally:
             response.release_conn()
         try:
@@ -212,7 +225,7 @@ class ClusterApi:
         try:
             yield from response.stream(64 * 1024, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"GET {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"GET {path}: {network_cause(exc)}") from exc
         finally:
             response.release_conn()
 
@@ -231,7 +244,7 @@ class ClusterApi:
                     if line.strip():
                         yield json.loads(line)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"watch {path}: {_cause(exc)}") from exc
+            raise KubeConnectionError(f"watch {path}: {network_cause(exc)}") from exc
         except ValueError:
             raise KubeError(0, "", f"watch {path}: an event is not JSON") from None
         finally:
@@ -243,12 +256,14 @@ def _api_error(exc: ApiException) -> KubeError:
     return error_from_response(int(exc.status or 0), body)
 
 
-def _cause(exc: BaseException) -> str:
+def network_cause(exc: BaseException) -> str:
     """A network failure in words, without urllib3's object dumps."""
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
         exc = reason
-    if isinstance(exc, socket.timeout | TimeoutError | urllib3.exceptions.TimeoutError):
+    # urllib3 2 makes a refused connection (NewConnectionError) a ConnectTimeoutError too.
+    timeout = socket.timeout | TimeoutError | urllib3.exceptions.TimeoutError
+    if isinstance(exc, timeout) and not isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "timed out"
     text = str(exc)
     marker = "Failed to establish a new connection: "

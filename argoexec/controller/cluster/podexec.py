@@ -32,9 +32,26 @@ def exec_in_container(
     *,
     timeout: float = 10.0,
 ) -> ExecOutcome:
-    # A client of its own: `stream` swaps its client's request function for a WebSocket one
-    # while it runs, which would send the loop's own calls (same client) that way meanwhile.
-    core = CoreV1Api(ApiClient(configuration=api.client.configuration))
+    # `stream` swaps the ApiClient's `call_api` for a WebSocket one while it connects: on the
+    # shared client every other thread's request (informers, the Lease, the loop) would go over
+    # a WebSocket meanwhile, and two overlapping execs could leave it swapped for good. A client
+    # of its own per exec (the same configuration: credentials and their refresh) is immune.
+    client = ApiClient(configuration=api.client.configuration)
+    try:
+        return _exec(CoreV1Api(client), namespace, pod, container, command, timeout=timeout)
+    finally:
+        client.close()
+
+
+def _exec(
+    core: CoreV1Api,
+    namespace: str,
+    pod: str,
+    container: str,
+    command: Sequence[str],
+    *,
+    timeout: float,
+) -> ExecOutcome:
     try:
         session = stream(
             core.connect_get_namespaced_pod_exec,
@@ -62,4 +79,3 @@ def exec_in_container(
         return ExecOutcome(session.returncode, session.read_stdout(), session.read_stderr())
     finally:
         session.close()
-        core.api_client.close()
