@@ -162,10 +162,12 @@ class Controller:
             now = time.monotonic()
             if run.dirty and (done or now - run.written_at >= self.write_interval):
                 self._store(name, run)
-            if done and not run.dirty and not run.deletes:
-                self._drop(name)
-            elif outcome is not None and outcome.wake_at is not None:
+            if outcome is not None and outcome.wake_at is not None:
                 run.wake_at = outcome.wake_at
+            # A finished workflow is let go once stored, its pods deleted, and no deletion
+            # waits for its time (podGC's deleteDelayDuration).
+            if done and not run.dirty and not run.deletes and run.wake_at is None:
+                self._drop(name)
 
     def _due(self, run: _Run) -> bool:
         """Whether a pass may find something to do: the last one did something, a pod event

@@ -111,7 +111,9 @@ def reconcile(
         workflow, observed, settings, everything=outcome.finished, now=now
     )
     outcome.actions = p.actions + collected
-    outcome.wake_at = min((t for t in (p.wake_at, due) if t is not None), default=None)
+    # A workflow that is over is called again only for its pods' collection.
+    wakes = (due,) if outcome.finished else (p.wake_at, due)
+    outcome.wake_at = min((t for t in wakes if t is not None), default=None)
     outcome.events = p.events
     outcome.changed = outcome.changed or p.nodes.changed > 0 or len(p.nodes.finished) > before
     if outcome.changed:
