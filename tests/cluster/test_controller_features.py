@@ -224,3 +224,18 @@ def test_pod_gc_deletes_the_pods_its_label_selector_selects_after_the_delay(
     while _pods_left(cluster) != {"yes"} and time.monotonic() < end:
         time.sleep(0.1)
     assert _pods_left(cluster) == {"yes"}
+
+
+def test_a_pod_the_api_server_refuses_fails_its_node_with_the_servers_message(
+    cluster: Cluster,
+) -> None:
+    cluster.fake.deny("create", "pods", namespace="default")
+    cluster.start_controller()
+    cluster.submit(_workflow("refusedpod"))
+    done = cluster.wait_finished("refusedpod")
+    assert done["status"]["phase"] in ("Failed", "Error")
+    [node] = done["status"]["nodes"].values()
+    assert node["phase"] in ("Failed", "Error")
+    assert 'cannot create resource "pods"' in node["message"]
+    creations = [r for r in cluster.fake.requests("POST", r"/pods$")]
+    assert len(creations) == 1  # refused for good: not asked again

@@ -258,6 +258,7 @@ class ClusterController:
         if key not in self._cleaned:
             self._cleaned.add(key)
             self.pods.delete_task_results(*split_key(key))
+            self.pods.forget(*split_key(key))
 
     # --- running ----------------------------------------------------------------------------
 

@@ -90,7 +90,8 @@ class ClusterPods:
         self.created = 0
         self._changed = threading.Condition()
         self._events = 0
-        self._refused: dict[tuple[str, str], PodObservation] = {}
+        # Pods the API server refused for good: (namespace, pod) -> (workflow, observation).
+        self._refused: dict[tuple[str, str], tuple[str, PodObservation]] = {}
         self._parsed: dict[tuple[str, str], tuple[str, PodResult]] = {}
         self._signals = ThreadPoolExecutor(SIGNAL_THREADS, thread_name_prefix="pod-signal")
 
@@ -111,6 +112,8 @@ class ClusterPods:
 
     def poke(self, kind: str = "", obj: Mapping[str, Any] | None = None) -> None:
         """Something changed (a pod, a task result, a Workflow): the loop looks again."""
+        if kind == "DELETED" and obj is not None and obj.get("kind", "Pod") == "Pod":
+            self._parsed.pop(key_of(obj), None)  # gone however it went (podGC, a user, GC)
         with self._changed:
             self._events += 1
             self._changed.notify_all()
@@ -129,8 +132,8 @@ class ClusterPods:
             meta = pod.get("metadata") or {}
             node_id = str((meta.get("annotations") or {}).get(c.ANNOTATION_NODE_ID) or "")
             found[node_id or str(meta.get("name"))] = self._observation(pod, node_id)
-        for (ns, _), refused in list(self._refused.items()):
-            if ns == namespace and refused.node_id not in found:
+        for (ns, _), (owner, refused) in list(self._refused.items()):
+            if (ns, owner) == (namespace, workflow) and refused.node_id not in found:
                 found[refused.node_id] = refused
         return found
 
@@ -204,9 +207,9 @@ class ClusterPods:
         status = PodResult.pending(pod)
         status.fail_to_start(exc.reason or "Error", exc.message)
         status.message = exc.message
-        self._refused[(namespace, str(meta["name"]))] = PodObservation(
-            str(meta["name"]), node_id, status, completed=True
-        )
+        workflow = str((meta.get("labels") or {}).get(c.LABEL_WORKFLOW) or "")
+        observation = PodObservation(str(meta["name"]), node_id, status, completed=True)
+        self._refused[(namespace, str(meta["name"]))] = (workflow, observation)
 
     def signal(self, namespace: str, pod_name: str, container: str, signum: int) -> None:
         pod = self.pods.get(namespace, pod_name)
@@ -248,6 +251,12 @@ class ClusterPods:
             pass
         except KubeError as exc:
             log.warning("pod %s/%s not deleted: %s", namespace, pod_name, exc)
+
+    def forget(self, namespace: str, workflow: str) -> None:
+        """A completed workflow's refused pods are no longer observed."""
+        for key, (owner, _) in list(self._refused.items()):
+            if (key[0], owner) == (namespace, workflow):
+                self._refused.pop(key, None)
 
     def delete_task_results(self, namespace: str, workflow: str) -> None:
         """Argo deletes a completed workflow's task results (they outlive nothing)."""
