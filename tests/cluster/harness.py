@@ -73,11 +73,7 @@ class Cluster:
         body = {**workflow, "metadata": {**workflow.get("metadata", {}), "namespace": namespace}}
         body.setdefault("apiVersion", "argoproj.io/v1alpha1")
         body.setdefault("kind", "Workflow")
-        return (
-            self.fake.seed_workflow(body)
-            if hasattr(self.fake, "seed_workflow")
-            else _create(self, body, namespace)
-        )
+        return _create(self, body, namespace)
 
     def workflow(self, name: str, namespace: str = "default") -> dict[str, Any]:
         found = self.fake.get("workflows", name, namespace, group="argoproj.io")
