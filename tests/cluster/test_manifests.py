@@ -16,8 +16,7 @@ from argoexec.kube.errors import KubeError
 from artifacts.locations import select_repository
 from tests.cluster.kustomize import build
 from tests.cluster.rbac import Authorizer, violations
-from tests.servers._kube_store import Kind
-from tests.servers.kube import TOKEN_USER, FakeKube, Request
+from tests.servers.kube import FakeKube, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -25,44 +24,11 @@ NAMESPACE = "argoexec"
 CONTROLLER = f"system:serviceaccount:{NAMESPACE}:argoexec-controller"
 EXECUTOR = f"system:serviceaccount:{NAMESPACE}:default"
 
-# Kinds the manifests (and the calls below) use that the fake may not serve yet: registered
-# for the test only when missing, so this keeps working once the fake has them built in.
-EXTRA_KINDS = (
-    Kind(
-        "apiextensions.k8s.io",
-        "v1",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        namespaced=False,
-        status_subresource=True,
-    ),
-    Kind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    Kind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
-    Kind(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterrolebindings",
-        "ClusterRoleBinding",
-        namespaced=False,
-    ),
-    Kind("coordination.k8s.io", "v1", "leases", "Lease"),
-    Kind("", "v1", "events", "Event"),
-    Kind("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow", custom=True),
-    Kind("argoproj.io", "v1alpha1", "workflowtasksets", "WorkflowTaskSet", custom=True),
-)
-
 
 def find(objects: Iterable[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
     assert len(matches) == 1, f"{kind} {name}: {len(matches)} objects in manifests/"
     return matches[0]
-
-
-def ensure_kinds(fake: FakeKube) -> None:
-    for kind in EXTRA_KINDS:
-        if (kind.group, kind.plural) not in fake.store.kinds:
-            fake.register(kind)
 
 
 def client(fake: FakeKube, tmp_path: Path) -> KubeClient:
@@ -94,7 +60,6 @@ def test_everything_namespaced_lands_in_argoexec_and_the_namespace_comes_first(o
 
 
 def test_every_object_applies_to_the_api_server(objects, kube_api: FakeKube, tmp_path) -> None:
-    ensure_kinds(kube_api)
     api = client(kube_api, tmp_path)
     for obj in objects:
         created = api.create(collection(kube_api, obj), obj)
@@ -325,26 +290,25 @@ REFUSED_CALLS = [
 
 
 def journal_of(fake: FakeKube, tmp_path: Path, calls: list, user: str) -> list[Request]:
-    """Send ``calls`` to the fake and return its journal as if ``user`` had sent them (the fake
-    authenticates one token user); what the fake answered does not matter here."""
-    api = client(fake, tmp_path)
+    """Send ``calls`` to the fake as ``user`` (a token of its own) and return its journal of
+    them; what the fake answered does not matter here."""
+    config = fake.kubeconfig(tmp_path / "user.kubeconfig", token=fake.add_token(user))
+    api = KubeClient.from_kubeconfig([config])
     for method, path, query in calls:
         body = None if method in ("GET", "DELETE") else {}
         content = "application/merge-patch+json" if method == "PATCH" else "application/json"
         with contextlib.suppress(KubeError):
             api.request(method, path, body=body, query=query or None, content_type=content)
-    return [entry._replace(user=user) for entry in fake.journal if entry.user == TOKEN_USER]
+    return [entry for entry in fake.journal if entry.user == user]
 
 
 def test_the_controller_may_make_every_call_it_makes(objects, kube_api, tmp_path) -> None:
-    ensure_kinds(kube_api)
     journal = journal_of(kube_api, tmp_path, CONTROLLER_CALLS, CONTROLLER)
     assert len(journal) == len(CONTROLLER_CALLS)
     assert violations(journal, Authorizer.from_objects(objects), CONTROLLER) == []
 
 
 def test_the_controller_is_refused_everything_else(objects, kube_api, tmp_path) -> None:
-    ensure_kinds(kube_api)
     journal = journal_of(kube_api, tmp_path, REFUSED_CALLS, CONTROLLER)
     found = violations(journal, Authorizer.from_objects(objects), CONTROLLER)
     assert [v.split(":")[0] for v in found] == [f"{m} {p}" for m, p, _ in REFUSED_CALLS]

@@ -57,7 +57,6 @@ from tests.servers import _kubelet_logs as logs
 from tests.servers._kube_store import ApiError, Kind
 from tests.servers._kubelet_admit import admit
 from tests.servers._kubelet_status import Conditions, pod_status
-from tests.servers._kubelet_tokens import Tokens
 from tests.servers.kube import FakeKube
 from tests.servers.procs import require
 
@@ -109,12 +108,10 @@ class NodeAgent:
         self._queue: queue.Queue[PodRun | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._tokens = Tokens(fake)
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> NodeAgent:
-        self._tokens.install()
         self.fake.kubelet = self  # type: ignore[attr-defined]
         watcher = threading.Thread(target=self._watch, name="kubelet-watch", daemon=True)
         self._threads.append(watcher)
@@ -150,7 +147,6 @@ class NodeAgent:
             self._revoke(run)
         if getattr(self.fake, "kubelet", None) is self:
             self.fake.kubelet = None  # type: ignore[attr-defined]
-        self._tokens.uninstall()
         if alive:
             raise RuntimeError(f"node agent: threads still running after stop: {alive}")
 
@@ -168,7 +164,7 @@ class NodeAgent:
     def _revoke(self, run: PodRun) -> None:
         """A bound token dies with its pod."""
         if run.token is not None:
-            self._tokens.revoke(run.token)
+            self.fake.tokens.pop(run.token, None)  # a bound token dies with its pod
             run.token = None
 
     # --- following the store --------------------------------------------------------------
@@ -285,7 +281,7 @@ class NodeAgent:
                 self.fake,
                 run.pod,
                 self._work_dir(run),
-                issue_token=self._tokens.issue,
+                issue_token=self.fake.add_token,
                 sandboxed=sandboxed,
             )
             run.token = admitted.token
