@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,11 @@ from argoexec.contract import LABEL_INSTANCE_ID
 from argoexec.controller.loop.seams import AlreadyExistsError
 from argoexec.controller.render import render_workflow
 from argoexec.controller.workflow.documents import DocumentError, Documents, load_documents
-from argoexec.controller.workflow.lint import Problem, lint_workflow
+from argoexec.controller.workflow.lint import lint_workflow
 
 from .cluster_access import ClusterError, Workflows, workflows
 from .cluster_follow import PodLogs, watch_workflow
 from .run import _apply_parameters, _lint_as_read, _parameters, _refuse
-
-# What lint says of a reference to a (Cluster)WorkflowTemplate it was not given: on a cluster,
-# the controller resolves it (and refuses the workflow if it is missing there).
-_UNRESOLVED = re.compile(r"(Cluster)?WorkflowTemplate `[^`]*` not found \(have ")
-
-
-def _needs_templates(problem: Problem) -> bool:
-    return bool(_UNRESOLVED.match(problem.message))
 
 
 def _read(args: argparse.Namespace, inv: Invocation) -> Documents:
@@ -58,14 +49,14 @@ def load(args: argparse.Namespace, inv: Invocation) -> dict[str, Any]:
     parameters = _parameters(args.parameter, args.parameter_file)
     documents = _read(args, inv)
     if documents.problems:  # fields of the wrong type: lint them as read, touch nothing
-        found = [p for p in _lint_as_read(documents, args, parameters) if not _needs_templates(p)]
+        found = [p for p in _lint_as_read(documents, args, parameters) if not p.unresolved]
         _refuse(args, inv, [*documents.problems, *found], what="submitted")
     workflow = documents.workflows[0]
     if parameters:
         _apply_parameters(workflow, parameters)
     _apply_flags(workflow, args)
     problems = lint_workflow(workflow, documents.templates, source=str(args.file), schema=False)
-    problems = [p for p in problems if not _needs_templates(p)]
+    problems = [p for p in problems if not p.unresolved]
     if problems:
         _refuse(args, inv, problems, what="submitted")
     return workflow

@@ -37,5 +37,8 @@ class DocumentError(Exception):
 class TemplateReferenceError(DocumentError):
     """A ``templateRef``/``workflowTemplateRef`` (or a plain name) that names nothing we have.
 
-    The message lists what is available, so a typo is easy to spot.
+    The message lists what is available, so a typo is easy to spot. ``missing_document``: the
+    (Cluster)WorkflowTemplate named is not among the documents given (a cluster may have it).
     """
+
+    missing_document: bool = False

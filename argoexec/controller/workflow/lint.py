@@ -145,7 +145,9 @@ def _workflow_problems(workflow: dict[str, Any], store: TemplateStore) -> list[P
         try:
             merged = merge_workflow_template(workflow, store)["spec"]
         except TemplateReferenceError as exc:
-            problems.append(Problem("spec.workflowTemplateRef", exc.message))
+            problems.append(
+                Problem("spec.workflowTemplateRef", exc.message, unresolved=exc.missing_document)
+            )
             unresolved = True  # its entrypoint and templates are unknown: no guesses
     checker = Checker(
         _template_names(merged),

@@ -66,8 +66,8 @@ class Checker:
     workflow_parameters: set[str] | None = None
     problems: list[Problem] = field(default_factory=list)
 
-    def report(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
+    def report(self, path: str, message: str, *, unresolved: bool = False) -> None:
+        self.problems.append(Problem(path, message, unresolved=unresolved))
 
     def check_field_name(self, name: Any, path: str) -> None:
         """A template, step or task name Argo accepts."""
@@ -89,7 +89,7 @@ class Checker:
         try:
             self.store.resolve_template_ref(ref)
         except TemplateReferenceError as exc:
-            self.report(path, exc.message)
+            self.report(path, exc.message, unresolved=exc.missing_document)
 
     def _called(self, call: dict[str, Any]) -> dict[str, Any] | None:
         name, ref = call.get("template"), call.get("templateRef")

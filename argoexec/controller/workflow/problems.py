@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
@@ -15,20 +15,23 @@ class Problem:
     """One finding: where in the document (``spec.templates[2].steps[0][1].template``) and what.
 
     ``source`` is the file the document came from, when the caller said. ``strict_only`` marks
-    what ``--strict=false`` turns into a warning (an unknown field, a key given twice).
+    what ``--strict=false`` turns into a warning (an unknown field, a key given twice);
+    ``unresolved`` a reference to a (Cluster)WorkflowTemplate that was not given (a cluster's
+    controller resolves it from the cluster).
     """
 
     path: str
     message: str
     source: str = ""
     strict_only: bool = field(default=False, compare=False)
+    unresolved: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.source, self.path) if part)
         return f"{where}: {self.message}" if where else self.message
 
     def with_source(self, source: str) -> Problem:
-        return Problem(self.path, self.message, source, self.strict_only)
+        return replace(self, source=source)
 
     def as_warning(self) -> str:
         """``FILE: PATH: warning: message``, as warnings are printed."""

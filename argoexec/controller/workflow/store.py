@@ -101,9 +101,11 @@ class TemplateStore:
             if name in self._owners[_kind(not cluster_scope)]:
                 other, flag = _kind(not cluster_scope), str(not cluster_scope).lower()
                 hint = f"; there is a {other} of that name: clusterScope: {flag}?"
-            raise TemplateReferenceError(
+            error = TemplateReferenceError(
                 f"{kind} `{name}` not found (have {_available(list(self._owners[kind]))}){hint}"
             )
+            error.missing_document = True
+            raise error
         return found
 
     def get(self, name: str, *, cluster_scope: bool) -> dict[str, Any]:
