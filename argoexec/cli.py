@@ -391,7 +391,8 @@ def _controller_flags(leaf: argparse.ArgumentParser) -> None:
     cluster.add_argument("--lease-name", default="argoexec-controller", metavar="NAME")
 
 
-def _submit_flags(leaf: argparse.ArgumentParser) -> None:
+def _workflow_file_flags(leaf: argparse.ArgumentParser) -> None:
+    """`run` and `submit`: the Workflow file and what replaces its arguments and entrypoint."""
     leaf.add_argument("file", metavar="FILE", help="a Workflow YAML (one Workflow document)")
     leaf.add_argument(
         "-p",
@@ -409,6 +410,10 @@ def _submit_flags(leaf: argparse.ArgumentParser) -> None:
         help="workflow arguments from a YAML/JSON map of NAME: VALUE (-p wins)",
     )
     leaf.add_argument("--entrypoint", metavar="NAME", help="run this template instead")
+
+
+def _submit_flags(leaf: argparse.ArgumentParser) -> None:
+    _workflow_file_flags(leaf)
     leaf.add_argument("--generate-name", metavar="PREFIX", help="metadata.generateName")
     leaf.add_argument("--serviceaccount", metavar="SA", help="spec.serviceAccountName")
     leaf.add_argument(
@@ -478,23 +483,7 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
     if argv is not None and "run" not in argv:
         return
     _global_flags(run, suppress=True)
-    run.add_argument("file", metavar="FILE", help="a Workflow YAML (one Workflow document)")
-    run.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a workflow argument (repeatable)",
-    )
-    run.add_argument(
-        "-f",
-        "--parameter-file",
-        type=Path,
-        metavar="FILE",
-        help="workflow arguments from a YAML/JSON map of NAME: VALUE (-p wins)",
-    )
-    run.add_argument("--entrypoint", metavar="NAME", help="run this template instead")
+    _workflow_file_flags(run)
     run.add_argument(
         "--runtime",
         choices=c.RUNTIMES,

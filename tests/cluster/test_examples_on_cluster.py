@@ -23,13 +23,13 @@ from argoexec.controller.render import pod_name_of
 from argoexec.controller.workflow.cron import workflow_from_cron
 from tests.cluster.harness import Cluster
 from tests.controller.test_examples import (
-    _MISSING,
     EXAMPLES,
     EXPECTED,
     REPO,
     Run,
     check_expected,
     run_ids,
+    series_value,
 )
 from tests.servers.s3 import S3Server, boto_client
 
@@ -57,15 +57,8 @@ class ClusterRun(Run):
     def metric(
         self, series: str, labels: dict[str, Any], capsys: pytest.CaptureFixture[str]
     ) -> Any:
-        from prometheus_client.parser import text_string_to_metric_families
-
         text = self.cluster.replicas[0].controller.registry.text()
-        want = {str(k): str(v) for k, v in labels.items()}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == series and sample.labels == want:
-                    return f"{sample.value:g}"
-        return _MISSING
+        return series_value(text, series, labels)
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:

@@ -93,17 +93,10 @@ class Run:
     ) -> Any:
         """The value of one series of ``argoexec get NAME -o metrics`` (``_MISSING`` if none),
         written as ``%g`` (``2.0`` reads ``2``)."""
-        from prometheus_client.parser import text_string_to_metric_families
-
         code = main(["get", self.name, "-o", "metrics", "--state-dir", str(self.state)])
         out, err = capsys.readouterr()
         assert code == 0, f"argoexec get -o metrics: {err}"
-        want = {str(k): str(v) for k, v in labels.items()}
-        for family in text_string_to_metric_families(out):
-            for sample in family.samples:
-                if sample.name == series and sample.labels == want:
-                    return f"{sample.value:g}"
-        return _MISSING
+        return series_value(out, series, labels)
 
     def describe(self) -> str:
         rows = [
@@ -113,6 +106,19 @@ class Run:
         return f"{self.name}: {self.status.get('phase')} {self.status.get('message') or ''}\n" + (
             "\n".join(rows)
         )
+
+
+def series_value(text: str, series: str, labels: dict[str, Any]) -> Any:
+    """The value of the series with exactly those labels in Prometheus `text`, written as
+    ``%g`` (``_MISSING`` if there is none)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    want = {str(k): str(v) for k, v in labels.items()}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == series and sample.labels == want:
+                return f"{sample.value:g}"
+    return _MISSING
 
 
 def run_workflow(
