@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from argoexec.controller.cluster.api import ClusterApi, Connection, network_cause
-from argoexec.controller.cluster.store import ClusterWorkflowStore, workflows_path
+from argoexec.controller.cluster.store import ClusterWorkflowStore
 from argoexec.controller.loop.seams import NotFoundError
 from argoexec.kube.errors import KubeConnectionError, KubeUnauthorizedError
 
@@ -61,7 +61,7 @@ class Workflows:
             raise NotFoundError(self.missing(name)) from None
 
     def list(self) -> list[dict[str, Any]]:
-        return list(self.api.get(workflows_path(self.namespace)).get("items") or [])
+        return self.store.list()
 
     def create(self, workflow: Mapping[str, Any]) -> dict[str, Any]:
         meta = {**(workflow.get("metadata") or {}), "namespace": self.namespace}

@@ -219,13 +219,20 @@ class ClusterApi:
     def delete(self, path: str, **query: str) -> dict[str, Any]:
         return self.request("DELETE", path, query=query)
 
-    def text(self, path: str, query: list[tuple[str, str]]) -> Iterator[bytes]:
-        """A streamed plain-text answer (`pods/log`), chunk by chunk."""
-        response = self._call("GET", path, query=query, timeout=(CONNECT_TIMEOUT, 3600.0))
+    def text(
+        self,
+        path: str,
+        query: Mapping[str, str] | list[tuple[str, str]],
+        *,
+        read_timeout: float = 3600.0,
+        what: str = "GET",
+    ) -> Iterator[bytes]:
+        """A streamed answer (`pods/log`, a watch), chunk by chunk."""
+        response = self._call("GET", path, query=query, timeout=(CONNECT_TIMEOUT, read_timeout))
         try:
             yield from response.stream(64 * 1024, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"GET {path}: {network_cause(exc)}") from exc
+            raise KubeConnectionError(f"{what} {path}: {network_cause(exc)}") from exc
         finally:
             response.release_conn()
 
@@ -234,21 +241,16 @@ class ClusterApi:
     ) -> Iterator[dict[str, Any]]:
         """The events of one watch request (`{type, object}`), until the server ends it."""
         params = {**query, "watch": "true", "timeoutSeconds": str(int(timeout))}
-        response = self._call("GET", path, query=params, timeout=(CONNECT_TIMEOUT, timeout + 15.0))
         pending = b""
         try:
-            for chunk in response.stream(64 * 1024, decode_content=True):
+            for chunk in self.text(path, params, read_timeout=timeout + 15.0, what="watch"):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if line.strip():
                         yield json.loads(line)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeConnectionError(f"watch {path}: {network_cause(exc)}") from exc
         except ValueError:
             raise KubeError(0, "", f"watch {path}: an event is not JSON") from None
-        finally:
-            response.release_conn()
 
 
 def _api_error(exc: ApiException) -> KubeError:

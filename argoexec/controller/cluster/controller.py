@@ -143,7 +143,7 @@ class ClusterController:
         except ConfigError as exc:
             raise ControllerStartError(str(exc)) from None
         if self.options.executor_image:
-            config = _with_image(config, self.options.executor_image)
+            config = replace(config, executor_image=self.options.executor_image)
         return config
 
     def config_maps(self, namespace: str) -> NamespaceConfigMaps:
@@ -333,10 +333,6 @@ class ClusterController:
         self.pods.stop()
         self.workflows.stop()
         self.templates.stop()
-
-
-def _with_image(config: ControllerConfig, image: str) -> ControllerConfig:
-    return replace(config, executor_image=image)
 
 
 __all__ = ["ClusterController", "ClusterOptions", "ControllerStartError"]

@@ -57,7 +57,6 @@ class _Gauges(Collector):
         )
         created.add_metric([], controller.pods.created)
         yield created
-        yield from ()
 
 
 def metrics_text(controller: ClusterController, *, leading: bool) -> bytes:

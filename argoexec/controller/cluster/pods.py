@@ -156,7 +156,7 @@ class ClusterPods:
                 fields = ("phase", "message", "outputs", "progress")
                 result = NodeResult.model_validate({k: report[k] for k in fields if k in report})
             except ValueError:
-                error = f"the WorkflowTaskResult {name} of pod {name} is not valid"
+                error = f"the WorkflowTaskResult {node_id} of pod {name} is not valid"
         labels = (pod.get("metadata") or {}).get("labels") or {}
         return PodObservation(name, node_id, status, result=result, completed=completed,
                               result_error=error, labels=labels)  # fmt: skip

@@ -79,7 +79,7 @@ class ClusterWorkflowStore:
 
     def list(self) -> list[dict[str, Any]]:
         """The cached Workflows themselves (the cache never changes them in place; a caller
-        copies one before changing it)."""
+        copies one before changing it); without a cache, those of the client's namespace."""
         if self.informer is None:
             return list(self.api.get(workflows_path(self.api.namespace)).get("items") or [])
         return self.informer.items()

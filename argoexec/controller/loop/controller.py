@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.reconcile import (
@@ -38,6 +38,7 @@ from .seams import (
     ConflictError,
     NotFoundError,
     Observed,
+    OneBackend,
     PodBackend,
     PodBackends,
     WorkflowStore,
@@ -105,7 +106,7 @@ class Controller:
     ) -> None:
         self.store = store
         # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
-        self.pods = pods
+        self.pods: PodBackends = pods if isinstance(pods, PodBackends) else OneBackend(pods)
         # How a workflow is named in the store, the settings and the backends (a cluster's
         # `namespace/name`: names are unique per namespace only).
         self.key = key
@@ -182,10 +183,7 @@ class Controller:
 
     def backend(self, name: str) -> PodBackend:
         """The pods of workflow `name`."""
-        of = getattr(self.pods, "of", None)
-        if of is not None:
-            return cast(PodBackend, of(name))
-        return cast(PodBackend, self.pods)
+        return self.pods.of(name)
 
     def _pass(self, run: _Run) -> Outcome:
         name = self.key(run.workflow)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from argoexec.controller.runtime.status import PodResult
 from argoexec.models import NodeResult
@@ -97,6 +97,7 @@ class PodBackend(Protocol):
         ...
 
 
+@runtime_checkable
 class PodBackends(Protocol):
     """Pods of workflows in several namespaces (a cluster): each workflow's own `PodBackend`,
     by its key, and one wait for them all."""
@@ -104,6 +105,19 @@ class PodBackends(Protocol):
     def of(self, key: str) -> PodBackend: ...
 
     def wait(self, timeout: float) -> bool: ...
+
+
+class OneBackend:
+    """One `PodBackend` for every workflow (this machine's runtimes), as `PodBackends`."""
+
+    def __init__(self, pods: PodBackend) -> None:
+        self.pods = pods
+
+    def of(self, key: str) -> PodBackend:
+        return self.pods
+
+    def wait(self, timeout: float) -> bool:
+        return self.pods.wait(timeout)
 
 
 @dataclass
