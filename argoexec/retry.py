@@ -6,7 +6,6 @@ whole operations, and only for errors the caller classifies as transient.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -52,7 +51,7 @@ def retry_call(
     backoff: Backoff,
     stop: Stop | None = None,
     on_retry: Callable[[int, BaseException, float], None] | None = None,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] | None = None,
 ) -> T:
     """Call ``fn`` until it succeeds, a non-transient error is raised, or attempts run out.
 
@@ -61,6 +60,10 @@ def retry_call(
     and re-raises the last error.
     """
     delays = backoff.delays()
+    if rand is None:
+        import random  # on use: most calls never retry, and every executor imports this module
+
+        rand = random.random
     attempt = 0
     while True:
         attempt += 1

@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ):
         op, target = TARGETS.get(key, ("", None))
         goal = f"{op} {target:g}  {results['verdicts'][key]}" if target is not None else "baseline"
-        print(f"{key:28} {results[key]:>9}  {goal}")
+        value = "skipped" if results[key] is None else results[key]
+        print(f"{key:28} {value:>9}  {goal}")
     if args.json:
         print(json.dumps(results, sort_keys=True))
     return 0

@@ -13,20 +13,28 @@ from argoexec.contract import ENV_POD_NAME
 from argoexec.errors import ExecutorError
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.sinks import FileSink, ResultSink
-from argoexec.executor.template_source import parse_template, read_template_text
-from argoexec.models import Template
+from argoexec.executor.staging import read_template_text
 
 if TYPE_CHECKING:
-    # Imported on use: http.client and the kube client cost init (which never reports) ~10 ms.
+    # Imported on use: http.client and the kube client cost init (which never reports) ~10 ms;
+    # the models cost a ``wait`` without artifacts (most) ~80 ms.
     from argoexec.kube.client import KubeClient, KubeOverrides
+    from argoexec.models import Template
 
 
-def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
-    """The pod's environment, its paths and the template it runs (ARGO_POD_NAME is required)."""
+def pod_paths(config: ExecutorConfig) -> tuple[PodEnv, PodPaths]:
+    """The pod's environment and its paths (ARGO_POD_NAME is required)."""
     pod = config.pod
     if not pod.pod_name:
         raise ExecutorError(f"{ENV_POD_NAME} is not set")
-    paths = PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
+    return pod, PodPaths.of(pod.var_run_dir, pod.termination_log, pod.path_map)
+
+
+def load_pod(config: ExecutorConfig) -> tuple[PodEnv, PodPaths, Template]:
+    """The pod's environment, its paths and the template it runs, validated."""
+    from argoexec.executor.template_source import parse_template
+
+    pod, paths = pod_paths(config)
     return pod, paths, parse_template(read_template_text(pod.template, paths))
 
 

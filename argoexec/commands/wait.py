@@ -12,14 +12,20 @@ import argparse
 import logging
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from argoexec.commands import Invocation
-from argoexec.commands.pod import kube_client, load_pod, result_sink
+from argoexec.commands.pod import kube_client, pod_paths, result_sink
 from argoexec.errors import ExecutorError
+from argoexec.executor.paths import PodPaths
+from argoexec.executor.staging import read_template_text
 from argoexec.executor.wait import Wait, run_wait
+from argoexec.executor.wait_template import read_wait_template
 from argoexec.lifecycle import Stop
-from artifacts.driver import DriverContext
-from artifacts.secrets import DirSecretResolver
+from artifacts.settings import TransferSettings
+
+if TYPE_CHECKING:
+    from artifacts.driver import DriverContext
 
 log = logging.getLogger("argoexec.wait")
 
@@ -33,17 +39,25 @@ def _stop_waiting_on_sigterm(waiting: Stop) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def _driver_context(paths: PodPaths, settings: TransferSettings) -> DriverContext:
+    # Imported on use: only templates that save artifacts or logs need the artifact layer.
+    from artifacts.driver import DriverContext
+    from artifacts.secrets import DirSecretResolver
+
+    # A token of its own: SIGTERM sets ``waiting`` (and the CLI's ``inv.stop``), never this one.
+    return DriverContext(secrets=DirSecretResolver(paths.secrets), settings=settings, stop=Stop())
+
+
 def wait(args: argparse.Namespace, inv: Invocation) -> int:
-    pod, paths, template = load_pod(inv.config)
+    pod, paths = pod_paths(inv.config)
+    template = read_wait_template(read_template_text(pod.template, paths))
     waiting = Stop()
     _stop_waiting_on_sigterm(waiting)
     settings = inv.config.settings
-    # A token of its own: SIGTERM sets ``waiting`` (and the CLI's ``inv.stop``), never this one.
-    ctx = DriverContext(secrets=DirSecretResolver(paths.secrets), settings=settings, stop=Stop())
     job = Wait(
         template=template,
         paths=paths,
-        ctx=ctx,
+        ctx=lambda: _driver_context(paths, settings),
         sink=result_sink(inv.config, lambda: kube_client(args, inv.config)),
         pod=pod,
         backoff=settings.backoff,

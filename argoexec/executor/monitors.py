@@ -28,7 +28,6 @@ from argoexec.executor.progress import parse_progress
 from argoexec.executor.sinks import ResultSink
 from argoexec.executor.waiting import kill_containers
 from argoexec.lifecycle import Stop
-from argoexec.models import NodeResult
 from argoexec.varrun import VarRun
 
 log = logging.getLogger("argoexec.wait")
@@ -170,7 +169,7 @@ class ProgressMonitor(_Monitor):
         if self._pending is None:
             return
         try:
-            self.sink.report(NodeResult(progress=self._pending))
+            self.sink.report({"progress": self._pending})
         except Exception as exc:  # reported again at the next tick
             log.warning("cannot report progress: %s", exc)
             return

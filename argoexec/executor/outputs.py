@@ -156,7 +156,7 @@ class ArtifactSaver:
         from artifacts.transfer import clean_path
 
         path = clean_path(art.name, art.path or "")
-        if is_volume_path(path, self.template, self.supplied_inputs):
+        if is_volume_path(path, self.template.volume_mount_paths(), self.supplied_inputs):
             return self._save_volume_path(art, path)
         return self._save_base_image_path(index, art)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from argoexec.contract import MAINCTRFS, PARAMETERS_HINT, RESULT_MAX_BYTES
-from argoexec.models import Parameter, Template
 from argoexec.varrun import VarRun
 
 
@@ -47,68 +47,65 @@ def _within(path: str, root: str) -> bool:
     return p == r or p.startswith(r.rstrip("/") + "/")
 
 
-def is_volume_path(path: str, template: Template, supplied_inputs: list[str]) -> bool:
-    """True when ``path`` must be read through ``/mainctrfs`` rather than the emissary copy."""
-    if any(_within(path, mount) for mount in template.volume_mount_paths()):
+def is_volume_path(path: str, mounts: list[str], supplied_inputs: list[str]) -> bool:
+    """True when ``path`` must be read through ``/mainctrfs`` rather than the emissary copy
+    (``mounts``: the template's volume mount paths)."""
+    if any(_within(path, mount) for mount in mounts):
         return True
     return any(_within(path, art_path) for art_path in supplied_inputs)
 
 
-def supplied_input_paths(template: Template, supplied: set[str]) -> list[str]:
-    """Paths of the input artifacts that were actually loaded (``supplied`` holds their names)."""
-    inputs = template.inputs.artifacts if template.inputs and template.inputs.artifacts else []
-    return [a.path for a in inputs if a.path and a.name in supplied]
-
-
 @dataclass
 class ParameterOutcome:
-    parameters: list[Parameter]
+    parameters: list[dict[str, Any]]  # as reported: the declared parameters, values filled in
     error: str | None
 
 
 def read_parameters(
-    template: Template,
+    declared: list[dict[str, Any]],
     varrun: VarRun,
+    *,
+    mounts: list[str],
     supplied_inputs: list[str],
     mainctrfs: Path = Path(MAINCTRFS),
     max_bytes: int = 0,
 ) -> ParameterOutcome:
-    """Fill ``value`` of every ``valueFrom.path`` parameter.
+    """Fill ``value`` of every ``valueFrom.path`` parameter of ``declared`` (the template's
+    output parameters in their JSON form; ``mounts``: its volume mount paths).
 
     A missing file takes ``valueFrom.default`` when one is set (an empty default counts);
     otherwise processing stops with an error, and the parameters read so far keep their values
     (Argo's behaviour: the remaining ones are reported as declared). So does a value that would
     take the parameters past ``max_bytes`` all together (0: no cap), which is never read whole.
     """
-    declared = (
-        template.outputs.parameters if template.outputs and template.outputs.parameters else []
-    )
-    out = [p.model_copy(deep=True) for p in declared]
+    out = [dict(p) for p in declared]
     budget = max_bytes
     for param in out:
-        source = param.value_from.path if param.value_from else None
+        value_from = param.get("valueFrom") or {}
+        source = value_from.get("path")
         if not source:
             continue
-        if is_volume_path(source, template, supplied_inputs):
+        name = param.get("name", "")
+        if is_volume_path(source, mounts, supplied_inputs):
             location = Path(f"{mainctrfs}/{source.lstrip('/')}")
         else:
             location = varrun.output_parameter(source)
         try:
             data = _read_at_most(location, budget if max_bytes else None)
         except OSError as exc:
-            default = param.value_from.default if param.value_from else None
+            default = value_from.get("default")
             if default is None:
                 reason = exc.strerror or str(exc)
                 return ParameterOutcome(
-                    out, f"output parameter {param.name!r}: {source}: {reason.lower()}"
+                    out, f"output parameter {name!r}: {source}: {reason.lower()}"
                 )
-            param.value = default
+            param["value"] = default
             continue
         if data is None:
-            return ParameterOutcome(out, _too_large(param.name, source, max_bytes))
+            return ParameterOutcome(out, _too_large(name, source, max_bytes))
         budget -= len(data)
         # Go's string of the bytes, as JSON then writes it: invalid UTF-8 becomes U+FFFD.
-        param.value = data.decode("utf-8", errors="replace")
+        param["value"] = data.decode("utf-8", errors="replace")
     return ParameterOutcome(out, None)
 
 

@@ -1,4 +1,7 @@
-"""Where ``wait`` reports a node's result: a ``NodeResult`` written once, then marked complete.
+"""Where ``wait`` reports a node's result, written once, then marked complete.
+
+A result is the JSON form of a ``NodeResult`` (``outputs``, ``progress``, ``message``: the inlined
+fields of a ``WorkflowTaskResult``), so a ``wait`` that saves no artifacts never builds a model.
 
 The Kubernetes sink (a ``WorkflowTaskResult``) lives in ``argoexec.kube``; this module holds the
 protocol and the file sink used by runtimes without an API server. Both keep Argo's completion
@@ -14,7 +17,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from argoexec.contract import API_VERSION, LABEL_REPORT_OUTPUTS_COMPLETED
-from argoexec.models import NodeResult
 
 
 class ResultSink(Protocol):
@@ -22,8 +24,8 @@ class ResultSink(Protocol):
         """Create the (empty, not completed) result."""
         ...
 
-    def report(self, result: NodeResult) -> None:
-        """Merge ``result``'s set fields (outputs, progress) into the stored result."""
+    def report(self, result: dict[str, Any]) -> None:
+        """Merge ``result``'s fields (outputs, progress, message) into the stored result."""
         ...
 
     def finalize(self) -> None:
@@ -55,9 +57,9 @@ class FileSink:
     def initialize(self) -> None:
         self._write(self.read())
 
-    def report(self, result: NodeResult) -> None:
+    def report(self, result: dict[str, Any]) -> None:
         doc = self.read()
-        doc.update(result.to_wire())
+        doc.update(result)
         self._write(doc)
 
     def finalize(self) -> None:
@@ -68,12 +70,16 @@ class FileSink:
         self._write(doc)
 
     def _write(self, doc: dict[str, Any]) -> None:
+        """Replace the file atomically: a reader sees the old document or the new one.
+
+        Not fsynced (each fsync cost a pod's critical path ~7 ms, three times): the file only
+        has to outlive this process, not the machine. A runtime's pods do not survive a crash
+        of their machine either, and the controller records what it read in the Workflow's
+        status before it removes the pod."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with tmp.open("w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
 

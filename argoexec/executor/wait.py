@@ -25,7 +25,9 @@ Choices where Argo's behaviour is surprising (§15 and the notes of §4):
 * SIGTERM ends only the waiting (``Wait.waiting``); capturing, uploading and reporting use
   tokens SIGTERM never sets, so a terminated ``wait`` still delivers the outputs (§4, §1.9).
 
-Artifact staging decisions are in :mod:`argoexec.executor.outputs`.
+Artifact staging decisions are in :mod:`argoexec.executor.outputs`. The result is reported as the
+JSON form of a ``NodeResult``; a template that moves no artifacts is read without its model
+(:mod:`argoexec.executor.wait_template`).
 """
 
 from __future__ import annotations
@@ -35,20 +37,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from argoexec.config import PodEnv
 from argoexec.contract import MAIN_CONTAINER, MAX_OUTPUT_PARAMETERS_BYTES, RESULT_MAX_BYTES
-from argoexec.executor.logs_archive import save_logs
 from argoexec.executor.monitors import DeadlineMonitor, ProgressMonitor, parse_deadline
-from argoexec.executor.outputs import STAGING_DIR, ArtifactSaver, SavedArtifact
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.results import capture_result, read_parameters
 from argoexec.executor.sinks import ResultSink
+from argoexec.executor.wait_template import WaitTemplate
 from argoexec.executor.waiting import kill_containers, wait_main_containers
 from argoexec.lifecycle import Stop
-from argoexec.models import Artifact, NodeResult, Outputs, Template
 from argoexec.retry import Backoff
-from artifacts.driver import DriverContext
+
+if TYPE_CHECKING:
+    # Imported on use: a template without artifacts or archived logs (most) never needs the
+    # models or the artifact layer (see ``argoexec.executor.wait_template``).
+    from argoexec.executor.outputs import SavedArtifact
+    from argoexec.models import Template
+    from artifacts.driver import DriverContext
 
 log = logging.getLogger("argoexec.wait")
 
@@ -57,14 +64,16 @@ log = logging.getLogger("argoexec.wait")
 class Wait:
     """Everything one ``wait`` run depends on."""
 
-    template: Template
+    template: WaitTemplate
     paths: PodPaths
-    ctx: DriverContext  # its ``stop`` must not be the SIGTERM token: uploads always finish
+    # Called once, only when the template may save artifacts or logs (it needs the artifact
+    # layer); its ``stop`` must not be the SIGTERM token: uploads always finish.
+    ctx: Callable[[], DriverContext]
     sink: ResultSink
     pod: PodEnv
     backoff: Backoff = field(default_factory=Backoff)
     waiting: Stop = field(default_factory=Stop)  # set by SIGTERM: ends the waiting only
-    staging: Path = STAGING_DIR
+    staging: Path | None = None  # where output artifacts are staged; None: the default
     pre_main_failed: bool = False  # the supervisor's pre-main phase failed: no outputs
     max_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES  # all output parameters; 0 = no cap
 
@@ -72,17 +81,9 @@ class Wait:
 @dataclass
 class WaitOutcome:
     errors: list[str] = field(default_factory=list)
-    reported: NodeResult | None = None
+    reported: dict[str, Any] | None = None  # the JSON form of the reported NodeResult
     saved: list[SavedArtifact] = field(default_factory=list)
     completed: bool = False
-
-
-def can_have_output(template: Template) -> bool:
-    """Whether ``outputs.result`` applies to the template kind (§4.3)."""
-    if template.container_set is not None:
-        return MAIN_CONTAINER in template.main_containers()
-    kinds = (template.container, template.script, template.data, template.http, template.plugin)
-    return any(kind is not None for kind in kinds)
 
 
 def supplied_inputs(template: Template) -> list[str]:
@@ -102,34 +103,53 @@ def run_wait(w: Wait) -> WaitOutcome:
     out = WaitOutcome()
     _step(out, "failed to create the task result", w.sink.initialize)
     progress = _wait_with_monitors(w, out, deadline)
-    if w.template.resource is not None:
-        logs = save_logs(w.template, w.paths.varrun, w.ctx)
-        out.errors += logs.errors
-        out.saved = logs.saved
-        _report(w, out, NodeResult(outputs=Outputs(artifacts=_reported(logs.saved))))
+    model = w.template.model  # set only for templates that may save artifacts or logs
+    ctx = w.ctx() if model is not None else None
+    if w.template.is_resource:
+        _save_logs(w, out, model, ctx)
+        _report(w, out, {"outputs": _with_artifacts({}, out.saved)})
         return out
-    outputs = w.template.outputs.model_copy(deep=True) if w.template.outputs else Outputs()
+    outputs = w.template.declared_outputs()
     message = None
     if not w.pre_main_failed:
         message = _capture_result(w, out, outputs)
-        _save_parameters(w, out, outputs)
-        saver = ArtifactSaver(
-            w.template,
-            w.paths,
-            w.ctx,
-            supplied_inputs(w.template),
-            staging=w.staging,
-            remove_local=w.pod.remove_local_art_path,
-        )
-        artifacts = saver.save_all()
-        out.errors += artifacts.errors
-        out.saved += artifacts.saved
-    logs = save_logs(w.template, w.paths.varrun, w.ctx)
-    out.errors += logs.errors
-    out.saved += logs.saved
-    outputs.artifacts = _reported(out.saved)
-    _report(w, out, NodeResult(outputs=outputs, progress=progress, message=message))
+        _save_parameters(w, out, outputs, model)
+        if model is not None and ctx is not None:
+            _save_artifacts(w, out, model, ctx)
+    _save_logs(w, out, model, ctx)
+    result = {"outputs": _with_artifacts(outputs, out.saved), "progress": progress}
+    _report(w, out, result | {"message": message})
     return out
+
+
+def _save_artifacts(w: Wait, out: WaitOutcome, model: Template, ctx: DriverContext) -> None:
+    from argoexec.executor.outputs import STAGING_DIR, ArtifactSaver
+
+    saver = ArtifactSaver(
+        model,
+        w.paths,
+        ctx,
+        supplied_inputs(model),
+        staging=w.staging or STAGING_DIR,
+        remove_local=w.pod.remove_local_art_path,
+    )
+    artifacts = saver.save_all()
+    out.errors += artifacts.errors
+    out.saved += artifacts.saved
+
+
+def _save_logs(
+    w: Wait, out: WaitOutcome, model: Template | None, ctx: DriverContext | None
+) -> None:
+    """``archiveLocation.archiveLogs``: a template that has it always comes with its model."""
+    if model is None or ctx is None:
+        return
+    from argoexec.executor.logs_archive import archive_logs_enabled, save_logs
+
+    if archive_logs_enabled(model):
+        logs = save_logs(model, w.paths.varrun, ctx)
+        out.errors += logs.errors
+        out.saved += logs.saved
 
 
 def _step(out: WaitOutcome, what: str, fn: Callable[[], object]) -> bool:
@@ -178,9 +198,9 @@ def _wait_with_monitors(w: Wait, out: WaitOutcome, deadline_at: datetime | None)
     return progress.latest
 
 
-def _capture_result(w: Wait, out: WaitOutcome, outputs: Outputs) -> str | None:
+def _capture_result(w: Wait, out: WaitOutcome, outputs: dict[str, Any]) -> str | None:
     """Set ``outputs.result``; the truncation note for the reported message, if any."""
-    if not (w.pod.include_script_output and can_have_output(w.template)):
+    if not (w.pod.include_script_output and w.template.can_have_output()):
         return None
     stdout = w.paths.varrun.stdout(MAIN_CONTAINER)
     try:
@@ -191,7 +211,7 @@ def _capture_result(w: Wait, out: WaitOutcome, outputs: Outputs) -> str | None:
             return None
         out.errors.append(f"failed to capture the script result: {exc.strerror or exc}")
         return None
-    outputs.result = captured.value
+    outputs["result"] = captured.value
     if not captured.truncated:
         return None
     note = (
@@ -210,23 +230,30 @@ def _main_failed(w: Wait) -> bool:
         return False
 
 
-def _save_parameters(w: Wait, out: WaitOutcome, outputs: Outputs) -> None:
-    if not outputs.parameters:
+def _save_parameters(
+    w: Wait, out: WaitOutcome, outputs: dict[str, Any], model: Template | None
+) -> None:
+    if not outputs.get("parameters"):
         return
     read = read_parameters(
-        w.template,
+        outputs["parameters"],
         w.paths.varrun,
-        supplied_inputs(w.template),
+        mounts=w.template.volume_mount_paths(),
+        supplied_inputs=supplied_inputs(model) if model is not None else [],
         mainctrfs=w.paths.mainctrfs,
         max_bytes=w.max_parameters_bytes,
     )
-    outputs.parameters = read.parameters
+    outputs["parameters"] = read.parameters
     if read.error:
         out.errors.append(read.error)
 
 
-def _reported(saved: list[SavedArtifact]) -> list[Artifact] | None:
-    return [s.reported for s in saved] or None
+def _with_artifacts(outputs: dict[str, Any], saved: list[SavedArtifact]) -> dict[str, Any]:
+    """``outputs`` reporting the saved artifacts in place of the declared ones."""
+    outputs.pop("artifacts", None)
+    if saved:
+        outputs["artifacts"] = [s.reported.to_wire() for s in saved]
+    return outputs
 
 
 def _stop_plugin_sidecars(w: Wait, out: WaitOutcome) -> None:
@@ -236,7 +263,8 @@ def _stop_plugin_sidecars(w: Wait, out: WaitOutcome) -> None:
         out.errors.append(f"artifact plugin sidecars did not stop: {', '.join(sidecars)}")
 
 
-def _report(w: Wait, out: WaitOutcome, result: NodeResult) -> None:
+def _report(w: Wait, out: WaitOutcome, result: dict[str, Any]) -> None:
+    result = {key: value for key, value in result.items() if value is not None}
     out.reported = result
     reported = _step(out, "failed to report the outputs", lambda: w.sink.report(result))
     _stop_plugin_sidecars(w, out)

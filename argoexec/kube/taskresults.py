@@ -5,7 +5,7 @@ and labelled with the workflow (and the controller instance ID, when there is on
 outputs as final only once ``workflows.argoproj.io/report-outputs-completed`` is ``"true"``.
 
 * ``initialize`` creates the object with the label ``"false"`` (``AlreadyExists`` is fine).
-* ``report`` merge-patches the set fields of a ``NodeResult`` (``outputs``, ``progress``);
+* ``report`` merge-patches a result's fields (a ``NodeResult``'s JSON: ``outputs``, ``progress``);
   ``NotFound`` → create (the first write is always a create; ``AlreadyExists`` → merge patch).
 * ``finalize`` merge-patches the completed label to ``"true"``. Should the object be missing, it
   is created complete with the last reported result so the node is not left waiting.
@@ -35,7 +35,6 @@ from argoexec.kube.errors import (
     is_transient,
 )
 from argoexec.lifecycle import Stop
-from argoexec.models import NodeResult
 from argoexec.retry import Backoff
 
 log = logging.getLogger("argoexec.kube")
@@ -97,8 +96,8 @@ class KubeResultSink:
     def initialize(self) -> None:
         self._retry("create", self._upsert, {}, jitter=FINALIZE_JITTER)
 
-    def report(self, result: NodeResult) -> None:
-        fields = result.to_wire()
+    def report(self, result: dict[str, Any]) -> None:
+        fields = dict(result)
         self._reported.update(fields)
         self._retry("patch", self._upsert, fields, jitter=self.backoff.jitter)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from argoexec.contract import RESULT_MAX_BYTES
 from argoexec.executor.progress import latest_progress, parse_progress
-from argoexec.executor.results import capture_result, read_parameters, supplied_input_paths
+from argoexec.executor.results import ParameterOutcome, capture_result, read_parameters
 from argoexec.executor.sinks import FileSink, is_completed
-from argoexec.models import NodeResult, Outputs, Parameter, Template
+from argoexec.executor.wait_template import WaitTemplate, read_wait_template
 from argoexec.varrun import VarRun
 
 
@@ -37,8 +37,21 @@ def test_truncation_never_splits_a_utf8_character(tmp_path: Path) -> None:
     assert len(value.encode()) <= RESULT_MAX_BYTES
 
 
-def template_with(params: list[dict[str, object]], **extra: object) -> Template:
-    return Template.model_validate({"outputs": {"parameters": params}, **extra})
+def template_with(params: list[dict[str, object]], **extra: object) -> WaitTemplate:
+    return read_wait_template(json.dumps({"outputs": {"parameters": params}, **extra}))
+
+
+def read(
+    template: WaitTemplate, varrun: VarRun, mainctrfs: Path | None = None, max_bytes: int = 0
+) -> ParameterOutcome:
+    return read_parameters(
+        template.declared_outputs()["parameters"],
+        varrun,
+        mounts=template.volume_mount_paths(),
+        supplied_inputs=[],
+        mainctrfs=mainctrfs or Path("/mainctrfs"),
+        max_bytes=max_bytes,
+    )
 
 
 def test_parameters_are_read_from_the_emissary_copy(tmp_path: Path) -> None:
@@ -46,11 +59,9 @@ def test_parameters_are_read_from_the_emissary_copy(tmp_path: Path) -> None:
     copy = varrun.output_parameter("/tmp/p")
     copy.parent.mkdir(parents=True)
     copy.write_text("value\n")
-    outcome = read_parameters(
-        template_with([{"name": "p", "valueFrom": {"path": "/tmp/p"}}]), varrun, []
-    )
+    outcome = read(template_with([{"name": "p", "valueFrom": {"path": "/tmp/p"}}]), varrun)
     assert outcome.error is None
-    assert outcome.parameters[0].value == "value"
+    assert outcome.parameters[0].get("value") == "value"
 
 
 def test_parameters_in_a_volume_are_read_through_mainctrfs(tmp_path: Path) -> None:
@@ -61,15 +72,15 @@ def test_parameters_in_a_volume_are_read_through_mainctrfs(tmp_path: Path) -> No
         [{"name": "p", "valueFrom": {"path": "/data/p"}}],
         container={"volumeMounts": [{"name": "v", "mountPath": "/data"}]},
     )
-    outcome = read_parameters(template, VarRun(tmp_path / "vr"), [], mainctrfs=mirror)
-    assert outcome.parameters[0].value == "from-volume"
+    outcome = read(template, VarRun(tmp_path / "vr"), mainctrfs=mirror)
+    assert outcome.parameters[0].get("value") == "from-volume"
 
 
 def test_a_missing_parameter_file_takes_its_default(tmp_path: Path) -> None:
     template = template_with([{"name": "p", "valueFrom": {"path": "/nope", "default": ""}}])
-    outcome = read_parameters(template, VarRun(tmp_path), [])
+    outcome = read(template, VarRun(tmp_path))
     assert outcome.error is None
-    assert outcome.parameters[0].value == ""
+    assert outcome.parameters[0].get("value") == ""
 
 
 def test_a_missing_parameter_without_default_stops_later_parameters(tmp_path: Path) -> None:
@@ -83,18 +94,11 @@ def test_a_missing_parameter_without_default_stops_later_parameters(tmp_path: Pa
             {"name": "later", "valueFrom": {"path": "/later"}},
         ]
     )
-    outcome = read_parameters(template, varrun, [])
+    outcome = read(template, varrun)
     assert outcome.error is not None
     assert "missing" in outcome.error
     assert "/nope" in outcome.error
-    assert outcome.parameters[1].value is None
-
-
-def test_only_supplied_inputs_count_as_volume_paths() -> None:
-    template = Template.model_validate(
-        {"inputs": {"artifacts": [{"name": "a", "path": "/in/a"}, {"name": "b", "path": "/in/b"}]}}
-    )
-    assert supplied_input_paths(template, {"a"}) == ["/in/a"]
+    assert outcome.parameters[1].get("value") is None
 
 
 def test_progress_takes_the_last_valid_line(tmp_path: Path) -> None:
@@ -110,9 +114,8 @@ def test_the_file_sink_claims_completion_only_after_finalize(tmp_path: Path) -> 
     sink = FileSink(tmp_path / "result.json", name="node-1")
     sink.initialize()
     assert not is_completed(json.loads(sink.path.read_text()))
-    outputs = Outputs(parameters=[Parameter(name="p", value="v")], result="r")
-    sink.report(NodeResult(outputs=outputs))
-    sink.report(NodeResult(progress="1/2"))
+    sink.report({"outputs": {"parameters": [{"name": "p", "value": "v"}], "result": "r"}})
+    sink.report({"progress": "1/2"})
     doc = json.loads(sink.path.read_text())
     assert not is_completed(doc)
     assert doc["outputs"]["result"] == "r"
@@ -122,7 +125,7 @@ def test_the_file_sink_claims_completion_only_after_finalize(tmp_path: Path) -> 
     assert not list(tmp_path.glob(".*tmp"))
 
 
-def _parameter_files(varrun: VarRun, **values: bytes) -> Template:
+def _parameter_files(varrun: VarRun, **values: bytes) -> WaitTemplate:
     for name, data in values.items():
         path = varrun.output_parameter(f"/tmp/{name}")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,14 +138,14 @@ def test_parameters_past_the_cap_all_together_stop_with_an_error_naming_the_para
 ) -> None:
     varrun = VarRun(tmp_path)
     template = _parameter_files(varrun, a=b"x" * 60, b=b"y" * 60, c=b"z")
-    outcome = read_parameters(template, varrun, [], max_bytes=100)
+    outcome = read(template, varrun, max_bytes=100)
 
     assert outcome.error == (
         "output parameter 'b': /tmp/b: the node's output parameters would hold more than 100 "
         "bytes, the most a WorkflowTaskResult carries (pass large values as artifacts, or "
         "raise the cap with ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES; 0 = no cap)"
     )
-    assert [p.value for p in outcome.parameters] == ["x" * 60, None, None]
+    assert [p.get("value") for p in outcome.parameters] == ["x" * 60, None, None]
 
 
 def test_a_parameter_file_far_past_the_cap_is_not_read_whole(tmp_path: Path) -> None:
@@ -150,7 +153,7 @@ def test_a_parameter_file_far_past_the_cap_is_not_read_whole(tmp_path: Path) -> 
     template = _parameter_files(varrun, big=b"")
     with varrun.output_parameter("/tmp/big").open("wb") as file:
         file.truncate(8 * 1024**3)  # sparse, 8 GiB: reading it whole would not end well
-    outcome = read_parameters(template, varrun, [], max_bytes=1024)
+    outcome = read(template, varrun, max_bytes=1024)
 
     assert outcome.error is not None and "more than 1024 bytes" in outcome.error
 
@@ -161,17 +164,17 @@ def test_the_cap_counts_a_value_without_its_trailing_newline_and_zero_means_none
     varrun = VarRun(tmp_path)
     template = _parameter_files(varrun, a=b"x" * 100 + b"\n")
 
-    at_cap = read_parameters(template, varrun, [], max_bytes=100)
-    no_cap = read_parameters(template, varrun, [], max_bytes=0)
+    at_cap = read(template, varrun, max_bytes=100)
+    no_cap = read(template, varrun, max_bytes=0)
 
-    assert at_cap.error is None and at_cap.parameters[0].value == "x" * 100
-    assert no_cap.error is None and no_cap.parameters[0].value == "x" * 100
+    assert at_cap.error is None and at_cap.parameters[0].get("value") == "x" * 100
+    assert no_cap.error is None and no_cap.parameters[0].get("value") == "x" * 100
 
 
 def test_a_parameter_that_is_not_utf8_reads_as_go_writes_it(tmp_path: Path) -> None:
     varrun = VarRun(tmp_path)
     template = _parameter_files(varrun, a=b"ok \xff\xfe end")
-    outcome = read_parameters(template, varrun, [])
+    outcome = read(template, varrun)
 
     assert outcome.error is None
-    assert outcome.parameters[0].value == "ok \ufffd\ufffd end"
+    assert outcome.parameters[0].get("value") == "ok \ufffd\ufffd end"

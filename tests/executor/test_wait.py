@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -12,9 +13,10 @@ import pytest
 from argoexec.contract import RESULT_MAX_BYTES
 from argoexec.errors import ExecutorError
 from argoexec.executor.sinks import FileSink, is_completed
-from argoexec.executor.wait import can_have_output, supplied_inputs
+from argoexec.executor.wait import supplied_inputs
+from argoexec.executor.wait_template import read_wait_template
 from argoexec.lifecycle import Stop
-from argoexec.models import NodeResult, Template
+from argoexec.models import Template
 from tests.executor.test_wait_support import FakePod, archive_location, run, untar
 from tests.servers.backend import Backend
 
@@ -174,7 +176,7 @@ def test_every_artifact_is_attempted_and_all_errors_are_kept(
 
 def test_a_failed_report_never_claims_completion(pod: FakePod) -> None:
     class BrokenReport(FileSink):
-        def report(self, result: NodeResult) -> None:
+        def report(self, result: dict[str, Any]) -> None:
             raise OSError("the API server went away")
 
     template = script_template(pod)
@@ -288,7 +290,7 @@ def test_the_final_report_carries_the_latest_progress(pod: FakePod) -> None:
     ],
 )
 def test_only_some_template_kinds_have_a_result(template: dict[str, Any], expected: bool) -> None:
-    assert can_have_output(Template.model_validate(template)) is expected
+    assert read_wait_template(json.dumps(template)).can_have_output() is expected
 
 
 def test_an_optional_input_that_was_not_supplied_does_not_redirect_outputs() -> None:

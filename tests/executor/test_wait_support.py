@@ -19,8 +19,8 @@ from argoexec.emissary.outputs import copy_outputs
 from argoexec.executor.paths import PodPaths
 from argoexec.executor.sinks import FileSink, ResultSink
 from argoexec.executor.wait import Wait, WaitOutcome, run_wait
+from argoexec.executor.wait_template import read_wait_template
 from argoexec.lifecycle import Stop
-from argoexec.models import Template
 from argoexec.retry import Backoff
 from argoexec.varrun import VarRun
 from artifacts.driver import DriverContext
@@ -101,9 +101,9 @@ def run(
     ctx = backend.ctx if backend is not None else DriverContext(MappingSecretResolver({}))
     env.setdefault("include_script_output", True)
     job = Wait(
-        template=Template.model_validate(template),
+        template=read_wait_template(json.dumps(template)),
         paths=pod.paths,
-        ctx=ctx,
+        ctx=lambda: ctx,
         sink=sink or FileSink(pod.result_file, name="wf-node-1"),
         pod=PodEnv(pod_name="wf-pod", **env),
         backoff=Backoff(steps=1),

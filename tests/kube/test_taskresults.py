@@ -14,7 +14,6 @@ import pytest
 
 from argoexec.kube.client import KubeClient, KubeClientConfig
 from argoexec.kube.taskresults import KubeResultSink, TaskResultError
-from argoexec.models import NodeResult
 from argoexec.retry import Backoff
 from tests.servers.kube import FakeKube
 
@@ -33,16 +32,14 @@ def make_sink(fake: FakeKube, **kwargs: Any) -> KubeResultSink:
     )
 
 
-def outputs_result() -> NodeResult:
-    return NodeResult.model_validate(
-        {
-            "outputs": {
-                "parameters": [{"name": "p", "value": "v", "valueFrom": {"path": "/tmp/p"}}],
-                "artifacts": [{"name": "a", "path": "/tmp/a", "s3": {"key": "my-wf/a.tgz"}}],
-                "result": "hello",
-            }
+def outputs_result() -> dict[str, Any]:
+    return {
+        "outputs": {
+            "parameters": [{"name": "p", "value": "v", "valueFrom": {"path": "/tmp/p"}}],
+            "artifacts": [{"name": "a", "path": "/tmp/a", "s3": {"key": "my-wf/a.tgz"}}],
+            "result": "hello",
         }
-    )
+    }
 
 
 def stored(fake: FakeKube) -> dict[str, Any]:
@@ -101,12 +98,12 @@ def test_reports_are_merge_patches_and_finalize_sets_the_label(kube_api: FakeKub
     sink = make_sink(kube_api)
     sink.initialize()
     sink.report(outputs_result())
-    sink.report(NodeResult(progress="3/10"))
+    sink.report({"progress": "3/10"})
     sink.finalize()
     patches = kube_api.requests("PATCH")
     assert [p.content_type for p in patches] == ["application/merge-patch+json"] * 3
     assert [p.path for p in patches] == [f"{RESULTS}/{NODE}"] * 3
-    assert patches[0].body == outputs_result().to_wire()
+    assert patches[0].body == outputs_result()
     assert patches[1].body == {"progress": "3/10"}
     assert patches[2].body == {"metadata": {"labels": {COMPLETED_LABEL: "true"}}}
     obj = stored(kube_api)
@@ -136,7 +133,7 @@ def test_a_report_recreates_a_result_that_disappeared(kube_api: FakeKube) -> Non
     sink = make_sink(kube_api)
     sink.initialize()
     kube_api.store.delete(kube_api.kind("workflowtaskresults", "argoproj.io"), NS, NODE, {})
-    sink.report(NodeResult(progress="1/2"))
+    sink.report({"progress": "1/2"})
     assert calls(kube_api)[1:] == [("PATCH", 404), ("POST", 201)]
     assert stored(kube_api)["progress"] == "1/2"
 
@@ -241,7 +238,7 @@ def test_a_sink_stopped_before_finalize_leaves_the_result_incomplete(kube_api: F
     with pytest.raises(TaskResultError, match=r"stopped \(wait container killed\)"):
         sink.finalize()
     assert stored(kube_api)["metadata"]["labels"][COMPLETED_LABEL] == "false"
-    assert [r.body for r in kube_api.requests("PATCH")] == [outputs_result().to_wire()]
+    assert [r.body for r in kube_api.requests("PATCH")] == [outputs_result()]
 
 
 def test_the_sinks_own_timeout_bounds_a_failing_api(kube_api: FakeKube) -> None:
@@ -282,13 +279,12 @@ def test_the_rss_of_a_reporting_wait_process_is_measured(
         import json, re
         from argoexec.kube.client import KubeClient, KubeClientConfig
         from argoexec.kube.taskresults import KubeResultSink
-        from argoexec.models import NodeResult
 
         client = KubeClient(KubeClientConfig(server={kube_api.url!r}, token={kube_api.token!r}))
         sink = KubeResultSink(client, name="rss", namespace="argo", workflow_name="wf",
                               workflow_uid="u")
         sink.initialize()
-        sink.report(NodeResult.model_validate({{"outputs": {{"result": "x" * 1000}}}}))
+        sink.report({{"outputs": {{"result": "x" * 1000}}}})
         sink.finalize()
         # VmHWM, not ru_maxrss: the latter keeps the forking parent's (pytest's) peak over exec.
         status = open("/proc/self/status").read()

@@ -131,7 +131,7 @@ def run_resource(job: ResourceJob) -> None:
         if params is not None:
             result = NodeResult(outputs=Outputs(parameters=params))
             reported = _sink_step(
-                errors, "failed to report the outputs", lambda: job.sink.report(result)
+                errors, "failed to report the outputs", lambda: job.sink.report(result.to_wire())
             )
     except ExecutorError as exc:
         errors.insert(0, str(exc))
