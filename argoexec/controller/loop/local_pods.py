@@ -191,6 +191,9 @@ class LocalPods:
         supervisor = files.supervisor()
         if not files.manifest.exists() or supervisor is None or not same_process(*supervisor):
             return  # no such pod, or it has ended: no container runs
+        status = files.read_status()
+        if status is not None and status.ended:
+            return  # its containers all ended; its supervisor is on its way out
         files.request_signal(container, signum)
         with contextlib.suppress(ProcessLookupError):  # it ended meanwhile, and the container
             os.kill(supervisor[0], signals.SIGUSR1)

@@ -62,6 +62,7 @@ class ContainerProcess:
         self.status = status
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid1: int | None = None
+        self._exit_fd: int | None = None  # a pidfd: readable once the process has ended
 
     def start(self) -> bool:
         """Start the process; False (and a terminated StartError status) if it cannot start."""
@@ -92,7 +93,19 @@ class ContainerProcess:
         # Only now is it running: a status that says so must mean exec and signals can reach it.
         self.status.started_at = started
         self._record(self._proc.pid)
+        with contextlib.suppress(OSError, AttributeError):  # a kernel before 5.3: polled only
+            self._exit_fd = os.pidfd_open(self._proc.pid)
         return True
+
+    def exit_fd(self) -> int | None:
+        """A descriptor that becomes readable when the process ends (None: poll instead), so a
+        supervisor learns of the end at once rather than at its next look."""
+        return self._exit_fd
+
+    def _close_exit_fd(self) -> None:
+        if self._exit_fd is not None:
+            os.close(self._exit_fd)
+            self._exit_fd = None
 
     def _record(self, pid: int) -> None:
         """Note the process (the leader of its own session), so that what is left of it can be
@@ -114,6 +127,7 @@ class ContainerProcess:
         code = self._proc.poll()
         if code is None:
             return False
+        self._close_exit_fd()
         if self.status.exit_code is None:
             cause = (
                 _sandbox_failure(self.launch.log) if self.launch.sandboxed and code == 1 else None
