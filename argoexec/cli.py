@@ -193,9 +193,27 @@ def _lazy(module: str, name: str) -> Command:
 
     def run(args: argparse.Namespace, inv: Invocation) -> int:
         command: Command = getattr(importlib.import_module(module), name)
+        _await_start_gate(inv.config.pod.start_gate)
         return command(args, inv)
 
     return run
+
+
+def _await_start_gate(fd: int | None) -> None:
+    """Started ahead of time (``ARGOEXEC_START_GATE``: the local runtime starts a pod's ``wait``
+    while its init containers run, so its interpreter and imports are off the pod's critical
+    path), the command waits here, loaded, until the runtime writes "go". Nothing of the pod has
+    been read by then. EOF instead (init failed, the pod was stopped, the runtime died) ends the
+    process at once, as if it had never started."""
+    if fd is None:
+        return
+    try:
+        go = os.read(fd, 1)
+        os.close(fd)
+    except OSError:
+        return  # not a descriptor we were given: nothing to wait for
+    if not go:
+        os._exit(EXIT_SIGTERM)
 
 
 def _location_flags(parser: argparse.ArgumentParser) -> None:

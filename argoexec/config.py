@@ -287,6 +287,9 @@ class PodEnv:
     result_file: Path | None = None
     # ARGO_ARTIFACT_PLUGIN_NAMES: the artifact-plugin sidecar containers wait stops at the end.
     artifact_plugin_sidecars: tuple[str, ...] = ()
+    # ARGOEXEC_START_GATE: the descriptor a container started ahead of time waits at (never a
+    # standard stream: anything else is ignored).
+    start_gate: int | None = None
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> PodEnv:
@@ -320,7 +323,12 @@ class PodEnv:
             artifact_plugin_sidecars=tuple(
                 n.strip() for n in env.get(c.ENV_ARTIFACT_PLUGIN_NAMES, "").split(",") if n.strip()
             ),
+            start_gate=_descriptor(env.get(c.ENV_START_GATE, "")),
         )
+
+
+def _descriptor(text: str) -> int | None:
+    return int(text) if text.isdigit() and 3 <= int(text) < 1 << 20 else None
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ ENV_EMISSARY_BINARY = "ARGOEXEC_EMISSARY_BINARY"
 # Ours: wait (or a resource main) reports its NodeResult to this JSON file instead of a
 # WorkflowTaskResult (the local runtime, which has no API server).
 ENV_RESULT_FILE = "ARGOEXEC_RESULT_FILE"
+# Ours: a descriptor an executor container started ahead of time (the local runtime starts `wait`
+# while the pod's init containers run) reads "go" from once its command is loaded; EOF: exit.
+ENV_START_GATE = "ARGOEXEC_START_GATE"
 # Ours: the cap on what one archive may expand to (named in the refusal, so users can raise it).
 ENV_MAX_EXTRACT_BYTES = "ARGOEXEC_MAX_EXTRACT_BYTES"
 # Ours: the cap on one node's output parameters, which `wait` enforces (the local runtime sets it

@@ -88,6 +88,63 @@ def test_a_failed_init_container_fails_the_pod_and_starts_no_container(
     assert "no" in runtime.logs("p-init", "second")
 
 
+def test_wait_is_started_during_init_but_only_let_go_once_init_succeeded(
+    runtime: LocalRuntime,
+) -> None:
+    """The runtime starts ``argoexec wait`` ahead of time, held at its start gate while init
+    runs: the pod must look and behave as if wait started after init (Kubernetes' order)."""
+    pod = argo_pod("wf-step-gate", "echo gated")
+    slow = {"name": "slow", "image": "x", "command": ["sh", "-c", "sleep 1"]}
+    pod["spec"]["initContainers"].insert(0, slow)
+    held: list[int] = []
+
+    def look_for_held_wait() -> bool:
+        held.extend(_processes_with("ARGOEXEC_START_GATE=", "HOSTNAME=wf-step-gate"))
+        return bool(held)
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(runtime.run_pod, pod)
+        wait_until(look_for_held_wait, timeout=30, what="wait held at its gate during init")
+        result = running.result(timeout=120)
+
+    assert result.phase == "Succeeded", (result.to_k8s(), runtime.logs("wf-step-gate", "wait"))
+    status = result.to_k8s()
+    init_end = max(c["state"]["terminated"]["finishedAt"] for c in status["initContainerStatuses"])
+    waited = status["containerStatuses"][0]
+    assert waited["name"] == "wait"
+    assert waited["state"]["terminated"]["startedAt"] >= init_end
+    assert result_document(runtime, "wf-step-gate")["outputs"]["result"] == "gated"
+
+
+def test_a_wait_held_at_its_gate_never_starts_when_init_fails(runtime: LocalRuntime) -> None:
+    pod = argo_pod("wf-step-nogo", "echo never")
+    failing = {"name": "fails", "image": "x", "command": ["sh", "-c", "sleep 0.5; exit 3"]}
+    pod["spec"]["initContainers"].insert(0, failing)
+
+    result = runtime.run_pod(pod)
+
+    assert result.phase == "Failed"
+    states = {c["name"]: c["state"] for c in result.to_k8s()["containerStatuses"]}
+    assert states["wait"] == {"waiting": {"reason": "PodInitializing"}}
+    assert runtime.logs("wf-step-nogo", "wait") == ""
+    assert not _processes_with("ARGOEXEC_START_GATE=", "HOSTNAME=wf-step-nogo")
+
+
+def _processes_with(*words: str) -> list[int]:
+    """PIDs whose environment holds each of ``words`` (this user's processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(any(v.startswith(w.encode()) for v in environ) for w in words):
+            found.append(int(entry.name))
+    return found
+
+
 def test_parallel_pods_have_private_tmp_directories(runtime: LocalRuntime) -> None:
     script = "echo $HOSTNAME > /tmp/out.txt; sleep 1; cat /tmp/out.txt"
     pods = [plain_pod(f"p-par-{i}", {"main": script}) for i in range(2)]

@@ -108,12 +108,9 @@ def test_a_template_neither_view_accepts_is_refused_as_invalid(text: str) -> Non
         read_wait_template(text)
 
 
-def test_a_pod_without_artifacts_is_waited_for_and_reported_without_the_models(
-    tmp_path: Path,
-) -> None:
-    """Most pods save nothing: ``wait`` then stays off pydantic, the artifact layer, YAML and
-    the HTTP client (reporting to the local runtime's result file), which were most of its
-    start-up. Its report is the one the model path would make."""
+def plain_wait_pod(tmp_path: Path) -> tuple[dict[str, Any], dict[str, str], Path]:
+    """A pod whose main is done, with one output parameter; its template, ``wait``'s
+    environment and its result file."""
     var_run, result = tmp_path / "vr", tmp_path / "result.json"
     template = {
         "name": "t",
@@ -126,13 +123,6 @@ def test_a_pod_without_artifacts_is_waited_for_and_reported_without_the_models(
     VarRun(var_run).exitcode("main").parent.mkdir(parents=True)
     VarRun(var_run).stdout("main").write_text("hello\n")
     VarRun(var_run).exitcode("main").write_text("0")
-    heavy = ("pydantic", "argoexec.models", "artifacts.transfer", "artifacts.drivers", "yaml")
-    probe = (
-        "import sys; from argoexec.cli import main; code = main(['wait']); "
-        f"loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}) "
-        "or m in ('http.client', 'ssl', 'boto3'));"
-        "print(loaded); sys.exit(code)"
-    )
     env = {
         "PATH": os.environ["PATH"],
         "ARGO_POD_NAME": "p",
@@ -143,6 +133,23 @@ def test_a_pod_without_artifacts_is_waited_for_and_reported_without_the_models(
         "ARGOEXEC_RESULT_FILE": str(result),
         "ARGOEXEC_TERMINATION_LOG": str(tmp_path / "termination-log"),
     }
+    return template, env, result
+
+
+def test_a_pod_without_artifacts_is_waited_for_and_reported_without_the_models(
+    tmp_path: Path,
+) -> None:
+    """Most pods save nothing: ``wait`` then stays off pydantic, the artifact layer, YAML and
+    the HTTP client (reporting to the local runtime's result file), which were most of its
+    start-up. Its report is the one the model path would make."""
+    template, env, result = plain_wait_pod(tmp_path)
+    heavy = ("pydantic", "argoexec.models", "artifacts.transfer", "artifacts.drivers", "yaml")
+    probe = (
+        "import sys; from argoexec.cli import main; code = main(['wait']); "
+        f"loaded = sorted(m for m in sys.modules if m.startswith({heavy!r}) "
+        "or m in ('http.client', 'ssl', 'boto3'));"
+        "print(loaded); sys.exit(code)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
     )
@@ -153,3 +160,32 @@ def test_a_pod_without_artifacts_is_waited_for_and_reported_without_the_models(
     expected = {"result": "hello", "parameters": [template["outputs"]["parameters"][0]]}
     expected["parameters"][0] = expected["parameters"][0] | {"value": "42"}
     assert reported["outputs"] == expected
+
+
+@pytest.mark.parametrize("go", [True, False])
+def test_a_wait_started_ahead_does_its_work_only_once_let_go(tmp_path: Path, go: bool) -> None:
+    """At its start gate ``wait`` has read nothing of the pod: EOF there (init failed) ends it
+    with nothing written; "go" lets it run as if it had just started."""
+    _, env, result = plain_wait_pod(tmp_path)
+    read, write = os.pipe()
+    wait = subprocess.Popen(
+        [sys.executable, "-m", "argoexec", "wait"],
+        env=env | {"ARGOEXEC_START_GATE": str(read)},
+        pass_fds=(read,),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(read)
+    try:
+        if go:
+            os.write(write, b"1")
+    finally:
+        os.close(write)
+    _, err = wait.communicate(timeout=60)
+    if go:
+        assert wait.returncode == 0, err
+        assert json.loads(result.read_text())["outputs"]["result"] == "hello"
+    else:
+        assert wait.returncode == 143, err
+        assert not result.exists()
+        assert err == ""

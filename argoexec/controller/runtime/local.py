@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, EXECUTOR_COMMAND
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.executor import (
@@ -48,7 +48,7 @@ from argoexec.controller.runtime.executor import (
 )
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import HostPaths, Launcher
-from argoexec.controller.runtime.process import ContainerProcess, ExecResult, Launch
+from argoexec.controller.runtime.process import ContainerProcess, ExecResult
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import PodResult
 from argoexec.controller.runtime.volumes import VolumeError
@@ -215,35 +215,83 @@ class LocalRuntime(HostPods[_Pod]):
             return
         state.result.phase = st.RUNNING
         state.notify()
-        for container in spec.get("initContainers") or []:
-            if not self._start(state, [container]):
-                return
-            self._supervise(state)
-            failed = state.result.container(str(container["name"])).exit_code != 0
-            if failed or state.result.phase == st.FAILED:
-                return  # a failed init container fails the pod; nothing else starts
-        if self._start(state, list(spec.get("containers") or [])):
-            self._supervise(state)
+        inits, containers = spec.get("initContainers") or [], list(spec.get("containers") or [])
+        early = self._start_early(state, containers) if inits else {}
+        try:
+            for container in inits:
+                if not self._start(state, [container]):
+                    return
+                self._supervise(state)
+                failed = state.result.container(str(container["name"])).exit_code != 0
+                if failed or state.result.phase == st.FAILED:
+                    return  # a failed init container fails the pod; nothing else starts
+            if self._start(state, containers, early):
+                self._supervise(state)
+        finally:
+            for proc in early.values():
+                proc.abandon()  # never let go: its pod started no container
 
-    def _start(self, state: _Pod, containers: list[Mapping[str, Any]]) -> bool:
-        """Start ``containers`` together; False (pod Failed) if one cannot be configured."""
-        launches: list[tuple[Mapping[str, Any], Launch]] = []
+    def _start_early(
+        self, state: _Pod, containers: list[Mapping[str, Any]]
+    ) -> dict[str, ContainerProcess]:
+        """Start the pod's ``argoexec wait`` while its init containers run, held at its start
+        gate: its interpreter and imports (most of its start) are then off the pod's critical
+        path. It reads nothing of the pod before `_start` lets it go, so it starts, as far as
+        anything can tell, after init; a container this cannot start early starts as usual."""
+        early = {}
         for container in containers:
+            if not self._waits(container):
+                continue
             try:
-                launches.append((container, self.launcher.launch(state.ctx, container)))
+                launch = self.launcher.launch(state.ctx, container)
+            except (EnvError, VolumeError, OSError):
+                continue  # `_start` meets the same error and reports it
+            name = str(container["name"])
+            proc = ContainerProcess(launch, state.result.container(name))
+            if proc.start(gated=True):
+                early[name] = proc
+        return early
+
+    def _waits(self, container: Mapping[str, Any]) -> bool:
+        """Whether ``container`` is the executor's ``wait`` (only it knows the start gate)."""
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        return self.launcher.is_executor(container) and argv[:2] == [EXECUTOR_COMMAND, "wait"]
+
+    def _start(
+        self,
+        state: _Pod,
+        containers: list[Mapping[str, Any]],
+        early: dict[str, ContainerProcess] | None = None,
+    ) -> bool:
+        """Start ``containers`` together (letting go those in ``early``, already started and
+        held at their gate); False (pod Failed) if one cannot be configured."""
+        early = early or {}
+        procs: list[tuple[Mapping[str, Any], ContainerProcess, bool]] = []
+        for container in containers:
+            name = str(container["name"])
+            if name in early:
+                procs.append((container, early.pop(name), True))
+                continue
+            try:
+                launch = self.launcher.launch(state.ctx, container)
             except (EnvError, VolumeError, OSError) as exc:
                 # The kubelet would start the others; here none of this batch starts.
                 names = [str(c["name"]) for c in containers]
                 cause = str(exc) if not isinstance(exc, OSError) else os_cause(exc)
                 state.result.fail_to_start(st.CREATE_CONTAINER_CONFIG_ERROR, cause, names)
+                for _, proc, held in procs:
+                    if held:
+                        proc.abandon()
                 return False
-        for container, launch in launches:
-            name = str(container["name"])
-            proc = ContainerProcess(launch, state.result.container(name))
+            procs.append((container, ContainerProcess(launch, state.result.container(name)), False))
+        for container, proc, held in procs:
             with self._lock:
-                state.specs[name] = container
-                state.processes[name] = proc
-            proc.start()
+                state.specs[str(container["name"])] = container
+                state.processes[str(container["name"])] = proc
+            if held:
+                proc.release()
+            else:
+                proc.start()
         state.notify()
         return True
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from argoexec.contract import ENV_START_GATE
 from argoexec.controller.processes import start_ticks
 from argoexec.controller.runtime.status import START_ERROR, ContainerStatus, start_error
 from argoexec.lifecycle import Stop
@@ -30,6 +31,7 @@ TERMINATION_MESSAGE_MAX = 4096  # the kubelet's per-container cap
 _FALLBACK_LINES = 80  # FallbackToLogsOnError: the log's tail, as the kubelet takes it
 _FALLBACK_BYTES = 2048
 _PID1_WAIT = 5.0
+_ABANDON_WAIT = 2.0  # seconds a gated process has to leave after EOF at its gate
 START_EXIT_CODE = 128  # what the kubelet reports for a container that never started
 _BWRAP_PREFIX = "bwrap: "
 
@@ -63,39 +65,84 @@ class ContainerProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid1: int | None = None
         self._exit_fd: int | None = None  # a pidfd: readable once the process has ended
+        self._gate: int | None = None  # the write end of a gated process's start gate
 
-    def start(self) -> bool:
-        """Start the process; False (and a terminated StartError status) if it cannot start."""
+    def start(self, *, gated: bool = False) -> bool:
+        """Start the process; False (and a terminated StartError status) if it cannot start.
+
+        ``gated``: start it ahead of time, held at its start gate (``ENV_START_GATE``) until
+        `release`; it is not started as far as its status goes, and a failure to start it
+        leaves no trace (the container is then started the usual way, and fails there)."""
         started = time.time()
+        gate = os.pipe() if gated else None
+        env = self.launch.env | {ENV_START_GATE: str(gate[0])} if gate else self.launch.env
         try:
             self.launch.termination.touch()
             with self.launch.log.open("ab") as log:
                 self._proc = subprocess.Popen(
                     self.launch.argv,
-                    env=self.launch.env,
+                    env=env,
                     cwd=self.launch.cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
                     start_new_session=True,
+                    pass_fds=gate[:1] if gate else (),
                 )
         except (OSError, ValueError) as exc:
-            self.status.started_at = started
-            self.status.terminated_reason = START_ERROR
-            if isinstance(exc, ValueError):  # what exec refuses before trying (EINVAL)
-                cause = "an argument or environment variable holds a NUL byte"
-            elif exc.filename is not None and str(exc.filename) != self.launch.argv[0]:
-                cause = f"{exc.filename}: {exc.strerror or exc}"  # its log or message file
-            else:
-                cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
-            self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
+            if gate is not None:
+                os.close(gate[0])
+                os.close(gate[1])
+                return False
+            self._start_failed(exc, started)
             return False
+        finally:
+            if gate is not None and self._proc is not None:
+                os.close(gate[0])
         # Only now is it running: a status that says so must mean exec and signals can reach it.
-        self.status.started_at = started
+        if gate is None:
+            self.status.started_at = started
+        self._gate = gate[1] if gate else None
         self._record(self._proc.pid)
         with contextlib.suppress(OSError, AttributeError):  # a kernel before 5.3: polled only
             self._exit_fd = os.pidfd_open(self._proc.pid)
         return True
+
+    def _start_failed(self, exc: OSError | ValueError, started: float) -> None:
+        self.status.started_at = started
+        self.status.terminated_reason = START_ERROR
+        if isinstance(exc, ValueError):  # what exec refuses before trying (EINVAL)
+            cause = "an argument or environment variable holds a NUL byte"
+        elif exc.filename is not None and str(exc.filename) != self.launch.argv[0]:
+            cause = f"{exc.filename}: {exc.strerror or exc}"  # its log or message file
+        else:
+            cause = _exec_failure(self.launch.argv[0], exc.strerror or str(exc))
+        self.status.terminate(START_EXIT_CODE, start_error(cause), time.time())
+
+    def release(self) -> None:
+        """Let a gated process go: from now on it is started."""
+        self.status.started_at = time.time()
+        if self._gate is not None:
+            with contextlib.suppress(OSError):  # it died meanwhile: its end is seen as usual
+                os.write(self._gate, b"1")
+            os.close(self._gate)
+            self._gate = None
+
+    def abandon(self) -> None:
+        """End a gated process that will never be let go (its pod does not start containers):
+        EOF at its gate ends it; SIGKILL if it does not go within moments. Its status stays
+        that of a container that never started."""
+        if self._gate is None or self._proc is None:
+            return
+        os.close(self._gate)
+        self._gate = None
+        try:
+            self._proc.wait(timeout=_ABANDON_WAIT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+        self._close_exit_fd()
 
     def exit_fd(self) -> int | None:
         """A descriptor that becomes readable when the process ends (None: poll instead), so a
