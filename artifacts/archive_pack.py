@@ -186,6 +186,8 @@ def pack_tar(
             for path, name, st in walk(source):
                 _check_stop(stop)
                 _add_entry(tar, path, name, st)
+                # tarfile remembers every member it wrote; 100,000 files must not cost 50 MiB.
+                tar.members.clear()
     except BaseException:
         _abandon(gz)
         raise

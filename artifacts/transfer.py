@@ -48,7 +48,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class LoadResult:
     """Where a loaded artifact now is, the size and SHA-256 of the bytes as stored (``sha256``
-    is None for a directory loaded object by object unless a digest was asked for), and what
+    is None for ``archive: none`` — a plain object or a directory loaded object by object — unless
+    a digest was asked for: the driver writes those itself, not through a stream), and what
     was done with them: ``tar``/``zip`` (unpacked), ``none`` (placed as-is) or ``directory``."""
 
     path: Path
@@ -201,6 +202,10 @@ def _load_once(
     """One attempt. With a subPath: the pick from the archive stored at the key, or else (a
     directory stored object by object, a plain object) ``<key>/<subPath>``."""
     sub = artifact.sub_path
+    if not sub and load_format(artifact) == "none":
+        # Nothing to unpack: the driver writes the file itself (S3: parallel ranged GETs
+        # written at their offsets) instead of one ordered stream through a hash.
+        return _load_placed(artifact, dest, drv, expected)
     if not sub:
         return _load_object(artifact, dest, ctx, drv, expected, pick="")
     if load_format(artifact) != "none":
@@ -301,11 +306,27 @@ def _progress_or_stop(ctx: DriverContext) -> Callable[[int], None]:
     return on_bytes
 
 
+def _load_placed(
+    artifact: Artifact, dest: Path, drv: ArtifactDriver, expected: str | None
+) -> LoadResult:
+    """``_load_directory`` on its own: staging is removed if the load fails."""
+    staging = dest.with_name(dest.name + ".tmpdir")
+    remove_path(staging)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _load_directory(artifact, dest, staging, drv, expected)
+    except BaseException as exc:
+        remove_path(staging)
+        if isinstance(exc, OSError):
+            raise ArtifactError(f"writing {dest} failed: {exc}", code=ErrorCode.INTERNAL) from exc
+        raise
+
+
 def _load_directory(
     artifact: Artifact, dest: Path, staging: Path, drv: ArtifactDriver, expected: str | None
 ) -> LoadResult:
-    """Stores that cannot stream a key (a "directory" prefix, a Git checkout) load into the
-    staging directory; the §11.6 rename rule then places the result."""
+    """Stores that cannot stream a key (a "directory" prefix, a Git checkout), and anything with
+    ``archive: none``, load into the staging directory; the §11.6 rename rule then places it."""
     staging.mkdir()
     target = staging / dest.name
     drv.load(artifact, target)
@@ -317,8 +338,9 @@ def _load_directory(
 
 def _tree_size_and_digest(path: Path, *, want_digest: bool) -> tuple[int, str | None]:
     if path.is_file():
-        size, digest = sha256_file(path)
-        return size, digest if want_digest else None
+        if not want_digest:
+            return path.stat().st_size, None
+        return sha256_file(path)
     total, entries = 0, []
     for root, _, files in os.walk(path):
         for name in files:

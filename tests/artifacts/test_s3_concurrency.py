@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,32 @@ def test_slow_down_answers_are_transient_after_sdk_retries(
     assert err.value.message == "failed to get file: Please reduce your request rate."
     gets = [e for e in proxy.journal if e.kind == "request" and "GET" in e.detail]
     assert len(gets) == 3  # botocore's own attempts, configured small; no whole-op loop
+
+
+def test_a_failed_range_ends_the_download_and_leaves_no_file(
+    s3_moto: Backend, tmp_path: Path
+) -> None:
+    s3_moto.put_object("swapped", os.urandom(64 * MIB))
+    server: S3Server = s3_moto.extra["server"]  # type: ignore[assignment]
+    swapped = threading.Event()
+    with recording_proxy(server.endpoint) as proxy:
+
+        def replace_object_once(rec: Recorded) -> None:
+            # The object changes under the download, so this range fails If-Match; the other
+            # ranges are slowed down so that the failure is seen while most are still to come.
+            if "Range" not in rec.headers:
+                return
+            if swapped.is_set():
+                time.sleep(0.3)
+                return
+            swapped.set()
+            s3_moto.put_object("swapped", os.urandom(64 * MIB))
+
+        proxy.hold = replace_object_once
+        art = s3_moto.artifact("swapped", s3={"endpoint": proxy.endpoint})
+        with pytest.raises(ArtifactError):
+            S3Driver(s3_moto.ctx).load(art, tmp_path / "swapped")
+    ranged = [r for r in proxy.requests if "Range" in r.headers]
+    assert not (tmp_path / "swapped").exists()
+    assert any(r.status == 412 for r in ranged)
+    assert len(ranged) < 64 // 5  # the ranges not yet started were never requested

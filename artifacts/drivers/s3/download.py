@@ -1,18 +1,21 @@
 """Downloads: one object to a file (parallel ranged GETs for large ones) and object streams.
 
 A large object is fetched as ``download_chunk_size`` ranges by ``download_threads`` workers that
-``os.pwrite`` into the destination, so memory stays at one read buffer per worker. The first range
-comes from the initial GET's own body (no extra HEAD request); later ranges carry ``If-Match`` with
-the first response's ETag so an object replaced mid-download fails instead of mixing versions.
+``os.pwrite`` into the destination, so memory stays at one reused 1 MiB read buffer per worker.
+The first range to fail stops the others at their next piece, and the file is removed. The first
+range comes from the initial GET's own body (no extra HEAD request); later ranges carry
+``If-Match`` with the first response's ETag so an object replaced mid-download fails instead of
+mixing versions.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,23 +54,39 @@ def get_object(
 
 @dataclass(frozen=True)
 class _Sink:
-    """Where fetched bytes go: positional writes into one open file."""
+    """Where fetched bytes go: positional writes into one open file, through ``pieces`` (one
+    reused buffer per concurrent range). ``failed`` is set by the first range that fails, and
+    makes every other range stop at its next piece."""
 
     fd: int
     key: str
     progress: ProgressCallback | None
+    pieces: BufferPool
+    failed: threading.Event = field(default_factory=threading.Event)
 
     def copy(self, body: StreamingBody, offset: int, length: int) -> None:
         """Write exactly ``length`` bytes of ``body`` at ``offset``; a shorter body is transient."""
-        done = 0
-        while done < length:
-            piece = body.read(min(READ_PIECE, length - done))
-            if not piece:
-                raise short_read(self.key, done, length)
-            os.pwrite(self.fd, piece, offset + done)
-            done += len(piece)
-            if self.progress is not None:
-                self.progress(len(piece))
+        buffer = self.pieces.acquire()
+        try:
+            view = memoryview(buffer)
+            done = 0
+            while done < length:
+                if self.failed.is_set():
+                    raise ArtifactError(f"download of {self.key} abandoned: another range failed")
+                count = _body_readinto(body, view[: min(len(view), length - done)])
+                if not count:
+                    raise short_read(self.key, done, length)
+                written = 0
+                while written < count:
+                    written += os.pwrite(self.fd, view[written:count], offset + done + written)
+                done += count
+                if self.progress is not None:
+                    self.progress(count)
+        except BaseException:
+            self.failed.set()
+            raise
+        finally:
+            self.pieces.release(buffer)
 
 
 def _body_readinto(body: StreamingBody, view: memoryview) -> int:
@@ -96,7 +115,13 @@ def _fetch_range(
     offset, length = span
     if stop.is_set():
         raise ArtifactError(f"stopped: {stop.reason}")
-    resp = get_object(conn, sink.key, f"bytes={offset}-{offset + length - 1}", etag)
+    if sink.failed.is_set():
+        raise ArtifactError(f"download of {sink.key} abandoned: another range failed")
+    try:
+        resp = get_object(conn, sink.key, f"bytes={offset}-{offset + length - 1}", etag)
+    except BaseException:
+        sink.failed.set()
+        raise
     try:
         sink.copy(resp["Body"], offset, length)
     finally:
@@ -141,11 +166,18 @@ def download_object(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            sink = _Sink(fd, key, progress)
-            if size < max(settings.parallel_download_threshold, settings.download_chunk_size + 1):
+            serial = size < max(
+                settings.parallel_download_threshold, settings.download_chunk_size + 1
+            )
+            pieces = BufferPool(READ_PIECE, 1 if serial else settings.download_threads + 1)
+            sink = _Sink(fd, key, progress, pieces)
+            if serial:
                 sink.copy(resp["Body"], 0, size)
             else:
                 _parallel_ranges(conn, resp, sink, settings, stop)
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave a half-written file behind
+            raise
         finally:
             os.close(fd)
     finally:

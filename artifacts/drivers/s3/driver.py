@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from argoexec.models import Artifact
 from artifacts.driver import DriverContext, ObjectStream, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.streams import HashingReader, tree_digest
+from artifacts.streams import HashingReader
 
 from .client import S3Connection, connect, open_connection, resolve_credentials
 from .download import S3ObjectStream, download_object, get_object, read_into, short_read
@@ -77,14 +77,15 @@ class S3Driver:
             err.with_context(artifact=artifact.name, driver=self.kind, location=location)
             raise
 
-    def _list_keys(self, conn: S3Connection, prefix: str) -> list[str]:
-        """Keys under ``prefix`` (recursive), skipping console "folder" markers ending in ``/``."""
-        keys: list[str] = []
+    def _iter_keys(self, conn: S3Connection, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` (recursive), one listing page at a time, skipping console
+        "folder" markers ending in ``/``."""
         paginator = conn.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=conn.bucket, Prefix=prefix)
-        for page in pages:
-            keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
-        return keys
+        for page in paginator.paginate(Bucket=conn.bucket, Prefix=prefix):
+            yield from (o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
+
+    def _list_keys(self, conn: S3Connection, prefix: str) -> list[str]:
+        return list(self._iter_keys(conn, prefix))
 
     def _is_directory(self, conn: S3Connection, key: str) -> bool:
         """Argo's IsDirectory: at least one object under ``clean(key) + "/"``."""
@@ -145,20 +146,33 @@ class S3Driver:
                 raise self._fail(exc, "failed to get directory", conn) from exc
 
     def _download_directory(self, conn: S3Connection, key: str, path: Path) -> None:
+        """Every object under the prefix, listed page by page while ``dir_workers`` threads
+        download; at most ``4 * dir_workers`` objects are queued, so neither the key list nor
+        the queue grows with the number of objects."""
         prefix = directory_prefix(key)
-        keys = self._list_keys(conn, prefix)
         path.mkdir(parents=True, exist_ok=True)
-        targets = [(k, _inside(path, k[len(prefix) :], k)) for k in keys]
         settings, stop = self.ctx.settings, self.ctx.stop
         progress = self.ctx.progress
         with ThreadPoolExecutor(settings.dir_workers, "s3-get-dir") as pool:
-            futures = [
-                pool.submit(
-                    download_object, conn, k, dest, settings=settings, stop=stop, progress=progress
-                )
-                for k, dest in targets
-            ]
+            futures: set[Future[int]] = set()
             try:
+                for k in self._iter_keys(conn, prefix):
+                    dest = _inside(path, k[len(prefix) :], k)
+                    if len(futures) >= 4 * settings.dir_workers:
+                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            future.result()
+                    futures.add(
+                        pool.submit(
+                            download_object,
+                            conn,
+                            k,
+                            dest,
+                            settings=settings,
+                            stop=stop,
+                            progress=progress,
+                        )
+                    )
                 for future in futures:
                     future.result()
             finally:
@@ -241,12 +255,7 @@ class S3Driver:
                 )
             except Exception as exc:
                 raise self._fail(exc, "failed to put directory", conn) from exc
-            return SaveResult(
-                key=key,
-                size=sum(size for _, _, size in done),
-                sha256=tree_digest([(rel, digest) for rel, digest, _ in done]),
-                objects=len(done),
-            )
+            return SaveResult(key=key, size=done.size, sha256=done.sha256, objects=done.objects)
 
     def save_stream(self, stream: BinaryIO, artifact: Artifact) -> SaveResult:
         settings, stop = self.ctx.settings, self.ctx.stop

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import os
 import posixpath
-import stat
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,7 +31,7 @@ from artifacts.driver import ProgressCallback
 from artifacts.errors import ArtifactError
 from artifacts.memory import BufferPool, fill
 from artifacts.settings import MIB, TransferSettings
-from artifacts.streams import HashingReader
+from artifacts.streams import HashingReader, TreeDigest, sorted_regular_files
 
 from .client import S3Connection
 from .options import clean_key
@@ -288,16 +287,6 @@ def upload_file(
     return reader.size, reader.hexdigest()
 
 
-def regular_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, path) of every regular file under ``root``; symlinks are skipped
-    like Argo's ``generatePutTasks``, and symlinked directories are never entered."""
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath, name)
-            if stat.S_ISREG(path.lstat().st_mode):
-                yield path.relative_to(root).as_posix(), path
-
-
 def upload_small(
     conn: S3Connection, key: str, path: Path, stop: Stop, progress: ProgressCallback | None
 ) -> tuple[int, str]:
@@ -315,6 +304,39 @@ def upload_small(
     return len(data), hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class DirectoryUpload:
+    """What a directory upload stored: object count, bytes and :func:`tree_digest` of it."""
+
+    objects: int
+    size: int
+    sha256: str
+
+
+class _InOrder:
+    """Feeds per-file results, finishing in any order, to a :class:`TreeDigest` in walk order.
+
+    Only results ahead of the oldest unfinished file are held, and the caller keeps at most a
+    window of files in flight, so memory does not grow with the number of files."""
+
+    def __init__(self) -> None:
+        self.digest = TreeDigest()
+        self.objects = 0
+        self.size = 0
+        self._waiting: dict[int, tuple[str, str, int]] = {}
+
+    def done(self, index: int, result: tuple[str, str, int]) -> None:
+        self._waiting[index] = result
+        while self.objects in self._waiting:
+            rel, digest, size = self._waiting.pop(self.objects)
+            self.digest.add(rel, digest)
+            self.objects += 1
+            self.size += size
+
+    def result(self) -> DirectoryUpload:
+        return DirectoryUpload(self.objects, self.size, self.digest.hexdigest())
+
+
 def upload_directory(
     conn: S3Connection,
     prefix: str,
@@ -323,9 +345,9 @@ def upload_directory(
     settings: TransferSettings,
     stop: Stop,
     progress: ProgressCallback | None = None,
-) -> list[tuple[str, str, int]]:
-    """Upload every regular file under ``root`` to ``prefix/<rel>`` with ``dir_workers`` threads;
-    returns (relative path, sha256, size) per file."""
+) -> DirectoryUpload:
+    """Upload every regular file under ``root`` to ``prefix/<rel>`` with ``dir_workers`` threads,
+    at most ``4 * dir_workers`` files queued at once (the walk runs just ahead of the uploads)."""
     part = part_size_of(settings)
     budget = ByteBudget((settings.upload_threads + 1) * part)
     one_at_a_time = TransferSettings(part_size=part, upload_threads=1)
@@ -342,18 +364,21 @@ def upload_directory(
                 )
         return rel, digest, n
 
-    results: list[tuple[str, str, int]] = []
+    ordered = _InOrder()
     with ThreadPoolExecutor(settings.dir_workers, "s3-dir") as pool:
-        futures: set[Future[tuple[str, str, int]]] = set()
+        futures: dict[Future[tuple[str, str, int]], int] = {}
         try:
-            for rel, path in regular_files(root):
+            for index, (rel, path) in enumerate(sorted_regular_files(root)):
                 _check_stop(stop)
                 if len(futures) >= 4 * settings.dir_workers:
-                    finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                    results.extend(f.result() for f in finished)
-                futures.add(pool.submit(put, rel, path))
-            results.extend(f.result() for f in futures)
+                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        ordered.done(futures.pop(future), future.result())
+                futures[pool.submit(put, rel, path)] = index
+            for future, index in list(futures.items()):
+                ordered.done(index, future.result())
+                del futures[future]
         finally:
             for future in futures:
                 future.cancel()
-    return results
+    return ordered.result()
