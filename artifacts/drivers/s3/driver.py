@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -78,13 +78,7 @@ class S3Driver:
             raise
 
     def _list_keys(self, conn: S3Connection, prefix: str) -> list[str]:
-        """Keys under ``prefix`` (recursive), skipping console "folder" markers ending in ``/``."""
-        keys: list[str] = []
-        paginator = conn.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=conn.bucket, Prefix=prefix)
-        for page in pages:
-            keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
-        return keys
+        return list(_iter_keys(conn, prefix))
 
     def _is_directory(self, conn: S3Connection, key: str) -> bool:
         """Argo's IsDirectory: at least one object under ``clean(key) + "/"``."""
@@ -145,24 +139,31 @@ class S3Driver:
                 raise self._fail(exc, "failed to get directory", conn) from exc
 
     def _download_directory(self, conn: S3Connection, key: str, path: Path) -> None:
+        """Objects are fetched while later pages of the listing are still coming: over a link
+        with latency, listing 5,000 keys first would leave the workers idle for five pages."""
         prefix = directory_prefix(key)
-        keys = self._list_keys(conn, prefix)
         path.mkdir(parents=True, exist_ok=True)
-        targets = [(k, _inside(path, k[len(prefix) :], k)) for k in keys]
         settings, stop = self.ctx.settings, self.ctx.stop
         progress = self.ctx.progress
+
+        def fetch(k: str) -> None:
+            dest = _inside(path, k[len(prefix) :], k)
+            download_object(conn, k, dest, settings=settings, stop=stop, progress=progress)
+
         with ThreadPoolExecutor(settings.dir_workers, "s3-get-dir") as pool:
-            futures = [
-                pool.submit(
-                    download_object, conn, k, dest, settings=settings, stop=stop, progress=progress
-                )
-                for k, dest in targets
-            ]
+            in_flight: set[Future[None]] = set()
             try:
-                for future in futures:
+                for k in _iter_keys(conn, prefix):
+                    _inside(path, k[len(prefix) :], k)  # refuse an escaping key before any I/O
+                    if len(in_flight) >= 4 * settings.dir_workers:
+                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    in_flight.add(pool.submit(fetch, k))
+                for future in in_flight:
                     future.result()
             finally:
-                for future in futures:
+                for future in in_flight:
                     future.cancel()
 
     # -- open_stream ---------------------------------------------------------------------------
@@ -344,6 +345,16 @@ class S3Driver:
     def is_directory(self, artifact: Artifact) -> bool:
         with self._operation(artifact) as conn:
             return self._is_directory(conn, conn.target.key)
+
+
+def _iter_keys(conn: S3Connection, prefix: str) -> Iterator[str]:
+    """Keys under ``prefix`` (recursive), page by page, skipping console "folder" markers ending
+    in ``/``."""
+    paginator = conn.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=conn.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):
+                yield obj["Key"]
 
 
 def _inside(root: Path, rel: str, key: str) -> Path:
