@@ -153,16 +153,19 @@ def peers_object(
     tally = _Tally()
     size = source.stat().st_size
     dest = bench.scratch / "peer-object-down"
-    for _ in range(runs):
+    client = bench.server.client()
+    for index in range(runs):
         tally.add("ours_up", bench.worker("save", source, key, NONE))
         tally.add("ours_down", bench.worker("load", _fresh(dest), key, NONE))
         _check_size(dest, size, "ours")
         for peer in peers:
-            peer_key = f"peers/{peer.name}/{source.name}"
+            # A fresh key per run: rclone skips a copy whose destination looks the same.
+            peer_key = f"peers/{peer.name}-{index}/{source.name}"
             tally.add(f"{peer.name}_up", peer.run(peer.object_up(source, peer_key), bench.log))
             run = peer.run(peer.object_down(peer_key, _fresh(dest)), bench.log)
             tally.add(f"{peer.name}_down", run)
             _check_size(dest, size, peer.name)
+            client.delete_object(Bucket=bench.bucket, Key=peer_key)
     _fresh(dest)
     report = tally.report("large_object", peers)
     report["large_object_mib"] = size / 2**20
