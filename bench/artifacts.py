@@ -1,11 +1,15 @@
 """Artifact transfer benchmark against SeaweedFS on loopback.
 
     python -m bench.artifacts [--json] [--quick] [--keep] [--runs N] [--workdir DIR]
+                              [--rtt-ms N] [--net-runs N] [--only SCENARIOS]
 
 Measures our save/load of a mixed ~450 MiB tree against GNU tar run in the same invocation,
 the peak RSS of the worker processes doing it (also for one 100 MiB and one 2 GiB file, to show
 memory does not grow with artifact size), and ``archive: none`` of 5,000 small files against a
-serial boto3 loop. Prints a table with targets; ``--json`` adds one JSON object as the last line.
+serial boto3 loop. Through a latency-injecting proxy (``--rtt-ms``, default 20: an object
+store's round trip) it measures the same directory against serial boto3 loops
+(``dir-none-rtt``) and, with the 2 GiB object (100 MiB with ``--quick``), against s5cmd and
+rclone (``peers``). Prints a table with targets; ``--json`` adds one JSON object as the last line.
 Nothing needs root: page caches are not dropped, so baselines and ours alternate and the median
 of the runs is reported.
 """
@@ -14,20 +18,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios, seaweed
+from artifacts.settings import TransferSettings
+from bench import latency_proxy, net, peers, scenarios, seaweed
 from bench.measure import interrupt_on_signals, kill_children
 from bench.report import summary_json, table
 from bench.scenarios import Bench, progress
 from bench.tree import MIB, TreeSpec, generate_file, generate_tree
 
 BUCKET = "bench"
-SCENARIOS = ("save", "load", "single", "dir-none")
+SCENARIOS = ("save", "load", "single", "dir-none", "dir-none-rtt", "peers")
+NET_SCENARIOS = frozenset({"dir-none-rtt", "peers"})
 # The default archive strategy (no ``archive`` field) is tar+gzip; "none" uploads the file as is.
 SINGLE_ARCHIVES: dict[str, dict[str, Any] | None] = {"tar": None, "none": {"none": {}}}
 
@@ -48,6 +55,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="archive strategy for the single-file RSS cases (tar = the default strategy)",
     )
     parser.add_argument(
+        "--rtt-ms", type=float, default=20.0, help="round trip added by the proxy (ms)"
+    )
+    parser.add_argument(
+        "--net-runs",
+        type=int,
+        default=1,
+        help="runs of the scenarios through the proxy (latency-bound, so steadier; a serial "
+        "loop over 5,000 objects takes minutes per run)",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         help="where inputs are generated (and reused on the next run); default: a temp dir",
@@ -59,8 +76,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.only = {s.strip() for s in args.only.split(",") if s.strip()}
     if unknown := args.only - set(SCENARIOS):
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    if args.runs < 1 or args.rss_runs < 1:
-        parser.error("--runs and --rss-runs must be at least 1")
+    if args.runs < 1 or args.rss_runs < 1 or args.net_runs < 1:
+        parser.error("--runs, --rss-runs and --net-runs must be at least 1")
+    if args.rtt_ms < 0:
+        parser.error("--rtt-ms must not be negative")
     return args
 
 
@@ -131,6 +150,47 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]
     if "dir-none" in args.only:
         progress(f"archive none: serial put_object vs save_artifact, {args.runs} runs each")
         results.update(scenarios.dir_none(bench, tree / "records", "none/records"))
+    if args.only & NET_SCENARIOS:
+        results.update(_through_proxy(bench, stack, tree, inputs, args))
+    return results
+
+
+def _through_proxy(
+    bench: Bench, stack: contextlib.ExitStack, tree: Path, inputs: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The scenarios that need round-trip time: the same bench, its endpoint the proxy's."""
+    proxy = stack.enter_context(
+        latency_proxy.running(bench.server.s3_port, args.rtt_ms, bench.scratch / "proxy.log")
+    )
+    progress(f"latency proxy on 127.0.0.1:{proxy.port}, {args.rtt_ms:g} ms round trip")
+    slow = Bench(
+        dataclasses.replace(bench.server, s3_port=proxy.port),
+        bench.bucket,
+        bench.scratch,
+        bench.log,
+        args.net_runs,
+    )
+    results: dict[str, Any] = {"rtt_ms": args.rtt_ms, "net_runs": args.net_runs}
+    folder = tree / "records"
+    if "dir-none-rtt" in args.only:
+        progress(f"archive none over {args.rtt_ms:g} ms: serial loops vs ours, x{args.net_runs}")
+        results.update(net.dir_none_rtt(slow, folder, "rtt/records", args.net_runs))
+    if "peers" in args.only:
+        settings = TransferSettings()
+        found, skipped = peers.configure(
+            slow.server, bench.bucket, bench.scratch / "peers", settings
+        )
+        results["peers"] = [p.name for p in found]
+        results["peers_skipped"] = skipped
+        for name, why in skipped.items():
+            progress(f"peer {name} skipped: {why}")
+        progress(f"directory vs peers {', '.join(results['peers']) or '(none)'}")
+        results.update(net.peers_dir(slow, folder, "peer-dir/records", found, args.net_runs))
+        size = 100 * MIB if args.quick else 2048 * MIB
+        label = "100mib" if args.quick else "2gib"
+        source = generate_file(inputs / f"single-{label}.bin", size, seed=len(label) + size)
+        progress(f"{size // MIB} MiB object vs peers")
+        results.update(net.peers_object(slow, source, "peer-object/big.bin", found, args.net_runs))
     return results
 
 

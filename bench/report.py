@@ -35,6 +35,9 @@ TARGETS: tuple[Target, ...] = (
     Target("rss_2gib_artifact_mib", 64, unit=" MiB"),
     Target("rss_2gib_vs_100mib", 1.10),
     Target("dir_none_speedup_vs_serial", 8, at_most=False),
+    Target("dir_none_speedup_vs_serial_rtt", 8, at_most=False),
+    Target("dir_none_vs_best_peer", 1.0, at_most=False),
+    Target("large_object_vs_best_peer", 1.0, at_most=False),
 )
 
 # Context worth seeing next to the verdicts (median seconds and sizes); no target.
@@ -64,9 +67,27 @@ CONTEXT: tuple[tuple[str, str], ...] = (
     ("serial_put_server_cpu_seconds", "s cpu"),
     ("dir_none_cpu_seconds", "s cpu"),
     ("dir_none_server_cpu_seconds", "s cpu"),
+    ("serial_put_rtt_seconds", "s"),
+    ("dir_none_up_rtt_seconds", "s"),
+    ("serial_get_rtt_seconds", "s"),
+    ("dir_none_down_rtt_seconds", "s"),
+    ("dir_none_up_speedup_vs_serial_rtt", "x"),
+    ("dir_none_down_speedup_vs_serial_rtt", "x"),
+    ("dir_none_up_vs_best_peer", "x"),
+    ("dir_none_down_vs_best_peer", "x"),
+    ("large_object_up_vs_best_peer", "x"),
+    ("large_object_down_vs_best_peer", "x"),
     ("worker_idle_rss_mib", "MiB"),
     ("worker_probe_rss_mib", "MiB"),
     ("worker_import_seconds", "s"),
+    # Ours and each peer through the latency proxy (bench.net): seconds and peak RSS.
+    *(
+        (f"{case}_{tool}_{way}_{what}", unit)
+        for case in ("dir_none", "large_object")
+        for tool in ("ours", "s5cmd", "rclone")
+        for way in ("up", "down")
+        for what, unit in (("seconds", "s"), ("peak_rss_mib", "MiB"))
+    ),
 )
 
 

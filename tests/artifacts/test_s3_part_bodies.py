@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from artifacts.drivers.s3 import S3Driver
+from artifacts.drivers.s3.client import EXPECT_CONTINUE_MIN_BYTES
 from artifacts.drivers.s3.upload import PartBody
 from tests.servers.backend import Backend
 from tests.servers.s3 import S3Server, make_ca, recording_proxy, write_secret
@@ -115,3 +116,20 @@ def test_a_part_body_reads_slices_and_seeks_back_for_a_retry() -> None:
     assert bytes(body.read(100)) == b"0123456789"
     assert body.seek(-2, 2) == 8
     assert bytes(body.read(5)) == b"89"
+
+
+def test_a_small_object_is_put_without_waiting_for_100_continue(
+    s3_seaweed: Backend, tmp_path: Path
+) -> None:
+    small, large = tmp_path / "small.bin", tmp_path / "large.bin"
+    small.write_bytes(os.urandom(10 * 1024))
+    large.write_bytes(os.urandom(EXPECT_CONTINUE_MIN_BYTES + 1))
+    server: S3Server = s3_seaweed.extra["server"]  # type: ignore[assignment]
+    with recording_proxy(server.endpoint) as proxy:
+        for path in (small, large):
+            art = s3_seaweed.artifact(f"expect/{path.name}", s3={"endpoint": proxy.endpoint})
+            S3Driver(s3_seaweed.ctx).save(path, art)
+    puts = {r.path.rsplit("/", 1)[-1]: r for r in proxy.requests if r.method == "PUT"}
+    assert _header(puts["small.bin"].headers, "Expect") is None
+    assert _header(puts["large.bin"].headers, "Expect") == "100-continue"
+    assert s3_seaweed.get_object("expect/small.bin") == small.read_bytes()

@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 
 # SDK-level retries stay modest: artifacts.transfer owns whole-operation retries.
 SDK_MAX_ATTEMPTS = 3
+# botocore asks for ``Expect: 100-continue`` on every PUT with a body, which costs a round trip
+# before the body is sent. Below this size sending the body costs less than that wait, so small
+# PutObjects go without it (as the Go SDKs do: aws-sdk-go adds it only above 2 MB; minio-go,
+# Argo's client, never). Parts and large objects keep it, so a refusal comes before the upload.
+EXPECT_CONTINUE_MIN_BYTES = 2 * 1024 * 1024
 NO_CREDENTIALS_HELP = (
     "no S3 credentials found: set accessKeySecret and secretKeySecret on the artifact or the "
     "artifact repository, or roleARN, or give the pod AWS credentials (AWS_ACCESS_KEY_ID and "
@@ -62,10 +67,19 @@ def _shared_loader() -> Loader:
     return create_loader()
 
 
+def _keep_timestamp_text(value: str) -> str:
+    return value
+
+
 def _new_session() -> botocore.session.Session:
     session = botocore.session.Session()
     with _loader_lock:
         session.register_component("data_loader", _shared_loader())
+    # Timestamps (LastModified) are never read here, and dateutil parsing them costs ~0.3 ms
+    # each: 1.5 s of CPU for a 5,000-key listing, on the thread that feeds the workers.
+    session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=_keep_timestamp_text
+    )
     return session
 
 
@@ -254,6 +268,19 @@ def _trust_file(
     return name
 
 
+def _no_continue_when_small(model: Any, params: dict[str, Any], **_: Any) -> None:
+    """Drop ``Expect: 100-continue`` from a PutObject whose body is small (see the constant)."""
+    if model.name != "PutObject":
+        return
+    body = params.get("body")
+    try:
+        size = len(body) if body is not None else 0
+    except TypeError:
+        return  # a body of unknown length keeps the header
+    if size < EXPECT_CONTINUE_MIN_BYTES:
+        params["headers"].pop("Expect", None)
+
+
 def open_connection(ctx: DriverContext, artifact: Artifact) -> S3Connection:
     """A fresh client for one operation (the caller closes it)."""
     target = target_of(artifact)
@@ -277,6 +304,9 @@ def open_connection(ctx: DriverContext, artifact: Artifact) -> S3Connection:
             **kwargs,
         )
         cleanup.callback(client.close)
+        # Last on ``before-call.s3`` itself: botocore's handler that adds the header is there,
+        # and a handler on the more specific ``before-call.s3.PutObject`` would run before it.
+        client.meta.events.register_last("before-call.s3", _no_continue_when_small)
     except BaseException:
         cleanup.close()
         raise

@@ -77,15 +77,8 @@ class S3Driver:
             err.with_context(artifact=artifact.name, driver=self.kind, location=location)
             raise
 
-    def _iter_keys(self, conn: S3Connection, prefix: str) -> Iterator[str]:
-        """Keys under ``prefix`` (recursive), one listing page at a time, skipping console
-        "folder" markers ending in ``/``."""
-        paginator = conn.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=conn.bucket, Prefix=prefix):
-            yield from (o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
-
     def _list_keys(self, conn: S3Connection, prefix: str) -> list[str]:
-        return list(self._iter_keys(conn, prefix))
+        return list(_iter_keys(conn, prefix))
 
     def _is_directory(self, conn: S3Connection, key: str) -> bool:
         """Argo's IsDirectory: at least one object under ``clean(key) + "/"``."""
@@ -146,37 +139,33 @@ class S3Driver:
                 raise self._fail(exc, "failed to get directory", conn) from exc
 
     def _download_directory(self, conn: S3Connection, key: str, path: Path) -> None:
-        """Every object under the prefix, listed page by page while ``dir_workers`` threads
-        download; at most ``4 * dir_workers`` objects are queued, so neither the key list nor
-        the queue grows with the number of objects."""
+        """Objects are fetched while later pages of the listing are still coming (over a link
+        with latency, listing 5,000 keys first would leave the workers idle for five pages);
+        at most ``4 * dir_workers`` are queued, so neither the key list nor the queue grows
+        with the number of objects."""
         prefix = directory_prefix(key)
         path.mkdir(parents=True, exist_ok=True)
         settings, stop = self.ctx.settings, self.ctx.stop
         progress = self.ctx.progress
+
+        def fetch(k: str) -> None:
+            dest = _inside(path, k[len(prefix) :], k)
+            download_object(conn, k, dest, settings=settings, stop=stop, progress=progress)
+
         with ThreadPoolExecutor(settings.dir_workers, "s3-get-dir") as pool:
-            futures: set[Future[int]] = set()
+            in_flight: set[Future[None]] = set()
             try:
-                for k in self._iter_keys(conn, prefix):
-                    dest = _inside(path, k[len(prefix) :], k)
-                    if len(futures) >= 4 * settings.dir_workers:
-                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                        for future in finished:
+                for k in _iter_keys(conn, prefix):
+                    _inside(path, k[len(prefix) :], k)  # refuse an escaping key before any I/O
+                    if len(in_flight) >= 4 * settings.dir_workers:
+                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for future in done:
                             future.result()
-                    futures.add(
-                        pool.submit(
-                            download_object,
-                            conn,
-                            k,
-                            dest,
-                            settings=settings,
-                            stop=stop,
-                            progress=progress,
-                        )
-                    )
-                for future in futures:
+                    in_flight.add(pool.submit(fetch, k))
+                for future in in_flight:
                     future.result()
             finally:
-                for future in futures:
+                for future in in_flight:
                     future.cancel()
 
     # -- open_stream ---------------------------------------------------------------------------
@@ -353,6 +342,16 @@ class S3Driver:
     def is_directory(self, artifact: Artifact) -> bool:
         with self._operation(artifact) as conn:
             return self._is_directory(conn, conn.target.key)
+
+
+def _iter_keys(conn: S3Connection, prefix: str) -> Iterator[str]:
+    """Keys under ``prefix`` (recursive), page by page, skipping console "folder" markers ending
+    in ``/``."""
+    paginator = conn.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=conn.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):
+                yield obj["Key"]
 
 
 def _inside(root: Path, rel: str, key: str) -> Path:
