@@ -20,7 +20,6 @@ import binascii
 import http.client
 import json
 import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -252,6 +251,8 @@ def _ssl_context(config: KubeClientConfig) -> ssl.SSLContext:
         context = ssl.create_default_context()
     if config.client_cert_data and config.client_key_data:
         # ssl loads certificate chains only from files: stage them in a private temp dir.
+        import tempfile  # on use: tokens (a pod's service account) need no files
+
         with tempfile.TemporaryDirectory(prefix="argoexec-kube-") as tmp:
             cert, key = Path(tmp, "client.crt"), Path(tmp, "client.key")
             cert.write_bytes(config.client_cert_data)
