@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from botocore.config import Config
 from botocore.loaders import Loader as BotocoreLoader
 
-from artifacts.drivers.s3 import botodata
+from artifacts.drivers.s3 import S3Driver, botodata
+from tests.servers.backend import Backend
 
 DRIVER_DIR = Path(botodata.__file__).parent
 
@@ -154,3 +156,24 @@ def test_trimming_names_an_operation_the_model_lacks() -> None:
     assert botodata.trim_service_model(model, frozenset({"GetObject"}))["shapes"] == {"In": {}}
     with pytest.raises(KeyError, match="ListParts"):
         botodata.trim_service_model(model, frozenset({"ListParts"}))
+
+
+def test_static_keys_never_reach_for_the_instance_metadata_service(
+    s3_moto: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")  # as in a pod: nothing turns the probe off
+    tried: list[object] = []
+    checked_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        tried.append(address)
+        checked_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    source = tmp_path / "in.txt"
+    source.write_text("x")
+    driver = S3Driver(s3_moto.ctx)
+    driver.save(source, s3_moto.artifact("imds/in.txt"))
+    driver.load(s3_moto.artifact("imds/in.txt"), tmp_path / "out.txt")
+    hosts = {a[0] for a in tried if isinstance(a, tuple)}
+    assert hosts == {"127.0.0.1"}, tried
