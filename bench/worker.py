@@ -5,7 +5,8 @@ appear in ``ps``)::
 
     {"op": "save" | "load" | "idle" | "probe", "artifact": {...Argo artifact, camelCase...},
      "secrets": {"<secret name>": {"<key>": "<value>"}}, "path": "...",
-     "profile": "<optional path for cProfile stats>"}
+     "profile": "<optional path for cProfile stats>",
+     "settings": {<optional TransferSettings fields, e.g. "download_chunk_size": 2097152>}}
 
 and one JSON object is printed on stdout when it is done::
 
@@ -71,7 +72,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     if kind is not None:
         load_factory(kind)
     ctx = DriverContext(
-        secrets=MappingSecretResolver(job.get("secrets", {})), settings=TransferSettings()
+        secrets=MappingSecretResolver(job.get("secrets", {})),
+        settings=TransferSettings(**job.get("settings", {})),
     )
     imported = time.perf_counter()
     op = job["op"]
