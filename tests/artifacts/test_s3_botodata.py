@@ -135,9 +135,9 @@ def test_the_copy_is_built_on_first_use_and_reused(tmp_path: Path) -> None:
     built = botodata.ensure(tmp_path)
     assert built == botodata.data_dir(tmp_path)
     assert built is not None
-    stamp = (built / "endpoints.json").stat().st_mtime_ns
+    stamp = (built / botodata.LISTING).stat().st_mtime_ns
     assert botodata.ensure(tmp_path) == built
-    assert (built / "endpoints.json").stat().st_mtime_ns == stamp
+    assert (built / botodata.LISTING).stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [built.name]  # no staging left behind
 
 
@@ -177,3 +177,21 @@ def test_static_keys_never_reach_for_the_instance_metadata_service(
     driver.load(s3_moto.artifact("imds/in.txt"), tmp_path / "out.txt")
     hosts = {a[0] for a in tried if isinstance(a, tuple)}
     assert hosts == {"127.0.0.1"}, tried
+
+
+@pytest.mark.parametrize("kind", [*botodata.LISTED_TYPES, "examples-1"])
+def test_services_are_listed_as_botocore_lists_them(
+    lean: BotocoreLoader, full: BotocoreLoader, kind: str
+) -> None:
+    assert lean.list_available_services(kind) == full.list_available_services(kind)
+
+
+def test_a_service_model_added_under_a_search_path_is_listed(tmp_path: Path) -> None:
+    extra = tmp_path / "models"
+    (extra / "argo-test" / "2020-01-01").mkdir(parents=True)
+    (extra / "argo-test" / "2020-01-01" / "service-2.json").write_text("{}")
+    loader = botodata.lean_loader()
+    assert isinstance(loader, botodata.Loader)
+    loader.search_paths.insert(1, str(extra))
+    assert "argo-test" in loader.list_available_services("service-2")
+    assert "s3" in loader.list_available_services("service-2")

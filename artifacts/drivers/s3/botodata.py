@@ -62,8 +62,13 @@ OPERATIONS = frozenset(
 ENDPOINT_SERVICES = ("s3", "sts", "sso", "sso-oidc", "signin")
 SERVICE = "s3"
 # Bump when the trimming itself changes, so stale copies are not reused.
-_FORMAT = 2
+_FORMAT = 3
 DATA_ROOT = Path(__file__).with_name("botocore-data")
+# botocore lists the directories of all ~450 services (≈1,800 stat calls, 10-20 ms) to check that
+# the one asked for exists, once per kind of file a client loads; the built-in data cannot change
+# for a given botocore version, so its listing is taken once, when the copy is built.
+LISTED_TYPES = ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2")
+LISTING = "argoexec-services.json"
 
 
 def data_dir(root: Path = DATA_ROOT) -> Path:
@@ -148,20 +153,24 @@ def build(dest: Path) -> Path:
             json.dump(trim_service_model(model, OPERATIONS), f, separators=(",", ":"))
         trimmed = trim_endpoints(endpoints, ENDPOINT_SERVICES)
         (staging / "endpoints.json").write_text(json.dumps(trimmed, separators=(",", ":")))
+        builtin = BotocoreLoader(include_default_search_paths=False)
+        builtin.search_paths.append(BotocoreLoader.BUILTIN_DATA_PATH)
+        listing = {kind: builtin.list_available_services(kind) for kind in LISTED_TYPES}
+        (staging / LISTING).write_text(json.dumps(listing))
         staging.chmod(0o755)
         with contextlib.suppress(FileExistsError, OSError):
             os.rename(staging, dest)  # fails only when another process got there first
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if not (dest / "endpoints.json").is_file():
-        raise OSError(f"building botocore's trimmed data in {dest} left no endpoints.json")
+    if not (dest / LISTING).is_file():
+        raise OSError(f"building botocore's trimmed data in {dest} left no {LISTING}")
     return dest
 
 
 def ensure(root: Path = DATA_ROOT) -> Path | None:
     """The trimmed copy, built now if missing; None where it cannot be written (read-only)."""
     dest = data_dir(root)
-    if (dest / "endpoints.json").is_file():
+    if (dest / LISTING).is_file():
         return dest
     try:
         return build(dest)
@@ -170,14 +179,28 @@ def ensure(root: Path = DATA_ROOT) -> Path | None:
 
 
 class Loader(BotocoreLoader):
-    """botocore's loader searching the trimmed copy first; its files count as built-in data."""
+    """botocore's loader searching the trimmed copy first; its files count as built-in data, and
+    the built-in services are listed from the copy's record instead of the file system."""
 
     def __init__(self, trimmed: Path) -> None:
         super().__init__(extra_search_paths=[str(trimmed)])
         self._trimmed = str(trimmed) + os.sep
+        self._builtin_listing: dict[str, list[str]] = json.loads((trimmed / LISTING).read_text())
+        self._listed: dict[str, list[str]] = {}
 
     def is_builtin_path(self, path: str) -> bool:
         return path.startswith(self._trimmed) or super().is_builtin_path(path)
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        builtin = self._builtin_listing.get(type_name)
+        if builtin is None:
+            return list(super().list_available_services(type_name))
+        if type_name not in self._listed:
+            others = [p for p in self.search_paths if p != self.BUILTIN_DATA_PATH]
+            scan = BotocoreLoader(extra_search_paths=others, include_default_search_paths=False)
+            found = set(builtin) | set(scan.list_available_services(type_name))
+            self._listed[type_name] = sorted(found)
+        return list(self._listed[type_name])
 
 
 def lean_loader(root: Path = DATA_ROOT) -> BotocoreLoader:
@@ -191,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0]) if args else DATA_ROOT
     dest = data_dir(root)
-    if not (dest / "endpoints.json").is_file():
+    if not (dest / LISTING).is_file():
         build(dest)
     print(dest)
     return 0
