@@ -35,7 +35,9 @@ RUN python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb")
 COPY argoexec ./argoexec
 COPY artifacts ./artifacts
 COPY images/argoexec/trim-venv.sh /usr/local/bin/
-RUN /opt/argoexec/bin/pip install -q --no-deps . && sh /usr/local/bin/trim-venv.sh /opt/argoexec
+# The S3 driver's trimmed botocore data is built here: the image's root is read-only at run time.
+RUN /opt/argoexec/bin/pip install -q --no-deps . && sh /usr/local/bin/trim-venv.sh /opt/argoexec \
+ && /opt/argoexec/bin/python -m artifacts.drivers.s3 >/dev/null
 
 # --- The executor's root filesystem: the base with python3, git and ssh, and no package manager.
 FROM ${BASE} AS runtime

@@ -16,9 +16,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import yaml
-
-from argoexec import safeyaml
 from argoexec.contract import ANNOTATION_DEFAULT_ARTIFACT_REPOSITORY
 from argoexec.models import (
     Artifact,
@@ -264,6 +261,11 @@ def repository_location(repo: ArtifactRepository, variables: Mapping[str, str]) 
 
 def _as_mapping(value: Any, what: str) -> dict[str, Any]:
     if isinstance(value, str):
+        # Imported here: loading an artifact never parses YAML, and yaml costs ~10 ms at start-up.
+        import yaml
+
+        from argoexec import safeyaml
+
         try:
             value = safeyaml.load(value)
         except yaml.YAMLError as exc:

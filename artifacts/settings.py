@@ -23,6 +23,9 @@ class TransferSettings:
     part_size: int | None = None
     # Parallel ranged GETs for one large object (count), and the size of each range in bytes.
     # A streamed download holds (download_threads + 1) ranges in memory: 20 MiB by default.
+    # Measured on a 500 MiB .tgz load from SeaweedFS (peak RSS, median time): 4 x 4 MiB 73.9 MiB
+    # 3.7 s; 3 x 3 MiB 65.6 MiB 3.8 s; 4 x 2 MiB 63.9 MiB 4.5 s (each range is a request whose
+    # botocore overhead competes with extraction for the GIL).
     download_threads: int = 4
     download_chunk_size: int = 4 * MIB
     # Objects at least this large are fetched with parallel ranged GETs.

@@ -31,7 +31,7 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
-from botocore.loaders import Loader, create_loader
+from botocore.loaders import Loader
 
 from argoexec.models import Artifact, SecretKeySelector
 from artifacts.driver import DriverContext
@@ -39,6 +39,7 @@ from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.secrets import SecretNotFoundError
 from artifacts.settings import TransferSettings
 
+from .botodata import lean_loader
 from .options import Encryption, S3Target, encryption_context, s3_fields, target_of
 
 if TYPE_CHECKING:
@@ -63,8 +64,9 @@ _loader_lock = threading.Lock()
 
 @functools.cache
 def _shared_loader() -> Loader:
-    """Service models are parsed once per process; sessions themselves are per operation."""
-    return create_loader()
+    """Service models are parsed once per process (trimmed: see ``botodata``); sessions
+    themselves are per operation."""
+    return lean_loader()
 
 
 def _keep_timestamp_text(value: str) -> str:
