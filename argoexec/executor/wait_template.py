@@ -95,6 +95,8 @@ def plain(doc: dict[str, Any]) -> bool:
         return False
     if (doc.get("archiveLocation") or {}).get("archiveLogs"):
         return False
+    if outputs is not None and None in outputs.values():
+        return False  # the model drops nulls from what is reported; it normalizes these
     return _plain_parameters((outputs or {}).get("parameters")) and _plain_containers(doc)
 
 
@@ -114,6 +116,8 @@ def _plain_parameters(params: Any) -> bool:
 
 def _plain_parameter(param: Any) -> bool:
     if not isinstance(param, dict) or not isinstance(param.get("name", ""), str):
+        return False
+    if None in param.values():
         return False
     if not (_is_text(param.get("value")) and _is_text(param.get("default"))):
         return False

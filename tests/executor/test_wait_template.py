@@ -49,6 +49,9 @@ NEEDS_MODEL = [
     # Not the shape the JSON view accepts as is: the model coerces the number.
     {"container": {}, "outputs": {"parameters": [{"name": "p", "valueFrom": {"default": 5}}]}},
     {"container": {}, "outputs": {"parameters": [{"name": "p", "value": True}]}},
+    # Nulls, which the model leaves out of what is reported.
+    {"container": {}, "outputs": {"parameters": [{"name": "p", "value": None}]}},
+    {"container": {}, "outputs": {"result": None, "parameters": [{"name": "p"}]}},
 ]
 
 

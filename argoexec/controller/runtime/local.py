@@ -216,11 +216,13 @@ class LocalRuntime(HostPods[_Pod]):
         state.result.phase = st.RUNNING
         state.notify()
         inits, containers = spec.get("initContainers") or [], list(spec.get("containers") or [])
-        early = self._start_early(state, containers) if inits else {}
+        early: dict[str, ContainerProcess] = {}
         try:
-            for container in inits:
+            for index, container in enumerate(inits):
                 if not self._start(state, [container]):
                     return
+                if index == 0:  # after the first init container: it is on the critical path
+                    early = self._start_early(state, containers)
                 self._supervise(state)
                 failed = state.result.container(str(container["name"])).exit_code != 0
                 if failed or state.result.phase == st.FAILED:
