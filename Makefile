@@ -96,6 +96,7 @@ bench: install bench-deps
 	$(PY) -m bench.artifacts
 	$(PY) -m bench.executor
 	$(PY) -m bench.controller
+	$(PY) -m bench.artifact_scale
 
 # Container images, built locally (nothing is pulled) and cached by a hash of their inputs; see
 # images/build.sh. `image` is the executor image (localhost/argoexec:latest, the root Dockerfile),
