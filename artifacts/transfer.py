@@ -13,11 +13,12 @@ directory downloads report through the driver, which sees the bytes itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -247,10 +248,7 @@ def _load_object(
     archive object: a "directory", nothing, or a plain object when auto-detecting)."""
     staging = dest.with_name(dest.name + ".tmpdir")
     spool = dest.with_name(dest.name + ".tmp")
-    try:
-        remove_path(staging)
-        remove_path(spool)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    with _placing(dest, staging, spool):
         try:
             stream = drv.open_stream(artifact)
         except ArtifactError as exc:
@@ -286,12 +284,6 @@ def _load_object(
         else:
             commit(staging, dest)
         return LoadResult(dest, reader.size, reader.hexdigest(), unpacked)
-    except BaseException as exc:
-        remove_path(staging)
-        remove_path(spool)
-        if isinstance(exc, OSError):
-            raise ArtifactError(f"writing {dest} failed: {exc}", code=ErrorCode.INTERNAL) from exc
-        raise
 
 
 def _progress_or_stop(ctx: DriverContext) -> Callable[[int], None]:
@@ -311,12 +303,22 @@ def _load_placed(
 ) -> LoadResult:
     """``_load_directory`` on its own: staging is removed if the load fails."""
     staging = dest.with_name(dest.name + ".tmpdir")
-    remove_path(staging)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with _placing(dest, staging):
         return _load_directory(artifact, dest, staging, drv, expected)
+
+
+@contextlib.contextmanager
+def _placing(dest: Path, *scratch: Path) -> Iterator[None]:
+    """A load into ``dest`` through ``scratch`` paths beside it: they start absent and are
+    removed if the load fails, and a failure to write is an ``ArtifactError`` naming ``dest``."""
+    try:
+        for path in scratch:
+            remove_path(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        yield
     except BaseException as exc:
-        remove_path(staging)
+        for path in scratch:
+            remove_path(path)
         if isinstance(exc, OSError):
             raise ArtifactError(f"writing {dest} failed: {exc}", code=ErrorCode.INTERNAL) from exc
         raise

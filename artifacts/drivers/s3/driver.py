@@ -8,9 +8,10 @@ the whole operation: ``artifacts.transfer`` does that for errors marked transien
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -18,6 +19,7 @@ from argoexec.models import Artifact
 from artifacts.driver import DriverContext, ObjectStream, SaveResult
 from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.streams import HashingReader
+from artifacts.windowed import run_windowed
 
 from .client import S3Connection, connect, open_connection, resolve_credentials
 from .download import S3ObjectStream, download_object, get_object, read_into, short_read
@@ -148,25 +150,16 @@ class S3Driver:
         settings, stop = self.ctx.settings, self.ctx.stop
         progress = self.ctx.progress
 
-        def fetch(k: str) -> None:
-            dest = _inside(path, k[len(prefix) :], k)
-            download_object(conn, k, dest, settings=settings, stop=stop, progress=progress)
+        def calls() -> Iterator[tuple[str, Callable[[], int]]]:
+            for k in _iter_keys(conn, prefix):
+                dest = _inside(path, k[len(prefix) :], k)  # an escaping key: refused, no I/O
+                fetch = functools.partial(
+                    download_object, conn, k, dest, settings=settings, stop=stop, progress=progress
+                )
+                yield k, fetch
 
         with ThreadPoolExecutor(settings.dir_workers, "s3-get-dir") as pool:
-            in_flight: set[Future[None]] = set()
-            try:
-                for k in _iter_keys(conn, prefix):
-                    _inside(path, k[len(prefix) :], k)  # refuse an escaping key before any I/O
-                    if len(in_flight) >= 4 * settings.dir_workers:
-                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            future.result()
-                    in_flight.add(pool.submit(fetch, k))
-                for future in in_flight:
-                    future.result()
-            finally:
-                for future in in_flight:
-                    future.cancel()
+            run_windowed(pool, calls(), 4 * settings.dir_workers, lambda _key, _size: None)
 
     # -- open_stream ---------------------------------------------------------------------------
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from artifacts.errors import ArtifactError
 from artifacts.memory import BufferPool, fill
 from artifacts.settings import MIB, TransferSettings
 from artifacts.streams import HashingReader, TreeDigest, sorted_regular_files
+from artifacts.windowed import run_windowed
 
 from .client import S3Connection
 from .options import clean_key
@@ -364,21 +366,12 @@ def upload_directory(
                 )
         return rel, digest, n
 
+    def calls() -> Iterator[tuple[int, Callable[[], tuple[str, str, int]]]]:
+        for index, (rel, path) in enumerate(sorted_regular_files(root)):
+            _check_stop(stop)
+            yield index, functools.partial(put, rel, path)
+
     ordered = _InOrder()
     with ThreadPoolExecutor(settings.dir_workers, "s3-dir") as pool:
-        futures: dict[Future[tuple[str, str, int]], int] = {}
-        try:
-            for index, (rel, path) in enumerate(sorted_regular_files(root)):
-                _check_stop(stop)
-                if len(futures) >= 4 * settings.dir_workers:
-                    finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        ordered.done(futures.pop(future), future.result())
-                futures[pool.submit(put, rel, path)] = index
-            for future, index in list(futures.items()):
-                ordered.done(index, future.result())
-                del futures[future]
-        finally:
-            for future in futures:
-                future.cancel()
+        run_windowed(pool, calls(), 4 * settings.dir_workers, ordered.done)
     return ordered.result()
