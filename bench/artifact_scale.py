@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import seaweed
-from bench.measure import WorkerRun, interrupt_on_signals, kill_children, median, mib, run_worker
-from bench.scenarios import SECRET_NAME, Bench, progress
+from bench.measure import WorkerRun, median, mib, run_worker
+from bench.scenarios import SECRET_NAME, Bench, progress, run_to_the_end
 from bench.tree import MIB, generate_file
 
 BUCKET = "bench"
@@ -252,15 +252,8 @@ def _table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    interrupt_on_signals()
-    try:
-        with contextlib.ExitStack() as stack:
-            try:
-                results = run(args, stack)
-            finally:
-                kill_children()
-    except KeyboardInterrupt:
-        progress("interrupted; servers stopped and work files removed")
+    results = run_to_the_end(lambda stack: run(args, stack))
+    if results is None:
         return 130
     print(_table(results))
     if args.json:

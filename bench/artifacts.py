@@ -27,9 +27,8 @@ from typing import Any
 
 from artifacts.settings import TransferSettings
 from bench import latency_proxy, net, peers, scenarios, seaweed
-from bench.measure import interrupt_on_signals, kill_children
 from bench.report import summary_json, table
-from bench.scenarios import Bench, progress
+from bench.scenarios import Bench, progress, run_to_the_end
 from bench.tree import MIB, TreeSpec, generate_file, generate_tree
 
 BUCKET = "bench"
@@ -196,15 +195,8 @@ def _through_proxy(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    interrupt_on_signals()
-    try:
-        with contextlib.ExitStack() as stack:
-            try:
-                results = run(args, stack)
-            finally:
-                kill_children()
-    except KeyboardInterrupt:
-        progress("interrupted; servers stopped and work files removed")
+    results = run_to_the_end(lambda stack: run(args, stack))
+    if results is None:
         return 130
     print(table(results))
     if args.json:

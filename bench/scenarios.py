@@ -10,18 +10,29 @@ SeaweedFS during each S3 run, because on a small machine the server competes for
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import resource
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Run, WorkerRun, alternate, median, mib, run_command, run_worker
+from bench.measure import (
+    Run,
+    WorkerRun,
+    alternate,
+    interrupt_on_signals,
+    kill_children,
+    median,
+    mib,
+    run_command,
+    run_worker,
+)
 from bench.seaweed import Seaweed
 
 SECRET_NAME = "bench-s3"
@@ -29,6 +40,23 @@ SECRET_NAME = "bench-s3"
 
 def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_to_the_end(
+    run: Callable[[contextlib.ExitStack[Any]], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """``run``'s results, with everything it started (servers on its stack, worker processes)
+    stopped and its work files removed however it ends; None, said so, when interrupted."""
+    interrupt_on_signals()
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                return run(stack)
+            finally:
+                kill_children()
+    except KeyboardInterrupt:
+        progress("interrupted; servers stopped and work files removed")
+        return None
 
 
 @dataclass
