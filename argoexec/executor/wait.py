@@ -104,9 +104,9 @@ def run_wait(w: Wait) -> WaitOutcome:
     _step(out, "failed to create the task result", w.sink.initialize)
     progress = _wait_with_monitors(w, out, deadline)
     model = w.template.model  # set only for templates that may save artifacts or logs
-    ctx = w.ctx() if model is not None else None
+    saving = (model, w.ctx()) if model is not None else None
     if w.template.is_resource:
-        _save_logs(w, out, model, ctx)
+        _save_logs(w, out, saving)
         _report(w, out, {"outputs": _with_artifacts({}, out.saved)})
         return out
     outputs = w.template.declared_outputs()
@@ -114,9 +114,9 @@ def run_wait(w: Wait) -> WaitOutcome:
     if not w.pre_main_failed:
         message = _capture_result(w, out, outputs)
         _save_parameters(w, out, outputs, model)
-        if model is not None and ctx is not None:
-            _save_artifacts(w, out, model, ctx)
-    _save_logs(w, out, model, ctx)
+        if saving is not None:
+            _save_artifacts(w, out, *saving)
+    _save_logs(w, out, saving)
     result = {"outputs": _with_artifacts(outputs, out.saved), "progress": progress}
     _report(w, out, result | {"message": message})
     return out
@@ -138,12 +138,11 @@ def _save_artifacts(w: Wait, out: WaitOutcome, model: Template, ctx: DriverConte
     out.saved += artifacts.saved
 
 
-def _save_logs(
-    w: Wait, out: WaitOutcome, model: Template | None, ctx: DriverContext | None
-) -> None:
+def _save_logs(w: Wait, out: WaitOutcome, saving: tuple[Template, DriverContext] | None) -> None:
     """``archiveLocation.archiveLogs``: a template that has it always comes with its model."""
-    if model is None or ctx is None:
+    if saving is None:
         return
+    model, ctx = saving
     from argoexec.executor.logs_archive import archive_logs_enabled, save_logs
 
     if archive_logs_enabled(model):

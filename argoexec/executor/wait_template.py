@@ -37,12 +37,6 @@ class WaitTemplate:
     def of(cls, model: Template) -> WaitTemplate:
         return cls(model.to_wire(), model)
 
-    def require_model(self) -> Template:
-        """The model, for the steps that save artifacts (only templates that have them)."""
-        if self.model is None:
-            raise RuntimeError("the template was read without its model")  # a bug, not input
-        return self.model
-
     @property
     def is_resource(self) -> bool:
         return self.doc.get("resource") is not None

@@ -91,14 +91,13 @@ class ContainerProcess:
                 )
         except (OSError, ValueError) as exc:
             if gate is not None:
-                os.close(gate[0])
                 os.close(gate[1])
                 return False
             self._start_failed(exc, started)
             return False
         finally:
-            if gate is not None and self._proc is not None:
-                os.close(gate[0])
+            if gate is not None:
+                os.close(gate[0])  # the child's end: the child has its own copy
         # Only now is it running: a status that says so must mean exec and signals can reach it.
         if gate is None:
             self.status.started_at = started
