@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from argoexec.errors import ExecutorError
-from argoexec.executor.staging import read_template_text
 from argoexec.models import Template
 
 
@@ -14,6 +13,3 @@ def parse_template(text: str) -> Template:
         return Template.model_validate_json(text)
     except ValidationError as exc:
         raise ExecutorError(f"invalid template: {exc}") from exc
-
-
-__all__ = ["parse_template", "read_template_text"]
