@@ -27,6 +27,7 @@ from argoexec.controller.reconcile import (
     DeletePod,
     Event,
     Outcome,
+    RunTask,
     Settings,
     SignalContainer,
     reconcile,
@@ -41,6 +42,7 @@ from .seams import (
     OneBackend,
     PodBackend,
     PodBackends,
+    TaskBackend,
     WorkflowStore,
 )
 
@@ -103,6 +105,7 @@ class Controller:
         on_stored: Callable[[dict[str, Any]], None] | None = None,
         key: Callable[[Mapping[str, Any]], str] = workflow_name,
         prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        tasks: TaskBackend | None = None,
     ) -> None:
         self.store = store
         # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
@@ -115,6 +118,13 @@ class Controller:
         self.prepare = prepare
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
+        # Where `http` templates' requests run (Argo's agent): threads of this process unless
+        # told otherwise (a cluster's WorkflowTaskSets and agent pods).
+        if tasks is None:
+            from .tasks import ThreadTasks
+
+            tasks = ThreadTasks()
+        self.tasks: TaskBackend = tasks
         # Whether this controller may drive a workflow (another one may hold it): the per-run
         # leader election of a controller shared by several processes.
         self.claim = claim
@@ -188,7 +198,7 @@ class Controller:
     def _pass(self, run: _Run) -> Outcome:
         name = self.key(run.workflow)
         pods = self.backend(name)
-        observed = Observed(pods=pods.observe(name))
+        observed = Observed(pods=pods.observe(name), tasks=self.tasks.observe(name))
         settings = self.settings(name) if callable(self.settings) else self.settings
         outcome = reconcile(run.workflow, observed, self.clock(), settings)
         self.passes += 1
@@ -204,6 +214,10 @@ class Controller:
                 pods.signal(action.pod_name, action.container, action.signum)
             elif isinstance(action, DeletePod) and action.pod_name not in run.deletes:
                 run.deletes.append(action.pod_name)
+            elif isinstance(action, RunTask):
+                self.tasks.run(name, run.workflow, action.node_id, action.template)
+        if outcome.finished or finished(run.workflow):
+            self.tasks.release(name)
         if not run.dirty:
             self._delete(name, run)
         if self.on_events is not None and (outcome.events or outcome.started):

@@ -271,6 +271,7 @@ class LocalController:
     def __init__(self, root: Path) -> None:
         from .controller import Controller
         from .state_store import DirectoryStore
+        from .tasks import ThreadTasks
 
         self.root = root
         self.store = DirectoryStore(root)
@@ -285,6 +286,7 @@ class LocalController:
             claim=self.claim,
             release=self.release,
             on_events=self._on_events,
+            tasks=ThreadTasks(secrets_for=lambda name: self.pods.backend(name).secrets),
         )
 
     def settings(self, name: str) -> Settings:

@@ -40,6 +40,7 @@ from .memory import MemoryStore
 from .options import Control, EngineError, RunOptions
 from .run_metrics import record_events
 from .seams import PodBackend, WorkflowStore
+from .tasks import ThreadTasks
 from .thread_pods import ThreadPods
 
 log = logging.getLogger("argoexec.controller")
@@ -229,6 +230,7 @@ class WorkflowRunner:
             write_interval=self.options.poll_interval,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            tasks=ThreadTasks(secrets=self.options.secrets_dir),
         )
         try:
             controller.drive([self.name], stopping=self._act)

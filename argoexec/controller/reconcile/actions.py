@@ -37,4 +37,14 @@ class DeletePod:
     pod_name: str
 
 
-Action = CreatePod | SignalContainer | DeletePod
+@dataclass(frozen=True)
+class RunTask:
+    """Run the agent task of node `node_id` (an `http` template, substituted): Argo's
+    controller adds it to the workflow's `WorkflowTaskSet` (`spec.tasks[nodeID]`), where its
+    agent pod picks it up. Asked on every pass until its result is observed."""
+
+    node_id: str
+    template: Mapping[str, Any]
+
+
+Action = CreatePod | SignalContainer | DeletePod | RunTask

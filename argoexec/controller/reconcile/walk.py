@@ -30,9 +30,11 @@ from .outputs import export_globals, suspend_outputs
 
 log = logging.getLogger("argoexec.controller")
 
-POD_KINDS = ("container", "script", "resource", "containerSet")
-KINDS = (*POD_KINDS, "steps", "dag", "suspend")
-NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
+POD_KINDS = ("container", "script", "resource", "containerSet", "data")
+# Kinds the agent runs (Argo's WorkflowTaskSet tasks), not a pod of their own.
+TASK_KINDS = ("http",)
+KINDS = (*POD_KINDS, *TASK_KINDS, "steps", "dag", "suspend")
+NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND, "http": n.HTTP}
 _RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
 
 
@@ -54,7 +56,7 @@ def template_kind(template: Mapping[str, Any]) -> str:
     for kind in KINDS:
         if template.get(kind) is not None:
             return kind
-    unsupported = [k for k in ("http", "plugin", "data") if template.get(k) is not None]
+    unsupported = [k for k in ("plugin",) if template.get(k) is not None]
     if unsupported:
         raise NodeError(
             f"template {template.get('name')!r}: {unsupported[0]} templates are not supported "

@@ -85,7 +85,7 @@ def reconcile(
         _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
-             started=started, kinds=KINDS)  # fmt: skip
+             started=started, kinds=KINDS, tasks=observed.tasks)  # fmt: skip
     meta = workflow.get("metadata") or {}
     p.globals_base = workflow_scope(
         name=p.name,
