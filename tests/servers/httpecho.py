@@ -5,6 +5,7 @@ journal reset per test. Paths (any method):
 - ``/status/N`` answers status N with the body ``status N``;
 - ``/echo`` answers 200 with a JSON body of the request (method, path, headers, body);
 - ``/redirect/N?to=PATH`` answers status N with ``Location: PATH``;
+- ``/loop`` answers 302 with ``Location: /loop``;
 - ``/slow?seconds=S`` waits S seconds, then answers 200;
 - ``/big?bytes=N`` answers 200 with N bytes;
 - anything else answers 200 with ``hello world``.
@@ -69,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(parts.path.rsplit("/", 1)[1])
             headers["Location"] = query.get("to", "/")
             data = b""
+        elif parts.path == "/loop":
+            status, data = 302, b""
+            headers["Location"] = "/loop"
         elif parts.path == "/slow":
             time.sleep(float(query.get("seconds", "1")))
         elif parts.path == "/big":
@@ -83,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer  # noqa: N815
 
 
 class _Server(ThreadingHTTPServer):
