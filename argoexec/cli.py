@@ -613,6 +613,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _global_flags(data, suppress=True)
     data.add_argument("spec", metavar="DATA", nargs="?", help="the template's data, as JSON")
     data.set_defaults(run=_lazy("argoexec.commands.data", "data"), command="data")
+    agent = sub.add_parser(
+        "agent",
+        help="run a workflow's http tasks from its WorkflowTaskSet (the agent pod)",
+        allow_abbrev=False,
+    )
+    _global_flags(agent, suppress=True)
+    agent.add_argument("phase", metavar="PHASE", choices=("init", "main"), help="init or main")
+    agent.set_defaults(run=_lazy("argoexec.commands.agent", "agent"), command="agent")
     _emissary_command(sub)
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)

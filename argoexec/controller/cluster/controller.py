@@ -25,6 +25,7 @@ from argoexec.kube.errors import KubeError, KubeNotFoundError
 from argoexec.models import ArtifactRepository
 
 from .admit import admit, refused, started
+from .agent_pod import AgentPodSettings, agent_pod
 from .api import ClusterApi
 from .config import (
     CONFIG_MAP,
@@ -41,6 +42,7 @@ from .lease import LeaderElector, LeaseTimes
 from .pods import ClusterPods
 from .serve import Endpoints
 from .store import ClusterWorkflowStore, instance_selector, split_key, workflow_key, workflows_path
+from .tasksets import ClusterTasks
 from .templates import ClusterTemplates
 
 log = logging.getLogger("argoexec.controller")
@@ -85,6 +87,12 @@ class ClusterController:
             instance_id=self.instance_id,
             grace_period=self.config.pod_gc_grace_period,
         )
+        self.tasks = ClusterTasks(
+            api,
+            self.pods,
+            agent_pod=lambda workflow: agent_pod(workflow, self._agent_settings()),
+            namespace=namespace,
+        )
         self.workflows = Informer(
             api,
             workflows_path(namespace),
@@ -118,6 +126,7 @@ class ClusterController:
             prepare=self._admit,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            tasks=self.tasks,
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []
@@ -151,6 +160,14 @@ class ClusterController:
         if found is None:
             found = self._config_maps[namespace] = NamespaceConfigMaps(self.api, namespace)
         return found
+
+    def _agent_settings(self) -> AgentPodSettings:
+        return AgentPodSettings(
+            executor_image=self.config.executor_image,
+            executor_image_pull_policy=self.config.executor_image_pull_policy,
+            instance_id=self.instance_id,
+            log_level=self.options.log_level,
+        )
 
     def _settings(self, key: str) -> Settings:
         namespace, name = split_key(key)
@@ -275,11 +292,11 @@ class ClusterController:
     def start(self) -> None:
         """Caches filled, endpoints serving, the election begun."""
         self.pods.start()
+        self.tasks.start()
         self.workflows.start()
         self.templates.start()
-        synced = all(
-            part.wait_synced(SYNC_TIMEOUT) for part in (self.pods, self.workflows, self.templates)
-        )
+        parts = (self.pods, self.tasks, self.workflows, self.templates)
+        synced = all(part.wait_synced(SYNC_TIMEOUT) for part in parts)
         if not synced:
             raise ControllerStartError(
                 f"the caches of {self.api.host} did not fill in {SYNC_TIMEOUT:.0f} s"
@@ -331,6 +348,7 @@ class ClusterController:
         for endpoints in self.endpoints:
             endpoints.stop()
         self.pods.stop()
+        self.tasks.stop()
         self.workflows.stop()
         self.templates.stop()
 

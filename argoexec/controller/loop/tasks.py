@@ -16,7 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.tasks.http import ERROR, TaskResult, run_http
+from argoexec.controller.tasks.agent import run_task
+from argoexec.controller.tasks.http import ERROR, TaskResult
 from artifacts.secrets import DirSecretResolver, NoSecrets, SecretResolver
 
 from .seams import TaskObservation
@@ -24,14 +25,6 @@ from .seams import TaskObservation
 log = logging.getLogger("argoexec.controller")
 
 TASK_WORKERS = 16  # Argo's agent default (ARGO_AGENT_TASK_WORKERS)
-
-
-def run_task(template: Mapping[str, Any], secrets: SecretResolver) -> TaskResult:
-    """The agent's processTask: an `http` template's request; any other kind is an Error."""
-    if template.get("http") is not None:
-        return run_http(template, secrets=secrets)
-    kind = next((k for k in ("plugin", "container", "script") if template.get(k)), "unknown")
-    return TaskResult(ERROR, f"agent cannot execute: unknown task type: {kind}")
 
 
 class ThreadTasks:
