@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
+from argoexec.controller.loop.tasks import ThreadTasks
 from argoexec.controller.tasks.http import build_request, run_http
 from artifacts.secrets import MappingSecretResolver, NoSecrets
 from tests.servers.httpecho import EchoServer
@@ -173,3 +175,22 @@ def test_https_with_an_unknown_ca_fails_unless_verification_is_skipped(
     )
     assert skipped.phase == "Succeeded", skipped.message
     assert skipped.outputs == {"result": "hello world"}
+
+
+def test_the_local_agent_runs_a_task_once_however_often_it_is_asked(
+    echo_server: EchoServer,
+) -> None:
+    tasks = ThreadTasks()
+    template = http(f"{echo_server.url}/hello")
+    for _ in range(5):
+        tasks.run("wf", {}, "wf-1", template)
+    assert tasks.changed.wait(10)
+    deadline = time.monotonic() + 10
+    while not tasks.observe("wf") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen = tasks.observe("wf")["wf-1"]
+    assert (seen.phase, seen.outputs) == ("Succeeded", {"result": "hello world"})
+    assert len(echo_server.journal.requests) == 1
+    tasks.release("wf")
+    assert tasks.observe("wf") == {}
+    tasks.close()
