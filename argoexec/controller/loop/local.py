@@ -269,6 +269,7 @@ class LocalController:
     """Drives runs of a state directory, each with its own options, one process per run."""
 
     def __init__(self, root: Path) -> None:
+        from .caches import DirectoryCaches
         from .controller import Controller
         from .state_store import DirectoryStore
 
@@ -285,6 +286,7 @@ class LocalController:
             claim=self.claim,
             release=self.release,
             on_events=self._on_events,
+            caches=DirectoryCaches(root),
         )
 
     def settings(self, name: str) -> Settings:

@@ -170,6 +170,8 @@ class Pass:
         self.status: dict[str, Any] = workflow["status"]
         self.nodes = Nodes(self.name, self.status.setdefault("nodes", {}))
         self.pods = pods
+        # The memoization caches (name -> ConfigMap), as the loop read them for this pass.
+        self.caches: Mapping[str, Mapping[str, Any]] = {}
         self.now = now
         self.settings = settings
         self.started = started
