@@ -26,6 +26,7 @@ from argoexec.models import ArtifactRepository
 
 from .admit import admit, refused, started
 from .api import ClusterApi
+from .caches import ClusterCaches
 from .config import (
     CONFIG_MAP,
     REPOSITORIES_CONFIG_MAP,
@@ -118,6 +119,7 @@ class ClusterController:
             prepare=self._admit,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            caches=ClusterCaches(api),
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []

@@ -33,7 +33,7 @@ from argoexec.controller.engine.memo import CacheError, name_problem, with_entry
 CACHES_DIR = ".configmaps"
 
 
-class _View(Mapping[str, Mapping[str, Any]]):
+class CacheView(Mapping[str, Mapping[str, Any]]):
     """The caches of one namespace for one pass: each ConfigMap read once, on first use."""
 
     def __init__(self, read: Any) -> None:
@@ -66,7 +66,7 @@ class MemoryCaches:
                 found = self._maps.get((namespace, name))
                 return copy.deepcopy(found) if found is not None else None
 
-        return _View(read)
+        return CacheView(read)
 
     def save(
         self, namespace: str, name: str, key: str, entry: Mapping[str, Any], *, hit: bool
@@ -92,7 +92,7 @@ class DirectoryCaches:
         return self.root / namespace / f"{name}.json"
 
     def view(self, namespace: str) -> Mapping[str, Mapping[str, Any]]:
-        return _View(lambda name: self._read(namespace, name))
+        return CacheView(lambda name: self._read(namespace, name))
 
     def _read(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         try:
