@@ -220,7 +220,8 @@ class Controller:
 
     def _save(self, name: str, action: SaveCacheEntry) -> None:
         """Save a memoization cache entry. One that fails is asked for again by the next
-        pass (the reconciler asks until the cache holds it): said once."""
+        pass (the reconciler asks until the cache holds it; a hit's lastHitTimestamp is not
+        asked for again): said once."""
         try:
             self.caches.save(
                 action.namespace, action.config_map, action.key, action.entry, hit=action.hit
@@ -229,7 +230,8 @@ class Controller:
             what = f"workflow {name}: memoization cache {action.config_map}: {exc}"
             if what not in self._told:
                 self._told.add(what)
-                log.warning("%s; tried again at the next pass", what)
+                again = "not moved on" if action.hit else "asked for again at the next pass"
+                log.warning("%s; the entry is %s", what, again)
 
     def _store(self, name: str, run: _Run) -> None:
         for _ in range(MAX_REAPPLY):
