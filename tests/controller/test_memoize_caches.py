@@ -15,8 +15,13 @@ import yaml
 
 from argoexec.cli import main
 from argoexec.controller.engine.memo import CacheError
-from argoexec.controller.loop.caches import DirectoryCaches
+from argoexec.controller.loop.caches import DirectoryCaches, MemoryCaches
+from argoexec.controller.loop.controller import Controller
+from argoexec.controller.loop.memory import MemoryStore
+from argoexec.controller.reconcile import Settings
 from argoexec.controller.sandbox import find_bubblewrap
+from tests.controller.reconcile_double import workflow
+from tests.controller.test_loop_controller import Clock, Pods
 from tests.servers.procs import require
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,3 +169,55 @@ def test_the_second_run_of_a_memoized_workflow_hits_the_cache_and_runs_no_pod(
     cache = json.loads((tmp_path / ".configmaps" / "default" / "my-config.json").read_text())
     assert cache["metadata"]["labels"] == {LABEL: "Cache"}
     assert json.loads(cache["data"]["test-5"])["nodeID"] == one["id"]
+
+
+class FlakyCaches(MemoryCaches):
+    """Memory caches whose first `failures` saves fail (a full disk)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+
+    def save(self, namespace: str, name: str, key: str, entry: Any, *, hit: bool) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise OSError(28, "No space left on device")
+        super().save(namespace, name, key, entry, hit=hit)
+
+
+def test_a_save_that_fails_is_carried_out_at_a_later_pass_of_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    memo = {"key": "a", "maxAge": "1h", "cache": {"configMap": {"name": "c"}}}
+    echo = {"image": "alpine", "command": ["true"]}
+    spec = {
+        "entrypoint": "main",
+        "templates": [
+            {
+                "name": "main",
+                "steps": [
+                    [{"name": "a", "template": "memo"}],
+                    [{"name": "b", "template": "plain"}],
+                ],
+            },
+            {"name": "memo", "memoize": memo, "container": echo},
+            {"name": "plain", "container": echo},
+        ],
+    }
+    store, pods, caches = MemoryStore(), Pods(), FlakyCaches(failures=1)
+    store.create(workflow(spec))
+    Controller(store, pods, Settings(), clock=Clock(), write_interval=0.0, caches=caches).drive(
+        ["wf"]
+    )
+    final = store.get("wf")
+    assert final["status"]["phase"] == "Succeeded"
+    a = next(n for n in final["status"]["nodes"].values() if n["displayName"] == "a")
+    held = json.loads(caches.view("default")["c"]["data"]["a"])
+    assert held["nodeID"] == a["id"]
+    assert caches.attempts == 2
+    warnings = [r.getMessage() for r in caplog.records if "memoization cache c" in r.getMessage()]
+    assert warnings == [
+        "workflow wf: memoization cache c: [Errno 28] No space left on device; the entry is "
+        "asked for again at the next pass"
+    ]
