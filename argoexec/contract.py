@@ -129,6 +129,9 @@ ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 # Workflow labels and annotations the controller and the CLI's actions read or write (Argo's
 # workflow/common/common.go). `completed` is pods' too: argoexec.controller.pod.meta owns it.
 LABEL_PHASE = "workflows.argoproj.io/phase"
+# Memoization cache ConfigMaps carry it (Argo refuses one without it).
+LABEL_CONFIGMAP_TYPE = "workflows.argoproj.io/configmap-type"
+CONFIGMAP_TYPE_CACHE = "Cache"
 LABEL_WORKFLOW_ARCHIVING_STATUS = "workflows.argoproj.io/workflow-archiving-status"
 LABEL_CREATOR = "workflows.argoproj.io/creator"
 LABEL_CREATOR_EMAIL = "workflows.argoproj.io/creator-email"

@@ -289,6 +289,7 @@ CONTROLLER_CALLS = [
         {**WATCH, "fieldSelector": "metadata.name=workflow-controller-configmap"},
     ),
     ("POST", f"/api/v1{TEAM}/configmaps", {}),
+    ("PUT", f"/api/v1{TEAM}/configmaps/my-cache", {}),  # memoization caches, as Argo's
     ("POST", f"/api/v1{TEAM}/events", {}),
     ("PATCH", f"/api/v1{TEAM}/events/wf-1.1", {}),
     ("GET", f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/workflow-controller", {}),
@@ -311,7 +312,6 @@ REFUSED_CALLS = [
     ("DELETE", f"/api/v1{TEAM}/pods", {}),
     ("GET", f"/api/v1{TEAM}/pods/wf-1/log", {}),
     ("POST", f"/api/v1{TEAM}/pods/wf-1/attach", {}),
-    ("PUT", f"/api/v1{TEAM}/configmaps/artifact-repositories", {}),
     ("DELETE", f"/api/v1{TEAM}/configmaps/artifact-repositories", {}),
     ("PUT", f"/apis/coordination.k8s.io/v1{TEAM}/leases/workflow-controller", {}),
     ("POST", f"/api/v1{TEAM}/serviceaccounts", {}),

@@ -27,6 +27,7 @@ from argoexec.models import ArtifactRepository
 from .admit import admit, refused, started
 from .agent_pod import AgentPodSettings, agent_pod
 from .api import ClusterApi
+from .caches import ClusterCaches
 from .config import (
     CONFIG_MAP,
     REPOSITORIES_CONFIG_MAP,
@@ -127,6 +128,7 @@ class ClusterController:
             on_events=self._on_events,
             on_stored=self._on_stored,
             tasks=self.tasks,
+            caches=ClusterCaches(api),
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []

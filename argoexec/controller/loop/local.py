@@ -269,6 +269,7 @@ class LocalController:
     """Drives runs of a state directory, each with its own options, one process per run."""
 
     def __init__(self, root: Path) -> None:
+        from .caches import DirectoryCaches
         from .controller import Controller
         from .state_store import DirectoryStore
         from .tasks import ThreadTasks
@@ -287,6 +288,7 @@ class LocalController:
             release=self.release,
             on_events=self._on_events,
             tasks=ThreadTasks(secrets_for=lambda name: self.pods.backend(name).secrets),
+            caches=DirectoryCaches(root),
         )
 
     def settings(self, name: str) -> Settings:

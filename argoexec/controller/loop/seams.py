@@ -154,9 +154,30 @@ class TaskBackend(Protocol):
         ...
 
 
+class MemoizationCaches(Protocol):
+    """Where memoization caches live (Argo's cache ConfigMaps, labelled
+    `workflows.argoproj.io/configmap-type: Cache`): read by the reconciler through a view,
+    written by the loop. Several controllers (or `run` processes of one state directory) may
+    save to one ConfigMap at once: no entry is lost (a lock, or a resourceVersion and a retry)."""
+
+    def view(self, namespace: str) -> Mapping[str, Mapping[str, Any]]:
+        """The cache ConfigMaps of `namespace` for one pass, name -> the ConfigMap object
+        (`apiVersion`, `kind`, `metadata`, `data`); a name without one is missing. Each is read
+        at most once per view: a pass sees one state of each."""
+        ...
+
+    def save(
+        self, namespace: str, name: str, key: str, entry: Mapping[str, Any], *, hit: bool
+    ) -> None:
+        """Carry out a `SaveCacheEntry` (read, change entry `key`, write; atomically)."""
+        ...
+
+
 @dataclass
 class Observed:
     """Everything the reconciler reads besides the Workflow."""
 
     pods: Mapping[str, PodObservation] = field(default_factory=dict)
     tasks: Mapping[str, TaskObservation] = field(default_factory=dict)
+    # The memoization cache ConfigMaps of the workflow's namespace, name -> ConfigMap.
+    caches: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 Workflow (its status is the only state) and what is observed of its pods, and returns the
 Workflow with its new status and the actions to take. No I/O, no threads, no sleeps."""
 
-from .actions import Action, CreatePod, DeletePod, RunTask, SignalContainer
+from .actions import Action, CreatePod, DeletePod, RunTask, SaveCacheEntry, SignalContainer
 from .context import Event, Settings
 from .workflow import Outcome, reconcile
 
@@ -13,6 +13,7 @@ __all__ = [
     "Event",
     "Outcome",
     "RunTask",
+    "SaveCacheEntry",
     "Settings",
     "SignalContainer",
     "reconcile",

@@ -172,6 +172,8 @@ class Pass:
         self.nodes = Nodes(self.name, self.status.setdefault("nodes", {}))
         self.pods = pods
         self.tasks: Mapping[str, TaskObservation] = tasks or {}
+        # The memoization caches (name -> ConfigMap), as the loop read them for this pass.
+        self.caches: Mapping[str, Mapping[str, Any]] = {}
         self.now = now
         self.settings = settings
         self.started = started

@@ -21,6 +21,7 @@ from argoexec.controller.pod import pod_name
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
 
+from . import memoize
 from . import nodes as n
 from .clock import epoch
 from .context import Event, Frame, Owner, Pass, Run, Visit
@@ -304,7 +305,10 @@ def attempt(
                 node["inputs"] = public
         scope = locals_.with_template_io(resolved)
         inner = frame.but(deadline=_deadline(p, node, template, scope, frame))
-        return p.kinds.handlers[kind](p, Run(node, resolved, kind, scope, inner, pod))
+        run = Run(node, resolved, kind, scope, inner, pod)
+        # Argo looks a memoized node up only as it is created: a hit never runs.
+        hit = memoize.check(p, run) if fresh and not p.frozen else None
+        return hit if hit is not None else p.kinds.handlers[kind](p, run)
     except NodeError as exc:
         p.nodes.finish(node, exc.phase, exc.message, now=p.now)
         return Visit(node, exc.message if exc.phase == n.ERROR else "")

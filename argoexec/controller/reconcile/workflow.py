@@ -41,6 +41,7 @@ from .context import (
     Visit,
 )
 from .kinds import KINDS
+from .memoize import save_entries
 from .nodes import Node
 from .outputs import load_globals
 from .podgc import collect_pods
@@ -105,8 +106,10 @@ def reconcile(
     )
     if p.deadline is not None and now < p.deadline:
         p.wake(p.deadline)
+    p.caches = observed.caches
     before = len(p.nodes.finished)
     _walk(p, outcome)
+    save_entries(p)
     collected, due = collect_pods(
         workflow, observed, settings, everything=outcome.finished, now=now
     )
