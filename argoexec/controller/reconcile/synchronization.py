@@ -12,6 +12,7 @@ drops `status.synchronization`). Asking again for locks one holds is free (the m
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -207,8 +208,10 @@ def hold_node(
     except SubstitutionError as exc:
         raise NodeError(str(exc)) from None
     where = f"template {template.get('name')!r}: synchronization"
+    before = copy.deepcopy(p.status.get("synchronization"))
     grant = _ask(p.workflow, p.settings, holder, sync, now=p.now, where=where)
-    p.nodes.changed += 1  # the status' synchronization changed (waiting or holding)
+    if p.status.get("synchronization") != before:
+        p.nodes.changed += 1  # stored with the nodes
     if grant.acquired:
         _forget_waiting(p, node)  # created afresh by its kind's handler, as if it never waited
         return None
