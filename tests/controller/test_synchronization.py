@@ -210,3 +210,24 @@ def test_a_holder_of_the_workflow_at_the_front_may_take_a_free_slot() -> None:
     late = table.try_acquire("default/w/n2", request, priority=0, created=1.0, now=0.0)
     assert not late.acquired
     assert late.message == f"Waiting for {SEMAPHORE} lock. Lock status: 0/2"
+
+
+def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() -> None:
+    from argoexec.controller.workflow.lint import lint_workflow
+    from argoexec.controller.workflow.store import TemplateStore
+
+    wf = workflow(
+        {
+            "entrypoint": "echo",
+            "synchronization": {"mutexes": [{"name": "m", "database": True}]},
+            "templates": [
+                {**ECHO, "synchronization": {"semaphores": [{"database": {"key": "k"}}]}},
+                {**ECHO, "name": "old", "synchronization": {"mutex": {"name": "m"}}},
+            ],
+        }
+    )
+    found = {(p.path, p.message) for p in lint_workflow(wf, TemplateStore())}
+    database = "database-backed locks are not supported (no synchronization database)"
+    assert ("spec.synchronization.mutexes[0].database", database) in found
+    assert ("spec.templates[0].synchronization.semaphores[0].database", database) in found
+    assert any(path == "spec.templates[1].synchronization.mutex" for path, _ in found)
