@@ -135,3 +135,29 @@ def test_a_semaphore_of_two_runs_two_of_three_runs_at_once(tmp_path: Path) -> No
     finally:
         runs.close()
     assert [f["phase"] for f in finals] == ["Succeeded"] * 3
+
+
+def test_a_waiting_run_killed_is_driven_to_its_end_by_the_controller(tmp_path: Path) -> None:
+    runs = Runs(tmp_path)
+    mutex = "{mutexes: [{name: shared}]}"
+    try:
+        runs.start("first", mutex)
+        runs.wait_phase("first", "Running")
+        runs.start("second", mutex)
+        runs.wait_phase("second", "Pending")
+        runs.procs["second"].kill()  # nobody drives `second` now; it stays Pending
+        runs.procs["second"].communicate()
+        runs.gate.touch()
+        assert runs.finish("first")["phase"] == "Succeeded"
+        env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "HOME": os.environ["HOME"]}
+        done = subprocess.run(
+            [sys.executable, "-m", "argoexec", "controller", "--exit-when-done",
+             "--state-dir", str(runs.state)],
+            env=env, capture_output=True, text=True, timeout=90, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    finally:
+        runs.close()
+    second = runs.status("second")
+    assert second["phase"] == "Succeeded" and "synchronization" not in second
+    assert json.loads((runs.state / "synchronization.json").read_text()) == {}

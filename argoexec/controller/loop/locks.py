@@ -36,6 +36,7 @@ from .seams import NotFoundError
 
 LOCKS_FILE = "synchronization.json"
 LOCKS_LOCK = "synchronization.lock"
+READ_INTERVAL = 2.0  # seconds a stored Workflow read for the holders' check is used again
 
 Getter = Callable[[str], Mapping[str, Any]]
 
@@ -106,7 +107,7 @@ class MemoryLocks:
         with self._mutex:
             now = self._clock()
             if self._stale is not None:
-                self.table.forget(self._stale(), now)
+                self.table.forget(self._stale(), now, asker=holder)
             return self.table.try_acquire(
                 holder, locks, priority=priority, created=created, now=now
             )
@@ -130,6 +131,7 @@ class FileLocks:
         self._get = get
         self._workflows = workflows
         self._clock = clock
+        self._read_at: dict[str, tuple[float, Mapping[str, Any]]] = {}
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[LockTable]:
@@ -167,8 +169,19 @@ class FileLocks:
     ) -> Grant:
         with self._locked() as table:
             now = self._clock()
-            table.forget(stale_holder(self._get, lambda _ns, name: name), now)
+            table.forget(stale_holder(self._recent, lambda _ns, name: name), now, asker=holder)
             return table.try_acquire(holder, locks, priority=priority, created=created, now=now)
+
+    def _recent(self, name: str) -> Mapping[str, Any]:
+        """The stored Workflow `name`, read at most every `READ_INTERVAL` seconds (waiters ask
+        every pass; a large run's status is not parsed each time: a holder found over a
+        moment late costs nothing but that moment)."""
+        kept = self._read_at.get(name)
+        if kept is not None and time.monotonic() - kept[0] < READ_INTERVAL:
+            return kept[1]
+        found = self._get(name)  # not found is never kept: a new run may take the name
+        self._read_at[name] = (time.monotonic(), found)
+        return found
 
     def release(self, holder: str, keys: Sequence[str]) -> None:
         with self._locked() as table:

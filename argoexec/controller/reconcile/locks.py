@@ -76,15 +76,21 @@ class LockTable:
         lock.setdefault("pending", {})
         return lock
 
-    def forget(self, stale: Callable[[str], bool], now: float) -> None:
+    def forget(self, stale: Callable[[str], bool], now: float, *, asker: str = "") -> None:
         """Drop holders `stale` says are over (their workflow is gone or finished, their node
-        ended) and waiters that stopped asking."""
+        ended) and waiters that stopped asking. The asker's own workflow is not looked at (it
+        is being driven: that is who asks)."""
+        mine = workflow_of(asker) if asker else None
+
+        def over(holder: str) -> bool:
+            return workflow_of(holder) != mine and stale(holder)
+
         for key in list(self.state):
             lock = self._lock(key)
-            lock["holders"] = [h for h in lock["holders"] if not stale(h)]
+            lock["holders"] = [h for h in lock["holders"] if not over(h)]
             lock["pending"] = {
                 h: entry for h, entry in lock["pending"].items()
-                if now - float(entry[2]) <= PENDING_EXPIRY and not stale(h)
+                if now - float(entry[2]) <= PENDING_EXPIRY and not over(h)
             }  # fmt: skip
             if not lock["holders"] and not lock["pending"]:
                 del self.state[key]
