@@ -231,3 +231,44 @@ def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() ->
     assert ("spec.synchronization.mutexes[0].database", database) in found
     assert ("spec.templates[0].synchronization.semaphores[0].database", database) in found
     assert any(path == "spec.templates[1].synchronization.mutex" for path, _ in found)
+
+
+def test_a_template_level_mutex_is_named_by_the_nodes_inputs() -> None:
+    locked = {
+        **ECHO,
+        "name": "locked",
+        "inputs": {"parameters": [{"name": "region"}]},
+        "synchronization": {"mutexes": [{"name": "deploy-{{inputs.parameters.region}}"}]},
+    }
+    call = {"name": "x", "template": "locked", "withItems": ["eu", "us", "eu"],
+            "arguments": {"parameters": [{"name": "region", "value": "{{item}}"}]}}  # fmt: skip
+    wf, pods = workflow({"entrypoint": "main", "templates": [
+        {"name": "main", "steps": [[call]]}, locked]}), Cluster()  # fmt: skip
+    settle(wf, pods, 10.0, Settings(locks=MemoryLocks()))
+    holding = wf["status"]["synchronization"]["mutex"]["holding"]
+    assert sorted(h["mutex"] for h in holding) == [
+        "default/Mutex/deploy-eu",
+        "default/Mutex/deploy-us",
+    ]
+    assert len(pods.pods) == 2  # one `eu` waits for the other
+
+
+def test_file_locks_missing_their_file_are_rebuilt_from_the_stored_runs(tmp_path: Any) -> None:
+    from argoexec.controller.loop.locks import FileLocks
+    from argoexec.controller.loop.state_store import DirectoryStore
+
+    store = DirectoryStore(tmp_path)
+    stored = store.create(wf_mutex("holder"))
+    stored["status"] = {
+        "phase": "Running",
+        "synchronization": {"mutex": {"holding": [{"mutex": MUTEX, "holder": "default/holder"}]}},
+    }
+    store.update(stored)
+    locks = FileLocks(tmp_path, get=store.get, workflows=store.list, read_interval=0.0)
+    request = [LockRequest(MUTEX, "mutex", 1)]
+    grant = locks.try_acquire("default/other", request, priority=0, created=0.0)
+    assert not grant.acquired and grant.holders[MUTEX] == ("default/holder",)
+    stored = store.get("holder")
+    stored["status"]["phase"] = "Succeeded"  # its end was stored, its release was not
+    store.update(stored)
+    assert locks.try_acquire("default/other", request, priority=0, created=0.0).acquired

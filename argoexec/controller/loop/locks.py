@@ -125,6 +125,7 @@ class FileLocks:
         get: Getter,
         workflows: Callable[[], Iterable[Mapping[str, Any]]],
         clock: Callable[[], float] = time.time,
+        read_interval: float = READ_INTERVAL,
     ) -> None:
         self.path = root / LOCKS_FILE
         self.lock_path = root / LOCKS_LOCK
@@ -132,6 +133,7 @@ class FileLocks:
         self._workflows = workflows
         self._clock = clock
         self._read_at: dict[str, tuple[float, Mapping[str, Any]]] = {}
+        self._read_interval = read_interval
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[LockTable]:
@@ -177,7 +179,7 @@ class FileLocks:
         every pass; a large run's status is not parsed each time: a holder found over a
         moment late costs nothing but that moment)."""
         kept = self._read_at.get(name)
-        if kept is not None and time.monotonic() - kept[0] < READ_INTERVAL:
+        if kept is not None and time.monotonic() - kept[0] < self._read_interval:
             return kept[1]
         found = self._get(name)  # not found is never kept: a new run may take the name
         self._read_at[name] = (time.monotonic(), found)

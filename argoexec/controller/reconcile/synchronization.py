@@ -16,7 +16,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from argoexec.controller.engine.substitute import SubstitutionError, substitute
+from argoexec.controller.engine.io import InputError, resolve_parameters
+from argoexec.controller.engine.substitute import ArgumentError, SubstitutionError, substitute
+from argoexec.controller.expr import ExpressionError
 
 from . import nodes as n
 from .clock import epoch
@@ -191,6 +193,7 @@ def hold_node(
     type_: str,
     template_name: str | None,
     tref: dict[str, Any] | None,
+    args: Mapping[str, Any],
 ) -> Visit | None:
     """Argo's handleSynchronization for node `name`: None when it may run (it holds its locks,
     or it is stopping and will fail without them), else the Pending node waiting for a lock."""
@@ -202,11 +205,7 @@ def hold_node(
         _forget_waiting(p, node)
         release_keys(p.workflow, p.settings, holder, _keys(node))
         return None
-    try:
-        sync = substitute(dict(template["synchronization"]), p.globals.child(frame.extra),
-                          allow_unresolved=True, location="synchronization")  # fmt: skip
-    except SubstitutionError as exc:
-        raise NodeError(str(exc)) from None
+    sync = _substituted(p, template, frame, args)
     where = f"template {template.get('name')!r}: synchronization"
     before = copy.deepcopy(p.status.get("synchronization"))
     grant = _ask(p.workflow, p.settings, holder, sync, now=p.now, where=where)
@@ -223,6 +222,27 @@ def hold_node(
     p.nodes.set(node, message=grant.message, synchronizationStatus={"waiting": grant.failed})
     p.wake(p.now + LOCK_RETRY)
     return Visit(node)
+
+
+def _substituted(
+    p: Pass, template: Mapping[str, Any], frame: Frame, args: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The template's `synchronization` with the workflow's variables and the node's inputs
+    (Argo takes the locks of the processed template: `{{inputs.parameters.x}}` in a name)."""
+    scope = p.globals.child(frame.extra)
+    try:
+        parameters = resolve_parameters(template, args, frame.scope, scope, p.settings.config_maps)
+    except (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError):
+        parameters = []  # the node's handler reports what does not resolve
+    scope = scope.with_template_io({"inputs": {"parameters": parameters}})
+    try:
+        found: dict[str, Any] = substitute(
+            dict(template["synchronization"]), scope, allow_unresolved=True,
+            location="synchronization",
+        )  # fmt: skip
+    except SubstitutionError as exc:
+        raise NodeError(str(exc)) from None
+    return found
 
 
 def _keys(node: n.Node | None) -> list[str]:

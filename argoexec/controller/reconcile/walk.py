@@ -228,7 +228,7 @@ def _execute(
         type_ = n.RETRY if strategy else NODE_TYPES.get(kind, n.POD)
         waiting = sync.hold_node(
             p, template, name=name, display=display, parent=parent, frame=frame, type_=type_,
-            template_name=template_name, tref=tref,
+            template_name=template_name, tref=tref, args=args,
         )  # fmt: skip
         if waiting is not None:
             return waiting
