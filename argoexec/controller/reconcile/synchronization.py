@@ -200,6 +200,8 @@ def hold_node(
     node = p.nodes.by_name(name)
     if node is not None and not node.get("synchronizationStatus"):
         return None  # it acquired its locks in an earlier pass
+    if node is None and p.frozen:
+        return None  # suspended: nothing new starts, so nothing is asked for
     holder = f"{p.settings.namespace}/{p.name}/{p.nodes.id_of(name)}"
     if p.halted(frame) is not None:
         _forget_waiting(p, node)
