@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from argoexec.controller.loop.controller import Controller, FinalWriteError, finished
+from argoexec.controller.loop.locks import MemoryLocks, stale_holder
 from argoexec.controller.loop.run_metrics import record_events
+from argoexec.controller.loop.seams import NotFoundError
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.metrics.registry import MetricRegistry
 from argoexec.controller.reconcile import Outcome, Settings
@@ -103,6 +105,11 @@ class ClusterController:
             what="workflows",
         )
         self.store = ClusterWorkflowStore(api, self.workflows)
+        # Mutexes and semaphores (`synchronization`): this process's, rebuilt from the
+        # Workflows' status whenever it starts leading, as Argo's sync manager at start.
+        self.locks = MemoryLocks(
+            stale=lambda: stale_holder(self._cached, lambda ns, n: f"{ns}/{n}")
+        )
         self.templates = ClusterTemplates(api, namespace=namespace)
         self.registry = MetricRegistry()
         self.recorders: dict[str, MetricsRecorder] = {}
@@ -190,7 +197,14 @@ class ClusterController:
             images=config.images,
             instance_id=self.instance_id,
             pod_gc_by_strategy=True,
+            locks=self.locks,
         )
+
+    def _cached(self, key: str) -> dict[str, Any]:
+        found = self.workflows.get(*split_key(key))
+        if found is None:
+            raise NotFoundError(key)
+        return found
 
     def _repository_of(self, key: str, namespace: str, name: str) -> ArtifactRepository | None:
         if key in self._repositories:
@@ -333,6 +347,7 @@ class ClusterController:
         """The loop until stopped; a failed call to the API server (a burst of 429 or 5xx
         answers, a lost connection) ends a round, not the controller: the next round reads
         the Workflows again and goes on where their status says."""
+        self.locks.restore(self.workflows.items())
         try:
             self.controller.drive(None, until_done=False, stopping=lambda: self._stop(stopping))
         except (KubeError, FinalWriteError) as exc:

@@ -16,6 +16,7 @@ from argoexec.controller.pod import ImageEntrypoint
 from argoexec.models import ArtifactRepository
 
 from .actions import Action
+from .locks import LockManager
 from .nodes import Node, Nodes
 
 
@@ -79,6 +80,9 @@ class Settings:
     executor_image_pull_policy: str | None = None
     executor_resources: Mapping[str, Any] | None = None
     executor_security_context: Mapping[str, Any] | None = None
+    # Mutexes and semaphores shared beyond one workflow (`synchronization`): the runs of a
+    # state directory share a file, a cluster's controller keeps them in memory.
+    locks: LockManager | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from argoexec.durations import parse_go_duration
 
 from . import memoize
 from . import nodes as n
+from . import synchronization as sync
 from .clock import epoch
 from .context import Event, Frame, Owner, Pass, Run, Visit
 from .errors import NodeError
@@ -225,8 +226,16 @@ def _execute(
     template, owner, template_name, tref = resolve(p, call, frame.owner)
     kind = template_kind(template)
     frame = frame.but(owner=owner, depth=frame.depth + 1)
-    fresh = p.nodes.by_name(name) is None
     strategy = retry_strategy(p, template)
+    if template.get("synchronization"):  # Argo's handleSynchronization, before the node runs
+        type_ = n.RETRY if strategy else NODE_TYPES.get(kind, n.POD)
+        waiting = sync.hold_node(
+            p, template, name=name, display=display, parent=parent, frame=frame, type_=type_,
+            template_name=template_name, tref=tref, args=args,
+        )  # fmt: skip
+        if waiting is not None:
+            return waiting
+    fresh = p.nodes.by_name(name) is None
     if strategy:
         visit = p.kinds.retry(
             p, template, kind, template_name, tref, strategy=strategy, name=name,
@@ -237,6 +246,10 @@ def _execute(
             p, template, kind, template_name, tref, name=name, display=display, parent=parent,
             frame=frame, args=args,
         )  # fmt: skip
+    if template.get("synchronization") and n.fulfilled(visit.node):
+        holder = f"{p.settings.namespace}/{p.name}/{visit.node['id']}"
+        keys = sync.held_by(p.workflow, holder)
+        sync.release_keys(p.workflow, p.settings, holder, keys)
     if template.get("metrics"):
         variables = p.globals.child(frame.extra)
         if fresh:
