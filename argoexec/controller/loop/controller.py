@@ -103,6 +103,7 @@ class Controller:
         on_stored: Callable[[dict[str, Any]], None] | None = None,
         key: Callable[[Mapping[str, Any]], str] = workflow_name,
         prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        collect: Callable[[str, dict[str, Any]], bool] | None = None,
     ) -> None:
         self.store = store
         # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
@@ -113,6 +114,8 @@ class Controller:
         # Makes a Workflow seen before it started (no phase) ready to run, or ends it (a
         # cluster's controller: what `argoexec run` does before it stores one).
         self.prepare = prepare
+        # Artifact GC of a finished workflow (`loop.artgc`): changes it in place, True if it did.
+        self.collect = collect
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
         # Whether this controller may drive a workflow (another one may hold it): the per-run
@@ -160,6 +163,8 @@ class Controller:
                 continue
             outcome = self._pass(run) if self._due(run) else None
             done = finished(run.workflow)
+            if done and self.collect is not None and self.collect(name, run.workflow):
+                run.dirty = True
             now = time.monotonic()
             if run.dirty and (done or now - run.written_at >= self.write_interval):
                 self._store(name, run)
