@@ -22,11 +22,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.contract import FINALIZER_ARTIFACT_GC
 from argoexec.models import ArtifactRepository
 from artifacts.errors import ArtifactError
 from artifacts.locations import repository_location
 
-FINALIZER = "workflows.argoproj.io/artifact-gc"
+FINALIZER = FINALIZER_ARTIFACT_GC
 ON_COMPLETION = "OnWorkflowCompletion"
 ON_DELETION = "OnWorkflowDeletion"
 NEVER = "Never"
@@ -337,3 +338,27 @@ def release_finalizer(workflow: dict[str, Any], *, any_success: bool) -> bool:
         if not meta["finalizers"]:
             del meta["finalizers"]
     return release
+
+
+def deleting(workflow: Mapping[str, Any]) -> bool:
+    """Deleted, and held by a finalizer (Kubernetes sets ``deletionTimestamp``)."""
+    return bool((workflow.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def pending(workflow: Mapping[str, Any]) -> bool:
+    """Whether GC still has work for this workflow: a strategy whose time has come, or GC
+    pods of a processed strategy that have not ended (planned again: the names are a function
+    of what is left to delete, and a recouped pod's failures are not retried)."""
+    if not has_finalizer(workflow):
+        return False
+    if ready_strategies(workflow, deleting=deleting(workflow)):
+        return True
+    gc_status = (workflow.get("status") or {}).get("artifactGCStatus") or {}
+    processed = gc_status.get("strategiesProcessed") or {}
+    recouped = gc_status.get("podsRecouped") or {}
+    return any(
+        pod.name not in recouped
+        for strategy in STRATEGIES
+        if processed.get(strategy)
+        for pod in plan(workflow, strategy)
+    )

@@ -26,6 +26,7 @@ from argoexec.models import ArtifactRepository
 
 from .admit import admit, refused, started
 from .api import ClusterApi
+from .artgc import ClusterArtifactGC
 from .config import (
     CONFIG_MAP,
     REPOSITORIES_CONFIG_MAP,
@@ -118,6 +119,14 @@ class ClusterController:
             prepare=self._admit,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            collect=ClusterArtifactGC(
+                api,
+                self.pods,
+                executor_image=self.config.executor_image,
+                pull_policy=self.config.executor_image_pull_policy or "",
+                log_level=options.log_level,
+                instance_id=self.instance_id,
+            ),
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.controller import artgc
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.reconcile import (
     CreatePod,
@@ -170,10 +171,15 @@ class Controller:
                 self._store(name, run)
             if outcome is not None and outcome.wake_at is not None:
                 run.wake_at = outcome.wake_at
-            # A finished workflow is let go once stored, its pods deleted, and no deletion
-            # waits for its time (podGC's deleteDelayDuration).
-            if done and not run.dirty and not run.deletes and run.wake_at is None:
+            # A finished workflow is let go once stored, its pods deleted, no deletion
+            # waits for its time (podGC's deleteDelayDuration) and no artifact GC is under way.
+            idle = not run.dirty and not run.deletes and run.wake_at is None
+            if done and idle and not self._collecting(run.workflow):
                 self._drop(name)
+
+    def _collecting(self, workflow: Mapping[str, Any]) -> bool:
+        """Artifact GC still has work for the workflow (GC pods running, or it is deleted)."""
+        return self.collect is not None and artgc.pending(workflow)
 
     def _due(self, run: _Run) -> bool:
         """Whether a pass may find something to do: the last one did something, a pod event
@@ -298,7 +304,7 @@ class Controller:
             if name in self.runs or (wanted is not None and name not in wanted):
                 continue
             done = finished(workflow)
-            if done and name in self.swept:
+            if done and name in self.swept and not self._collecting(workflow):
                 continue
             if self.claim is not None and not self.claim(name):
                 continue
