@@ -203,8 +203,9 @@ def test_a_finalizer_holds_a_deleted_object_until_a_write_removes_it(kube_api: F
     assert call(kube_api, "PATCH", path, held, ctype=ctype)[0] == 200
     code, marked = call(kube_api, "DELETE", path)
     assert code == 200 and marked["metadata"]["deletionTimestamp"]
-    assert call(kube_api, "DELETE", path)[1]["metadata"]["resourceVersion"] == (
-        marked["metadata"]["resourceVersion"]
+    assert (
+        call(kube_api, "DELETE", path)[1]["metadata"]["resourceVersion"]
+        == (marked["metadata"]["resourceVersion"])
     ), "a second DELETE changes nothing"
     assert len(names(call(kube_api, "GET", PODS)[1])) == 2, "dependents stay meanwhile"
     kept = call(kube_api, "GET", path)[1]

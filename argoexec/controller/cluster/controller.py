@@ -25,8 +25,10 @@ from argoexec.kube.errors import KubeError, KubeNotFoundError
 from argoexec.models import ArtifactRepository
 
 from .admit import admit, refused, started
+from .agent_pod import AgentPodSettings, agent_pod
 from .api import ClusterApi
 from .artgc import ClusterArtifactGC
+from .caches import ClusterCaches
 from .config import (
     CONFIG_MAP,
     REPOSITORIES_CONFIG_MAP,
@@ -42,6 +44,7 @@ from .lease import LeaderElector, LeaseTimes
 from .pods import ClusterPods
 from .serve import Endpoints
 from .store import ClusterWorkflowStore, instance_selector, split_key, workflow_key, workflows_path
+from .tasksets import ClusterTasks
 from .templates import ClusterTemplates
 
 log = logging.getLogger("argoexec.controller")
@@ -86,6 +89,12 @@ class ClusterController:
             instance_id=self.instance_id,
             grace_period=self.config.pod_gc_grace_period,
         )
+        self.tasks = ClusterTasks(
+            api,
+            self.pods,
+            agent_pod=lambda workflow: agent_pod(workflow, self._agent_settings()),
+            namespace=namespace,
+        )
         self.workflows = Informer(
             api,
             workflows_path(namespace),
@@ -127,6 +136,8 @@ class ClusterController:
                 log_level=options.log_level,
                 instance_id=self.instance_id,
             ),
+            tasks=self.tasks,
+            caches=ClusterCaches(api),
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []
@@ -160,6 +171,14 @@ class ClusterController:
         if found is None:
             found = self._config_maps[namespace] = NamespaceConfigMaps(self.api, namespace)
         return found
+
+    def _agent_settings(self) -> AgentPodSettings:
+        return AgentPodSettings(
+            executor_image=self.config.executor_image,
+            executor_image_pull_policy=self.config.executor_image_pull_policy,
+            instance_id=self.instance_id,
+            log_level=self.options.log_level,
+        )
 
     def _settings(self, key: str) -> Settings:
         namespace, name = split_key(key)
@@ -284,11 +303,11 @@ class ClusterController:
     def start(self) -> None:
         """Caches filled, endpoints serving, the election begun."""
         self.pods.start()
+        self.tasks.start()
         self.workflows.start()
         self.templates.start()
-        synced = all(
-            part.wait_synced(SYNC_TIMEOUT) for part in (self.pods, self.workflows, self.templates)
-        )
+        parts = (self.pods, self.tasks, self.workflows, self.templates)
+        synced = all(part.wait_synced(SYNC_TIMEOUT) for part in parts)
         if not synced:
             raise ControllerStartError(
                 f"the caches of {self.api.host} did not fill in {SYNC_TIMEOUT:.0f} s"
@@ -340,6 +359,7 @@ class ClusterController:
         for endpoints in self.endpoints:
             endpoints.stop()
         self.pods.stop()
+        self.tasks.stop()
         self.workflows.stop()
         self.templates.stop()
 

@@ -281,8 +281,10 @@ class LocalController:
     """Drives runs of a state directory, each with its own options, one process per run."""
 
     def __init__(self, root: Path) -> None:
+        from .caches import DirectoryCaches
         from .controller import Controller
         from .state_store import DirectoryStore
+        from .tasks import ThreadTasks
 
         self.root = root
         self.store = DirectoryStore(root)
@@ -298,6 +300,8 @@ class LocalController:
             release=self.release,
             on_events=self._on_events,
             collect=LocalArtifactGC(self.driver_context),
+            tasks=ThreadTasks(secrets_for=lambda name: self.pods.backend(name).secrets),
+            caches=DirectoryCaches(root),
         )
 
     def driver_context(self, name: str) -> DriverContext:

@@ -40,7 +40,8 @@ from .controller import Controller, FinalWriteError, finished
 from .memory import MemoryStore
 from .options import Control, EngineError, RunOptions
 from .run_metrics import record_events
-from .seams import PodBackend, WorkflowStore
+from .seams import MemoizationCaches, PodBackend, WorkflowStore
+from .tasks import ThreadTasks
 from .thread_pods import ThreadPods
 
 log = logging.getLogger("argoexec.controller")
@@ -149,8 +150,10 @@ class WorkflowRunner:
         control: Control | None = None,
         workflows: WorkflowStore | None = None,
         pods: PodBackend | None = None,
+        caches: MemoizationCaches | None = None,
     ) -> None:
         self.options = options or RunOptions()
+        self.caches = caches  # memoization caches (the state directory's, for a `run`)
         self.name = name
         self.on_change = on_change
         self.control = control
@@ -231,6 +234,8 @@ class WorkflowRunner:
             on_events=self._on_events,
             on_stored=self._on_stored,
             collect=LocalArtifactGC(lambda _name: driver_context(self.options.secrets_dir)),
+            tasks=ThreadTasks(secrets=self.options.secrets_dir),
+            caches=self.caches,
         )
         try:
             controller.drive([self.name], stopping=self._act)

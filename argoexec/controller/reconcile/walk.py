@@ -21,6 +21,7 @@ from argoexec.controller.pod import pod_name
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
 
+from . import memoize
 from . import nodes as n
 from .clock import epoch
 from .context import Event, Frame, Owner, Pass, Run, Visit
@@ -30,9 +31,11 @@ from .outputs import export_globals, suspend_outputs
 
 log = logging.getLogger("argoexec.controller")
 
-POD_KINDS = ("container", "script", "resource", "containerSet")
-KINDS = (*POD_KINDS, "steps", "dag", "suspend")
-NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
+POD_KINDS = ("container", "script", "resource", "containerSet", "data")
+# Kinds the agent runs (Argo's WorkflowTaskSet tasks), not a pod of their own.
+TASK_KINDS = ("http",)
+KINDS = (*POD_KINDS, *TASK_KINDS, "steps", "dag", "suspend")
+NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND, "http": n.HTTP}
 _RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
 
 
@@ -54,7 +57,7 @@ def template_kind(template: Mapping[str, Any]) -> str:
     for kind in KINDS:
         if template.get(kind) is not None:
             return kind
-    unsupported = [k for k in ("http", "plugin", "data") if template.get(k) is not None]
+    unsupported = [k for k in ("plugin",) if template.get(k) is not None]
     if unsupported:
         raise NodeError(
             f"template {template.get('name')!r}: {unsupported[0]} templates are not supported "
@@ -302,7 +305,10 @@ def attempt(
                 node["inputs"] = public
         scope = locals_.with_template_io(resolved)
         inner = frame.but(deadline=_deadline(p, node, template, scope, frame))
-        return p.kinds.handlers[kind](p, Run(node, resolved, kind, scope, inner, pod))
+        run = Run(node, resolved, kind, scope, inner, pod)
+        # Argo looks a memoized node up only as it is created: a hit never runs.
+        hit = memoize.check(p, run) if fresh and not p.frozen else None
+        return hit if hit is not None else p.kinds.handlers[kind](p, run)
     except NodeError as exc:
         p.nodes.finish(node, exc.phase, exc.message, now=p.now)
         return Visit(node, exc.message if exc.phase == n.ERROR else "")

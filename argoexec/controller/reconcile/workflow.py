@@ -41,6 +41,7 @@ from .context import (
     Visit,
 )
 from .kinds import KINDS
+from .memoize import save_entries
 from .nodes import Node
 from .outputs import load_globals
 from .podgc import collect_pods
@@ -85,7 +86,7 @@ def reconcile(
         _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
-             started=started, kinds=KINDS)  # fmt: skip
+             started=started, kinds=KINDS, tasks=observed.tasks)  # fmt: skip
     meta = workflow.get("metadata") or {}
     p.globals_base = workflow_scope(
         name=p.name,
@@ -105,8 +106,10 @@ def reconcile(
     )
     if p.deadline is not None and now < p.deadline:
         p.wake(p.deadline)
+    p.caches = observed.caches
     before = len(p.nodes.finished)
     _walk(p, outcome)
+    save_entries(p)
     collected, due = collect_pods(
         workflow, observed, settings, everything=outcome.finished, now=now
     )
