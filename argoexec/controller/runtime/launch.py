@@ -176,7 +176,11 @@ class Launcher:
         return container.get("image") == self.executor_image or command[:1] == [EXECUTOR_COMMAND]
 
     def executor_argv(self, container: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
-        """The bare ``argoexec`` of an executor container becomes this project's executor."""
+        """The bare ``argoexec`` of an executor container becomes this project's executor.
+        An executor container without a command runs the image's entrypoint, ``argoexec``
+        (Argo's artifact-GC pod gives only ``args``)."""
+        if self.is_executor(container) and not container.get("command"):
+            argv = [EXECUTOR_COMMAND, *argv]
         if argv[:1] == [EXECUTOR_COMMAND] and self.is_executor(container):
             return self.executor.argv(argv[1:])
         return list(argv)
