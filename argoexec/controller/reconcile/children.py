@@ -50,6 +50,8 @@ def continues_on(step: Mapping[str, Any], phase: str) -> bool:
 def tolerated(step: Mapping[str, Any], node: Node) -> bool:
     """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
     phase = node["phase"]
+    if n.daemoned(node):  # Argo's Successful(): a serving daemon lets the steps after it go
+        return True
     return phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED) or continues_on(step, phase)
 
 
@@ -218,6 +220,7 @@ def publish(
         started_at=node.get("startedAt") or "",
         finished_at=node.get("finishedAt") or "",
         host_node_name=node.get("hostNodeName") or "",
+        ip=node.get("podIP") or "",
     ).with_absent(f"{prefix}.outputs.{name}" for name in absent)
     for art in outputs.get("artifacts") or []:
         new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
