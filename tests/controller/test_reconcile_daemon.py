@@ -165,3 +165,16 @@ def test_a_daemon_entrypoint_is_stopped_when_the_workflow_ends() -> None:
     done = step(wf, cluster, T0 + 1)
     assert done.finished and wf["status"]["phase"] == "Succeeded"
     assert (pod.pod_name, "main", signal.SIGTERM) in cluster.signals
+
+
+def test_a_retried_daemon_is_done_once_an_attempt_serves_and_its_ip_is_the_attempts() -> None:
+    spec = {**STEPS, "templates": [STEPS["templates"][0], {**SERVER, "retryStrategy": {"limit": 2}},
+                                   CLIENT]}  # fmt: skip
+    wf = workflow(spec)
+    cluster = Cluster()
+    step(wf, cluster, T0)
+    _serve(cluster, wf, "wf[0].server(0)", "10.244.0.5", ready=True)
+    step(wf, cluster, T0 + 1)
+    assert phases(wf)["wf[0].server"] == "Succeeded"
+    assert nodes_by_name(wf)["wf[0].server(0)"]["daemoned"] is True
+    assert "http://10.244.0.5/" in str(_created(cluster, "client"))

@@ -123,3 +123,17 @@ def test_the_network_a_dead_process_left_is_swept_by_the_next_pod(tmp_path: Path
     finally:
         networks.detach(fresh)
     assert networks.bridge not in links() and not fresh.path.exists()
+
+
+def test_without_pod_networks_a_daemon_shares_the_host_network_at_127_0_0_1(
+    tmp_path: Path,
+) -> None:
+    require(find_bubblewrap() is not None, "bubblewrap (bwrap) is not installed")
+    runtime = LocalRuntime(tmp_path / "pods")
+    runtime.networks, runtime.no_networks = None, "as without CAP_NET_ADMIN"
+    result = runtime.run_pod(daemon_pod("shared", "cat /proc/net/dev"))
+    assert result.phase == "Succeeded" and result.pod_ip == "127.0.0.1"
+    # The pod saw this process's own network (the same interfaces).
+    names = [line.split(":")[0].strip() for line in runtime.logs("shared", "main").splitlines()]
+    ours = [line.split(":")[0].strip() for line in Path("/proc/net/dev").read_text().splitlines()]
+    assert sorted(names) == sorted(ours)
