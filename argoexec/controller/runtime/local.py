@@ -49,12 +49,12 @@ from argoexec.controller.runtime.executor import (
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import HostPaths, Launcher
 from argoexec.controller.runtime.podnet import (
-    HOST_ADDRESS,
     NetworkError,
     PodNet,
     PodNetworks,
+    hosts_file,
+    set_up,
     unavailable,
-    wants_own_network,
 )
 from argoexec.controller.runtime.probe import Probers
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult
@@ -239,24 +239,14 @@ class LocalRuntime(HostPods[_Pod]):
     def _network(self, state: _Pod) -> bool:
         """The pod's own network if it is a daemon's (`podnet`); False (pod Failed) if it
         cannot be made."""
-        if not wants_own_network(state.ctx.pod):
-            return True
-        if self.networks is None:
-            log.warning("local runtime: pod %s shares the host's network (address %s): %s",
-                        state.result.name, HOST_ADDRESS, self.no_networks)  # fmt: skip
-            state.result.pod_ip = HOST_ADDRESS
-            return True
         try:
-            state.net = self.networks.attach()
+            state.net = set_up(self.networks, self.no_networks, state.ctx.pod, state.result)
         except NetworkError as exc:
             state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, str(exc))
             return False
-        state.result.pod_ip = state.net.ip
-        hosts = state.ctx.dirs.root / "etc-hosts"
-        hosts.write_text(f"# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
-                         f"::1\tlocalhost ip6-localhost ip6-loopback\n"
-                         f"{state.net.ip}\t{state.result.name[:63]}\n")  # fmt: skip
-        state.ctx = replace(state.ctx, hosts=hosts)
+        if state.net is not None:
+            hosts = hosts_file(state.ctx.dirs.root / "etc-hosts", state.net, state.result.name)
+            state.ctx = replace(state.ctx, hosts=hosts)
         return True
 
     def _run_containers(self, state: _Pod, spec: Mapping[str, Any]) -> None:
@@ -326,8 +316,7 @@ class LocalRuntime(HostPods[_Pod]):
                 if state.net is not None and not self.launcher.is_executor(container):
                     # The pod's own containers join its network; the executor's stay on the
                     # host's, where the API and the repositories it was given are.
-                    netns = ["nsenter", f"--net={state.net.path}", "--"]
-                    launch = replace(launch, argv=[*netns, *launch.argv])
+                    launch = replace(launch, argv=state.net.entered(launch.argv))
             except (EnvError, VolumeError, OSError) as exc:
                 # The kubelet would start the others; here none of this batch starts.
                 names = [str(c["name"]) for c in containers]

@@ -38,11 +38,13 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from argoexec.controller.runtime.status import PodResult
 
 log = logging.getLogger("argoexec.controller.runtime")
 
@@ -70,6 +72,39 @@ class PodNet:
     @property
     def path(self) -> Path:
         return NETNS_DIR / self.name
+
+    def entered(self, argv: Sequence[str]) -> list[str]:
+        """`argv` run in this network (nsenter execs it: its pid is the one started)."""
+        return ["nsenter", f"--net={self.path}", "--", *argv]
+
+
+def set_up(
+    networks: PodNetworks | None, why_not: str, pod: Mapping[str, Any], result: PodResult
+) -> PodNet | None:
+    """The pod's own network if it runs a daemon and this host can make one (`result` gets
+    its address); a daemon's pod that cannot have one shares the host's network, at
+    127.0.0.1. `NetworkError` if making it failed."""
+    if not wants_own_network(pod):
+        return None
+    if networks is None:
+        log.warning("local runtime: pod %s shares the host's network (address %s): %s",
+                    result.name, HOST_ADDRESS, why_not)  # fmt: skip
+        result.pod_ip = HOST_ADDRESS
+        return None
+    net = networks.attach()
+    result.pod_ip = net.ip
+    return net
+
+
+def hosts_file(path: Path, net: PodNet, hostname: str) -> Path:
+    """The kubelet-managed /etc/hosts of a pod: its name resolves to its address (no DNS
+    server is reachable from its network)."""
+    path.write_text(
+        f"# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
+        f"::1\tlocalhost ip6-localhost ip6-loopback\n{net.ip}\t{hostname[:63]}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def wants_own_network(pod: Mapping[str, Any]) -> bool:
