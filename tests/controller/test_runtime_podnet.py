@@ -137,3 +137,20 @@ def test_without_pod_networks_a_daemon_shares_the_host_network_at_127_0_0_1(
     names = [line.split(":")[0].strip() for line in runtime.logs("shared", "main").splitlines()]
     ours = [line.split(":")[0].strip() for line in Path("/proc/net/dev").read_text().splitlines()]
     assert sorted(names) == sorted(ours)
+
+
+def test_a_pod_of_another_state_directory_sweeps_what_a_dead_process_left(
+    tmp_path: Path,
+) -> None:
+    why = unavailable()
+    require(not why, f"pod networks: {why}")
+    notes = tmp_path / "notes"
+    gone, alive = PodNetworks(tmp_path / "a", notes=notes), PodNetworks(tmp_path / "b", notes=notes)
+    left = gone.attach()
+    (gone.dir / "ips" / left.name.rsplit("-", 1)[1]).write_text("0")
+    fresh = alive.attach()
+    try:
+        assert not left.path.exists() and not gone.dir.exists()
+        assert gone.bridge not in links() and alive.bridge in links()
+    finally:
+        alive.detach(fresh)

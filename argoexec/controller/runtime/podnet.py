@@ -11,7 +11,7 @@ runtime's own, made with iproute2 (``ip``) and removed by it:
   bridge, its pod end ``eth0`` with ``10.x.y.<n>/24`` and a default route via the bridge;
   ports below 1024 are open to the pod's (user-namespaced) root, as container runtimes do;
 * removed when the pod ends (deleting the namespace deletes the veth pair); the bridge goes with
-  the last pod. Each address is noted in ``/run/argoexec/podnet/<bridge>/<n>`` with the pid of
+  the last pod. Each address is noted in ``/run/argoexec/podnet/<bridge>/ips/<n>`` with the pid of
   the process that holds it (``/run`` goes at a reboot with the interfaces it describes): a
   process that died without removing its pods' namespaces (a crashed supervisor) leaves notes
   that the next pod's setup, of any runtime root, sweeps away with what they name.
@@ -150,10 +150,10 @@ class PodNetworks:
 
     def attach(self) -> PodNet:
         """A new namespace with its own address on the runtime's bridge."""
-        for other in sorted(self.notes.glob("axbr*")) if self.notes.is_dir() else []:
-            if other.name != self.bridge and any((other / "ips").glob("*")):
-                PodNetworks.of_bridge(other.name, self.notes).sweep()
         with self._locked():
+            for other in sorted(self.notes.glob("axbr*")):
+                if other.name != self.bridge:
+                    PodNetworks.of_bridge(other.name, self.notes).sweep(locked=True)
             self._sweep()
             subnet = self._bridge()
             number = self._allocate()
@@ -189,19 +189,25 @@ class PodNetworks:
         found.notes, found.dir = notes, notes / bridge
         return found
 
-    def sweep(self) -> None:
+    def sweep(self, *, locked: bool = False) -> None:
         """Remove what processes that died left of this bridge's pods (and the bridge, if no
-        pod is left)."""
-        with self._locked():
-            self._sweep()
-            self._drop_if_unused()
+        pod is left). `locked`: the caller holds the lock."""
+        if not locked:
+            with self._locked():
+                self.sweep(locked=True)
+            return
+        self._sweep()
+        self._drop_if_unused()
 
     # --- under the lock ---------------------------------------------------------------------
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        """The one lock of every runtime's pod networks on this machine (a pod's set-up takes
+        some 25 ms under it): a bridge's notes go with its last pod, never while another
+        process is adding one."""
+        self.notes.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.notes / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -217,7 +223,7 @@ class PodNetworks:
         if not any(self._ips().iterdir()):
             if Path(f"/sys/class/net/{self.bridge}").exists():
                 _quiet(["link", "del", self.bridge])
-            (self.dir / "subnet").unlink(missing_ok=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def _sweep(self) -> None:
         """Forget the pods of processes that died holding them."""
@@ -252,6 +258,7 @@ class PodNetworks:
 
     def _bridge(self) -> ipaddress.IPv4Network:
         """The runtime's bridge (made if missing) and its subnet."""
+        self.dir.mkdir(parents=True, exist_ok=True)
         kept = self.dir / "subnet"
         subnet = ipaddress.IPv4Network(kept.read_text().strip()) if kept.exists() else None
         if not Path(f"/sys/class/net/{self.bridge}").exists():
