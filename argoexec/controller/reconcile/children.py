@@ -50,6 +50,8 @@ def continues_on(step: Mapping[str, Any], phase: str) -> bool:
 def tolerated(step: Mapping[str, Any], node: Node) -> bool:
     """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
     phase = node["phase"]
+    if n.daemoned(node):  # Argo's Successful(): a serving daemon lets the steps after it go
+        return True
     return phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED) or continues_on(step, phase)
 
 
@@ -193,6 +195,8 @@ def publish(
     prefix: str,
     node: Node,
     declared: Mapping[str, Any] | None = None,
+    *,
+    ip: str = "",
 ) -> tuple[Scope, Artifacts]:
     """The scope and artifact map with one finished child's results under `prefix`.
     `declared` is the child's template's `outputs`, for a Skipped or Omitted child."""
@@ -218,6 +222,7 @@ def publish(
         started_at=node.get("startedAt") or "",
         finished_at=node.get("finishedAt") or "",
         host_node_name=node.get("hostNodeName") or "",
+        ip=ip or node.get("podIP") or "",
     ).with_absent(f"{prefix}.outputs.{name}" for name in absent)
     for art in outputs.get("artifacts") or []:
         new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
@@ -242,7 +247,11 @@ def publish_child(
             declared = dict(resolve(p, call, owner)[0].get("outputs") or {})
         except NodeError:
             declared = {}
-    return publish(scope, artifacts, prefix, node, declared)
+    ip = ""
+    if node["type"] == n.RETRY and node.get("children"):
+        # Argo's buildLocalScope: a Retry node's address is its last attempt's.
+        ip = str(p.nodes.last_attempt(node).get("podIP") or "")
+    return publish(scope, artifacts, prefix, node, declared, ip=ip)
 
 
 def skipped_parameters(declared: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:

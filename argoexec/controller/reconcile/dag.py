@@ -81,6 +81,8 @@ class _Dag:
     def result(self, name: str, prop: str | None) -> bool:
         node = self.done[name]
         phase = node["phase"]
+        if prop == "Daemoned" or (prop is None and n.daemoned(node)):
+            return n.daemoned(node)
         if prop is None:
             return phase in (n.SUCCEEDED, n.SKIPPED) or continues_on(self.tasks[name], phase)
         if prop in ("AnySucceeded", "AllFailed"):

@@ -39,7 +39,18 @@ Node = dict[str, Any]
 
 
 def fulfilled(node: Node) -> bool:
+    """Argo's `Fulfilled()`: over, or a daemon serving (its dependents may go on)."""
+    return node.get("phase") in FINAL_PHASES or daemoned(node)
+
+
+def final(node: Node) -> bool:
+    """The node's phase is final (a serving daemon's is not)."""
     return node.get("phase") in FINAL_PHASES
+
+
+def daemoned(node: Node) -> bool:
+    """Argo's `IsDaemoned() && Phase != Pending`: a daemon template's pod, ready and serving."""
+    return node.get("daemoned") is True and node.get("phase") != PENDING
 
 
 class Nodes:

@@ -4,7 +4,8 @@ Each pass, from what is observed of the node's pod (by node id):
 - no pod yet, node Pending: wait for a slot (the workflow's `parallelism`, the machine's cap),
   then build Argo's pod and ask for it (`CreatePod`; asking again is harmless, so a controller
   that died between creating a pod and storing the status does not create it twice);
-- the pod runs: the node is Running; a shutdown or deadline signals its containers;
+- the pod runs: the node is Running; a shutdown or deadline signals its containers; a daemon's
+  pod whose containers are all ready makes the node daemoned (`daemon`);
 - the pod ended: its phase and the executor's result become the node's (`podresult`, Argo's
   inferFailedReason), and global outputs are exported;
 - the pod of a Running node is gone: the node is an Error "pod deleted", as Argo's.
@@ -26,6 +27,7 @@ from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.mains import LOST_MAIN
 from argoexec.models import Template
 
+from . import daemon
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
 from .context import Pass, Run, Visit
@@ -62,6 +64,8 @@ def advance_pod(p: Pass, run: Run) -> Visit:
         return Visit(node)
     if reason is not None:
         _terminate(p, run, observed, reason)
+    elif run.template.get("daemon") is True and daemon.ready(observed):
+        daemon.become_daemoned(p, node, observed)
     elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
         p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName="localhost")
     return Visit(node)

@@ -27,6 +27,7 @@ from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime import status as st
 from argoexec.durations import rfc3339
 
+from . import daemon
 from . import nodes as n
 from . import synchronization as sync
 from .actions import Action
@@ -115,6 +116,7 @@ def reconcile(
     p.caches = observed.caches
     before = len(p.nodes.finished)
     _walk(p, outcome)
+    daemon.follow(p)  # after the walk: a scope that ended in this pass stops its daemons now
     save_entries(p)
     if not outcome.finished and status.get("synchronization"):
         sync.release_fulfilled(p)
@@ -215,6 +217,8 @@ def _walk(p: Pass, outcome: Outcome) -> None:
 
 
 def _final_phase(p: Pass, entry: Node) -> tuple[str, str]:
+    if n.daemoned(entry):  # a daemon entrypoint serving: Argo's Successful(), stopped at the end
+        return n.SUCCEEDED, ""
     reason = p.stopping()
     if reason is not None and entry["phase"] not in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
         return n.FAILED, reason
@@ -250,6 +254,7 @@ def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) 
         sync.release_all(p.workflow, p.settings)
     # Nothing is left unfinished: nodes a failure or a stop left behind end with the workflow.
     leftover = message or DEADLINE_MESSAGE
+    daemon.stop_all(p)  # Argo's killDaemonedChildren(""): no daemon outlives its workflow
     for node in list(p.nodes):
         if not n.fulfilled(node):
             p.nodes.finish(node, n.FAILED, leftover, now=p.now)

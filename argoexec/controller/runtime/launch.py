@@ -65,6 +65,9 @@ class PodContext:
     volumes: PodVolumes
     secrets: Path | None
     config_maps: Mapping[str, Mapping[str, str]]
+    # The kubelet-managed /etc/hosts of a pod with a network of its own (its name resolves to
+    # its address without a DNS server, which it cannot reach).
+    hosts: Path | None = None
 
     @property
     def name(self) -> str:
@@ -95,6 +98,8 @@ class Launcher:
         termination = ctx.dirs.termination(name)
         target = str(container.get("terminationMessagePath") or TERMINATION_LOG)
         mounts.append(Mount(termination, target))
+        if ctx.hosts is not None and not executor:
+            mounts.append(Mount(ctx.hosts, "/etc/hosts"))
         fallback = container.get("terminationMessagePolicy") == FALLBACK_TO_LOGS
         working_dir = str(container.get("workingDir") or "")
         if self.sandbox is not None:
