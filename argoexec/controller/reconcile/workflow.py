@@ -28,7 +28,7 @@ from argoexec.durations import rfc3339
 
 from . import nodes as n
 from .actions import Action
-from .children import advance_hook, exit_hook
+from .children import exit_hook
 from .clock import epoch
 from .context import (
     DEADLINE_MESSAGE,
@@ -40,6 +40,7 @@ from .context import (
     Settings,
     Visit,
 )
+from .hooks import WORKFLOW_STATUS, advance_hook, advance_workflow_hooks, lifecycle_hooks
 from .kinds import KINDS
 from .nodes import Node
 from .outputs import load_globals
@@ -140,6 +141,13 @@ def _walk(p: Pass, outcome: Outcome) -> None:
     }
     entry = execute(p, {"template": spec.get("entrypoint")}, name=p.name, display=p.name,
                     parent=None, frame=frame, args=args).node  # fmt: skip
+    if lifecycle_hooks(spec):
+        extra = exit_handler_entries(
+            status=WORKFLOW_STATUS.get(entry["phase"], n.RUNNING), failures=_failures(p),
+            duration_seconds=p.now - p.started,
+        )  # fmt: skip
+        if not advance_workflow_hooks(p, entry, frame, extra):
+            return  # Argo's operate(): the workflow waits for its hooks, then its exit handler
     if not n.fulfilled(entry) or p.frozen:
         return
     phase, message = _final_phase(p, entry)
