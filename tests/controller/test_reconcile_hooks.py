@@ -195,12 +195,13 @@ def test_a_workflow_hook_runs_while_the_workflow_runs_and_completion_waits_for_i
 
 
 def test_a_workflow_hook_on_failure_sees_the_workflow_failed() -> None:
+    status = {"parameters": [{"name": "m", "value": "{{workflow.status}}"}]}
+    hook = {"expression": "workflow.status == 'Failed'", "template": "note", "arguments": status}
     spec = {
         "entrypoint": "main",
-        "hooks": {"failed": {"expression": "workflow.status == 'Failed'", "template": "note",
-                             "arguments": {"parameters": [{"name": "m", "value": "{{workflow.status}}"}]}}},
+        "hooks": {"failed": hook},
         "templates": [{"name": "main", "steps": [[{"name": "s", "template": "echo"}]]}, ECHO, NOTE],
-    }  # fmt: skip
+    }
     wf = workflow(spec)
     cluster = Cluster()
     step(wf, cluster, T0)
