@@ -16,6 +16,7 @@ from argoexec.controller.pod.context import PodBuildError, PodContext
 from argoexec.controller.pod.env import common_env, template_env_value
 from argoexec.controller.pod.naming import pod_name
 from argoexec.controller.pod.offload import offload
+from argoexec.controller.pod.patch import apply_pod_spec_patches, pod_spec_patches
 from argoexec.models import Template
 
 Container = dict[str, Any]
@@ -115,11 +116,15 @@ def _add_containers(
     if kind not in ("resource", "data"):
         _mirror_main_on_wait(containers)
     _finish_init_containers(init_containers, wire, ctx)
-    _finish_containers(containers, ctx)
+    _add_env(containers, ctx)
     if spec.debug_paused(mains):
         pod_spec.pop("activeDeadlineSeconds", None)
     pod_spec["initContainers"] = init_containers
     pod_spec["containers"] = containers
+    patches = pod_spec_patches(ctx.workflow_spec, wire)
+    if patches:  # Argo: after the env, before the emissary wrapping and the last mounts
+        pod["spec"] = pod_spec = apply_pod_spec_patches(pod_spec, patches)
+    _finish_containers(pod_spec.get("containers") or [], ctx)
 
 
 def _add_references(
@@ -172,14 +177,18 @@ def _finish_init_containers(
         ctr.setdefault("env", []).extend(common_env(ctx, ctr["name"], template_value))
 
 
-def _finish_containers(containers: list[Container], ctx: PodContext) -> None:
-    """Env, emissary wrapping, ``/tmp`` for executor-image containers, ``/var/run/argo``."""
-    for index, ctr in enumerate(containers):
+def _add_env(containers: list[Container], ctx: PodContext) -> None:
+    for ctr in containers:
         env = ctr.setdefault("env", [])
         env.extend(common_env(ctx, ctr["name"], None))
         if ctx.termination_grace_period_seconds is not None:
             grace = str(ctx.termination_grace_period_seconds)
             env.append({"name": contract.ENV_TERMINATION_GRACE_PERIOD_SECONDS, "value": grace})
+
+
+def _finish_containers(containers: list[Container], ctx: PodContext) -> None:
+    """Emissary wrapping, ``/tmp`` for executor-image containers, ``/var/run/argo``."""
+    for index, ctr in enumerate(containers):
         if ctrs.is_wrapped(ctr):
             ctrs.wrap_with_emissary(ctr, ctx)
         if ctr.get("image") == ctx.executor_image:

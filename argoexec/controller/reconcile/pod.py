@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,7 +118,13 @@ def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]],
             allow_unresolved=False,
             location=where,
         )
-        objects = build_pod_objects(Template.model_validate(body), _context(p, run, body))
+        context = _context(p, run, body)
+        patch = p.spec.get("podSpecPatch")
+        if patch:  # Argo substitutes it with the template's variables, as the template's own
+            text = substitute(str(patch), run.scope, allow_unresolved=False,
+                              location="spec.podSpecPatch")  # fmt: skip
+            context = replace(context, workflow_spec={**p.spec, "podSpecPatch": text})
+        objects = build_pod_objects(Template.model_validate(body), context)
     except (SubstitutionError, ExpressionError) as exc:
         raise NodeError(str(exc)) from None
     except (PodBuildError, ValueError) as exc:
