@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from argoexec.contract import LABEL_COMPLETED, LABEL_PHASE
-from argoexec.controller.engine.scope import exit_handler_entries, workflow_scope
+from argoexec.controller.engine.scope import Scope, exit_handler_entries, workflow_scope
 from argoexec.controller.loop.seams import Observed
 from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime import status as st
@@ -42,6 +42,7 @@ from .context import (
 )
 from .hooks import WORKFLOW_STATUS, advance_hook, advance_workflow_hooks, lifecycle_hooks
 from .kinds import KINDS
+from .metadata import MetadataError, apply_labels_from, apply_static_metadata
 from .nodes import Node
 from .outputs import load_globals
 from .podgc import collect_pods
@@ -87,19 +88,15 @@ def reconcile(
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
              started=started, kinds=KINDS)  # fmt: skip
-    meta = workflow.get("metadata") or {}
-    p.globals_base = workflow_scope(
-        name=p.name,
-        namespace=settings.namespace,
-        uid=p.uid,
-        service_account_name=str(spec.get("serviceAccountName") or "default"),
-        parameters=(spec.get("arguments") or {}).get("parameters") or [],
-        labels=meta.get("labels"),
-        annotations=meta.get("annotations"),
-        creation_timestamp=_created(meta, now),
-        main_entrypoint=str(spec.get("entrypoint")),
-        priority=spec.get("priority"),
-    )
+    try:
+        if outcome.started:
+            apply_static_metadata(workflow, spec)
+        p.globals_base = _globals(p, workflow, spec, now)
+        if outcome.started and apply_labels_from(workflow, spec, p.globals_base):
+            p.globals_base = _globals(p, workflow, spec, now)
+    except MetadataError as exc:  # Argo's markWorkflowError
+        _complete(p, outcome, n.ERROR, str(exc), {})
+        return outcome
     load_globals(p, p.globals_base)
     p.active_pods = sum(
         1 for o in observed.pods.values() if o.status.phase in (st.PENDING, st.RUNNING)
@@ -120,6 +117,22 @@ def reconcile(
     if outcome.changed:
         status["progress"] = _progress(p)
     return outcome
+
+
+def _globals(p: Pass, workflow: Mapping[str, Any], spec: Mapping[str, Any], now: float) -> Scope:
+    meta = workflow.get("metadata") or {}
+    return workflow_scope(
+        name=p.name,
+        namespace=p.settings.namespace,
+        uid=p.uid,
+        service_account_name=str(spec.get("serviceAccountName") or "default"),
+        parameters=(spec.get("arguments") or {}).get("parameters") or [],
+        labels=meta.get("labels"),
+        annotations=meta.get("annotations"),
+        creation_timestamp=_created(meta, now),
+        main_entrypoint=str(spec.get("entrypoint")),
+        priority=spec.get("priority"),
+    )
 
 
 def _created(meta: Mapping[str, Any], now: float) -> datetime:
