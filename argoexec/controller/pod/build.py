@@ -11,6 +11,7 @@ from argoexec import contract
 from argoexec.contract import MAIN_CONTAINER, WAIT_CONTAINER
 from argoexec.controller.pod import containers as ctrs
 from argoexec.controller.pod import meta, spec, volumes
+from argoexec.controller.pod.affinity import add_hostnames_to_affinity
 from argoexec.controller.pod.archive import archive_logs, fill_archive_location
 from argoexec.controller.pod.context import PodBuildError, PodContext
 from argoexec.controller.pod.env import common_env, template_env_value
@@ -103,6 +104,9 @@ def _add_containers(
         gc = meta.pod_gc_annotation(ctx.workflow_spec["podGC"], ctx.pod_gc_delete_delay)
         metadata["annotations"][contract.ANNOTATION_POD_GC_STRATEGY] = gc
     spec.add_scheduling_constraints(pod_spec, wire, ctx.workflow_spec)
+    if ctx.retry_fail_hosts:
+        affinity = add_hostnames_to_affinity(pod_spec.get("affinity"), ctx.retry_fail_hosts)
+        pod_spec["affinity"] = affinity
     meta.apply_user_metadata(metadata, ctx.workflow_spec.get("podMetadata"), wire.get("metadata"))
     secret_targets = [init, volumes.find(containers, WAIT_CONTAINER)]
     secret_targets += [volumes.find(containers, MAIN_CONTAINER)] if kind == "data" else []

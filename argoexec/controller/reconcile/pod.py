@@ -29,12 +29,14 @@ from argoexec.models import Template
 
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
+from .antiaffinity import retry_fail_hosts
 from .context import Pass, Run, Visit
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
 
 POD_DELETED = "pod deleted"
+LOCALHOST = "localhost"  # the hostNodeName of a pod run on this machine (no nodes)
 RESIGNAL_SECONDS = 1.0
 EXECUTOR_SLACK = 1.0
 
@@ -64,7 +66,8 @@ def advance_pod(p: Pass, run: Run) -> Visit:
     if reason is not None:
         _terminate(p, run, observed, reason)
     elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
-        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName="localhost")
+        host = observed.status.node_name or LOCALHOST
+        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName=host)
     return Visit(node)
 
 
@@ -172,6 +175,7 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
         variables=dict(run.scope),
         now=_when(p.now),
         images=settings.images,
+        retry_fail_hosts=retry_fail_hosts(p, run.node),
     )
 
 
@@ -216,7 +220,7 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     if outcome.phase == n.SUCCEEDED:
         export_globals(p, run.template, outcome.outputs)
         node.pop("message", None)
-    fields: dict[str, Any] = {"hostNodeName": "localhost"}
+    fields: dict[str, Any] = {"hostNodeName": observed.status.node_name or LOCALHOST}
     if outcome.outputs:
         fields["outputs"] = outcome.outputs
     return p.nodes.finish(node, outcome.phase, outcome.message, now=p.now, **fields)

@@ -135,6 +135,9 @@ class PodResult:
     start_time: float | None = None
     init_containers: list[ContainerStatus] = field(default_factory=list)
     containers: list[ContainerStatus] = field(default_factory=list)
+    # The node the pod was bound to (`spec.nodeName`; the node's `hostNodeName`), "" when
+    # the runtime has no nodes (this machine).
+    node_name: str = ""
 
     @classmethod
     def pending(cls, pod: Mapping[str, Any], *, start_time: float | None = None) -> PodResult:
