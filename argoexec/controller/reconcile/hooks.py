@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.engine.io import InputError, argument_artifacts
-from argoexec.controller.engine.scope import Scope
+from argoexec.controller.engine.scope import Scope, exit_handler_entries
 from argoexec.controller.engine.substitute import (
     SubstitutionError,
     mark_absent_arguments,
     substitute,
 )
 from argoexec.controller.expr import ExpressionError, evaluate_condition
+from argoexec.controller.pod import pod_name
 
 from . import nodes as n
 from .context import Artifacts, Frame, Pass, Visit
@@ -158,10 +159,16 @@ def advance_hooks(
     return done
 
 
-def advance_workflow_hooks(p: Pass, entry: Node, frame: Frame, extra: Mapping[str, str]) -> bool:
+def advance_workflow_hooks(p: Pass, entry: Node, frame: Frame) -> bool:
     """`spec.hooks` after the entry node's pass, as Argo's operate(): True when none is still
-    running. `extra` holds `workflow.status` (the entry's phase as a workflow phase) and
+    running. They see `workflow.status` (the entry's phase as a workflow phase) and
     `workflow.failures`. A refused hook errors the entry node (Argo's markNodeError)."""
+    if not lifecycle_hooks(p.spec):
+        return True
+    extra = exit_handler_entries(
+        status=WORKFLOW_STATUS.get(entry["phase"], n.RUNNING), failures=workflow_failures(p),
+        duration_seconds=p.now - p.started,
+    )  # fmt: skip
     scope = p.globals.child(extra)
     done = advance_hooks(
         p, p.spec, owner={"name": p.name}, display=p.name, parent=entry,
@@ -172,3 +179,23 @@ def advance_workflow_hooks(p: Pass, entry: Node, frame: Frame, extra: Mapping[st
     if message and not n.fulfilled(entry):
         p.nodes.finish(entry, n.ERROR, message, now=p.now)
     return done
+
+
+def workflow_failures(p: Pass) -> list[dict[str, Any]]:
+    """`workflow.failures`: every Failed or Errored node, as Argo lists them."""
+    failures = []
+    for node in p.nodes:
+        if node["phase"] not in (n.FAILED, n.ERROR):
+            continue
+        template = node.get("templateName") or (node.get("templateRef") or {}).get("template") or ""
+        failures.append(
+            {
+                "displayName": node["displayName"],
+                "message": node.get("message") or "",
+                "templateName": template,
+                "phase": node["phase"],
+                "podName": pod_name(p.name, node["name"], template, node["id"]),
+                "finishedAt": node.get("finishedAt"),
+            }
+        )
+    return failures

@@ -22,7 +22,6 @@ from typing import Any
 from argoexec.contract import LABEL_COMPLETED, LABEL_PHASE
 from argoexec.controller.engine.scope import Scope, exit_handler_entries, workflow_scope
 from argoexec.controller.loop.seams import Observed
-from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime import status as st
 from argoexec.durations import rfc3339
 
@@ -40,7 +39,7 @@ from .context import (
     Settings,
     Visit,
 )
-from .hooks import WORKFLOW_STATUS, advance_hook, advance_workflow_hooks, lifecycle_hooks
+from .hooks import advance_hook, advance_workflow_hooks, workflow_failures
 from .kinds import KINDS
 from .metadata import MetadataError, apply_labels_from, apply_static_metadata
 from .nodes import Node
@@ -154,13 +153,8 @@ def _walk(p: Pass, outcome: Outcome) -> None:
     }
     entry = execute(p, {"template": spec.get("entrypoint")}, name=p.name, display=p.name,
                     parent=None, frame=frame, args=args).node  # fmt: skip
-    if lifecycle_hooks(spec):
-        extra = exit_handler_entries(
-            status=WORKFLOW_STATUS.get(entry["phase"], n.RUNNING), failures=_failures(p),
-            duration_seconds=p.now - p.started,
-        )  # fmt: skip
-        if not advance_workflow_hooks(p, entry, frame, extra):
-            return  # Argo's operate(): the workflow waits for its hooks, then its exit handler
+    if not advance_workflow_hooks(p, entry, frame):
+        return  # Argo's operate(): the workflow waits for its hooks, then its exit handler
     if not n.fulfilled(entry) or p.frozen:
         return
     phase, message = _final_phase(p, entry)
@@ -170,7 +164,7 @@ def _walk(p: Pass, outcome: Outcome) -> None:
         hook = None  # Argo: a terminated workflow runs its exit handler only if it had started
     if hook is not None:
         extra = exit_handler_entries(
-            status=phase, failures=_failures(p), duration_seconds=p.now - p.started
+            status=phase, failures=workflow_failures(p), duration_seconds=p.now - p.started
         )
         exit_node: Visit = advance_hook(
             p, hook, name=f"{p.name}{n.EXIT_SUFFIX}", display=f"{p.name}{n.EXIT_SUFFIX}",
@@ -195,26 +189,6 @@ def _final_phase(p: Pass, entry: Node) -> tuple[str, str]:
         return n.SUCCEEDED, ""
     phase = n.ERROR if entry["phase"] == n.ERROR else n.FAILED
     return phase, entry.get("message") or ""
-
-
-def _failures(p: Pass) -> list[dict[str, Any]]:
-    """`workflow.failures`: every Failed or Errored node, as Argo lists them."""
-    failures = []
-    for node in p.nodes:
-        if node["phase"] not in (n.FAILED, n.ERROR):
-            continue
-        template = node.get("templateName") or (node.get("templateRef") or {}).get("template") or ""
-        failures.append(
-            {
-                "displayName": node["displayName"],
-                "message": node.get("message") or "",
-                "templateName": template,
-                "phase": node["phase"],
-                "podName": pod_name(p.name, node["name"], template, node["id"]),
-                "finishedAt": node.get("finishedAt"),
-            }
-        )
-    return failures
 
 
 def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) -> None:
