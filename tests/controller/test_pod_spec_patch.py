@@ -5,11 +5,15 @@ is a node error naming the template and the cause."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from argoexec.controller.pod import PodBuildError, build_pod
+from argoexec.controller.runtime.launch import PodContext as RuntimePod
+from argoexec.controller.runtime.podman_pod import PodmanNames, kube_pod
+from argoexec.controller.runtime.volumes import PodDirs, PodVolumes
 from tests.controller.reconcile_double import Cluster, nodes_by_name, settle, step, workflow
 from tests.controller.test_pod_container import EMISSARY, by_name, ctx, hello
 from tests.controller.test_reconcile import T0
@@ -129,3 +133,26 @@ def test_a_bad_patch_errors_the_node_naming_the_template() -> None:
         "containers: expected a list, got a number"
     )
     assert wf["status"]["phase"] == "Error"
+
+
+def test_the_podman_runtime_plays_the_patched_limits_args_and_env(tmp_path: Path) -> None:
+    patch = """
+containers:
+- name: main
+  args: [patched]
+  env: [{name: EXTRA, value: "yes"}]
+  resources: {limits: {memory: 64Mi, cpu: 100m}}
+"""
+    pod = build_pod(hello(podSpecPatch=patch), ctx())
+    dirs = PodDirs(tmp_path / "pod")
+    dirs.create()
+    volumes = PodVolumes(
+        dirs, pod["spec"].get("volumes") or [], secrets=None, config_maps={},
+        claims=tmp_path / "claims",
+    )  # fmt: skip
+    volumes.prepare()
+    played = kube_pod(RuntimePod(pod, dirs, volumes, None, {}), PodmanNames("x"), "executor")
+    main = next(c for c in played["spec"]["containers"] if c["name"].endswith("main"))
+    assert main["resources"] == {"limits": {"memory": "64Mi", "cpu": "100m"}}
+    assert main["command"][-2:] == ["echo", "patched"]  # command and args, expanded
+    assert {"name": "EXTRA", "value": "yes"} in main["env"]
