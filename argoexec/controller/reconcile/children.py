@@ -78,22 +78,18 @@ def advance_child(
         visit = _call(p, step, name=name, display=display, parent=parent, frame=frame,
                       scope=scope, artifacts=artifacts, where=where)  # fmt: skip
     node = visit.node
-    prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
-    exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
-    # Argo's executeDAGTask looks at a task's hooks once it runs; executeStepGroup at once.
-    refused = node["type"] == n.SKIPPED_TYPE and node["phase"] == n.ERROR
-    if (prefix == "steps" or node["phase"] != n.PENDING) and not refused:
-        hooks_done = advance_hooks(
-            p, step, owner=node, display=display, parent=node, frame=frame, scope=exit_scope,
-            artifacts=exit_artifacts, where=where,
-        )  # fmt: skip
-        if not hooks_done:
-            return Child(node, False)
+    prefix = f"{'steps' if frame.boundary_kind == 'steps' else 'tasks'}.{step.get('name')}"
+    if step.get("hooks") and not _lifecycle_hooks_done(
+        p, step, node, display=display, frame=frame, scope=scope, artifacts=artifacts,
+        where=where, prefix=prefix,
+    ):  # fmt: skip
+        return Child(node, False)
     if not n.fulfilled(node):
         return Child(node, False)
     hook = exit_hook(step, p.spec.get("arguments") or {})
     if hook is None or node["type"] == n.SKIPPED_TYPE:  # a skipped step runs no exit hook
         return Child(node, True)
+    exit_scope, exit_artifacts = publish(scope, artifacts, prefix, node)
     hook_visit = advance_hook(
         p, hook, name=f"{name}{n.EXIT_SUFFIX}", display=f"{display}{n.EXIT_SUFFIX}",
         parent=node, frame=frame.but(scope=exit_scope, artifacts=exit_artifacts),
@@ -102,6 +98,31 @@ def advance_child(
     # Argo's runOnExitNode returns the error of a hook that could not start: it errors the step
     # group, or the DAG.
     return Child(node, n.fulfilled(hook_visit.node))
+
+
+def _lifecycle_hooks_done(
+    p: Pass,
+    step: Mapping[str, Any],
+    node: Node,
+    *,
+    display: str,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+    prefix: str,
+) -> bool:
+    """The step's (task's) lifecycle hooks advanced, seeing its current phase; False while one
+    runs. Argo's executeStepGroup looks at a step's hooks at once, executeDAGTask at a task's
+    once it runs; a child refused before it ran has none."""
+    refused = node["type"] == n.SKIPPED_TYPE and node["phase"] == n.ERROR
+    if refused or (prefix.startswith("tasks.") and node["phase"] == n.PENDING):
+        return True
+    hook_scope, hook_artifacts = publish(scope, artifacts, prefix, node)
+    return advance_hooks(
+        p, step, owner=node, display=display, parent=node, frame=frame, scope=hook_scope,
+        artifacts=hook_artifacts, where=where,
+    )  # fmt: skip
 
 
 def _call(
