@@ -114,7 +114,7 @@ def test_a_hook_expression_that_cannot_be_evaluated_is_an_error_naming_it() -> N
     cluster.end_all()
     settle(wf, cluster, T0 + 1)
     message = nodes_by_name(wf)["wf[0]"]["message"]
-    assert message.startswith("hook wf[0].step-1.hooks.bad: expression:"), message
+    assert message.startswith("hook wf[0].step-1.hooks.bad: invalid expression"), message
 
 
 def test_a_dag_task_hook_runs_and_dependents_wait_for_it() -> None:
@@ -224,4 +224,57 @@ def test_a_workflow_hook_with_a_bad_expression_errors_the_workflow() -> None:
     cluster = Cluster()
     settle(wf, cluster, T0)
     assert wf["status"]["phase"] == "Error"
-    assert wf["status"]["message"].startswith("hook wf.hooks.oops: expression:")
+    assert wf["status"]["message"].startswith("hook wf.hooks.oops: invalid expression")
+
+
+def test_each_item_of_a_step_loop_runs_its_own_hooks() -> None:
+    # As in Argo, an item sees itself as `steps['work(0:a)']` (its display name), not
+    # `steps.work`: a hook of a loop step is usually unconditional.
+    step_ = {
+        "name": "work",
+        "template": "echo",
+        "withItems": ["a", "b"],
+        "hooks": {"started": {"expression": "true", "template": "note"}},
+    }
+    spec = {
+        "entrypoint": "main",
+        "templates": [{"name": "main", "steps": [[step_]]}, ECHO, NOTE],
+    }
+    wf = workflow(spec)
+    cluster = Cluster()
+    step(wf, cluster, T0)
+    hooks = [name for name in phases(wf) if ".hooks." in name]
+    assert sorted(hooks) == ["wf[0].work(0:a).hooks.started", "wf[0].work(1:b).hooks.started"]
+    for _ in range(3):
+        cluster.end_all()
+        settle(wf, cluster, T0 + 1)
+    assert wf["status"]["phase"] == "Succeeded"
+    assert sorted(name for name in phases(wf) if ".hooks." in name) == sorted(hooks)
+
+
+def test_a_retried_steps_hook_sees_the_retry_nodes_phase_and_is_not_an_attempt() -> None:
+    retried = {**ECHO, "name": "flaky", "retryStrategy": {"limit": 1}}
+    hook = {"expression": "steps.s.status == 'Failed'", "template": "note"}
+    spec = {
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [[{"name": "s", "template": "flaky", "hooks": {"f": hook}}]]},
+            retried,
+            NOTE,
+        ],
+    }
+    wf = workflow(spec)
+    cluster = Cluster()
+    step(wf, cluster, T0)
+    cluster.end(_node_id(wf, "wf[0].s(0)"), 1)
+    step(wf, cluster, T0 + 1)
+    assert "wf[0].s.hooks.f" not in phases(wf)  # retried: the Retry node still runs
+    cluster.end(_node_id(wf, "wf[0].s(1)"), 1)
+    step(wf, cluster, T0 + 2)
+    hook_node = nodes_by_name(wf)["wf[0].s.hooks.f"]
+    retry = nodes_by_name(wf)["wf[0].s"]
+    assert hook_node["id"] in retry["children"]
+    cluster.end(hook_node["id"])
+    settle(wf, cluster, T0 + 3)
+    assert wf["status"]["phase"] == "Failed"
+    assert [n for n in phases(wf) if n.startswith("wf[0].s(")] == ["wf[0].s(0)", "wf[0].s(1)"]

@@ -86,7 +86,7 @@ def should_run(hook_name: str, hook: Mapping[str, Any], scope: Scope) -> bool:
     try:
         return evaluate_condition(expression, scope.as_expr_env())
     except ExpressionError as exc:
-        raise ValueError(f"hook {hook_name}: expression: {exc}") from None
+        raise ValueError(f"hook {hook_name}: {exc}") from None
 
 
 def advance_hook(
