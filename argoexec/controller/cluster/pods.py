@@ -160,6 +160,7 @@ class ClusterPods:
         status = parsed[1]
         if not status.containers:
             status = PodResult.pending(pod)
+        status.node_name = str((pod.get("spec") or {}).get("nodeName") or "")
         result, completed, error = None, False, ""
         report = self.results.get(namespace, node_id) if node_id else None
         if report is not None:

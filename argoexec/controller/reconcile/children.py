@@ -20,6 +20,7 @@ from argoexec.controller.expr import ExpressionError
 from . import nodes as n
 from .context import Artifacts, Frame, Owner, Pass, Visit
 from .errors import NodeError
+from .hooks import advance_hook, advance_hooks
 from .nodes import Node
 from .walk import execute, refuse, resolve
 
@@ -79,13 +80,18 @@ def advance_child(
         visit = _call(p, step, name=name, display=display, parent=parent, frame=frame,
                       scope=scope, artifacts=artifacts, where=where)  # fmt: skip
     node = visit.node
+    prefix = f"{'steps' if frame.boundary_kind == 'steps' else 'tasks'}.{step.get('name')}"
+    if step.get("hooks") and not _lifecycle_hooks_done(
+        p, step, node, display=display, frame=frame, scope=scope, artifacts=artifacts,
+        where=where, prefix=prefix,
+    ):  # fmt: skip
+        return Child(node, False)
     if not n.fulfilled(node):
         return Child(node, False)
     hook = exit_hook(step, p.spec.get("arguments") or {})
     if hook is None or node["type"] == n.SKIPPED_TYPE:  # a skipped step runs no exit hook
         return Child(node, True)
-    prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
-    exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
+    exit_scope, exit_artifacts = publish(scope, artifacts, prefix, node)
     hook_visit = advance_hook(
         p, hook, name=f"{name}{n.EXIT_SUFFIX}", display=f"{display}{n.EXIT_SUFFIX}",
         parent=node, frame=frame.but(scope=exit_scope, artifacts=exit_artifacts),
@@ -94,6 +100,31 @@ def advance_child(
     # Argo's runOnExitNode returns the error of a hook that could not start: it errors the step
     # group, or the DAG.
     return Child(node, n.fulfilled(hook_visit.node))
+
+
+def _lifecycle_hooks_done(
+    p: Pass,
+    step: Mapping[str, Any],
+    node: Node,
+    *,
+    display: str,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+    prefix: str,
+) -> bool:
+    """The step's (task's) lifecycle hooks advanced, seeing its current phase; False while one
+    runs. Argo's executeStepGroup looks at a step's hooks at once, executeDAGTask at a task's
+    once it runs; a child refused before it ran has none."""
+    refused = node["type"] == n.SKIPPED_TYPE and node["phase"] == n.ERROR
+    if refused or (prefix.startswith("tasks.") and node["phase"] == n.PENDING):
+        return True
+    hook_scope, hook_artifacts = publish(scope, artifacts, prefix, node)
+    return advance_hooks(
+        p, step, owner=node, display=display, parent=node, frame=frame, scope=hook_scope,
+        artifacts=hook_artifacts, where=where,
+    )  # fmt: skip
 
 
 def _call(
@@ -155,38 +186,6 @@ def exit_hook(holder: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[s
     if own.get("parameters") or own.get("artifacts"):
         return dict(hook)
     return {**hook, "arguments": dict(arguments)}
-
-
-def advance_hook(
-    p: Pass,
-    hook: Mapping[str, Any],
-    *,
-    name: str,
-    display: str,
-    parent: Node | None,
-    frame: Frame,
-    where: str,
-) -> Visit:
-    """Advance an exit hook as node `name`, its arguments resolved in `frame`'s scope."""
-    node = p.nodes.by_name(name)
-    if node is not None and n.fulfilled(node):
-        return Visit(node)
-    arguments = hook.get("arguments") or {}
-    try:
-        params = substitute(
-            mark_absent_arguments(list(arguments.get("parameters") or []), frame.scope),
-            frame.scope,
-            allow_unresolved=False,
-            location=f"{where}.arguments.parameters",
-        )
-        arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
-    except (SubstitutionError, InputError) as exc:
-        return refuse(p, name, display, parent, frame=frame, message=str(exc))
-    call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
-    return execute(
-        p, call, name=name, display=display, parent=parent, frame=frame,
-        args={"parameters": params, "artifacts": arts},
-    )  # fmt: skip
 
 
 def publish(

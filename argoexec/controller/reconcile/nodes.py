@@ -34,8 +34,17 @@ PLUGIN = "Plugin"
 
 # Argo's exit-handler node names (`common.GenerateOnExitNodeName`): `<owner>.onExit`.
 EXIT_SUFFIX = ".onExit"
+# Argo's lifecycle hook node names (`generateLifeHookNodeName`): `<owner>.hooks.<hook>`.
+HOOKS_INFIX = ".hooks."
 
 Node = dict[str, Any]
+
+
+def is_hook_of(parent: Node, child: Node) -> bool:
+    """Whether `child` is one of `parent`'s hook nodes (exit or lifecycle), not an attempt."""
+    name = str(child["name"])
+    own = str(parent["name"])
+    return name == own + EXIT_SUFFIX or name.startswith(own + HOOKS_INFIX)
 
 
 def fulfilled(node: Node) -> bool:
@@ -169,9 +178,9 @@ class Nodes:
         return [o for out in node.get("outboundNodes") or [] for o in self.outbound(self.get(out))]
 
     def last_attempt(self, retry: Node) -> Node:
-        """The Retry node's last attempt (its exit-hook child excluded)."""
+        """The Retry node's last attempt (its hook children excluded)."""
         for child_id in reversed(retry.get("children") or []):
             child = self.get(child_id)
-            if not child["name"].endswith(EXIT_SUFFIX):
+            if not is_hook_of(retry, child):
                 return child
         raise KeyError(retry["name"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,12 +31,14 @@ from argoexec.models import Template
 from . import daemon
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
+from .antiaffinity import retry_fail_hosts
 from .context import Pass, Run, Visit
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
 
 POD_DELETED = "pod deleted"
+LOCALHOST = "localhost"  # the hostNodeName of a pod run on this machine (no nodes)
 RESIGNAL_SECONDS = 1.0
 EXECUTOR_SLACK = 1.0
 
@@ -67,7 +70,8 @@ def advance_pod(p: Pass, run: Run) -> Visit:
     elif run.template.get("daemon") is True and daemon.ready(observed):
         daemon.become_daemoned(p, node, observed)
     elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
-        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName="localhost")
+        host = observed.status.node_name or LOCALHOST
+        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName=host)
     return Visit(node)
 
 
@@ -121,7 +125,13 @@ def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]],
             allow_unresolved=False,
             location=where,
         )
-        objects = build_pod_objects(Template.model_validate(body), _context(p, run, body))
+        context = _context(p, run, body)
+        patch = p.spec.get("podSpecPatch")
+        if patch:  # Argo substitutes it with the template's variables, as the template's own
+            text = substitute(str(patch), run.scope, allow_unresolved=False,
+                              location="spec.podSpecPatch")  # fmt: skip
+            context = replace(context, workflow_spec={**p.spec, "podSpecPatch": text})
+        objects = build_pod_objects(Template.model_validate(body), context)
     except (SubstitutionError, ExpressionError) as exc:
         raise NodeError(str(exc)) from None
     except (PodBuildError, ValueError) as exc:
@@ -169,6 +179,7 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
         variables=dict(run.scope),
         now=_when(p.now),
         images=settings.images,
+        retry_fail_hosts=retry_fail_hosts(p, run.node),
     )
 
 
@@ -213,7 +224,7 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     if outcome.phase == n.SUCCEEDED:
         export_globals(p, run.template, outcome.outputs)
         node.pop("message", None)
-    fields: dict[str, Any] = {"hostNodeName": "localhost"}
+    fields: dict[str, Any] = {"hostNodeName": observed.status.node_name or LOCALHOST}
     if outcome.outputs:
         fields["outputs"] = outcome.outputs
     return p.nodes.finish(node, outcome.phase, outcome.message, now=p.now, **fields)

@@ -148,7 +148,7 @@ def advance_retry(
         return refuse(p, name, display, parent, frame=frame, message=exc.message, type_=n.RETRY)
     attempts = [
         p.nodes.get(c) for c in retry.get("children") or []
-        if not p.nodes.get(c)["name"].endswith(n.EXIT_SUFFIX)
+        if not n.is_hook_of(retry, p.nodes.get(c))
     ]  # fmt: skip
     number = max(len(attempts) - 1, 0)
     previous = attempts[-2] if len(attempts) > 1 else None

@@ -145,6 +145,9 @@ class PodResult:
     pod_ip: str = ""  # Kubernetes' status.podIP: the pod's address on the pod network
     init_containers: list[ContainerStatus] = field(default_factory=list)
     containers: list[ContainerStatus] = field(default_factory=list)
+    # The node the pod was bound to (`spec.nodeName`; the node's `hostNodeName`), "" when
+    # the runtime has no nodes (this machine).
+    node_name: str = ""
 
     @classmethod
     def pending(cls, pod: Mapping[str, Any], *, start_time: float | None = None) -> PodResult:
