@@ -141,17 +141,27 @@ def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 yield join("spec.schedules", index), schedule
 
 
-def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The Workflow ``argo submit --from cronwf/NAME`` creates at ``now`` (an aware time)."""
+def scheduled_name(cron_name: str, slot: float) -> str:
+    """The name of the Workflow a CronWorkflow runs at `slot` (Argo's getChildWorkflowName:
+    `<cron>-<unix seconds>`): one slot, one name, so a slot is never run twice."""
+    return f"{cron_name}-{int(slot)}"
+
+
+def workflow_from_cron(
+    cron: Mapping[str, Any], now: datetime, *, name: str | None = None
+) -> dict[str, Any]:
+    """The Workflow ``argo submit --from cronwf/NAME`` creates at ``now`` (an aware time); with
+    `name`, the one the cron controller creates for the slot ``now`` (Argo's
+    ConvertCronWorkflowToWorkflowWithProperties)."""
     metadata = cron.get("metadata") or {}
     spec = cron.get("spec") or {}
     extra = spec.get("workflowMetadata") or {}
-    name = str(metadata.get("name") or "")
+    cron_name = str(metadata.get("name") or "")
     labels: dict[str, str] = {}
     instance_id = (metadata.get("labels") or {}).get(LABEL_INSTANCE_ID)
     if instance_id is not None:
         labels[LABEL_INSTANCE_ID] = instance_id
-    labels[LABEL_CRON_WORKFLOW] = name
+    labels[LABEL_CRON_WORKFLOW] = cron_name
     labels.update(extra.get("labels") or {})
     annotations = {
         ANNOTATION_SCHEDULED_TIME: rfc3339(now, keep_zone=True),
@@ -160,13 +170,15 @@ def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]
     owner = {
         "apiVersion": cron.get("apiVersion"),
         "kind": KIND_CRON_WORKFLOW,
-        "name": name,
+        "name": cron_name,
         "controller": True,
         "blockOwnerDeletion": True,
     }
     if metadata.get("uid"):
         owner["uid"] = metadata["uid"]
-    workflow_metadata: dict[str, Any] = {"generateName": f"{name}-"}
+    workflow_metadata: dict[str, Any] = (
+        {"name": name} if name else {"generateName": f"{cron_name}-"}
+    )
     if metadata.get("namespace"):
         workflow_metadata["namespace"] = metadata["namespace"]
     workflow_metadata.update(labels=labels, annotations=annotations, ownerReferences=[owner])
