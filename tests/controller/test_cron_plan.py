@@ -248,7 +248,7 @@ def test_a_failed_submission_is_a_condition_and_counts_as_failed():
         }
     ]
     assert failed["status"]["failed"] == 1
-    result, recorded = run_slot(failed, T0 + 61, T0 + 30)
+    _, recorded = run_slot(failed, T0 + 61, T0 + 30)
     assert "conditions" not in recorded["status"]
 
 
@@ -259,8 +259,9 @@ def test_a_malformed_schedule_is_a_spec_error_and_nothing_runs():
 
 
 def test_children_are_the_workflows_labelled_with_the_crons_name():
+    labels = {"workflows.argoproj.io/cron-workflow": "tick"}
     workflows = [
-        {"metadata": {"name": "a", "uid": "1", "labels": {"workflows.argoproj.io/cron-workflow": "tick"}},
+        {"metadata": {"name": "a", "uid": "1", "labels": labels},
          "status": {"phase": "Succeeded", "finishedAt": "2026-01-05T10:00:00Z"}},
         {"metadata": {"name": "b", "uid": "2", "labels": {}}},
     ]  # fmt: skip
