@@ -231,6 +231,8 @@ CONTROLLER_CALLS = [
     ("GET", f"{WF}{TEAM}/workflows/wf-1", {}),
     ("PUT", f"{WF}{TEAM}/workflows/wf-1", {}),
     ("PATCH", f"{WF}{TEAM}/workflows/wf-1", {}),
+    ("POST", f"{WF}{TEAM}/workflows", {}),  # a CronWorkflow's run
+    ("DELETE", f"{WF}{TEAM}/workflows/wf-1", {}),  # history limits, ttlStrategy
     ("GET", f"{WF}{TEAM}/workflowtemplates/tmpl", {}),
     ("GET", f"{WF}/workflowtemplates", WATCH),
     ("GET", f"{WF}/clusterworkflowtemplates", {}),
@@ -273,8 +275,7 @@ CONTROLLER_CALLS = [
 REFUSED_CALLS = [
     ("GET", f"/api/v1{TEAM}/secrets/creds", {}),
     ("GET", "/api/v1/secrets", {}),
-    ("POST", f"{WF}{TEAM}/workflows", {}),
-    ("DELETE", f"{WF}{TEAM}/workflows/wf-1", {}),
+    ("DELETE", f"{WF}{TEAM}/workflows", {}),  # a whole collection
     ("GET", f"{WF}{TEAM}/workflowtaskresults/wf-1", {}),
     ("POST", f"{WF}{TEAM}/workflowtaskresults", {}),
     ("DELETE", f"/api/v1{TEAM}/pods", {}),
