@@ -281,3 +281,17 @@ def test_ttl_strategy_counts_from_finished_at_with_the_phases_own_seconds_first(
     }
     assert expires_at(workflow) == (None if expected is None else T0 + expected)
     assert expires_at({"status": workflow["status"]}) is None
+
+
+def test_argos_cron_when_example_runs_only_six_minutes_after_the_last_run():
+    # examples/cron-when.yaml: `now()` is the machine's time, so the test uses times far from it.
+    when = (
+        "{{= cronworkflow.lastScheduledTime == nil || "
+        "(now() - cronworkflow.lastScheduledTime).Seconds() > 360 }}"
+    )
+    document = cron(when=when)
+    assert plan(document, [], now=T0 + 61, considered=T0 + 30).create is not None
+    document["status"] = {"lastScheduledTime": "2020-01-01T00:00:00Z"}
+    assert plan(document, [], now=T0 + 61, considered=T0 + 30).create is not None
+    document["status"] = {"lastScheduledTime": "2100-01-01T00:00:00Z"}
+    assert plan(document, [], now=T0 + 61, considered=T0 + 30).create is None
