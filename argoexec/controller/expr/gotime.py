@@ -76,4 +76,4 @@ def compare(left: Any, right: Any) -> int:
     )
     if not both:
         raise EvalError(f"invalid operation: {type(left).__name__} < {type(right).__name__}")
-    return (left > right) - (left < right)
+    return int(left > right) - int(left < right)

@@ -98,8 +98,6 @@ def _strings(op: str, test: Callable[[str, str], bool]) -> Callable[[Any, Any], 
     def check(left: Any, right: Any) -> bool:
         if isinstance(left, str) and isinstance(right, str):
             return test(left, right)
-        if gotime.is_time(left) or gotime.is_time(right):
-            return test(gotime.compare(left, right), 0)
         raise _mismatch(op, left, right)
 
     return check
