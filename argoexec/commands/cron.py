@@ -53,7 +53,15 @@ def _one_cron(path: Path, templates: list[Path]) -> tuple[dict[str, Any], Docume
     return cron, documents
 
 
-def _config(args: argparse.Namespace, inv: Invocation, root: Path, docs: Documents) -> RunConfig:
+def _config(
+    args: argparse.Namespace,
+    inv: Invocation,
+    root: Path,
+    docs: Documents,
+    cron: dict[str, Any],
+) -> RunConfig:
+    """The options of the cron's runs, as `argoexec run` would take them for one (the runs are
+    in the cron's namespace)."""
     from argoexec.commands.run import _executor_image, _parameters, _repository
     from argoexec.config import executor_env
     from argoexec.contract import LOCAL_RUNTIME
@@ -69,6 +77,7 @@ def _config(args: argparse.Namespace, inv: Invocation, root: Path, docs: Documen
         secrets_dir=getattr(args, "secrets_dir", None),
         executor_image=_executor_image(args),
         runtime=runtime,
+        namespace=str((cron.get("metadata") or {}).get("namespace") or "default"),
         executor_env=executor_env(inv.config.environ),
         max_output_parameters_bytes=inv.config.max_output_parameters_bytes,
     )
@@ -83,7 +92,7 @@ def create(args: argparse.Namespace, inv: Invocation) -> int:
     name = str(cron["metadata"]["name"])
     if name in crons.names():
         raise StateError(f"CronWorkflow {name!r} already exists here (delete it first)")
-    crons.put(cron, _config(args, inv, root, documents))
+    crons.put(cron, _config(args, inv, root, documents, cron))
     inv.stdout.write(f"cronworkflow {name} created\n")
     return 0
 
@@ -186,7 +195,7 @@ class CronDirectory:
         if name in self.crons.names():
             stored = self.crons.get(name)
             cron["status"] = stored.get("status") or {}
-        self.crons.put(cron, _config(self.args, self.inv, self.root, documents))
+        self.crons.put(cron, _config(self.args, self.inv, self.root, documents, cron))
 
 
 class _Ticks:

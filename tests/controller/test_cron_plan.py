@@ -295,3 +295,11 @@ def test_argos_cron_when_example_runs_only_six_minutes_after_the_last_run():
     assert plan(document, [], now=T0 + 61, considered=T0 + 30).create is not None
     document["status"] = {"lastScheduledTime": "2100-01-01T00:00:00Z"}
     assert plan(document, [], now=T0 + 61, considered=T0 + 30).create is None
+
+
+def test_a_stop_strategy_that_does_not_parse_is_a_spec_error_naming_it():
+    document = cron(stopStrategy={"expression": "cronworkflow.failed >="})
+    result = plan(document, [], now=T0 + 61, considered=T0 + 30)
+    assert result.create is None
+    message = result.cron["status"]["conditions"][0]["message"]
+    assert message.startswith("spec.stopStrategy.expression: invalid expression")

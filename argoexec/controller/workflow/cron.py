@@ -96,6 +96,20 @@ def timezone_problem(timezone: str) -> str | None:
     return None
 
 
+def expression_problem(expression: str) -> str | None:
+    """Why `stopStrategy.expression` does not parse as expr-lang, or None."""
+    from argoexec.controller.expr.errors import ExpressionError
+    from argoexec.controller.expr.parser import parse
+
+    if not expression.strip():
+        return "the expression is empty"
+    try:
+        parse(expression)
+    except ExpressionError as exc:
+        return str(exc)
+    return None
+
+
 def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
     """The CronWorkflow's own checks (Argo's ValidateCronWorkflow), each with its YAML path."""
     problems: list[Problem] = []
@@ -125,6 +139,11 @@ def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
         problems.append(
             Problem("spec.concurrencyPolicy", f"{policy!r} is not a valid concurrencyPolicy")
         )
+    expression = (spec.get("stopStrategy") or {}).get("expression")
+    if isinstance(expression, str):
+        problem = expression_problem(expression)
+        if problem:
+            problems.append(Problem("spec.stopStrategy.expression", problem))
     deadline = spec.get("startingDeadlineSeconds")
     if isinstance(deadline, int) and deadline < 0:
         problems.append(
