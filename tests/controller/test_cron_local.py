@@ -245,3 +245,37 @@ def test_the_controller_schedules_a_cron_dir_until_its_stop_strategy_stops_it(
     # Forbid: never two at once, so the second started after the first had finished.
     first, second = runs
     assert second["status"]["startedAt"] >= first["status"]["finishedAt"]
+
+
+def test_replace_terminates_the_active_run_and_starts_the_new_one(tmp_path: Path) -> None:
+    state = create(
+        tmp_path, CRON.replace("timezone: UTC", "timezone: UTC\n  concurrencyPolicy: Replace")
+    )
+    clock = Clock(T0)
+    scheduler = LocalScheduler(state, clock=clock)
+    scheduler.tick()
+    clock.now = MINUTE + 1
+    scheduler.tick()
+    clock.now = MINUTE + 61  # the first is not driven: still active
+    scheduler.tick()
+    first, second = (f"tick-{int(MINUTE)}", f"tick-{int(MINUTE) + 60}")
+    assert stored(state, first)["spec"]["shutdown"] == "Terminate"
+    assert "shutdown" not in stored(state, second)["spec"]
+
+
+def test_a_run_that_cannot_be_created_is_a_submission_error_counted_as_failed(
+    tmp_path: Path,
+) -> None:
+    state = create(tmp_path)
+    (state / ".cronworkflows" / "tick.run.json").unlink()
+    clock = Clock(T0)
+    scheduler = LocalScheduler(state, clock=clock)
+    scheduler.tick()
+    clock.now = MINUTE + 1
+    scheduler.tick()
+    status = LocalCrons(state).get("tick")["status"]
+    assert status["failed"] == 1
+    (condition,) = status["conditions"]
+    assert condition["type"] == "SubmissionError"
+    assert condition["message"].startswith("Failed to submit Workflow: cannot read the options")
+    assert DirectoryStore(state).list() == []

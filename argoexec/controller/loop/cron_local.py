@@ -128,6 +128,7 @@ class LocalScheduler:
         self._lock = RunLock(self.crons.dir)
         self._ttl_at = 0.0
         self._expiry: dict[str, tuple[str, float | None]] = {}  # run: (version token, expiry)
+        self._told: set[str] = set()
 
     def tick(self) -> None:
         """One pass over every CronWorkflow, and (now and then) over the runs' TTLs."""
@@ -139,8 +140,10 @@ class LocalScheduler:
             for name in names:
                 try:
                     self._pass(name, workflows, now)
-                except StateError as exc:
-                    log.warning("CronWorkflow %s: %s", name, exc)
+                except StateError as exc:  # said once per cause: ticks come twice a second
+                    if str(exc) not in self._told:
+                        self._told.add(str(exc))
+                        log.warning("CronWorkflow %s: %s", name, exc)
         if time.monotonic() - self._ttl_at >= TTL_SCAN_INTERVAL:
             self._ttl_at = time.monotonic()
             self._expire(now)
