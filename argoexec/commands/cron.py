@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.statedir import state_store
@@ -32,7 +32,9 @@ log = logging.getLogger("argoexec.controller")
 CRON_DIR_SCAN_INTERVAL = 2.0  # seconds between two looks at --cron-dir
 
 
-def _one_cron(path: Path, templates: list[Path]) -> tuple[dict[str, Any], Documents]:
+def _one_cron(
+    path: Path, templates: list[Path], report: TextIO
+) -> tuple[dict[str, Any], Documents]:
     """The one CronWorkflow of `path`, linted (UsageError naming each problem)."""
     try:
         documents = load_documents([path], template_paths=templates)
@@ -44,9 +46,10 @@ def _one_cron(path: Path, templates: list[Path]) -> tuple[dict[str, Any], Docume
     problems = [*documents.problems]
     if not problems:
         problems = lint_cron_workflow(cron, documents.templates, source=str(path), schema=False)
-    if problems:
-        text = "\n".join(str(p) for p in problems)
-        raise UsageError(f"{text}\n{path}: {len(problems)} problem(s); nothing was created")
+    if problems:  # each on its own line, as `argoexec run` prints them
+        for problem in problems:
+            report.write(f"{problem}\n")
+        raise UsageError(f"{path}: {len(problems)} problem(s); nothing was created")
     if not (cron.get("metadata") or {}).get("name"):
         raise UsageError(f"{path}: the CronWorkflow needs metadata.name")
     cron.pop("status", None)
@@ -87,7 +90,8 @@ def _config(
 
 def create(args: argparse.Namespace, inv: Invocation) -> int:
     root = state_store(args, inv, mode="create").root
-    cron, documents = _one_cron(Path(args.file), list(getattr(args, "templates", []) or []))
+    templates = list(getattr(args, "templates", []) or [])
+    cron, documents = _one_cron(Path(args.file), templates, inv.stderr)
     crons = LocalCrons(root)
     name = str(cron["metadata"]["name"])
     if name in crons.names():
@@ -190,7 +194,7 @@ class CronDirectory:
                 log.warning("--cron-dir %s: %s", file, exc)
 
     def _store(self, file: Path) -> None:
-        cron, documents = _one_cron(file, [])
+        cron, documents = _one_cron(file, [], self.inv.stderr)
         name = str(cron["metadata"]["name"])
         if name in self.crons.names():
             stored = self.crons.get(name)
