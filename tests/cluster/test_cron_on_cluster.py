@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from argoexec.contract import LABEL_CRON_WORKFLOW, LABEL_CRON_WORKFLOW_COMPLETED
+from argoexec.controller.cluster.crons import status_patch
 from argoexec.durations import epoch_seconds
 from tests.cluster.harness import CONTROLLER_USER, Cluster
 from tests.cluster.rbac import Authorizer, violations
@@ -94,3 +95,16 @@ def test_a_finished_workflow_is_deleted_once_its_ttl_is_over(cluster: Cluster) -
         30,
         "the workflow deleted by its ttlStrategy",
     )
+
+
+def test_the_status_patch_names_what_went_as_null() -> None:
+    old = {
+        "metadata": {"labels": {"a": "1"}},
+        "status": {"active": [{"name": "x"}], "conditions": [{"type": "SpecError"}]},
+    }
+    new = {"metadata": {"labels": {"b": "2"}}, "status": {"active": [], "phase": "Active"}}
+    assert status_patch(old, new) == {
+        "status": {"active": [], "conditions": None, "phase": "Active"},
+        "metadata": {"labels": {"a": None, "b": "2"}},
+    }
+    assert status_patch(new, new) == {}
