@@ -245,7 +245,6 @@ CONTROLLER_CALLS = [
         {"labelSelector": "workflows.argoproj.io/workflow=wf-1"},
     ),
     ("GET", f"{WF}/cronworkflows", WATCH),
-    ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),
     ("PATCH", f"{WF}{TEAM}/cronworkflows/cron", {}),
     ("POST", f"/api/v1{TEAM}/pods", {}),
     ("GET", f"/api/v1{TEAM}/pods/wf-1", {}),
@@ -276,6 +275,7 @@ REFUSED_CALLS = [
     ("GET", f"/api/v1{TEAM}/secrets/creds", {}),
     ("GET", "/api/v1/secrets", {}),
     ("DELETE", f"{WF}{TEAM}/workflows", {}),  # a whole collection
+    ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),  # its status goes in a merge PATCH
     ("GET", f"{WF}{TEAM}/workflowtaskresults/wf-1", {}),
     ("POST", f"{WF}{TEAM}/workflowtaskresults", {}),
     ("DELETE", f"/api/v1{TEAM}/pods", {}),
