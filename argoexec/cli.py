@@ -610,6 +610,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "action", metavar="ACTION", help="get, create, apply, replace, patch or delete"
     )
     resource.set_defaults(run=_lazy("argoexec.commands.resource", "resource"), command="resource")
+    data = sub.add_parser(
+        "data",
+        help="list an artifact location and transform the list (data template)",
+        allow_abbrev=False,
+    )
+    _global_flags(data, suppress=True)
+    data.add_argument("spec", metavar="DATA", nargs="?", help="the template's data, as JSON")
+    data.set_defaults(run=_lazy("argoexec.commands.data", "data"), command="data")
+    agent = sub.add_parser(
+        "agent",
+        help="run a workflow's http tasks from its WorkflowTaskSet (the agent pod)",
+        allow_abbrev=False,
+    )
+    _global_flags(agent, suppress=True)
+    agent.add_argument("phase", metavar="PHASE", choices=("init", "main"), help="init or main")
+    agent.set_defaults(run=_lazy("argoexec.commands.agent", "agent"), command="agent")
     _emissary_command(sub)
     kill = sub.add_parser("kill", help="send signal SIGNAL to process PID", allow_abbrev=False)
     _global_flags(kill, suppress=True)
@@ -665,7 +681,7 @@ def _cron_create_flags(leaf: argparse.ArgumentParser) -> None:
 
 # Sub-commands that run as containers of a workflow pod: their failure message becomes the
 # container's termination message, which the controller shows on the node.
-POD_COMMANDS = frozenset({"init", "wait", "resource"})
+POD_COMMANDS = frozenset({"init", "wait", "resource", "data", "agent"})
 
 
 def write_termination_log(message: str, path: Path | None = None) -> None:

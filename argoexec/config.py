@@ -349,6 +349,31 @@ class RunLimits:
 
 
 @dataclass(frozen=True)
+class AgentEnv:
+    """What the controller tells the agent pod (`argoexec agent`)."""
+
+    # ARGO_AGENT_PATCH_RATE (Go duration, default 10s), in seconds: how often results are
+    # patched into the task set's status.
+    patch_rate: float = c.DEFAULT_AGENT_PATCH_RATE
+    # ARGO_AGENT_TASK_WORKERS (default 16): tasks run at once.
+    task_workers: int = c.DEFAULT_AGENT_TASK_WORKERS
+
+    @classmethod
+    def read(cls, read: _Reader) -> AgentEnv:
+        return cls(
+            patch_rate=read.get(
+                c.ENV_AGENT_PATCH_RATE,
+                _positive_duration,
+                c.DEFAULT_AGENT_PATCH_RATE,
+                "a Go duration > 0",
+            ),
+            task_workers=read.get(
+                c.ENV_AGENT_TASK_WORKERS, _positive_int, c.DEFAULT_AGENT_TASK_WORKERS, "integer > 0"
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class ExecutorConfig:
     """Everything the executor takes from its environment, parsed and validated once."""
 
@@ -370,6 +395,7 @@ class ExecutorConfig:
     max_output_parameters_bytes: int = c.MAX_OUTPUT_PARAMETERS_BYTES
     # ARGOEXEC_MAX_CHILDREN / ARGOEXEC_MAX_PODS: bounds of ``argoexec run``.
     run_limits: RunLimits = field(default_factory=RunLimits)
+    agent: AgentEnv = field(default_factory=AgentEnv)
     # Problems found while parsing (value ignored, default kept); logged by the caller.
     warnings: tuple[str, ...] = ()
     # The environment itself, only for explicit ``env:VAR`` references given on the command
@@ -397,6 +423,7 @@ class ExecutorConfig:
                 "bytes, integer ≥ 0",
             ),
             run_limits=RunLimits.read(read),
+            agent=AgentEnv.read(read),
             warnings=tuple(read.warnings),
             environ=dict(env),
         )

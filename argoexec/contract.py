@@ -31,6 +31,16 @@ ENV_POD_NAME = "ARGO_POD_NAME"
 ENV_POD_UID = "ARGO_POD_UID"
 ENV_WORKFLOW_NAME = "ARGO_WORKFLOW_NAME"
 ENV_WORKFLOW_UID = "ARGO_WORKFLOW_UID"
+# The agent pod (`argoexec agent`): how often it patches its task set's status (a Go
+# duration, 10s by default), how many tasks it runs at once (16), and the executor plugins'
+# sidecars (JSON lists; none here).
+ENV_AGENT_PATCH_RATE = "ARGO_AGENT_PATCH_RATE"
+ENV_AGENT_TASK_WORKERS = "ARGO_AGENT_TASK_WORKERS"
+ENV_PLUGIN_ADDRESSES = "ARGO_PLUGIN_ADDRESSES"
+ENV_PLUGIN_NAMES = "ARGO_PLUGIN_NAMES"
+DEFAULT_AGENT_PATCH_RATE = 10.0
+DEFAULT_AGENT_TASK_WORKERS = 16
+WORKFLOW_TASK_SETS = "workflowtasksets"
 ENV_NODE_ID = "ARGO_NODE_ID"
 ENV_INSTANCE_ID = "ARGO_INSTANCE_ID"
 ENV_CONTAINER_NAME = "ARGO_CONTAINER_NAME"
@@ -107,6 +117,8 @@ ENV_LEADER_ELECTION_IDENTITY = "LEADER_ELECTION_IDENTITY"
 # Labels (§1.1, §4.6).
 LABEL_WORKFLOW = "workflows.argoproj.io/workflow"
 LABEL_COMPLETED = "workflows.argoproj.io/completed"  # pod: "false" until the node is done
+# The agent pod's `workflows.argoproj.io/component: agent` (NetworkPolicies single it out).
+LABEL_COMPONENT = "workflows.argoproj.io/component"
 LABEL_ON_EXIT = "workflows.argoproj.io/on-exit"  # pod of an exit handler
 LABEL_INSTANCE_ID = "workflows.argoproj.io/controller-instanceid"
 # WorkflowTaskResult: "true" once wait has reported everything (outputs are final).
@@ -119,6 +131,9 @@ ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 # Workflow labels and annotations the controller and the CLI's actions read or write (Argo's
 # workflow/common/common.go). `completed` is pods' too: argoexec.controller.pod.meta owns it.
 LABEL_PHASE = "workflows.argoproj.io/phase"
+# Memoization cache ConfigMaps carry it (Argo refuses one without it).
+LABEL_CONFIGMAP_TYPE = "workflows.argoproj.io/configmap-type"
+CONFIGMAP_TYPE_CACHE = "Cache"
 LABEL_WORKFLOW_ARCHIVING_STATUS = "workflows.argoproj.io/workflow-archiving-status"
 LABEL_CREATOR = "workflows.argoproj.io/creator"
 LABEL_CREATOR_EMAIL = "workflows.argoproj.io/creator-email"

@@ -40,7 +40,8 @@ from argoexec.contract import (
     PODMAN_EXECUTOR_IMAGE,
     PODMAN_RUNTIME,
 )
-from argoexec.controller.loop.local import RUN_FILE, LocalRuns, RunConfig, RunLock
+from argoexec.controller.loop.caches import DirectoryCaches
+from argoexec.controller.loop.local import RUN_FILE, LocalRuns, RunConfig, RunLock, file_locks
 from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.loop.state_store import DirectoryStore
@@ -262,6 +263,8 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
             on_change=on_change,
             workflows=workflows,
             pods=pods,
+            caches=DirectoryCaches(store.root),
+            locks=file_locks(store.root, workflows),
         )
     except EngineError as exc:
         raise UsageError(f"{args.file}: {exc}; nothing was run") from None

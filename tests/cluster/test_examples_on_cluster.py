@@ -28,6 +28,7 @@ from tests.controller.test_examples import (
     REPO,
     Run,
     check_expected,
+    expand_args,
     run_ids,
     series_value,
 )
@@ -141,9 +142,10 @@ def test_example_on_a_cluster_ends_as_it_does_locally(
     cluster: Cluster,
     moto_server: S3Server,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     _repository(cluster, moto_server)
-    parameters, rest = _seed_flags(cluster, list(entry.get("args") or []))
+    parameters, rest = _seed_flags(cluster, expand_args(entry.get("args") or [], request))
     assert not rest
     workflow = _workflow(EXAMPLES / entry["file"])
     spec = workflow["spec"]

@@ -221,6 +221,31 @@ def test_the_executor_may_create_and_patch_task_results_and_nothing_else(objects
     assert not auth.allows(EXECUTOR, "get", "", "secrets", namespace=NAMESPACE, name="s")
 
 
+def test_the_agent_may_read_its_task_sets_and_patch_their_status_and_nothing_else(
+    objects,
+) -> None:
+    role = find(objects, "ClusterRole", "argoexec-agent")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtasksets"],
+            "verbs": ["list", "watch"],
+        },
+        {
+            "apiGroups": ["argoproj.io"],
+            "resources": ["workflowtasksets/status"],
+            "verbs": ["patch"],
+        },
+    ]
+    auth = Authorizer.from_objects(objects)
+    sets = ("argoproj.io", "workflowtasksets")
+    assert auth.allows(EXECUTOR, "list", *sets, namespace=NAMESPACE)
+    assert auth.allows(EXECUTOR, "watch", *sets, namespace=NAMESPACE)
+    assert auth.allows(EXECUTOR, "patch", *sets, "status", namespace=NAMESPACE, name="wf-1")
+    for verb in ("create", "update", "delete", "patch"):
+        assert not auth.allows(EXECUTOR, verb, *sets, namespace=NAMESPACE, name="wf-1")
+
+
 WF = "/apis/argoproj.io/v1alpha1"
 WATCH = {"watch": "true", "timeoutSeconds": "0"}  # the fake ends such a watch at once
 TEAM = "/namespaces/team-a"
@@ -244,6 +269,10 @@ CONTROLLER_CALLS = [
         f"{WF}{TEAM}/workflowtaskresults",
         {"labelSelector": "workflows.argoproj.io/workflow=wf-1"},
     ),
+    ("GET", f"{WF}/workflowtasksets", {}),
+    ("GET", f"{WF}/workflowtasksets", WATCH),
+    ("POST", f"{WF}{TEAM}/workflowtasksets", {}),
+    ("PATCH", f"{WF}{TEAM}/workflowtasksets/wf-1", {}),
     ("GET", f"{WF}/cronworkflows", WATCH),
     ("PATCH", f"{WF}{TEAM}/cronworkflows/cron", {}),
     ("POST", f"/api/v1{TEAM}/pods", {}),
@@ -261,6 +290,7 @@ CONTROLLER_CALLS = [
         {**WATCH, "fieldSelector": "metadata.name=workflow-controller-configmap"},
     ),
     ("POST", f"/api/v1{TEAM}/configmaps", {}),
+    ("PUT", f"/api/v1{TEAM}/configmaps/my-cache", {}),  # memoization caches, as Argo's
     ("POST", f"/api/v1{TEAM}/events", {}),
     ("PATCH", f"/api/v1{TEAM}/events/wf-1.1", {}),
     ("GET", f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/workflow-controller", {}),
@@ -278,10 +308,11 @@ REFUSED_CALLS = [
     ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),  # its status goes in a merge PATCH
     ("GET", f"{WF}{TEAM}/workflowtaskresults/wf-1", {}),
     ("POST", f"{WF}{TEAM}/workflowtaskresults", {}),
+    ("PATCH", f"{WF}{TEAM}/workflowtasksets/wf-1/status", {}),
+    ("DELETE", f"{WF}{TEAM}/workflowtasksets/wf-1", {}),
     ("DELETE", f"/api/v1{TEAM}/pods", {}),
     ("GET", f"/api/v1{TEAM}/pods/wf-1/log", {}),
     ("POST", f"/api/v1{TEAM}/pods/wf-1/attach", {}),
-    ("PUT", f"/api/v1{TEAM}/configmaps/artifact-repositories", {}),
     ("DELETE", f"/api/v1{TEAM}/configmaps/artifact-repositories", {}),
     ("PUT", f"/apis/coordination.k8s.io/v1{TEAM}/leases/workflow-controller", {}),
     ("POST", f"/api/v1{TEAM}/serviceaccounts", {}),

@@ -60,7 +60,7 @@ templates:
   daemon: true
   container: {image: alpine, command: [sleep, "1000"]}
 - name: web
-  http: {url: "http://127.0.0.1:1/"}
+  plugin: {hello: {}}
 """,
     )
     assert run.phase == "Failed", run.explain()
@@ -68,4 +68,4 @@ templates:
     assert server["phase"] == call["phase"] == "Error"
     assert "daemon templates are not supported" in server["message"]
     assert server["templateName"] == "srv"
-    assert "http templates are not supported" in call["message"]
+    assert "plugin templates are not supported" in call["message"]

@@ -238,16 +238,25 @@ def check_expected(run: Run, entry: dict[str, Any], capsys: pytest.CaptureFixtur
             raise AssertionError(f"{check}: {exc}\n{summary}") from None
 
 
+def expand_args(args: list[str], request: pytest.FixtureRequest) -> list[str]:
+    """An entry's arguments, `$ECHO_URL` replaced by the loopback echo server's URL (started
+    only for the entries that name it)."""
+    if not any("$ECHO_URL" in a for a in args):
+        return list(args)
+    url = request.getfixturevalue("echo_server").url
+    return [a.replace("$ECHO_URL", url) for a in args]
+
+
 @pytest.mark.parametrize("entry", cases())
 def test_example(
     entry: dict[str, Any],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
-    run = run_workflow(
-        capsys, monkeypatch, tmp_path, EXAMPLES / entry["file"], *entry.get("args", [])
-    )
+    args = expand_args(entry.get("args", []), request)
+    run = run_workflow(capsys, monkeypatch, tmp_path, EXAMPLES / entry["file"], *args)
     check_expected(run, entry, capsys)
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from argoexec.controller.loop.controller import Controller, FinalWriteError, finished
+from argoexec.controller.loop.locks import MemoryLocks, stale_holder
 from argoexec.controller.loop.run_metrics import record_events
+from argoexec.controller.loop.seams import NotFoundError
 from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.metrics.registry import MetricRegistry
 from argoexec.controller.reconcile import Outcome, Settings
@@ -25,7 +27,9 @@ from argoexec.kube.errors import KubeError, KubeNotFoundError
 from argoexec.models import ArtifactRepository
 
 from .admit import admit, refused, started
+from .agent_pod import AgentPodSettings, agent_pod
 from .api import ClusterApi
+from .caches import ClusterCaches
 from .config import (
     CONFIG_MAP,
     REPOSITORIES_CONFIG_MAP,
@@ -42,6 +46,7 @@ from .lease import LeaderElector, LeaseTimes
 from .pods import ClusterPods
 from .serve import Endpoints
 from .store import ClusterWorkflowStore, instance_selector, split_key, workflow_key, workflows_path
+from .tasksets import ClusterTasks
 from .templates import ClusterTemplates
 
 log = logging.getLogger("argoexec.controller")
@@ -86,6 +91,12 @@ class ClusterController:
             instance_id=self.instance_id,
             grace_period=self.config.pod_gc_grace_period,
         )
+        self.tasks = ClusterTasks(
+            api,
+            self.pods,
+            agent_pod=lambda workflow: agent_pod(workflow, self._agent_settings()),
+            namespace=namespace,
+        )
         self.workflows = Informer(
             api,
             workflows_path(namespace),
@@ -97,6 +108,11 @@ class ClusterController:
         self.store = ClusterWorkflowStore(api, self.workflows)
         self.crons = ClusterCrons(
             api, self.store, namespace=namespace, instance_id=self.instance_id
+        )
+        # Mutexes and semaphores (`synchronization`): this process's, rebuilt from the
+        # Workflows' status whenever it starts leading, as Argo's sync manager at start.
+        self.locks = MemoryLocks(
+            stale=lambda: stale_holder(self._cached, lambda ns, n: f"{ns}/{n}")
         )
         self.templates = ClusterTemplates(api, namespace=namespace)
         self.registry = MetricRegistry()
@@ -122,6 +138,8 @@ class ClusterController:
             prepare=self._admit,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            tasks=self.tasks,
+            caches=ClusterCaches(api),
         )
         self.last_round = time.monotonic()
         self.endpoints: list[Endpoints] = []
@@ -156,6 +174,14 @@ class ClusterController:
             found = self._config_maps[namespace] = NamespaceConfigMaps(self.api, namespace)
         return found
 
+    def _agent_settings(self) -> AgentPodSettings:
+        return AgentPodSettings(
+            executor_image=self.config.executor_image,
+            executor_image_pull_policy=self.config.executor_image_pull_policy,
+            instance_id=self.instance_id,
+            log_level=self.options.log_level,
+        )
+
     def _settings(self, key: str) -> Settings:
         namespace, name = split_key(key)
         repository = self._repository_of(key, namespace, name)
@@ -175,7 +201,14 @@ class ClusterController:
             images=config.images,
             instance_id=self.instance_id,
             pod_gc_by_strategy=True,
+            locks=self.locks,
         )
+
+    def _cached(self, key: str) -> dict[str, Any]:
+        found = self.workflows.get(*split_key(key))
+        if found is None:
+            raise NotFoundError(key)
+        return found
 
     def _repository_of(self, key: str, namespace: str, name: str) -> ArtifactRepository | None:
         if key in self._repositories:
@@ -279,10 +312,11 @@ class ClusterController:
     def start(self) -> None:
         """Caches filled, endpoints serving, the election begun."""
         self.pods.start()
+        self.tasks.start()
         self.workflows.start()
         self.templates.start()
         self.crons.start()
-        parts = (self.pods, self.workflows, self.templates, self.crons)
+        parts = (self.pods, self.tasks, self.workflows, self.templates, self.crons)
         synced = all(part.wait_synced(SYNC_TIMEOUT) for part in parts)
         if not synced:
             raise ControllerStartError(
@@ -318,6 +352,7 @@ class ClusterController:
         """The loop until stopped; a failed call to the API server (a burst of 429 or 5xx
         answers, a lost connection) ends a round, not the controller: the next round reads
         the Workflows again and goes on where their status says."""
+        self.locks.restore(self.workflows.items())
         try:
             self.controller.drive(None, until_done=False, stopping=lambda: self._stop(stopping))
         except (KubeError, FinalWriteError) as exc:
@@ -340,6 +375,7 @@ class ClusterController:
         for endpoints in self.endpoints:
             endpoints.stop()
         self.pods.stop()
+        self.tasks.stop()
         self.workflows.stop()
         self.templates.stop()
         self.crons.stop()

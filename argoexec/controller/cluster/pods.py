@@ -130,6 +130,8 @@ class ClusterPods:
         found: dict[str, PodObservation] = {}
         for pod in self.pods.indexed((namespace, workflow)):
             meta = pod.get("metadata") or {}
+            if (meta.get("labels") or {}).get(c.LABEL_COMPONENT) == "agent":
+                continue  # the agent pod runs tasks, no node of its own (`tasksets`)
             node_id = str((meta.get("annotations") or {}).get(c.ANNOTATION_NODE_ID) or "")
             found[node_id or str(meta.get("name"))] = self._observation(pod, node_id)
         for (ns, _), (owner, refused) in list(self._refused.items()):

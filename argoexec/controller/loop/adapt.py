@@ -30,15 +30,18 @@ def adapt_local(
     return adapted
 
 
-def _executor_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _executor_containers(pod: Mapping[str, Any], data: bool) -> list[dict[str, Any]]:
+    """init and wait; and a data template's main, which lists artifact locations itself."""
     spec = pod["spec"]
+    names = (WAIT_CONTAINER, MAIN_CONTAINER) if data else (WAIT_CONTAINER,)
     found = [c for c in spec.get("initContainers") or [] if c.get("name") == INIT_CONTAINER]
-    found += [c for c in spec.get("containers") or [] if c.get("name") == WAIT_CONTAINER]
+    found += [c for c in spec.get("containers") or [] if c.get("name") in names]
     return found
 
 
 def _local_roots(template: Mapping[str, Any]) -> set[str]:
-    locations: list[Any] = [template.get("archiveLocation")]
+    source = ((template.get("data") or {}).get("source") or {}).get("artifactPaths")
+    locations: list[Any] = [template.get("archiveLocation"), source]
     for side in ("inputs", "outputs"):
         locations += (template.get(side) or {}).get("artifacts") or []
     roots: set[str] = set()
@@ -50,13 +53,14 @@ def _local_roots(template: Mapping[str, Any]) -> set[str]:
 
 
 def _add_local_roots(pod: dict[str, Any], template: Mapping[str, Any]) -> None:
-    """Bind the host directories of `local:` artifact locations into init and wait."""
+    """Bind the host directories of `local:` artifact locations into init and wait (and the
+    main of a data template)."""
     volumes = pod["spec"].setdefault("volumes", [])
     for index, root in enumerate(sorted(_local_roots(template))):
         Path(root).mkdir(parents=True, exist_ok=True)
         name = f"{LOCAL_ARTIFACTS_VOLUME}-{index}"
         volumes.append({"name": name, "hostPath": {"path": root, "type": "DirectoryOrCreate"}})
-        for container in _executor_containers(pod):
+        for container in _executor_containers(pod, template.get("data") is not None):
             mounts = container.setdefault("volumeMounts", [])
             mounts.append({"name": name, "mountPath": root})
 

@@ -27,20 +27,25 @@ from argoexec.controller.reconcile import (
     DeletePod,
     Event,
     Outcome,
+    RunTask,
+    SaveCacheEntry,
     Settings,
     SignalContainer,
     reconcile,
 )
 from argoexec.controller.reconcile.nodes import FINAL_PHASES
 
+from .caches import MemoryCaches
 from .patch import apply, diff
 from .seams import (
     ConflictError,
+    MemoizationCaches,
     NotFoundError,
     Observed,
     OneBackend,
     PodBackend,
     PodBackends,
+    TaskBackend,
     WorkflowStore,
 )
 
@@ -103,8 +108,12 @@ class Controller:
         on_stored: Callable[[dict[str, Any]], None] | None = None,
         key: Callable[[Mapping[str, Any]], str] = workflow_name,
         prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        tasks: TaskBackend | None = None,
+        caches: MemoizationCaches | None = None,
     ) -> None:
         self.store = store
+        # Where memoization caches live (this process's memory unless told).
+        self.caches: MemoizationCaches = caches if caches is not None else MemoryCaches()
         # One backend for every workflow, or (a cluster's namespaces) one per workflow key.
         self.pods: PodBackends = pods if isinstance(pods, PodBackends) else OneBackend(pods)
         # How a workflow is named in the store, the settings and the backends (a cluster's
@@ -115,6 +124,13 @@ class Controller:
         self.prepare = prepare
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
+        # Where `http` templates' requests run (Argo's agent): threads of this process unless
+        # told otherwise (a cluster's WorkflowTaskSets and agent pods).
+        if tasks is None:
+            from .tasks import ThreadTasks
+
+            tasks = ThreadTasks()
+        self.tasks: TaskBackend = tasks
         # Whether this controller may drive a workflow (another one may hold it): the per-run
         # leader election of a controller shared by several processes.
         self.claim = claim
@@ -188,8 +204,12 @@ class Controller:
     def _pass(self, run: _Run) -> Outcome:
         name = self.key(run.workflow)
         pods = self.backend(name)
-        observed = Observed(pods=pods.observe(name))
         settings = self.settings(name) if callable(self.settings) else self.settings
+        observed = Observed(
+            pods=pods.observe(name),
+            tasks=self.tasks.observe(name),
+            caches=self.caches.view(settings.namespace),
+        )
         outcome = reconcile(run.workflow, observed, self.clock(), settings)
         self.passes += 1
         run.wake_at = None
@@ -204,11 +224,32 @@ class Controller:
                 pods.signal(action.pod_name, action.container, action.signum)
             elif isinstance(action, DeletePod) and action.pod_name not in run.deletes:
                 run.deletes.append(action.pod_name)
+            elif isinstance(action, RunTask):
+                self.tasks.run(name, run.workflow, action.node_id, action.template)
+            elif isinstance(action, SaveCacheEntry):
+                self._save(name, action)
+        if outcome.finished or finished(run.workflow):
+            self.tasks.release(name)
         if not run.dirty:
             self._delete(name, run)
         if self.on_events is not None and (outcome.events or outcome.started):
             self.on_events(name, outcome)
         return outcome
+
+    def _save(self, name: str, action: SaveCacheEntry) -> None:
+        """Save a memoization cache entry. One that fails is asked for again by the next
+        pass (the reconciler asks until the cache holds it; a hit's lastHitTimestamp is not
+        asked for again): said once."""
+        try:
+            self.caches.save(
+                action.namespace, action.config_map, action.key, action.entry, hit=action.hit
+            )
+        except Exception as exc:  # where caches live failed (a full disk, the API server)
+            what = f"workflow {name}: memoization cache {action.config_map}: {exc}"
+            if what not in self._told:
+                self._told.add(what)
+                again = "not moved on" if action.hit else "asked for again at the next pass"
+                log.warning("%s; the entry is %s", what, again)
 
     def _store(self, name: str, run: _Run) -> None:
         for _ in range(MAX_REAPPLY):

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,11 @@ from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models import ArtifactRepository
 
 from .local_pods import LocalPods
+from .locks import FileLocks
 from .podhost import RuntimeSettings
 from .run_metrics import record_events
 from .seams import PodObservation
+from .state_store import DirectoryStore
 
 log = logging.getLogger("argoexec.controller")
 RUN_FILE = "run.json"
@@ -254,6 +256,11 @@ class LocalRuns:
                 backend.close()
 
 
+def file_locks(root: Path, store: DirectoryStore) -> FileLocks:
+    """The locks every run of the state directory `root` shares."""
+    return FileLocks(root, get=store.get, workflows=store.list)
+
+
 def settings_for(config: RunConfig) -> Settings:
     """The reconciler's settings for a run with these options."""
     from .runner import settings_of
@@ -269,11 +276,13 @@ class LocalController:
     """Drives runs of a state directory, each with its own options, one process per run."""
 
     def __init__(self, root: Path) -> None:
+        from .caches import DirectoryCaches
         from .controller import Controller
-        from .state_store import DirectoryStore
+        from .tasks import ThreadTasks
 
         self.root = root
         self.store = DirectoryStore(root)
+        self.locks = file_locks(root, self.store)
         self.pods = LocalRuns(root)
         self._settings: dict[str, Settings] = {}
         self._locks: dict[str, RunLock] = {}
@@ -285,12 +294,15 @@ class LocalController:
             claim=self.claim,
             release=self.release,
             on_events=self._on_events,
+            tasks=ThreadTasks(secrets_for=lambda name: self.pods.backend(name).secrets),
+            caches=DirectoryCaches(root),
         )
 
     def settings(self, name: str) -> Settings:
         found = self._settings.get(name)
         if found is None:
-            found = self._settings[name] = settings_for(RunConfig.load(self.root / name))
+            settings = settings_for(RunConfig.load(self.root / name))
+            found = self._settings[name] = replace(settings, locks=self.locks)
         return found
 
     def claim(self, name: str) -> bool:

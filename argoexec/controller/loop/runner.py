@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -27,6 +28,7 @@ from argoexec.controller.metrics import MetricsRecorder
 from argoexec.controller.reconcile import Outcome, Settings
 from argoexec.controller.reconcile.context import STOP_MESSAGE, TERMINATE_MESSAGE
 from argoexec.controller.reconcile.context import TemplateStoreLike as TemplateStore
+from argoexec.controller.reconcile.locks import LockManager
 from argoexec.controller.reconcile.nodes import FINAL_PHASES, PENDING
 from argoexec.controller.runtime.images import PodmanImages
 from argoexec.controller.runtime.protocol import Runtime
@@ -36,10 +38,12 @@ from argoexec.durations import rfc3339
 
 from . import control as ctl
 from .controller import Controller, FinalWriteError, finished
+from .locks import MemoryLocks, stale_holder
 from .memory import MemoryStore
 from .options import Control, EngineError, RunOptions
 from .run_metrics import record_events
-from .seams import PodBackend, WorkflowStore
+from .seams import MemoizationCaches, PodBackend, WorkflowStore
+from .tasks import ThreadTasks
 from .thread_pods import ThreadPods
 
 log = logging.getLogger("argoexec.controller")
@@ -148,8 +152,11 @@ class WorkflowRunner:
         control: Control | None = None,
         workflows: WorkflowStore | None = None,
         pods: PodBackend | None = None,
+        caches: MemoizationCaches | None = None,
+        locks: LockManager | None = None,
     ) -> None:
         self.options = options or RunOptions()
+        self.caches = caches  # memoization caches (the state directory's, for a `run`)
         self.name = name
         self.on_change = on_change
         self.control = control
@@ -168,7 +175,10 @@ class WorkflowRunner:
             )
         self.pods: PodBackend = pods if pods is not None else self.thread_pods  # type: ignore[assignment]
         self.workflows: WorkflowStore = workflows or MemoryStore()
-        self.settings = settings_of(self.options, store)
+        if locks is None:  # this process's own (a state directory's runs share a FileLocks)
+            store_get = self.workflows.get
+            locks = MemoryLocks(stale=lambda: stale_holder(store_get, lambda _ns, name: name))
+        self.settings = replace(settings_of(self.options, store), locks=locks)
         self._interrupts = 0  # only counted in the signal handler
         self._acted = 0
         self.aborted = False
@@ -229,6 +239,8 @@ class WorkflowRunner:
             write_interval=self.options.poll_interval,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            tasks=ThreadTasks(secrets=self.options.secrets_dir),
+            caches=self.caches,
         )
         try:
             controller.drive([self.name], stopping=self._act)

@@ -30,6 +30,18 @@ class NotFoundError(Exception):
 
 
 @dataclass(frozen=True)
+class TaskObservation:
+    """What a controller sees of one agent task (an `http` template's request): the node
+    result the agent reported (Argo's `WorkflowTaskSet` `status.nodes[nodeID]`, a NodeResult:
+    phase, message, outputs)."""
+
+    node_id: str
+    phase: str
+    message: str = ""
+    outputs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class PodObservation:
     """What a controller sees of one pod: Kubernetes' pod status, and the node's reported result
     (Argo's WorkflowTaskResult: outputs, and whether the executor said it has reported all;
@@ -120,8 +132,52 @@ class OneBackend:
         return self.pods.wait(timeout)
 
 
+class TaskBackend(Protocol):
+    """Where agent tasks run (Argo's agent: on a cluster the `WorkflowTaskSet` named after the
+    workflow and its agent pod; on this machine a bounded pool of threads). Keyed like
+    `PodBackends`, by the workflow's key."""
+
+    def run(self, key: str, workflow: Mapping[str, Any], node_id: str,
+            template: Mapping[str, Any]) -> None:  # fmt: skip
+        """Run the task of node `node_id` (its template, substituted) once: asking again for a
+        task that runs or ran does nothing (the reconciler asks on every pass until it sees
+        the result, so a controller that died in between asks again)."""
+        ...
+
+    def observe(self, key: str) -> dict[str, TaskObservation]:
+        """The results reported so far for the workflow's tasks, by node id."""
+        ...
+
+    def release(self, key: str) -> None:
+        """The workflow is over: what its tasks left (a task set, an agent pod, results
+        kept in memory) is removed. Releasing again does nothing."""
+        ...
+
+
+class MemoizationCaches(Protocol):
+    """Where memoization caches live (Argo's cache ConfigMaps, labelled
+    `workflows.argoproj.io/configmap-type: Cache`): read by the reconciler through a view,
+    written by the loop. Several controllers (or `run` processes of one state directory) may
+    save to one ConfigMap at once: no entry is lost (a lock, or a resourceVersion and a retry)."""
+
+    def view(self, namespace: str) -> Mapping[str, Mapping[str, Any]]:
+        """The cache ConfigMaps of `namespace` for one pass, name -> the ConfigMap object
+        (`apiVersion`, `kind`, `metadata`, `data`); a name without one is missing. Each is read
+        at most once per view: a pass sees one state of each."""
+        ...
+
+    def save(
+        self, namespace: str, name: str, key: str, entry: Mapping[str, Any], *, hit: bool
+    ) -> None:
+        """Carry out a `SaveCacheEntry` (read, change entry `key`, write; atomically)."""
+        ...
+
+
 @dataclass
 class Observed:
     """Everything the reconciler reads besides the Workflow."""
 
     pods: Mapping[str, PodObservation] = field(default_factory=dict)
+    tasks: Mapping[str, TaskObservation] = field(default_factory=dict)
+    # The memoization cache ConfigMaps of the workflow's namespace, name -> ConfigMap.
+    caches: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 Workflow (its status is the only state) and what is observed of its pods, and returns the
 Workflow with its new status and the actions to take. No I/O, no threads, no sleeps."""
 
-from .actions import Action, CreatePod, DeletePod, SignalContainer
+from .actions import Action, CreatePod, DeletePod, RunTask, SaveCacheEntry, SignalContainer
 from .context import Event, Settings
 from .workflow import Outcome, reconcile
 
@@ -12,6 +12,8 @@ __all__ = [
     "DeletePod",
     "Event",
     "Outcome",
+    "RunTask",
+    "SaveCacheEntry",
     "Settings",
     "SignalContainer",
     "reconcile",

@@ -37,4 +37,30 @@ class DeletePod:
     pod_name: str
 
 
-Action = CreatePod | SignalContainer | DeletePod
+@dataclass(frozen=True)
+class RunTask:
+    """Run the agent task of node `node_id` (an `http` template, substituted): Argo's
+    controller adds it to the workflow's `WorkflowTaskSet` (`spec.tasks[nodeID]`), where its
+    agent pod picks it up. Asked on every pass until its result is observed."""
+
+    node_id: str
+    template: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SaveCacheEntry:
+    """Write entry `key` of the memoization cache ConfigMap `config_map` in `namespace` (Argo's
+    cache `Save`): the entry (`{nodeID, outputs, creationTimestamp, lastHitTimestamp}`) of a
+    memoized node that succeeded. With `hit`, only the entry's `lastHitTimestamp` is moved on,
+    if the entry is still the one of `entry["nodeID"]` (Argo's `Load` does that on a hit).
+    Carried out before the status is stored: a status that says a node succeeded is never
+    stored before its entry was asked for."""
+
+    namespace: str
+    config_map: str
+    key: str
+    entry: Mapping[str, Any]
+    hit: bool = False
+
+
+Action = CreatePod | SignalContainer | DeletePod | RunTask | SaveCacheEntry

@@ -11,11 +11,12 @@ from typing import Any, NamedTuple, Protocol
 
 from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, MAX_OUTPUT_PARAMETERS_BYTES
 from argoexec.controller.engine.scope import Scope
-from argoexec.controller.loop.seams import PodObservation
+from argoexec.controller.loop.seams import PodObservation, TaskObservation
 from argoexec.controller.pod import ImageEntrypoint
 from argoexec.models import ArtifactRepository
 
 from .actions import Action
+from .locks import LockManager
 from .nodes import Node, Nodes
 
 
@@ -79,6 +80,9 @@ class Settings:
     executor_image_pull_policy: str | None = None
     executor_resources: Mapping[str, Any] | None = None
     executor_security_context: Mapping[str, Any] | None = None
+    # Mutexes and semaphores shared beyond one workflow (`synchronization`): the runs of a
+    # state directory share a file, a cluster's controller keeps them in memory.
+    locks: LockManager | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Pass:
         settings: Settings,
         started: float,
         kinds: Kinds,
+        tasks: Mapping[str, TaskObservation] | None = None,
     ) -> None:
         meta = workflow.get("metadata") or {}
         self.workflow = workflow
@@ -170,6 +175,9 @@ class Pass:
         self.status: dict[str, Any] = workflow["status"]
         self.nodes = Nodes(self.name, self.status.setdefault("nodes", {}))
         self.pods = pods
+        self.tasks: Mapping[str, TaskObservation] = tasks or {}
+        # The memoization caches (name -> ConfigMap), as the loop read them for this pass.
+        self.caches: Mapping[str, Mapping[str, Any]] = {}
         self.now = now
         self.settings = settings
         self.started = started

@@ -8,12 +8,14 @@ from .pod import advance_pod
 from .retry import advance_retry
 from .steps import advance_steps
 from .suspend import advance_suspend
-from .walk import POD_KINDS
+from .task import advance_task
+from .walk import POD_KINDS, TASK_KINDS
 
 HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(POD_KINDS, advance_pod),
     "steps": advance_steps,
     "dag": advance_dag,
     "suspend": advance_suspend,
+    **dict.fromkeys(TASK_KINDS, advance_task),
 }
 KINDS = Kinds(HANDLERS, advance_retry)

@@ -21,7 +21,9 @@ from argoexec.controller.pod import pod_name
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.durations import parse_go_duration
 
+from . import memoize
 from . import nodes as n
+from . import synchronization as sync
 from .clock import epoch
 from .context import Event, Frame, Owner, Pass, Run, Visit
 from .errors import NodeError
@@ -30,9 +32,11 @@ from .outputs import export_globals, suspend_outputs
 
 log = logging.getLogger("argoexec.controller")
 
-POD_KINDS = ("container", "script", "resource", "containerSet")
-KINDS = (*POD_KINDS, "steps", "dag", "suspend")
-NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND}
+POD_KINDS = ("container", "script", "resource", "containerSet", "data")
+# Kinds the agent runs (Argo's WorkflowTaskSet tasks), not a pod of their own.
+TASK_KINDS = ("http",)
+KINDS = (*POD_KINDS, *TASK_KINDS, "steps", "dag", "suspend")
+NODE_TYPES = {"steps": n.STEPS, "dag": n.DAG, "suspend": n.SUSPEND, "http": n.HTTP}
 _RESOLVE_ERRORS = (ArgumentError, SubstitutionError, ExpressionError, InputError, ValueError)
 
 
@@ -54,7 +58,7 @@ def template_kind(template: Mapping[str, Any]) -> str:
     for kind in KINDS:
         if template.get(kind) is not None:
             return kind
-    unsupported = [k for k in ("http", "plugin", "data") if template.get(k) is not None]
+    unsupported = [k for k in ("plugin",) if template.get(k) is not None]
     if unsupported:
         raise NodeError(
             f"template {template.get('name')!r}: {unsupported[0]} templates are not supported "
@@ -222,8 +226,16 @@ def _execute(
     template, owner, template_name, tref = resolve(p, call, frame.owner)
     kind = template_kind(template)
     frame = frame.but(owner=owner, depth=frame.depth + 1)
-    fresh = p.nodes.by_name(name) is None
     strategy = retry_strategy(p, template)
+    if template.get("synchronization"):  # Argo's handleSynchronization, before the node runs
+        type_ = n.RETRY if strategy else NODE_TYPES.get(kind, n.POD)
+        waiting = sync.hold_node(
+            p, template, name=name, display=display, parent=parent, frame=frame, type_=type_,
+            template_name=template_name, tref=tref, args=args,
+        )  # fmt: skip
+        if waiting is not None:
+            return waiting
+    fresh = p.nodes.by_name(name) is None
     if strategy:
         visit = p.kinds.retry(
             p, template, kind, template_name, tref, strategy=strategy, name=name,
@@ -234,6 +246,10 @@ def _execute(
             p, template, kind, template_name, tref, name=name, display=display, parent=parent,
             frame=frame, args=args,
         )  # fmt: skip
+    if template.get("synchronization") and n.fulfilled(visit.node):
+        holder = f"{p.settings.namespace}/{p.name}/{visit.node['id']}"
+        keys = sync.held_by(p.workflow, holder)
+        sync.release_keys(p.workflow, p.settings, holder, keys)
     if template.get("metrics"):
         variables = p.globals.child(frame.extra)
         if fresh:
@@ -302,7 +318,10 @@ def attempt(
                 node["inputs"] = public
         scope = locals_.with_template_io(resolved)
         inner = frame.but(deadline=_deadline(p, node, template, scope, frame))
-        return p.kinds.handlers[kind](p, Run(node, resolved, kind, scope, inner, pod))
+        run = Run(node, resolved, kind, scope, inner, pod)
+        # Argo looks a memoized node up only as it is created: a hit never runs.
+        hit = memoize.check(p, run) if fresh and not p.frozen else None
+        return hit if hit is not None else p.kinds.handlers[kind](p, run)
     except NodeError as exc:
         p.nodes.finish(node, exc.phase, exc.message, now=p.now)
         return Visit(node, exc.message if exc.phase == n.ERROR else "")

@@ -13,6 +13,7 @@ pass would cost more than the pass).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from argoexec.controller.runtime import status as st
 from argoexec.durations import rfc3339
 
 from . import nodes as n
+from . import synchronization as sync
 from .actions import Action
 from .children import advance_hook, exit_hook
 from .clock import epoch
@@ -40,7 +42,9 @@ from .context import (
     Settings,
     Visit,
 )
+from .errors import NodeError
 from .kinds import KINDS
+from .memoize import save_entries
 from .nodes import Node
 from .outputs import load_globals
 from .podgc import collect_pods
@@ -71,7 +75,10 @@ def reconcile(
         )
         return outcome
     spec = workflow.get("spec") or {}
-    if not status.get("phase"):
+    unstarted = status.get("phase") in (None, "", n.PENDING)
+    if unstarted and spec.get("synchronization") and not _locked(workflow, outcome, now, settings):
+        return outcome
+    if status.get("phase") in (None, "", n.PENDING):
         outcome.started = True
         outcome.changed = True
         status["phase"] = n.RUNNING
@@ -85,7 +92,7 @@ def reconcile(
         _label(workflow, LABEL_COMPLETED, "false")
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
-             started=started, kinds=KINDS)  # fmt: skip
+             started=started, kinds=KINDS, tasks=observed.tasks)  # fmt: skip
     meta = workflow.get("metadata") or {}
     p.globals_base = workflow_scope(
         name=p.name,
@@ -105,8 +112,12 @@ def reconcile(
     )
     if p.deadline is not None and now < p.deadline:
         p.wake(p.deadline)
+    p.caches = observed.caches
     before = len(p.nodes.finished)
     _walk(p, outcome)
+    save_entries(p)
+    if not outcome.finished and status.get("synchronization"):
+        sync.release_fulfilled(p)
     collected, due = collect_pods(
         workflow, observed, settings, everything=outcome.finished, now=now
     )
@@ -119,6 +130,43 @@ def reconcile(
     if outcome.changed:
         status["progress"] = _progress(p)
     return outcome
+
+
+def _locked(workflow: dict[str, Any], outcome: Outcome, now: float, settings: Settings) -> bool:
+    """Argo's workflow-level synchronization: True when the workflow holds its locks (or is
+    being stopped, which it is then without them), else it stays Pending with the message."""
+    status = workflow["status"]
+    held = copy.deepcopy(status.get("synchronization"))
+    before = (status.get("phase"), status.get("message"), held)
+    try:
+        grant = sync.hold_workflow(workflow, settings, now)
+    except NodeError as exc:
+        outcome.changed = outcome.finished = True
+        status["phase"], status["message"] = (
+            n.FAILED,
+            (f"Failed to acquire the synchronization lock. {exc.message}"),
+        )
+        status.setdefault("startedAt", rfc3339(now))
+        status["finishedAt"] = rfc3339(now)
+        status["conditions"] = [{"type": "Completed", "status": "True"}]
+        sync.release_all(workflow, settings)
+        _label(workflow, LABEL_PHASE, n.FAILED)
+        _label(workflow, LABEL_COMPLETED, "true")
+        return False
+    if grant.acquired:
+        status.pop("message", None)
+        return True
+    if (workflow.get("spec") or {}).get("shutdown"):
+        sync.release_all(workflow, settings)  # Argo: a stopped pending workflow goes on, to fail
+        return True
+    status["phase"], status["message"] = n.PENDING, grant.message
+    after = (status.get("phase"), status.get("message"), status.get("synchronization"))
+    outcome.changed = outcome.changed or after != before
+    status.setdefault("startedAt", None)
+    status.setdefault("finishedAt", None)
+    _label(workflow, LABEL_PHASE, n.PENDING)
+    outcome.wake_at = now + sync.LOCK_RETRY
+    return False
 
 
 def _created(meta: Mapping[str, Any], now: float) -> datetime:
@@ -198,6 +246,8 @@ def _failures(p: Pass) -> list[dict[str, Any]]:
 
 def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) -> None:
     status = p.status
+    if status.get("synchronization") or p.spec.get("synchronization"):
+        sync.release_all(p.workflow, p.settings)
     # Nothing is left unfinished: nodes a failure or a stop left behind end with the workflow.
     leftover = message or DEADLINE_MESSAGE
     for node in list(p.nodes):

@@ -23,6 +23,7 @@ from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_artifacts import check_sub_paths
 from argoexec.controller.workflow.lint_expr import check_expressions
 from argoexec.controller.workflow.lint_names import check_io_names, check_object_name
+from argoexec.controller.workflow.lint_sync import check_synchronization
 from argoexec.controller.workflow.lint_templates import Checker
 from argoexec.controller.workflow.merge import merge_workflow_template
 from argoexec.controller.workflow.problems import Problem, join
@@ -53,6 +54,7 @@ def _check_spec(spec: dict[str, Any], checker: Checker) -> None:
     checker.check_hooks(spec.get("hooks"), "spec.hooks")
     checker.problems.extend(check_expressions(spec, "spec"))
     checker.problems.extend(check_sub_paths(spec, "spec"))
+    checker.problems.extend(check_synchronization(spec, "spec"))
 
 
 def _argument_names(spec: dict[str, Any]) -> set[str]:
