@@ -279,3 +279,20 @@ def test_a_run_that_cannot_be_created_is_a_submission_error_counted_as_failed(
     assert condition["type"] == "SubmissionError"
     assert condition["message"].startswith("Failed to submit Workflow: cannot read the options")
     assert DirectoryStore(state).list() == []
+
+
+def test_a_cron_document_that_cannot_be_read_is_said_once_and_the_others_still_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = create(tmp_path)
+    (state / ".cronworkflows" / "broken.json").write_text("{not json")
+    clock = Clock(T0)
+    scheduler = LocalScheduler(state, clock=clock)
+    scheduler.tick()
+    clock.now = MINUTE + 1
+    scheduler.tick()
+    assert [wf["metadata"]["name"] for wf in DirectoryStore(state).list()] == [
+        f"tick-{int(MINUTE)}"
+    ]
+    said = [r.getMessage() for r in caplog.records if "broken" in r.getMessage()]
+    assert len(said) == 1 and "cannot read CronWorkflow" in said[0]

@@ -131,22 +131,29 @@ class LocalScheduler:
         self._told: set[str] = set()
 
     def tick(self) -> None:
-        """One pass over every CronWorkflow, and (now and then) over the runs' TTLs."""
+        """One pass over every CronWorkflow, and (now and then) over the runs' TTLs. What fails
+        (a document that cannot be read, a state directory that cannot be written) is said once
+        per cause and tried again at the next tick: it never stops the controller's loop."""
         now = self.clock()
-        workflows: list[dict[str, Any]] | None = None
-        names = self.crons.names()
-        if names and self._scheduling():
-            workflows = self.store.list()
-            for name in names:
-                try:
-                    self._pass(name, workflows, now)
-                except StateError as exc:  # said once per cause: ticks come twice a second
-                    if str(exc) not in self._told:
-                        self._told.add(str(exc))
-                        log.warning("CronWorkflow %s: %s", name, exc)
-        if time.monotonic() - self._ttl_at >= TTL_SCAN_INTERVAL:
-            self._ttl_at = time.monotonic()
-            self._expire(now)
+        try:
+            names = self.crons.names()
+            if names and self._scheduling():
+                workflows = self.store.list()
+                for name in names:
+                    try:
+                        self._pass(name, workflows, now)
+                    except StateError as exc:
+                        self._warn(f"CronWorkflow {name}: {exc}")
+            if time.monotonic() - self._ttl_at >= TTL_SCAN_INTERVAL:
+                self._ttl_at = time.monotonic()
+                self._expire(now)
+        except (StateError, OSError) as exc:
+            self._warn(f"CronWorkflows and ttlStrategy of {self.root}: {exc}")
+
+    def _warn(self, message: str) -> None:
+        if message not in self._told:  # ticks come twice a second
+            self._told.add(message)
+            log.warning("%s", message)
 
     def _scheduling(self) -> bool:
         self.crons.dir.mkdir(parents=True, exist_ok=True)
