@@ -17,7 +17,8 @@ install: system-deps venv images
 # gcc (localhost/scratch:test), and for building the emissary on the host: Debian's python3.11
 # with its headers and static library, zlib and expat headers, patchelf.
 DEB_PACKAGES := bubblewrap openssh-server git podman runc uidmap debootstrap busybox-static gcc \
-	python3.11 libpython3.11-dev zlib1g-dev libexpat1-dev patchelf
+	python3.11 libpython3.11-dev zlib1g-dev libexpat1-dev patchelf \
+	iproute2
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -255,6 +255,15 @@ def _artifact_commands(sub: Any, *, leaves_too: bool) -> None:
             "check",
         ),
     )
+    gc = leaves.add_parser(
+        "delete",
+        help="delete the artifacts of this artifact-GC pod's WorkflowArtifactGCTasks",
+        allow_abbrev=False,
+    )
+    _global_flags(gc, suppress=True)
+    gc.set_defaults(
+        run=_lazy("argoexec.commands.artifact_delete", "delete"), command="artifact delete"
+    )
     for name, help_text, module, func in specs:
         leaf = leaves.add_parser(name, help=help_text, allow_abbrev=False)
         _global_flags(leaf, suppress=True)

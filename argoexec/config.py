@@ -287,6 +287,8 @@ class PodEnv:
     result_file: Path | None = None
     # ARGO_ARTIFACT_PLUGIN_NAMES: the artifact-plugin sidecar containers wait stops at the end.
     artifact_plugin_sidecars: tuple[str, ...] = ()
+    # ARGO_ARTIFACT_POD_NAME: an artifact-GC pod's hash, the label of its tasks (§9.1).
+    artifact_gc_pod_hash: str = ""
     # ARGOEXEC_START_GATE: the descriptor a container started ahead of time waits at (never a
     # standard stream: anything else is ignored).
     start_gate: int | None = None
@@ -324,6 +326,7 @@ class PodEnv:
                 n.strip() for n in env.get(c.ENV_ARTIFACT_PLUGIN_NAMES, "").split(",") if n.strip()
             ),
             start_gate=_descriptor(env.get(c.ENV_START_GATE, "")),
+            artifact_gc_pod_hash=env.get(c.ENV_ARTIFACT_GC_POD_HASH, ""),
         )
 
 

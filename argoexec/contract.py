@@ -59,6 +59,13 @@ ENV_DEBUG_PAUSE_AFTER = "ARGO_DEBUG_PAUSE_AFTER"
 ENV_ARTIFACT_PLUGIN_NAMES = "ARGO_ARTIFACT_PLUGIN_NAMES"
 # "true": wait deletes each staged output after its upload (Argo's maybeDeleteLocalArtPath).
 ENV_REMOVE_LOCAL_ART_PATH = "REMOVE_LOCAL_ART_PATH"
+# Artifact GC (§9.1): the GC pod's hash (fnv32a of its name, decimal), which labels its
+# WorkflowArtifactGCTasks; the label, the pod's strategy annotation, the Workflow's finalizer.
+ENV_ARTIFACT_GC_POD_HASH = "ARGO_ARTIFACT_POD_NAME"
+LABEL_ARTIFACT_GC_POD = "workflows.argoproj.io/artifact-gc-pod"
+ANNOTATION_ARTIFACT_GC_STRATEGY = "workflows.argoproj.io/artifact-gc-strategy"
+FINALIZER_ARTIFACT_GC = "workflows.argoproj.io/artifact-gc"
+COMPONENT_ARTIFACT_GC = "artifact-gc"  # the value of LABEL_COMPONENT on GC pods
 
 # Argo's executor tuning variables (the controller's `executor.env` sets them; §10.5).
 ENV_S3_UPLOAD_THREADS = "ARTIFACT_S3_UPLOAD_THREADS"

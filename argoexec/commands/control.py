@@ -27,8 +27,15 @@ from argoexec.commands.interrupts import handled_by
 from argoexec.commands.statedir import state_store
 from argoexec.commands.workflows import assignments, check_supplied, one_node
 from argoexec.controller.loop import control as ctl
+from argoexec.controller.loop.artgc import ArtifactGCError, collect_for_deletion
 from argoexec.controller.loop.controller import finished
-from argoexec.controller.loop.local import RUN_FILE, LocalController, RunConfig, RunLock
+from argoexec.controller.loop.local import (
+    RUN_FILE,
+    LocalController,
+    RunConfig,
+    RunLock,
+    run_driver_context,
+)
 from argoexec.controller.loop.seams import NotFoundError, WorkflowStore
 from argoexec.controller.loop.state_store import DirectoryStore
 from argoexec.controller.orphan import stop_orphan
@@ -279,7 +286,9 @@ def controller(args: argparse.Namespace, inv: Invocation) -> int:
 
 def delete(args: argparse.Namespace, inv: Invocation) -> int:
     """`argo delete`: the run's directory removed, logs and artifacts of the local repository
-    in it included; refused while a process drives the run (stop it first)."""
+    in it included; refused while a process drives the run (stop it first). Artifacts under
+    artifact GC (OnWorkflowDeletion, and OnWorkflowCompletion ones not yet deleted) are
+    deleted first; if one cannot be, the run is kept (unless forceFinalizerRemoval)."""
     root = _root(args, inv)
     run = StateStore(root).open(args.name)
     lock = RunLock(run.path)
@@ -289,7 +298,12 @@ def delete(args: argparse.Namespace, inv: Invocation) -> int:
             "then delete it"
         )
     try:
+        # The finalizer's work first (Argo holds a Workflow until its artifacts are deleted).
+        with contextlib.suppress(NotFoundError):
+            collect_for_deletion(DirectoryStore(root), args.name, partial(run_driver_context, root))
         StateStore(root).remove(run)
+    except ArtifactGCError as exc:
+        raise StateError(str(exc)) from None
     finally:
         lock.release()
     inv.stdout.write(f"workflow {args.name} deleted\n")

@@ -333,10 +333,17 @@ def render_tree(workflow: Workflow, *, now: datetime | None = None, color: bool 
     tree = _TreeRows(workflow, nodes_of(workflow), now, color)
     rows = [["STEP", "TEMPLATE", "PODNAME", "DURATION", "MESSAGE"]]
     rows += tree.rows(roots[name], " ", " ")
+    # Then the workflow's lifecycle hooks (`<wf>.hooks.<name>`, by name; Argo's CLI leaves
+    # them out) and its exit handler, each a tree of its own.
+    nodes = nodes_of(workflow)
+    hooks = sorted(
+        (i for i in roots if str(nodes[i].get("name", "")).startswith(f"{name}.hooks.")),
+        key=lambda i: str(nodes[i].get("name")),
+    )
     exit_root = roots.get(node_id(name, f"{name}.onExit"))
-    if exit_root is not None:
+    for extra in [*(roots[i] for i in hooks), *([exit_root] if exit_root else [])]:
         rows.append(["", "", "", "", ""])
-        rows += tree.rows(exit_root, " ", " ")
+        rows += tree.rows(extra, " ", " ")
     return table(rows)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from argoexec.controller import artgc
 from argoexec.controller.cluster.api import ClusterApi, Connection
 from argoexec.controller.cluster.controller import ClusterController, ClusterOptions
 from argoexec.controller.cluster.lease import LeaseTimes
@@ -90,6 +91,19 @@ class Cluster:
                 return found
             time.sleep(0.1)
         raise AssertionError(f"workflow {name} not finished in {timeout} s: {found.get('status')}")
+
+    def wait_collected(
+        self, name: str, namespace: str = "default", timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """The workflow once artifact GC has nothing left to do for now (its GC pods ended and
+        were recorded); at once for a workflow without artifact GC."""
+        end = time.monotonic() + timeout
+        found = self.workflow(name, namespace)
+        while time.monotonic() < end and artgc.pending(found):
+            time.sleep(0.1)
+            found = self.workflow(name, namespace)
+        assert not artgc.pending(found), f"artifact GC of {name} unfinished: {found['status']}"
+        return found
 
     def close(self) -> None:
         for replica in self.replicas:

@@ -158,5 +158,6 @@ def test_example_on_a_cluster_ends_as_it_does_locally(
         meta["name"] = f"{meta.pop('generateName', 'wf-')}{int(time.time() * 1000) % 100000}"
     cluster.start_controller()
     cluster.submit(workflow, NAMESPACE)
-    done = cluster.wait_finished(meta["name"], NAMESPACE, timeout=180)
+    cluster.wait_finished(meta["name"], NAMESPACE, timeout=180)
+    done = cluster.wait_collected(meta["name"], NAMESPACE)  # artifact GC runs after the end
     check_expected(ClusterRun(cluster, done), entry, capsys)

@@ -221,6 +221,19 @@ def test_the_executor_may_create_and_patch_task_results_and_nothing_else(objects
     assert not auth.allows(EXECUTOR, "get", "", "secrets", namespace=NAMESPACE, name="s")
 
 
+def test_an_artifact_gc_pod_may_list_its_tasks_and_patch_their_status_and_nothing_else(
+    objects,
+) -> None:
+    auth = Authorizer.from_objects(objects)
+    tasks = ("argoproj.io", "workflowartifactgctasks")
+    assert auth.allows(EXECUTOR, "list", *tasks, namespace=NAMESPACE)
+    assert auth.allows(EXECUTOR, "watch", *tasks, namespace=NAMESPACE)
+    assert auth.allows(EXECUTOR, "patch", *tasks, "status", NAMESPACE, "t-0")
+    for verb in ("get", "create", "update", "delete", "patch"):
+        assert not auth.allows(EXECUTOR, verb, *tasks, namespace=NAMESPACE, name="t-0")
+    assert not auth.allows(EXECUTOR, "list", *tasks, namespace="team-a")  # not bound there
+
+
 def test_the_agent_may_read_its_task_sets_and_patch_their_status_and_nothing_else(
     objects,
 ) -> None:
@@ -269,6 +282,14 @@ CONTROLLER_CALLS = [
         f"{WF}{TEAM}/workflowtaskresults",
         {"labelSelector": "workflows.argoproj.io/workflow=wf-1"},
     ),
+    ("POST", f"{WF}{TEAM}/workflowartifactgctasks", {}),
+    ("GET", f"{WF}{TEAM}/workflowartifactgctasks/wf-1-artgc-wfcomp-1-0", {}),
+    (
+        "GET",
+        f"{WF}{TEAM}/workflowartifactgctasks",
+        {"labelSelector": "workflows.argoproj.io/artifact-gc-pod=1"},
+    ),
+    ("DELETE", f"{WF}{TEAM}/workflowartifactgctasks/wf-1-artgc-wfcomp-1-0", {}),
     ("GET", f"{WF}/workflowtasksets", {}),
     ("GET", f"{WF}/workflowtasksets", WATCH),
     ("POST", f"{WF}{TEAM}/workflowtasksets", {}),
@@ -307,6 +328,7 @@ REFUSED_CALLS = [
     ("DELETE", f"{WF}{TEAM}/workflows", {}),  # a whole collection
     ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),  # its status goes in a merge PATCH
     ("GET", f"{WF}{TEAM}/workflowtaskresults/wf-1", {}),
+    ("PATCH", f"{WF}{TEAM}/workflowartifactgctasks/wf-1-artgc-wfcomp-1-0/status", {}),
     ("POST", f"{WF}{TEAM}/workflowtaskresults", {}),
     ("PATCH", f"{WF}{TEAM}/workflowtasksets/wf-1/status", {}),
     ("DELETE", f"{WF}{TEAM}/workflowtasksets/wf-1", {}),

@@ -54,18 +54,13 @@ entrypoint: main
 templates:
 - name: main
   steps:
-  - - {name: server, template: srv}
-    - {name: call, template: web}
-- name: srv
-  daemon: true
-  container: {image: alpine, command: [sleep, "1000"]}
+  - - {name: call, template: web}
 - name: web
   plugin: {hello: {}}
 """,
     )
     assert run.phase == "Failed", run.explain()
-    server, call = run.node("wf[0].server"), run.node("wf[0].call")
-    assert server["phase"] == call["phase"] == "Error"
-    assert "daemon templates are not supported" in server["message"]
-    assert server["templateName"] == "srv"
+    call = run.node("wf[0].call")
+    assert call["phase"] == "Error"
+    assert call["templateName"] == "web"
     assert "plugin templates are not supported" in call["message"]

@@ -445,3 +445,13 @@ def test_a_small_terminal_gets_clipped_lines_so_the_redraw_stays_in_place() -> N
     assert all(len(strip_ansi(line)) <= 20 for line in lines)
     full = render_workflow(steps_workflow(), now=NOW).count("\n")
     assert lines[-1] == f"... {full - 6} more lines"
+
+
+def test_workflow_lifecycle_hooks_are_trees_of_their_own_before_the_exit_handler() -> None:
+    wf = dag_workflow()
+    b = Builder("dag-xyz")
+    for name in ("dag-xyz.hooks.zeta", "dag-xyz.hooks.alpha"):
+        b.add(name, "Pod", display=name, template="note", start=2, end=4)
+    wf["status"]["nodes"].update(b.nodes)
+    rows = [line.split()[1] for line in render_tree(wf, now=NOW).splitlines() if "dag-xyz." in line]
+    assert rows == ["dag-xyz.hooks.alpha", "dag-xyz.hooks.zeta", "dag-xyz.onExit"]

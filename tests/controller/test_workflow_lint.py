@@ -589,3 +589,30 @@ def test_an_expression_nested_beyond_the_parser_is_a_problem_not_a_crash() -> No
     [problem] = lint_workflow(workflow([template]), store())
     assert "nested too deeply" in problem.message
     assert "(10001 characters)" in problem.message  # named, not repeated whole
+
+
+def test_lifecycle_hooks_need_an_expression_that_parses_and_names_known_steps() -> None:
+    wf = workflow(
+        [
+            {"name": "main", "steps": [[{"name": "a", "template": "leaf", "hooks": {
+                "exit": {"template": "leaf"},
+                "running": {"template": "leaf"},
+                "done": {"expression": "steps.a.status ==", "template": "leaf"},
+                "other": {"expression": "steps.b.status == 'Running'", "template": "leaf"},
+            }}]]},
+            container("leaf"),
+        ],
+        hooks={"failed": {"template": "leaf", "expression": 'workflow.status == "Failed"'},
+               "late": {"template": "gone"}},
+    )  # fmt: skip
+    found = problems_of(wf)
+    hooks = "spec.templates[0].steps[0][0].hooks"
+    assert (f"{hooks}.running", "needs an `expression` (every hook but `exit` does)") in found
+    assert ("spec.hooks.late", "needs an `expression` (every hook but `exit` does)") in found
+    assert any(path == f"{hooks}.done.expression" for path, _ in found), found
+    assert any(
+        path == f"{hooks}.other.expression" and "unknown step `b`" in message
+        for path, message in found
+    ), found
+    assert not any(path.startswith(f"{hooks}.exit") for path, _ in found)
+    assert not any(path.startswith("spec.hooks.failed") for path, _ in found)

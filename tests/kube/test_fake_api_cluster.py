@@ -195,6 +195,28 @@ def test_deleting_an_owner_deletes_its_dependents_transitively(kube_api: FakeKub
     assert wf["metadata"]["uid"]
 
 
+def test_a_finalizer_holds_a_deleted_object_until_a_write_removes_it(kube_api: FakeKube) -> None:
+    wf = workflow_with_pods(kube_api)
+    path = f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/workflows/wf"
+    held = {"metadata": {"finalizers": ["workflows.argoproj.io/artifact-gc"]}}
+    ctype = "application/merge-patch+json"
+    assert call(kube_api, "PATCH", path, held, ctype=ctype)[0] == 200
+    code, marked = call(kube_api, "DELETE", path)
+    assert code == 200 and marked["metadata"]["deletionTimestamp"]
+    assert (
+        call(kube_api, "DELETE", path)[1]["metadata"]["resourceVersion"]
+        == (marked["metadata"]["resourceVersion"])
+    ), "a second DELETE changes nothing"
+    assert len(names(call(kube_api, "GET", PODS)[1])) == 2, "dependents stay meanwhile"
+    kept = call(kube_api, "GET", path)[1]
+    assert kept["metadata"]["deletionTimestamp"] == marked["metadata"]["deletionTimestamp"]
+    released = {"metadata": {"finalizers": None}}
+    assert call(kube_api, "PATCH", path, released, ctype=ctype)[0] == 200
+    assert call(kube_api, "GET", path)[0] == 404
+    assert names(call(kube_api, "GET", PODS)[1]) == []
+    assert wf["metadata"]["uid"]
+
+
 def test_a_dependent_with_another_live_owner_only_loses_the_dangling_reference(
     kube_api: FakeKube,
 ) -> None:

@@ -492,6 +492,7 @@ class Store:
                 merged = copy.deepcopy(new)
                 merged["kind"], merged["apiVersion"] = kind.kind, kind.api_version
                 keep = ("uid", "creationTimestamp", "generation", "namespace", "name")
+                keep += ("deletionTimestamp", "deletionGracePeriodSeconds")
                 merged.setdefault("metadata", {}).update(
                     {k: current["metadata"][k] for k in keep if k in current["metadata"]}
                 )
@@ -505,6 +506,10 @@ class Store:
             if merged == current:
                 return copy.deepcopy(current)  # a no-op write keeps its resourceVersion
             self.objects[self._key(kind, namespace, name)] = merged
+            if merged["metadata"].get("deletionTimestamp") and not merged["metadata"].get(
+                "finalizers"
+            ):
+                return self._finalized(kind, merged)
             return self._bump(kind, merged, "MODIFIED")
 
     def patch(
@@ -540,7 +545,8 @@ class Store:
     def delete(
         self, kind: Kind, namespace: str, name: str, options: dict[str, Any]
     ) -> dict[str, Any]:
-        """Delete at once (no graceful deletion, no finalizers), then collect the dependents.
+        """Delete at once (no graceful deletion), then collect the dependents; an object with
+        finalizers is only marked (`_mark_deleted`).
 
         The garbage collector of a real cluster works asynchronously; here it runs right after
         the owner's DELETED event, under the same lock, so a test sees its effects at once.
@@ -553,6 +559,8 @@ class Store:
             if pre.get("uid") not in (None, current["metadata"]["uid"]):
                 raise conflict(kind, name)
             self._check_rv(kind, current, pre.get("resourceVersion"))
+            if current["metadata"].get("finalizers"):
+                return self._mark_deleted(kind, current)
             if policy == "Foreground":
                 self._collect(kind, current, policy)
             del self.objects[self._key(kind, namespace, name)]
@@ -560,6 +568,22 @@ class Store:
             if policy != "Foreground":
                 self._collect(kind, current, policy)
             return deleted
+
+    def _mark_deleted(self, kind: Kind, current: dict[str, Any]) -> dict[str, Any]:
+        """An object with finalizers is only marked (``deletionTimestamp``, once); it goes
+        when a write removes its last finalizer (`update`)."""
+        if current["metadata"].get("deletionTimestamp"):
+            return copy.deepcopy(current)
+        current["metadata"].update(deletionTimestamp=now(), deletionGracePeriodSeconds=0)
+        return self._bump(kind, current, "MODIFIED")
+
+    def _finalized(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
+        """A marked object whose last finalizer went: deleted now, its dependents collected."""
+        meta = obj["metadata"]
+        del self.objects[self._key(kind, meta.get("namespace", ""), meta["name"])]
+        deleted = self._bump(kind, obj, "DELETED")
+        self._collect(kind, obj, "Background")
+        return deleted
 
     def _dependents(self, owner_kind: Kind, owner: dict[str, Any]) -> list[tuple[Kind, Key]]:
         """Objects naming ``owner`` in their ownerReferences: in its namespace if it has one."""

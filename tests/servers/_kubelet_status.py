@@ -1,7 +1,8 @@
 """The ``PodStatus`` the node agent (``kubelet.py``) writes from the runtime's `PodResult`.
 
 The runtime's own status (`status.PodResult.to_k8s`) plus what the kubelet adds: ``hostIP`` and,
-once the pod's sandbox is up, ``podIP`` (both 127.0.0.1: the pods share this machine's network),
+once the pod's sandbox is up, ``podIP``: the runtime's own pod address when it gives the pod a
+network namespace of its own, else 127.0.0.1 (the pods share this machine's network),
 and the four conditions with their transition times. The phase is the kubelet's: Pending while
 init containers run (the local runtime says Running as soon as the volumes are set up).
 """
@@ -63,8 +64,9 @@ def pod_status(result: PodResult, conditions: Conditions) -> dict[str, Any]:
     status["hostIPs"] = [{"ip": NODE_IP}]
     everything = [*result.init_containers, *result.containers]
     if result.phase != st.PENDING or any(c.started_at is not None for c in everything):
-        status["podIP"] = NODE_IP
-        status["podIPs"] = [{"ip": NODE_IP}]
+        address = result.pod_ip or NODE_IP
+        status["podIP"] = address
+        status["podIPs"] = [{"ip": address}]
     status["conditions"] = _conditions(result, conditions)
     return status
 
@@ -72,7 +74,7 @@ def pod_status(result: PodResult, conditions: Conditions) -> dict[str, Any]:
 def _conditions(result: PodResult, conditions: Conditions) -> list[dict[str, Any]]:
     initialized = all(c.exit_code == 0 for c in result.init_containers)
     not_initialized = [c.name for c in result.init_containers if c.exit_code != 0]
-    unready = [c.name for c in result.containers if not c.running]
+    unready = [c.name for c in result.containers if not c.ready]
     ready = phase(result) == st.RUNNING and not unready
     if result.ended:
         reason, message = "PodCompleted", ""

@@ -73,7 +73,11 @@ Supported subset:
   with 409/429/500/503/504 Status bodies (custom message possible), ``drop=True`` closes the
   connection without an answer, ``drop="after"`` applies the request and then drops the answer.
 
-Not supported: managedFields, finalizers/graceful deletion, namespace existence checks,
+Finalizers: a DELETE of an object with ``metadata.finalizers`` only sets its
+``deletionTimestamp`` (once, a MODIFIED event); the write that removes its last finalizer deletes
+it (DELETED, dependents collected).
+
+Not supported: managedFields, graceful deletion, namespace existence checks,
 admission/validation beyond the above, LIST pagination (``limit``/``continue``) and
 ``resourceVersionMatch``, legacy ``/watch/`` paths, ``pods/attach``/``portforward``/``eviction``,
 exec stdin and terminal resizing, SPDY, table output, protobuf. Checked against the official

@@ -29,6 +29,7 @@ from argoexec.models import ArtifactRepository
 from .admit import admit, refused, started
 from .agent_pod import AgentPodSettings, agent_pod
 from .api import ClusterApi
+from .artgc import ClusterArtifactGC
 from .caches import ClusterCaches
 from .config import (
     CONFIG_MAP,
@@ -138,6 +139,14 @@ class ClusterController:
             prepare=self._admit,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            collect=ClusterArtifactGC(
+                api,
+                self.pods,
+                executor_image=self.config.executor_image,
+                pull_policy=self.config.executor_image_pull_policy or "",
+                log_level=options.log_level,
+                instance_id=self.instance_id,
+            ),
             tasks=self.tasks,
             caches=ClusterCaches(api),
         )

@@ -60,6 +60,10 @@ def _selector(instance_id: str) -> str:
     return f"{c.LABEL_WORKFLOW},{instance}"
 
 
+def _is_gc_pod(meta: Mapping[str, Any]) -> bool:
+    return (meta.get("labels") or {}).get(c.LABEL_COMPONENT) == c.COMPONENT_ARTIFACT_GC
+
+
 class ClusterPods:
     def __init__(
         self,
@@ -130,6 +134,8 @@ class ClusterPods:
         found: dict[str, PodObservation] = {}
         for pod in self.pods.indexed((namespace, workflow)):
             meta = pod.get("metadata") or {}
+            if _is_gc_pod(meta):
+                continue  # no node's pod: artifact GC (`cluster.artgc`) looks after it
             if (meta.get("labels") or {}).get(c.LABEL_COMPONENT) == "agent":
                 continue  # the agent pod runs tasks, no node of its own (`tasksets`)
             node_id = str((meta.get("annotations") or {}).get(c.ANNOTATION_NODE_ID) or "")
@@ -138,6 +144,11 @@ class ClusterPods:
             if (ns, owner) == (namespace, workflow) and refused.node_id not in found:
                 found[refused.node_id] = refused
         return found
+
+    def gc_pods(self, namespace: str, workflow: str) -> list[dict[str, Any]]:
+        """The workflow's artifact-GC pods."""
+        pods = self.pods.indexed((namespace, workflow))
+        return [p for p in pods if _is_gc_pod(p.get("metadata") or {})]
 
     def _observation(self, pod: Mapping[str, Any], node_id: str) -> PodObservation:
         namespace, name = key_of(pod)
@@ -149,6 +160,7 @@ class ClusterPods:
         status = parsed[1]
         if not status.containers:
             status = PodResult.pending(pod)
+        status.node_name = str((pod.get("spec") or {}).get("nodeName") or "")
         result, completed, error = None, False, ""
         report = self.results.get(namespace, node_id) if node_id else None
         if report is not None:

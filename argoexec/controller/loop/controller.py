@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argoexec.controller import artgc
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.reconcile import (
     CreatePod,
@@ -108,6 +109,7 @@ class Controller:
         on_stored: Callable[[dict[str, Any]], None] | None = None,
         key: Callable[[Mapping[str, Any]], str] = workflow_name,
         prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        collect: Callable[[str, dict[str, Any]], bool] | None = None,
         tasks: TaskBackend | None = None,
         caches: MemoizationCaches | None = None,
     ) -> None:
@@ -122,6 +124,8 @@ class Controller:
         # Makes a Workflow seen before it started (no phase) ready to run, or ends it (a
         # cluster's controller: what `argoexec run` does before it stores one).
         self.prepare = prepare
+        # Artifact GC of a finished workflow (`loop.artgc`): changes it in place, True if it did.
+        self.collect = collect
         # One Settings for every workflow, or each workflow's own (a run's options).
         self.settings = settings
         # Where `http` templates' requests run (Argo's agent): threads of this process unless
@@ -176,15 +180,22 @@ class Controller:
                 continue
             outcome = self._pass(run) if self._due(run) else None
             done = finished(run.workflow)
+            if done and self.collect is not None and self.collect(name, run.workflow):
+                run.dirty = True
             now = time.monotonic()
             if run.dirty and (done or now - run.written_at >= self.write_interval):
                 self._store(name, run)
             if outcome is not None and outcome.wake_at is not None:
                 run.wake_at = outcome.wake_at
-            # A finished workflow is let go once stored, its pods deleted, and no deletion
-            # waits for its time (podGC's deleteDelayDuration).
-            if done and not run.dirty and not run.deletes and run.wake_at is None:
+            # A finished workflow is let go once stored, its pods deleted, no deletion
+            # waits for its time (podGC's deleteDelayDuration) and no artifact GC is under way.
+            idle = not run.dirty and not run.deletes and run.wake_at is None
+            if done and idle and not self._collecting(run.workflow):
                 self._drop(name)
+
+    def _collecting(self, workflow: Mapping[str, Any]) -> bool:
+        """Artifact GC still has work for the workflow (GC pods running, or it is deleted)."""
+        return self.collect is not None and artgc.pending(workflow)
 
     def _due(self, run: _Run) -> bool:
         """Whether a pass may find something to do: the last one did something, a pod event
@@ -334,7 +345,7 @@ class Controller:
             if name in self.runs or (wanted is not None and name not in wanted):
                 continue
             done = finished(workflow)
-            if done and name in self.swept:
+            if done and name in self.swept and not self._collecting(workflow):
                 continue
             if self.claim is not None and not self.claim(name):
                 continue

@@ -33,7 +33,9 @@ from argoexec.controller.state import RunDir, StateError, _write_atomic
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models import ArtifactRepository
+from artifacts.driver import DriverContext
 
+from .artgc import LocalArtifactGC, driver_context
 from .local_pods import LocalPods
 from .locks import FileLocks
 from .podhost import RuntimeSettings
@@ -272,6 +274,16 @@ def settings_for(config: RunConfig) -> Settings:
     return settings_of(config.options(), store)
 
 
+def run_driver_context(root: Path, name: str) -> DriverContext:
+    """What a run's artifacts are deleted with (artifact GC): its secrets directory (none for
+    a run without recorded options)."""
+    try:
+        secrets = RunConfig.load(root / name).secrets_dir
+    except StateError:
+        secrets = None
+    return driver_context(Path(secrets) if secrets else None)
+
+
 class LocalController:
     """Drives runs of a state directory, each with its own options, one process per run."""
 
@@ -294,9 +306,13 @@ class LocalController:
             claim=self.claim,
             release=self.release,
             on_events=self._on_events,
+            collect=LocalArtifactGC(self.driver_context),
             tasks=ThreadTasks(secrets_for=lambda name: self.pods.backend(name).secrets),
             caches=DirectoryCaches(root),
         )
+
+    def driver_context(self, name: str) -> DriverContext:
+        return run_driver_context(self.root, name)
 
     def settings(self, name: str) -> Settings:
         found = self._settings.get(name)

@@ -37,6 +37,7 @@ from argoexec.controller.state import StateError
 from argoexec.durations import rfc3339
 
 from . import control as ctl
+from .artgc import LocalArtifactGC, driver_context
 from .controller import Controller, FinalWriteError, finished
 from .locks import MemoryLocks, stale_holder
 from .memory import MemoryStore
@@ -239,6 +240,7 @@ class WorkflowRunner:
             write_interval=self.options.poll_interval,
             on_events=self._on_events,
             on_stored=self._on_stored,
+            collect=LocalArtifactGC(lambda _name: driver_context(self.options.secrets_dir)),
             tasks=ThreadTasks(secrets=self.options.secrets_dir),
             caches=self.caches,
         )

@@ -15,7 +15,10 @@ Where this differs from the real controller, and why:
   not be byte-identical.
 * An empty ``command`` is resolved only through ``PodContext.images`` (the controller's
   ``images`` index); there is no offline registry look-up, so an unknown image is an error.
-* Not built (yet): ``podSpecPatch``, controller ``mainContainer`` defaults, ``kubeConfig``
+* ``podSpecPatch`` (workflow's, then template's) is merged by our own strategic merge typed
+  for a PodSpec (``strategic``): the merge keys of the PodSpec's own lists and its
+  containers'; lists nested deeper are atomic.
+* Not built (yet): controller ``mainContainer`` defaults, ``kubeConfig``
   volumes/flags, the ``exec-sa-token`` volume (needs an API look-up of the token secret),
   artifact-plugin containers/volumes, tracing env/annotations, the pod-status finalizer, the
   init-less layout (§5), and substitution of ``{{…}}`` tags other than those of the

@@ -11,11 +11,13 @@ from argoexec import contract
 from argoexec.contract import MAIN_CONTAINER, WAIT_CONTAINER
 from argoexec.controller.pod import containers as ctrs
 from argoexec.controller.pod import meta, spec, volumes
+from argoexec.controller.pod.affinity import add_hostnames_to_affinity
 from argoexec.controller.pod.archive import archive_logs, fill_archive_location
 from argoexec.controller.pod.context import PodBuildError, PodContext
 from argoexec.controller.pod.env import common_env, template_env_value
 from argoexec.controller.pod.naming import pod_name
 from argoexec.controller.pod.offload import offload
+from argoexec.controller.pod.patch import apply_pod_spec_patches, pod_spec_patches
 from argoexec.models import Template
 
 Container = dict[str, Any]
@@ -102,6 +104,9 @@ def _add_containers(
         gc = meta.pod_gc_annotation(ctx.workflow_spec["podGC"], ctx.pod_gc_delete_delay)
         metadata["annotations"][contract.ANNOTATION_POD_GC_STRATEGY] = gc
     spec.add_scheduling_constraints(pod_spec, wire, ctx.workflow_spec)
+    if ctx.retry_fail_hosts:
+        affinity = add_hostnames_to_affinity(pod_spec.get("affinity"), ctx.retry_fail_hosts)
+        pod_spec["affinity"] = affinity
     meta.apply_user_metadata(metadata, ctx.workflow_spec.get("podMetadata"), wire.get("metadata"))
     secret_targets = [init, volumes.find(containers, WAIT_CONTAINER)]
     secret_targets += [volumes.find(containers, MAIN_CONTAINER)] if kind == "data" else []
@@ -115,11 +120,15 @@ def _add_containers(
     if kind not in ("resource", "data"):
         _mirror_main_on_wait(containers)
     _finish_init_containers(init_containers, wire, ctx)
-    _finish_containers(containers, ctx)
+    _add_env(containers, ctx)
     if spec.debug_paused(mains):
         pod_spec.pop("activeDeadlineSeconds", None)
     pod_spec["initContainers"] = init_containers
     pod_spec["containers"] = containers
+    patches = pod_spec_patches(ctx.workflow_spec, wire)
+    if patches:  # Argo: after the env, before the emissary wrapping and the last mounts
+        pod["spec"] = pod_spec = apply_pod_spec_patches(pod_spec, patches)
+    _finish_containers(pod_spec.get("containers") or [], ctx)
 
 
 def _add_references(
@@ -172,14 +181,18 @@ def _finish_init_containers(
         ctr.setdefault("env", []).extend(common_env(ctx, ctr["name"], template_value))
 
 
-def _finish_containers(containers: list[Container], ctx: PodContext) -> None:
-    """Env, emissary wrapping, ``/tmp`` for executor-image containers, ``/var/run/argo``."""
-    for index, ctr in enumerate(containers):
+def _add_env(containers: list[Container], ctx: PodContext) -> None:
+    for ctr in containers:
         env = ctr.setdefault("env", [])
         env.extend(common_env(ctx, ctr["name"], None))
         if ctx.termination_grace_period_seconds is not None:
             grace = str(ctx.termination_grace_period_seconds)
             env.append({"name": contract.ENV_TERMINATION_GRACE_PERIOD_SECONDS, "value": grace})
+
+
+def _finish_containers(containers: list[Container], ctx: PodContext) -> None:
+    """Emissary wrapping, ``/tmp`` for executor-image containers, ``/var/run/argo``."""
+    for index, ctr in enumerate(containers):
         if ctrs.is_wrapped(ctr):
             ctrs.wrap_with_emissary(ctr, ctx)
         if ctr.get("image") == ctx.executor_image:

@@ -75,6 +75,9 @@ class PodContext:
     # workflow.name/namespace/uid and pod.name.
     artifact_repository: ArtifactRepository | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
+    # Hosts the failed attempts of the enclosing retry ran on, when its retryStrategy asks
+    # for `affinity.nodeAntiAffinity` (Argo's RetryOnDifferentHost).
+    retry_fail_hosts: Sequence[str] = ()
 
     def resolved_node_id(self) -> str:
         return self.node_id or node_id(self.workflow_name, self.node_name)

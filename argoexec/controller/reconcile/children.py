@@ -20,6 +20,7 @@ from argoexec.controller.expr import ExpressionError
 from . import nodes as n
 from .context import Artifacts, Frame, Owner, Pass, Visit
 from .errors import NodeError
+from .hooks import advance_hook, advance_hooks
 from .nodes import Node
 from .walk import execute, refuse, resolve
 
@@ -50,6 +51,8 @@ def continues_on(step: Mapping[str, Any], phase: str) -> bool:
 def tolerated(step: Mapping[str, Any], node: Node) -> bool:
     """Whether the child's phase lets its parent go on (success, skip, or `continueOn`)."""
     phase = node["phase"]
+    if n.daemoned(node):  # Argo's Successful(): a serving daemon lets the steps after it go
+        return True
     return phase in (n.SUCCEEDED, n.SKIPPED, n.OMITTED) or continues_on(step, phase)
 
 
@@ -77,13 +80,18 @@ def advance_child(
         visit = _call(p, step, name=name, display=display, parent=parent, frame=frame,
                       scope=scope, artifacts=artifacts, where=where)  # fmt: skip
     node = visit.node
+    prefix = f"{'steps' if frame.boundary_kind == 'steps' else 'tasks'}.{step.get('name')}"
+    if step.get("hooks") and not _lifecycle_hooks_done(
+        p, step, node, display=display, frame=frame, scope=scope, artifacts=artifacts,
+        where=where, prefix=prefix,
+    ):  # fmt: skip
+        return Child(node, False)
     if not n.fulfilled(node):
         return Child(node, False)
     hook = exit_hook(step, p.spec.get("arguments") or {})
     if hook is None or node["type"] == n.SKIPPED_TYPE:  # a skipped step runs no exit hook
         return Child(node, True)
-    prefix = "steps" if frame.boundary_kind == "steps" else "tasks"
-    exit_scope, exit_artifacts = publish(scope, artifacts, f"{prefix}.{step.get('name')}", node)
+    exit_scope, exit_artifacts = publish(scope, artifacts, prefix, node)
     hook_visit = advance_hook(
         p, hook, name=f"{name}{n.EXIT_SUFFIX}", display=f"{display}{n.EXIT_SUFFIX}",
         parent=node, frame=frame.but(scope=exit_scope, artifacts=exit_artifacts),
@@ -92,6 +100,31 @@ def advance_child(
     # Argo's runOnExitNode returns the error of a hook that could not start: it errors the step
     # group, or the DAG.
     return Child(node, n.fulfilled(hook_visit.node))
+
+
+def _lifecycle_hooks_done(
+    p: Pass,
+    step: Mapping[str, Any],
+    node: Node,
+    *,
+    display: str,
+    frame: Frame,
+    scope: Scope,
+    artifacts: Artifacts,
+    where: str,
+    prefix: str,
+) -> bool:
+    """The step's (task's) lifecycle hooks advanced, seeing its current phase; False while one
+    runs. Argo's executeStepGroup looks at a step's hooks at once, executeDAGTask at a task's
+    once it runs; a child refused before it ran has none."""
+    refused = node["type"] == n.SKIPPED_TYPE and node["phase"] == n.ERROR
+    if refused or (prefix.startswith("tasks.") and node["phase"] == n.PENDING):
+        return True
+    hook_scope, hook_artifacts = publish(scope, artifacts, prefix, node)
+    return advance_hooks(
+        p, step, owner=node, display=display, parent=node, frame=frame, scope=hook_scope,
+        artifacts=hook_artifacts, where=where,
+    )  # fmt: skip
 
 
 def _call(
@@ -155,44 +188,14 @@ def exit_hook(holder: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[s
     return {**hook, "arguments": dict(arguments)}
 
 
-def advance_hook(
-    p: Pass,
-    hook: Mapping[str, Any],
-    *,
-    name: str,
-    display: str,
-    parent: Node | None,
-    frame: Frame,
-    where: str,
-) -> Visit:
-    """Advance an exit hook as node `name`, its arguments resolved in `frame`'s scope."""
-    node = p.nodes.by_name(name)
-    if node is not None and n.fulfilled(node):
-        return Visit(node)
-    arguments = hook.get("arguments") or {}
-    try:
-        params = substitute(
-            mark_absent_arguments(list(arguments.get("parameters") or []), frame.scope),
-            frame.scope,
-            allow_unresolved=False,
-            location=f"{where}.arguments.parameters",
-        )
-        arts = argument_artifacts(arguments, frame.artifacts, frame.scope, where)
-    except (SubstitutionError, InputError) as exc:
-        return refuse(p, name, display, parent, frame=frame, message=str(exc))
-    call = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
-    return execute(
-        p, call, name=name, display=display, parent=parent, frame=frame,
-        args={"parameters": params, "artifacts": arts},
-    )  # fmt: skip
-
-
 def publish(
     scope: Scope,
     artifacts: Artifacts,
     prefix: str,
     node: Node,
     declared: Mapping[str, Any] | None = None,
+    *,
+    ip: str = "",
 ) -> tuple[Scope, Artifacts]:
     """The scope and artifact map with one finished child's results under `prefix`.
     `declared` is the child's template's `outputs`, for a Skipped or Omitted child."""
@@ -218,6 +221,7 @@ def publish(
         started_at=node.get("startedAt") or "",
         finished_at=node.get("finishedAt") or "",
         host_node_name=node.get("hostNodeName") or "",
+        ip=ip or node.get("podIP") or "",
     ).with_absent(f"{prefix}.outputs.{name}" for name in absent)
     for art in outputs.get("artifacts") or []:
         new_artifacts[f"{prefix}.outputs.artifacts.{art.get('name')}"] = dict(art)
@@ -242,7 +246,11 @@ def publish_child(
             declared = dict(resolve(p, call, owner)[0].get("outputs") or {})
         except NodeError:
             declared = {}
-    return publish(scope, artifacts, prefix, node, declared)
+    ip = ""
+    if node["type"] == n.RETRY and node.get("children"):
+        # Argo's buildLocalScope: a Retry node's address is its last attempt's.
+        ip = str(p.nodes.last_attempt(node).get("podIP") or "")
+    return publish(scope, artifacts, prefix, node, declared, ip=ip)
 
 
 def skipped_parameters(declared: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:

@@ -31,9 +31,10 @@ from .children import (
 )
 from .context import Artifacts, Pass, Run, Visit
 from .errors import NodeError
+from .hooks import refused_hook
 from .nodes import Node
 from .outputs import export_globals
-from .steps import Items, input_artifacts, refused, window
+from .steps import Items, input_artifacts, window
 from .steps import Tally as _Tally
 
 _PHASE_OF = {
@@ -81,6 +82,8 @@ class _Dag:
     def result(self, name: str, prop: str | None) -> bool:
         node = self.done[name]
         phase = node["phase"]
+        if prop == "Daemoned" or (prop is None and n.daemoned(node)):
+            return n.daemoned(node)
         if prop is None:
             return phase in (n.SUCCEEDED, n.SKIPPED) or continues_on(self.tasks[name], phase)
         if prop in ("AnySucceeded", "AllFailed"):
@@ -247,9 +250,9 @@ class _Dag:
             if node["type"] == n.TASK_GROUP:
                 members = [self.p.nodes.get(c) for c in node.get("children") or []]
             for member in members:
-                hook = self.p.nodes.by_name(f"{member['name']}{n.EXIT_SUFFIX}")
-                if hook is not None and refused(hook):
-                    return str(hook.get("message") or "")
+                message = refused_hook(self.p, member)
+                if message:
+                    return message
         return ""
 
     def leaves(self) -> list[str]:
@@ -300,9 +303,7 @@ def _walked_children(p: Pass, node: Node) -> list[str]:
     walked: list[str] = []
     for child_id in reversed(children):
         child = p.nodes.get(child_id)
-        walked.extend(
-            [child_id] if child["name"].endswith(n.EXIT_SUFFIX) else child.get("children") or []
-        )
+        walked.extend([child_id] if n.is_hook_of(node, child) else child.get("children") or [])
     return walked
 
 

@@ -34,12 +34,32 @@ PLUGIN = "Plugin"
 
 # Argo's exit-handler node names (`common.GenerateOnExitNodeName`): `<owner>.onExit`.
 EXIT_SUFFIX = ".onExit"
+# Argo's lifecycle hook node names (`generateLifeHookNodeName`): `<owner>.hooks.<hook>`.
+HOOKS_INFIX = ".hooks."
 
 Node = dict[str, Any]
 
 
+def is_hook_of(parent: Node, child: Node) -> bool:
+    """Whether `child` is one of `parent`'s hook nodes (exit or lifecycle), not an attempt."""
+    name = str(child["name"])
+    own = str(parent["name"])
+    return name == own + EXIT_SUFFIX or name.startswith(own + HOOKS_INFIX)
+
+
 def fulfilled(node: Node) -> bool:
+    """Argo's `Fulfilled()`: over, or a daemon serving (its dependents may go on)."""
+    return node.get("phase") in FINAL_PHASES or daemoned(node)
+
+
+def final(node: Node) -> bool:
+    """The node's phase is final (a serving daemon's is not)."""
     return node.get("phase") in FINAL_PHASES
+
+
+def daemoned(node: Node) -> bool:
+    """Argo's `IsDaemoned() && Phase != Pending`: a daemon template's pod, ready and serving."""
+    return node.get("daemoned") is True and node.get("phase") != PENDING
 
 
 class Nodes:
@@ -158,9 +178,9 @@ class Nodes:
         return [o for out in node.get("outboundNodes") or [] for o in self.outbound(self.get(out))]
 
     def last_attempt(self, retry: Node) -> Node:
-        """The Retry node's last attempt (its exit-hook child excluded)."""
+        """The Retry node's last attempt (its hook children excluded)."""
         for child_id in reversed(retry.get("children") or []):
             child = self.get(child_id)
-            if not child["name"].endswith(EXIT_SUFFIX):
+            if not is_hook_of(retry, child):
                 return child
         raise KeyError(retry["name"])

@@ -4,7 +4,8 @@ Each pass, from what is observed of the node's pod (by node id):
 - no pod yet, node Pending: wait for a slot (the workflow's `parallelism`, the machine's cap),
   then build Argo's pod and ask for it (`CreatePod`; asking again is harmless, so a controller
   that died between creating a pod and storing the status does not create it twice);
-- the pod runs: the node is Running; a shutdown or deadline signals its containers;
+- the pod runs: the node is Running; a shutdown or deadline signals its containers; a daemon's
+  pod whose containers are all ready makes the node daemoned (`daemon`);
 - the pod ended: its phase and the executor's result become the node's (`podresult`, Argo's
   inferFailedReason), and global outputs are exported;
 - the pod of a Running node is gone: the node is an Error "pod deleted", as Argo's.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,14 +28,17 @@ from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.mains import LOST_MAIN
 from argoexec.models import Template
 
+from . import daemon
 from . import nodes as n
 from .actions import CreatePod, SignalContainer
+from .antiaffinity import retry_fail_hosts
 from .context import Pass, Run, Visit
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
 
 POD_DELETED = "pod deleted"
+LOCALHOST = "localhost"  # the hostNodeName of a pod run on this machine (no nodes)
 RESIGNAL_SECONDS = 1.0
 EXECUTOR_SLACK = 1.0
 
@@ -62,8 +67,11 @@ def advance_pod(p: Pass, run: Run) -> Visit:
         return Visit(node)
     if reason is not None:
         _terminate(p, run, observed, reason)
+    elif run.template.get("daemon") is True and daemon.ready(observed):
+        daemon.become_daemoned(p, node, observed)
     elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
-        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName="localhost")
+        host = observed.status.node_name or LOCALHOST
+        p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName=host)
     return Visit(node)
 
 
@@ -117,7 +125,13 @@ def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]],
             allow_unresolved=False,
             location=where,
         )
-        objects = build_pod_objects(Template.model_validate(body), _context(p, run, body))
+        context = _context(p, run, body)
+        patch = p.spec.get("podSpecPatch")
+        if patch:  # Argo substitutes it with the template's variables, as the template's own
+            text = substitute(str(patch), run.scope, allow_unresolved=False,
+                              location="spec.podSpecPatch")  # fmt: skip
+            context = replace(context, workflow_spec={**p.spec, "podSpecPatch": text})
+        objects = build_pod_objects(Template.model_validate(body), context)
     except (SubstitutionError, ExpressionError) as exc:
         raise NodeError(str(exc)) from None
     except (PodBuildError, ValueError) as exc:
@@ -165,6 +179,7 @@ def _context(p: Pass, run: Run, body: Mapping[str, Any]) -> PodContext:
         variables=dict(run.scope),
         now=_when(p.now),
         images=settings.images,
+        retry_fail_hosts=retry_fail_hosts(p, run.node),
     )
 
 
@@ -209,7 +224,7 @@ def _conclude(p: Pass, run: Run, observed: PodObservation) -> n.Node:
     if outcome.phase == n.SUCCEEDED:
         export_globals(p, run.template, outcome.outputs)
         node.pop("message", None)
-    fields: dict[str, Any] = {"hostNodeName": "localhost"}
+    fields: dict[str, Any] = {"hostNodeName": observed.status.node_name or LOCALHOST}
     if outcome.outputs:
         fields["outputs"] = outcome.outputs
     return p.nodes.finish(node, outcome.phase, outcome.message, now=p.now, **fields)

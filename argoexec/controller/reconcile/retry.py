@@ -148,7 +148,7 @@ def advance_retry(
         return refuse(p, name, display, parent, frame=frame, message=exc.message, type_=n.RETRY)
     attempts = [
         p.nodes.get(c) for c in retry.get("children") or []
-        if not p.nodes.get(c)["name"].endswith(n.EXIT_SUFFIX)
+        if not n.is_hook_of(retry, p.nodes.get(c))
     ]  # fmt: skip
     number = max(len(attempts) - 1, 0)
     previous = attempts[-2] if len(attempts) > 1 else None
@@ -166,8 +166,10 @@ def advance_retry(
         if not attempts or attempts[-1]["id"] != child["id"]:
             attempts.append(child)
         fields = {"inputs": child.get("inputs"), "outputs": child.get("outputs")}
-        if child["phase"] in (n.SUCCEEDED, n.SKIPPED):
-            p.nodes.finish(retry, child["phase"], child.get("message") or "", now=p.now, **fields)
+        if child["phase"] in (n.SUCCEEDED, n.SKIPPED) or n.daemoned(child):
+            # A serving daemon is a success (Argo's processNodeRetries: not FailedOrError).
+            phase = n.SUCCEEDED if n.daemoned(child) else child["phase"]
+            p.nodes.finish(retry, phase, child.get("message") or "", now=p.now, **fields)
             return Visit(retry)
         why, delay = _judge(p, frame, policy, scope, child, number=number,
                             first=epoch(attempts[0]["startedAt"]) or p.now)  # fmt: skip

@@ -29,6 +29,7 @@ from . import nodes as n
 from .children import Child, advance_child, publish_child, publish_loop, tolerated, with_globals
 from .context import Artifacts, Frame, Pass, Run, Visit
 from .errors import NodeError
+from .hooks import refused_hook
 from .nodes import Node
 from .outputs import export_globals
 
@@ -276,9 +277,9 @@ def _judge(p: Pass, group_node: Node, plan: Plan) -> tuple[str, str]:
             node = p.nodes.by_name(name)
             if node is None:
                 continue
-            hook = p.nodes.by_name(f"{name}{n.EXIT_SUFFIX}")
-            if hook is not None and refused(hook):
-                return n.ERROR, str(hook.get("message") or "")
+            hook_message = refused_hook(p, node)
+            if hook_message:
+                return n.ERROR, hook_message
             if refused(node):
                 message = node.get("message") or ""
                 return n.ERROR, f"step group deemed errored due to child {name} error: {message}"

@@ -50,11 +50,9 @@ def seconds(text: str) -> float:
 
 
 def template_kind(template: Mapping[str, Any]) -> str:
-    if template.get("daemon"):
-        raise NodeError(
-            f"template {template.get('name')!r}: daemon templates are not supported by the thin "
-            "controller (the step would never end)"
-        )
+    daemon = template.get("daemon")
+    if daemon not in (None, False, True):
+        raise NodeError(f"template {template.get('name')!r}: daemon must be true or false")
     for kind in KINDS:
         if template.get(kind) is not None:
             return kind

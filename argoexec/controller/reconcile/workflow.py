@@ -21,16 +21,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from argoexec.contract import LABEL_COMPLETED, LABEL_PHASE
-from argoexec.controller.engine.scope import exit_handler_entries, workflow_scope
+from argoexec.controller.engine.scope import Scope, exit_handler_entries, workflow_scope
 from argoexec.controller.loop.seams import Observed
-from argoexec.controller.pod import pod_name
 from argoexec.controller.runtime import status as st
 from argoexec.durations import rfc3339
 
+from . import daemon
 from . import nodes as n
 from . import synchronization as sync
 from .actions import Action
-from .children import advance_hook, exit_hook
+from .children import exit_hook
 from .clock import epoch
 from .context import (
     DEADLINE_MESSAGE,
@@ -43,8 +43,10 @@ from .context import (
     Visit,
 )
 from .errors import NodeError
+from .hooks import advance_hook, advance_workflow_hooks, workflow_failures
 from .kinds import KINDS
 from .memoize import save_entries
+from .metadata import MetadataError, apply_labels_from, apply_static_metadata
 from .nodes import Node
 from .outputs import load_globals
 from .podgc import collect_pods
@@ -93,19 +95,15 @@ def reconcile(
     started = epoch(status.get("startedAt")) or now
     p = Pass(workflow=workflow, spec=spec, pods=observed.pods, now=now, settings=settings,
              started=started, kinds=KINDS, tasks=observed.tasks)  # fmt: skip
-    meta = workflow.get("metadata") or {}
-    p.globals_base = workflow_scope(
-        name=p.name,
-        namespace=settings.namespace,
-        uid=p.uid,
-        service_account_name=str(spec.get("serviceAccountName") or "default"),
-        parameters=(spec.get("arguments") or {}).get("parameters") or [],
-        labels=meta.get("labels"),
-        annotations=meta.get("annotations"),
-        creation_timestamp=_created(meta, now),
-        main_entrypoint=str(spec.get("entrypoint")),
-        priority=spec.get("priority"),
-    )
+    try:
+        if outcome.started:
+            apply_static_metadata(workflow, spec)
+        p.globals_base = _globals(p, workflow, spec, now)
+        if outcome.started and apply_labels_from(workflow, spec, p.globals_base):
+            p.globals_base = _globals(p, workflow, spec, now)
+    except MetadataError as exc:  # Argo's markWorkflowError
+        _complete(p, outcome, n.ERROR, str(exc), {})
+        return outcome
     load_globals(p, p.globals_base)
     p.active_pods = sum(
         1 for o in observed.pods.values() if o.status.phase in (st.PENDING, st.RUNNING)
@@ -115,6 +113,7 @@ def reconcile(
     p.caches = observed.caches
     before = len(p.nodes.finished)
     _walk(p, outcome)
+    daemon.follow(p)  # after the walk: a scope that ended in this pass stops its daemons now
     save_entries(p)
     if not outcome.finished and status.get("synchronization"):
         sync.release_fulfilled(p)
@@ -169,6 +168,22 @@ def _locked(workflow: dict[str, Any], outcome: Outcome, now: float, settings: Se
     return False
 
 
+def _globals(p: Pass, workflow: Mapping[str, Any], spec: Mapping[str, Any], now: float) -> Scope:
+    meta = workflow.get("metadata") or {}
+    return workflow_scope(
+        name=p.name,
+        namespace=p.settings.namespace,
+        uid=p.uid,
+        service_account_name=str(spec.get("serviceAccountName") or "default"),
+        parameters=(spec.get("arguments") or {}).get("parameters") or [],
+        labels=meta.get("labels"),
+        annotations=meta.get("annotations"),
+        creation_timestamp=_created(meta, now),
+        main_entrypoint=str(spec.get("entrypoint")),
+        priority=spec.get("priority"),
+    )
+
+
 def _created(meta: Mapping[str, Any], now: float) -> datetime:
     moment = epoch(meta.get("creationTimestamp"))
     return datetime.fromtimestamp(moment if moment is not None else now, UTC)
@@ -188,6 +203,8 @@ def _walk(p: Pass, outcome: Outcome) -> None:
     }
     entry = execute(p, {"template": spec.get("entrypoint")}, name=p.name, display=p.name,
                     parent=None, frame=frame, args=args).node  # fmt: skip
+    if not advance_workflow_hooks(p, entry, frame):
+        return  # Argo's operate(): the workflow waits for its hooks, then its exit handler
     if not n.fulfilled(entry) or p.frozen:
         return
     phase, message = _final_phase(p, entry)
@@ -197,7 +214,7 @@ def _walk(p: Pass, outcome: Outcome) -> None:
         hook = None  # Argo: a terminated workflow runs its exit handler only if it had started
     if hook is not None:
         extra = exit_handler_entries(
-            status=phase, failures=_failures(p), duration_seconds=p.now - p.started
+            status=phase, failures=workflow_failures(p), duration_seconds=p.now - p.started
         )
         exit_node: Visit = advance_hook(
             p, hook, name=f"{p.name}{n.EXIT_SUFFIX}", display=f"{p.name}{n.EXIT_SUFFIX}",
@@ -215,6 +232,8 @@ def _walk(p: Pass, outcome: Outcome) -> None:
 
 
 def _final_phase(p: Pass, entry: Node) -> tuple[str, str]:
+    if n.daemoned(entry):  # a daemon entrypoint serving: Argo's Successful(), stopped at the end
+        return n.SUCCEEDED, ""
     reason = p.stopping()
     if reason is not None and entry["phase"] not in (n.SUCCEEDED, n.SKIPPED, n.OMITTED):
         return n.FAILED, reason
@@ -224,32 +243,13 @@ def _final_phase(p: Pass, entry: Node) -> tuple[str, str]:
     return phase, entry.get("message") or ""
 
 
-def _failures(p: Pass) -> list[dict[str, Any]]:
-    """`workflow.failures`: every Failed or Errored node, as Argo lists them."""
-    failures = []
-    for node in p.nodes:
-        if node["phase"] not in (n.FAILED, n.ERROR):
-            continue
-        template = node.get("templateName") or (node.get("templateRef") or {}).get("template") or ""
-        failures.append(
-            {
-                "displayName": node["displayName"],
-                "message": node.get("message") or "",
-                "templateName": template,
-                "phase": node["phase"],
-                "podName": pod_name(p.name, node["name"], template, node["id"]),
-                "finishedAt": node.get("finishedAt"),
-            }
-        )
-    return failures
-
-
 def _complete(p: Pass, outcome: Outcome, phase: str, message: str, entry: Node) -> None:
     status = p.status
     if status.get("synchronization") or p.spec.get("synchronization"):
         sync.release_all(p.workflow, p.settings)
     # Nothing is left unfinished: nodes a failure or a stop left behind end with the workflow.
     leftover = message or DEADLINE_MESSAGE
+    daemon.stop_all(p)  # Argo's killDaemonedChildren(""): no daemon outlives its workflow
     for node in list(p.nodes):
         if not n.fulfilled(node):
             p.nodes.finish(node, n.FAILED, leftover, now=p.now)

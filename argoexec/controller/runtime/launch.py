@@ -65,6 +65,9 @@ class PodContext:
     volumes: PodVolumes
     secrets: Path | None
     config_maps: Mapping[str, Mapping[str, str]]
+    # The kubelet-managed /etc/hosts of a pod with a network of its own (its name resolves to
+    # its address without a DNS server, which it cannot reach).
+    hosts: Path | None = None
 
     @property
     def name(self) -> str:
@@ -95,6 +98,8 @@ class Launcher:
         termination = ctx.dirs.termination(name)
         target = str(container.get("terminationMessagePath") or TERMINATION_LOG)
         mounts.append(Mount(termination, target))
+        if ctx.hosts is not None and not executor:
+            mounts.append(Mount(ctx.hosts, "/etc/hosts"))
         fallback = container.get("terminationMessagePolicy") == FALLBACK_TO_LOGS
         working_dir = str(container.get("workingDir") or "")
         if self.sandbox is not None:
@@ -176,7 +181,11 @@ class Launcher:
         return container.get("image") == self.executor_image or command[:1] == [EXECUTOR_COMMAND]
 
     def executor_argv(self, container: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
-        """The bare ``argoexec`` of an executor container becomes this project's executor."""
+        """The bare ``argoexec`` of an executor container becomes this project's executor.
+        An executor container without a command runs the image's entrypoint, ``argoexec``
+        (Argo's artifact-GC pod gives only ``args``)."""
+        if self.is_executor(container) and not container.get("command"):
+            argv = [EXECUTOR_COMMAND, *argv]
         if argv[:1] == [EXECUTOR_COMMAND] and self.is_executor(container):
             return self.executor.argv(argv[1:])
         return list(argv)

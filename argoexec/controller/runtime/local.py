@@ -34,7 +34,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,15 @@ from argoexec.controller.runtime.executor import (
 )
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import HostPaths, Launcher
+from argoexec.controller.runtime.podnet import (
+    NetworkError,
+    PodNet,
+    PodNetworks,
+    hosts_file,
+    set_up,
+    unavailable,
+)
+from argoexec.controller.runtime.probe import Probers
 from argoexec.controller.runtime.process import ContainerProcess, ExecResult
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import PodResult
@@ -76,6 +85,8 @@ class _Pod(PodRun):
     kill_at: float | None = None  # monotonic; set while terminating
     # Containers told to terminate whose PID 1 could not take SIGTERM yet (no handler).
     unsignalled: list[ContainerProcess] = field(default_factory=list)
+    net: PodNet | None = None  # the pod's own network, if it has one
+    probers: Probers | None = None
 
 
 class LocalRuntime(HostPods[_Pod]):
@@ -114,6 +125,8 @@ class LocalRuntime(HostPods[_Pod]):
         executor = sandboxed_executor(self.files) if bwrap else host_executor(self.files)
         self.launcher = Launcher(executor_image, executor, self._sandbox)
         self._prepared = False
+        self.no_networks = unavailable()  # why pods cannot have networks of their own
+        self.networks = None if self.no_networks else PodNetworks(root)
 
     def prepare(self) -> None:
         """Write the runtime's own files (once per runtime; `run_pod` does it before its first
@@ -213,6 +226,30 @@ class LocalRuntime(HostPods[_Pod]):
         except VolumeError as exc:
             state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
             return
+        if not self._network(state):
+            return
+        state.probers = Probers(self, state.result, state.net)
+        try:
+            self._run_containers(state, spec)
+        finally:
+            state.probers.stop()
+            if state.net is not None and self.networks is not None:
+                self.networks.detach(state.net)
+
+    def _network(self, state: _Pod) -> bool:
+        """The pod's own network if it is a daemon's (`podnet`); False (pod Failed) if it
+        cannot be made."""
+        try:
+            state.net = set_up(self.networks, self.no_networks, state.ctx.pod, state.result)
+        except NetworkError as exc:
+            state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, str(exc))
+            return False
+        if state.net is not None:
+            hosts = hosts_file(state.ctx.dirs.root / "etc-hosts", state.net, state.result.name)
+            state.ctx = replace(state.ctx, hosts=hosts)
+        return True
+
+    def _run_containers(self, state: _Pod, spec: Mapping[str, Any]) -> None:
         state.result.phase = st.RUNNING
         state.notify()
         inits, containers = spec.get("initContainers") or [], list(spec.get("containers") or [])
@@ -276,6 +313,10 @@ class LocalRuntime(HostPods[_Pod]):
                 continue
             try:
                 launch = self.launcher.launch(state.ctx, container)
+                if state.net is not None and not self.launcher.is_executor(container):
+                    # The pod's own containers join its network; the executor's stay on the
+                    # host's, where the API and the repositories it was given are.
+                    launch = replace(launch, argv=state.net.entered(launch.argv))
             except (EnvError, VolumeError, OSError) as exc:
                 # The kubelet would start the others; here none of this batch starts.
                 names = [str(c["name"]) for c in containers]
@@ -294,6 +335,8 @@ class LocalRuntime(HostPods[_Pod]):
                 proc.release()
             else:
                 proc.start()
+            if state.probers is not None:
+                state.probers.watch(container, proc)
         state.notify()
         return True
 

@@ -250,7 +250,7 @@ class ContainerProcess:
         pid1 = self.pid1()
         if pid1 is None:
             return None
-        namespaces = ["--mount", "--pid", "--ipc", "--uts", "--root", "--wd"]
+        namespaces = ["--mount", "--pid", "--ipc", "--uts", "--net", "--root", "--wd"]
         return ["nsenter", "--target", str(pid1), *namespaces, "--", *command]
 
     def _termination_message(self, exit_code: int) -> str:

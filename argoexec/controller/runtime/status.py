@@ -56,6 +56,9 @@ class ContainerStatus:
     message: str = ""
     waiting_reason: str = POD_INITIALIZING
     terminated_reason: str = ""  # overrides Completed/Error, e.g. StartError
+    # Set by a readinessProbe (False until it succeeds); None: ready whenever it runs, as the
+    # kubelet reports a container without a probe.
+    probed_ready: bool | None = None
 
     @property
     def terminated(self) -> bool:
@@ -64,6 +67,10 @@ class ContainerStatus:
     @property
     def running(self) -> bool:
         return self.started_at is not None and self.exit_code is None
+
+    @property
+    def ready(self) -> bool:
+        return self.running and self.probed_ready is not False
 
     @property
     def reason(self) -> str:
@@ -95,7 +102,7 @@ class ContainerStatus:
         return {
             "name": self.name,
             "image": self.image,
-            "ready": self.running,
+            "ready": self.ready,
             "started": self.running,
             "restartCount": 0,
             "state": self.state(precise=precise),
@@ -117,6 +124,8 @@ class ContainerStatus:
                 found.terminated_reason = reason
         elif "running" in state:
             found.started_at = epoch_seconds((state["running"] or {}).get("startedAt"))
+            if status.get("ready") is False:
+                found.probed_ready = False
         else:
             waiting = state.get("waiting") or {}
             found.waiting_reason = str(waiting.get("reason") or POD_INITIALIZING)
@@ -133,8 +142,12 @@ class PodResult:
     reason: str = ""
     message: str = ""
     start_time: float | None = None
+    pod_ip: str = ""  # Kubernetes' status.podIP: the pod's address on the pod network
     init_containers: list[ContainerStatus] = field(default_factory=list)
     containers: list[ContainerStatus] = field(default_factory=list)
+    # The node the pod was bound to (`spec.nodeName`; the node's `hostNodeName`), "" when
+    # the runtime has no nodes (this machine).
+    node_name: str = ""
 
     @classmethod
     def pending(cls, pod: Mapping[str, Any], *, start_time: float | None = None) -> PodResult:
@@ -191,6 +204,9 @@ class PodResult:
             status["message"] = self.message
         if self.start_time is not None:
             status["startTime"] = rfc3339(self.start_time, precise=precise)
+        if self.pod_ip:
+            status["podIP"] = self.pod_ip
+            status["podIPs"] = [{"ip": self.pod_ip}]
         status["initContainerStatuses"] = [c.to_k8s(precise=precise) for c in self.init_containers]
         status["containerStatuses"] = [c.to_k8s(precise=precise) for c in self.containers]
         return status
@@ -204,6 +220,7 @@ class PodResult:
             reason=str(status.get("reason") or ""),
             message=str(status.get("message") or ""),
             start_time=epoch_seconds(status.get("startTime")),
+            pod_ip=str(status.get("podIP") or ""),
             init_containers=[
                 ContainerStatus.from_k8s(c) for c in status.get("initContainerStatuses") or []
             ],

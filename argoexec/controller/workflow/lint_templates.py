@@ -134,6 +134,10 @@ class Checker:
                 where = join(path, str(name))
                 self.check_name(hook.get("template"), join(where, "template"))
                 self.check_ref(hook.get("templateRef"), join(where, "templateRef"))
+                expression = hook.get("expression")
+                if name != "exit" and not (isinstance(expression, str) and expression.strip()):
+                    # Argo refuses a lifecycle hook without one when it is evaluated.
+                    self.report(where, "needs an `expression` (every hook but `exit` does)")
 
     def check_call(self, call: dict[str, Any], path: str) -> None:
         """A step or a task: what it runs, its exit handler and hooks."""
