@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -296,3 +297,23 @@ def test_a_cron_document_that_cannot_be_read_is_said_once_and_the_others_still_r
     ]
     said = [r.getMessage() for r in caplog.records if "broken" in r.getMessage()]
     assert len(said) == 1 and "cannot read CronWorkflow" in said[0]
+
+
+def test_a_run_its_ttl_removes_has_its_on_deletion_artifacts_deleted_first(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    source = tmp_path / "wf.yaml"
+    source.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: brief}\n"
+        "spec:\n  entrypoint: main\n  ttlStrategy: {secondsAfterSuccess: 0}\n"
+        "  artifactGC: {strategy: OnWorkflowDeletion}\n"
+        "  templates:\n  - name: main\n    container:\n      image: alpine\n"
+        '      command: [sh, -c, "echo m > /tmp/m"]\n'
+        "    outputs: {artifacts: [{name: m, path: /tmp/m}]}\n"
+    )
+    assert main(["run", str(source), "--state-dir", str(state)]) == 0
+    assert [p for p in (state / "artifacts").rglob("*") if p.is_file()]
+    LocalScheduler(state, clock=Clock(time.time() + 1)).tick()
+    assert not (state / "brief").exists()
+    assert not [p for p in (state / "artifacts").rglob("*") if p.is_file()]

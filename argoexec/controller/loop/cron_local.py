@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ from argoexec.controller.state import StateError, StateStore, _write_atomic, che
 from argoexec.controller.workflow.errors import DocumentError
 
 from . import control as ctl
+from .artgc import ArtifactGCError, collect_for_deletion
 from .control_base import ControlError
-from .local import RUN_FILE, RunConfig, RunLock
+from .local import RUN_FILE, RunConfig, RunLock, run_driver_context
 from .options import EngineError
 from .seams import AlreadyExistsError, NotFoundError
 from .state_store import DirectoryStore
@@ -99,8 +101,9 @@ class LocalCrons:
 
 
 def remove_run(root: Path, name: str) -> bool:
-    """Remove a finished run's directory as `argoexec delete` does; False while a live process
-    holds the run (it is tried again later)."""
+    """Remove a finished run as `argoexec delete` does (its artifacts under artifact GC
+    deleted first: Argo's finalizer); False while a live process holds the run (it is tried
+    again later). ArtifactGCError (the run kept) when an artifact cannot be deleted."""
     try:
         run = StateStore(root).open(name)
     except StateError:
@@ -109,6 +112,8 @@ def remove_run(root: Path, name: str) -> bool:
     if not lock.take():
         return False
     try:
+        with contextlib.suppress(NotFoundError):
+            collect_for_deletion(DirectoryStore(root), name, partial(run_driver_context, root))
         StateStore(root).remove(run)
     finally:
         lock.release()
@@ -150,6 +155,13 @@ class LocalScheduler:
         except (StateError, OSError) as exc:
             self._warn(f"CronWorkflows and ttlStrategy of {self.root}: {exc}")
 
+    def _remove(self, name: str) -> bool:
+        try:
+            return remove_run(self.root, name)
+        except ArtifactGCError as exc:  # kept, and tried again at a later pass
+            self._warn(f"workflow {name} kept: {exc}")
+            return False
+
     def _warn(self, message: str) -> None:
         if message not in self._told:  # ticks come twice a second
             self._told.add(message)
@@ -177,7 +189,7 @@ class LocalScheduler:
         if updated != cron:
             self.crons.put(updated)
         for child in result.delete:
-            if remove_run(self.root, child):
+            if self._remove(child):
                 log.info("deleted workflow %s: CronWorkflow %s's history limit", child, name)
 
     def _submit(
@@ -209,7 +221,7 @@ class LocalScheduler:
                 except (NotFoundError, StateError):
                     continue
                 self._expiry[name] = known
-            if known[1] is not None and known[1] <= now and remove_run(self.root, name):
+            if known[1] is not None and known[1] <= now and self._remove(name):
                 log.info("deleted workflow %s: its ttlStrategy is over", name)
                 self._expiry.pop(name, None)
 
