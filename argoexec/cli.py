@@ -389,6 +389,11 @@ def _controller_flags(leaf: argparse.ArgumentParser) -> None:
         action="store_true",
         help="local: exit once no workflow is left unfinished",
     )
+    leaf.add_argument(
+        "--cron-dir",
+        metavar="DIR",
+        help="local: schedule the CronWorkflow files of DIR too (besides `argoexec cron create`)",
+    )
     cluster = leaf.add_argument_group("on a cluster (--in-cluster, --kubeconfig, --context)")
     cluster.add_argument(
         "--namespaced",
@@ -638,8 +643,49 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     kill.set_defaults(run=_lazy("argoexec.commands.kill", "kill"), command="kill")
     _run_command(sub, argv)
     _workflow_commands(sub, argv)
+    _cron_command(sub, argv)
     _lint_command(sub)
     return parser
+
+
+_CRON_COMMANDS = (
+    ("create", "store a CronWorkflow for `argoexec controller` to schedule"),
+    ("list", "list the CronWorkflows"),
+    ("get", "show a CronWorkflow (JSON, with its status)"),
+    ("delete", "delete a CronWorkflow (its runs stay)"),
+    ("suspend", "stop scheduling a CronWorkflow"),
+    ("resume", "schedule a suspended CronWorkflow again"),
+)
+
+
+def _cron_command(sub: Any, argv: Sequence[str] | None) -> None:
+    """``cron``: the state directory's CronWorkflows (as ``argo cron``)."""
+    cron = sub.add_parser("cron", help="manage CronWorkflows (argo cron)", allow_abbrev=False)
+    leaves = cron.add_subparsers(metavar="COMMAND", required=True)
+    for name, help_text in _CRON_COMMANDS:
+        function = "list_crons" if name == "list" else name
+        leaf = leaves.add_parser(name, help=help_text, allow_abbrev=False)
+        leaf.set_defaults(run=_lazy("argoexec.commands.cron", function), command=f"cron {name}")
+        if argv is not None and "cron" not in argv:
+            continue
+        _global_flags(leaf, suppress=True)
+        leaf.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
+        if name == "create":
+            _cron_create_flags(leaf)
+        elif name != "list":
+            leaf.add_argument("name", metavar="NAME", help="the CronWorkflow's name")
+
+
+def _cron_create_flags(leaf: argparse.ArgumentParser) -> None:
+    """The options of the runs, as `run` takes them."""
+    leaf.add_argument("file", metavar="FILE", help="a CronWorkflow YAML (one document)")
+    leaf.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    leaf.add_argument("--runtime", choices=c.RUNTIMES, default=c.LOCAL_RUNTIME)
+    leaf.add_argument("--executor-image", metavar="IMAGE")
+    leaf.add_argument("--artifact-repository", type=Path, metavar="FILE")
+    leaf.add_argument("--templates", action="append", default=[], type=Path, metavar="PATH")
+    leaf.add_argument("--secrets-dir", type=Path, metavar="DIR")
+    leaf.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
 
 
 # Sub-commands that run as containers of a workflow pod: their failure message becomes the

@@ -132,6 +132,8 @@ LABEL_INSTANCE_ID = "workflows.argoproj.io/controller-instanceid"
 LABEL_REPORT_OUTPUTS_COMPLETED = "workflows.argoproj.io/report-outputs-completed"
 # Workflow metadata set when a CronWorkflow is run (Argo's common.ConvertCronWorkflowToWorkflow).
 LABEL_CRON_WORKFLOW = "workflows.argoproj.io/cron-workflow"
+# Set to "true" on a CronWorkflow its stopStrategy stopped (Argo's LabelKeyCronWorkflowCompleted).
+LABEL_CRON_WORKFLOW_COMPLETED = "workflows.argoproj.io/cron-workflow-completed"
 ANNOTATION_SCHEDULED_TIME = "workflows.argoproj.io/scheduled-time"
 # Workflow labels and annotations the controller and the CLI's actions read or write (Argo's
 # workflow/common/common.go). `completed` is pods' too: argoexec.controller.pod.meta owns it.

@@ -262,13 +262,25 @@ def resubmit(args: argparse.Namespace, inv: Invocation) -> int:
 
 def controller(args: argparse.Namespace, inv: Invocation) -> int:
     """`argoexec controller`: drive every unfinished run of the state directory nobody else
-    drives (runs whose `argoexec run` died included); with `--exit-when-done`, until none is
-    left unfinished."""
+    drives (runs whose `argoexec run` died included), schedule its CronWorkflows (and those of
+    `--cron-dir`), and remove finished runs whose `ttlStrategy` is over; with
+    `--exit-when-done`, until none is left unfinished."""
+    from argoexec.commands.cron import scheduler_for
+
     root = _root(args, inv)
+    scheduler = scheduler_for(root, args, inv)
     local = LocalController(root)
     stop = threading.Event()
-    with _interrupts(stop):
-        local.drive(None, until_done=bool(args.exit_when_done), stopping=stop.is_set)
+    try:
+        with _interrupts(stop):
+            local.drive(
+                None,
+                until_done=bool(args.exit_when_done),
+                stopping=stop.is_set,
+                every_round=scheduler.tick,
+            )
+    finally:
+        scheduler.close()
     return 0
 
 

@@ -269,6 +269,8 @@ CONTROLLER_CALLS = [
     ("GET", f"{WF}{TEAM}/workflows/wf-1", {}),
     ("PUT", f"{WF}{TEAM}/workflows/wf-1", {}),
     ("PATCH", f"{WF}{TEAM}/workflows/wf-1", {}),
+    ("POST", f"{WF}{TEAM}/workflows", {}),  # a CronWorkflow's run
+    ("DELETE", f"{WF}{TEAM}/workflows/wf-1", {}),  # history limits, ttlStrategy
     ("GET", f"{WF}{TEAM}/workflowtemplates/tmpl", {}),
     ("GET", f"{WF}/workflowtemplates", WATCH),
     ("GET", f"{WF}/clusterworkflowtemplates", {}),
@@ -293,7 +295,6 @@ CONTROLLER_CALLS = [
     ("POST", f"{WF}{TEAM}/workflowtasksets", {}),
     ("PATCH", f"{WF}{TEAM}/workflowtasksets/wf-1", {}),
     ("GET", f"{WF}/cronworkflows", WATCH),
-    ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),
     ("PATCH", f"{WF}{TEAM}/cronworkflows/cron", {}),
     ("POST", f"/api/v1{TEAM}/pods", {}),
     ("GET", f"/api/v1{TEAM}/pods/wf-1", {}),
@@ -324,8 +325,8 @@ CONTROLLER_CALLS = [
 REFUSED_CALLS = [
     ("GET", f"/api/v1{TEAM}/secrets/creds", {}),
     ("GET", "/api/v1/secrets", {}),
-    ("POST", f"{WF}{TEAM}/workflows", {}),
-    ("DELETE", f"{WF}{TEAM}/workflows/wf-1", {}),
+    ("DELETE", f"{WF}{TEAM}/workflows", {}),  # a whole collection
+    ("PUT", f"{WF}{TEAM}/cronworkflows/cron", {}),  # its status goes in a merge PATCH
     ("GET", f"{WF}{TEAM}/workflowtaskresults/wf-1", {}),
     ("PATCH", f"{WF}{TEAM}/workflowartifactgctasks/wf-1-artgc-wfcomp-1-0/status", {}),
     ("POST", f"{WF}{TEAM}/workflowtaskresults", {}),

@@ -40,6 +40,7 @@ from .config import (
     repository_from_config_map,
 )
 from .configmaps import NamespaceConfigMaps, config_map_path
+from .crons import ClusterCrons
 from .gauges import metrics_text
 from .informer import Informer
 from .lease import LeaderElector, LeaseTimes
@@ -106,6 +107,9 @@ class ClusterController:
             what="workflows",
         )
         self.store = ClusterWorkflowStore(api, self.workflows)
+        self.crons = ClusterCrons(
+            api, self.store, namespace=namespace, instance_id=self.instance_id
+        )
         # Mutexes and semaphores (`synchronization`): this process's, rebuilt from the
         # Workflows' status whenever it starts leading, as Argo's sync manager at start.
         self.locks = MemoryLocks(
@@ -320,7 +324,8 @@ class ClusterController:
         self.tasks.start()
         self.workflows.start()
         self.templates.start()
-        parts = (self.pods, self.tasks, self.workflows, self.templates)
+        self.crons.start()
+        parts = (self.pods, self.tasks, self.workflows, self.templates, self.crons)
         synced = all(part.wait_synced(SYNC_TIMEOUT) for part in parts)
         if not synced:
             raise ControllerStartError(
@@ -365,8 +370,13 @@ class ClusterController:
             time.sleep(RETRY)
 
     def _stop(self, stopping: Callable[[], bool]) -> bool:
+        """Called before each round: the CronWorkflows and TTLs are seen to there (while
+        leading: `_drive` runs only then), their new runs driven from the next round on."""
         self.last_round = time.monotonic()
-        return stopping() or (self.elector is not None and not self.elector.leading.is_set())
+        done = stopping() or (self.elector is not None and not self.elector.leading.is_set())
+        if not done:
+            self.crons.tick()
+        return done
 
     def close(self) -> None:
         if self.elector is not None:
@@ -377,6 +387,7 @@ class ClusterController:
         self.tasks.stop()
         self.workflows.stop()
         self.templates.stop()
+        self.crons.stop()
 
 
 __all__ = ["ClusterController", "ClusterOptions", "ControllerStartError"]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import ast
+from . import ast, gotime
 from .builtins import BUILTINS
 from .errors import EvalError, ExpressionError
 from .functions import ARGO_FUNCTIONS
@@ -165,6 +165,9 @@ class Evaluator:
             return Missing(self.path_of(node, key))
         if is_list(obj) or isinstance(obj, str):
             return self.index(obj, key)
+        bound = gotime.method(obj, key)  # a time's or a duration's method (Go values')
+        if bound is not None:
+            return bound
         raise EvalError(f"cannot fetch {key} from {go_type(obj)}")
 
     def path_of(self, node: ast.Member, key: Any) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from . import gotime
 from .errors import EvalError
 from .gonum import go_divide, go_pow, wrap_int64
 from .limits import spend
@@ -30,11 +31,15 @@ def _int_or_float(result: Any) -> Any:
 def add(left: Any, right: Any) -> Any:
     if isinstance(left, str) and isinstance(right, str):
         return left + right
+    if gotime.is_time(left) or gotime.is_time(right):
+        return gotime.add(left, right)
     _numeric("+", left, right)
     return _int_or_float(left + right)
 
 
 def subtract(left: Any, right: Any) -> Any:
+    if gotime.is_time(left) or gotime.is_time(right):
+        return gotime.subtract(left, right)
     _numeric("-", left, right)
     return _int_or_float(left - right)
 
@@ -72,6 +77,8 @@ def _ordered(op: str, test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], 
             return test(*same_kind(left, right))
         if isinstance(left, str) and isinstance(right, str):
             return test(left, right)
+        if gotime.is_time(left) or gotime.is_time(right):
+            return test(gotime.compare(left, right), 0)
         raise _mismatch(op, left, right)
 
     return compare

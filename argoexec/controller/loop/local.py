@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -386,11 +386,19 @@ class LocalController:
         *,
         until_done: bool = True,
         stopping: Any = None,
+        every_round: Callable[[], None] | None = None,
     ) -> None:
+        """`every_round` is called before each round (the CronWorkflow scheduler: the runs it
+        creates are driven from the next round on)."""
+        stop: Callable[[], bool] = stopping or (lambda: False)
+
+        def stopping_after_round() -> bool:
+            if every_round is not None:
+                every_round()
+            return stop()
+
         try:
-            self.controller.drive(
-                names, until_done=until_done, stopping=stopping or (lambda: False)
-            )
+            self.controller.drive(names, until_done=until_done, stopping=stopping_after_round)
         finally:
             self.close()
 

@@ -96,6 +96,20 @@ def timezone_problem(timezone: str) -> str | None:
     return None
 
 
+def expression_problem(expression: str) -> str | None:
+    """Why `stopStrategy.expression` does not parse as expr-lang, or None."""
+    from argoexec.controller.expr.errors import ExpressionError
+    from argoexec.controller.expr.parser import parse
+
+    if not expression.strip():
+        return "the expression is empty"
+    try:
+        parse(expression)
+    except ExpressionError as exc:
+        return str(exc)
+    return None
+
+
 def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
     """The CronWorkflow's own checks (Argo's ValidateCronWorkflow), each with its YAML path."""
     problems: list[Problem] = []
@@ -125,6 +139,11 @@ def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
         problems.append(
             Problem("spec.concurrencyPolicy", f"{policy!r} is not a valid concurrencyPolicy")
         )
+    expression = (spec.get("stopStrategy") or {}).get("expression")
+    if isinstance(expression, str):
+        problem = expression_problem(expression)
+        if problem:
+            problems.append(Problem("spec.stopStrategy.expression", problem))
     deadline = spec.get("startingDeadlineSeconds")
     if isinstance(deadline, int) and deadline < 0:
         problems.append(
@@ -141,17 +160,27 @@ def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                 yield join("spec.schedules", index), schedule
 
 
-def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The Workflow ``argo submit --from cronwf/NAME`` creates at ``now`` (an aware time)."""
+def scheduled_name(cron_name: str, slot: float) -> str:
+    """The name of the Workflow a CronWorkflow runs at `slot` (Argo's getChildWorkflowName:
+    `<cron>-<unix seconds>`): one slot, one name, so a slot is never run twice."""
+    return f"{cron_name}-{int(slot)}"
+
+
+def workflow_from_cron(
+    cron: Mapping[str, Any], now: datetime, *, name: str | None = None
+) -> dict[str, Any]:
+    """The Workflow ``argo submit --from cronwf/NAME`` creates at ``now`` (an aware time); with
+    `name`, the one the cron controller creates for the slot ``now`` (Argo's
+    ConvertCronWorkflowToWorkflowWithProperties)."""
     metadata = cron.get("metadata") or {}
     spec = cron.get("spec") or {}
     extra = spec.get("workflowMetadata") or {}
-    name = str(metadata.get("name") or "")
+    cron_name = str(metadata.get("name") or "")
     labels: dict[str, str] = {}
     instance_id = (metadata.get("labels") or {}).get(LABEL_INSTANCE_ID)
     if instance_id is not None:
         labels[LABEL_INSTANCE_ID] = instance_id
-    labels[LABEL_CRON_WORKFLOW] = name
+    labels[LABEL_CRON_WORKFLOW] = cron_name
     labels.update(extra.get("labels") or {})
     annotations = {
         ANNOTATION_SCHEDULED_TIME: rfc3339(now, keep_zone=True),
@@ -160,13 +189,15 @@ def workflow_from_cron(cron: Mapping[str, Any], now: datetime) -> dict[str, Any]
     owner = {
         "apiVersion": cron.get("apiVersion"),
         "kind": KIND_CRON_WORKFLOW,
-        "name": name,
+        "name": cron_name,
         "controller": True,
         "blockOwnerDeletion": True,
     }
     if metadata.get("uid"):
         owner["uid"] = metadata["uid"]
-    workflow_metadata: dict[str, Any] = {"generateName": f"{name}-"}
+    workflow_metadata: dict[str, Any] = (
+        {"name": name} if name else {"generateName": f"{cron_name}-"}
+    )
     if metadata.get("namespace"):
         workflow_metadata["namespace"] = metadata["namespace"]
     workflow_metadata.update(labels=labels, annotations=annotations, ownerReferences=[owner])
