@@ -61,7 +61,7 @@ def check_name(name: str) -> None:
         )
 
 
-def _write_atomic(path: Path, data: str) -> None:
+def write_atomic(path: Path, data: str) -> None:
     """Write ``data`` to ``path`` via a temporary dot-file in the same directory and a rename,
     so readers see the old content or the new, never a mix (nor a half-written file on a full
     disk: the temporary file is removed). Failures are StateErrors naming the file."""
@@ -128,7 +128,7 @@ class RunDir:
         return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     def write_workflow(self, workflow: dict[str, Any]) -> None:
-        _write_atomic(self.path / _WORKFLOW, json.dumps(workflow, indent=1, sort_keys=False))
+        write_atomic(self.path / _WORKFLOW, json.dumps(workflow, indent=1, sort_keys=False))
 
     def has_state(self) -> bool:
         """Whether the run recorded its Workflow yet."""
@@ -151,7 +151,7 @@ class RunDir:
     # --- Custom metrics (metrics.prometheus) -------------------------------------------------
 
     def write_metrics(self, text: str) -> None:
-        _write_atomic(self.path / _METRICS, text)
+        write_atomic(self.path / _METRICS, text)
 
     def read_metrics(self) -> str:
         """The run's metrics in the Prometheus text format ("" if it emitted none)."""
@@ -167,7 +167,7 @@ class RunDir:
     def mark_owner(self, pid: int) -> None:
         """Record the process that runs this workflow (``argoexec run``)."""
         ticks = start_ticks(pid)
-        _write_atomic(self.path / _OWNER, f"{pid} {ticks}\n" if ticks else f"{pid}\n")
+        write_atomic(self.path / _OWNER, f"{pid} {ticks}\n" if ticks else f"{pid}\n")
 
     def owner_pid(self) -> int | None:
         try:
@@ -255,10 +255,10 @@ class StateStore:
             if workflow is not None:
                 run.write_workflow(workflow)  # likewise its Workflow
             for file, text in (files or {}).items():
-                _write_atomic(path / file, text)
+                write_atomic(path / file, text)
             if before_listed is not None:
                 before_listed(path)
-            _write_atomic(path / _CREATED, f"{time.time_ns()}\n")
+            write_atomic(path / _CREATED, f"{time.time_ns()}\n")
             run.pods_dir.mkdir()
         except (OSError, StateError) as exc:
             shutil.rmtree(path, ignore_errors=True)

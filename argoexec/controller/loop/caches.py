@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.engine.memo import CacheError, name_problem, with_entry
+from argoexec.controller.state import write_atomic
 
 CACHES_DIR = ".configmaps"
 
@@ -120,7 +121,7 @@ class DirectoryCaches:
                 current, namespace=namespace, name=name, key=key, entry=entry, hit=hit
             )
             if changed is not None:
-                _write_atomically(path, changed)
+                write_atomic(path, json.dumps(changed, indent=2) + "\n")
 
 
 @contextlib.contextmanager
@@ -131,18 +132,3 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def _write_atomically(path: Path, value: Mapping[str, Any]) -> None:
-    """A temporary file in the same directory, flushed to disk, renamed over `path`: a reader
-    (or a crash) sees the old ConfigMap or the new one, never a part."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8") as out:
-            json.dump(value, out, indent=2)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)

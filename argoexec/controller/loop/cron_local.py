@@ -28,7 +28,7 @@ from typing import Any
 
 from argoexec.controller.cron.plan import children_of, plan, submission_failed, submitted
 from argoexec.controller.cron.ttl import expires_at
-from argoexec.controller.state import StateError, StateStore, _write_atomic, check_name
+from argoexec.controller.state import StateError, StateStore, check_name, write_atomic
 from argoexec.controller.workflow.errors import DocumentError
 
 from . import control as ctl
@@ -88,8 +88,8 @@ class LocalCrons:
         path = self._path(name)
         self.dir.mkdir(parents=True, exist_ok=True)
         if config is not None:
-            _write_atomic(self.dir / f"{name}{_CONFIG_SUFFIX}", config.text())
-        _write_atomic(path, json.dumps(dict(cron), indent=1, sort_keys=True) + "\n")
+            write_atomic(self.dir / f"{name}{_CONFIG_SUFFIX}", config.text())
+        write_atomic(path, json.dumps(dict(cron), indent=1, sort_keys=True) + "\n")
 
     def delete(self, name: str) -> None:
         path = self._path(name)

@@ -29,7 +29,7 @@ from argoexec.controller.reconcile import Outcome, Settings
 from argoexec.controller.reconcile.clock import epoch
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
 from argoexec.controller.runtime.images import image_index, index_to_wire
-from argoexec.controller.state import RunDir, StateError, _write_atomic
+from argoexec.controller.state import RunDir, StateError, write_atomic
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.store import TemplateStore
 from argoexec.models import ArtifactRepository
@@ -125,7 +125,7 @@ class RunConfig:
         return json.dumps(asdict(self), indent=1) + "\n"
 
     def save(self, run_path: Path) -> None:
-        _write_atomic(run_path / RUN_FILE, self.text())
+        write_atomic(run_path / RUN_FILE, self.text())
 
     @classmethod
     def load(cls, run_path: Path) -> RunConfig:

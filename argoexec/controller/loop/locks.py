@@ -30,7 +30,7 @@ from typing import Any
 
 from argoexec.controller.reconcile.locks import Grant, LockRequest, LockTable
 from argoexec.controller.reconcile.nodes import FINAL_PHASES
-from argoexec.controller.state import StateError, _write_atomic
+from argoexec.controller.state import StateError, write_atomic
 
 from .seams import NotFoundError
 
@@ -149,7 +149,7 @@ class FileLocks:
             yield table
             text = json.dumps(table.state, sort_keys=True)
             if text != before or not self.path.exists():
-                _write_atomic(self.path, text + "\n")
+                write_atomic(self.path, text + "\n")
         finally:
             os.close(fd)  # the flock goes with its descriptor
 
