@@ -194,3 +194,53 @@ def test_the_local_agent_runs_a_task_once_however_often_it_is_asked(
     tasks.release("wf")
     assert tasks.observe("wf") == {}
     tasks.close()
+
+
+def test_user_info_in_the_url_is_sent_as_basic_authentication_and_never_shown(
+    echo_server: EchoServer,
+) -> None:
+    url = echo_server.url.replace("http://", "http://alice:pa%40ss-s3cr3t@") + "/echo"
+    result = run_http(http(url, successCondition="response.statusCode == 999"), secrets=NoSecrets())
+    sent = echo_server.journal.requests[-1]["headers"]["Authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"alice:pa@ss-s3cr3t"
+    assert result.phase == "Failed" and "s3cr3t" not in result.message
+    given = {"name": "Authorization", "value": "Bearer mine"}
+    run_http(http(url, headers=[given]), secrets=NoSecrets())
+    assert echo_server.journal.requests[-1]["headers"]["Authorization"] == "Bearer mine"
+
+
+def test_requests_that_cannot_be_made_fail_the_node_naming_the_cause_not_a_python_error(
+    echo_server: EchoServer,
+) -> None:
+    host = echo_server.url.removeprefix("http://").split(":")[0]
+    refused = {
+        "http://127.0.0.1:99999/": "invalid URL: Port out of range",
+        "http://127.0.0.1:abc/": "invalid URL: Port could not be cast",
+        "http://[::1/": "Invalid IPv6 URL",
+        f"http://{host}:1/x y?token=s3cr3t-q": "the URL has spaces or control characters",
+    }
+    for url, cause in refused.items():
+        result = run_http(http(url), secrets=NoSecrets())
+        assert result.phase == "Failed" and cause in result.message, result.message
+        assert result.message.startswith("http template 'call': ")
+        assert "s3cr3t" not in result.message
+    assert echo_server.journal.requests == []
+
+
+def test_a_header_that_would_smuggle_another_line_is_refused_without_showing_its_value(
+    echo_server: EchoServer,
+) -> None:
+    secrets = MappingSecretResolver({"api": {"token": "s3cr3t\r\nX-Injected: 1"}})
+    ref = {"secretKeyRef": {"name": "api", "key": "token"}}
+    cases = [
+        ([{"name": "X-Key", "valueFrom": ref}], "invalid header field value for 'X-Key'"),
+        ([{"name": "", "value": "a"}], "invalid header field name ''"),
+        ([{"name": "Bad Name", "value": "a"}], "invalid header field name 'Bad Name'"),
+    ]
+    for headers, cause in cases:
+        result = run_http(http(f"{echo_server.url}/echo", headers=headers), secrets=secrets)
+        assert result.phase == "Failed" and cause in result.message, result.message
+        assert "s3cr3t" not in result.message
+    result = run_http(http(f"{echo_server.url}/echo", timeoutSeconds="soon"), secrets=secrets)
+    assert result.message == "http template 'call': http.timeoutSeconds 'soon' is not a number"
+    assert echo_server.journal.requests == []
