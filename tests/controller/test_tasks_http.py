@@ -244,3 +244,11 @@ def test_a_header_that_would_smuggle_another_line_is_refused_without_showing_its
     result = run_http(http(f"{echo_server.url}/echo", timeoutSeconds="soon"), secrets=secrets)
     assert result.message == "http template 'call': http.timeoutSeconds 'soon' is not a number"
     assert echo_server.journal.requests == []
+
+
+def test_a_task_that_breaks_our_code_is_an_error_node_not_an_exception() -> None:
+    from argoexec.controller.tasks.agent import run_task
+
+    result = run_task({"name": "call", "http": "not a mapping"}, NoSecrets())
+    assert result.phase == "Error"
+    assert result.message.startswith("error processing task: AttributeError")

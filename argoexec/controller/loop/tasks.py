@@ -9,7 +9,6 @@ result again)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from argoexec.controller.tasks.agent import run_task
-from argoexec.controller.tasks.http import ERROR, TaskResult
+from argoexec.controller.tasks.http import TaskResult
 from artifacts.secrets import DirSecretResolver, NoSecrets, SecretResolver
 
 from .seams import TaskObservation
-
-log = logging.getLogger("argoexec.controller")
 
 TASK_WORKERS = 16  # Argo's agent default (ARGO_AGENT_TASK_WORKERS)
 
@@ -65,9 +62,6 @@ class ThreadTasks:
     def _run(self, node_id: str, template: dict[str, Any], secrets: SecretResolver) -> TaskResult:
         try:
             return run_task(template, secrets)
-        except Exception as exc:  # a bug of ours: the node errors, as Argo's agent reports
-            log.debug("task %s failed", node_id, exc_info=exc)
-            return TaskResult(ERROR, f"error processing task: {type(exc).__name__}: {exc}")
         finally:
             self.changed.set()
 
