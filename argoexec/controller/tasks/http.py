@@ -106,22 +106,7 @@ def build_request(template: Mapping[str, Any], secrets: SecretResolver) -> HttpR
     url = str(spec.get("url") or "")
     if not url:
         raise RequestError("http.url is empty")
-    headers: list[tuple[str, str]] = []
-    read: list[str] = []
-    for header in spec.get("headers") or []:
-        name = str(header.get("name") or "")
-        ref = (header.get("valueFrom") or {}).get("secretKeyRef")
-        if ref:
-            selector = SecretKeySelector.model_validate(ref)
-            try:
-                value = secrets.resolve(selector)
-            except SecretNotFoundError as exc:
-                raise RequestError(f"header {name!r}: {exc}") from None
-            read.append(value)
-        else:
-            value = str(header.get("value") or "")
-        _check_header(name, value)
-        headers.append((name, value))
+    headers, read = _headers(spec, secrets)
     body_from = spec.get("bodyFrom") or {}
     if body_from.get("bytes") is not None:
         try:
@@ -142,6 +127,29 @@ def build_request(template: Mapping[str, Any], secrets: SecretResolver) -> HttpR
         insecure=bool(spec.get("insecureSkipVerify")),
         secrets=read,
     )
+
+
+def _headers(
+    spec: Mapping[str, Any], secrets: SecretResolver
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The headers as (name, value) pairs, and the values read from secrets."""
+    headers: list[tuple[str, str]] = []
+    read: list[str] = []
+    for header in spec.get("headers") or []:
+        name = str(header.get("name") or "")
+        ref = (header.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            selector = SecretKeySelector.model_validate(ref)
+            try:
+                value = secrets.resolve(selector)
+            except SecretNotFoundError as exc:
+                raise RequestError(f"header {name!r}: {exc}") from None
+            read.append(value)
+        else:
+            value = str(header.get("value") or "")
+        _check_header(name, value)
+        headers.append((name, value))
+    return headers, read
 
 
 def _check_header(name: str, value: str) -> None:
