@@ -331,6 +331,21 @@ def test_a_config_map_name_no_api_server_accepts_errors_the_node_before_it_runs(
     assert not cluster.created
 
 
+def test_a_key_longer_than_a_config_map_data_key_errors_the_node_before_it_runs() -> None:
+    key = "k" * 254
+    memo = {"key": key, "maxAge": "1s", "cache": {"configMap": {"name": "greetings"}}}
+    wf, cluster = workflow(spec_of(greet(memo))), Caching()
+    run(wf, cluster, T0)
+    node = nodes_by_name(wf)["wf"]
+    assert node["phase"] == "Error"
+    assert node["message"] == (
+        f'could not save to config map cache: ConfigMap "greetings" is invalid: '
+        f'data[{"k" * 40}...]: Invalid value: "{"k" * 40}...": must be no more than 253 '
+        "characters"
+    )
+    assert not cluster.created
+
+
 def test_a_hit_exports_the_global_outputs_of_its_template() -> None:
     template = greet()
     template["outputs"]["parameters"][0]["globalName"] = "greeting"

@@ -22,6 +22,7 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _SUBDOMAIN_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 # Kubernetes' limit on a ConfigMap's data (keys and values together).
 MAX_CONFIG_MAP_BYTES = 1024 * 1024
+MAX_DATA_KEY = 253  # Kubernetes' IsConfigMapKey
 
 
 class CacheError(ValueError):
@@ -42,6 +43,19 @@ def name_problem(name: str) -> str:
         "RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
         "and must start and end with an alphanumeric character (e.g. 'example.com', regex "
         f"used for validation is '{_SUBDOMAIN_TEXT}')"
+    )
+
+
+def data_key_problem(name: str, key: str) -> str:
+    """Why the API server would refuse `key` in ConfigMap `name`'s data ("" if it would not):
+    a data key is at most 253 characters (a valid cache key has no other fault). Refused
+    here too, so that a cache on this machine takes what one on a cluster takes."""
+    if len(key) <= MAX_DATA_KEY:
+        return ""
+    shown = key[:40] + "..."  # a long key is shown cut: it goes into the node's message
+    return (
+        f'ConfigMap "{name}" is invalid: data[{shown}]: Invalid value: "{shown}": must be no '
+        f"more than {MAX_DATA_KEY} characters"
     )
 
 
@@ -103,7 +117,7 @@ def with_entry(
     """`config_map` (None: none yet) with entry `key` written, labelled as a cache; None if
     there is nothing to write (a hit on an entry that is gone or was replaced meanwhile).
     CacheError if it cannot be written (not a cache, an invalid name or key, too large)."""
-    problem = key_problem(key) or name_problem(name)
+    problem = key_problem(key) or name_problem(name) or data_key_problem(name, key)
     if config_map is not None:
         problem = problem or refusal(config_map)
     if problem:
