@@ -118,6 +118,10 @@ def test_a_semaphore_without_its_config_map_fails_the_workflow_naming_it() -> No
     [
         ({"mutexes": [{"name": "m", "database": True}]}, "database mutexes are not supported"),
         ({"mutex": {"name": "m"}}, "spec.synchronization.mutex: removed in Argo v4"),
+        (
+            {"semaphore": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+            "spec.synchronization.semaphore: removed in Argo v4 (use `semaphores: [...]`)",
+        ),
     ],
 )
 def test_locks_this_controller_cannot_honour_fail_the_workflow(

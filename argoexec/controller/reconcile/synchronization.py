@@ -41,10 +41,10 @@ def lock_requests(
 ) -> list[LockRequest]:
     """The locks `sync` (a `synchronization` block) asks for, in Argo's order (semaphores,
     then mutexes); a form this controller cannot honour is a NodeError naming it."""
-    for old in ("mutex", "semaphore"):
+    for old, new in (("mutex", "mutexes"), ("semaphore", "semaphores")):
         if sync.get(old) is not None:
             raise NodeError(
-                f"{where}.{old}: removed in Argo v4 (use `{old}es: [...]`); refusing to run "
+                f"{where}.{old}: removed in Argo v4 (use `{new}: [...]`); refusing to run "
                 "without the lock"
             )
     requests: list[LockRequest] = []
