@@ -252,3 +252,39 @@ def test_a_task_that_breaks_our_code_is_an_error_node_not_an_exception() -> None
     result = run_task({"name": "call", "http": "not a mapping"}, NoSecrets())
     assert result.phase == "Error"
     assert result.message.startswith("error processing task: AttributeError")
+
+
+def test_the_agent_makes_no_queued_request_once_the_workflow_completed(
+    kube_api: Any, echo_server: EchoServer
+) -> None:
+    import threading
+
+    from argoexec.controller.tasks.agent import Agent, task_sets_path
+    from argoexec.kube.client import KubeClient, KubeClientConfig
+    from argoexec.lifecycle import Stop
+
+    tasks = {f"calls-{i}": http(f"{echo_server.url}/slow?seconds=2") for i in range(3)}
+    task_set = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTaskSet",
+        "metadata": {"name": "calls", "namespace": "default"},
+        "spec": {"tasks": tasks},
+    }
+    kube_api.seed(task_set)
+    client = KubeClient(KubeClientConfig(server=kube_api.url, token=kube_api.token, timeout=5))
+    stop = Stop()
+    agent = Agent(client, "default", "calls", NoSecrets, stop, workers=1, poll=0.1)
+    serving = threading.Thread(target=agent.run, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 10
+    while not echo_server.journal.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The workflow completes while the first request is in flight and two are queued.
+    labels = {"workflows.argoproj.io/completed": "true"}
+    client.patch(task_sets_path("default", "calls"), {"metadata": {"labels": labels}},
+                 patch_type="merge")  # fmt: skip
+    serving.join(timeout=5)
+    assert not serving.is_alive()
+    time.sleep(2.5)  # what a queued request would need to reach the server
+    stop.set()
+    assert len(echo_server.journal.requests) == 1

@@ -70,7 +70,8 @@ class Agent:
         pending: dict[str, dict[str, Any]] = {}
         patched_at = float("-inf")
         seen = False
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="agent-task") as pool:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="agent-task")
+        try:
             while not self.stop.is_set():
                 task_set = self._read()
                 if task_set is None and seen:
@@ -90,6 +91,10 @@ class Agent:
                     self._patch(pending)
                     patched_at = time.monotonic()
                 self.stop.wait(self.poll)
+        finally:
+            # Tasks not started when the workflow ended are never made (a pool's own exit
+            # would make every queued request first); those in flight end within their timeout.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _read(self) -> dict[str, Any] | None:
         query = {"fieldSelector": f"metadata.name={self.workflow}"}
