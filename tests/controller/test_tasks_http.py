@@ -288,3 +288,13 @@ def test_the_agent_makes_no_queued_request_once_the_workflow_completed(
     time.sleep(2.5)  # what a queued request would need to reach the server
     stop.set()
     assert len(echo_server.journal.requests) == 1
+
+
+def test_a_success_condition_error_quoting_the_url_shows_neither_password_nor_query_values(
+    echo_server: EchoServer,
+) -> None:
+    url = echo_server.url.replace("http://", "http://u:pw%40s3cr3t-pass@") + "/x?tok=s3cr3t-q"
+    for condition in ("request.url", "split(request.url, '@')[0]", "int(request.url) > 1"):
+        result = run_http(http(url, successCondition=condition), secrets=NoSecrets())
+        assert result.phase == "Failed" and "successCondition" in result.message
+        assert "s3cr3t" not in result.message, result.message

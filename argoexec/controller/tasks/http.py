@@ -40,7 +40,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 from argoexec.controller.expr import ExpressionError, evaluate_condition
 from argoexec.models import SecretKeySelector
 from artifacts.drivers.http_auth import redact_url
-from artifacts.secrets import SecretNotFoundError, SecretResolver, redact
+from artifacts.secrets import (
+    REDACTED,
+    SecretNotFoundError,
+    SecretResolver,
+    redact,
+    register_basic_auth,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_BODY_BYTES = 1 << 20
@@ -106,6 +112,7 @@ def build_request(template: Mapping[str, Any], secrets: SecretResolver) -> HttpR
     url = str(spec.get("url") or "")
     if not url:
         raise RequestError("http.url is empty")
+    _register_user_info(url)
     headers, read = _headers(spec, secrets)
     body_from = spec.get("bodyFrom") or {}
     if body_from.get("bytes") is not None:
@@ -158,6 +165,31 @@ def _check_header(name: str, value: str) -> None:
         raise RequestError(f"net/http: invalid header field name {name!r}")
     if _BAD_VALUE.search(value):
         raise RequestError(f"net/http: invalid header field value for {name!r}")
+
+
+def _register_user_info(url: str) -> None:
+    """A URL's password is a credential: `redact` hides it (and the basic auth made of it)
+    from every message and log line from now on."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.password:
+        register_basic_auth(unquote(parts.username or ""), unquote(parts.password))
+        register_basic_auth(parts.username or "", parts.password)
+
+
+def _without_query_values(message: str, url: str) -> str:
+    """`message` with the URL shown as `redact_url` shows it, and none of its query values
+    (a successCondition's error may quote `request.url` or part of it)."""
+    message = message.replace(url, redact_url(url))
+    query = url.partition("?")[2].partition("#")[0]
+    for pair in query.split("&"):
+        raw = pair.partition("=")[2]
+        for value in {raw, unquote(raw)}:
+            if len(value) >= 4:  # shorter ones (1, true) would blank unrelated words
+                message = message.replace(value, REDACTED)
+    return message
 
 
 def _timeout(value: Any) -> float:
@@ -340,5 +372,6 @@ def run_http(
         return TaskResult(FAILED, redact(f"http template {name!r}: {exc}"))
     result = judge(template, req, resp)
     if result.message:
-        result = TaskResult(result.phase, redact(result.message), result.outputs)
+        message = redact(_without_query_values(result.message, req.url))
+        result = TaskResult(result.phase, message, result.outputs)
     return result
