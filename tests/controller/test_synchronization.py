@@ -227,6 +227,7 @@ def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() ->
             "templates": [
                 {**ECHO, "synchronization": {"semaphores": [{"database": {"key": "k"}}]}},
                 {**ECHO, "name": "old", "synchronization": {"mutex": {"name": "m"}}},
+                {**ECHO, "name": "nameless", "synchronization": {"mutexes": [{"name": ""}]}},
             ],
         }
     )
@@ -235,6 +236,7 @@ def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() ->
     assert ("spec.synchronization.mutexes[0].database", database) in found
     assert ("spec.templates[0].synchronization.semaphores[0].database", database) in found
     assert any(path == "spec.templates[1].synchronization.mutex" for path, _ in found)
+    assert ("spec.templates[2].synchronization.mutexes[0]", "a mutex needs a name") in found
 
 
 def test_a_template_level_mutex_is_named_by_the_nodes_inputs() -> None:
