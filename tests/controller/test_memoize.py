@@ -304,6 +304,25 @@ def test_a_memoized_steps_template_hit_runs_none_of_its_steps() -> None:
             None,
             "malformed cache entry: could not unmarshal JSON; unable to parse: ",
         ),
+        (
+            {"key": "k", "maxAge": "1s"},
+            {"k": 5},  # a hand-written cache file; a ConfigMap's values are strings
+            None,
+            "malformed cache entry: could not unmarshal JSON; unable to parse: not an object",
+        ),
+        (
+            {"key": "k", "maxAge": "1s"},
+            {"k": '{"nodeID": 7}'},
+            None,
+            "malformed cache entry: could not unmarshal JSON; Entry.nodeID is not a string",
+        ),
+        (
+            {"key": "k"},
+            {"k": '{"nodeID": "n", "outputs": {"parameters": 5}}'},
+            None,
+            "malformed cache entry: could not unmarshal JSON; Entry.outputs is not an Outputs "
+            "object: parameters: Input should be a valid list",
+        ),
     ],
 )
 def test_a_cache_that_cannot_be_used_errors_the_node_in_argos_words(

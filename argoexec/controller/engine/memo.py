@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.contract import CONFIGMAP_TYPE_CACHE, LABEL_CONFIGMAP_TYPE
+from argoexec.models import Outputs
 
 CACHE_KEY = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -79,20 +80,47 @@ def entry_of(config_map: Mapping[str, Any] | None, key: str) -> dict[str, Any] |
     CacheError if the value is not an entry."""
     if config_map is None:
         return None
-    raw = (config_map.get("data") or {}).get(key)
+    data = config_map.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise CacheError("malformed cache: the ConfigMap's data is not a map of strings")
+    raw = data.get(key)
     if not raw:
         return None
     try:
-        entry = json.loads(raw)
+        entry = json.loads(raw) if isinstance(raw, str) else None
     except ValueError as exc:
         raise CacheError(
             f"malformed cache entry: could not unmarshal JSON; unable to parse: {exc}"
         ) from None
-    if not isinstance(entry, dict):
-        raise CacheError(
-            "malformed cache entry: could not unmarshal JSON; unable to parse: not an object"
-        )
+    problem = _entry_problem(entry)
+    if problem:
+        raise CacheError(f"malformed cache entry: could not unmarshal JSON; {problem}")
+    assert isinstance(entry, dict)
     return entry
+
+
+def _entry_problem(entry: Any) -> str:
+    """Why `entry` is not Argo's `Entry` ("" if it is): the types Go's unmarshalling checks,
+    so that a hand-edited cache never puts a malformed `outputs` on a node."""
+    if not isinstance(entry, dict):
+        return "unable to parse: not an object"
+    for name in ("nodeID", "creationTimestamp", "lastHitTimestamp"):
+        if entry.get(name) is not None and not isinstance(entry[name], str):
+            return f"Entry.{name} is not a string"
+    outputs = entry.get("outputs")
+    if outputs is None:
+        return ""
+    try:
+        Outputs.model_validate(outputs)
+    except ValueError as exc:
+        return f"Entry.outputs is not an Outputs object: {_first_line(exc)}"
+    return ""
+
+
+def _first_line(exc: ValueError) -> str:
+    """Pydantic's first error: where, then what (`parameters: Input should be a valid list`)."""
+    lines = [line.strip() for line in str(exc).splitlines()[1:3]]
+    return ": ".join(lines) or type(exc).__name__
 
 
 def new_entry(node_id: str, outputs: Mapping[str, Any] | None, moment: str) -> dict[str, Any]:
@@ -134,6 +162,8 @@ def with_entry(
     meta = changed.setdefault("metadata", {})
     meta["labels"] = {**(meta.get("labels") or {}), LABEL_CONFIGMAP_TYPE: CONFIGMAP_TYPE_CACHE}
     data = changed.get("data") or {}
+    if not isinstance(data, dict):
+        raise CacheError("malformed cache: the ConfigMap's data is not a map of strings")
     data[key] = json.dumps(dict(entry), separators=(",", ":"))
     changed["data"] = data
     size = sum(len(k.encode()) + len(str(v).encode()) for k, v in data.items())
