@@ -278,3 +278,37 @@ def test_file_locks_missing_their_file_are_rebuilt_from_the_stored_runs(tmp_path
     stored["status"]["phase"] = "Succeeded"  # its end was stored, its release was not
     store.update(stored)
     assert locks.try_acquire("default/other", request, priority=0, created=0.0).acquired
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        ('{"broken', "Unterminated string"),
+        ("[1]", "not a JSON object"),
+        (f'{{"{MUTEX}": {{"holders": 5}}}}', f"lock '{MUTEX}': holders is not a list"),
+        (f'{{"{MUTEX}": {{"pending": {{"h": 1}}}}}}', f"lock '{MUTEX}': pending is not a map"),
+    ],
+)
+def test_an_unreadable_lock_file_keeps_the_workflow_waiting_with_its_path_and_cause(
+    tmp_path: Any, content: str, cause: str
+) -> None:
+    from argoexec.controller.loop.locks import FileLocks
+    from argoexec.controller.loop.state_store import DirectoryStore
+
+    store = DirectoryStore(tmp_path)
+    (tmp_path / "synchronization.json").write_text(content)
+    locks = FileLocks(tmp_path, get=store.get, workflows=store.list, read_interval=0.0)
+    wf, pods = wf_mutex("a"), Cluster()
+    step(wf, pods, 10.0, Settings(locks=locks))
+    assert wf["status"]["phase"] == "Pending" and not pods.pods
+    message = wf["status"]["message"]
+    assert message.startswith(f"cannot read the locks {tmp_path / 'synchronization.json'}: ")
+    assert cause in message
+    # Stopping the waiting workflow releases what it can and fails it, as for any waiter.
+    wf["spec"]["shutdown"] = "Stop"
+    settle(wf, pods, 11.0, Settings(locks=locks))
+    assert wf["status"]["phase"] == "Failed"
+    (tmp_path / "synchronization.json").unlink()  # rebuilt from the runs' statuses
+    again = wf_mutex("b")
+    step(again, Cluster(), 12.0, Settings(locks=locks))
+    assert again["status"]["phase"] == "Running"
