@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argoexec.contract import FINALIZER_ARTIFACT_GC
-from argoexec.models import ArtifactRepository
+from argoexec.models import ArtifactLocation, ArtifactRepository
 from artifacts.errors import ArtifactError
-from artifacts.locations import repository_location
+from artifacts.locations import has_location, repository_location
 
 FINALIZER = FINALIZER_ARTIFACT_GC
 ON_COMPLETION = "OnWorkflowCompletion"
@@ -233,10 +233,12 @@ class _AnyVariable(dict[str, str]):
 def archive_location(
     workflow: Mapping[str, Any], template: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-    """The template's archiveLocation when it is set, else the workflow's repository as a
-    location (Argo: ``artifactRepository.ToArtifactLocation()``); None when neither is."""
+    """The template's archiveLocation when it is a full location, else the workflow's
+    repository as a location (Argo: ``artifactRepository.ToArtifactLocation()``); None when
+    neither is. A key-only archiveLocation (``s3: {key: k}``) is not used: the pod's was
+    filled from the repository too, and the recorded artifacts carry their keys already."""
     own = template.get("archiveLocation")
-    if own and any(k != "archiveLogs" for k in own):
+    if own and _full_location(own):
         return dict(own)
     ref = (workflow.get("status") or {}).get("artifactRepositoryRef") or {}
     repository = ref.get("artifactRepository")
@@ -247,6 +249,13 @@ def archive_location(
         return repository_location(repo, _AnyVariable()).to_wire()
     except (ArtifactError, ValueError):
         return None
+
+
+def _full_location(wire: Mapping[str, Any]) -> bool:
+    try:
+        return has_location(ArtifactLocation.model_validate(wire))
+    except ValueError:
+        return False
 
 
 # --- the results ------------------------------------------------------------------------------

@@ -141,3 +141,58 @@ def test_force_finalizer_removal_lets_the_run_go_despite_a_failed_delete(
     assert code == 0, said
     assert not (tmp_path / "state" / "gc-four").exists()
     assert any(k.endswith("/dir/sub/a") for k in repository(tmp_path))  # left behind
+
+
+ARGO_EXAMPLE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: argo-artifact-gc
+spec:
+  entrypoint: main
+  artifactGC:
+    strategy: OnWorkflowDeletion # the overall strategy, which can be overridden
+  templates:
+    - name: main
+      archiveLocation:
+        s3:
+          key: on-deletion # default archive location for any artifacts that don't define it
+          # themselves
+      container:
+        image: argoproj/argosay:v2
+        command:
+          - sh
+          - -c
+        args:
+          - |
+            echo "hello world" > /tmp/message
+      outputs:
+        artifacts:
+          - name: on-completion
+            path: /tmp/message
+            s3:
+              key: on-completion
+            artifactGC:
+              strategy: OnWorkflowCompletion
+          - name: on-deletion
+            path: /tmp/message
+"""
+
+
+def test_argos_own_example_with_a_key_only_archive_location_is_collected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Argo's examples/artifact-gc-workflow.yaml as published: its s3 key-only locations take
+    # the repository (here a local one) when the pod stores them, and so must GC.
+    doc = tmp_path / "argo.yaml"
+    doc.write_text(ARGO_EXAMPLE)
+    code = main(["run", str(doc), "-o", "json", "--state-dir", str(tmp_path / "state")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    workflow = json.loads(out)
+    assert artifacts(workflow)["on-completion"]["deleted"] is True
+    assert not any(c["type"] == "ArtifactGCError" for c in workflow["status"]["conditions"])
+    assert [k.rsplit("/", 1)[-1] for k in repository(tmp_path)] == ["on-deletion.tgz"]
+    code, said = delete(tmp_path, capsys, "argo-artifact-gc")
+    assert code == 0, said
+    assert repository(tmp_path) == []

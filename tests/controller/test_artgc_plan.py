@@ -160,3 +160,21 @@ def test_force_removal_waits_for_a_strategy_still_to_come() -> None:
     artgc.mark_processed(wf, "OnWorkflowDeletion")
     artgc.record(wf, "q", "OnWorkflowDeletion", {})
     assert artgc.release_finalizer(wf, any_success=False)
+
+
+def test_a_key_only_archive_location_gives_way_to_the_repository_as_the_pod_s_did() -> None:
+    # Argo's artifact-gc-workflow.yaml: `archiveLocation: {s3: {key: on-deletion}}` with a
+    # repository of another kind; the pod stored its artifacts in the repository.
+    wf = workflow({"strategy": "OnWorkflowCompletion"}, art("a"))
+    wf["spec"]["templates"][0]["archiveLocation"] = {"s3": {"key": "on-deletion"}}
+    (pod,) = artgc.plan(wf, "OnWorkflowCompletion")
+    location = pod.artifacts_by_node["wf"]["archiveLocation"]
+    assert location["s3"]["bucket"] == "b" and location["s3"]["endpoint"] == "s3:9000"
+
+
+def test_a_full_archive_location_of_the_template_is_kept() -> None:
+    wf = workflow({"strategy": "OnWorkflowCompletion"}, art("a"))
+    own = {"s3": {"bucket": "own", "endpoint": "elsewhere:9000", "key": "k"}}
+    wf["spec"]["templates"][0]["archiveLocation"] = own
+    (pod,) = artgc.plan(wf, "OnWorkflowCompletion")
+    assert pod.artifacts_by_node["wf"]["archiveLocation"] == own

@@ -5,6 +5,10 @@ threads (no pod), headers read secrets from `--secrets-dir` as pods do, HTTPS wi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import yaml
 
 from argoexec.cli import main
 from tests.servers.httpecho import EchoServer
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _workflow(url: str, **http: Any) -> dict[str, Any]:
@@ -102,3 +108,23 @@ def test_an_http_step_in_a_dag_feeds_its_result_to_a_pod(
     # 201 is a 2xx: the default rule takes it.
     assert code == 0, nodes
     assert nodes["show"]["outputs"]["result"] == "got status 201"
+
+
+def test_a_run_that_ends_with_a_request_in_flight_exits_without_waiting_for_it(
+    tmp_path: Path, echo_server: EchoServer
+) -> None:
+    # The deadline fails the workflow after 1 s; the request would take 20 s to answer.
+    workflow = _workflow(f"{echo_server.url}/slow?seconds=20", timeoutSeconds=30)
+    workflow["spec"]["activeDeadlineSeconds"] = 1
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(workflow), encoding="utf-8")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "HOME": os.environ["HOME"]}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "argoexec", "run", str(path), "-o", "json",
+         "--state-dir", str(tmp_path / "state")],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["status"]["message"] == "Step exceeded its deadline"
+    assert time.monotonic() - started < 12

@@ -315,3 +315,15 @@ def test_a_when_condition_nested_too_deeply_fails_like_any_other() -> None:
     with pytest.raises(ExpressionError, match="nested too deeply") as failure:
         evaluate_when("(" * 3000 + "1 == 1" + ")" * 3000)
     assert failure.value.dialect == "when"
+
+
+def test_the_memory_budget_is_for_the_whole_evaluation_as_expr_lang_counts_it() -> None:
+    # 2000 ranges of 2000 items: each alone is within the budget, all together are not (an
+    # http successCondition like it held a controller thread for minutes).
+    nested = "len(filter(1..2000, {len(1..2000) > 0})) > 0"
+    with pytest.raises(ExpressionError) as failure:
+        evaluate_condition(nested, {})
+    assert failure.value.reason == "memory budget exceeded"
+    # Each evaluation starts with the whole budget again.
+    for _ in range(3):
+        assert evaluate_condition("len(1..600000) > 0", {})

@@ -304,6 +304,25 @@ def test_a_memoized_steps_template_hit_runs_none_of_its_steps() -> None:
             None,
             "malformed cache entry: could not unmarshal JSON; unable to parse: ",
         ),
+        (
+            {"key": "k", "maxAge": "1s"},
+            {"k": 5},  # a hand-written cache file; a ConfigMap's values are strings
+            None,
+            "malformed cache entry: could not unmarshal JSON; unable to parse: not an object",
+        ),
+        (
+            {"key": "k", "maxAge": "1s"},
+            {"k": '{"nodeID": 7}'},
+            None,
+            "malformed cache entry: could not unmarshal JSON; Entry.nodeID is not a string",
+        ),
+        (
+            {"key": "k"},
+            {"k": '{"nodeID": "n", "outputs": {"parameters": 5}}'},
+            None,
+            "malformed cache entry: could not unmarshal JSON; Entry.outputs is not an Outputs "
+            "object: parameters: Input should be a valid list",
+        ),
     ],
 )
 def test_a_cache_that_cannot_be_used_errors_the_node_in_argos_words(
@@ -327,6 +346,21 @@ def test_a_config_map_name_no_api_server_accepts_errors_the_node_before_it_runs(
     assert node["message"].startswith(
         'could not save to config map cache: ConfigMap "Bad_Name" is invalid: metadata.name: '
         'Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain'
+    )
+    assert not cluster.created
+
+
+def test_a_key_longer_than_a_config_map_data_key_errors_the_node_before_it_runs() -> None:
+    key = "k" * 254
+    memo = {"key": key, "maxAge": "1s", "cache": {"configMap": {"name": "greetings"}}}
+    wf, cluster = workflow(spec_of(greet(memo))), Caching()
+    run(wf, cluster, T0)
+    node = nodes_by_name(wf)["wf"]
+    assert node["phase"] == "Error"
+    assert node["message"] == (
+        f'could not save to config map cache: ConfigMap "greetings" is invalid: '
+        f'data[{"k" * 40}...]: Invalid value: "{"k" * 40}...": must be no more than 253 '
+        "characters"
     )
     assert not cluster.created
 

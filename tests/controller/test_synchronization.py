@@ -118,6 +118,10 @@ def test_a_semaphore_without_its_config_map_fails_the_workflow_naming_it() -> No
     [
         ({"mutexes": [{"name": "m", "database": True}]}, "database mutexes are not supported"),
         ({"mutex": {"name": "m"}}, "spec.synchronization.mutex: removed in Argo v4"),
+        (
+            {"semaphore": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+            "spec.synchronization.semaphore: removed in Argo v4 (use `semaphores: [...]`)",
+        ),
     ],
 )
 def test_locks_this_controller_cannot_honour_fail_the_workflow(
@@ -223,6 +227,7 @@ def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() ->
             "templates": [
                 {**ECHO, "synchronization": {"semaphores": [{"database": {"key": "k"}}]}},
                 {**ECHO, "name": "old", "synchronization": {"mutex": {"name": "m"}}},
+                {**ECHO, "name": "nameless", "synchronization": {"mutexes": [{"name": ""}]}},
             ],
         }
     )
@@ -231,6 +236,7 @@ def test_lint_refuses_database_backed_locks_and_the_removed_singular_fields() ->
     assert ("spec.synchronization.mutexes[0].database", database) in found
     assert ("spec.templates[0].synchronization.semaphores[0].database", database) in found
     assert any(path == "spec.templates[1].synchronization.mutex" for path, _ in found)
+    assert ("spec.templates[2].synchronization.mutexes[0]", "a mutex needs a name") in found
 
 
 def test_a_template_level_mutex_is_named_by_the_nodes_inputs() -> None:
@@ -272,3 +278,37 @@ def test_file_locks_missing_their_file_are_rebuilt_from_the_stored_runs(tmp_path
     stored["status"]["phase"] = "Succeeded"  # its end was stored, its release was not
     store.update(stored)
     assert locks.try_acquire("default/other", request, priority=0, created=0.0).acquired
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        ('{"broken', "Unterminated string"),
+        ("[1]", "not a JSON object"),
+        (f'{{"{MUTEX}": {{"holders": 5}}}}', f"lock '{MUTEX}': holders is not a list"),
+        (f'{{"{MUTEX}": {{"pending": {{"h": 1}}}}}}', f"lock '{MUTEX}': pending is not a map"),
+    ],
+)
+def test_an_unreadable_lock_file_keeps_the_workflow_waiting_with_its_path_and_cause(
+    tmp_path: Any, content: str, cause: str
+) -> None:
+    from argoexec.controller.loop.locks import FileLocks
+    from argoexec.controller.loop.state_store import DirectoryStore
+
+    store = DirectoryStore(tmp_path)
+    (tmp_path / "synchronization.json").write_text(content)
+    locks = FileLocks(tmp_path, get=store.get, workflows=store.list, read_interval=0.0)
+    wf, pods = wf_mutex("a"), Cluster()
+    step(wf, pods, 10.0, Settings(locks=locks))
+    assert wf["status"]["phase"] == "Pending" and not pods.pods
+    message = wf["status"]["message"]
+    assert message.startswith(f"cannot read the locks {tmp_path / 'synchronization.json'}: ")
+    assert cause in message
+    # Stopping the waiting workflow releases what it can and fails it, as for any waiter.
+    wf["spec"]["shutdown"] = "Stop"
+    settle(wf, pods, 11.0, Settings(locks=locks))
+    assert wf["status"]["phase"] == "Failed"
+    (tmp_path / "synchronization.json").unlink()  # rebuilt from the runs' statuses
+    again = wf_mutex("b")
+    step(again, Cluster(), 12.0, Settings(locks=locks))
+    assert again["status"]["phase"] == "Running"

@@ -3,6 +3,8 @@ transformation expression in turn, the JSON result as Go writes it, and Argo's m
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from argoexec.controller.tasks.data import DataError, go_json, process_data
@@ -61,3 +63,16 @@ def test_a_failing_expression_names_its_step() -> None:
 def test_a_template_without_artifact_paths_has_no_valid_source() -> None:
     with pytest.raises(DataError, match="no valid source is used for data template"):
         process_data({"source": {}}, listed)
+
+
+def test_a_time_in_the_result_is_written_as_go_marshals_it() -> None:
+    result = process_data(spec("map(data, {now()})"), listed)
+    times = re.findall(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"', result)
+    assert len(times) == len(KEYS)
+
+
+def test_a_malformed_data_section_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="no valid source is used for data template"):
+        process_data({"source": 5}, listed)
+    with pytest.raises(DataError, match="transformation is not a list"):
+        process_data({**spec(), "transformation": "filter(data, {true})"}, listed)

@@ -194,3 +194,107 @@ def test_the_local_agent_runs_a_task_once_however_often_it_is_asked(
     tasks.release("wf")
     assert tasks.observe("wf") == {}
     tasks.close()
+
+
+def test_user_info_in_the_url_is_sent_as_basic_authentication_and_never_shown(
+    echo_server: EchoServer,
+) -> None:
+    url = echo_server.url.replace("http://", "http://alice:pa%40ss-s3cr3t@") + "/echo"
+    result = run_http(http(url, successCondition="response.statusCode == 999"), secrets=NoSecrets())
+    sent = echo_server.journal.requests[-1]["headers"]["Authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"alice:pa@ss-s3cr3t"
+    assert result.phase == "Failed" and "s3cr3t" not in result.message
+    given = {"name": "Authorization", "value": "Bearer mine"}
+    run_http(http(url, headers=[given]), secrets=NoSecrets())
+    assert echo_server.journal.requests[-1]["headers"]["Authorization"] == "Bearer mine"
+
+
+def test_requests_that_cannot_be_made_fail_the_node_naming_the_cause_not_a_python_error(
+    echo_server: EchoServer,
+) -> None:
+    host = echo_server.url.removeprefix("http://").split(":")[0]
+    refused = {
+        "http://127.0.0.1:99999/": "invalid URL: Port out of range",
+        "http://127.0.0.1:abc/": "invalid URL: Port could not be cast",
+        "http://[::1/": "Invalid IPv6 URL",
+        f"http://{host}:1/x y?token=s3cr3t-q": "the URL has spaces or control characters",
+    }
+    for url, cause in refused.items():
+        result = run_http(http(url), secrets=NoSecrets())
+        assert result.phase == "Failed" and cause in result.message, result.message
+        assert result.message.startswith("http template 'call': ")
+        assert "s3cr3t" not in result.message
+    assert echo_server.journal.requests == []
+
+
+def test_a_header_that_would_smuggle_another_line_is_refused_without_showing_its_value(
+    echo_server: EchoServer,
+) -> None:
+    secrets = MappingSecretResolver({"api": {"token": "s3cr3t\r\nX-Injected: 1"}})
+    ref = {"secretKeyRef": {"name": "api", "key": "token"}}
+    cases = [
+        ([{"name": "X-Key", "valueFrom": ref}], "invalid header field value for 'X-Key'"),
+        ([{"name": "", "value": "a"}], "invalid header field name ''"),
+        ([{"name": "Bad Name", "value": "a"}], "invalid header field name 'Bad Name'"),
+    ]
+    for headers, cause in cases:
+        result = run_http(http(f"{echo_server.url}/echo", headers=headers), secrets=secrets)
+        assert result.phase == "Failed" and cause in result.message, result.message
+        assert "s3cr3t" not in result.message
+    result = run_http(http(f"{echo_server.url}/echo", timeoutSeconds="soon"), secrets=secrets)
+    assert result.message == "http template 'call': http.timeoutSeconds 'soon' is not a number"
+    assert echo_server.journal.requests == []
+
+
+def test_a_task_that_breaks_our_code_is_an_error_node_not_an_exception() -> None:
+    from argoexec.controller.tasks.agent import run_task
+
+    result = run_task({"name": "call", "http": "not a mapping"}, NoSecrets())
+    assert result.phase == "Error"
+    assert result.message.startswith("error processing task: AttributeError")
+
+
+def test_the_agent_makes_no_queued_request_once_the_workflow_completed(
+    kube_api: Any, echo_server: EchoServer
+) -> None:
+    import threading
+
+    from argoexec.controller.tasks.agent import Agent, task_sets_path
+    from argoexec.kube.client import KubeClient, KubeClientConfig
+    from argoexec.lifecycle import Stop
+
+    tasks = {f"calls-{i}": http(f"{echo_server.url}/slow?seconds=2") for i in range(3)}
+    task_set = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTaskSet",
+        "metadata": {"name": "calls", "namespace": "default"},
+        "spec": {"tasks": tasks},
+    }
+    kube_api.seed(task_set)
+    client = KubeClient(KubeClientConfig(server=kube_api.url, token=kube_api.token, timeout=5))
+    stop = Stop()
+    agent = Agent(client, "default", "calls", NoSecrets, stop, workers=1, poll=0.1)
+    serving = threading.Thread(target=agent.run, daemon=True)
+    serving.start()
+    deadline = time.monotonic() + 10
+    while not echo_server.journal.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The workflow completes while the first request is in flight and two are queued.
+    labels = {"workflows.argoproj.io/completed": "true"}
+    client.patch(task_sets_path("default", "calls"), {"metadata": {"labels": labels}},
+                 patch_type="merge")  # fmt: skip
+    serving.join(timeout=5)
+    assert not serving.is_alive()
+    time.sleep(2.5)  # what a queued request would need to reach the server
+    stop.set()
+    assert len(echo_server.journal.requests) == 1
+
+
+def test_a_success_condition_error_quoting_the_url_shows_neither_password_nor_query_values(
+    echo_server: EchoServer,
+) -> None:
+    url = echo_server.url.replace("http://", "http://u:pw%40s3cr3t-pass@") + "/x?tok=s3cr3t-q"
+    for condition in ("request.url", "split(request.url, '@')[0]", "int(request.url) > 1"):
+        result = run_http(http(url, successCondition=condition), secrets=NoSecrets())
+        assert result.phase == "Failed" and "successCondition" in result.message
+        assert "s3cr3t" not in result.message, result.message

@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.contract import CONFIGMAP_TYPE_CACHE, LABEL_CONFIGMAP_TYPE
+from argoexec.models import Outputs
 
 CACHE_KEY = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SUBDOMAIN_TEXT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 # Kubernetes' limit on a ConfigMap's data (keys and values together).
 MAX_CONFIG_MAP_BYTES = 1024 * 1024
+MAX_DATA_KEY = 253  # Kubernetes' IsConfigMapKey
 
 
 class CacheError(ValueError):
@@ -45,6 +47,19 @@ def name_problem(name: str) -> str:
     )
 
 
+def data_key_problem(name: str, key: str) -> str:
+    """Why the API server would refuse `key` in ConfigMap `name`'s data ("" if it would not):
+    a data key is at most 253 characters (a valid cache key has no other fault). Refused
+    here too, so that a cache on this machine takes what one on a cluster takes."""
+    if len(key) <= MAX_DATA_KEY:
+        return ""
+    shown = key[:40] + "..."  # a long key is shown cut: it goes into the node's message
+    return (
+        f'ConfigMap "{name}" is invalid: data[{shown}]: Invalid value: "{shown}": must be no '
+        f"more than {MAX_DATA_KEY} characters"
+    )
+
+
 def refusal(config_map: Mapping[str, Any]) -> str:
     """Why Argo refuses to use `config_map` as a cache ("" if it does not)."""
     labels = (config_map.get("metadata") or {}).get("labels") or {}
@@ -65,20 +80,47 @@ def entry_of(config_map: Mapping[str, Any] | None, key: str) -> dict[str, Any] |
     CacheError if the value is not an entry."""
     if config_map is None:
         return None
-    raw = (config_map.get("data") or {}).get(key)
+    data = config_map.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise CacheError("malformed cache: the ConfigMap's data is not a map of strings")
+    raw = data.get(key)
     if not raw:
         return None
     try:
-        entry = json.loads(raw)
+        entry = json.loads(raw) if isinstance(raw, str) else None
     except ValueError as exc:
         raise CacheError(
             f"malformed cache entry: could not unmarshal JSON; unable to parse: {exc}"
         ) from None
-    if not isinstance(entry, dict):
-        raise CacheError(
-            "malformed cache entry: could not unmarshal JSON; unable to parse: not an object"
-        )
+    problem = _entry_problem(entry)
+    if problem:
+        raise CacheError(f"malformed cache entry: could not unmarshal JSON; {problem}")
+    assert isinstance(entry, dict)
     return entry
+
+
+def _entry_problem(entry: Any) -> str:
+    """Why `entry` is not Argo's `Entry` ("" if it is): the types Go's unmarshalling checks,
+    so that a hand-edited cache never puts a malformed `outputs` on a node."""
+    if not isinstance(entry, dict):
+        return "unable to parse: not an object"
+    for name in ("nodeID", "creationTimestamp", "lastHitTimestamp"):
+        if entry.get(name) is not None and not isinstance(entry[name], str):
+            return f"Entry.{name} is not a string"
+    outputs = entry.get("outputs")
+    if outputs is None:
+        return ""
+    try:
+        Outputs.model_validate(outputs)
+    except ValueError as exc:
+        return f"Entry.outputs is not an Outputs object: {_first_line(exc)}"
+    return ""
+
+
+def _first_line(exc: ValueError) -> str:
+    """Pydantic's first error: where, then what (`parameters: Input should be a valid list`)."""
+    lines = [line.strip() for line in str(exc).splitlines()[1:3]]
+    return ": ".join(lines) or type(exc).__name__
 
 
 def new_entry(node_id: str, outputs: Mapping[str, Any] | None, moment: str) -> dict[str, Any]:
@@ -103,7 +145,7 @@ def with_entry(
     """`config_map` (None: none yet) with entry `key` written, labelled as a cache; None if
     there is nothing to write (a hit on an entry that is gone or was replaced meanwhile).
     CacheError if it cannot be written (not a cache, an invalid name or key, too large)."""
-    problem = key_problem(key) or name_problem(name)
+    problem = key_problem(key) or name_problem(name) or data_key_problem(name, key)
     if config_map is not None:
         problem = problem or refusal(config_map)
     if problem:
@@ -120,6 +162,8 @@ def with_entry(
     meta = changed.setdefault("metadata", {})
     meta["labels"] = {**(meta.get("labels") or {}), LABEL_CONFIGMAP_TYPE: CONFIGMAP_TYPE_CACHE}
     data = changed.get("data") or {}
+    if not isinstance(data, dict):
+        raise CacheError("malformed cache: the ConfigMap's data is not a map of strings")
     data[key] = json.dumps(dict(entry), separators=(",", ":"))
     changed["data"] = data
     size = sum(len(k.encode()) + len(str(v).encode()) for k, v in data.items())

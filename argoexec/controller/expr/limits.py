@@ -5,6 +5,7 @@ the expression, instead of escaping as Python's own error."""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -21,6 +22,7 @@ def bounded(dialect: Dialect) -> Callable[[Callable[P, R]], Callable[P, R]]:
     def decorate(evaluate: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(evaluate)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            token = _spent.set([0])  # each evaluation has its own budget, as each vm.Run
             try:
                 return evaluate(*args, **kwargs)
             except RecursionError:
@@ -29,6 +31,8 @@ def bounded(dialect: Dialect) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 reason = "the expression needs more memory than there is"
             except OverflowError:
                 reason = "a number in the expression is too large"
+            finally:
+                _spent.reset(token)
             text = str(args[0]) if args else ""
             raise ExpressionError(reason, expression=text.strip(), dialect=dialect) from None
 
@@ -42,9 +46,20 @@ def bounded(dialect: Dialect) -> Callable[[Callable[P, R]], Callable[P, R]]:
 # budget in Go, where a huge `until` or `repeat` would take the controller's memory: the same
 # bound keeps them from it here.
 MEMORY_BUDGET = 1_000_000
+# What the evaluation under way has spent: the budget is for the whole evaluation, as expr's
+# vm.memory, so a range inside a closure (`filter(1..3000, {len(1..3000) > 0})`) counts at
+# each call and a costly condition ends early instead of holding a controller thread for
+# minutes. Outside an evaluation (no list), each allocation is judged alone.
+_spent: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "expr_spent", default=None
+)
 
 
 def spend(size: int) -> None:
     """Refuse an allocation of ``size`` items or characters beyond the budget."""
-    if size >= MEMORY_BUDGET:
+    spent = _spent.get()
+    total = size if spent is None else spent[0] + max(size, 0)
+    if total >= MEMORY_BUDGET:
         raise EvalError("memory budget exceeded")
+    if spent is not None:
+        spent[0] = total

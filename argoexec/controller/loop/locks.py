@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from argoexec.controller.reconcile.locks import Grant, LockRequest, LockTable
+from argoexec.controller.reconcile.locks import Grant, LockError, LockRequest, LockTable
 from argoexec.controller.reconcile.nodes import FINAL_PHASES
 from argoexec.controller.state import StateError, write_atomic
 
@@ -117,6 +117,29 @@ class MemoryLocks:
             self.table.release(holder, keys)
 
 
+class LockFileError(StateError, LockError):
+    """The state directory's lock file cannot be opened, read or written."""
+
+
+def _shape_problem(data: Any) -> str:
+    """Why `data` is not a LockTable's state ("" if it is): a file edited by hand, or
+    written by another version, is refused by name instead of failing deep in the table."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key, lock in data.items():
+        if not isinstance(lock, dict):
+            return f"lock {key!r} is not an object"
+        holders, pending = lock.get("holders", []), lock.get("pending", {})
+        if not isinstance(holders, list) or not all(isinstance(h, str) for h in holders):
+            return f"lock {key!r}: holders is not a list of holder keys"
+        if not isinstance(pending, dict) or not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(v, int | float) for v in e)
+            for e in pending.values()
+        ):
+            return f"lock {key!r}: pending is not a map of [priority, created, asked]"
+    return ""
+
+
 class FileLocks:
     def __init__(
         self,
@@ -141,7 +164,7 @@ class FileLocks:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise StateError(f"cannot open the lock file {self.lock_path}: {exc}") from None
+            raise LockFileError(f"cannot open the lock file {self.lock_path}: {exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             table = LockTable(self._read())
@@ -149,7 +172,10 @@ class FileLocks:
             yield table
             text = json.dumps(table.state, sort_keys=True)
             if text != before or not self.path.exists():
-                write_atomic(self.path, text + "\n")
+                try:
+                    write_atomic(self.path, text + "\n")
+                except StateError as exc:  # its message names the file and the cause
+                    raise LockFileError(str(exc)) from None
         finally:
             os.close(fd)  # the flock goes with its descriptor
 
@@ -161,9 +187,14 @@ class FileLocks:
             restore_holdings(table, self._workflows())
             return table.state
         except (OSError, ValueError) as exc:
-            raise StateError(f"cannot read the locks {self.path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise StateError(f"cannot read the locks {self.path}: not a JSON object")
+            raise LockFileError(f"cannot read the locks {self.path}: {exc}") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise LockFileError(
+                f"cannot read the locks {self.path}: {problem} (remove the file: it is rebuilt "
+                "from the runs' statuses)"
+            )
+        assert isinstance(data, dict)
         return data
 
     def try_acquire(
@@ -190,4 +221,4 @@ class FileLocks:
             table.release(holder, keys)
 
 
-__all__ = ["FileLocks", "MemoryLocks", "restore_holdings", "stale_holder"]
+__all__ = ["FileLocks", "LockFileError", "MemoryLocks", "restore_holdings", "stale_holder"]

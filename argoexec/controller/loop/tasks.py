@@ -9,21 +9,20 @@ result again)."""
 
 from __future__ import annotations
 
-import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from argoexec.controller.tasks.agent import run_task
-from argoexec.controller.tasks.http import ERROR, TaskResult
+from argoexec.controller.tasks.http import TaskResult
 from artifacts.secrets import DirSecretResolver, NoSecrets, SecretResolver
 
 from .seams import TaskObservation
 
-log = logging.getLogger("argoexec.controller")
-
+_Job = tuple[Future[TaskResult], dict[str, Any], SecretResolver]
 TASK_WORKERS = 16  # Argo's agent default (ARGO_AGENT_TASK_WORKERS)
 
 
@@ -40,15 +39,30 @@ class ThreadTasks:
     ) -> None:
         self.secrets_for = secrets_for or (lambda key: secrets)
         self.workers = workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._started = 0
         self._tasks: dict[str, dict[str, Future[TaskResult]]] = {}
         self._lock = threading.Lock()
         self.changed = threading.Event()  # set whenever a task ends
 
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="agent-task")
-        return self._pool
+    def _start_workers(self) -> None:
+        # Daemon threads: a run that ends (a deadline, a stop) while a request is in flight
+        # exits at once, as Argo's agent pod goes with its workflow, instead of waiting up to
+        # the request's timeoutSeconds for the interpreter to join a pool's threads.
+        while self._started < self.workers:
+            self._started += 1
+            name = f"agent-task-{self._started}"
+            threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            future, template, secrets = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(run_task(template, secrets))
+            finally:
+                self.changed.set()
 
     def run(
         self, key: str, workflow: Mapping[str, Any], node_id: str, template: Mapping[str, Any]
@@ -59,24 +73,17 @@ class ThreadTasks:
                 return
             where = self.secrets_for(key)
             secrets = DirSecretResolver(where) if where else NoSecrets()
-            future = self._executor().submit(self._run, node_id, dict(template), secrets)
+            future: Future[TaskResult] = Future()
             tasks[node_id] = future
-
-    def _run(self, node_id: str, template: dict[str, Any], secrets: SecretResolver) -> TaskResult:
-        try:
-            return run_task(template, secrets)
-        except Exception as exc:  # a bug of ours: the node errors, as Argo's agent reports
-            log.debug("task %s failed", node_id, exc_info=exc)
-            return TaskResult(ERROR, f"error processing task: {type(exc).__name__}: {exc}")
-        finally:
-            self.changed.set()
+            self._start_workers()
+            self._queue.put((future, dict(template), secrets))
 
     def observe(self, key: str) -> dict[str, TaskObservation]:
         with self._lock:
             tasks = dict(self._tasks.get(key) or {})
         seen = {}
         for node_id, future in tasks.items():
-            if future.done():
+            if future.done() and not future.cancelled():
                 result = future.result()
                 seen[node_id] = TaskObservation(
                     node_id, result.phase, result.message, result.outputs
@@ -88,6 +95,12 @@ class ThreadTasks:
             self._tasks.pop(key, None)
 
     def close(self) -> None:
-        """Stop taking tasks; requests in flight end within their timeout."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking tasks: those not started are cancelled, the workers end after the
+        request in hand (or with the process, which does not wait for them)."""
+        with self._lock:
+            for tasks in self._tasks.values():
+                for future in tasks.values():
+                    future.cancel()
+            for _ in range(self._started):
+                self._queue.put(None)
+            self._started = self.workers  # no new workers: a closed backend takes no task

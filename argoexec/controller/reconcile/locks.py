@@ -27,6 +27,11 @@ SEMAPHORE = "semaphore"
 PENDING_EXPIRY = 10.0
 
 
+class LockError(Exception):
+    """A lock manager cannot answer (the state it shares cannot be read or written); the
+    message names where and why. The asker waits, with that message, and asks again."""
+
+
 @dataclass(frozen=True)
 class LockRequest:
     """One lock a holder asks for: its key, its kind, and its limit (1 for a mutex; the

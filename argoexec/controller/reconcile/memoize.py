@@ -24,6 +24,7 @@ from typing import Any
 
 from argoexec.controller.engine.memo import (
     CacheError,
+    data_key_problem,
     entry_of,
     key_problem,
     name_problem,
@@ -115,8 +116,9 @@ def _settings(memo: Mapping[str, Any], run: Run) -> tuple[str, str, float | None
     except SubstitutionError as exc:
         raise NodeError(str(exc)) from None
     problem = key_problem(key)
-    if not problem and name_problem(name):
-        problem = f"could not save to config map cache: {name_problem(name)}"
+    refused = name_problem(name) or data_key_problem(name, key)
+    if not problem and refused:
+        problem = f"could not save to config map cache: {refused}"
     if problem:
         raise NodeError(problem)
     return key, name, _max_age(age) if age else None

@@ -12,6 +12,7 @@ drops `status.synchronization`). Asking again for locks one holds is free (the m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +25,7 @@ from . import nodes as n
 from .clock import epoch
 from .context import Frame, Pass, Settings, Visit
 from .errors import NodeError
-from .locks import MUTEX, SEMAPHORE, Grant, LockManager, LockRequest
+from .locks import MUTEX, SEMAPHORE, Grant, LockError, LockManager, LockRequest
 
 # How soon a waiter asks again (Argo requeues a waiting workflow when a lock is freed; a
 # manager shared by processes has no such signal, so waiters poll).
@@ -41,10 +42,10 @@ def lock_requests(
 ) -> list[LockRequest]:
     """The locks `sync` (a `synchronization` block) asks for, in Argo's order (semaphores,
     then mutexes); a form this controller cannot honour is a NodeError naming it."""
-    for old in ("mutex", "semaphore"):
+    for old, new in (("mutex", "mutexes"), ("semaphore", "semaphores")):
         if sync.get(old) is not None:
             raise NodeError(
-                f"{where}.{old}: removed in Argo v4 (use `{old}es: [...]`); refusing to run "
+                f"{where}.{old}: removed in Argo v4 (use `{new}: [...]`); refusing to run "
                 "without the lock"
             )
     requests: list[LockRequest] = []
@@ -164,9 +165,12 @@ def _ask(
     requests = lock_requests(sync, settings.namespace, settings.config_maps, where)
     spec = workflow.get("spec") or {}
     created = epoch((workflow.get("metadata") or {}).get("creationTimestamp")) or now
-    grant = _manager(settings).try_acquire(
-        holder, requests, priority=int(spec.get("priority") or 0), created=created
-    )
+    try:
+        grant = _manager(settings).try_acquire(
+            holder, requests, priority=int(spec.get("priority") or 0), created=created
+        )
+    except LockError as exc:  # waits, saying why, and asks again at the next pass
+        grant = Grant(False, str(exc), requests[0].key if requests else "")
     _record(workflow, holder, requests, grant)
     return grant
 
@@ -263,7 +267,8 @@ def release_keys(
 ) -> None:
     if not keys or settings.locks is None:
         return
-    settings.locks.release(holder, keys)
+    with contextlib.suppress(LockError):  # as in release_all
+        settings.locks.release(holder, keys)
     _released(workflow, holder, set(keys))
 
 
@@ -302,17 +307,26 @@ def release_all(workflow: dict[str, Any], settings: Settings) -> None:
     in, and `status.synchronization` with the nodes' `synchronizationStatus` gone."""
     status = _status(workflow)
     locks = settings.locks
+    # A release that cannot be written is not retried: holders of a finished run are
+    # reclaimed by the next asker anyway.
     if locks is not None:
-        for holder, keys in _holdings(workflow).items():
-            locks.release(holder, keys)
-        holder = workflow_holder(workflow, settings)
-        for part, kind in (("mutex", "mutex"), ("semaphore", "semaphore")):
-            waited = ((status.get("synchronization") or {}).get(part) or {}).get("waiting") or []
-            locks.release(holder, [str(w.get(kind)) for w in waited])
-        for node in (status.get("nodes") or {}).values():
-            keys = _keys(node)
-            if keys:
-                locks.release(f"{holder}/{node['id']}", keys)
+        with contextlib.suppress(LockError):
+            _release_everything(workflow, status, settings, locks)
     status.pop("synchronization", None)
     for node in (status.get("nodes") or {}).values():
         node.pop("synchronizationStatus", None)
+
+
+def _release_everything(
+    workflow: dict[str, Any], status: Mapping[str, Any], settings: Settings, locks: LockManager
+) -> None:
+    for holder, keys in _holdings(workflow).items():
+        locks.release(holder, keys)
+    holder = workflow_holder(workflow, settings)
+    for part, kind in (("mutex", "mutex"), ("semaphore", "semaphore")):
+        waited = ((status.get("synchronization") or {}).get(part) or {}).get("waiting") or []
+        locks.release(holder, [str(w.get(kind)) for w in waited])
+    for node in (status.get("nodes") or {}).values():
+        keys = _keys(node)
+        if keys:
+            locks.release(f"{holder}/{node['id']}", keys)

@@ -24,7 +24,7 @@ from argoexec import contract as c
 from argoexec.kube.client import KubeClient, resource_path
 from argoexec.kube.errors import KubeError, is_transient
 from argoexec.lifecycle import Stop
-from artifacts.secrets import SecretResolver
+from artifacts.secrets import SecretResolver, redact
 
 from .http import ERROR, TaskResult, run_http
 
@@ -34,9 +34,15 @@ POLL_SECONDS = 1.0
 
 
 def run_task(template: Mapping[str, Any], secrets: SecretResolver) -> TaskResult:
-    """Argo's processTask: an `http` template's request; any other kind is an Error."""
-    if template.get("http") is not None:
-        return run_http(template, secrets=secrets)
+    """Argo's processTask: an `http` template's request; any other kind is an Error. Never
+    raises: the agent pod and the local pool both go on with their other tasks."""
+    try:
+        if template.get("http") is not None:
+            return run_http(template, secrets=secrets)
+    except Exception as exc:  # a bug of ours: the node errors, as Argo's agent reports
+        log.debug("task of template %r failed", template.get("name"), exc_info=exc)
+        # Redacted: the exception may quote a header or URL the template was given.
+        return TaskResult(ERROR, redact(f"error processing task: {type(exc).__name__}: {exc}"))
     kind = next((k for k in ("plugin", "container", "script") if template.get(k)), "unknown")
     return TaskResult(ERROR, f"agent cannot execute: unknown task type: {kind}")
 
@@ -64,7 +70,8 @@ class Agent:
         pending: dict[str, dict[str, Any]] = {}
         patched_at = float("-inf")
         seen = False
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="agent-task") as pool:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="agent-task")
+        try:
             while not self.stop.is_set():
                 task_set = self._read()
                 if task_set is None and seen:
@@ -84,6 +91,10 @@ class Agent:
                     self._patch(pending)
                     patched_at = time.monotonic()
                 self.stop.wait(self.poll)
+        finally:
+            # Tasks not started when the workflow ended are never made (a pool's own exit
+            # would make every queued request first); those in flight end within their timeout.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _read(self) -> dict[str, Any] | None:
         query = {"fieldSelector": f"metadata.name={self.workflow}"}
@@ -111,11 +122,7 @@ class Agent:
             running[node_id] = pool.submit(self._task, node_id, dict(template))
 
     def _task(self, node_id: str, template: dict[str, Any]) -> TaskResult:
-        try:
-            return run_task(template, self.secrets())
-        except Exception as exc:  # a bug of ours: the node errors, the agent goes on
-            log.debug("task %s failed", node_id, exc_info=exc)
-            return TaskResult(ERROR, f"error processing task: {type(exc).__name__}: {exc}")
+        return run_task(template, self.secrets())
 
     def _patch(self, pending: dict[str, dict[str, Any]]) -> None:
         path = task_sets_path(self.namespace, self.workflow) + "/status"

@@ -29,23 +29,34 @@ from __future__ import annotations
 import base64
 import binascii
 import http.client
+import re
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from argoexec.controller.expr import ExpressionError, evaluate_condition
 from argoexec.models import SecretKeySelector
 from artifacts.drivers.http_auth import redact_url
-from artifacts.secrets import SecretNotFoundError, SecretResolver, redact
+from artifacts.secrets import (
+    REDACTED,
+    SecretNotFoundError,
+    SecretResolver,
+    redact,
+    register_basic_auth,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_BODY_BYTES = 1 << 20
 MAX_REDIRECTS = 10  # Go's default CheckRedirect
 _SENSITIVE = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
 _CHUNK = 64 * 1024
+# Go's httpguts rules: a header name is an RFC 7230 token; a value has no CR, LF or NUL (a
+# value that smuggles a second header line is refused before anything is sent).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 SUCCEEDED, FAILED, ERROR = "Succeeded", "Failed", "Error"
 
@@ -101,6 +112,34 @@ def build_request(template: Mapping[str, Any], secrets: SecretResolver) -> HttpR
     url = str(spec.get("url") or "")
     if not url:
         raise RequestError("http.url is empty")
+    _register_user_info(url)
+    headers, read = _headers(spec, secrets)
+    body_from = spec.get("bodyFrom") or {}
+    if body_from.get("bytes") is not None:
+        try:
+            body = base64.b64decode(str(body_from["bytes"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError("http.bodyFrom.bytes is not base64") from None
+        text = ""
+    else:
+        text = str(spec.get("body") or "")
+        body = text.encode()
+    return HttpRequest(
+        method=str(spec.get("method") or "GET").upper(),
+        url=url,
+        headers=headers,
+        body=body,
+        body_text=text,
+        timeout=_timeout(spec.get("timeoutSeconds")),
+        insecure=bool(spec.get("insecureSkipVerify")),
+        secrets=read,
+    )
+
+
+def _headers(
+    spec: Mapping[str, Any], secrets: SecretResolver
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The headers as (name, value) pairs, and the values read from secrets."""
     headers: list[tuple[str, str]] = []
     read: list[str] = []
     for header in spec.get("headers") or []:
@@ -115,28 +154,68 @@ def build_request(template: Mapping[str, Any], secrets: SecretResolver) -> HttpR
             read.append(value)
         else:
             value = str(header.get("value") or "")
+        _check_header(name, value)
         headers.append((name, value))
-    body_from = spec.get("bodyFrom") or {}
-    if body_from.get("bytes") is not None:
-        try:
-            body = base64.b64decode(str(body_from["bytes"]), validate=True)
-        except (binascii.Error, ValueError):
-            raise RequestError("http.bodyFrom.bytes is not base64") from None
-        text = ""
-    else:
-        text = str(spec.get("body") or "")
-        body = text.encode()
-    timeout = spec.get("timeoutSeconds")
-    return HttpRequest(
-        method=str(spec.get("method") or "GET").upper(),
-        url=url,
-        headers=headers,
-        body=body,
-        body_text=text,
-        timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT_SECONDS,
-        insecure=bool(spec.get("insecureSkipVerify")),
-        secrets=read,
-    )
+    return headers, read
+
+
+def _check_header(name: str, value: str) -> None:
+    """Go's wording (net/http); the value itself is never shown (it may be a secret)."""
+    if not _TOKEN.fullmatch(name):
+        raise RequestError(f"net/http: invalid header field name {name!r}")
+    if _BAD_VALUE.search(value):
+        raise RequestError(f"net/http: invalid header field value for {name!r}")
+
+
+def _register_user_info(url: str) -> None:
+    """A URL's password is a credential: `redact` hides it (and the basic auth made of it)
+    from every message and log line from now on."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.password:
+        register_basic_auth(unquote(parts.username or ""), unquote(parts.password))
+        register_basic_auth(parts.username or "", parts.password)
+
+
+def _without_query_values(message: str, url: str) -> str:
+    """`message` with the URL shown as `redact_url` shows it, and none of its query values
+    (a successCondition's error may quote `request.url` or part of it)."""
+    message = message.replace(url, redact_url(url))
+    query = url.partition("?")[2].partition("#")[0]
+    for pair in query.split("&"):
+        raw = pair.partition("=")[2]
+        for value in {raw, unquote(raw)}:
+            if len(value) >= 4:  # shorter ones (1, true) would blank unrelated words
+                message = message.replace(value, REDACTED)
+    return message
+
+
+def _timeout(value: Any) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"http.timeoutSeconds {value!r} is not a number") from None
+
+
+def _basic_auth(url: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Go's client sends a URL's user info as basic authentication unless the request has an
+    Authorization header; per request, so a redirect elsewhere does not carry it on."""
+    parts = urlsplit(url)
+    if parts.username is None or any(n.lower() == "authorization" for n, _ in headers):
+        return headers
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return [*headers, ("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())]
+
+
+def _hostname(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # an invalid IPv6 address: the request says so when it is made
+        return ""
 
 
 def _same_site(first: str, then: str) -> bool:
@@ -148,13 +227,17 @@ def _connection(url: str, req: HttpRequest, timeout: float) -> http.client.HTTPC
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RequestError(f"unsupported protocol scheme {parts.scheme!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", a port that is not a number
+        raise RequestError(f"invalid URL: {exc}") from None
     if parts.scheme == "http":
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        return http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
     context = ssl.create_default_context()
     if req.insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+    return http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=context)
 
 
 def _remaining(deadline: float) -> float:
@@ -188,7 +271,7 @@ def _exchange(
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn.putrequest(method, target, skip_host=any(n.lower() == "host" for n, _ in headers),
                         skip_accept_encoding=False)  # fmt: skip
-        for name, value in headers:
+        for name, value in _basic_auth(url, headers):
             conn.putheader(name, value)
         if body or method not in ("GET", "HEAD"):
             conn.putheader("Content-Length", str(len(body)))
@@ -207,7 +290,7 @@ def send(req: HttpRequest, *, max_body_bytes: int = MAX_BODY_BYTES) -> HttpRespo
     """Make the request, following redirects; raises RequestError (Go's `Get "URL": cause`)."""
     deadline = time.monotonic() + req.timeout
     url, method, body, headers = req.url, req.method, req.body, list(req.headers)
-    first = urlsplit(url).hostname or ""
+    first = _hostname(url)
     for _ in range(MAX_REDIRECTS + 1):
         op = f'{method[:1]}{method[1:].lower()} "{redact_url(url)}"'
         try:
@@ -220,7 +303,11 @@ def send(req: HttpRequest, *, max_body_bytes: int = MAX_BODY_BYTES) -> HttpRespo
             raise RequestError(
                 f"{op}: context deadline exceeded (timeoutSeconds {req.timeout:g})"
             ) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except http.client.InvalidURL:  # its message repeats the path and query: not shown
+            raise RequestError(f"{op}: the URL has spaces or control characters") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # ValueError: http.client's refusals of what it cannot send (an invalid IPv6
+            # address, a method with control characters); never the request's own values.
             raise RequestError(f"{op}: {exc or type(exc).__name__}") from None
         location = (resp.headers.get("Location") or [""])[0]
         if resp.status not in (301, 302, 303, 307, 308) or not location:
@@ -229,7 +316,7 @@ def send(req: HttpRequest, *, max_body_bytes: int = MAX_BODY_BYTES) -> HttpRespo
         if resp.status in (301, 302, 303) and method not in ("GET", "HEAD"):
             method, body = "GET", b""
             headers = [(n, v) for n, v in headers if n.lower() != "content-type"]
-        if not _same_site(first, urlsplit(url).hostname or ""):
+        if not _same_site(first, _hostname(url)):
             headers = [(n, v) for n, v in headers if n.lower() not in _SENSITIVE]
     raise RequestError(f'{req.method[:1]}{req.method[1:].lower()} "{redact_url(url)}": '
                        f"stopped after {MAX_REDIRECTS} redirects")  # fmt: skip
@@ -285,5 +372,6 @@ def run_http(
         return TaskResult(FAILED, redact(f"http template {name!r}: {exc}"))
     result = judge(template, req, resp)
     if result.message:
-        result = TaskResult(result.phase, redact(result.message), result.outputs)
+        message = redact(_without_query_values(result.message, req.url))
+        result = TaskResult(result.phase, message, result.outputs)
     return result

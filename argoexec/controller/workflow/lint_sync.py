@@ -1,7 +1,7 @@
 """`synchronization` checks for ``argoexec lint``: database-backed mutexes and semaphores (Argo's
-multi-controller locks) need a synchronization database this controller does not have, and a
-semaphore needs its ConfigMap's name and key. (The removed singular `mutex`/`semaphore` fields
-are the schema check's unknown fields.)"""
+multi-controller locks) need a synchronization database this controller does not have, a mutex
+needs a name and a semaphore its ConfigMap's name and key. (The removed singular
+`mutex`/`semaphore` fields are the schema check's unknown fields.)"""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def _check(sync: Any, path: str) -> list[Problem]:
     for i, mutex in enumerate(_items(sync.get("mutexes"))):
         if mutex.get("database"):
             problems.append(Problem(f"{path}.mutexes[{i}].database", _DATABASE))
+        elif not mutex.get("name"):  # the run would refuse it only when the node is reached
+            problems.append(Problem(f"{path}.mutexes[{i}]", "a mutex needs a name"))
     for i, ref in enumerate(_items(sync.get("semaphores"))):
         where = f"{path}.semaphores[{i}]"
         if ref.get("database") is not None:
