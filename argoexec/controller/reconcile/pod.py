@@ -36,6 +36,7 @@ from .context import Pass, Run, Visit
 from .errors import NodeError
 from .outputs import export_globals
 from .podresult import interpret, oversized_parameters
+from .walk import substituted
 
 POD_DELETED = "pod deleted"
 LOCALHOST = "localhost"  # the hostNodeName of a pod run on this machine (no nodes)
@@ -117,14 +118,8 @@ def build(p: Pass, run: Run) -> tuple[dict[str, Any], dict[str, dict[str, str]],
             f"{where} is a resource template and needs a Kubernetes API: no kubeconfig was "
             "given (--kubeconfig or KUBECONFIG)"
         )
+    body = substituted(run)
     try:
-        # `metrics` are evaluated when the node completes, with variables only known then.
-        body = substitute(
-            {k: v for k, v in template.items() if k != "metrics"},
-            run.scope,
-            allow_unresolved=False,
-            location=where,
-        )
         context = _context(p, run, body)
         patch = p.spec.get("podSpecPatch")
         if patch:  # Argo substitutes it with the template's variables, as the template's own

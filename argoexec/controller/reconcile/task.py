@@ -13,14 +13,11 @@ Each pass, from what is observed of the node's task (by node id):
 
 from __future__ import annotations
 
-from argoexec.controller.engine.substitute import SubstitutionError, substitute
-from argoexec.controller.expr import ExpressionError
-
 from . import nodes as n
 from .actions import RunTask
 from .context import Pass, Run, Visit
-from .errors import NodeError
 from .outputs import export_globals
+from .walk import substituted
 
 # How soon a pass looks again for the result of a task in flight.
 POLL_SECONDS = 0.25
@@ -42,24 +39,8 @@ def advance_task(p: Pass, run: Run) -> Visit:
         return Visit(node)
     if node["id"] not in p.nodes.map:
         return Visit(node)  # a node of a suspended workflow, not kept: nothing starts
-    p.actions.append(RunTask(node["id"], _substituted(run)))
+    p.actions.append(RunTask(node["id"], substituted(run)))
     if observed is not None and node["phase"] == n.PENDING:
         p.nodes.set(node, phase=n.RUNNING, message=observed.message or None)
     p.wake(p.now + POLL_SECONDS)
     return Visit(node)
-
-
-def _substituted(run: Run) -> dict[str, object]:
-    template = run.template
-    where = f"template {template.get('name')!r}"
-    try:
-        # `metrics` are evaluated when the node completes, with variables only known then.
-        body = substitute(
-            {k: v for k, v in template.items() if k != "metrics"},
-            run.scope,
-            allow_unresolved=False,
-            location=where,
-        )
-    except (SubstitutionError, ExpressionError) as exc:
-        raise NodeError(str(exc)) from None
-    return dict(body)

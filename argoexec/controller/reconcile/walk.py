@@ -65,6 +65,23 @@ def template_kind(template: Mapping[str, Any]) -> str:
     raise NodeError(f"template {template.get('name')!r} has none of {', '.join(KINDS)}")
 
 
+def substituted(run: Run) -> dict[str, Any]:
+    """The node's template with its variables substituted (all must resolve), as Argo's
+    `ProcessArgs` leaves it for the pod or the agent; a failure is the node's error."""
+    template = run.template
+    try:
+        # `metrics` are evaluated when the node completes, with variables only known then.
+        body = substitute(
+            {k: v for k, v in template.items() if k != "metrics"},
+            run.scope,
+            allow_unresolved=False,
+            location=f"template {template.get('name')!r}",
+        )
+    except (SubstitutionError, ExpressionError) as exc:
+        raise NodeError(str(exc)) from None
+    return dict(body)
+
+
 def _merge_defaults(defaults: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(dict(defaults))
     for key, value in template.items():
