@@ -554,6 +554,13 @@ def _run_command(sub: Any, argv: Sequence[str] | None) -> None:
     run.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
     run.add_argument("--secrets-dir", type=Path, metavar="DIR", help="DIR/<secret>/<key> files")
     run.add_argument("--no-sandbox", action="store_true", help="run containers without bubblewrap")
+    run.add_argument(
+        "--pod-network",
+        choices=c.POD_NETWORKS,
+        help="local runtime: which pods get a network namespace and address of their own: "
+        "daemons and pods with sidecars (auto), every pod (pod), none (host); default auto or "
+        f"${c.ENV_POD_NETWORK}",
+    )
     _strict_flag(run)
     run.add_argument(
         "--log", action="store_true", help="print each pod's main log as it finishes (no tree)"

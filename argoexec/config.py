@@ -35,6 +35,7 @@ kept and the problem is recorded in ``warnings`` for the caller to log once logg
 | ``ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES`` | ``max_output_parameters_bytes`` | bytes, 0 = no cap |
 | ``ARGOEXEC_MAX_CHILDREN`` | ``run_limits.max_children`` | count, 0 = no cap |
 | ``ARGOEXEC_MAX_PODS`` | ``run_limits.max_pods`` | count, 0 = no cap |
+| ``ARGOEXEC_POD_NETWORK`` | ``run_limits.pod_network`` | ``auto`` / ``pod`` / ``host`` |
 
 The thin controller's state directory (``argoexec run``/``list``/``get``/``logs``/``resume``/
 ``stop``) is ``ARGOEXEC_STATE_DIR`` if set, else ``$XDG_STATE_HOME/argoexec``, else
@@ -341,6 +342,8 @@ class RunLimits:
 
     max_children: int | None = None  # ARGOEXEC_MAX_CHILDREN: children of one node
     max_pods: int | None = None  # ARGOEXEC_MAX_PODS: pods running at once
+    # ARGOEXEC_POD_NETWORK: which pods of the local runtime get networks of their own.
+    pod_network: str | None = None
 
     @classmethod
     def read(cls, read: _Reader) -> RunLimits:
@@ -348,7 +351,14 @@ class RunLimits:
         return cls(
             max_children=read.get(c.ENV_MAX_CHILDREN, _non_negative_int, None, rule),
             max_pods=read.get(c.ENV_MAX_PODS, _non_negative_int, None, rule),
+            pod_network=read.get(c.ENV_POD_NETWORK, _pod_network, None, " | ".join(c.POD_NETWORKS)),
         )
+
+
+def _pod_network(text: str) -> str:
+    if text not in c.POD_NETWORKS:
+        raise ValueError(text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -396,7 +406,7 @@ class ExecutorConfig:
     # ARGOEXEC_MAX_OUTPUT_PARAMETERS_BYTES: the most bytes ``wait`` reads into one node's output
     # parameters, all together (0 = no cap); ``argoexec run`` applies it too.
     max_output_parameters_bytes: int = c.MAX_OUTPUT_PARAMETERS_BYTES
-    # ARGOEXEC_MAX_CHILDREN / ARGOEXEC_MAX_PODS: bounds of ``argoexec run``.
+    # ARGOEXEC_MAX_CHILDREN / ARGOEXEC_MAX_PODS / ARGOEXEC_POD_NETWORK: of ``argoexec run``.
     run_limits: RunLimits = field(default_factory=RunLimits)
     agent: AgentEnv = field(default_factory=AgentEnv)
     # Problems found while parsing (value ignored, default kept); logged by the caller.

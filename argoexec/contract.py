@@ -21,6 +21,14 @@ DEFAULT_EXECUTOR_IMAGE = "quay.io/argoproj/argoexec:v4.1.2"
 LOCAL_RUNTIME = "local"
 PODMAN_RUNTIME = "podman"
 RUNTIMES = (LOCAL_RUNTIME, PODMAN_RUNTIME)
+# Which pods of the local runtime get a network namespace of their own (`argoexec run
+# --pod-network`, ARGOEXEC_POD_NETWORK): daemons and pods with sidecars (auto), every pod
+# (pod, as on Kubernetes), or none (host: every pod on this machine's network).
+POD_NETWORK_AUTO = "auto"
+POD_NETWORK_POD = "pod"
+POD_NETWORK_HOST = "host"
+POD_NETWORKS = (POD_NETWORK_AUTO, POD_NETWORK_POD, POD_NETWORK_HOST)
+DEFAULT_POD_NETWORK = POD_NETWORK_AUTO
 # The executor image of the podman runtime: built locally by `make image`.
 PODMAN_EXECUTOR_IMAGE = "localhost/argoexec:latest"
 # The executor's command inside that image (`argoexec init`, `argoexec wait`, ...).
@@ -114,6 +122,7 @@ ENV_READ_TIMEOUT = "ARGOEXEC_READ_TIMEOUT"
 ENV_STATE_DIR = "ARGOEXEC_STATE_DIR"
 ENV_MAX_CHILDREN = "ARGOEXEC_MAX_CHILDREN"
 ENV_MAX_PODS = "ARGOEXEC_MAX_PODS"
+ENV_POD_NETWORK = "ARGOEXEC_POD_NETWORK"
 # How a refusal at those bounds says what to do (too many children; a pod waiting for a slot).
 MAX_ITEMS_HINT = f"raise it with --max-children or {ENV_MAX_CHILDREN}; 0 = no cap"
 MAX_PODS_HINT = f"--max-pods or {ENV_MAX_PODS}; 0 = no cap"

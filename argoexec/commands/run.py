@@ -356,8 +356,8 @@ def _first_line(exc: Exception) -> str:
 
 
 def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) -> None:
-    """The run's bounds: an option wins over its environment variable, which wins over the
-    default (`RunOptions`', the machine's for `--max-pods`)."""
+    """The run's bounds and pod networks: an option wins over its environment variable,
+    which wins over the default (`RunOptions`', the machine's for `--max-pods`)."""
     env = inv.config.run_limits
     children = getattr(args, "max_children", None)
     children = env.max_children if children is None else children
@@ -366,6 +366,9 @@ def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) 
     pods = getattr(args, "max_pods", None)
     pods = env.max_pods if pods is None else pods
     options.max_pods = default_max_pods() if pods is None else pods
+    network = getattr(args, "pod_network", None) or env.pod_network
+    if network is not None:
+        options.pod_network = network
 
 
 def _start_state(

@@ -19,9 +19,11 @@ from typing import Any
 
 from argoexec.contract import (
     DEFAULT_EXECUTOR_IMAGE,
+    DEFAULT_POD_NETWORK,
     LABEL_WORKFLOW,
     LOCAL_RUNTIME,
     MAX_OUTPUT_PARAMETERS_BYTES,
+    POD_NETWORKS,
 )
 from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.metrics import MetricsRecorder
@@ -72,6 +74,7 @@ class RunConfig:
     templates: list[dict[str, Any]] = field(default_factory=list)  # (Cluster)WorkflowTemplates
     runtime: str = LOCAL_RUNTIME
     images: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # Argo's `images`
+    pod_network: str = DEFAULT_POD_NETWORK
 
     @classmethod
     def of(cls, options: RunOptions, *, sandbox: bool, templates: TemplateStore) -> RunConfig:
@@ -92,6 +95,7 @@ class RunConfig:
             templates=[owner.document for owner in templates.owners()],
             runtime=options.runtime,
             images=index_to_wire(options.images),
+            pod_network=options.pod_network,
         )
 
     def options(self) -> RunOptions:
@@ -112,6 +116,7 @@ class RunConfig:
             max_output_parameters_bytes=self.max_output_parameters_bytes,
             runtime=self.runtime,
             images=image_index(self.images),
+            pod_network=self.pod_network,
         )
 
     def template_store(self) -> TemplateStore:
@@ -132,7 +137,10 @@ class RunConfig:
         path = run_path / RUN_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**data)
+            found = cls(**data)
+            if found.pod_network not in POD_NETWORKS:
+                raise ValueError(f"pod_network {found.pod_network!r} is none of {POD_NETWORKS}")
+            return found
         except (OSError, ValueError, TypeError) as exc:
             raise StateError(f"cannot read the run's options {path}: {exc}") from None
 
@@ -189,6 +197,7 @@ class LocalRuns:
                     executor_image=config.executor_image,
                     sandbox=config.sandbox,
                     claims=str(run_path / CLAIMS_DIR),
+                    pod_network=config.pod_network,
                 ),
                 secrets=Path(config.secrets_dir) if config.secrets_dir else None,
                 max_parameters_bytes=config.max_output_parameters_bytes,

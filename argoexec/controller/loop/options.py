@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, LOCAL_RUNTIME, MAX_OUTPUT_PARAMETERS_BYTES
+from argoexec.contract import (
+    DEFAULT_EXECUTOR_IMAGE,
+    DEFAULT_POD_NETWORK,
+    LOCAL_RUNTIME,
+    MAX_OUTPUT_PARAMETERS_BYTES,
+)
 from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.reconcile.context import DEFAULT_MAX_CHILDREN
 from argoexec.models import ArtifactRepository
@@ -55,5 +60,7 @@ class RunOptions:
     max_output_parameters_bytes: int = MAX_OUTPUT_PARAMETERS_BYTES
     # Where pods run: `local` (sandboxed processes) or `podman` (real images).
     runtime: str = LOCAL_RUNTIME
+    # Which pods of the local runtime get networks of their own: auto, pod or host.
+    pod_network: str = DEFAULT_POD_NETWORK
     # Argo's `images` index: image -> ENTRYPOINT/CMD, for containers without a command.
     images: Mapping[str, ImageEntrypoint] = field(default_factory=dict)

@@ -46,6 +46,7 @@ from typing import Any, NoReturn
 
 from argoexec.contract import (
     DEFAULT_EXECUTOR_IMAGE,
+    DEFAULT_POD_NETWORK,
     LOCAL_RUNTIME,
     PODMAN_RUNTIME,
     VAR_RUN_ARGO_VOLUME,
@@ -89,6 +90,7 @@ class RuntimeSettings:
     claims: str | None = None  # the claims root; None: `<root>/claims`
     poll_interval: float = 0.02  # seconds between looks at the containers (status latency)
     kind: str = LOCAL_RUNTIME  # or PODMAN_RUNTIME
+    pod_network: str = DEFAULT_POD_NETWORK  # which local pods get networks of their own
 
     def runtime(self, root: Path) -> HostRuntime:
         if self.kind == PODMAN_RUNTIME:
@@ -103,6 +105,7 @@ class RuntimeSettings:
             sandbox=self.sandbox,
             claims=Path(self.claims) if self.claims else None,
             poll_interval=self.poll_interval,
+            pod_network=self.pod_network,
         )
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, EXECUTOR_COMMAND
+from argoexec.contract import DEFAULT_EXECUTOR_IMAGE, DEFAULT_POD_NETWORK, EXECUTOR_COMMAND
 from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.executor import (
@@ -52,6 +52,7 @@ from argoexec.controller.runtime.podnet import (
     NetworkError,
     PodNet,
     PodNetworks,
+    check_policy,
     hosts_file,
     set_up,
     unavailable,
@@ -98,6 +99,7 @@ class LocalRuntime(HostPods[_Pod]):
         sandbox: bool = True,
         claims: Path | None = None,
         poll_interval: float = 0.1,
+        pod_network: str = DEFAULT_POD_NETWORK,
     ) -> None:
         super().__init__(root, claims)
         self.poll_interval = poll_interval
@@ -125,7 +127,9 @@ class LocalRuntime(HostPods[_Pod]):
         executor = sandboxed_executor(self.files) if bwrap else host_executor(self.files)
         self.launcher = Launcher(executor_image, executor, self._sandbox)
         self._prepared = False
-        self.no_networks = unavailable()  # why pods cannot have networks of their own
+        # Which pods get networks of their own (`podnet`), and why none can, if so.
+        self.pod_network = check_policy(pod_network)
+        self.no_networks = unavailable()
         self.networks = None if self.no_networks else PodNetworks(root)
 
     def prepare(self) -> None:
@@ -237,10 +241,11 @@ class LocalRuntime(HostPods[_Pod]):
                 self.networks.detach(state.net)
 
     def _network(self, state: _Pod) -> bool:
-        """The pod's own network if it is a daemon's (`podnet`); False (pod Failed) if it
-        cannot be made."""
+        """The pod's own network if the runtime's policy gives it one (`podnet`); False (pod
+        Failed) if it cannot be made."""
+        pod, policy = state.ctx.pod, self.pod_network
         try:
-            state.net = set_up(self.networks, self.no_networks, state.ctx.pod, state.result)
+            state.net = set_up(self.networks, self.no_networks, pod, state.result, policy)
         except NetworkError as exc:
             state.result.fail_to_start(st.FAILED_CREATE_POD_SANDBOX, str(exc))
             return False

@@ -38,7 +38,7 @@ from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS
 from argoexec.controller.runtime.podman_pod import NEVER_PULL, PodmanNames, kube_pod, pull_policy
-from argoexec.controller.runtime.podnet import HOST_ADDRESS, wants_own_network
+from argoexec.controller.runtime.podnet import HOST_ADDRESS, runs_daemon
 from argoexec.controller.runtime.process import ExecResult, termination_message
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import ContainerStatus, PodResult
@@ -150,7 +150,7 @@ class PodmanRuntime(HostPods[_Pod]):
     ) -> PodResult:
         state = self._admit(pod, secrets, config_maps or {}, stop or Stop())
         state.on_change = on_change
-        if wants_own_network(pod):  # the host's network: a daemon listens on this machine
+        if runs_daemon(pod):  # the host's network: a daemon listens on this machine
             state.result.pod_ip = HOST_ADDRESS
         try:
             try:
