@@ -1,6 +1,7 @@
 """Thin-controller scheduling benchmark: ``python -m bench.controller [--json] [--tasks 100]
 [--parallelism 2] [--runs 1] [--command true] [--poll-interval 0.02] [--no-sandbox]
-[--probe-runs 10]``; ``--runtime podman`` measures the podman runtime instead (bench/podman.py).
+[--probe-runs 10] [--pod-network auto|pod|host]``; ``--runtime podman`` measures the podman
+runtime instead (bench/podman.py).
 
 Runs a fan-out/fan-in DAG of ``--tasks`` no-op pods (one root, ``tasks - 2`` middle tasks that
 depend on the root, one sink that depends on every middle task; ``parallelism`` on the DAG
@@ -55,7 +56,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from argoexec.contract import RESULT_VOLUME, VAR_RUN_ARGO_VOLUME
+from argoexec.contract import (
+    DEFAULT_POD_NETWORK,
+    POD_NETWORKS,
+    RESULT_VOLUME,
+    VAR_RUN_ARGO_VOLUME,
+)
 from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner
 from argoexec.controller.loop.seams import PodObservation
@@ -257,13 +263,21 @@ class OurRun:
     pods: list[PodTimes] = field(default_factory=list)
 
 
-def run_ours(root: Path, wf: Mapping[str, Any], *, poll_interval: float, sandbox: bool) -> OurRun:
+def run_ours(
+    root: Path,
+    wf: Mapping[str, Any],
+    *,
+    poll_interval: float,
+    sandbox: bool,
+    pod_network: str = DEFAULT_POD_NETWORK,
+) -> OurRun:
     runtime = TracingRuntime(
         root / "pods",
         executor_image=EXECUTOR_IMAGE,
         poll_interval=poll_interval,
         claims=root / "claims",
         sandbox=sandbox,
+        pod_network=pod_network,
     )
     results = LocalResults(runtime.volume_path)
     pods = TimedPods(ThreadPods(runtime, results))
@@ -459,7 +473,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress(f"run {index + 1}/{args.runs}: workflow ({args.tasks} pods)")
         root = Path(tempfile.mkdtemp(prefix="bench-controller-"))
         try:
-            ours = run_ours(root, wf, poll_interval=args.poll_interval, sandbox=not args.no_sandbox)
+            ours = run_ours(root, wf, poll_interval=args.poll_interval,
+                            sandbox=not args.no_sandbox, pod_network=args.pod_network)  # fmt: skip
         except BaseException:
             progress(f"state kept under {root}")
             raise
@@ -483,6 +498,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": args.runs,
         "poll_interval_s": args.poll_interval,
         "sandboxed": not args.no_sandbox and find_bubblewrap() is not None,
+        "pod_network": args.pod_network,
         "loadavg_1m_at_start": round(load, 2),
         "total_s": round(total, 3),
         "baseline_s": round(baseline, 3),
@@ -566,6 +582,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--command", default="true", help="each task's command (shell words; default: true)"
     )
     parser.add_argument("--no-sandbox", action="store_true", help="run the pods without bubblewrap")
+    parser.add_argument(
+        "--pod-network",
+        choices=POD_NETWORKS,
+        default=DEFAULT_POD_NETWORK,
+        help="which pods get networks of their own (pod: every pod, as on Kubernetes)",
+    )
     parser.add_argument(
         "--probe-runs", type=int, default=10, help="runs per start-up probe (0: none)"
     )
