@@ -95,6 +95,8 @@ def test_under_pod_every_pod_has_its_own_network_and_artifacts_pass_through_s3_o
     # reached moto on 127.0.0.1.
     assert results == {"write": "eth0 lo", "read": "through s3\neth0 lo"}
     assert any(key.endswith("/words.tgz") for key in s3_moto.list_keys(""))
+    # As Argo's assessNodeStatus: a node records its pod's address only once daemoned.
+    assert not [n for n in workflow["status"]["nodes"].values() if "podIP" in n]
 
 
 def test_the_pod_network_is_kept_in_run_json_and_the_option_wins_over_the_variable(
