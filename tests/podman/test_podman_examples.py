@@ -38,6 +38,11 @@ STAND_INS = {
     "python:3.12-alpine": PYTHON_IMAGE,
     "debian:12": BASE_IMAGE,
     "bash:5.2": BASE_IMAGE,
+    # Argo's examples (adapted to give a `command`) run `sh` or `echo` in these.
+    "alpine:latest": BUSYBOX_IMAGE,
+    "busybox": BUSYBOX_IMAGE,
+    "docker/whalesay:latest": BUSYBOX_IMAGE,
+    "argoproj/argosay:v2": BUSYBOX_IMAGE,
 }
 
 # Runs that cannot pass on podman, with the reason (they are not run).
@@ -54,6 +59,8 @@ EXCLUDED: dict[str, str] = {
     # The podman runtime plays pods on the host's network: the two sidecars of this example
     # cannot both listen on port 80 (the local runtime gives each pod its own network).
     "sidecar-nginx": "pods share the host's network: two sidecars cannot both use port 80",
+    # Likewise its two daemons both listen on port 80.
+    "dag-daemon-task": "pods share the host's network: two daemons cannot both use port 80",
 }
 
 # Examples run at once. Measured on 2 CPUs (this module, 40 runs): 2 at once 157 s, 3 at once
@@ -96,13 +103,16 @@ def example_runs(
     root = _copy_examples(tmp_path_factory.mktemp("podman-examples"))
     entries = dict(zip(run_ids(EXPECTED), EXPECTED, strict=True))
     wanted = [i for i in _selected_ids(request.session) if i not in EXCLUDED]
+    echo_url = ""
+    if any("$ECHO_URL" in a for i in wanted for a in entries[i].get("args", [])):
+        echo_url = request.getfixturevalue("_echo_server").url
 
     def run(run_id: str) -> Any:
         entry = entries[run_id]
         state = root / "state" / run_id
         return RunProcess(
             root / "examples" / "workflows" / entry["file"],
-            *entry.get("args", []),
+            *(a.replace("$ECHO_URL", echo_url) for a in entry.get("args", [])),
             state=state,
             cwd=root,
         ).finish()

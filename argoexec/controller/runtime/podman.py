@@ -228,8 +228,11 @@ class PodmanRuntime(HostPods[_Pod]):
             pod_file = dirs.root / POD_FILE
             # The resolved env holds Secrets' values: readable by this user only.
             fd = os.open(pod_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(json.dumps(document, indent=1))
+            # Characters as UTF-8, not JSON escapes: podman's YAML reader refuses the surrogate
+            # pairs JSON writes for characters beyond the BMP (an emoji). A lone surrogate
+            # (no character at all) stays an escape, which podman refuses, naming it.
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+                out.write(json.dumps(document, indent=1, ensure_ascii=False))
         except VolumeError as exc:
             state.result.fail_to_start(st.FAILED_MOUNT, str(exc))
             return
