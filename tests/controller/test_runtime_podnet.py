@@ -154,3 +154,21 @@ def test_a_pod_of_another_state_directory_sweeps_what_a_dead_process_left(
         assert gone.bridge not in links() and alive.bridge in links()
     finally:
         alive.detach(fresh)
+
+
+def test_an_exec_that_outlives_its_timeout_is_killed_with_what_it_started(
+    runtime: LocalRuntime,
+) -> None:
+    """As the kubelet kills an exec probe at its timeoutSeconds: nothing of it stays in the
+    running pod (nsenter forks the command; killing nsenter alone left one each period)."""
+    pod = Background(runtime, daemon_pod("hang", "exec sleep 60"))
+    marker = "sleep 617.25"
+    try:
+        pod.wait_running("main")
+        done = runtime.exec("hang", "main", ["sh", "-c", f"{marker} & {marker}"], timeout=0.5)
+        assert done.exit_code != 0 and "timed out after 0.5s" in done.stderr
+        left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+        assert left == "", f"processes of the exec left running: {left}"
+    finally:
+        runtime.kill("hang", None, signal.SIGKILL)
+        pod.result()

@@ -31,7 +31,6 @@ import os
 import re
 import select
 import signal
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -58,7 +57,12 @@ from argoexec.controller.runtime.podnet import (
     unavailable,
 )
 from argoexec.controller.runtime.probe import Probers
-from argoexec.controller.runtime.process import ContainerProcess, ExecResult
+from argoexec.controller.runtime.process import (
+    EXEC_NOT_RUNNING,
+    ContainerProcess,
+    ExecResult,
+    run_exec,
+)
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import PodResult
 from argoexec.controller.runtime.volumes import VolumeError
@@ -77,7 +81,6 @@ PODS_PER_CPU = 4
 MEMORY_PER_POD = 256 * 1024 * 1024
 RUNTIME_FILES = ".runtime"  # under the runtime's root: files every container may need
 _SHELL_KILL = re.compile(r"^kill -(\d+) 1$")
-_NOT_RUNNING = 126
 
 
 @dataclass
@@ -175,20 +178,20 @@ class LocalRuntime(HostPods[_Pod]):
     ) -> ExecResult:
         state, proc = self._container(pod_name, container)
         if proc is None or not proc.running:
-            return ExecResult(_NOT_RUNNING, "", f"container {container!r} is not running\n")
+            return ExecResult(EXEC_NOT_RUNNING, "", f"container {container!r} is not running\n")
         words = self.launcher.executor_argv(state.specs[container], command)
         if proc.launch.sandboxed:
             argv = proc.exec_argv(words)
             if argv is None:
-                return ExecResult(_NOT_RUNNING, "", f"container {container!r} has ended\n")
-            return _run(argv, proc.launch.env, None, timeout)
+                return ExecResult(EXEC_NOT_RUNNING, "", f"container {container!r} has ended\n")
+            return run_exec(argv, proc.launch.env, None, timeout)
         signum = _pid1_kill(words)
         if signum is not None:
             proc.signal(signum)
             return ExecResult(0, f"killing 1 with {signum}\n", "")
         paths = HostPaths(state.ctx.volumes.mounts(state.specs[container]))
         mapped = [paths.map(w) for w in words]
-        return _run(mapped, proc.launch.env, proc.launch.cwd, timeout)
+        return run_exec(mapped, proc.launch.env, proc.launch.cwd, timeout)
 
     def kill(
         self, pod_name: str, container: str | None = None, signum: int = signal.SIGTERM
@@ -433,20 +436,3 @@ def _pid1_kill(command: Sequence[str]) -> int | None:
         match = _SHELL_KILL.match(words[2].strip())
         return int(match.group(1)) if match else None
     return None
-
-
-def _run(argv: list[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> ExecResult:
-    try:
-        done = subprocess.run(
-            argv,
-            check=False,
-            env=dict(env),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return ExecResult(_NOT_RUNNING, "", f"exec failed: {exc}\n")
-    code = done.returncode
-    return ExecResult(128 - code if code < 0 else code, done.stdout, done.stderr)

@@ -18,7 +18,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,44 @@ class ExecResult:
     exit_code: int
     stdout: str
     stderr: str
+
+
+EXEC_NOT_RUNNING = 126  # the exit code of an exec that could not run its command
+
+
+def run_exec(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float
+) -> ExecResult:
+    """Run an exec (a readiness probe's, `kubectl exec`'s) to its end or its timeout.
+
+    It runs in a process group of its own, which a timeout kills whole: `nsenter` forks the
+    command into the pod and a shell forks its own children, so killing the first process
+    alone left the command running, one more each probe period for as long as the pod ran
+    (the kubelet kills an exec probe that outlives its `timeoutSeconds`)."""
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return ExecResult(EXEC_NOT_RUNNING, "", f"exec failed: {exc}\n")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()  # not its pipes: a process that left the group may still hold them
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return ExecResult(EXEC_NOT_RUNNING, "", f"exec failed: timed out after {timeout:g}s\n")
+    code = proc.returncode
+    return ExecResult(128 - code if code < 0 else code, stdout, stderr)
 
 
 class ContainerProcess:
