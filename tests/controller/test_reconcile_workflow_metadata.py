@@ -64,3 +64,20 @@ def test_a_labels_from_expression_that_is_not_a_string_errors_the_workflow() -> 
     assert wf["status"]["message"] == (
         "failed to evaluate label 'n' expression '1 + 1' evaluted to int but must be a string"
     )
+
+
+def test_a_labels_from_expression_that_gives_nil_names_go_s_type() -> None:
+    wf = workflow(_spec({"labelsFrom": {"n": {"expression": "nil"}}}))
+    step(wf, Cluster(), T0)
+    assert wf["status"]["message"] == (
+        "failed to evaluate label 'n' expression 'nil' evaluted to <nil> but must be a string"
+    )
+
+
+def test_a_huge_label_value_is_quoted_shortened_in_the_workflow_s_message() -> None:
+    wf = workflow(_spec({"labelsFrom": {"n": {"expression": 'repeat("a", 100000)'}}}))
+    step(wf, Cluster(), T0)
+    message = wf["status"]["message"]
+    assert wf["status"]["phase"] == "Error"
+    assert message.startswith(f"invalid label value '{'a' * 100}'... (100000 characters)")
+    assert "must be no more than 63 characters" in message and len(message) < 1000

@@ -12,6 +12,7 @@ from typing import Any
 
 from argoexec.controller.engine.scope import Scope
 from argoexec.controller.expr import ExpressionError, evaluate_expr
+from argoexec.controller.expr.values import go_type
 
 # Kubernetes' IsValidLabelValue.
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
@@ -23,8 +24,19 @@ _LABEL_VALUE_HELP = (
 )
 
 
+# A refused value is quoted up to this many characters: the message becomes the Workflow's
+# status.message (an expression can make a value of any length).
+_QUOTED_MAX = 100
+
+
 class MetadataError(ValueError):
     pass
+
+
+def _quoted(value: str) -> str:
+    if len(value) <= _QUOTED_MAX:
+        return repr(value)
+    return f"{value[:_QUOTED_MAX]!r}... ({len(value)} characters)"
 
 
 def label_value_errors(value: str) -> list[str]:
@@ -44,7 +56,7 @@ def apply_static_metadata(workflow: dict[str, Any], spec: Mapping[str, Any]) -> 
         errors = label_value_errors(str(value))
         if errors:
             raise MetadataError(
-                f"invalid label value {str(value)!r} for label {name!r}: {';'.join(errors)}"
+                f"invalid label value {_quoted(str(value))} for label {name!r}: {';'.join(errors)}"
             )
         meta.setdefault("labels", {})[str(name)] = str(value)
     for name, value in (md.get("annotations") or {}).items():
@@ -66,12 +78,12 @@ def apply_labels_from(workflow: dict[str, Any], spec: Mapping[str, Any], globals
         if not isinstance(value, str):
             raise MetadataError(
                 f"failed to evaluate label {name!r} expression {expression!r} evaluted to "
-                f"{type(value).__name__} but must be a string"
+                f"{go_type(value)} but must be a string"
             )
         errors = label_value_errors(value)
         if errors:
             raise MetadataError(
-                f"invalid label value {value!r} for label {name!r} and expression "
+                f"invalid label value {_quoted(value)} for label {name!r} and expression "
                 f"{expression!r}: {';'.join(errors)}"
             )
         workflow.setdefault("metadata", {}).setdefault("labels", {})[str(name)] = value
