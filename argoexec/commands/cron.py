@@ -24,6 +24,7 @@ from argoexec.controller.loop.cron_local import LocalCrons, LocalScheduler
 from argoexec.controller.loop.local import RunConfig
 from argoexec.controller.loop.options import RunOptions
 from argoexec.controller.reconcile.clock import epoch
+from argoexec.controller.render import age
 from argoexec.controller.state import StateError
 from argoexec.controller.workflow.documents import DocumentError, Documents, load_documents
 from argoexec.controller.workflow.lint import lint_cron_workflow
@@ -103,11 +104,11 @@ def create(args: argparse.Namespace, inv: Invocation) -> int:
 
 def _age(created: object, now: float) -> str:
     at = epoch(created)
-    return "-" if at is None else f"{int(max(0.0, now - at))}s"
+    return "-" if at is None else age(now - at)
 
 
 def list_crons(args: argparse.Namespace, inv: Invocation) -> int:
-    """`argo cron list`'s columns."""
+    """`argo cron list`'s columns (times in one unit, as its `RelativeDurationShort`)."""
     crons = LocalCrons(state_store(args, inv).root)
     now = time.time()
     rows = [("NAME", "LAST RUN", "NEXT RUN", "SCHEDULES", "TIMEZONE", "SUSPENDED")]
@@ -122,7 +123,7 @@ def list_crons(args: argparse.Namespace, inv: Invocation) -> int:
         rows.append((
             name,
             _age(status.get("lastScheduledTime"), now),
-            f"{int(upcoming - now)}s" if upcoming is not None else "-",
+            age(upcoming - now) if upcoming is not None else "-",
             ",".join(schedules),
             str(spec.get("timezone") or ""),
             "true" if spec.get("suspend") else "false",

@@ -193,6 +193,21 @@ def test_cron_commands_list_suspend_resume_get_and_delete(
     assert LocalCrons(state).names() == []
 
 
+def test_cron_list_shows_an_every_0s_schedule_next_second_and_a_far_one_in_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = create(tmp_path, CRON.replace('"* * * * *"', '"@every 0s"'))
+    capsys.readouterr()
+    assert main(["cron", "list", "--state-dir", str(state)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2] in ("0s", "1s")
+    far = tmp_path / "far"
+    far.mkdir()
+    state = create(far, CRON.replace('"* * * * *"', '"@every 1000000h"'))
+    capsys.readouterr()
+    assert main(["cron", "list", "--state-dir", str(state)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2].endswith("d")
+
+
 def test_a_cron_that_does_not_lint_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

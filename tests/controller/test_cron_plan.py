@@ -115,6 +115,13 @@ def test_a_cron_tz_prefix_and_every_durations_are_understood():
     assert latest_slot("@every 90s", zone, T0, T0 + 100) == (T0 // 90 + 1) * 90
 
 
+@pytest.mark.parametrize("every", ["@every 0s", "@every 1ns", "@every -5s", "@every 1500ms"])
+def test_an_every_duration_under_a_second_falls_every_whole_second_as_robfig_cron(every):
+    zone = ZoneInfo("UTC")
+    assert next_slot(every, zone, T0 + 0.25) == T0 + 1
+    assert latest_slot(every, zone, T0, T0 + 2.5) == T0 + 2
+
+
 @pytest.mark.parametrize(
     ("policy", "created_expected", "terminated"),
     [("Allow", True, []), ("Forbid", False, []), ("Replace", True, ["tick-1"])],

@@ -8,7 +8,9 @@ night they go back falls on both instants (each a distinct slot, and so a distin
 
 `@every DURATION` has no wall-clock meaning: robfig/cron counts it from the moment the entry was
 added, which a restarted controller cannot know. Here its slots are the multiples of the duration
-since the Unix epoch, so any controller, restarted or not, finds the same ones.
+since the Unix epoch, so any controller, restarted or not, finds the same ones. As robfig/cron's
+`Every`, the duration is whole seconds (truncated) and at least one: `@every 0s`, `@every 1ns` and
+`@every -5s` fall every second, `@every 1.5s` every second too.
 """
 
 from __future__ import annotations
@@ -48,13 +50,18 @@ def _split_zone(schedule: str, default: tzinfo) -> tuple[str, tzinfo]:
     return text, default
 
 
+def _every_step(text: str) -> int:
+    """Seconds between the slots of `@every DURATION` (robfig/cron's `Every`)."""
+    return max(1, math.floor(parse_go_duration(text[len(_EVERY) :])))
+
+
 def latest_slot(schedule: str, zone: tzinfo, after: float, until: float) -> float | None:
     """The last time `schedule` falls in (`after`, `until`], or None."""
     text, zone = _split_zone(schedule, zone)
     if text.startswith(_EVERY):
-        step = parse_go_duration(text[len(_EVERY) :])
-        slot = math.floor(until / step) * step if step > 0 else None
-        return slot if slot is not None and slot > after else None
+        step = _every_step(text)
+        slot = float(math.floor(until / step) * step)
+        return slot if slot > after else None
     from croniter import croniter  # only controllers with CronWorkflows pay for it
 
     start = datetime.fromtimestamp(until, zone) + _ONE_MICROSECOND
@@ -66,8 +73,8 @@ def next_slot(schedule: str, zone: tzinfo, after: float) -> float:
     """The first time `schedule` falls after `after`."""
     text, zone = _split_zone(schedule, zone)
     if text.startswith(_EVERY):
-        step = parse_go_duration(text[len(_EVERY) :])
-        return (math.floor(after / step) + 1) * step
+        step = _every_step(text)
+        return float((math.floor(after / step) + 1) * step)
     from croniter import croniter
 
     return float(croniter(text, datetime.fromtimestamp(after, zone)).get_next(datetime).timestamp())
