@@ -77,6 +77,10 @@ def test_pod_level_fields_and_deletions_are_patched() -> None:
         ("containers: main", "containers: expected a list, got a string"),
         ("{not json", "Expecting property name"),
         ("containers: [{image: x}]", "does not contain declared merge key: name"),
+        # A pod without main never ends (wait waits for it); without wait it reports nothing.
+        ("containers: [{name: main, $patch: delete}]", "removes the container 'main'"),
+        ("containers: [{$patch: replace}, {name: x, image: x}]", "removes the container 'wait'"),
+        ("initContainers: [{$patch: replace}]", "removes the container 'init'"),
     ],
 )
 def test_a_patch_that_is_not_a_pod_spec_is_a_build_error_naming_it(patch: str, cause: str) -> None:

@@ -127,7 +127,8 @@ def _add_containers(
     pod_spec["containers"] = containers
     patches = pod_spec_patches(ctx.workflow_spec, wire)
     if patches:  # Argo: after the env, before the emissary wrapping and the last mounts
-        pod["spec"] = pod_spec = apply_pod_spec_patches(pod_spec, patches)
+        required = [init["name"], *names]  # the executor's and the template's own
+        pod["spec"] = pod_spec = apply_pod_spec_patches(pod_spec, patches, required)
     _finish_containers(pod_spec.get("containers") or [], ctx)
 
 

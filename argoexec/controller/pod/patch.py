@@ -11,7 +11,7 @@ environment and before the user containers are wrapped with the emissary and giv
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -39,10 +39,11 @@ def parse_patch(text: str) -> Any:
 
 
 def apply_pod_spec_patches(
-    pod_spec: Mapping[str, Any], patches: list[tuple[str, str]]
+    pod_spec: Mapping[str, Any], patches: list[tuple[str, str]], required: Iterable[str] = ()
 ) -> dict[str, Any]:
     """`pod_spec` with each patch applied in turn; PodBuildError naming the patch and the
-    cause when one does not parse, is not a PodSpec, or cannot be merged."""
+    cause when one does not parse, is not a PodSpec, cannot be merged, or removes one of the
+    `required` containers."""
     patched = dict(pod_spec)
     for where, text in patches:
         try:
@@ -52,7 +53,23 @@ def apply_pod_spec_patches(
         except (ValueError, yaml.YAMLError) as exc:  # PatchError and JSON errors included
             cause = str(exc).replace("\n", " ")
             raise PodBuildError(f"invalid podSpecPatch ({where}): {cause}") from None
+        _check_required(patched, required, where)
     return patched
+
+
+def _check_required(pod_spec: Mapping[str, Any], required: Iterable[str], where: str) -> None:
+    """Argo creates the pod whatever the patch removed; a pod without its main container
+    never ends (the wait container waits for it), and one without `wait` reports nothing, so
+    such a patch is refused here instead."""
+    lists = (pod_spec.get("containers"), pod_spec.get("initContainers"))
+    present = {c.get("name") for found in lists if isinstance(found, list) for c in found
+               if isinstance(c, Mapping)}  # fmt: skip
+    for name in required:
+        if name not in present:
+            raise PodBuildError(
+                f"invalid podSpecPatch ({where}): it removes the container {name!r}, "
+                "which the workflow's pod needs"
+            )
 
 
 __all__ = ["PatchError", "apply_pod_spec_patches", "parse_patch", "pod_spec_patches"]
