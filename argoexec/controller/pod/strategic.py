@@ -19,6 +19,7 @@ the schema (Argo decodes the patch into a `PodSpec`, so a wrong type is an error
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -182,21 +183,25 @@ def _merge_list(
     if any(isinstance(i, Mapping) and i.get(PATCH) == "replace" for i in patch):
         return [_clean(i) for i in patch if not (isinstance(i, Mapping) and PATCH in i)]
     merged = list(original)
+    positions = _Positions(merged, key)
     for index, item in enumerate(patch):
         if not isinstance(item, Mapping):
             raise PatchError(f"{where}[{index}]: expected a mapping, got {_kind(item)}")
         if key not in item:
             raise PatchError(f"{where}[{index}]: does not contain declared merge key: {key}")
-        at = _index(merged, key, item[key])
+        at = positions.find(item[key])
         if item.get(PATCH) == "delete":
             merged = [m for m in merged if not _same(m, key, item[key])]
+            positions = _Positions(merged, key)
             continue
         if at < 0:
             merged.append(_merge_map({}, item, strategy.item, f"{where}[{index}]."))
+            positions.add(merged[-1], len(merged) - 1)
             continue
         result = _merge_map(merged[at], item, strategy.item, f"{where}[{index}].")
         if result is None:
             del merged[at]
+            positions = _Positions(merged, key)
         else:
             merged[at] = result
     patch_order = order if isinstance(order, list) else patch
@@ -209,10 +214,11 @@ def _normalize(
     """Kubernetes' normalizeElementOrder: the items the patch names (or its
     `$setElementOrder`) in that order, merged with those only the original has (kept in their
     order) by their places in the original."""
-    in_patch = [m for m in merged if _index(patch_order, key, m.get(key)) >= 0]
-    server_only = [m for m in merged if _index(patch_order, key, m.get(key)) < 0]
-    in_patch.sort(key=lambda m: _rank(patch_order, key, m))
-    server_only.sort(key=lambda m: _rank(original, key, m))
+    in_order, in_original = _Positions(patch_order, key), _Positions(original, key)
+    in_patch = [m for m in merged if in_order.find(m.get(key)) >= 0]
+    server_only = [m for m in merged if in_order.find(m.get(key)) < 0]
+    in_patch.sort(key=lambda m: _rank(in_order, len(patch_order), m.get(key)))
+    server_only.sort(key=lambda m: _rank(in_original, len(original), m.get(key)))
     result: list[Any] = []
     i = j = 0
     while i < len(server_only) or j < len(in_patch):
@@ -223,8 +229,8 @@ def _normalize(
             result.append(in_patch[j])
             j += 1
         else:
-            left = _index(original, key, server_only[i].get(key))
-            right = _index(original, key, in_patch[j].get(key))
+            left = in_original.find(server_only[i].get(key))
+            right = in_original.find(in_patch[j].get(key))
             if left >= 0 and right >= 0 and left < right:
                 result.append(server_only[i])
                 i += 1
@@ -234,16 +240,32 @@ def _normalize(
     return result
 
 
-def _rank(order: list[Any], key: str, item: Mapping[str, Any]) -> int:
-    at = _index(order, key, item.get(key))
-    return at if at >= 0 else len(order)
+def _rank(positions: _Positions, size: int, value: Any) -> int:
+    at = positions.find(value)
+    return at if at >= 0 else size
 
 
-def _index(items: list[Any], key: str, value: Any) -> int:
-    for at, item in enumerate(items):
-        if _same(item, key, value):
-            return at
-    return -1
+class _Positions:
+    """Where the first item of a list with each merge key value is, found in constant time
+    for the hashable values merge keys have (a list scan per item made a patch of thousands
+    of containers take minutes); other values are looked for by scanning."""
+
+    def __init__(self, items: list[Any], key: str) -> None:
+        self.items, self.key = items, key
+        self.first: dict[Any, int] = {}
+        for at, item in enumerate(items):
+            self.add(item, at)
+
+    def add(self, item: Any, at: int) -> None:
+        if isinstance(item, Mapping):
+            with contextlib.suppress(TypeError):  # an unhashable value: found by scanning
+                self.first.setdefault(item.get(self.key), at)
+
+    def find(self, value: Any) -> int:
+        try:
+            return self.first.get(value, -1)
+        except TypeError:
+            return next((at for at, i in enumerate(self.items) if _same(i, self.key, value)), -1)
 
 
 def _same(item: Any, key: str, value: Any) -> bool:
