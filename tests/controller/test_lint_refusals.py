@@ -75,6 +75,10 @@ CASES: dict[str, tuple[str, str]] = {
         with_leaf_field("retryStrategy: {limit: '-1'}"),
         "spec.templates[1].retryStrategy.limit: must not be negative, got -1",
     ),
+    "negative readiness probe period": (
+        with_command("[echo, hi], readinessProbe: {tcpSocket: {port: 80}, periodSeconds: -1}"),
+        "spec.templates[1].container.readinessProbe.periodSeconds: must not be negative, got -1",
+    ),
     "retry limit that is no number": (
         with_leaf_field("retryStrategy: {limit: three}"),
         "spec.templates[1].retryStrategy.limit: must be an integer or an Argo variable ({{...}}),"

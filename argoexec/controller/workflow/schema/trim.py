@@ -78,6 +78,13 @@ _MINIMUMS: dict[tuple[str, str], int] = {
         ("PluginArtifact", "connectionTimeoutSeconds"),
     )
 }
+# Kubernetes' API server refuses a negative probe setting (0 is its default); the local
+# runtime's prober would otherwise probe without pause (a negative period) or never succeed.
+_MINIMUMS.update({
+    ("io.k8s.api.core.v1.Probe", prop): 0
+    for prop in ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold",
+                 "failureThreshold", "terminationGracePeriodSeconds")
+})  # fmt: skip
 # Go structs without fields: any key in them is an unknown field. (Argo's `Plugin` and
 # Kubernetes' `FieldsV1`, also published as a bare object, take anything.)
 _EMPTY_STRUCTS = frozenset(
