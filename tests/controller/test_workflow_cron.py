@@ -171,6 +171,11 @@ def test_a_good_cron_lints_clean_and_its_schedules_are_required() -> None:
     assert [(p.path, p.message) for p in problems] == [
         ("spec.schedules", "missing required field `schedules`")
     ]
+    unscheduled["spec"]["schedules"] = []
+    problems = lint_cron_workflow(unscheduled, TemplateStore())
+    assert [(p.path, p.message) for p in problems] == [
+        ("spec.schedules", "must have at least one schedule (it would never run)")
+    ]
 
 
 def test_run_of_a_cron_runs_one_instance_now_with_argos_metadata(

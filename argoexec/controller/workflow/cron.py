@@ -130,10 +130,7 @@ def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
         problem = timezone_problem(timezone)
         if problem:
             problems.append(Problem("spec.timezone", problem))
-    for path, schedule in _schedules(spec):
-        problem = schedule_problem(schedule)
-        if problem:
-            problems.append(Problem(path, f"cron schedule {schedule!r} is malformed: {problem}"))
+    problems.extend(_schedule_problems(spec))
     policy = spec.get("concurrencyPolicy")
     if policy not in (None, "", *CONCURRENCY_POLICIES):
         problems.append(
@@ -150,6 +147,15 @@ def lint_cron_fields(document: Mapping[str, Any]) -> list[Problem]:
             Problem("spec.startingDeadlineSeconds", "startingDeadlineSeconds must be positive")
         )
     return problems
+
+
+def _schedule_problems(spec: Mapping[str, Any]) -> Iterator[Problem]:
+    if spec.get("schedules") == []:  # Argo's documentation: "Required to be a non-empty list"
+        yield Problem("spec.schedules", "must have at least one schedule (it would never run)")
+    for path, schedule in _schedules(spec):
+        problem = schedule_problem(schedule)
+        if problem:
+            yield Problem(path, f"cron schedule {schedule!r} is malformed: {problem}")
 
 
 def _schedules(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
