@@ -47,11 +47,11 @@ from argoexec.controller.runtime.executor import (
 )
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import HostPaths, Launcher
+from argoexec.controller.runtime.pod_network_policy import check_policy
 from argoexec.controller.runtime.podnet import (
     NetworkError,
     PodNet,
     PodNetworks,
-    check_policy,
     hosts_file,
     set_up,
     unavailable,

@@ -37,8 +37,9 @@ from argoexec.controller.runtime import status as st
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.hostpods import HostPods, PodRun
 from argoexec.controller.runtime.launch import FALLBACK_TO_LOGS
+from argoexec.controller.runtime.pod_network_policy import runs_daemon
 from argoexec.controller.runtime.podman_pod import NEVER_PULL, PodmanNames, kube_pod, pull_policy
-from argoexec.controller.runtime.podnet import HOST_ADDRESS, runs_daemon
+from argoexec.controller.runtime.podnet import HOST_ADDRESS
 from argoexec.controller.runtime.process import ExecResult, termination_message
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
 from argoexec.controller.runtime.status import ContainerStatus, PodResult

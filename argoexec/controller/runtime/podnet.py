@@ -1,11 +1,10 @@
 """Pod networks of the ``local`` runtime: a network namespace and an address of its own for a pod.
 
-Which pods get one is the runtime's policy (`contract.POD_NETWORKS`): under ``auto`` (the
-default) a pod of a daemon template (Argo's `daemon: true`) and a pod with `sidecars` (read
-from the pod's ``ARGO_TEMPLATE``), so that two daemons or two nginx sidecars can both listen on
-port 80 and a daemon is reached at ``{{steps.X.ip}}``; under ``pod`` every pod, as on
-Kubernetes; under ``host`` none. The network is the runtime's own, made with iproute2 (``ip``)
-and removed by it:
+Which pods get one is the runtime's policy (`pod_network_policy`): under ``auto`` (the
+default) a pod of a daemon template (Argo's `daemon: true`) and a pod with `sidecars`, so that
+two daemons or two nginx sidecars can both listen on port 80 and a daemon is reached at
+``{{steps.X.ip}}``; under ``pod`` every pod, as on Kubernetes; under ``host`` none. The
+network is the runtime's own, made with iproute2 (``ip``) and removed by it:
 
 * one Linux bridge per runtime root (state directory), ``axbr<hash>``, with the first address of
   a private /24 from 10.200.0.0/13 that no route of this host covers;
@@ -46,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from argoexec.contract import POD_NETWORK_AUTO, POD_NETWORK_HOST, POD_NETWORK_POD, POD_NETWORKS
+from argoexec.contract import POD_NETWORK_AUTO, POD_NETWORK_POD
+from argoexec.controller.runtime.pod_network_policy import pod_template, wants_own_network
 from argoexec.controller.runtime.status import PodResult
 
 log = logging.getLogger("argoexec.controller.runtime")
@@ -91,7 +91,7 @@ def set_up(
     """The pod's own network if `policy` gives it one and this host can make one (`result`
     gets its address); a daemon's pod that has none shares the host's network, at
     127.0.0.1. `NetworkError` if making it failed."""
-    template = _template(pod)
+    template = pod_template(pod)
     daemon = template.get("daemon") is True
     if not wants_own_network(template, policy):
         if daemon:
@@ -117,43 +117,6 @@ def hosts_file(path: Path, net: PodNet, hostname: str) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-def wants_own_network(template: Mapping[str, Any], policy: str) -> bool:
-    """Whether a pod of `template` (its ARGO_TEMPLATE) gets a network of its own under
-    `policy`: under ``auto``, a daemon's pod and a pod with sidecars (they listen on ports of
-    their own, which two such pods at once must not share)."""
-    if policy == POD_NETWORK_POD:
-        return True
-    if policy == POD_NETWORK_HOST:
-        return False
-    return template.get("daemon") is True or bool(template.get("sidecars"))
-
-
-def runs_daemon(pod: Mapping[str, Any]) -> bool:
-    """Whether the pod runs a daemon template (``"daemon": true`` in its ARGO_TEMPLATE)."""
-    return _template(pod).get("daemon") is True
-
-
-def check_policy(policy: str) -> str:
-    """`policy` if it is one of `POD_NETWORKS`; `ValueError` naming them otherwise."""
-    if policy not in POD_NETWORKS:
-        raise ValueError(f"pod network {policy!r}: must be one of {', '.join(POD_NETWORKS)}")
-    return policy
-
-
-def _template(pod: Mapping[str, Any]) -> dict[str, Any]:
-    """The template the pod runs (its ARGO_TEMPLATE, as Argo's pods carry it); {} if none."""
-    spec = pod.get("spec") or {}
-    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
-        for var in container.get("env") or []:
-            if var.get("name") == "ARGO_TEMPLATE":
-                try:
-                    found = json.loads(str(var.get("value") or "{}"))
-                except ValueError:
-                    return {}
-                return found if isinstance(found, dict) else {}
-    return {}
 
 
 def unavailable() -> str:
