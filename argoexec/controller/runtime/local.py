@@ -61,6 +61,7 @@ from argoexec.controller.runtime.process import (
     EXEC_NOT_RUNNING,
     ContainerProcess,
     ExecResult,
+    Launch,
     run_exec,
 )
 from argoexec.controller.runtime.protocol import ConfigMaps, OnChange
@@ -320,11 +321,7 @@ class LocalRuntime(HostPods[_Pod]):
                 procs.append((container, early.pop(name), True))
                 continue
             try:
-                launch = self.launcher.launch(state.ctx, container)
-                if state.net is not None and not self.launcher.is_executor(container):
-                    # The pod's own containers join its network; the executor's stay on the
-                    # host's, where the API and the repositories it was given are.
-                    launch = replace(launch, argv=state.net.entered(launch.argv))
+                launch = self._launch(state, container)
             except (EnvError, VolumeError, OSError) as exc:
                 # The kubelet would start the others; here none of this batch starts.
                 names = [str(c["name"]) for c in containers]
@@ -347,6 +344,14 @@ class LocalRuntime(HostPods[_Pod]):
                 state.probers.watch(container, proc)
         state.notify()
         return True
+
+    def _launch(self, state: _Pod, container: Mapping[str, Any]) -> Launch:
+        launch = self.launcher.launch(state.ctx, container)
+        if state.net is not None and not self.launcher.is_executor(container):
+            # The pod's own containers join its network; the executor's stay on the host's,
+            # where the API and the repositories it was given are.
+            launch = replace(launch, argv=state.net.entered(launch.argv))
+        return launch
 
     def _supervise(self, state: _Pod) -> None:
         """Reap the started containers, enforcing the deadline, the stop token and the grace."""
