@@ -72,11 +72,24 @@ def test_a_daemon_is_daemoned_once_ready_and_the_next_step_reaches_it_by_its_ip(
     step(wf, cluster, T0 + 3)
     server = nodes_by_name(wf)["wf[0].server"]
     assert server["daemoned"] is True and server["podIP"] == "10.244.0.7"
-    assert server["phase"] == "Running"
+    assert server["phase"] == "Running" and server["hostNodeName"] == "localhost"
     assert phases(wf)["wf[0]"] == "Succeeded"
     client = _created(cluster, "client")
     main = next(c for c in client["spec"]["containers"] if c["name"] == "main")
     assert "http://10.244.0.7/" in " ".join(main.get("args") or main.get("command") or [])
+
+
+def test_a_daemon_on_a_cluster_node_records_that_node_as_its_host() -> None:
+    """As any pod's node: `hostNodeName` is the pod's `spec.nodeName` (what a retry's
+    nodeAntiAffinity keeps the next attempt off), not this machine's name."""
+    wf = workflow(STEPS)
+    cluster = Cluster()
+    step(wf, cluster, T0)
+    _serve(cluster, wf, "wf[0].server", "10.244.0.7", ready=True)
+    cluster.pods[node_id(wf, "wf[0].server")].status.node_name = "worker-2"
+    step(wf, cluster, T0 + 1)
+    server = nodes_by_name(wf)["wf[0].server"]
+    assert server["daemoned"] is True and server["hostNodeName"] == "worker-2"
 
 
 def test_the_daemon_is_stopped_and_succeeds_when_its_steps_end() -> None:

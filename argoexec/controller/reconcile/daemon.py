@@ -37,9 +37,10 @@ def ready(observed: PodObservation) -> bool:
     return status.phase == st.RUNNING and all(c.ready for c in status.containers)
 
 
-def become_daemoned(p: Pass, node: Node, observed: PodObservation) -> None:
-    p.nodes.set(node, phase=n.RUNNING, message=None, daemoned=True, podIP=observed.status.pod_ip
-                or None, hostNodeName="localhost")  # fmt: skip
+def become_daemoned(p: Pass, node: Node, observed: PodObservation, host: str) -> None:
+    """`host`: the node the pod runs on (its `spec.nodeName` on a cluster)."""
+    p.nodes.set(node, phase=n.RUNNING, message=None, daemoned=True,
+                podIP=observed.status.pod_ip or None, hostNodeName=host)  # fmt: skip
 
 
 def follow(p: Pass) -> None:

@@ -69,7 +69,7 @@ def advance_pod(p: Pass, run: Run) -> Visit:
     if reason is not None:
         _terminate(p, run, observed, reason)
     elif run.template.get("daemon") is True and daemon.ready(observed):
-        daemon.become_daemoned(p, node, observed)
+        daemon.become_daemoned(p, node, observed, observed.status.node_name or LOCALHOST)
     elif observed.status.phase == st.RUNNING and node["phase"] == n.PENDING:
         host = observed.status.node_name or LOCALHOST
         p.nodes.set(node, phase=n.RUNNING, message=None, hostNodeName=host)
