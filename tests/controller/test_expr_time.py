@@ -39,3 +39,15 @@ def test_a_method_times_do_not_have_is_an_error_naming_it() -> None:
 def test_a_time_minus_a_number_is_an_invalid_operation() -> None:
     with pytest.raises(ExpressionError, match="invalid operation"):
         evaluate_expr("t - 1", ENV)
+
+
+def test_a_time_minus_nil_names_go_s_types() -> None:
+    with pytest.raises(ExpressionError, match=r"invalid operation: time\.Time - <nil>"):
+        evaluate_expr("t - nil", ENV)
+
+
+def test_a_method_called_with_the_wrong_arguments_says_so_in_go_s_words() -> None:
+    with pytest.raises(ExpressionError, match=r"too many arguments in call to time\.Time\.Unix"):
+        evaluate_expr("t.Unix(3)", ENV)
+    with pytest.raises(ExpressionError, match=r"not enough arguments in call to time\.Time\.Sub"):
+        evaluate_expr("t.Sub()", ENV)

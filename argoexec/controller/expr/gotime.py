@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import EvalError
+from .values import go_type
 
 _NANOSECONDS = 1_000_000_000
 
@@ -44,10 +45,18 @@ def method(value: Any, name: Any) -> Callable[..., Any] | None:
     else:
         return None
     found = table.get(str(name))
+    kind = go_type(value)
     if found is None:
-        kind = "time.Time" if isinstance(value, datetime) else "time.Duration"
         raise EvalError(f"type {kind} has no method {name}")
-    return found
+    wanted = found.__code__.co_argcount
+
+    def call(*args: Any) -> Any:
+        if len(args) != wanted:  # as Go's compiler says it, never Python's TypeError
+            few = "not enough" if len(args) < wanted else "too many"
+            raise EvalError(f"{few} arguments in call to {kind}.{name}")
+        return found(*args)
+
+    return call
 
 
 def is_time(value: Any) -> bool:
@@ -59,7 +68,7 @@ def subtract(left: Any, right: Any) -> Any:
         return left - right
     if isinstance(left, timedelta) and isinstance(right, timedelta):
         return left - right
-    raise EvalError(f"invalid operation: {type(left).__name__} - {type(right).__name__}")
+    raise EvalError(f"invalid operation: {go_type(left)} - {go_type(right)}")
 
 
 def add(left: Any, right: Any) -> Any:
@@ -67,7 +76,7 @@ def add(left: Any, right: Any) -> Any:
         return left + right
     if isinstance(left, timedelta) and isinstance(right, datetime):
         return right + left
-    raise EvalError(f"invalid operation: {type(left).__name__} + {type(right).__name__}")
+    raise EvalError(f"invalid operation: {go_type(left)} + {go_type(right)}")
 
 
 def compare(left: Any, right: Any) -> int:
@@ -75,5 +84,5 @@ def compare(left: Any, right: Any) -> int:
         isinstance(left, timedelta) and isinstance(right, timedelta)
     )
     if not both:
-        raise EvalError(f"invalid operation: {type(left).__name__} < {type(right).__name__}")
+        raise EvalError(f"invalid operation: {go_type(left)} < {go_type(right)}")
     return int(left > right) - int(left < right)

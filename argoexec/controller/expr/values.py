@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,8 @@ _SCALAR_TYPES: tuple[tuple[type, str], ...] = (
     (int, "int"),
     (float, "float64"),
     (str, "string"),
+    (datetime, "time.Time"),  # a CronWorkflow's times (`gotime`)
+    (timedelta, "time.Duration"),
 )
 
 
