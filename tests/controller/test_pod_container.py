@@ -93,6 +93,22 @@ def test_pod_gc_adds_the_strategy_and_delay_annotation() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("delay", "annotated"),
+    [("120", "2m0s"), ("abc", "5s"), ("-5s", "5s"), ("", "5s")],
+)
+def test_a_pod_gc_delay_in_seconds_or_unreadable_is_read_as_argo_reads_it(
+    delay: str, annotated: str
+) -> None:
+    """Whole seconds are a duration too; an unreadable or negative one is the controller's
+    default (Argo warns and goes on), never an error of the run."""
+    spec = {"podGC": {"strategy": "OnPodSuccess", "deleteDelayDuration": delay}}
+    pod = build_pod(hello(), ctx(workflow_spec=spec))
+    assert pod["metadata"]["annotations"]["workflows.argoproj.io/pod-gc-strategy"] == (
+        f"OnPodSuccess/{annotated}"
+    )
+
+
 def test_containers_come_in_argo_order_with_init_and_wait_commands() -> None:
     tmpl = hello(
         initContainers=[{"name": "prep", "image": "busybox", "command": ["true"]}],

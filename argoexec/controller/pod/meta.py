@@ -42,8 +42,21 @@ def pod_metadata(ctx: PodContext, name: str) -> dict[str, Any]:
 
 def pod_gc_annotation(pod_gc: Mapping[str, Any], default_delay: str) -> str:
     """``<strategy>/<delay>`` with the delay as a Go duration string."""
-    delay = pod_gc.get("deleteDelayDuration") or default_delay
-    return f"{pod_gc.get('strategy') or ''}/{format_go_duration(parse_go_duration(str(delay)))}"
+    delay = pod_gc_delay(pod_gc, default_delay)
+    return f"{pod_gc.get('strategy') or ''}/{format_go_duration(delay)}"
+
+
+def pod_gc_delay(pod_gc: Mapping[str, Any], default_delay: str) -> float:
+    """Seconds an ended pod waits before podGC deletes it (Argo's getPodGCDelay): the
+    `deleteDelayDuration` (a Go duration, or whole seconds as Argo's ParseStringToDuration
+    reads them); when it is absent, negative or unreadable (Argo warns and goes on),
+    `default_delay`."""
+    text = str(pod_gc.get("deleteDelayDuration") or "").strip()
+    try:
+        delay = float(int(text)) if text.lstrip("+-").isdigit() else parse_go_duration(text)
+    except ValueError:
+        return parse_go_duration(default_delay)
+    return delay if delay >= 0 else parse_go_duration(default_delay)
 
 
 def apply_user_metadata(

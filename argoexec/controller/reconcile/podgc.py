@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from argoexec.controller.loop.seams import Observed, PodObservation
+from argoexec.controller.pod.meta import pod_gc_delay
 from argoexec.controller.runtime import status as st
-from argoexec.durations import parse_go_duration
 
 from . import nodes as n
 from .actions import Action, DeletePod
@@ -69,7 +69,7 @@ def collect_pods(
     nodes = status.get("nodes") or {}
     pod_gc = (workflow.get("spec") or {}).get("podGC") or {}
     strategy = str(pod_gc.get("strategy") or "")
-    delay = parse_go_duration(str(pod_gc.get("deleteDelayDuration") or "0s"))
+    delay = pod_gc_delay(pod_gc, "0s")
     succeeded = status.get("phase") == n.SUCCEEDED
     actions: list[Action] = []
     due: float | None = None
