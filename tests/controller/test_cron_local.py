@@ -141,17 +141,22 @@ def test_a_restarted_scheduler_runs_one_missed_slot_within_the_deadline_and_neve
     assert len(DirectoryStore(state).list()) == 1
 
 
-def test_forbid_skips_the_slot_while_a_run_is_active(tmp_path: Path) -> None:
+def two_slots_with_the_first_run_active(tmp_path: Path, policy: str) -> Path:
+    """A cron of `policy` ticked at two slots; the first slot's run is never driven, so it
+    is still active at the second."""
     state = create(
-        tmp_path, CRON.replace("timezone: UTC", "timezone: UTC\n  concurrencyPolicy: Forbid")
+        tmp_path, CRON.replace("timezone: UTC", f"timezone: UTC\n  concurrencyPolicy: {policy}")
     )
     clock = Clock(T0)
     scheduler = LocalScheduler(state, clock=clock)
-    scheduler.tick()
-    clock.now = MINUTE + 1
-    scheduler.tick()
-    clock.now = MINUTE + 61  # the first is not driven: still active
-    scheduler.tick()
+    for now in (T0, MINUTE + 1, MINUTE + 61):
+        clock.now = now
+        scheduler.tick()
+    return state
+
+
+def test_forbid_skips_the_slot_while_a_run_is_active(tmp_path: Path) -> None:
+    state = two_slots_with_the_first_run_active(tmp_path, "Forbid")
     assert len(DirectoryStore(state).list()) == 1
 
 
@@ -264,16 +269,7 @@ def test_the_controller_schedules_a_cron_dir_until_its_stop_strategy_stops_it(
 
 
 def test_replace_terminates_the_active_run_and_starts_the_new_one(tmp_path: Path) -> None:
-    state = create(
-        tmp_path, CRON.replace("timezone: UTC", "timezone: UTC\n  concurrencyPolicy: Replace")
-    )
-    clock = Clock(T0)
-    scheduler = LocalScheduler(state, clock=clock)
-    scheduler.tick()
-    clock.now = MINUTE + 1
-    scheduler.tick()
-    clock.now = MINUTE + 61  # the first is not driven: still active
-    scheduler.tick()
+    state = two_slots_with_the_first_run_active(tmp_path, "Replace")
     first, second = (f"tick-{int(MINUTE)}", f"tick-{int(MINUTE) + 60}")
     assert stored(state, first)["spec"]["shutdown"] == "Terminate"
     assert "shutdown" not in stored(state, second)["spec"]
