@@ -180,13 +180,27 @@ def write_secret(root: Path, name: str, key: str, value: str) -> None:
 
 
 @pytest.fixture
-def s3_seaweed(seaweedfs_server: S3Server, tmp_path: Path) -> Backend:
+def s3_seaweed(seaweedfs_server: S3Server, tmp_path: Path) -> Iterator[Backend]:
     root = tmp_path / "argo-secret"
     # Trailing whitespace as a mounted secret file often has: the driver must trim it.
     write_secret(root, SECRET_NAME, "accessKey", seaweedfs_server.access + "\n")
     write_secret(root, SECRET_NAME, "secretKey", seaweedfs_server.secret + "\n")
     ctx = DriverContext(secrets=DirSecretResolver(root), settings=_settings())
-    return make_backend(seaweedfs_server, ctx, extra={"secrets_dir": root})
+    backend = make_backend(seaweedfs_server, ctx, extra={"secrets_dir": root})
+    yield backend
+    # Each bucket is a SeaweedFS collection with volumes of its own, and the volume server
+    # has room for a few hundred (free disk / 128 MiB): a session of tests that kept every
+    # bucket ran out ("No writable volumes"). Deleting the bucket frees its volumes.
+    _delete_bucket(backend.extra["client"], str(backend.extra["bucket"]))
+
+
+def _delete_bucket(client: Any, bucket: str) -> None:
+    with contextlib.suppress(Exception):  # best effort: a test may have broken the bucket
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+        client.delete_bucket(Bucket=bucket)
 
 
 def minio_client(backend: Backend, endpoint: str | None = None) -> Any:
