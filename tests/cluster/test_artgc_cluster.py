@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import yaml
-
 from argoexec.controller.artgc import FINALIZER
 from tests.cluster.harness import CONTROLLER_USER, Cluster
 from tests.cluster.rbac import Authorizer, violations
-from tests.servers.s3 import S3Server, boto_client
+from tests.cluster.test_examples_on_cluster import seed_repository
+from tests.servers.s3 import S3Server
 
 NS = "argoexec"  # where the manifests bind the executor and artifact-GC roles
 BUCKET = "gc-artifacts"
@@ -45,28 +44,7 @@ WORKFLOW = {
 
 
 def _repository(cluster: Cluster, s3: S3Server) -> Any:
-    boto = boto_client(s3.url, s3.access, s3.secret)
-    if BUCKET not in [b["Name"] for b in boto.list_buckets().get("Buckets", [])]:
-        boto.create_bucket(Bucket=BUCKET)
-    cluster.fake.add_secret(NS, "s3-creds", {"access": s3.access, "secret": s3.secret})
-    repository = {
-        "s3": {
-            "endpoint": s3.endpoint,
-            "insecure": True,
-            "bucket": BUCKET,
-            "accessKeySecret": {"name": "s3-creds", "key": "access"},
-            "secretKeySecret": {"name": "s3-creds", "key": "secret"},
-        }
-    }
-    cluster.fake.seed(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "workflow-controller-configmap", "namespace": NS},
-            "data": {"artifactRepository": yaml.safe_dump(repository)},
-        }
-    )
-    return boto
+    return seed_repository(cluster, s3, bucket=BUCKET, secrets_namespace=NS)
 
 
 def _keys(boto: Any) -> list[str]:

@@ -92,16 +92,22 @@ def _seed_flags(cluster: Cluster, args: list[str]) -> tuple[dict[str, str], list
     return parameters, rest
 
 
-def _repository(cluster: Cluster, s3: S3Server) -> None:
+def seed_repository(
+    cluster: Cluster, s3: S3Server, *, bucket: str = BUCKET, secrets_namespace: str = NAMESPACE
+) -> Any:
+    """An S3 bucket as the controller's artifact repository (its ConfigMap in `argoexec`), its
+    credentials a Secret of `secrets_namespace`; the boto client of the bucket's server."""
     boto = boto_client(f"http://{s3.endpoint}", s3.access, s3.secret)
-    if BUCKET not in [b["Name"] for b in boto.list_buckets().get("Buckets", [])]:
-        boto.create_bucket(Bucket=BUCKET)
-    cluster.fake.add_secret(NAMESPACE, "s3-creds", {"access": s3.access, "secret": s3.secret})
+    if bucket not in [b["Name"] for b in boto.list_buckets().get("Buckets", [])]:
+        boto.create_bucket(Bucket=bucket)
+    cluster.fake.add_secret(
+        secrets_namespace, "s3-creds", {"access": s3.access, "secret": s3.secret}
+    )
     repository = {
         "s3": {
             "endpoint": s3.endpoint,
             "insecure": True,
-            "bucket": BUCKET,
+            "bucket": bucket,
             "accessKeySecret": {"name": "s3-creds", "key": "access"},
             "secretKeySecret": {"name": "s3-creds", "key": "secret"},
         }
@@ -114,6 +120,7 @@ def _repository(cluster: Cluster, s3: S3Server) -> None:
             "data": {"artifactRepository": yaml.safe_dump(repository)},
         }
     )
+    return boto
 
 
 def _workflow(path: Path) -> dict[str, Any]:
@@ -144,7 +151,7 @@ def test_example_on_a_cluster_ends_as_it_does_locally(
     capsys: pytest.CaptureFixture[str],
     request: pytest.FixtureRequest,
 ) -> None:
-    _repository(cluster, moto_server)
+    seed_repository(cluster, moto_server)
     parameters, rest = _seed_flags(cluster, expand_args(entry.get("args") or [], request))
     assert not rest
     workflow = _workflow(EXAMPLES / entry["file"])
