@@ -14,15 +14,16 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argoexec.controller.tasks.agent import run_task
-from argoexec.controller.tasks.http import TaskResult
 from artifacts.secrets import DirSecretResolver, NoSecrets, SecretResolver
 
 from .seams import TaskObservation
 
-_Job = tuple[Future[TaskResult], dict[str, Any], SecretResolver]
+if TYPE_CHECKING:
+    from argoexec.controller.tasks.http import TaskResult
+
+_Job = tuple["Future[TaskResult]", dict[str, Any], SecretResolver]
 TASK_WORKERS = 16  # Argo's agent default (ARGO_AGENT_TASK_WORKERS)
 
 
@@ -55,6 +56,10 @@ class ThreadTasks:
             threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _work(self) -> None:
+        # The request code (ssl, http.client, expr-lang) is loaded by the first worker, not by
+        # every `argoexec run`: most workflows have no http template.
+        from argoexec.controller.tasks.agent import run_task
+
         while (job := self._queue.get()) is not None:
             future, template, secrets = job
             if not future.set_running_or_notify_cancel():
