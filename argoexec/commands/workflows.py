@@ -17,6 +17,7 @@ from typing import Any
 
 from argoexec.commands import Invocation, UsageError
 from argoexec.commands.statedir import state_store
+from argoexec.controller.listing import orphaned, read_run, stateless
 from argoexec.controller.render import (
     find_nodes,
     list_row,
@@ -27,45 +28,12 @@ from argoexec.controller.render import (
     table,
 )
 from argoexec.controller.runtime.volumes import PodDirs
-from argoexec.controller.state import RunDir, StateError
-
-_FINISHED = frozenset({"Succeeded", "Failed", "Error"})
-
-
-def _read(run: RunDir) -> dict[str, Any]:
-    """The run's Workflow; a stand-in naming the problem when its state cannot be read."""
-    if not run.has_state():
-        return _stateless(run)
-    try:
-        return run.read_workflow()
-    except StateError as exc:
-        return {"metadata": {"name": run.name}, "status": {"phase": "Unknown", "message": str(exc)}}
-
-
-def _stateless(run: RunDir) -> dict[str, Any]:
-    """A run that recorded no state yet: starting, or its process died before it could."""
-    if run.owner_alive():
-        message = "starting: no state recorded yet"
-    else:
-        pid = run.owner_pid()
-        message = (
-            f"its process{f' (pid {pid})' if pid else ''} ended before it recorded any state; "
-            f"`argoexec stop {run.name}` marks it Failed"
-        )
-    return {"metadata": {"name": run.name}, "status": {"phase": "Pending", "message": message}}
-
-
-def _phase(workflow: dict[str, Any]) -> str:
-    return str((workflow.get("status") or {}).get("phase") or "Pending")
-
-
-def _orphaned(run: RunDir, workflow: dict[str, Any]) -> bool:
-    return _phase(workflow) in ("Pending", "Running") and not run.owner_alive()
+from argoexec.controller.state import StateError
 
 
 def list_workflows(args: argparse.Namespace, inv: Invocation) -> int:
-    runs = [(run, _read(run)) for run in state_store(args, inv).runs()]
-    write_list(inv, [(wf, _orphaned(run, wf)) for run, wf in runs], args.output)
+    runs = [(run, read_run(run)) for run in state_store(args, inv).runs()]
+    write_list(inv, [(wf, orphaned(run, wf)) for run, wf in runs], args.output)
     return 0
 
 
@@ -87,8 +55,8 @@ def write_list(
     now = datetime.now(UTC)
     header = ["NAME", "STATUS", "AGE", "DURATION", "MESSAGE"]
     rows = []
-    for wf, orphaned in workflows:
-        row = list_row(wf, now, orphaned=orphaned)
+    for wf, gone in workflows:
+        row = list_row(wf, now, orphaned=gone)
         if output == "wide":
             status, spec = wf.get("status") or {}, wf.get("spec") or {}
             params = (spec.get("arguments") or {}).get("parameters") or []
@@ -110,9 +78,9 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
         # The custom metrics the run emitted (metrics.prometheus), in the Prometheus format.
         inv.stdout.write(run.read_metrics())
         return 0
-    workflow = run.read_workflow() if run.has_state() else _stateless(run)
+    workflow = run.read_workflow() if run.has_state() else stateless(run)
     write_workflow(inv, workflow, args.output)
-    if _orphaned(run, workflow):
+    if orphaned(run, workflow):
         inv.stderr.write(
             f"note: the process that ran {args.name} (pid {run.owner_pid()}) is gone; "
             f"this is its last recorded state (`argoexec stop {args.name}` marks it Failed "

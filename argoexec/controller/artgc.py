@@ -101,7 +101,7 @@ def has_artifact_gc(workflow: Mapping[str, Any]) -> bool:
     return False
 
 
-def _template_of(workflow: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+def node_template(workflow: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
     name = node.get("templateName") or (node.get("templateRef") or {}).get("template")
     return next((t for t in _templates(workflow) if t.get("name") == name), {})
 
@@ -182,7 +182,7 @@ def plan(workflow: Mapping[str, Any], strategy: str) -> list[GCPod]:
     for node_id, node in sorted(nodes.items()):
         if node.get("type") != "Pod":
             continue
-        template = _template_of(workflow, node)
+        template = node_template(workflow, node)
         for artifact in (node.get("outputs") or {}).get("artifacts") or []:
             if artifact.get("deleted") or _node_strategy(workflow, template, artifact) != strategy:
                 continue
@@ -312,7 +312,7 @@ def _undeleted_strategies(workflow: Mapping[str, Any]) -> set[str]:
     for node in ((workflow.get("status") or {}).get("nodes") or {}).values():
         if node.get("type") != "Pod":
             continue
-        template = _template_of(workflow, node)
+        template = node_template(workflow, node)
         for artifact in (node.get("outputs") or {}).get("artifacts") or []:
             strategy = _node_strategy(workflow, template, artifact)
             if strategy not in ("", NEVER) and not artifact.get("deleted"):
