@@ -651,8 +651,24 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _run_command(sub, argv)
     _workflow_commands(sub, argv)
     _cron_command(sub, argv)
+    _ui_command(sub)
     _lint_command(sub)
     return parser
+
+
+def _ui_command(sub: Any) -> None:
+    ui = sub.add_parser(
+        "ui", help="serve a web view of the workflows (list, graph, logs, artifacts)",
+        allow_abbrev=False,
+    )  # fmt: skip
+    _global_flags(ui, suppress=True)
+    ui.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
+    ui.add_argument("--port", type=int, default=2746, metavar="N", help="default: 2746 (0: any)")
+    ui.add_argument(
+        "--address", default="127.0.0.1", metavar="ADDR",
+        help="default: 127.0.0.1; any other address requires the token printed at start",
+    )  # fmt: skip
+    ui.set_defaults(run=_lazy("argoexec.commands.ui", "ui"), command="ui")
 
 
 _CRON_COMMANDS = (

@@ -1,0 +1,1 @@
+"""``argoexec ui``: the web view (Flask application, pages, static files)."""

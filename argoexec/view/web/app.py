@@ -1,0 +1,82 @@
+"""The web view's application: pages (HTML shells; the data is rendered by the pages' own
+scripts with text-only DOM calls) and a JSON API under Argo Server's paths
+(``/api/v1/workflows/{namespace}/{name}``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, abort, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from argoexec.controller.render import parse_time
+from argoexec.view.web import streams
+from argoexec.view.web.api import register_api
+from argoexec.view.web.runs import NotFoundError, RunSource, namespace_of
+from argoexec.view.web.security import Guard, harden
+
+_HERE = Path(__file__).parent
+
+
+def create_app(source: RunSource, guard: Guard, *, root: Path) -> Flask:
+    """The application over `source`; `root` is the state directory the actions run on."""
+    app = Flask(
+        "argoexec.view.web",
+        static_folder=str(_HERE / "static"),
+        template_folder=str(_HERE / "templates"),
+    )
+    app.config["SOURCE"] = source
+    app.config["ROOT"] = root
+
+    @app.before_request
+    def guarded() -> BaseResponse | None:
+        return guard.check(request)
+
+    app.after_request(harden)
+
+    @app.errorhandler(NotFoundError)
+    def not_found(exc: NotFoundError) -> tuple[str, int, dict[str, str]]:
+        return f"{exc}\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.get("/")
+    @app.get("/workflows")
+    @app.get("/workflows/<namespace>")
+    def workflow_list(namespace: str = "") -> str:
+        return render_template("list.html", namespace=namespace)
+
+    @app.get("/workflows/<namespace>/<name>")
+    def workflow_page(namespace: str, name: str) -> str:
+        source.workflow(namespace, name)  # a 404 for a workflow that is not there
+        return render_template("run.html", namespace=namespace, name=name)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        abort(404)
+
+    register_api(app, source, root)
+    streams.register(app, source)
+    return app
+
+
+def summary(
+    workflow: dict[str, Any], orphaned: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """A row of the list: what Argo's UI shows of each workflow."""
+    now = now or datetime.now(UTC)
+    meta, status = workflow.get("metadata") or {}, workflow.get("status") or {}
+    started, finished = parse_time(status.get("startedAt")), parse_time(status.get("finishedAt"))
+    duration = ((finished or now) - started).total_seconds() if started else None
+    return {
+        "name": str(meta.get("name") or ""),
+        "namespace": namespace_of(workflow),
+        "phase": str(status.get("phase") or "Pending"),
+        "message": str(status.get("message") or ""),
+        "startedAt": status.get("startedAt"),
+        "finishedAt": status.get("finishedAt"),
+        "duration": duration,
+        "progress": str(status.get("progress") or ""),
+        "orphaned": orphaned,
+        "suspended": bool((workflow.get("spec") or {}).get("suspend")),
+    }

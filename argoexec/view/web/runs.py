@@ -1,0 +1,134 @@
+"""Where the web view's workflows come from: the runs of a state directory (``argoexec run``).
+
+Everything a request names (a namespace, a workflow, a node, a container, an artifact) is
+looked up in what the state directory holds; nothing from a request becomes a path. A cluster
+source (later) answers the same questions from the API server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from argoexec.controller.listing import orphaned, read_run
+from argoexec.controller.render import nodes_of, pod_name_of
+from argoexec.controller.runtime.volumes import PodDirs
+from argoexec.controller.state import RunDir, StateError, StateStore
+
+# The namespace of a run whose Workflow does not say (`argoexec run`'s default).
+DEFAULT_NAMESPACE = "default"
+
+
+class NotFoundError(Exception):
+    """What the request names is not there (the message says what)."""
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    data: bytes
+    offset: int  # where the next read starts
+    size: int  # the log's size when read
+
+
+class RunSource(Protocol):
+    """The questions the web view asks of the place its workflows live."""
+
+    def workflows(self) -> list[tuple[dict[str, Any], bool]]:
+        """Every workflow, newest first, each with whether it is orphaned."""
+        ...
+
+    def workflow(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def version(self, namespace: str, name: str) -> str:
+        """A token that changes whenever the workflow does (cheap: polled)."""
+        ...
+
+    def containers(self, namespace: str, name: str, node_id: str) -> list[str]: ...
+
+    def read_log(
+        self, namespace: str, name: str, node_id: str, container: str, *, offset: int, limit: int
+    ) -> LogChunk: ...
+
+
+def namespace_of(workflow: Mapping[str, Any]) -> str:
+    return str((workflow.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
+
+
+class StateDirRuns:
+    """The runs of one state directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = StateStore(root)
+
+    def workflows(self) -> list[tuple[dict[str, Any], bool]]:
+        found = []
+        for run in self.store.runs():
+            workflow = read_run(run)
+            workflow.setdefault("metadata", {}).setdefault("namespace", DEFAULT_NAMESPACE)
+            found.append((workflow, orphaned(run, workflow)))
+        return found
+
+    def _run(self, namespace: str, name: str) -> tuple[RunDir, dict[str, Any]]:
+        try:
+            run = self.store.open(name)
+        except StateError:
+            raise NotFoundError(f"no workflow {namespace}/{name}") from None
+        workflow = read_run(run)
+        if namespace_of(workflow) != namespace:
+            raise NotFoundError(f"no workflow {namespace}/{name}")
+        return run, workflow
+
+    def workflow(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._run(namespace, name)[1]
+
+    def version(self, namespace: str, name: str) -> str:
+        try:
+            run = self.store.open(name)
+            info = os.stat(run.workflow_file)
+        except (StateError, OSError):
+            return "none"
+        return f"{info.st_mtime_ns}-{info.st_size}-{info.st_ino}"
+
+    def _pod_dirs(self, namespace: str, name: str, node_id: str) -> PodDirs:
+        run, workflow = self._run(namespace, name)
+        node = nodes_of(workflow).get(node_id)
+        if node is None:
+            raise NotFoundError(f"workflow {namespace}/{name} has no node {node_id!r}")
+        pod = pod_name_of(workflow, node)
+        if pod is None:
+            raise NotFoundError(f"node {node_id!r} of {namespace}/{name} has no pod (no logs)")
+        path = (run.pods_dir / pod).resolve()
+        if not path.is_relative_to(run.pods_dir.resolve()):
+            raise NotFoundError(f"node {node_id!r} of {namespace}/{name} has no pod (no logs)")
+        return PodDirs(path)
+
+    def containers(self, namespace: str, name: str, node_id: str) -> list[str]:
+        dirs = self._pod_dirs(namespace, name, node_id)
+        try:
+            names = [p.stem for p in dirs.logs.glob("*.log") if p.is_file()]
+        except OSError:
+            return []
+        # The main containers first, then the executor's (as `argo logs` lists them).
+        return sorted(names, key=lambda n: (n in ("init", "wait"), n != "main", n))
+
+    def read_log(
+        self, namespace: str, name: str, node_id: str, container: str, *, offset: int, limit: int
+    ) -> LogChunk:
+        dirs = self._pod_dirs(namespace, name, node_id)
+        if container not in self.containers(namespace, name, node_id):
+            raise NotFoundError(
+                f"node {node_id!r} of {namespace}/{name} has no log of {container!r}"
+            )
+        try:
+            with open(dirs.log(container), "rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                start = min(max(offset, 0), size)
+                stream.seek(start)
+                data = stream.read(max(0, min(limit, size - start)))
+        except OSError:
+            return LogChunk(b"", offset, offset)
+        return LogChunk(data, start + len(data), size)

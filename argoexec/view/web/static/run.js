@@ -1,0 +1,394 @@
+// A run's page: the graph (Graphviz's SVG), the node tree, a node's details and logs, and
+// the actions. Follows the run through server-sent events; nothing reloads the page.
+"use strict";
+
+(function () {
+  const section = document.getElementById("run");
+  const namespace = section.dataset.namespace;
+  const name = section.dataset.name;
+  const FINISHED = ["Succeeded", "Failed", "Error"];
+  const LOG_KEEP = 2 * 1024 * 1024;
+  const CHILDREN_SHOWN = 200;
+  let workflow = null;
+  let graphVersion = null;
+  let loading = false;
+  let again = false;
+  let logSource = null;
+  let shownNode = null;
+
+  const $ = (id) => document.getElementById(id);
+  const nodes = () => (workflow && workflow.status && workflow.status.nodes) || {};
+  const selected = () => {
+    const match = /^#node=(.+)$/.exec(location.hash);
+    return match ? decodeURIComponent(match[1]) : null;
+  };
+
+  // --- the workflow --------------------------------------------------------------------
+
+  async function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    try {
+      const answer = await fetch(api(namespace, name));
+      if (answer.status === 404) { gone(); return; }
+      if (!answer.ok) throw new Error((await answer.text()).trim());
+      const version = answer.headers.get("X-Workflow-Version");
+      workflow = await answer.json();
+      renderHead();
+      renderTree();
+      if (version !== graphVersion) await loadGraph(version);
+      showNode(selected(), false);
+    } catch (exc) {
+      $("run-message").textContent = "cannot read the workflow: " + exc.message;
+    } finally {
+      loading = false;
+      if (again) { again = false; load(); }
+    }
+  }
+
+  function gone() {
+    $("phase").replaceChildren(phaseBadge("Deleted"));
+    $("run-message").textContent = "this workflow is gone (deleted)";
+    for (const button of document.querySelectorAll("#actions button")) button.disabled = true;
+  }
+
+  function phaseOf() { return (workflow.status && workflow.status.phase) || "Pending"; }
+
+  function renderHead() {
+    const status = workflow.status || {};
+    const phase = phaseOf();
+    section.dataset.phase = phase;
+    $("phase").replaceChildren(phaseBadge(phase));
+    $("phase-icon").textContent = ICONS[phase] || "";
+    $("phase-icon").className = "icon phase-" + phase;
+    $("progress").textContent = status.progress ? "progress " + status.progress : "";
+    $("duration").textContent = duration(span(status.startedAt, status.finishedAt));
+    $("run-message").textContent = status.message || "";
+    renderActions(phase);
+  }
+
+  // --- the graph -----------------------------------------------------------------------
+
+  async function loadGraph(version) {
+    const answer = await fetch(api(namespace, name, "graph.svg"));
+    const box = $("graph");
+    if (!answer.ok) {
+      box.replaceChildren(el("p", { class: "error", text: (await answer.text()).trim() }));
+      return;
+    }
+    const parsed = new DOMParser().parseFromString(await answer.text(), "image/svg+xml");
+    const svg = parsed.documentElement;
+    if (svg.nodeName !== "svg") return;
+    // Graphviz writes no scripts; drop anything active all the same.
+    for (const bad of svg.querySelectorAll("script, foreignObject")) bad.remove();
+    for (const node of svg.querySelectorAll("*")) {
+      for (const attr of [...node.attributes]) if (/^on/i.test(attr.name)) node.removeAttribute(attr.name);
+    }
+    box.replaceChildren(document.importNode(svg, true));
+    graphVersion = version;
+    markSelected();
+  }
+
+  function markSelected() {
+    const id = selected();
+    for (const node of document.querySelectorAll("#graph g.node")) {
+      node.classList.toggle("selected", !!id && node.id === "node-" + id);
+    }
+    for (const item of document.querySelectorAll("#tree .tree-node")) {
+      item.classList.toggle("selected", item.dataset.nodeId === id);
+    }
+  }
+
+  // --- the tree ------------------------------------------------------------------------
+
+  // The CLI's tree (`argoexec get`): a node sits under the step group or retry that lists it,
+  // else under its boundary (Steps, DAG); nodes without a boundary are the roots.
+  const BOUNDARY = ["Steps", "DAG"];
+  const GROUP = ["StepGroup", "Retry"];
+
+  function renderTree() {
+    const all = nodes();
+    const groupOf = {};
+    for (const [id, node] of Object.entries(all)) {
+      if (GROUP.includes(node.type)) for (const child of node.children || []) groupOf[child] = id;
+    }
+    const kids = {};
+    const roots = [];
+    for (const [id, node] of Object.entries(all)) {
+      if (node.phase === "Omitted") continue;
+      let parent = groupOf[id];
+      if (parent === undefined) {
+        const boundary = node.boundaryID || "";
+        if (!boundary) { roots.push(id); continue; }
+        parent = all[boundary] && BOUNDARY.includes(all[boundary].type) ? boundary : undefined;
+      }
+      if (parent !== undefined) (kids[parent] = kids[parent] || []).push(id);
+    }
+    const seen = new Set();
+    $("tree").replaceChildren(...roots.sort(byStart).map((id) => branch(id, all, kids, seen)));
+    markSelected();
+  }
+
+  function byStart(a, b) {
+    const all = nodes();
+    return String(all[a].startedAt || "~").localeCompare(String(all[b].startedAt || "~")) ||
+      String(all[a].displayName || "").localeCompare(String(all[b].displayName || ""), undefined, { numeric: true });
+  }
+
+  function branch(id, all, kids, seen) {
+    const node = all[id];
+    seen.add(id);
+    const label = el("a", { class: "tree-node phase-" + node.phase, href: "#node=" + encodeURIComponent(id), "data-node-id": id },
+      el("span", { class: "icon", text: ICONS[node.phase] || "" }), " " + (node.displayName || node.name),
+      el("span", { class: "muted", text: "  " + (node.type || "") + " " + duration(span(node.startedAt, node.finishedAt)) }));
+    const item = el("li", {}, label);
+    const own = (kids[id] || []).filter((c) => !seen.has(c)).sort(byStart);
+    if (own.length) {
+      const list = el("ul", {}, ...own.slice(0, CHILDREN_SHOWN).map((c) => branch(c, all, kids, seen)));
+      if (own.length > CHILDREN_SHOWN) list.append(el("li", { class: "muted", text: "… and " + (own.length - CHILDREN_SHOWN) + " more (see the graph's folded nodes)" }));
+      item.append(list);
+    }
+    return item;
+  }
+
+  // --- a node --------------------------------------------------------------------------
+
+  function fact(list, term, value) {
+    if (value === undefined || value === null || value === "") return;
+    list.append(el("dt", { text: term }), el("dd", { text: String(value) }));
+  }
+
+  function pairs(table, rows) {
+    table.replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", {}, el("pre", { text: v })))));
+    table.parentElement.hidden = rows.length === 0;
+  }
+
+  function parameterRows(side) {
+    const rows = [];
+    for (const p of (side && side.parameters) || []) rows.push([p.name, p.value === undefined ? "" : String(p.value)]);
+    if (side && side.result !== undefined) rows.push(["result", String(side.result)]);
+    if (side && side.exitCode !== undefined) rows.push(["exitCode", String(side.exitCode)]);
+    return rows;
+  }
+
+  function showNode(id, scroll) {
+    const box = $("node-details");
+    markSelected();
+    if (!id) { box.hidden = true; stopLogs(); shownNode = null; return; }
+    const fold = /^fold:(.+)$/.exec(id);
+    const node = fold ? nodes()[fold[1]] : nodes()[id];
+    if (!node) { box.hidden = true; return; }
+    box.hidden = false;
+    box.dataset.nodeId = id;
+    const facts = $("node-facts");
+    facts.replaceChildren();
+    if (fold) {
+      $("node-name").textContent = "children of " + (node.displayName || node.name);
+      showFolded(node);
+      for (const part of ["node-inputs-box", "node-outputs-box", "node-artifacts-box", "node-logs-box"]) $(part).hidden = true;
+      $("node-message").textContent = "";
+      stopLogs();
+      shownNode = id;
+      return;
+    }
+    $("node-folded").hidden = true;
+    $("node-name").textContent = node.displayName || node.name;
+    $("node-icon").textContent = ICONS[node.phase] || "";
+    $("node-icon").className = "icon phase-" + node.phase;
+    fact(facts, "Phase", node.phase);
+    fact(facts, "Type", node.type);
+    fact(facts, "Name", node.name);
+    fact(facts, "ID", node.id);
+    fact(facts, "Template", node.templateName || (node.templateRef && node.templateRef.template));
+    fact(facts, "Started", when(node.startedAt));
+    fact(facts, "Finished", when(node.finishedAt));
+    fact(facts, "Duration", duration(span(node.startedAt, node.finishedAt)));
+    fact(facts, "Host", node.hostNodeName);
+    fact(facts, "Pod IP", node.podIP);
+    $("node-message").textContent = node.message || "";
+    $("node-inputs-box").hidden = false;
+    $("node-outputs-box").hidden = false;
+    pairs($("node-inputs"), parameterRows(node.inputs));
+    pairs($("node-outputs"), parameterRows(node.outputs));
+    showArtifacts(id, node);
+    if (shownNode !== id) { showLogs(id, node); shownNode = id; }
+    else if (node.type === "Pod" && !logSource && !FINISHED.includes(node.phase)) showLogs(id, node);
+    if (scroll) box.scrollIntoView({ block: "nearest" });
+  }
+
+  function showFolded(parent) {
+    const all = nodes();
+    const order = { Failed: 0, Error: 0, Running: 1, Pending: 2 };
+    const children = (parent.children || []).filter((c) => all[c])
+      .sort((a, b) => (order[all[a].phase] ?? 3) - (order[all[b].phase] ?? 3));
+    $("folded-list").replaceChildren(...children.slice(0, 500).map((c) =>
+      el("li", {}, el("a", { href: "#node=" + encodeURIComponent(c), class: "phase-" + all[c].phase },
+        (ICONS[all[c].phase] || "") + " " + (all[c].displayName || c)))));
+    $("node-folded").hidden = false;
+  }
+
+  function showArtifacts(id, node) {
+    const list = $("node-artifacts");
+    const artifacts = [];
+    const named = new Set();
+    for (const side of ["outputs", "inputs"]) {
+      for (const a of (node[side] && node[side].artifacts) || []) {
+        if (!named.has(a.name)) { named.add(a.name); artifacts.push([side, a]); }
+      }
+    }
+    list.replaceChildren(...artifacts.map(([side, a]) => {
+      const url = api(namespace, name, "nodes", id, "artifacts", a.name);
+      const download = el("a", { class: "artifact-download", href: url, download: "", text: a.name });
+      const look = el("button", { class: "artifact-preview", type: "button", text: "preview" });
+      look.addEventListener("click", () => preview(url, a.name));
+      return el("li", { "data-artifact": a.name }, download, " ", el("span", { class: "muted", text: side === "inputs" ? "input " : "" }), look);
+    }));
+    $("node-artifacts-box").hidden = artifacts.length === 0;
+    $("artifact-preview").hidden = true;
+  }
+
+  async function preview(url, artifact) {
+    const box = $("artifact-preview");
+    $("preview-title").textContent = artifact;
+    $("preview-entries").replaceChildren();
+    $("preview-text").textContent = "";
+    box.hidden = false;
+    try {
+      const shown = await getJSON(url + "/preview");
+      $("preview-title").textContent = artifact + " (" + shown.filename + ", " + shown.kind + ")";
+      for (const entry of shown.entries || []) {
+        $("preview-entries").append(el("li", { text: entry.name + (entry.type === "file" ? "  " + entry.size + " B" : "/") }));
+      }
+      if (shown.text !== undefined) $("preview-text").textContent = shown.text + (shown.truncated ? "\n…" : "");
+      else if (shown.kind === "binary") $("preview-text").textContent = "(binary: download it to look)";
+    } catch (exc) {
+      $("preview-text").textContent = exc.message;
+    }
+  }
+
+  // --- logs ----------------------------------------------------------------------------
+
+  function stopLogs() {
+    if (logSource) { logSource.close(); logSource = null; }
+  }
+
+  async function showLogs(id, node) {
+    stopLogs();
+    const pre = $("node-logs");
+    pre.textContent = "";
+    const choose = $("log-container");
+    if (node.type !== "Pod") { $("node-logs-box").hidden = true; return; }
+    $("node-logs-box").hidden = false;
+    let containers = [];
+    try {
+      containers = (await getJSON(api(namespace, name, "nodes", id, "containers"))).containers;
+    } catch (exc) {
+      pre.textContent = exc.message;
+      return;
+    }
+    if (selected() !== id) return;
+    choose.replaceChildren(...containers.map((c) => el("option", { value: c, text: c })));
+    if (!containers.length) { pre.textContent = "(no logs yet)"; return; }
+    choose.onchange = () => follow(id, choose.value);
+    follow(id, containers[0]);
+  }
+
+  function follow(id, container) {
+    stopLogs();
+    const pre = $("node-logs");
+    pre.textContent = "";
+    const url = api(namespace, name, "nodes", id, "log") + "?container=" + encodeURIComponent(container);
+    $("log-download").href = api(namespace, name, "nodes", id, "log.txt") + "?container=" + encodeURIComponent(container);
+    const source = new EventSource(url);
+    logSource = source;
+    source.addEventListener("skipped", (event) => {
+      pre.textContent = "… (" + JSON.parse(event.data).skipped + " earlier bytes: see the full log)\n";
+    });
+    source.onmessage = (event) => {
+      let text = pre.textContent + JSON.parse(event.data);
+      if (text.length > LOG_KEEP) text = text.slice(text.length - LOG_KEEP);
+      pre.textContent = text;
+      pre.scrollTop = pre.scrollHeight;
+    };
+    source.addEventListener("end", () => { source.close(); if (logSource === source) logSource = null; pre.dataset.ended = "true"; });
+    pre.dataset.ended = "false";
+  }
+
+  // --- actions -------------------------------------------------------------------------
+
+  function suspendedNodes() {
+    return Object.values(nodes()).filter((n) => n.type === "Suspend" && n.phase === "Running");
+  }
+
+  function renderActions(phase) {
+    const done = FINISHED.includes(phase);
+    const spec = workflow.spec || {};
+    const allowed = {
+      stop: !done, terminate: !done, suspend: !done && !spec.suspend,
+      resume: !done && (!!spec.suspend || suspendedNodes().length > 0),
+      retry: phase === "Failed" || phase === "Error", resubmit: done, delete: done,
+    };
+    for (const button of document.querySelectorAll("#actions button")) button.disabled = !allowed[button.dataset.action];
+  }
+
+  function confirmAction(verb) {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = verb[0].toUpperCase() + verb.slice(1) + " workflow " + name + "?";
+    const fields = $("confirm-parameters");
+    fields.replaceChildren();
+    if (verb === "resume") {
+      for (const node of suspendedNodes()) {
+        for (const p of (node.outputs && node.outputs.parameters) || []) {
+          if (!p.valueFrom || !("supplied" in p.valueFrom)) continue;
+          const input = el("input", { name: p.name, "data-parameter": p.name, value: p.value || (p.valueFrom && p.valueFrom.default) || "" });
+          fields.append(el("label", {}, p.name + " (" + (node.displayName || node.name) + ") ", input));
+        }
+      }
+    }
+    dialog.returnValue = "";
+    dialog.onclose = () => { if (dialog.returnValue === "ok") act(verb); };
+    dialog.showModal();
+  }
+
+  async function act(verb) {
+    const parameters = {};
+    for (const input of document.querySelectorAll("#confirm-parameters input")) parameters[input.dataset.parameter] = input.value;
+    const result = $("action-result");
+    result.hidden = false;
+    result.className = "result";
+    result.textContent = verb + "…";
+    try {
+      const answer = await fetch(api(namespace, name, "actions", verb), {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ parameters }),
+      });
+      const body = await answer.json().catch(() => ({ ok: false, output: answer.statusText }));
+      result.className = "result " + (body.ok ? "ok" : "error");
+      result.textContent = (body.output || "").trim() || (body.ok ? verb + ": done" : verb + " failed");
+      if (body.ok && !body.finished) result.textContent += "\n(" + verb + " goes on in the background; this page follows the run)";
+      if (body.ok && body.submitted) location.href = "/workflows/" + encodeURIComponent(namespace) + "/" + encodeURIComponent(body.submitted);
+      else if (body.ok && verb === "delete") location.href = "/workflows";
+      else load();
+    } catch (exc) {
+      result.className = "result error";
+      result.textContent = verb + " failed: " + exc.message;
+    }
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+
+  for (const button of document.querySelectorAll("#actions button")) {
+    button.addEventListener("click", () => confirmAction(button.dataset.action));
+  }
+  $("close-details").addEventListener("click", () => { history.replaceState(null, "", location.pathname); showNode(null); });
+  $("show-graph").addEventListener("click", () => { $("graph").hidden = false; $("tree").hidden = true; $("show-graph").classList.add("on"); $("show-tree").classList.remove("on"); });
+  $("show-tree").addEventListener("click", () => { $("graph").hidden = true; $("tree").hidden = false; $("show-tree").classList.add("on"); $("show-graph").classList.remove("on"); });
+  window.addEventListener("hashchange", () => showNode(selected(), true));
+
+  const watch = new EventSource(api(namespace, name, "watch"));
+  watch.addEventListener("changed", () => load());
+  watch.addEventListener("gone", () => { watch.close(); gone(); });
+  watch.onopen = () => { $("live").textContent = "● live"; };
+  watch.onerror = () => { $("live").textContent = "○ reconnecting"; };
+  load();
+})();

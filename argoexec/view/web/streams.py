@@ -1,0 +1,136 @@
+"""Server-sent events: a workflow's changes (the page fetches it again) and a container's log
+as it grows. Each stream is bounded (``STREAM_SECONDS``; the browser's EventSource reconnects,
+a log from where it was) and ends when its client goes away."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, request
+
+from argoexec.controller.render import nodes_of
+from argoexec.view.web.runs import NotFoundError, RunSource
+
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+STREAM_SECONDS = 600.0
+# The end of a long log a page starts with (the whole is one download away).
+LOG_TAIL_BYTES = 1024 * 1024
+LOG_CHUNK_BYTES = 256 * 1024
+_DONE = frozenset({"Succeeded", "Failed", "Error", "Skipped", "Omitted"})
+
+
+def _event(data: object, event: str | None = None, ident: str | None = None) -> str:
+    head = f"event: {event}\n" if event else ""
+    head += f"id: {ident}\n" if ident else ""
+    return f"{head}data: {json.dumps(data)}\n\n"
+
+
+def _stream(events: Iterator[str]) -> Response:
+    answer = Response(events, mimetype="text/event-stream")
+    answer.headers["X-Accel-Buffering"] = "no"
+    return answer
+
+
+def register(app: Flask, source: RunSource) -> None:
+    base = "/api/v1/workflows"
+
+    @app.get(f"{base}/<namespace>/<name>/watch")
+    def watch(namespace: str, name: str) -> Response:
+        source.workflow(namespace, name)  # a 404 for a workflow that is not there
+        return _stream(_changes(source, namespace, name))
+
+    @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/log")
+    def log(namespace: str, name: str, node_id: str) -> Response:
+        container = request.args.get("container", "main")
+        first = source.read_log(
+            namespace, name, node_id, container, offset=0, limit=0
+        )  # 404s first
+        resume = request.headers.get("Last-Event-ID", "")
+        offset = int(resume) if resume.isdigit() else max(0, first.size - LOG_TAIL_BYTES)
+        return _stream(_log(source, (namespace, name, node_id, container), offset))
+
+    @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/log.txt")
+    def log_text(namespace: str, name: str, node_id: str) -> Response:
+        container = request.args.get("container", "main")
+        where = (namespace, name, node_id, container)
+
+        def chunks() -> Iterator[bytes]:
+            offset = 0
+            while True:
+                chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
+                if not chunk.data:
+                    return
+                offset = chunk.offset
+                yield chunk.data
+
+        source.read_log(*where, offset=0, limit=0)  # a 404 before the answer starts
+        return Response(chunks(), mimetype="text/plain; charset=utf-8")
+
+
+def _changes(source: RunSource, namespace: str, name: str) -> Iterator[str]:
+    seen = ""
+    started = last = time.monotonic()
+    while time.monotonic() - started < STREAM_SECONDS:
+        version = source.version(namespace, name)
+        if version != seen:
+            seen = version
+            last = time.monotonic()
+            yield _event({"version": version}, event="changed")
+            if version == "none":
+                yield _event({}, event="gone")
+                return
+        elif time.monotonic() - last > HEARTBEAT_SECONDS:
+            last = time.monotonic()
+            yield ": still here\n\n"
+        time.sleep(POLL_SECONDS)
+
+
+def _node_done(source: RunSource, namespace: str, name: str, node_id: str) -> bool:
+    try:
+        node = nodes_of(source.workflow(namespace, name)).get(node_id) or {}
+    except NotFoundError:
+        return True
+    return node.get("phase") in _DONE
+
+
+def whole_characters(data: bytes) -> bytes:
+    """`data` without a UTF-8 character cut at its end (the rest comes with the next read)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for the lead
+        needed = 2 if byte >= 0xC0 else 1
+        needed = 3 if byte >= 0xE0 else needed
+        needed = 4 if byte >= 0xF0 else needed
+        return data[:-back] if back < needed else data
+    return data
+
+
+def _log(source: RunSource, where: tuple[str, str, str, str], offset: int) -> Iterator[str]:
+    """The log from `offset` on, as it grows, until its node has finished and it is read."""
+    namespace, name, node_id, _ = where
+    if offset > 0:
+        yield _event({"skipped": offset}, event="skipped")
+    started = last = time.monotonic()
+    while time.monotonic() - started < STREAM_SECONDS:
+        done = _node_done(source, namespace, name, node_id)  # before the read: nothing lost
+        try:
+            chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
+        except NotFoundError:
+            break
+        data = chunk.data if done else whole_characters(chunk.data)
+        if data:
+            offset += len(data)
+            last = time.monotonic()
+            yield _event(data.decode("utf-8", errors="replace"), ident=str(offset))
+            continue
+        if done:
+            break
+        if time.monotonic() - last > HEARTBEAT_SECONDS:
+            last = time.monotonic()
+            yield ": still here\n\n"
+        time.sleep(POLL_SECONDS)
+    yield _event({}, event="end")
