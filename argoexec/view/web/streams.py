@@ -67,7 +67,7 @@ def register(app: Flask, source: RunSource) -> None:
                 yield chunk.data
 
         source.read_log(*where, offset=0, limit=0)  # a 404 before the answer starts
-        return Response(chunks(), mimetype="text/plain; charset=utf-8")
+        return Response(chunks(), content_type="text/plain; charset=utf-8")
 
 
 def _changes(source: RunSource, namespace: str, name: str) -> Iterator[str]:

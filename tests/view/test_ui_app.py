@@ -1,0 +1,193 @@
+"""The web view's application through Flask's test client, on a state directory holding a
+real run: what it answers, and what it refuses (hosts, tokens, paths, cross-site changes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from argoexec.view.web.app import create_app
+from argoexec.view.web.runs import StateDirRuns
+from argoexec.view.web.security import COOKIE, Guard
+from tests.view.workflows import HOSTILE, SCRIPT, node_named, start, workflow
+
+PORT = 2746
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ui-app") / "state"
+    root.mkdir()
+    assert start(root, HOSTILE, "hostile").wait(timeout=180) == 0
+    return root
+
+
+def client_for(state: Path, guard: Guard) -> Any:
+    app = create_app(StateDirRuns(state), guard, root=state)
+    return app.test_client()
+
+
+@pytest.fixture
+def client(state: Path) -> Iterator[Any]:
+    yield client_for(state, Guard.listening_on("127.0.0.1", PORT, None))
+
+
+def get(client: Any, path: str, **kwargs: Any) -> Any:
+    return client.get(path, base_url=BASE, **kwargs)
+
+
+def make_id(state: Path) -> str:
+    return str(node_named(workflow(state, "hostile"), "make")["id"])
+
+
+def test_the_list_and_a_workflow_are_served_as_json(client: Any) -> None:
+    items = get(client, "/api/v1/workflows").get_json()["items"]
+    assert [(i["name"], i["namespace"], i["phase"], i["progress"]) for i in items] == [
+        ("hostile", "default", "Succeeded", "3/3")
+    ]
+    answer = get(client, "/api/v1/workflows/default/hostile")
+    assert answer.get_json()["metadata"]["name"] == "hostile"
+    assert answer.headers["X-Workflow-Version"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/workflows/other/hostile",
+        "/workflows/default/nothing",
+        "/api/v1/workflows/default/..",
+        "/api/v1/workflows/default/hostile/nodes/nope/containers",
+        "/api/v1/workflows/default/hostile/nodes/hostile/containers",  # a Steps node: no pod
+        "/api/v1/workflows/default/%2E%2E%2Fhostile",
+    ],
+)
+def test_what_is_not_there_is_a_404_naming_it(client: Any, path: str) -> None:
+    answer = get(client, path)
+    assert answer.status_code == 404, answer.data
+    assert b"Traceback" not in answer.data
+
+
+def test_a_log_is_only_a_container_the_pod_has(client: Any, state: Path) -> None:
+    node = make_id(state)
+    base = f"/api/v1/workflows/default/hostile/nodes/{node}"
+    assert get(client, f"{base}/containers").get_json()["containers"] == ["main", "init", "wait"]
+    for container in ("../../workflow", "../../../../etc/passwd", "main.log", ""):
+        answer = get(client, f"{base}/log.txt", query_string={"container": container})
+        assert answer.status_code == 404, container
+    answer = get(client, f"{base}/log.txt", query_string={"container": "main"})
+    assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert SCRIPT in answer.get_data(as_text=True)
+
+
+def test_a_finished_pods_log_streams_then_ends(client: Any, state: Path) -> None:
+    node = make_id(state)
+    answer = get(client, f"/api/v1/workflows/default/hostile/nodes/{node}/log?container=main")
+    assert answer.mimetype == "text/event-stream"
+    events = answer.get_data(as_text=True).split("\n\n")
+    data = [json.loads(e.split("data: ", 1)[1]) for e in events if e.startswith("id: ")]
+    assert SCRIPT in "".join(data)
+    assert events[-2] == "event: end\ndata: {}"
+
+
+def test_artifacts_download_as_stored_and_preview_as_listings(client: Any, state: Path) -> None:
+    base = f"/api/v1/workflows/default/hostile/nodes/{make_id(state)}/artifacts"
+    answer = get(client, f"{base}/page")
+    assert answer.headers["Content-Disposition"] == "attachment; filename=page.tgz"
+    with tarfile.open(fileobj=io.BytesIO(answer.data)) as tar:
+        member = tar.extractfile("out.txt")
+        assert member is not None and member.read() == b"<script>alert(1)</script>"
+    shown = get(client, f"{base}/page/preview").get_json()
+    assert shown["kind"] == "archive" and shown["text"] == "<script>alert(1)</script>"
+    shown = get(client, f"{base}/folder/preview").get_json()
+    assert {e["name"] for e in shown["entries"]} >= {"dir/a.txt", "dir/sub/b.txt"}
+    assert "text" not in shown  # two files: listed, not previewed
+    missing = get(client, f"{base}/nope")
+    assert missing.status_code == 404 and b"page, folder" in missing.data
+
+
+def test_pages_forbid_inline_scripts_framing_and_sniffing(client: Any) -> None:
+    answer = get(client, "/workflows/default/hostile")
+    assert answer.status_code == 200
+    policy = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert 'data-name="hostile"' in answer.get_data(as_text=True)
+
+
+def test_on_loopback_another_host_name_is_refused(client: Any) -> None:
+    """A page of another site reaching the view through DNS rebinding names its own host."""
+    answer = client.get("/api/v1/workflows", base_url=f"http://evil.example:{PORT}")
+    assert answer.status_code == 403
+    assert get(client, "/api/v1/workflows").status_code == 200
+    assert client.get("/", base_url=f"http://localhost:{PORT}").status_code == 200
+
+
+def test_changes_are_json_from_the_views_own_pages(client: Any) -> None:
+    url = "/api/v1/workflows/default/hostile/actions/stop"
+    form = client.post(url, base_url=BASE, data={"a": "b"})
+    assert form.status_code == 415
+    cross = client.post(url, base_url=BASE, json={}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    unknown = client.post(
+        "/api/v1/workflows/default/hostile/actions/explode", base_url=BASE, json={}
+    )
+    assert unknown.status_code == 400 and "unknown action" in unknown.get_json()["output"]
+    bad = client.post(
+        "/api/v1/workflows/default/hostile/actions/resume",
+        base_url=BASE,
+        json={"parameters": {"a b": "c"}},
+    )
+    assert bad.status_code == 400 and "not a valid parameter name" in bad.get_json()["output"]
+
+
+def test_an_action_runs_the_cli_command_and_answers_with_what_it_said(client: Any) -> None:
+    """Stopping a finished workflow: the CLI's own refusal comes back, nothing changes."""
+    answer = client.post("/api/v1/workflows/default/hostile/actions/stop", base_url=BASE, json={})
+    body = answer.get_json()
+    assert answer.status_code == 409 and body["finished"] and not body["ok"]
+    assert "is not running: it has finished (Succeeded)" in body["output"]
+    assert "Traceback" not in body["output"]
+
+
+class TestAToken:
+    """Any address but loopback: every request carries the token printed at start."""
+
+    TOKEN = "s3cret-token-value"
+
+    @pytest.fixture
+    def client(self, state: Path) -> Any:
+        return client_for(state, Guard.listening_on("10.1.2.3", PORT, self.TOKEN))
+
+    def test_without_it_every_request_is_refused(self, client: Any) -> None:
+        for path in ("/", "/api/v1/workflows", "/static/run.js"):
+            answer = client.get(path, base_url="http://10.1.2.3:2746")
+            assert answer.status_code == 401, path
+        wrong = client.get("/workflows?token=guess", base_url="http://10.1.2.3:2746")
+        assert wrong.status_code == 401
+
+    def test_the_one_time_url_sets_a_cookie_and_drops_the_token(self, client: Any) -> None:
+        answer = client.get(
+            f"/workflows?phase=Running&token={self.TOKEN}", base_url="http://10.1.2.3:2746"
+        )
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == "/workflows?phase=Running"
+        cookie = answer.headers["Set-Cookie"]
+        assert cookie.startswith(f"{COOKIE}={self.TOKEN}") and "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert client.get("/api/v1/workflows", base_url="http://10.1.2.3:2746").status_code == 200
+
+    def test_a_bearer_header_is_enough(self, client: Any) -> None:
+        answer = client.get(
+            "/api/v1/workflows",
+            base_url="http://10.1.2.3:2746",
+            headers={"Authorization": f"Bearer {self.TOKEN}"},
+        )
+        assert answer.status_code == 200

@@ -1,0 +1,141 @@
+"""The web view's parts on their own: previews, log chunks, action command lines, addresses."""
+
+from __future__ import annotations
+
+import io
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from argoexec.view.web import actions, artifacts
+from argoexec.view.web.security import is_loopback
+from argoexec.view.web.streams import whole_characters
+
+
+class Stream(io.BytesIO):
+    """An object stream over bytes (the drivers' ObjectStream shape)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.size: int | None = len(data)
+
+
+def tgz(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_text_is_previewed_up_to_the_limit() -> None:
+    shown = artifacts.preview(Stream(b"x" * (artifacts.PREVIEW_BYTES + 10)))
+    assert shown["kind"] == "text" and shown["truncated"]
+    assert len(shown["text"]) == artifacts.PREVIEW_BYTES
+
+
+def test_a_character_cut_at_the_previews_end_is_still_text() -> None:
+    data = "é".encode() * (artifacts.PREVIEW_BYTES // 2) + b"tail"
+    shown = artifacts.preview(Stream(data[: artifacts.PREVIEW_BYTES - 1] + data[-6:]))
+    assert shown["kind"] == "text"
+
+
+def test_bytes_that_are_not_text_are_binary() -> None:
+    assert artifacts.preview(Stream(b"\x00\x01\x02binary"))["kind"] == "binary"
+    assert artifacts.preview(Stream(b"\xff\xfe" + b"a" * 100))["kind"] == "binary"
+
+
+def test_an_archive_lists_its_entries_and_shows_its_only_text_file() -> None:
+    shown = artifacts.preview(Stream(tgz({"message.txt": b"hello\n"})))
+    assert shown == {
+        "kind": "archive",
+        "entries": [{"name": "message.txt", "size": 6, "type": "file"}],
+        "truncated": False,
+        "text": "hello\n",
+    }
+
+
+def test_an_archive_listing_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(artifacts, "ARCHIVE_ENTRIES", 3)
+    shown = artifacts.preview(Stream(tgz({f"f{i}": b"x" for i in range(10)})))
+    assert len(shown["entries"]) == 3 and shown["truncated"] and "text" not in shown
+
+
+def test_an_archive_scan_stops_at_its_byte_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(artifacts, "ARCHIVE_SCAN_BYTES", 200_000)
+    noise = random.Random(0)
+    big = {f"f{i}": noise.randbytes(100_000) for i in range(20)}  # 2 MB that does not compress
+    shown = artifacts.preview(Stream(tgz(big)))
+    assert shown["kind"] == "archive" and shown["truncated"]
+    assert 0 < len(shown["entries"]) < 20
+
+
+def test_a_broken_archive_is_shown_as_what_it_is() -> None:
+    data = tgz({"a.txt": b"a" * 5000})
+    shown = artifacts.preview(Stream(data[: len(data) // 2]))
+    assert shown["kind"] in ("archive", "binary")
+
+
+@pytest.mark.parametrize(
+    ("data", "kept"),
+    [
+        (b"abc", b"abc"),
+        ("aé".encode(), "aé".encode()),
+        ("aé".encode()[:-1], b"a"),
+        ("a€".encode()[:-1], b"a"),
+        ("a€".encode()[:-2], b"a"),
+        ("a😀".encode()[:-1], b"a"),
+        ("a😀".encode(), "a😀".encode()),
+        (b"", b""),
+    ],
+)
+def test_a_log_chunk_never_ends_inside_a_character(data: bytes, kept: bytes) -> None:
+    assert whole_characters(data) == kept
+
+
+def test_an_actions_command_line_is_the_clis(tmp_path: Path) -> None:
+    argv = actions.command_line(tmp_path, "resume", "wf", {"approve": "yes; rm -rf /"}, None)
+    assert argv[1:] == [
+        "-m", "argoexec", "resume", "wf", "--state-dir", str(tmp_path), "-p", "approve=yes; rm -rf /",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("verb", "parameters", "node", "message"),
+    [
+        ("rm", {}, None, "unknown action"),
+        ("stop", {"a": "b"}, None, "stop takes no parameters"),
+        ("resume", {"a=b": "c"}, None, "not a valid parameter name"),
+        ("retry", {}, "n1", "retry takes no node"),
+    ],
+)
+def test_an_action_asked_for_wrongly_is_refused(
+    tmp_path: Path, verb: str, parameters: dict[str, str], node: str | None, message: str
+) -> None:
+    with pytest.raises(actions.ActionError, match=message):
+        actions.command_line(tmp_path, verb, "wf", parameters, node)
+
+
+def test_a_command_that_goes_on_is_answered_while_it_runs() -> None:
+    argv = ["sh", "-c", "echo started; sleep 5"]
+    outcome = actions.run_action(argv, "stop", wait=0.5)
+    assert not outcome.finished and outcome.ok and outcome.output == "started\n"
+
+
+def test_resubmit_is_answered_with_the_new_name_as_soon_as_it_is_said() -> None:
+    argv = ["sh", "-c", "echo workflow hello-a1b2c submitted; sleep 5"]
+    outcome = actions.run_action(argv, "resubmit", wait=10)
+    assert outcome.submitted == "hello-a1b2c" and not outcome.finished
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("10.0.0.1", False), ("example.com", False), ("::", False)],
+)  # fmt: skip
+def test_loopback_addresses(address: str, loopback: bool) -> None:
+    assert is_loopback(address) is loopback
