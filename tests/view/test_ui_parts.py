@@ -100,7 +100,8 @@ def test_a_log_chunk_never_ends_inside_a_character(data: bytes, kept: bytes) -> 
 def test_an_actions_command_line_is_the_clis(tmp_path: Path) -> None:
     argv = actions.command_line(tmp_path, "resume", "wf", {"approve": "yes; rm -rf /"}, None)
     assert argv[1:] == [
-        "-m", "argoexec", "resume", "wf", "--state-dir", str(tmp_path), "-p", "approve=yes; rm -rf /",
+        "-m", "argoexec", "resume", "wf", "--state-dir", str(tmp_path),
+        "-p", "approve=yes; rm -rf /",
     ]  # fmt: skip
 
 
