@@ -57,19 +57,38 @@ def namespace_of(workflow: Mapping[str, Any]) -> str:
     return str((workflow.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE)
 
 
+def slim(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """What the list shows of a workflow: its metadata, spec.suspend and status without nodes
+    (a list of big runs, polled, must not parse every node of every run each time)."""
+    status = {k: v for k, v in (workflow.get("status") or {}).items() if k != "nodes"}
+    spec = workflow.get("spec") or {}
+    metadata = dict(workflow.get("metadata") or {})
+    metadata.setdefault("namespace", DEFAULT_NAMESPACE)
+    return {"metadata": metadata, "spec": {"suspend": spec.get("suspend")}, "status": status}
+
+
 class StateDirRuns:
     """The runs of one state directory."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.store = StateStore(root)
+        self._slim: dict[str, tuple[str, dict[str, Any]]] = {}  # name: (version, slim)
 
     def workflows(self) -> list[tuple[dict[str, Any], bool]]:
+        """Every run's slim workflow (re-read only when it changed), newest first."""
         found = []
+        kept: dict[str, tuple[str, dict[str, Any]]] = {}
         for run in self.store.runs():
-            workflow = read_run(run)
-            workflow.setdefault("metadata", {}).setdefault("namespace", DEFAULT_NAMESPACE)
+            version = self._version(run)
+            cached = self._slim.get(run.name)
+            if cached is not None and cached[0] == version and version != "none":
+                workflow = cached[1]
+            else:
+                workflow = slim(read_run(run))
+            kept[run.name] = (version, workflow)
             found.append((workflow, orphaned(run, workflow)))
+        self._slim = kept
         return found
 
     def _run(self, namespace: str, name: str) -> tuple[RunDir, dict[str, Any]]:
@@ -88,9 +107,17 @@ class StateDirRuns:
     def version(self, namespace: str, name: str) -> str:
         try:
             run = self.store.open(name)
-            info = os.stat(run.workflow_file)
-        except (StateError, OSError):
+        except StateError:
             return "none"
+        return self._version(run)
+
+    @staticmethod
+    def _version(run: RunDir) -> str:
+        try:
+            info = os.stat(run.workflow_file)
+        except OSError:
+            return "none"
+        # Written atomically (a new file renamed over the old): a new inode at each change.
         return f"{info.st_mtime_ns}-{info.st_size}-{info.st_ino}"
 
     def _pod_dirs(self, namespace: str, name: str, node_id: str) -> PodDirs:
