@@ -52,7 +52,7 @@ venv-run: $(VENV)/.installed-run
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[ui]'
 	$(PY) -m compileall -q argoexec artifacts
 	@# The S3 driver's trimmed botocore data (artifacts/drivers/s3/botodata.py): ~10 MiB less per
 	@# process that moves S3 artifacts; executors see the source read-only and cannot build it.

@@ -35,11 +35,17 @@ def _url(address: str, port: int, token: str | None) -> str:
 
 
 def ui(args: argparse.Namespace, inv: Invocation) -> int:
-    from werkzeug.serving import make_server
+    try:
+        from werkzeug.serving import make_server
 
-    from argoexec.view.web.app import create_app
-    from argoexec.view.web.runs import StateDirRuns
-    from argoexec.view.web.security import Guard, is_loopback, new_token
+        from argoexec.view.web.app import create_app
+        from argoexec.view.web.runs import StateDirRuns
+        from argoexec.view.web.security import Guard, is_loopback, new_token
+    except ImportError as exc:
+        raise UsageError(
+            f"argoexec ui needs {exc.name or 'Flask'}, which is not installed: "
+            "pip install 'argoexec[ui]' (`make venv-run` installs it)"
+        ) from None
 
     store = state_store(args, inv)
     token = None if is_loopback(args.address) else new_token()
