@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,15 @@ import pytest
 from argoexec.view.web.app import create_app
 from argoexec.view.web.runs import StateDirRuns
 from argoexec.view.web.security import COOKIE, Guard
-from tests.view.workflows import HOSTILE, SCRIPT, node_named, start, workflow
+from tests.view.workflows import (
+    HOSTILE,
+    SCRIPT,
+    node_named,
+    phase_is,
+    start,
+    wait_for,
+    workflow,
+)
 
 PORT = 2746
 BASE = f"http://127.0.0.1:{PORT}"
@@ -191,3 +200,27 @@ class TestAToken:
             headers={"Authorization": f"Bearer {self.TOKEN}"},
         )
         assert answer.status_code == 200
+
+
+def test_resubmit_answers_with_the_new_run_and_delete_removes_it(client: Any, state: Path) -> None:
+    answer = client.post(
+        "/api/v1/workflows/default/hostile/actions/resubmit", base_url=BASE, json={}
+    )
+    body = answer.get_json()
+    assert answer.status_code == 200 and body["ok"], body
+    new = body["submitted"]
+    assert new.startswith("hostile-") and new != "hostile"
+    # The resubmitted run goes on in the background (`argoexec resubmit` drives it).
+    wait_for(state, new, phase_is("Succeeded"))
+    assert get(client, f"/workflows/default/{new}").status_code == 200
+    deadline = time.monotonic() + 60
+    while True:  # its driver lets go of the run just after writing the last state
+        deleted = client.post(
+            f"/api/v1/workflows/default/{new}/actions/delete", base_url=BASE, json={}
+        )
+        if deleted.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert deleted.get_json()["output"] == f"workflow {new} deleted\n"
+    assert get(client, f"/workflows/default/{new}").status_code == 404
+    assert not (state / new).exists()
