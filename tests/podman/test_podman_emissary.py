@@ -28,7 +28,6 @@ import json
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -385,7 +384,6 @@ def test_stopping_the_workflow_signals_main_through_the_emissary(
     process, nap = started.runs[f"stop-{key}"], NAPS[key]
     wait_until(lambda: _user_process(nap) or process.proc.poll() is not None, 120, "the sleep")
     assert process.proc.poll() is None, process.finish().describe()
-    asked = time.monotonic()
     stop = subprocess.run(
         [
             sys.executable,
@@ -404,14 +402,13 @@ def test_stopping_the_workflow_signals_main_through_the_emissary(
     )
     assert stop.returncode == 0, stop.stderr
     run = process.finish()
-    took = time.monotonic() - asked
     summary = run.describe()
     assert run.code == 1, summary
     node = node_named(run, "WF")
     assert (node["phase"], node["message"]) == ("Failed", STOP_MESSAGE), summary
-    assert node["outputs"]["exitCode"] == "143", summary  # SIGTERM, passed on by the emissary
-    # Well within the pod's grace period (30 s): the sleep ended at the signal.
-    assert took < 20, f"the stop took {took:.1f} s\n{summary}"
+    # 143: the sleep ended at the SIGTERM the emissary passed on (a pod killed at the end of
+    # its grace period would say 137); how long that took depends on the machine's load.
+    assert node["outputs"]["exitCode"] == "143", summary
     assert not _user_process(nap)
 
 
