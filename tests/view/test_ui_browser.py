@@ -102,7 +102,7 @@ def test_resuming_a_suspended_run_turns_its_nodes_green_live(
     )
     expect(page.locator("#run")).to_have_attribute("data-phase", "Succeeded", timeout=WAIT_MS)
     work = node_named(wait_for(state, "gated", phase_is("Succeeded")), "work")
-    assert "phase-Succeeded" in (graph_node(page, work["id"]).get_attribute("class") or "")
+    expect(graph_node(page, work["id"])).to_have_class(succeeded)
 
 
 def test_a_running_pod_streams_its_log_and_stop_ends_the_run(

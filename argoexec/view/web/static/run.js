@@ -36,7 +36,7 @@
       workflow = await answer.json();
       renderHead();
       renderTree();
-      if (version !== graphVersion) await loadGraph(version);
+      if (version !== graphVersion) await scheduleGraph(version);
       showNode(selected(), false);
     } catch (exc) {
       $("run-message").textContent = "cannot read the workflow: " + exc.message;
@@ -68,6 +68,22 @@
   }
 
   // --- the graph -----------------------------------------------------------------------
+
+  // A big graph takes Graphviz a while: while a run changes every moment, the page asks for
+  // it at most every GRAPH_EVERY ms (the newest version then).
+  const GRAPH_EVERY = 1500;
+  let graphAt = 0;
+  let graphTimer = null;
+  let graphWanted = null;
+
+  async function scheduleGraph(version) {
+    graphWanted = version;
+    const wait = graphAt + GRAPH_EVERY - Date.now();
+    if (wait <= 0) { graphAt = Date.now(); return loadGraph(version); }
+    if (!graphTimer) {
+      graphTimer = setTimeout(() => { graphTimer = null; graphAt = Date.now(); loadGraph(graphWanted); }, wait);
+    }
+  }
 
   async function loadGraph(version) {
     const answer = await fetch(api(namespace, name, "graph.svg"));
