@@ -5,7 +5,9 @@ writes: display names, messages, template names. Each goes through ``graphviz.es
 ``\\N``, ``\\l``, ``<html>`` labels) after its ``&`` became ``&amp;`` (Graphviz decodes entities
 in labels) and its control characters were dropped (XML forbids them), so it comes out of
 ``dot`` as literal text. Node ids become DOT names ``n0, n1, ...`` (no quoting or ``:port``
-surprises) and SVG ids ``node-<id>`` (``element_id``).
+surprises) and SVG ids ``node-<id>`` (``element_id``); the workflow's name, the SVG's
+``<title>``, is encoded as the ids are. Links are percent-encoded (Graphviz copies them into
+the SVG as they are).
 
 What the SVG holds for each node (Graphviz 2.42+): ``<g id="node-<id>" class="node phase-<Phase>
 kind-<kind>">`` with a ``<title>`` (its DOT name) and an ``<a>`` carrying the tooltip
@@ -67,19 +69,24 @@ class GraphError(Exception):
 def element_id(node_id: str) -> str:
     """The SVG id of a graph node: ``node-`` and the id, every character outside
     ``[A-Za-z0-9.:-]`` written ``_XX`` per UTF-8 byte (Argo's ids never need it)."""
+    return "node-" + _encoded(node_id)
+
+
+def _encoded(text: str) -> str:
     out = []
-    for char in node_id:
+    for char in text:
         if _ID_SAFE.fullmatch(char):
             out.append(char)
         else:
             out += (f"_{b:02x}" for b in char.encode("utf-8", "surrogatepass"))
-    return "node-" + "".join(out)
+    return "".join(out)
 
 
 def to_dot(graph: Graph, *, href: Callable[[str], str] | None = None) -> str:
     """The DOT text of ``graph``; ``href(node id)`` gives each node's link ("" for none)."""
     dot = graphviz.Digraph(
-        name=graphviz.nohtml(_label_text(graph.name or "workflow")),
+        # The graph's name (the SVG's <title>) is not an escString: encoded like the ids.
+        name=graphviz.escape(_encoded(graph.name or "workflow")),
         graph_attr=_GRAPH_ATTRS,
         node_attr=_NODE_ATTRS,
         edge_attr=_EDGE_ATTRS,
@@ -162,11 +169,12 @@ def _class(token: str) -> str:
 
 
 def _clean(text: str, *, newlines: bool = False) -> str:
-    """Text XML can carry: lone surrogates replaced, control characters dropped (newlines
-    kept only where asked: a label is one line per part)."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    """Text XML can carry: lone surrogates replaced, tabs as spaces (an XML attribute would
+    turn them into spaces anyway), other control characters dropped, newlines kept only where
+    asked (a label is one line per part)."""
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\t", " ")
     if not newlines:
-        text = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+        text = text.replace("\r\n", " ").replace("\n", " ")
     return _CONTROL.sub("", text.replace("\r", ""))
 
 
@@ -200,4 +208,4 @@ def _tooltip(node: GraphNode) -> str:
 def _url(link: str) -> str:
     """``link`` with every character that could leave an XML attribute percent-encoded and
     ``&`` written ``&amp;`` (Graphviz 2.42 copies hrefs into the SVG unescaped)."""
-    return quote(link, safe=_URL_SAFE).replace("&", "&amp;")
+    return quote(link, safe=_URL_SAFE, errors="backslashreplace").replace("&", "&amp;")
