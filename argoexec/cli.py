@@ -350,7 +350,7 @@ def _workflow_commands(sub: Any, argv: Sequence[str] | None) -> None:
 
 def _workflow_flags(leaf: argparse.ArgumentParser, name: str) -> None:
     if name in ("list", "get"):
-        kinds = ("wide", "json") if name == "list" else ("json", "yaml", "metrics")
+        kinds = ("wide", "json") if name == "list" else ("json", "yaml", "metrics", "dot", "svg")
         leaf.add_argument("-o", "--output", choices=kinds)
     if name == "list":
         leaf.add_argument(

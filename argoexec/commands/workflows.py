@@ -90,8 +90,16 @@ def get(args: argparse.Namespace, inv: Invocation) -> int:
 
 
 def write_workflow(inv: Invocation, workflow: dict[str, Any], output: str | None) -> None:
-    """``argo get``: the Workflow as JSON, YAML, or its header and node tree."""
-    if output == "json":
+    """``argo get``: the Workflow as JSON, YAML, its run graph (Graphviz DOT, or SVG drawn by
+    ``dot``), or its header and node tree."""
+    if output in ("dot", "svg"):
+        # Imported here: only these outputs need graphviz.
+        from argoexec.view.dot import to_dot, to_svg
+        from argoexec.view.graph import workflow_graph
+
+        source = to_dot(workflow_graph(workflow))
+        inv.stdout.write(source if output == "dot" else to_svg(source))
+    elif output == "json":
         inv.stdout.write(json.dumps(workflow, indent=2) + "\n")
     elif output == "yaml":
         import yaml

@@ -67,6 +67,15 @@ def test_get_and_list_show_what_the_local_commands_show(
         assert remote.splitlines()[1].split()[:2] == ["hello", "Succeeded"]
 
 
+def test_get_o_dot_draws_the_cluster_workflows_run_graph(hello: str, cli: Cli) -> None:
+    from argoexec.view.dot import element_id
+
+    got = cli("get", "hello", "-o", "dot")
+    assert got.code == 0, got.err
+    assert got.out.startswith("digraph hello {")
+    assert f'id="{element_id("hello")}"' in got.out and "kind-Pod" in got.out
+
+
 def test_list_all_namespaces_adds_the_namespace_column_and_json_lists_the_workflows(
     hello: str, cluster: Cluster, cli: Cli
 ) -> None:

@@ -1,5 +1,6 @@
-"""Fixtures of the web view's tests: a state directory with real runs, `argoexec ui` serving
-it on 127.0.0.1, and Debian's chromium driven by Playwright."""
+"""Fixtures of the view's tests: a state directory with real runs, `argoexec ui` serving it on
+127.0.0.1, Debian's chromium driven by Playwright, and the examples run once per session (the
+graph's tests)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.controller.test_examples import EXAMPLES, Run, run_workflow
 from tests.servers.procs import require
 from tests.view.workflows import (
     GATED,
@@ -130,6 +132,30 @@ def page(browser: Any) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, f"the page's scripts failed: {errors}"
+
+
+@pytest.fixture(scope="session")
+def example_runs() -> dict[str, Run]:
+    return {}
+
+
+@pytest.fixture
+def example(
+    example_runs: dict[str, Run],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str], Run]:
+    """``example("steps")``: the finished run of examples/workflows/steps.yaml (its Workflow
+    and state directory), run by the first test that asks (in that test's clean env)."""
+
+    def run(stem: str) -> Run:
+        if stem not in example_runs:
+            state = tmp_path_factory.mktemp(f"state-{stem}")
+            example_runs[stem] = run_workflow(capsys, monkeypatch, state, EXAMPLES / f"{stem}.yaml")
+        return example_runs[stem]
+
+    return run
 
 
 __all__ = ["SCREENSHOTS", "phase_is", "serve"]
