@@ -224,3 +224,34 @@ def test_resubmit_answers_with_the_new_run_and_delete_removes_it(client: Any, st
     assert deleted.get_json()["output"] == f"workflow {new} deleted\n"
     assert get(client, f"/workflows/default/{new}").status_code == 404
     assert not (state / new).exists()
+
+
+def log_events(answer: Any) -> list[str]:
+    return [e for e in answer.get_data(as_text=True).split("\n\n") if e]
+
+
+def test_a_long_log_starts_with_its_tail_and_a_reconnect_goes_on_where_it_was(
+    client: Any, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argoexec.view.web import streams
+
+    monkeypatch.setattr(streams, "LOG_TAIL_BYTES", 10)
+    url = f"/api/v1/workflows/default/hostile/nodes/{make_id(state)}/log?container=main"
+    whole = get(client, url.replace("/log?", "/log.txt?")).data
+    events = log_events(get(client, url))
+    assert events[0] == f'event: skipped\ndata: {{"skipped": {len(whole) - 10}}}'
+    assert json.loads(events[1].split("data: ", 1)[1]) == whole[-10:].decode()
+    resumed = log_events(get(client, url, headers={"Last-Event-ID": str(len(whole) - 4)}))
+    assert resumed[0] == f"id: {len(whole)}\ndata: {json.dumps(whole[-4:].decode())}"
+    assert resumed[-1] == "event: end\ndata: {}"
+
+
+def test_a_log_stream_whose_time_is_up_ends_without_saying_the_log_ended(
+    client: Any, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The browser then reconnects (from where it was) rather than stop following."""
+    from argoexec.view.web import streams
+
+    monkeypatch.setattr(streams, "STREAM_SECONDS", 0)
+    url = f"/api/v1/workflows/default/hostile/nodes/{make_id(state)}/log?container=main"
+    assert not any("event: end" in e for e in log_events(get(client, url)))

@@ -99,6 +99,7 @@ def _node(
 def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> None:
     from argoexec.controller.loop.local import run_driver_context
     from artifacts.errors import ArtifactError
+    from artifacts.secrets import redact
 
     def opened(namespace: str, name: str, node_id: str, artifact: str) -> tuple[Any, str]:
         workflow, node = _node(source, namespace, name, node_id)
@@ -109,8 +110,10 @@ def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> No
         return open_artifact(located, run_driver_context(root, name)), file_name(located)
 
     def failed(exc: ArtifactError) -> Response:
-        # The drivers' messages name the artifact and location with secrets redacted.
-        return Response(f"cannot read the artifact: {exc}\n", status=502, mimetype="text/plain")
+        # The drivers' messages name the artifact and its location; the secrets they resolved
+        # are redacted all the same.
+        text = redact(str(exc))
+        return Response(f"cannot read the artifact: {text}\n", status=502, mimetype="text/plain")
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/artifacts/<artifact>")
     def api_artifact(namespace: str, name: str, node_id: str, artifact: str) -> Response:

@@ -49,8 +49,10 @@ def register(app: Flask, source: RunSource) -> None:
             namespace, name, node_id, container, offset=0, limit=0
         )  # 404s first
         resume = request.headers.get("Last-Event-ID", "")
-        offset = int(resume) if resume.isdigit() else max(0, first.size - LOG_TAIL_BYTES)
-        return _stream(_log(source, (namespace, name, node_id, container), offset))
+        resumed = resume.isdigit()
+        offset = int(resume) if resumed else max(0, first.size - LOG_TAIL_BYTES)
+        where = (namespace, name, node_id, container)
+        return _stream(_log(source, where, offset, resumed=resumed))
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/log.txt")
     def log_text(namespace: str, name: str, node_id: str) -> Response:
@@ -60,7 +62,10 @@ def register(app: Flask, source: RunSource) -> None:
         def chunks() -> Iterator[bytes]:
             offset = 0
             while True:
-                chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
+                try:
+                    chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
+                except NotFoundError:
+                    return  # deleted while read
                 if not chunk.data:
                     return
                 offset = chunk.offset
@@ -88,12 +93,24 @@ def _changes(source: RunSource, namespace: str, name: str) -> Iterator[str]:
         time.sleep(POLL_SECONDS)
 
 
-def _node_done(source: RunSource, namespace: str, name: str, node_id: str) -> bool:
-    try:
-        node = nodes_of(source.workflow(namespace, name)).get(node_id) or {}
-    except NotFoundError:
-        return True
-    return node.get("phase") in _DONE
+class _NodeDone:
+    """Whether a node has finished; the workflow is read again only when it changed."""
+
+    def __init__(self, source: RunSource, namespace: str, name: str, node_id: str) -> None:
+        self.source, self.namespace, self.name, self.node_id = source, namespace, name, node_id
+        self.version, self.done = "", False
+
+    def __call__(self) -> bool:
+        version = self.source.version(self.namespace, self.name)
+        if version != self.version:
+            self.version = version
+            try:
+                workflow = self.source.workflow(self.namespace, self.name)
+            except NotFoundError:
+                return True
+            node = nodes_of(workflow).get(self.node_id) or {}
+            self.done = node.get("phase") in _DONE
+        return self.done
 
 
 def whole_characters(data: bytes) -> bytes:
@@ -109,14 +126,17 @@ def whole_characters(data: bytes) -> bytes:
     return data
 
 
-def _log(source: RunSource, where: tuple[str, str, str, str], offset: int) -> Iterator[str]:
-    """The log from `offset` on, as it grows, until its node has finished and it is read."""
-    namespace, name, node_id, _ = where
-    if offset > 0:
+def _log(
+    source: RunSource, where: tuple[str, str, str, str], offset: int, *, resumed: bool
+) -> Iterator[str]:
+    """The log from `offset` on, as it grows, until its node has finished and it is read
+    (`resumed`: the browser reconnected, and has what came before `offset`)."""
+    node_done = _NodeDone(source, *where[:3])
+    if offset > 0 and not resumed:
         yield _event({"skipped": offset}, event="skipped")
     started = last = time.monotonic()
     while time.monotonic() - started < STREAM_SECONDS:
-        done = _node_done(source, namespace, name, node_id)  # before the read: nothing lost
+        done = node_done()  # before the read: nothing written before it is lost
         try:
             chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
         except NotFoundError:
@@ -133,4 +153,6 @@ def _log(source: RunSource, where: tuple[str, str, str, str], offset: int) -> It
             last = time.monotonic()
             yield ": still here\n\n"
         time.sleep(POLL_SECONDS)
+    else:
+        return  # the stream's time is up, not the log: the browser reconnects from `offset`
     yield _event({}, event="end")

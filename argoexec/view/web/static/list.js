@@ -64,5 +64,5 @@
   nameFilter.addEventListener("input", remember);
   phaseFilter.addEventListener("change", remember);
   refresh();
-  setInterval(refresh, 2000);
+  setInterval(() => { if (!document.hidden) refresh(); }, 2000);
 })();
