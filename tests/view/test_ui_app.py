@@ -255,3 +255,10 @@ def test_a_log_stream_whose_time_is_up_ends_without_saying_the_log_ended(
     monkeypatch.setattr(streams, "STREAM_SECONDS", 0)
     url = f"/api/v1/workflows/default/hostile/nodes/{make_id(state)}/log?container=main"
     assert not any("event: end" in e for e in log_events(get(client, url)))
+
+
+def test_on_port_80_the_host_may_leave_the_port_out(state: Path) -> None:
+    client = client_for(state, Guard.listening_on("127.0.0.1", 80, None))
+    assert client.get("/api/v1/workflows", base_url="http://127.0.0.1").status_code == 200
+    assert client.get("/api/v1/workflows", base_url="http://localhost:80").status_code == 200
+    assert client.get("/api/v1/workflows", base_url="http://evil.example").status_code == 403

@@ -56,7 +56,10 @@ class Guard:
         names = {address, *_LOOPBACK_NAMES, "127.0.0.1", "[::1]"} if is_loopback(address) else set()
         if ":" in address and not address.startswith("["):
             names.add(f"[{address}]")
-        return cls(frozenset(f"{name}:{port}" for name in names), token)
+        hosts = {f"{name}:{port}" for name in names}
+        if port == 80:  # a browser leaves HTTP's default port out of Host
+            hosts |= names
+        return cls(frozenset(hosts), token)
 
     def check(self, request: Request) -> BaseResponse | None:
         """None when the request may go on; else the answer refusing it."""
