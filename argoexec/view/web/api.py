@@ -19,7 +19,7 @@ from argoexec.view.web.artifacts import (
     open_artifact,
     preview,
 )
-from argoexec.view.web.runs import NotFoundError, RunSource
+from argoexec.view.web.runs import NotFoundError, RunSource, summary
 
 # Rendered graphs kept (by workflow version): a page following a run asks once per change.
 _GRAPHS_KEPT = 32
@@ -54,8 +54,6 @@ def register_api(app: Flask, source: RunSource, root: Path) -> None:
 
     @app.get(base)
     def api_list() -> Response:
-        from argoexec.view.web.app import summary
-
         rows = [summary(wf, gone) for wf, gone in source.workflows()]
         return jsonify({"items": rows})
 

@@ -4,17 +4,14 @@ scripts with text-only DOM calls) and a JSON API under Argo Server's paths
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, Response, abort, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from argoexec.controller.render import parse_time
 from argoexec.view.web import streams
 from argoexec.view.web.api import register_api
-from argoexec.view.web.runs import NotFoundError, RunSource, namespace_of
+from argoexec.view.web.runs import NotFoundError, RunSource
 from argoexec.view.web.security import Guard, harden
 
 _HERE = Path(__file__).parent
@@ -58,25 +55,3 @@ def create_app(source: RunSource, guard: Guard, *, root: Path) -> Flask:
     register_api(app, source, root)
     streams.register(app, source)
     return app
-
-
-def summary(
-    workflow: dict[str, Any], orphaned: bool, now: datetime | None = None
-) -> dict[str, Any]:
-    """A row of the list: what Argo's UI shows of each workflow."""
-    now = now or datetime.now(UTC)
-    meta, status = workflow.get("metadata") or {}, workflow.get("status") or {}
-    started, finished = parse_time(status.get("startedAt")), parse_time(status.get("finishedAt"))
-    duration = ((finished or now) - started).total_seconds() if started else None
-    return {
-        "name": str(meta.get("name") or ""),
-        "namespace": namespace_of(workflow),
-        "phase": str(status.get("phase") or "Pending"),
-        "message": str(status.get("message") or ""),
-        "startedAt": status.get("startedAt"),
-        "finishedAt": status.get("finishedAt"),
-        "duration": duration,
-        "progress": str(status.get("progress") or ""),
-        "orphaned": orphaned,
-        "suspended": bool((workflow.get("spec") or {}).get("suspend")),
-    }

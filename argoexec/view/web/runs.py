@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from argoexec.controller.listing import orphaned, read_run
-from argoexec.controller.render import nodes_of, pod_name_of
+from argoexec.controller.render import nodes_of, parse_time, pod_name_of
 from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.controller.state import RunDir, StateError, StateStore
 
@@ -65,6 +66,28 @@ def slim(workflow: Mapping[str, Any]) -> dict[str, Any]:
     metadata = dict(workflow.get("metadata") or {})
     metadata.setdefault("namespace", DEFAULT_NAMESPACE)
     return {"metadata": metadata, "spec": {"suspend": spec.get("suspend")}, "status": status}
+
+
+def summary(
+    workflow: dict[str, Any], orphaned: bool, now: datetime | None = None
+) -> dict[str, Any]:
+    """A row of the list: what Argo's UI shows of each workflow."""
+    now = now or datetime.now(UTC)
+    meta, status = workflow.get("metadata") or {}, workflow.get("status") or {}
+    started, finished = parse_time(status.get("startedAt")), parse_time(status.get("finishedAt"))
+    duration = ((finished or now) - started).total_seconds() if started else None
+    return {
+        "name": str(meta.get("name") or ""),
+        "namespace": namespace_of(workflow),
+        "phase": str(status.get("phase") or "Pending"),
+        "message": str(status.get("message") or ""),
+        "startedAt": status.get("startedAt"),
+        "finishedAt": status.get("finishedAt"),
+        "duration": duration,
+        "progress": str(status.get("progress") or ""),
+        "orphaned": orphaned,
+        "suspended": bool((workflow.get("spec") or {}).get("suspend")),
+    }
 
 
 class StateDirRuns:

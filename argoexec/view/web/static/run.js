@@ -117,54 +117,9 @@
 
   // --- the tree ------------------------------------------------------------------------
 
-  // The CLI's tree (`argoexec get`): a node sits under the step group or retry that lists it,
-  // else under its boundary (Steps, DAG); nodes without a boundary are the roots.
-  const BOUNDARY = ["Steps", "DAG"];
-  const GROUP = ["StepGroup", "Retry"];
-
   function renderTree() {
-    const all = nodes();
-    const groupOf = {};
-    for (const [id, node] of Object.entries(all)) {
-      if (GROUP.includes(node.type)) for (const child of node.children || []) groupOf[child] = id;
-    }
-    const kids = {};
-    const roots = [];
-    for (const [id, node] of Object.entries(all)) {
-      if (node.phase === "Omitted") continue;
-      let parent = groupOf[id];
-      if (parent === undefined) {
-        const boundary = node.boundaryID || "";
-        if (!boundary) { roots.push(id); continue; }
-        parent = all[boundary] && BOUNDARY.includes(all[boundary].type) ? boundary : undefined;
-      }
-      if (parent !== undefined) (kids[parent] = kids[parent] || []).push(id);
-    }
-    const seen = new Set();
-    $("tree").replaceChildren(...roots.sort(byStart).map((id) => branch(id, all, kids, seen)));
+    $("tree").replaceChildren(...treeItems(nodes(), CHILDREN_SHOWN));
     markSelected();
-  }
-
-  function byStart(a, b) {
-    const all = nodes();
-    return String(all[a].startedAt || "~").localeCompare(String(all[b].startedAt || "~")) ||
-      String(all[a].displayName || "").localeCompare(String(all[b].displayName || ""), undefined, { numeric: true });
-  }
-
-  function branch(id, all, kids, seen) {
-    const node = all[id];
-    seen.add(id);
-    const label = el("a", { class: "tree-node phase-" + node.phase, href: "#node=" + encodeURIComponent(id), "data-node-id": id },
-      el("span", { class: "icon", text: ICONS[node.phase] || "" }), " " + (node.displayName || node.name),
-      el("span", { class: "muted", text: "  " + (node.type || "") + " " + duration(span(node.startedAt, node.finishedAt)) }));
-    const item = el("li", {}, label);
-    const own = (kids[id] || []).filter((c) => !seen.has(c)).sort(byStart);
-    if (own.length) {
-      const list = el("ul", {}, ...own.slice(0, CHILDREN_SHOWN).map((c) => branch(c, all, kids, seen)));
-      if (own.length > CHILDREN_SHOWN) list.append(el("li", { class: "muted", text: "… and " + (own.length - CHILDREN_SHOWN) + " more (see the graph's folded nodes)" }));
-      item.append(list);
-    }
-    return item;
   }
 
   // --- a node --------------------------------------------------------------------------
