@@ -29,7 +29,8 @@ from tests.view.workflows import (
     wait_for,
 )
 
-# Where the browser tests leave their screenshots (CI keeps `build/`'s test artifacts).
+# Where the browser tests leave their screenshots: under build/ (ignored by git), for a person
+# or a CI job to look at.
 SCREENSHOTS = REPO / "build" / "test-artifacts"
 CHROMIUM = ("chromium", "chromium-browser")
 
