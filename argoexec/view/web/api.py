@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request, send_file
 
-from argoexec.controller.render import nodes_of
 from argoexec.view.web import actions
 from argoexec.view.web.artifacts import (
     MissingArtifactError,
@@ -84,23 +83,13 @@ def register_api(app: Flask, source: RunSource, root: Path) -> None:
     _action_routes(app, source, root, base)
 
 
-def _node(
-    source: RunSource, namespace: str, name: str, node_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    workflow = source.workflow(namespace, name)
-    node = nodes_of(workflow).get(node_id)
-    if node is None:
-        raise NotFoundError(f"workflow {namespace}/{name} has no node {node_id!r}")
-    return workflow, node
-
-
 def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> None:
     from argoexec.controller.loop.local import run_driver_context
     from artifacts.errors import ArtifactError
     from artifacts.secrets import redact
 
     def opened(namespace: str, name: str, node_id: str, artifact: str) -> tuple[Any, str]:
-        workflow, node = _node(source, namespace, name, node_id)
+        workflow, node = source.node(namespace, name, node_id)
         try:
             located = locate(workflow, node, artifact)
         except MissingArtifactError as exc:

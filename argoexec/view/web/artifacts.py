@@ -3,15 +3,18 @@ workflow's artifact repository, or a full location), opened through the artifact
 previewed: the entries of an archive, the start of a text.
 
 Previews are bounded: at most ``PREVIEW_BYTES`` of text, ``ARCHIVE_ENTRIES`` entries, and
-``ARCHIVE_SCAN_BYTES`` read through an archive; a download streams the stored object as is.
+``ARCHIVE_SCAN_BYTES`` read of an archive, ``ARCHIVE_UNPACKED_BYTES`` once unpacked (a tar header
+can claim any size, a gzip bomb any ratio); a download streams the stored object as is.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
+import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from argoexec.controller.artgc import archive_location, node_template
 from argoexec.models import Artifact, ArtifactLocation
@@ -22,6 +25,7 @@ from artifacts.registry import driver_for
 PREVIEW_BYTES = 64 * 1024
 ARCHIVE_ENTRIES = 200
 ARCHIVE_SCAN_BYTES = 64 * 1024 * 1024
+ARCHIVE_UNPACKED_BYTES = 64 * 1024 * 1024
 
 
 class MissingArtifactError(Exception):
@@ -73,10 +77,14 @@ def file_name(artifact: Artifact) -> str:
     return base or str(artifact.name) or "artifact"
 
 
-class _Counted(io.RawIOBase):
-    """A stream that refuses to be read past `limit` bytes (an archive scan is bounded)."""
+class _Reader(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
-    def __init__(self, head: bytes, rest: ObjectStream, limit: int) -> None:
+
+class _Counted(io.RawIOBase):
+    """`head`, then `rest`; refuses to be read past `limit` bytes (an archive scan is bounded)."""
+
+    def __init__(self, head: bytes, rest: _Reader, limit: int) -> None:
         self.head, self.rest, self.left = head, rest, limit
 
     def readable(self) -> bool:
@@ -113,6 +121,12 @@ def _text(data: bytes) -> str | None:
         return None
 
 
+def listing(names: list[str]) -> dict[str, Any]:
+    """The preview of a directory artifact (``archive: none``): the keys under it."""
+    entries = [{"name": n, "size": None, "type": "file"} for n in names[:ARCHIVE_ENTRIES]]
+    return {"kind": "directory", "entries": entries, "truncated": len(names) > ARCHIVE_ENTRIES}
+
+
 def preview(stream: ObjectStream) -> dict[str, Any]:
     """What the object holds: ``{"kind": "archive", "entries": [...], "text"?}`` for a tar
     (gzipped or not; the text of its only file when it is one small text file),
@@ -129,14 +143,21 @@ def preview(stream: ObjectStream) -> dict[str, Any]:
     return {"kind": "text", "text": text, "truncated": more, "size": stream.size}
 
 
+def _unpacked(head: bytes, stream: ObjectStream) -> io.BufferedReader:
+    """The archive's tar bytes, both sides bounded: at most ``ARCHIVE_SCAN_BYTES`` read from
+    the store, at most ``ARCHIVE_UNPACKED_BYTES`` once gunzipped."""
+    packed = io.BufferedReader(_Counted(head, stream, ARCHIVE_SCAN_BYTES), 1 << 16)
+    source: _Reader = gzip.GzipFile(fileobj=packed) if head[:2] == b"\x1f\x8b" else packed
+    return io.BufferedReader(_Counted(b"", source, ARCHIVE_UNPACKED_BYTES), 1 << 16)
+
+
 def _archive(head: bytes, stream: ObjectStream) -> dict[str, Any] | None:
     entries: list[dict[str, Any]] = []
     first_text: str | None = None
     files = 0
     truncated = False
-    raw = io.BufferedReader(_Counted(head, stream, ARCHIVE_SCAN_BYTES), 1 << 16)
     try:
-        with tarfile.open(fileobj=raw, mode="r|*") as tar:
+        with tarfile.open(fileobj=_unpacked(head, stream), mode="r|") as tar:
             for member in tar:
                 if len(entries) >= ARCHIVE_ENTRIES:
                     truncated = True
@@ -151,7 +172,7 @@ def _archive(head: bytes, stream: ObjectStream) -> dict[str, Any] | None:
                         first_text = _text(data)
     except _ScanLimitError:
         truncated = True
-    except (tarfile.TarError, EOFError, OSError):
+    except (tarfile.TarError, EOFError, OSError, zlib.error):
         if not entries:
             return None
         truncated = True

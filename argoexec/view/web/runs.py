@@ -19,6 +19,7 @@ from argoexec.controller.render import nodes_of, parse_time, pod_name_of
 from argoexec.controller.runtime.volumes import PodDirs
 from argoexec.controller.state import RunDir, StateError, StateStore
 
+WorkflowNode = tuple[dict[str, Any], dict[str, Any]]  # a workflow, and one of its nodes
 # The namespace of a run whose Workflow does not say (`argoexec run`'s default).
 DEFAULT_NAMESPACE = "default"
 
@@ -47,11 +48,39 @@ class RunSource(Protocol):
         """A token that changes whenever the workflow does (cheap: polled)."""
         ...
 
+    def node(self, namespace: str, name: str, node_id: str) -> WorkflowNode:
+        """The workflow and its node `node_id`."""
+        ...
+
     def containers(self, namespace: str, name: str, node_id: str) -> list[str]: ...
 
-    def read_log(
-        self, namespace: str, name: str, node_id: str, container: str, *, offset: int, limit: int
-    ) -> LogChunk: ...
+    def log(self, namespace: str, name: str, node_id: str, container: str) -> LogReader:
+        """The container's log, found once (a stream reads it many times)."""
+        ...
+
+
+class LogReader(Protocol):
+    def read(self, offset: int, limit: int) -> LogChunk:
+        """At most `limit` bytes from `offset` (nothing once the log is gone)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A container's log kept in its pod's directory."""
+
+    path: Path
+
+    def read(self, offset: int, limit: int) -> LogChunk:
+        try:
+            with open(self.path, "rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                start = min(max(offset, 0), size)
+                stream.seek(start)
+                data = stream.read(max(0, min(limit, size - start)))
+        except OSError:
+            return LogChunk(b"", offset, offset)
+        return LogChunk(data, start + len(data), size)
 
 
 def namespace_of(workflow: Mapping[str, Any]) -> str:
@@ -143,21 +172,25 @@ class StateDirRuns:
         # Written atomically (a new file renamed over the old): a new inode at each change.
         return f"{info.st_mtime_ns}-{info.st_size}-{info.st_ino}"
 
-    def _pod_dirs(self, namespace: str, name: str, node_id: str) -> PodDirs:
-        run, workflow = self._run(namespace, name)
+    def node(self, namespace: str, name: str, node_id: str) -> WorkflowNode:
+        workflow = self._run(namespace, name)[1]
         node = nodes_of(workflow).get(node_id)
         if node is None:
             raise NotFoundError(f"workflow {namespace}/{name} has no node {node_id!r}")
+        return workflow, node
+
+    def _pod_dirs(self, namespace: str, name: str, node_id: str) -> PodDirs:
+        run = self._run(namespace, name)[0]
+        workflow, node = self.node(namespace, name, node_id)
         pod = pod_name_of(workflow, node)
-        if pod is None:
-            raise NotFoundError(f"node {node_id!r} of {namespace}/{name} has no pod (no logs)")
-        path = (run.pods_dir / pod).resolve()
-        if not path.is_relative_to(run.pods_dir.resolve()):
+        # A pod's directory is named after the pod; one outside the run's pods is none of its.
+        path = (run.pods_dir / pod).resolve() if pod else None
+        if path is None or not path.is_relative_to(run.pods_dir.resolve()):
             raise NotFoundError(f"node {node_id!r} of {namespace}/{name} has no pod (no logs)")
         return PodDirs(path)
 
-    def containers(self, namespace: str, name: str, node_id: str) -> list[str]:
-        dirs = self._pod_dirs(namespace, name, node_id)
+    @staticmethod
+    def _logged(dirs: PodDirs) -> list[str]:
         try:
             names = [p.stem for p in dirs.logs.glob("*.log") if p.is_file()]
         except OSError:
@@ -165,20 +198,13 @@ class StateDirRuns:
         # The main containers first, then the executor's (as `argo logs` lists them).
         return sorted(names, key=lambda n: (n in ("init", "wait"), n != "main", n))
 
-    def read_log(
-        self, namespace: str, name: str, node_id: str, container: str, *, offset: int, limit: int
-    ) -> LogChunk:
+    def containers(self, namespace: str, name: str, node_id: str) -> list[str]:
+        return self._logged(self._pod_dirs(namespace, name, node_id))
+
+    def log(self, namespace: str, name: str, node_id: str, container: str) -> LogFile:
         dirs = self._pod_dirs(namespace, name, node_id)
-        if container not in self.containers(namespace, name, node_id):
+        if container not in self._logged(dirs):
             raise NotFoundError(
                 f"node {node_id!r} of {namespace}/{name} has no log of {container!r}"
             )
-        try:
-            with open(dirs.log(container), "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                start = min(max(offset, 0), size)
-                stream.seek(start)
-                data = stream.read(max(0, min(limit, size - start)))
-        except OSError:
-            return LogChunk(b"", offset, offset)
-        return LogChunk(data, start + len(data), size)
+        return LogFile(dirs.log(container))

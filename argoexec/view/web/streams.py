@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from flask import Flask, Response, request
 
 from argoexec.controller.render import nodes_of
-from argoexec.view.web.runs import NotFoundError, RunSource
+from argoexec.view.web.runs import LogReader, NotFoundError, RunSource
 
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
@@ -44,35 +44,39 @@ def register(app: Flask, source: RunSource) -> None:
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/log")
     def log(namespace: str, name: str, node_id: str) -> Response:
-        container = request.args.get("container", "main")
-        first = source.read_log(
-            namespace, name, node_id, container, offset=0, limit=0
-        )  # 404s first
+        reader = source.log(namespace, name, node_id, request.args.get("container", "main"))
         resume = request.headers.get("Last-Event-ID", "")
-        resumed = resume.isdigit()
-        offset = int(resume) if resumed else max(0, first.size - LOG_TAIL_BYTES)
-        where = (namespace, name, node_id, container)
-        return _stream(_log(source, where, offset, resumed=resumed))
+        if resume.isdigit():  # the browser reconnected: it has what came before
+            return _stream(_log(source, (namespace, name, node_id), reader, int(resume)))
+        start = _character_start(reader, max(0, reader.read(0, 0).size - LOG_TAIL_BYTES))
+        return _stream(_log(source, (namespace, name, node_id), reader, start, skipped=start))
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/log.txt")
     def log_text(namespace: str, name: str, node_id: str) -> Response:
-        container = request.args.get("container", "main")
-        where = (namespace, name, node_id, container)
+        reader = source.log(namespace, name, node_id, request.args.get("container", "main"))
+        # The log as it is now (as `argo logs` without --follow): a log growing faster than
+        # it is downloaded would never end.
+        end = reader.read(0, 0).size
 
         def chunks() -> Iterator[bytes]:
             offset = 0
-            while True:
-                try:
-                    chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
-                except NotFoundError:
-                    return  # deleted while read
+            while offset < end:
+                chunk = reader.read(offset, min(LOG_CHUNK_BYTES, end - offset))
                 if not chunk.data:
-                    return
+                    return  # gone, or shorter than it was
                 offset = chunk.offset
                 yield chunk.data
 
-        source.read_log(*where, offset=0, limit=0)  # a 404 before the answer starts
         return Response(chunks(), content_type="text/plain; charset=utf-8")
+
+
+def _character_start(reader: LogReader, offset: int) -> int:
+    """`offset`, moved past UTF-8 continuation bytes: a tail starts with a whole character."""
+    head = reader.read(offset, 4).data
+    skip = 0
+    while skip < len(head) and head[skip] & 0xC0 == 0x80:
+        skip += 1
+    return offset + skip
 
 
 def _changes(source: RunSource, namespace: str, name: str) -> Iterator[str]:
@@ -127,21 +131,20 @@ def whole_characters(data: bytes) -> bytes:
 
 
 def _log(
-    source: RunSource, where: tuple[str, str, str, str], offset: int, *, resumed: bool
+    source: RunSource, node: tuple[str, str, str], reader: LogReader, offset: int, skipped: int = 0
 ) -> Iterator[str]:
-    """The log from `offset` on, as it grows, until its node has finished and it is read
-    (`resumed`: the browser reconnected, and has what came before `offset`)."""
-    node_done = _NodeDone(source, *where[:3])
-    if offset > 0 and not resumed:
-        yield _event({"skipped": offset}, event="skipped")
+    """The log from `offset` on, as it grows, until its node has finished and it is read;
+    first, when the start was `skipped`, how much."""
+    node_done = _NodeDone(source, *node)
+    if skipped:
+        yield _event({"skipped": skipped}, event="skipped")
     started = last = time.monotonic()
     while time.monotonic() - started < STREAM_SECONDS:
         done = node_done()  # before the read: nothing written before it is lost
-        try:
-            chunk = source.read_log(*where, offset=offset, limit=LOG_CHUNK_BYTES)
-        except NotFoundError:
-            break
-        data = chunk.data if done else whole_characters(chunk.data)
+        chunk = reader.read(offset, LOG_CHUNK_BYTES)
+        at_end = chunk.offset >= chunk.size
+        # A chunk is cut at a character's end, but for the log's last bytes once it is done.
+        data = chunk.data if done and at_end else whole_characters(chunk.data)
         if data:
             offset += len(data)
             last = time.monotonic()
