@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -74,10 +76,44 @@ def test_an_archive_scan_stops_at_its_byte_limit(monkeypatch: pytest.MonkeyPatch
     assert 0 < len(shown["entries"]) < 20
 
 
-def test_a_broken_archive_is_shown_as_what_it_is() -> None:
-    data = tgz({"a.txt": b"a" * 5000})
+def test_a_cut_archive_lists_what_it_holds_and_says_it_is_cut() -> None:
+    data = tgz({"a.txt": random.Random(1).randbytes(200_000), "b.txt": b"b"})
     shown = artifacts.preview(Stream(data[: len(data) // 2]))
-    assert shown["kind"] in ("archive", "binary")
+    assert shown == {
+        "kind": "archive",
+        "entries": [{"name": "a.txt", "size": 200_000, "type": "file"}],
+        "truncated": True,
+    }
+
+
+def test_a_cut_gzip_that_holds_no_whole_header_is_binary() -> None:
+    data = tgz({"a.txt": b"a" * 5000})
+    assert artifacts.preview(Stream(data[: len(data) // 2])) == {"kind": "binary", "size": 48}
+
+
+def test_a_tar_header_claiming_a_huge_size_is_read_only_to_the_unpacked_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pax header's body is read whole by tarfile: without the bound on unpacked bytes,
+    a few hundred KiB of gzip would make the view hold hundreds of MiB."""
+    monkeypatch.setattr(artifacts, "ARCHIVE_UNPACKED_BYTES", 1 << 20)
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 64 << 20
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb") as packed:
+        packed.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        for _ in range(64):
+            packed.write(bytes(1 << 20))
+
+    tracemalloc.start()
+    try:
+        shown = artifacts.preview(Stream(out.getvalue()))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert shown == {"kind": "archive", "entries": [], "truncated": True}
+    assert peak < 16 << 20, f"the preview held {peak >> 20} MiB"
 
 
 @pytest.mark.parametrize(
