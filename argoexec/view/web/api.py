@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request, send_file
 
+from argoexec.view.dot import GraphError, to_dot, to_svg
 from argoexec.view.web import actions
 from argoexec.view.web.artifacts import (
     MissingArtifactError,
@@ -20,31 +21,59 @@ from argoexec.view.web.artifacts import (
 )
 from argoexec.view.web.runs import NotFoundError, RunSource, summary
 
-# Rendered graphs kept (by workflow version): a page following a run asks once per change.
+# Drawn graphs kept (by workflow version): a page following a run asks once per change.
 _GRAPHS_KEPT = 32
+# How long the view lets Graphviz draw one graph (the tree shows any run at once).
+DOT_SECONDS = 20.0
 
 
 class _Graphs:
-    """SVGs of workflow versions, the newest few kept."""
+    """SVGs of workflow versions, the newest few kept — a failure too, so a graph Graphviz
+    cannot draw in time is not tried again at every change. One `dot` runs at a time (a
+    machine's cores are the runs'); pages asking for a graph being drawn wait for it."""
 
     def __init__(self) -> None:
-        self.kept: OrderedDict[str, str] = OrderedDict()
+        self.kept: OrderedDict[str, str | GraphError] = OrderedDict()
+        self.drawing: dict[str, threading.Event] = {}
         self.lock = threading.Lock()
+        self.dot = threading.Semaphore(1)
 
     def svg(self, key: str, workflow: dict[str, Any]) -> str:
-        with self.lock:
-            if key in self.kept:
-                self.kept.move_to_end(key)
-                return self.kept[key]
-        from argoexec.view.dot import to_dot, to_svg
+        while True:
+            with self.lock:
+                if key in self.kept:
+                    self.kept.move_to_end(key)
+                    return _svg_or_raise(self.kept[key])
+                waiting = self.drawing.get(key)
+                if waiting is None:
+                    self.drawing[key] = threading.Event()
+            if waiting is None:
+                return _svg_or_raise(self._draw(key, workflow))
+            waiting.wait()
+
+    def _draw(self, key: str, workflow: dict[str, Any]) -> str | GraphError:
         from argoexec.view.graph import workflow_graph
 
-        text = to_svg(to_dot(workflow_graph(workflow), href=lambda node: f"#node={quote(node)}"))
-        with self.lock:
-            self.kept[key] = text
-            while len(self.kept) > _GRAPHS_KEPT:
-                self.kept.popitem(last=False)
-        return text
+        result: str | GraphError = GraphError("the graph could not be drawn")
+        try:
+            with self.dot:
+                dot = to_dot(workflow_graph(workflow), href=lambda node: f"#node={quote(node)}")
+                result = to_svg(dot, timeout=DOT_SECONDS)
+        except GraphError as exc:
+            result = exc
+        finally:
+            with self.lock:
+                self.kept[key] = result
+                while len(self.kept) > _GRAPHS_KEPT:
+                    self.kept.popitem(last=False)
+                self.drawing.pop(key).set()
+        return result
+
+
+def _svg_or_raise(found: str | GraphError) -> str:
+    if isinstance(found, GraphError):
+        raise found
+    return found
 
 
 def register_api(app: Flask, source: RunSource, root: Path) -> None:
@@ -58,15 +87,13 @@ def register_api(app: Flask, source: RunSource, root: Path) -> None:
 
     @app.get(f"{base}/<namespace>/<name>")
     def api_get(namespace: str, name: str) -> Response:
-        workflow = source.workflow(namespace, name)
-        answer = jsonify(workflow)
-        answer.headers["X-Workflow-Version"] = source.version(namespace, name)
+        version = source.version(namespace, name)  # first: never newer than the answer
+        answer = jsonify(source.workflow(namespace, name))
+        answer.headers["X-Workflow-Version"] = version
         return answer
 
     @app.get(f"{base}/<namespace>/<name>/graph.svg")
     def api_graph(namespace: str, name: str) -> Response:
-        from argoexec.view.dot import GraphError
-
         version = source.version(namespace, name)
         workflow = source.workflow(namespace, name)
         try:

@@ -36,7 +36,7 @@
       workflow = await answer.json();
       renderHead();
       renderTree();
-      if (version !== graphVersion) await scheduleGraph(version);
+      if (version !== graphVersion) scheduleGraph(version);
       showNode(selected(), false);
     } catch (exc) {
       $("run-message").textContent = "cannot read the workflow: " + exc.message;
@@ -69,46 +69,73 @@
 
   // --- the graph -----------------------------------------------------------------------
 
-  // A big graph takes Graphviz a while: while a run changes every moment, the page asks for
-  // it at most every GRAPH_EVERY ms (the newest version then).
+  // A big graph takes Graphviz a while: while a run changes every moment, the page has one
+  // graph request at a time, at most every GRAPH_EVERY ms, for the newest version then.
   const GRAPH_EVERY = 1500;
   let graphAt = 0;
   let graphTimer = null;
+  let graphBusy = false;
   let graphWanted = null;
 
-  async function scheduleGraph(version) {
+  function scheduleGraph(version) {
     graphWanted = version;
+    if (graphBusy || graphTimer) return;
     const wait = graphAt + GRAPH_EVERY - Date.now();
-    if (wait <= 0) { graphAt = Date.now(); return loadGraph(version); }
-    if (!graphTimer) {
-      graphTimer = setTimeout(() => { graphTimer = null; graphAt = Date.now(); loadGraph(graphWanted); }, wait);
+    if (wait > 0) {
+      graphTimer = setTimeout(() => { graphTimer = null; scheduleGraph(graphWanted); }, wait);
+      return;
+    }
+    graphBusy = true;
+    graphAt = Date.now();
+    loadGraph(version).catch(() => {}).finally(() => {
+      graphBusy = false;
+      if (graphWanted !== graphVersion) scheduleGraph(graphWanted);
+    });
+  }
+
+  // What a drawing may hold: Graphviz's elements, and links to the page's own nodes only.
+  const SVG_ELEMENTS = new Set(["svg", "g", "title", "a", "path", "polygon", "ellipse", "polyline", "text", "defs", "desc"]);
+
+  function clean(svg) {
+    for (const node of [...svg.querySelectorAll("*")]) {
+      if (!SVG_ELEMENTS.has(node.localName)) { node.remove(); continue; }
+      for (const attr of [...node.attributes]) {
+        const link = attr.localName === "href";
+        if (/^on/i.test(attr.name) || (link && !attr.value.startsWith("#node="))) node.removeAttributeNode(attr);
+      }
     }
   }
 
   async function loadGraph(version) {
     const answer = await fetch(api(namespace, name, "graph.svg"));
     const box = $("graph");
+    graphVersion = version;
     if (!answer.ok) {
-      box.replaceChildren(el("p", { class: "error", text: (await answer.text()).trim() }));
+      box.replaceChildren(el("p", { class: "error", text: (await answer.text()).trim() + " (the Tree tab shows every node)" }));
       return;
     }
     const parsed = new DOMParser().parseFromString(await answer.text(), "image/svg+xml");
     const svg = parsed.documentElement;
-    if (svg.nodeName !== "svg") return;
-    // Graphviz writes no scripts; drop anything active all the same.
-    for (const bad of svg.querySelectorAll("script, foreignObject")) bad.remove();
-    for (const node of svg.querySelectorAll("*")) {
-      for (const attr of [...node.attributes]) if (/^on/i.test(attr.name)) node.removeAttribute(attr.name);
-    }
+    if (svg.localName !== "svg") return;
+    clean(svg);
     box.replaceChildren(document.importNode(svg, true));
-    graphVersion = version;
     markSelected();
+  }
+
+  // The SVG id of a node, as `argoexec.view.dot.element_id` writes it.
+  function elementId(id) {
+    let out = "node-";
+    for (const char of id) {
+      if (/[A-Za-z0-9.:-]/.test(char)) out += char;
+      else for (const byte of new TextEncoder().encode(char)) out += "_" + byte.toString(16).padStart(2, "0");
+    }
+    return out;
   }
 
   function markSelected() {
     const id = selected();
     for (const node of document.querySelectorAll("#graph g.node")) {
-      node.classList.toggle("selected", !!id && node.id === "node-" + id);
+      node.classList.toggle("selected", !!id && node.id === elementId(id));
     }
     for (const item of document.querySelectorAll("#tree .tree-node")) {
       item.classList.toggle("selected", item.dataset.nodeId === id);
@@ -356,10 +383,32 @@
   $("show-tree").addEventListener("click", () => { $("graph").hidden = true; $("tree").hidden = false; $("show-tree").classList.add("on"); $("show-graph").classList.remove("on"); });
   window.addEventListener("hashchange", () => showNode(selected(), true));
 
-  const watch = new EventSource(api(namespace, name, "watch"));
-  watch.addEventListener("changed", () => load());
-  watch.addEventListener("gone", () => { watch.close(); gone(); });
-  watch.onopen = () => { $("live").textContent = "● live"; };
-  watch.onerror = () => { $("live").textContent = "○ reconnecting"; };
+  // A browser gives a site a handful of connections: a hidden page lets go of its event
+  // streams, and takes them up again (reading the run anew) when it is shown.
+  let watch = null;
+
+  function openWatch() {
+    watch = new EventSource(api(namespace, name, "watch"));
+    watch.addEventListener("changed", () => load());
+    watch.addEventListener("gone", () => { closeWatch(); gone(); });
+    watch.onopen = () => { $("live").textContent = "● live"; };
+    watch.onerror = () => { $("live").textContent = "○ reconnecting"; };
+  }
+
+  function closeWatch() {
+    if (watch) { watch.close(); watch = null; }
+    $("live").textContent = "";
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      closeWatch();
+      stopLogs();
+      shownNode = null; // its log is followed again when the page is shown
+    } else if (!watch) {
+      openWatch();
+    }
+  });
+  if (!document.hidden) openWatch();
   load();
 })();
