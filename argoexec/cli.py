@@ -656,6 +656,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return port
+
+
 def _ui_command(sub: Any) -> None:
     ui = sub.add_parser(
         "ui", help="serve a web view of the workflows (list, graph, logs, artifacts)",
@@ -663,10 +673,11 @@ def _ui_command(sub: Any) -> None:
     )  # fmt: skip
     _global_flags(ui, suppress=True)
     ui.add_argument("--state-dir", metavar="DIR", help=f"default: ${c.ENV_STATE_DIR}")
-    ui.add_argument("--port", type=int, default=2746, metavar="N", help="default: 2746 (0: any)")
+    ui.add_argument("--port", type=_port, default=2746, metavar="N", help="default: 2746 (0: any)")
     ui.add_argument(
         "--address", default="127.0.0.1", metavar="ADDR",
-        help="default: 127.0.0.1; any other address requires the token printed at start",
+        help="default: 127.0.0.1; an address that is not loopback requires the token printed "
+        "at start",
     )  # fmt: skip
     ui.set_defaults(run=_lazy("argoexec.commands.ui", "ui"), command="ui")
 

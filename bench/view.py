@@ -93,7 +93,7 @@ def bench_list(runs: int, repeat: int) -> dict[str, Any]:
             name = f"run-{i}"
             store.create(name, workflow=loop_workflow(name, 1000))
         client = create_app(StateDirRuns(root), Guard.listening_on("127.0.0.1", 80, None),
-                            root=root).test_client()  # fmt: skip
+                            root=root, environ={}).test_client()  # fmt: skip
 
         def answer() -> float:
             started = time.perf_counter()

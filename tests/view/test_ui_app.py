@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import tarfile
 import time
 from collections.abc import Iterator
@@ -39,7 +41,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def client_for(state: Path, guard: Guard) -> Any:
-    app = create_app(StateDirRuns(state), guard, root=state)
+    app = create_app(StateDirRuns(state), guard, root=state, environ=dict(os.environ))
     return app.test_client()
 
 
@@ -167,39 +169,89 @@ def test_an_action_runs_the_cli_command_and_answers_with_what_it_said(client: An
 
 
 class TestAToken:
-    """Any address but loopback: every request carries the token printed at start."""
+    """Any address but loopback: every request carries the token printed at start, or comes
+    from a browser signed in through a one-time URL."""
 
     TOKEN = "s3cret-token-value"
+    SERVED = "http://10.1.2.3:2746"
 
     @pytest.fixture
-    def client(self, state: Path) -> Any:
-        return client_for(state, Guard.listening_on("10.1.2.3", PORT, self.TOKEN))
+    def guard(self) -> Guard:
+        self.announced: list[str] = []
+        return Guard.listening_on("10.1.2.3", PORT, self.TOKEN, self.announced.append)
+
+    @pytest.fixture
+    def client(self, state: Path, guard: Guard) -> Any:
+        return client_for(state, guard)
 
     def test_without_it_every_request_is_refused(self, client: Any) -> None:
-        for path in ("/", "/api/v1/workflows", "/static/run.js"):
-            answer = client.get(path, base_url="http://10.1.2.3:2746")
+        for path in ("/", "/api/v1/workflows", "/static/run.js", f"/workflows?token={self.TOKEN}"):
+            answer = client.get(path, base_url=self.SERVED)
             assert answer.status_code == 401, path
-        wrong = client.get("/workflows?token=guess", base_url="http://10.1.2.3:2746")
-        assert wrong.status_code == 401
-
-    def test_the_one_time_url_sets_a_cookie_and_drops_the_token(self, client: Any) -> None:
-        answer = client.get(
-            f"/workflows?phase=Running&token={self.TOKEN}", base_url="http://10.1.2.3:2746"
+        post = client.post(
+            "/api/v1/workflows/default/hostile/actions/stop", base_url=self.SERVED, json={}
         )
+        assert post.status_code == 401
+
+    def test_a_bearer_header_is_enough(self, client: Any) -> None:
+        bearer = {"Authorization": f"Bearer {self.TOKEN}"}
+        assert (
+            client.get("/api/v1/workflows", base_url=self.SERVED, headers=bearer).status_code == 200
+        )
+        wrong = {"Authorization": "Bearer guess"}
+        assert (
+            client.get("/api/v1/workflows", base_url=self.SERVED, headers=wrong).status_code == 401
+        )
+
+    def test_the_one_time_url_signs_one_browser_in_and_is_used_up(
+        self, client: Any, state: Path, guard: Guard
+    ) -> None:
+        code = guard.login
+        answer = client.get(f"/workflows?phase=Running&login={code}", base_url=self.SERVED)
         assert answer.status_code == 303
         assert answer.headers["Location"] == "/workflows?phase=Running"
         cookie = answer.headers["Set-Cookie"]
-        assert cookie.startswith(f"{COOKIE}={self.TOKEN}") and "HttpOnly" in cookie
-        assert "SameSite=Strict" in cookie
-        assert client.get("/api/v1/workflows", base_url="http://10.1.2.3:2746").status_code == 200
+        assert cookie.startswith(f"{COOKIE}_{PORT}=") and self.TOKEN not in cookie
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert client.get("/api/v1/workflows", base_url=self.SERVED).status_code == 200
+        # Used up: another browser needs the next code, which was printed.
+        other = client_for(state, guard)
+        assert other.get(f"/workflows?login={code}", base_url=self.SERVED).status_code == 401
+        assert self.announced == [guard.login] and guard.login != code
+        assert other.get(f"/workflows?login={guard.login}", base_url=self.SERVED).status_code == 303
 
-    def test_a_bearer_header_is_enough(self, client: Any) -> None:
-        answer = client.get(
-            "/api/v1/workflows",
-            base_url="http://10.1.2.3:2746",
-            headers={"Authorization": f"Bearer {self.TOKEN}"},
+    def test_a_signed_in_browser_still_changes_nothing_from_another_site(
+        self, client: Any, guard: Guard
+    ) -> None:
+        client.get(f"/workflows?login={guard.login}", base_url=self.SERVED)
+        cross = client.post(
+            "/api/v1/workflows/default/hostile/actions/stop",
+            base_url=self.SERVED,
+            json={},
+            headers={"Origin": "http://evil.example"},
         )
-        assert answer.status_code == 200
+        assert cross.status_code == 403
+
+
+def test_a_pod_directory_that_leads_out_of_the_run_is_none_of_its(
+    state: Path, tmp_path: Path
+) -> None:
+    """Nothing a request names becomes a path: not even through a link in the state dir."""
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy, symlinks=True, ignore=shutil.ignore_patterns(".changes"))
+    node = node_named(workflow(copy, "hostile"), "make")
+    outside = tmp_path / "outside"
+    (outside / "logs").mkdir(parents=True)
+    (outside / "logs" / "main.log").write_text("SECRET")
+    pods = copy / "hostile" / "pods"
+    pod = next(p for p in pods.iterdir() if p.name.endswith(str(node["id"]).rsplit("-", 1)[1]))
+    shutil.rmtree(pod)
+    pod.symlink_to(outside)
+    client = client_for(copy, Guard.listening_on("127.0.0.1", PORT, None))
+    base = f"/api/v1/workflows/default/hostile/nodes/{node['id']}"
+    for path in ("/containers", "/log.txt?container=main", "/log?container=main"):
+        answer = get(client, base + path)
+        assert answer.status_code == 404 and b"SECRET" not in answer.data, path
 
 
 def test_resubmit_answers_with_the_new_run_and_delete_removes_it(client: Any, state: Path) -> None:

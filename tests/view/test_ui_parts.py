@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
 import random
+import signal
 import tarfile
 import tracemalloc
 from pathlib import Path
@@ -136,9 +139,11 @@ def test_a_log_chunk_never_ends_inside_a_character(data: bytes, kept: bytes) -> 
 def test_an_actions_command_line_is_the_clis(tmp_path: Path) -> None:
     argv = actions.command_line(tmp_path, "resume", "wf", {"approve": "yes; rm -rf /"}, None)
     assert argv[1:] == [
-        "-m", "argoexec", "resume", "wf", "--state-dir", str(tmp_path),
-        "-p", "approve=yes; rm -rf /",
+        "-P", "-m", "argoexec", "resume", "wf", f"--state-dir={tmp_path}",
+        "--parameter=approve=yes; rm -rf /",
     ]  # fmt: skip
+    node = actions.command_line(tmp_path, "resume", "wf", {}, "--help")
+    assert node[-1] == "--node=--help"
 
 
 @pytest.mark.parametrize(
@@ -147,6 +152,7 @@ def test_an_actions_command_line_is_the_clis(tmp_path: Path) -> None:
         ("rm", {}, None, "unknown action"),
         ("stop", {"a": "b"}, None, "stop takes no parameters"),
         ("resume", {"a=b": "c"}, None, "not a valid parameter name"),
+        ("resume", {"--state-dir": "/"}, None, "not a valid parameter name"),
         ("retry", {}, "n1", "retry takes no node"),
     ],
 )
@@ -157,16 +163,47 @@ def test_an_action_asked_for_wrongly_is_refused(
         actions.command_line(tmp_path, verb, "wf", parameters, node)
 
 
-def test_a_command_that_goes_on_is_answered_while_it_runs() -> None:
-    argv = ["sh", "-c", "echo started; sleep 5"]
-    outcome = actions.run_action(argv, "stop", wait=0.5)
+def sleeper(tmp_path: Path, *words: str) -> tuple[list[str], Path]:
+    """A command that says `words`, writes its pid, then sleeps (the test ends it)."""
+    pid = tmp_path / "pid"
+    return ["sh", "-c", f"echo $$ > {pid}; echo {' '.join(words)}; exec sleep 30"], pid
+
+
+def end(pid: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pid.read_text()), signal.SIGKILL)
+
+
+def test_a_command_that_goes_on_is_answered_while_it_runs(tmp_path: Path) -> None:
+    argv, pid = sleeper(tmp_path, "started")
+    try:
+        outcome = actions.run_action(argv, "stop", cwd=tmp_path, environ={}, wait=0.5)
+    finally:
+        end(pid)
     assert not outcome.finished and outcome.ok and outcome.output == "started\n"
 
 
-def test_resubmit_is_answered_with_the_new_name_as_soon_as_it_is_said() -> None:
-    argv = ["sh", "-c", "echo workflow hello-a1b2c submitted; sleep 5"]
-    outcome = actions.run_action(argv, "resubmit", wait=10)
+def test_resubmit_is_answered_with_the_new_name_as_soon_as_it_is_said(tmp_path: Path) -> None:
+    argv, pid = sleeper(tmp_path, "workflow hello-a1b2c submitted")
+    try:
+        outcome = actions.run_action(argv, "resubmit", cwd=tmp_path, environ={}, wait=30)
+    finally:
+        end(pid)
     assert outcome.submitted == "hello-a1b2c" and not outcome.finished
+
+
+def test_an_action_runs_this_argoexec_whatever_the_directory_holds(tmp_path: Path) -> None:
+    """The view may be started anywhere: a directory holding another `argoexec` must not
+    change what a click runs."""
+    fake = tmp_path / "argoexec"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text("print('not the real one')")
+    argv = actions.command_line(tmp_path, "stop", "nothing-here", {}, None)
+    outcome = actions.run_action(argv, "stop", cwd=tmp_path, environ=dict(os.environ), wait=60)
+    assert outcome.finished and not outcome.ok
+    assert "not the real one" not in outcome.output
+    assert "nothing-here" in outcome.output
 
 
 @pytest.mark.parametrize(

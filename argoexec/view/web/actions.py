@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import argoexec
+
 # Which verbs the view offers, and whether each takes `-p NAME=VALUE`.
 VERBS: Mapping[str, bool] = {
     "stop": False,
@@ -31,7 +33,10 @@ VERBS: Mapping[str, bool] = {
 WAIT_SECONDS = 8.0
 # What is kept of a command's output for the answer.
 OUTPUT_LIMIT = 16 * 1024
-_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,253}")
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+# The directory the running `argoexec` package was imported from: the command runs that
+# code, whatever the view's working directory holds.
+PACKAGE_ROOT = str(Path(argoexec.__file__).resolve().parent.parent)
 _SUBMITTED = re.compile(r"^workflow (\S+) submitted$", re.MULTILINE)
 
 
@@ -54,23 +59,38 @@ def command_line(
     """The argv of the CLI command for the action (checked: verbs, parameter names)."""
     if verb not in VERBS:
         raise ActionError(f"unknown action {verb!r} (one of: {', '.join(VERBS)})")
-    argv = [sys.executable, "-m", "argoexec", verb, name, "--state-dir", str(root)]
+    # -P: the working directory is not put on the import path (see `run_action`).
+    argv = [sys.executable, "-P", "-m", "argoexec", verb, name, f"--state-dir={root}"]
     if parameters and not VERBS[verb]:
         raise ActionError(f"{verb} takes no parameters")
     for key, value in parameters.items():
         if not _PARAMETER_NAME.fullmatch(key):
             raise ActionError(f"parameter name {key[:64]!r} is not a valid parameter name")
-        argv += ["-p", f"{key}={value}"]
+        argv.append(f"--parameter={key}={value}")  # one word: a value is never an option
     if node:
         if verb != "resume":
             raise ActionError(f"{verb} takes no node")
-        argv += ["--node", node]
+        argv.append(f"--node={node}")
     return argv
 
 
-def run_action(argv: Sequence[str], verb: str, *, wait: float = WAIT_SECONDS) -> Outcome:
-    """Start the command; answer when it ends, when it says what it submitted (resubmit), or
-    after `wait` seconds. Its output goes to an unlinked temporary file (nothing is left
+def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The view's environment, with this `argoexec` first on the import path."""
+    given = environ.get("PYTHONPATH", "")
+    return {**environ, "PYTHONPATH": PACKAGE_ROOT + (os.pathsep + given if given else "")}
+
+
+def run_action(
+    argv: Sequence[str],
+    verb: str,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    wait: float = WAIT_SECONDS,
+) -> Outcome:
+    """Start the command in `cwd` (the state directory: nothing of the view's working
+    directory is imported); answer when it ends, when it says what it submitted (resubmit),
+    or after `wait` seconds. Its output goes to an unlinked temporary file (nothing is left
     behind however the command or this process ends); a thread reaps it when it ends."""
     with tempfile.TemporaryFile(prefix="argoexec-ui-") as out:
         process = subprocess.Popen(
@@ -80,6 +100,8 @@ def run_action(argv: Sequence[str], verb: str, *, wait: float = WAIT_SECONDS) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C of the view does not stop a run it drives
             close_fds=True,
+            cwd=cwd,
+            env=command_environment(environ),
         )
         threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
         deadline = time.monotonic() + wait

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -76,7 +77,7 @@ def _svg_or_raise(found: str | GraphError) -> str:
     return found
 
 
-def register_api(app: Flask, source: RunSource, root: Path) -> None:
+def register_api(app: Flask, source: RunSource, root: Path, environ: Mapping[str, str]) -> None:
     graphs = _Graphs()
     base = "/api/v1/workflows"
 
@@ -107,7 +108,7 @@ def register_api(app: Flask, source: RunSource, root: Path) -> None:
         return jsonify({"containers": source.containers(namespace, name, node_id)})
 
     _artifact_routes(app, source, root, base)
-    _action_routes(app, source, root, base)
+    _action_routes(app, source, root, base, environ)
 
 
 def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> None:
@@ -156,7 +157,9 @@ def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> No
         return jsonify({**shown, "filename": filename})
 
 
-def _action_routes(app: Flask, source: RunSource, root: Path, base: str) -> None:
+def _action_routes(
+    app: Flask, source: RunSource, root: Path, base: str, environ: Mapping[str, str]
+) -> None:
     @app.post(f"{base}/<namespace>/<name>/actions/<verb>")
     def api_action(namespace: str, name: str, verb: str) -> tuple[Response, int]:
         source.workflow(namespace, name)  # a 404 for a workflow that is not there
@@ -175,7 +178,7 @@ def _action_routes(app: Flask, source: RunSource, root: Path, base: str) -> None
             argv = actions.command_line(root, verb, name, parameters, node)
         except actions.ActionError as exc:
             return jsonify({"ok": False, "output": str(exc)}), 400
-        outcome = actions.run_action(argv, verb)
+        outcome = actions.run_action(argv, verb, cwd=root, environ=environ)
         answer = {
             "ok": outcome.ok,
             "finished": outcome.finished,

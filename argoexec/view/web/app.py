@@ -4,6 +4,7 @@ scripts with text-only DOM calls) and a JSON API under Argo Server's paths
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask, Response, abort, render_template, request
@@ -17,8 +18,9 @@ from argoexec.view.web.security import Guard, harden
 _HERE = Path(__file__).parent
 
 
-def create_app(source: RunSource, guard: Guard, *, root: Path) -> Flask:
-    """The application over `source`; `root` is the state directory the actions run on."""
+def create_app(source: RunSource, guard: Guard, *, root: Path, environ: Mapping[str, str]) -> Flask:
+    """The application over `source`; `root` is the state directory the actions run on,
+    with `environ` (the view's environment)."""
     app = Flask(
         "argoexec.view.web",
         static_folder=str(_HERE / "static"),
@@ -52,6 +54,6 @@ def create_app(source: RunSource, guard: Guard, *, root: Path) -> Flask:
     def favicon() -> Response:
         abort(404)
 
-    register_api(app, source, root)
+    register_api(app, source, root, environ)
     streams.register(app, source)
     return app

@@ -2,9 +2,10 @@
 
 - On a loopback address no token is asked for, but the ``Host`` header must name the address
   the view listens on (a page of another site cannot reach it through DNS rebinding).
-- On any other address every request carries the token printed at start: as
-  ``Authorization: Bearer TOKEN``, or once in the URL (``?token=``), which sets an HttpOnly,
-  SameSite=Strict cookie and redirects to the same page without it.
+- On any other address every request carries the token printed at start
+  (``Authorization: Bearer TOKEN``), or comes from a browser signed in through a one-time URL
+  (``?login=CODE``; the code is used up, the browser gets a session cookie of its own, HttpOnly
+  and SameSite=Strict, named for the port, and a new one-time URL is printed for the next one).
 - Changes (POST) take JSON only and, when the browser says where it comes from (``Origin``),
   only from the view's own pages: a form of another site cannot post to it.
 - Every answer forbids inline scripts, framing and content sniffing: a workflow's output shown
@@ -16,7 +17,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Request, Response, redirect
@@ -44,58 +46,90 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-@dataclass(frozen=True)
 class Guard:
-    """The checks every request passes (``token`` None: a loopback address, no token)."""
+    """The checks every request passes. ``token`` None: a loopback address, no token."""
 
-    hosts: frozenset[str]  # the Host headers accepted (loopback only)
-    token: str | None
+    def __init__(
+        self,
+        hosts: frozenset[str],
+        token: str | None,
+        port: int,
+        announce: Callable[[str], None] = lambda code: None,
+    ) -> None:
+        self.hosts = hosts  # the Host headers accepted (loopback only)
+        self.token = token
+        # Cookies are not told apart by port: each view's has its own name.
+        self.cookie = f"{COOKIE}_{port}"
+        self.announce = announce  # told each new one-time login code
+        self.login = new_token()  # the one-time code of the URL printed last
+        self.sessions: set[str] = set()
+        self.lock = threading.Lock()
 
     @classmethod
-    def listening_on(cls, address: str, port: int, token: str | None) -> Guard:
+    def listening_on(
+        cls,
+        address: str,
+        port: int,
+        token: str | None,
+        announce: Callable[[str], None] = lambda code: None,
+    ) -> Guard:
         names = {address, *_LOOPBACK_NAMES, "127.0.0.1", "[::1]"} if is_loopback(address) else set()
         if ":" in address and not address.startswith("["):
             names.add(f"[{address}]")
         hosts = {f"{name}:{port}" for name in names}
         if port == 80:  # a browser leaves HTTP's default port out of Host
             hosts |= names
-        return cls(frozenset(hosts), token)
+        return cls(frozenset(hosts), token, port, announce)
 
     def check(self, request: Request) -> BaseResponse | None:
         """None when the request may go on; else the answer refusing it."""
         if self.token is None and request.host not in self.hosts:
             return _refuse(403, f"this view answers on {', '.join(sorted(self.hosts))} only")
         if self.token is not None:
-            refused = self._token(request)
+            refused = self._signed_in(request)
             if refused is not None:
                 return refused
         if request.method not in ("GET", "HEAD"):
             return _changes_from_own_pages(request)
         return None
 
-    def _token(self, request: Request) -> BaseResponse | None:
+    def _signed_in(self, request: Request) -> BaseResponse | None:
         assert self.token is not None
-        given = request.args.get("token")
-        if given is not None and request.method == "GET":
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                return _refuse(401, "the token in the URL is not this view's")
-            rest = {k: v for k, v in request.args.items() if k != "token"}
-            target = request.path + (f"?{urlencode(rest)}" if rest else "")
-            answer = redirect(target, code=303)
-            answer.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
-            return answer
+        code = request.args.get("login")
+        if code is not None and request.method == "GET":
+            return self._log_in(request, code)
         header = request.headers.get("Authorization", "")
-        bearer = header[7:] if header.startswith("Bearer ") else None
-        for candidate in (bearer, request.cookies.get(COOKIE)):
-            if candidate is not None and hmac.compare_digest(
-                candidate.encode(), self.token.encode()
-            ):
+        if header.startswith("Bearer ") and _same(header[7:], self.token):
+            return None
+        session = request.cookies.get(self.cookie)
+        with self.lock:
+            if session is not None and session in self.sessions:
                 return None
         return _refuse(
             401,
-            "this view needs its token (printed when `argoexec ui` started): open the URL it "
-            "printed, or send `Authorization: Bearer TOKEN`",
+            "this view needs its token: open the one-time URL `argoexec ui` printed last, or "
+            "send `Authorization: Bearer TOKEN` (the token it printed at start)",
         )
+
+    def _log_in(self, request: Request, code: str) -> BaseResponse:
+        """The one-time URL: its code is used up, the browser gets a session of its own, and a
+        new one-time URL is printed for the next browser."""
+        with self.lock:
+            if not _same(code, self.login):
+                return _refuse(401, "this one-time URL was used already: open the newest one")
+            self.login = new_token()
+            session = new_token()
+            self.sessions.add(session)
+            fresh = self.login
+        self.announce(fresh)
+        rest = {k: v for k, v in request.args.items() if k != "login"}
+        answer = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), code=303)
+        answer.set_cookie(self.cookie, session, httponly=True, samesite="Strict", path="/")
+        return answer
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _changes_from_own_pages(request: Request) -> Response | None:
