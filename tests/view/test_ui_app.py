@@ -121,7 +121,19 @@ def test_artifacts_download_as_stored_and_preview_as_listings(client: Any, state
     assert {e["name"] for e in shown["entries"]} >= {"dir/a.txt", "dir/sub/b.txt"}
     assert "text" not in shown  # two files: listed, not previewed
     missing = get(client, f"{base}/nope")
-    assert missing.status_code == 404 and b"page, folder" in missing.data
+    assert missing.status_code == 404 and b"page, folder, loose" in missing.data
+
+
+def test_a_directory_artifact_lists_its_files_and_is_not_one_download(
+    client: Any, state: Path
+) -> None:
+    base = f"/api/v1/workflows/default/hostile/nodes/{make_id(state)}/artifacts/loose"
+    shown = get(client, f"{base}/preview").get_json()
+    assert shown["kind"] == "directory"
+    assert sorted(e["name"] for e in shown["entries"]) == ["a.txt", "sub/b.txt"]
+    answer = get(client, base)
+    assert answer.status_code == 422
+    assert b"is a directory (archive: none)" in answer.data
 
 
 def test_pages_forbid_inline_scripts_framing_and_sniffing(client: Any) -> None:

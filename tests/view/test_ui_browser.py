@@ -62,7 +62,7 @@ def test_a_finished_run_shows_its_graph_and_a_nodes_outputs_logs_and_artifacts(
     assert SCRIPT in logs.inner_text()
     assert page.locator("#node-artifacts li").evaluate_all(
         "items => items.map(i => i.dataset.artifact)"
-    ) == ["page", "folder"]
+    ) == ["page", "folder", "loose"]
     page.locator('li[data-artifact="folder"] button.artifact-preview').click()
     expect(page.locator("#preview-entries")).to_contain_text("sub/b.txt")
     with page.expect_download() as download:

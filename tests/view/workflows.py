@@ -44,7 +44,10 @@ spec:
         mkdir -p /tmp/dir/sub && echo hi > /tmp/dir/a.txt && echo there > /tmp/dir/sub/b.txt
     outputs:
       parameters: [{name: html, valueFrom: {path: /tmp/out.txt}}]
-      artifacts: [{name: page, path: /tmp/out.txt}, {name: folder, path: /tmp/dir}]
+      artifacts:
+      - {name: page, path: /tmp/out.txt}
+      - {name: folder, path: /tmp/dir}
+      - {name: loose, path: /tmp/dir, archive: {none: {}}}
   - name: shout
     inputs: {parameters: [{name: text}]}
     container: {image: alpine, command: [echo, "{{inputs.parameters.text}}"]}

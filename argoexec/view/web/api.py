@@ -6,19 +6,21 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request, send_file
 
+from argoexec.models import Artifact
 from argoexec.view.dot import GraphError, to_dot, to_svg
 from argoexec.view.web import actions
 from argoexec.view.web.artifacts import (
+    DirectoryArtifactError,
     MissingArtifactError,
     file_name,
     locate,
+    look_into,
     open_artifact,
-    preview,
 )
 from argoexec.view.web.runs import NotFoundError, RunSource, summary
 
@@ -116,45 +118,41 @@ def _artifact_routes(app: Flask, source: RunSource, root: Path, base: str) -> No
     from artifacts.errors import ArtifactError
     from artifacts.secrets import redact
 
-    def opened(namespace: str, name: str, node_id: str, artifact: str) -> tuple[Any, str]:
+    def located(namespace: str, name: str, node_id: str, artifact: str) -> Artifact:
         workflow, node = source.node(namespace, name, node_id)
         try:
-            located = locate(workflow, node, artifact)
+            return locate(workflow, node, artifact)
         except MissingArtifactError as exc:
             raise NotFoundError(str(exc)) from None
-        return open_artifact(located, run_driver_context(root, name)), file_name(located)
 
+    @app.errorhandler(ArtifactError)
     def failed(exc: ArtifactError) -> Response:
         # The drivers' messages name the artifact and its location; the secrets they resolved
         # are redacted all the same.
         text = redact(str(exc))
         return Response(f"cannot read the artifact: {text}\n", status=502, mimetype="text/plain")
 
+    @app.errorhandler(DirectoryArtifactError)
+    def directory(exc: DirectoryArtifactError) -> Response:
+        return Response(f"{exc}\n", status=422, mimetype="text/plain")
+
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/artifacts/<artifact>")
     def api_artifact(namespace: str, name: str, node_id: str, artifact: str) -> Response:
-        try:
-            stream, filename = opened(namespace, name, node_id, artifact)
-        except ArtifactError as exc:
-            return failed(exc)
+        found = located(namespace, name, node_id, artifact)
+        stream = open_artifact(found, run_driver_context(root, name))
         return send_file(
-            stream,
+            cast("IO[bytes]", stream),  # it only reads and closes it
             mimetype="application/octet-stream",
             as_attachment=True,
-            download_name=filename,
+            download_name=file_name(found),
             conditional=False,
         )
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/artifacts/<artifact>/preview")
     def api_preview(namespace: str, name: str, node_id: str, artifact: str) -> Response:
-        try:
-            stream, filename = opened(namespace, name, node_id, artifact)
-            try:
-                shown = preview(stream)
-            finally:
-                stream.close()
-        except ArtifactError as exc:
-            return failed(exc)
-        return jsonify({**shown, "filename": filename})
+        found = located(namespace, name, node_id, artifact)
+        shown = look_into(found, run_driver_context(root, name))
+        return jsonify({**shown, "filename": file_name(found)})
 
 
 def _action_routes(

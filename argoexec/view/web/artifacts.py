@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from argoexec.controller.artgc import archive_location, node_template
 from argoexec.models import Artifact, ArtifactLocation
 from artifacts.driver import DriverContext, ObjectStream
+from artifacts.errors import ArtifactError, ErrorCode
 from artifacts.locations import relocate
 from artifacts.registry import driver_for
 
@@ -26,6 +27,10 @@ PREVIEW_BYTES = 64 * 1024
 ARCHIVE_ENTRIES = 200
 ARCHIVE_SCAN_BYTES = 64 * 1024 * 1024
 ARCHIVE_UNPACKED_BYTES = 64 * 1024 * 1024
+
+
+class DirectoryArtifactError(Exception):
+    """The artifact is a directory: it has no one object to stream."""
 
 
 class MissingArtifactError(Exception):
@@ -63,17 +68,42 @@ def locate(workflow: Mapping[str, Any], node: Mapping[str, Any], name: str) -> A
 
 
 def open_artifact(artifact: Artifact, ctx: DriverContext) -> ObjectStream:
-    return driver_for(artifact, ctx).open_stream(artifact)
+    """The stored object; a directory (``archive: none``) is refused naming what to do."""
+    try:
+        return driver_for(artifact, ctx).open_stream(artifact)
+    except ArtifactError as exc:
+        if exc.code != ErrorCode.NOT_IMPLEMENTED:
+            raise
+        raise DirectoryArtifactError(
+            f"artifact {artifact.name!r} is a directory (archive: none), not one file: its "
+            "preview lists its files; `argoexec artifact get` downloads them"
+        ) from None
+
+
+def look_into(artifact: Artifact, ctx: DriverContext) -> dict[str, Any]:
+    """The preview of an artifact: of its object, or the files of a directory artifact."""
+    try:
+        stream = open_artifact(artifact, ctx)
+    except DirectoryArtifactError:
+        prefix = _key(artifact).rstrip("/") + "/"
+        keys = driver_for(artifact, ctx).list_objects(artifact)
+        return listing([k.removeprefix(prefix) for k in keys])
+    try:
+        return preview(stream)
+    finally:
+        stream.close()
+
+
+def _key(artifact: Artifact) -> str:
+    """The artifact's key (or path) in its store."""
+    kind = artifact.location_kind()
+    location = getattr(artifact, kind, None) if kind is not None else None
+    return str(getattr(location, "key", "") or getattr(location, "path", "") or "")
 
 
 def file_name(artifact: Artifact) -> str:
     """The name a download is saved under: the last part of its key, else the artifact's."""
-    key = ""
-    kind = artifact.location_kind()
-    if kind is not None:
-        location = getattr(artifact, kind, None)
-        key = str(getattr(location, "key", "") or getattr(location, "path", "") or "")
-    base = key.rstrip("/").rsplit("/", 1)[-1]
+    base = _key(artifact).rstrip("/").rsplit("/", 1)[-1]
     return base or str(artifact.name) or "artifact"
 
 

@@ -255,7 +255,8 @@
       const shown = await getJSON(url + "/preview");
       $("preview-title").textContent = artifact + " (" + shown.filename + ", " + shown.kind + ")";
       for (const entry of shown.entries || []) {
-        $("preview-entries").append(el("li", { text: entry.name + (entry.type === "file" ? "  " + entry.size + " B" : "/") }));
+        const size = entry.size === null || entry.size === undefined ? "" : "  " + entry.size + " B";
+        $("preview-entries").append(el("li", { text: entry.name + (entry.type === "file" ? size : "/") }));
       }
       if (shown.text !== undefined) $("preview-text").textContent = shown.text + (shown.truncated ? "\n…" : "");
       else if (shown.kind === "binary") $("preview-text").textContent = "(binary: download it to look)";

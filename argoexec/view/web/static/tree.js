@@ -1,6 +1,7 @@
 // The node tree of a run's page, as `argoexec get` prints it: a node sits under the step
 // group or retry that lists it, else under its boundary (Steps, DAG); nodes without a boundary
-// are the roots. Each node is a link to itself (#node=ID); everything is text.
+// are the roots. Each node is a link to itself (#node=ID); everything is text. These are the
+// rules of `argoexec.controller.render.build_forest` (the CLI's tree): keep them the same.
 "use strict";
 
 const TREE_BOUNDARY = ["Steps", "DAG"];
