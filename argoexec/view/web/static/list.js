@@ -10,6 +10,7 @@
   const params = new URLSearchParams(location.search);
   nameFilter.value = params.get("name") || "";
   phaseFilter.value = params.get("phase") || "";
+  const ROWS_SHOWN = 500;
   let items = [];
 
   function row(item) {
@@ -36,9 +37,11 @@
       (!onlyNamespace || item.namespace === onlyNamespace) &&
       (!name || item.name.toLowerCase().includes(name)) &&
       (!phase || item.phase === phase));
-    body.replaceChildren(...shown.map(row));
+    // A page of rows at most: the filters find the others.
+    body.replaceChildren(...shown.slice(0, ROWS_SHOWN).map(row));
     document.getElementById("list-empty").hidden = shown.length > 0;
-    document.getElementById("list-count").textContent = shown.length + " of " + items.length;
+    const more = shown.length > ROWS_SHOWN ? " (the first " + ROWS_SHOWN + " shown: filter to find the others)" : "";
+    document.getElementById("list-count").textContent = shown.length + " of " + items.length + more;
   }
 
   function remember() {
