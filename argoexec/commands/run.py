@@ -29,6 +29,7 @@ import yaml
 
 from argoexec import safeyaml
 from argoexec.commands import Invocation, UsageError
+from argoexec.commands.controller_settings import controller_settings
 from argoexec.commands.interrupts import handled_by
 from argoexec.commands.lint import STRICT_HINT
 from argoexec.commands.statedir import state_store
@@ -45,15 +46,14 @@ from argoexec.controller.loop.local import RUN_FILE, LocalRuns, RunConfig, RunLo
 from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import WorkflowRunner, override_parameters
 from argoexec.controller.loop.state_store import DirectoryStore
-from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.progress import Progress
 from argoexec.controller.render import pod_name_of, render_workflow
-from argoexec.controller.runtime.images import ImageIndexError, image_index
 from argoexec.controller.runtime.local import default_max_pods
 from argoexec.controller.runtime.podman import PodmanError, image_exists, podman_binary
 from argoexec.controller.runtime.podman_pod import LOCAL_REGISTRY
 from argoexec.controller.state import RunDir, StateError, StateStore
 from argoexec.controller.workflow.cron import workflow_from_cron
+from argoexec.controller.workflow.defaults import DefaultsError, with_defaults
 from argoexec.controller.workflow.documents import (
     DocumentError,
     Documents,
@@ -62,7 +62,6 @@ from argoexec.controller.workflow.documents import (
     workflow_name,
 )
 from argoexec.controller.workflow.lint import Problem, lint_cron_workflow, lint_workflow
-from argoexec.errors import os_cause
 from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
 
@@ -131,9 +130,14 @@ def _interrupts(runner: WorkflowRunner) -> AbstractContextManager[None]:
 
 
 def _load(
-    args: argparse.Namespace, inv: Invocation, parameters: Mapping[str, str]
+    args: argparse.Namespace,
+    inv: Invocation,
+    parameters: Mapping[str, str],
+    defaults: Mapping[str, Any],
 ) -> tuple[Documents, dict[str, Any]]:
-    """The documents and the workflow to run, refused (UsageError) if lint finds problems."""
+    """The documents and the workflow to run (the controller configuration's
+    `workflowDefaults` merged in, as Argo's controller does before it validates), refused
+    (UsageError) if lint finds problems."""
     try:
         documents = load_documents(
             [Path(args.file)], template_paths=args.templates, strict=args.strict
@@ -154,16 +158,17 @@ def _load(
         _refuse(args, inv, [*documents.problems, *problems])
     try:
         if documents.cron_workflows:
-            workflow, problems = _from_cron(documents, args, parameters)
+            workflow, problems = _from_cron(documents, args, parameters, defaults)
         else:
             workflow = merge_workflow_template(documents.workflows[0], documents.templates)
+            workflow = with_defaults(workflow, defaults)
             _apply_parameters(workflow, parameters)
             if args.entrypoint:
                 workflow["spec"]["entrypoint"] = args.entrypoint
             problems = lint_workflow(
                 workflow, documents.templates, source=str(args.file), schema=False
             )
-    except DocumentError as exc:
+    except (DocumentError, DefaultsError) as exc:
         raise UsageError(str(exc)) from None
     if problems:
         _refuse(args, inv, problems)
@@ -200,7 +205,10 @@ def _refuse(
 
 
 def _from_cron(
-    documents: Documents, args: argparse.Namespace, parameters: Mapping[str, str]
+    documents: Documents,
+    args: argparse.Namespace,
+    parameters: Mapping[str, str],
+    defaults: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[Problem]]:
     """One run of the CronWorkflow now, as `argo submit --from cronwf/NAME` creates it: `-p`
     and `--entrypoint` apply to its workflowSpec; lint checks the CronWorkflow itself too."""
@@ -212,12 +220,14 @@ def _from_cron(
             spec["workflowSpec"]["entrypoint"] = args.entrypoint
     problems = lint_cron_workflow(cron, documents.templates, source=str(args.file), schema=False)
     converted = workflow_from_cron(cron, datetime.now().astimezone())
-    return merge_workflow_template(converted, documents.templates), problems
+    merged = merge_workflow_template(converted, documents.templates)
+    return with_defaults(merged, defaults), problems
 
 
 def run(args: argparse.Namespace, inv: Invocation) -> int:
     parameters = _parameters(args.parameter, getattr(args, "parameter_file", None))
-    documents, workflow = _load(args, inv, parameters)
+    controller = controller_settings(getattr(args, "controller_config", None))
+    documents, workflow = _load(args, inv, parameters, controller.workflow_defaults)
     store = state_store(args, inv, mode="create")
     name = workflow_name(workflow)
     kubeconfig = getattr(args, "kubeconfig", None) or next(iter(inv.config.kubeconfig), None)
@@ -228,7 +238,7 @@ def run(args: argparse.Namespace, inv: Invocation) -> int:
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         executor_image=_executor_image(args),
         runtime=args.runtime,
-        images=_images(getattr(args, "controller_config", None)),
+        images=controller.images,
         namespace=getattr(args, "namespace", None)
         or str((workflow.get("metadata") or {}).get("namespace") or "default"),
         log_level=logging.getLevelName(logging.getLogger().level).lower(),
@@ -316,39 +326,6 @@ def _check_podman(executor_image: str) -> None:
             )
     except PodmanError as exc:
         raise UsageError(f"--runtime podman: {exc}; nothing was run") from None
-
-
-def _images(path: Path | None) -> dict[str, ImageEntrypoint]:
-    """Argo's `images` index from a controller configuration: the `workflow-controller-configmap`
-    ConfigMap (its `images` key, YAML text) or the configuration itself (a map with `images`).
-    Only `images` is read from it."""
-    if path is None:
-        return {}
-    where = str(path)
-    try:
-        document = safeyaml.load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"{where}: cannot read the controller configuration: {os_cause(exc)}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: not YAML: {_first_line(exc)}") from None
-    if not isinstance(document, Mapping):
-        raise UsageError(f"{where}: expected a ConfigMap or a map of settings")
-    raw: object = document.get("images")
-    if document.get("kind") == "ConfigMap":
-        where += ": data.images"
-        text = (document.get("data") or {}).get("images")
-        try:
-            raw = safeyaml.load(text) if isinstance(text, str) else text
-        except yaml.YAMLError as exc:
-            raise UsageError(f"{where}: not YAML: {_first_line(exc)}") from None
-    else:
-        where += ": images"
-    try:
-        return image_index(raw, where=where)
-    except ImageIndexError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _first_line(exc: Exception) -> str:

@@ -239,3 +239,29 @@ def test_a_pod_the_api_server_refuses_fails_its_node_with_the_servers_message(
     assert 'cannot create resource "pods"' in node["message"]
     creations = [r for r in cluster.fake.requests("POST", r"/pods$")]
     assert len(creations) == 1  # refused for good: not asked again
+
+
+def test_the_configmaps_workflow_defaults_are_merged_under_each_workflow(
+    cluster: Cluster,
+) -> None:
+    defaults = {
+        "metadata": {"labels": {"team": "data"}},
+        "spec": {
+            "arguments": {"parameters": [{"name": "who", "value": "defaults"}]},
+            "ttlStrategy": {"secondsAfterCompletion": 3600},
+            "serviceAccountName": "from-defaults",
+        },
+    }
+    _config(cluster, workflowDefaults=defaults)
+    cluster.start_controller()
+    own = _workflow("defaulted", command="echo {{workflow.parameters.who}}")
+    own["spec"]["serviceAccountName"] = "own"
+    cluster.submit(own)
+    done = cluster.wait_finished("defaulted")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert done["metadata"]["labels"]["team"] == "data"
+    assert done["spec"]["ttlStrategy"] == {"secondsAfterCompletion": 3600}
+    pod = cluster.fake.objects("pods", namespace="default")[0]
+    assert pod["spec"]["serviceAccountName"] == "own"  # the workflow's own value wins
+    main = next(c for c in pod["spec"]["containers"] if c["name"] == "main")
+    assert "echo defaults" in " ".join(main.get("args") or main.get("command") or [])

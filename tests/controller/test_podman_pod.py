@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from argoexec.commands import UsageError
-from argoexec.commands.run import _images
+from argoexec.commands.controller_settings import controller_settings
 from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.runtime.env import EnvError
 from argoexec.controller.runtime.images import (
@@ -257,10 +257,12 @@ def test_controller_config_as_a_configmap_or_plain(tmp_path: Path) -> None:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: workflow-controller-configmap}\n"
         "data:\n  images: |\n    argoproj/argosay:v2:\n      cmd: [/argosay]\n"
     )
-    assert _images(configmap) == {"argoproj/argosay:v2": ImageEntrypoint((), ("/argosay",))}
+    assert controller_settings(configmap).images == {
+        "argoproj/argosay:v2": ImageEntrypoint((), ("/argosay",))
+    }
     plain = tmp_path / "config.yaml"
     plain.write_text("images:\n  a:1: {entrypoint: [/a]}\nparallelism: 3\n")
-    assert _images(plain) == {"a:1": ImageEntrypoint(("/a",), None)}
+    assert controller_settings(plain).images == {"a:1": ImageEntrypoint(("/a",), None)}
 
 
 @pytest.mark.parametrize(
@@ -277,12 +279,12 @@ def test_a_bad_controller_config_is_refused_with_its_place(
     path = tmp_path / "cm.yaml"
     path.write_text(text)
     with pytest.raises(UsageError, match=message):
-        _images(path)
+        controller_settings(path)
 
 
 def test_a_missing_controller_config_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read the controller configuration"):
-        _images(tmp_path / "absent.yaml")
+        controller_settings(tmp_path / "absent.yaml")
 
 
 def test_k8s_file_logs_read_as_the_container_wrote_them(tmp_path: Path) -> None:

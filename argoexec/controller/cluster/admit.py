@@ -18,6 +18,7 @@ from argoexec.contract import LABEL_COMPLETED, LABEL_PHASE
 from argoexec.controller.loop.clone import clone
 from argoexec.controller.loop.options import EngineError, RunOptions
 from argoexec.controller.loop.runner import check_entrypoint, resolve_workflow_arguments
+from argoexec.controller.workflow.defaults import DefaultsError, with_defaults
 from argoexec.controller.workflow.errors import DocumentError
 from argoexec.controller.workflow.lint import lint_workflow
 from argoexec.controller.workflow.merge import merge_workflow_template
@@ -33,11 +34,16 @@ def started(workflow: Mapping[str, Any]) -> bool:
 
 
 def admit(
-    workflow: Mapping[str, Any], templates: TemplateStore, config_maps: ConfigMaps
+    workflow: Mapping[str, Any],
+    templates: TemplateStore,
+    config_maps: ConfigMaps,
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The workflow to run, or the workflow Failed with the reason it cannot."""
+    """The workflow to run (its template's spec and then the controller's `workflowDefaults`
+    under its own, as Argo's `JoinWorkflowSpec`), or the workflow Failed with the reason it
+    cannot."""
     try:
-        merged = merge_workflow_template(lenient(workflow), templates)
+        merged = with_defaults(merge_workflow_template(lenient(workflow), templates), defaults)
         problems = lint_workflow(merged, templates, schema=False)
         if problems:
             raise EngineError("; ".join(str(p) for p in problems[:5]))
@@ -46,7 +52,7 @@ def admit(
         parameters = resolve_workflow_arguments(spec, options)
         spec["arguments"] = {**(spec.get("arguments") or {}), "parameters": parameters}
         check_entrypoint(spec)
-    except (DocumentError, EngineError) as exc:
+    except (DocumentError, EngineError, DefaultsError) as exc:
         return refused(workflow, str(exc))
     merged["status"] = dict(merged.get("status") or {})
     return merged

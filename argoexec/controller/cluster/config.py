@@ -5,14 +5,14 @@ Each key of the ConfigMap's `data` is YAML text, as Argo reads it (a ConfigMap w
 configuration sits under one `config` key, Argo's older form, is read too). Keys read here:
 `executor` (a container: image, imagePullPolicy, resources, env, securityContext), `images`,
 `artifactRepository`, `parallelism`, `namespaceParallelism`, `podGCGracePeriodSeconds`,
-`instanceID`.
+`instanceID`, `workflowDefaults`.
 Other keys are left for later and named in the log once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from argoexec import contract as c
 from argoexec import safeyaml
 from argoexec.controller.pod import ImageEntrypoint
 from argoexec.controller.runtime.images import ImageIndexError, image_index
+from argoexec.controller.workflow.defaults import DefaultsError, check_defaults
 from argoexec.durations import parse_go_duration
 from argoexec.models import ArtifactRepository
 from artifacts.locations import select_repository
@@ -30,15 +31,6 @@ log = logging.getLogger("argoexec.controller")
 
 CONFIG_MAP = "workflow-controller-configmap"
 REPOSITORIES_CONFIG_MAP = "artifact-repositories"
-KNOWN_KEYS = {
-    "executor",
-    "images",
-    "artifactRepository",
-    "parallelism",
-    "namespaceParallelism",
-    "podGCGracePeriodSeconds",
-    "instanceID",
-}
 
 
 class ConfigError(Exception):
@@ -58,6 +50,8 @@ class ControllerConfig:
     namespace_parallelism: int = 0  # ... per namespace
     pod_gc_grace_period: int | None = None  # seconds
     instance_id: str = ""
+    # Merged into every workflow before it runs (`argoexec.controller.workflow.defaults`).
+    workflow_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _yaml(where: str, text: object) -> Any:
@@ -118,31 +112,52 @@ def parse_config(config_map: Mapping[str, Any], *, where: str = CONFIG_MAP) -> C
     fields: dict[str, Any] = {}
     for key, text in data.items():
         at = f"{where}: data.{key}"
-        if key not in KNOWN_KEYS:
+        if key != "executor" and key not in _FIELDS:
             log.info("%s: not used by this controller", at)
             continue
-        value = _yaml(at, text)
-        if key == "executor":
-            fields.update(_executor(at, value))
-        elif key == "images":
-            try:
-                fields["images"] = image_index(value, where=at)
-            except ImageIndexError as exc:
-                raise ConfigError(str(exc)) from None
-        elif key == "artifactRepository":
-            try:
-                fields["artifact_repository"] = ArtifactRepository.model_validate(value)
-            except ValueError as exc:
-                raise ConfigError(f"{at}: not an artifact repository: {exc}") from None
-        elif key == "parallelism":
-            fields["parallelism"] = _count(at, value)
-        elif key == "namespaceParallelism":
-            fields["namespace_parallelism"] = _count(at, value)
-        elif key == "podGCGracePeriodSeconds":
-            fields["pod_gc_grace_period"] = _seconds(at, value)
-        elif key == "instanceID":
-            fields["instance_id"] = str(value or "")
+        fields.update(_setting(key, at, _yaml(at, text)))
     return ControllerConfig(**fields)
+
+
+def _images(at: str, value: Any) -> Mapping[str, ImageEntrypoint]:
+    try:
+        return image_index(value, where=at)
+    except ImageIndexError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _defaults(at: str, value: Any) -> dict[str, Any]:
+    try:
+        return check_defaults(value, at)
+    except DefaultsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _repository(at: str, value: Any) -> ArtifactRepository:
+    try:
+        return ArtifactRepository.model_validate(value)
+    except ValueError as exc:
+        raise ConfigError(f"{at}: not an artifact repository: {exc}") from None
+
+
+# Each key but `executor`: the `ControllerConfig` field it sets, and how its value is read.
+_FIELDS: Mapping[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "images": ("images", _images),
+    "artifactRepository": ("artifact_repository", _repository),
+    "parallelism": ("parallelism", _count),
+    "namespaceParallelism": ("namespace_parallelism", _count),
+    "podGCGracePeriodSeconds": ("pod_gc_grace_period", _seconds),
+    "instanceID": ("instance_id", lambda at, value: str(value or "")),
+    "workflowDefaults": ("workflow_defaults", _defaults),
+}
+
+
+def _setting(key: str, at: str, value: Any) -> dict[str, Any]:
+    """The `ControllerConfig` fields one key of the ConfigMap sets."""
+    if key == "executor":
+        return _executor(at, value)
+    name, read = _FIELDS[key]
+    return {name: read(at, value)}
 
 
 def repository_from_config_map(

@@ -236,7 +236,12 @@ class ClusterController:
     def _admit(self, workflow: dict[str, Any]) -> dict[str, Any]:
         key = workflow_key(workflow)
         namespace, _ = split_key(key)
-        admitted = admit(workflow, self.templates.store(namespace), self.config_maps(namespace))
+        admitted = admit(
+            workflow,
+            self.templates.store(namespace),
+            self.config_maps(namespace),
+            self.config.workflow_defaults,
+        )
         if started(admitted):
             return admitted
         try:
