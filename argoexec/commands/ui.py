@@ -36,7 +36,10 @@ class _Late:
 
 def _base_url(address: str, port: int) -> str:
     """Where a browser reaches the view: a wildcard address names this machine instead."""
-    host = socket.getfqdn() if address in _WILDCARDS else address
+    host = address
+    if address in _WILDCARDS:  # this machine's name, unless it resolves to loopback only
+        name = socket.getfqdn()
+        host = socket.gethostname() if name.startswith("localhost") else name
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{host}:{port}"
 
