@@ -44,8 +44,9 @@ def _run_inputs_flags(run: argparse.ArgumentParser) -> None:
         "--controller-config",
         type=Path,
         metavar="FILE",
-        help="Argo's workflow-controller-configmap (or its settings); its `images` index gives "
-        "the ENTRYPOINT/CMD of images used without a command",
+        help="Argo's workflow-controller-configmap (or its settings): its `images` index gives "
+        "the ENTRYPOINT/CMD of images used without a command, its `workflowDefaults` are "
+        "merged under the workflow",
     )
     run.add_argument(
         "--artifact-repository",
