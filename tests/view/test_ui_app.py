@@ -88,7 +88,9 @@ def test_what_is_not_there_is_a_404_naming_it(client: Any, path: str) -> None:
 def test_a_log_is_only_a_container_the_pod_has(client: Any, state: Path) -> None:
     node = make_id(state)
     base = f"/api/v1/workflows/default/hostile/nodes/{node}"
-    assert get(client, f"{base}/containers").get_json()["containers"] == ["main", "init", "wait"]
+    answer = get(client, f"{base}/containers").get_json()
+    assert answer["containers"] == ["main", "init", "wait"]
+    assert answer["pod"].startswith("hostile-make-")
     for container in ("../../workflow", "../../../../etc/passwd", "main.log", ""):
         answer = get(client, f"{base}/log.txt", query_string={"container": container})
         assert answer.status_code == 404, container

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, jsonify, request, send_file
 
+from argoexec.controller.render import pod_name_of
 from argoexec.models import Artifact
 from argoexec.view.dot import GraphError, to_dot, to_svg
 from argoexec.view.web import actions
@@ -107,7 +108,9 @@ def register_api(app: Flask, source: RunSource, root: Path, environ: Mapping[str
 
     @app.get(f"{base}/<namespace>/<name>/nodes/<node_id>/containers")
     def api_containers(namespace: str, name: str, node_id: str) -> Response:
-        return jsonify({"containers": source.containers(namespace, name, node_id)})
+        workflow, node = source.node(namespace, name, node_id)
+        containers = source.containers(namespace, name, node_id)
+        return jsonify({"pod": pod_name_of(workflow, node), "containers": containers})
 
     _artifact_routes(app, source, root, base)
     _action_routes(app, source, root, base, environ)

@@ -35,6 +35,7 @@
       const version = answer.headers.get("X-Workflow-Version");
       workflow = await answer.json();
       renderHead();
+      renderSummary();
       renderTree();
       if (version !== graphVersion) scheduleGraph(version);
       showNode(selected(), false);
@@ -169,13 +170,40 @@
     return rows;
   }
 
+  // What the page shows beside the graph when no node is chosen: the workflow itself.
+  function renderSummary() {
+    const meta = workflow.metadata || {};
+    const spec = workflow.spec || {};
+    const status = workflow.status || {};
+    const facts = $("run-facts");
+    facts.replaceChildren();
+    fact(facts, "Namespace", meta.namespace);
+    fact(facts, "Phase", status.phase);
+    fact(facts, "Entrypoint", spec.entrypoint);
+    fact(facts, "Created", when(meta.creationTimestamp));
+    fact(facts, "Started", when(status.startedAt));
+    fact(facts, "Finished", when(status.finishedAt));
+    fact(facts, "Duration", duration(span(status.startedAt, status.finishedAt)));
+    fact(facts, "Progress", status.progress);
+    fact(facts, "Message", status.message);
+    const parameters = ((spec.arguments && spec.arguments.parameters) || [])
+      .map((p) => [p.name, p.value === undefined ? "" : String(p.value)]);
+    pairs($("run-parameters"), parameters);
+    const outputs = status.outputs || {};
+    pairs($("run-outputs"), [
+      ...(outputs.parameters || []).map((p) => [p.name, p.value === undefined ? "" : String(p.value)]),
+      ...(outputs.artifacts || []).map((a) => [a.name, "(artifact)"]),
+    ]);
+    pairs($("run-labels"), Object.entries(meta.labels || {}).map(([k, v]) => [k, String(v)]));
+  }
+
   function showNode(id, scroll) {
     const box = $("node-details");
     markSelected();
-    if (!id) { box.hidden = true; stopLogs(); shownNode = null; return; }
-    const fold = /^fold:(.+)$/.exec(id);
-    const node = fold ? nodes()[fold[1]] : nodes()[id];
-    if (!node) { box.hidden = true; return; }
+    const fold = id && /^fold:(.+)$/.exec(id);
+    const node = !id ? null : fold ? nodes()[fold[1]] : nodes()[id];
+    $("run-summary").hidden = !!node;
+    if (!node) { box.hidden = true; stopLogs(); shownNode = null; return; }
     box.hidden = false;
     box.dataset.nodeId = id;
     const facts = $("node-facts");
@@ -279,13 +307,17 @@
     if (node.type !== "Pod") { $("node-logs-box").hidden = true; return; }
     $("node-logs-box").hidden = false;
     let containers = [];
+    let pod = "";
     try {
-      containers = (await getJSON(api(namespace, name, "nodes", id, "containers"))).containers;
+      ({ containers, pod } = await getJSON(api(namespace, name, "nodes", id, "containers")));
     } catch (exc) {
       pre.textContent = exc.message;
       return;
     }
     if (selected() !== id) return;
+    if (pod && !$("node-facts").querySelector("[data-fact=pod]")) {
+      $("node-facts").append(el("dt", { text: "Pod", "data-fact": "pod" }), el("dd", { text: pod }));
+    }
     choose.replaceChildren(...containers.map((c) => el("option", { value: c, text: c })));
     if (!containers.length) { pre.textContent = "(no logs yet)"; return; }
     choose.onchange = () => follow(id, choose.value);
