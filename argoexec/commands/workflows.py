@@ -94,8 +94,14 @@ def write_workflow(inv: Invocation, workflow: dict[str, Any], output: str | None
     ``dot``), or its header and node tree."""
     if output in ("dot", "svg"):
         # Imported here: only these outputs need graphviz.
-        from argoexec.view.dot import to_dot, to_svg
-        from argoexec.view.graph import workflow_graph
+        try:
+            from argoexec.view.dot import to_dot, to_svg
+            from argoexec.view.graph import workflow_graph
+        except ImportError as exc:
+            raise UsageError(
+                f"get -o {output} needs the {exc.name or 'graphviz'} package, which is not "
+                "installed: pip install 'argoexec[ui]'"
+            ) from None
 
         source = to_dot(workflow_graph(workflow))
         inv.stdout.write(source if output == "dot" else to_svg(source))
