@@ -22,6 +22,7 @@ from argoexec.controller.workflow.cron import (
 from argoexec.controller.workflow.errors import TemplateReferenceError
 from argoexec.controller.workflow.lint_artifacts import check_sub_paths
 from argoexec.controller.workflow.lint_expr import check_expressions
+from argoexec.controller.workflow.lint_labels import check_metadata_labels
 from argoexec.controller.workflow.lint_names import check_io_names, check_object_name
 from argoexec.controller.workflow.lint_sync import check_synchronization
 from argoexec.controller.workflow.lint_templates import Checker
@@ -111,6 +112,7 @@ def lint_workflow(
     those problems)."""
     problems = validate(workflow, "Workflow") if schema else []
     problems += check_object_name(workflow, "Workflow")
+    problems += check_metadata_labels(workflow)
     problems += _workflow_problems(workflow, store)
     return [p.with_source(source) for p in problems]
 
@@ -124,6 +126,7 @@ def lint_cron_workflow(
     ``spec.workflowSpec``."""
     problems = validate(cron, KIND_CRON_WORKFLOW) if schema else []
     problems += check_object_name(cron, KIND_CRON_WORKFLOW)
+    problems += check_metadata_labels(cron)
     problems += lint_cron_fields(cron)
     spec = cron.get("spec")
     if isinstance(spec, dict) and isinstance(spec.get("workflowSpec"), dict):
@@ -180,6 +183,7 @@ def lint_template_document(
     kind = str(doc.get("kind") or "WorkflowTemplate")
     problems = validate(doc, kind) if schema else []
     problems += check_object_name(doc, kind)
+    problems += check_metadata_labels(doc)
     spec = doc.get("spec")
     if isinstance(spec, dict):
         name = (doc.get("metadata") or {}).get("name")
