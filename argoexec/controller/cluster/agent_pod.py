@@ -3,11 +3,14 @@
 `component: agent`; an `init` container (`argoexec agent init`) and a `main` container
 (`argoexec agent main`) of the executor image, with Argo's restricted security context and
 small resources; the workflow's service account; restartPolicy OnFailure; owned by the
-Workflow. `ARGO_AGENT_PATCH_RATE` is given as this controller's patch rate.
+Workflow; then, as Argo, the workflow's scheduling constraints (node selector, affinity,
+tolerations, scheduler, priority class, host aliases, security context), its `podMetadata`,
+its DNS settings and its `spec.podSpecPatch` (as written: Argo applies it unsubstituted).
+`ARGO_AGENT_PATCH_RATE` is given as this controller's patch rate.
 
 Differences: the service account token is mounted the usual way (Argo mounts it as a volume
 of its own with `automountServiceAccountToken: false`); no executor plugin sidecars, no CA
-certificates volume, no podSpecPatch/scheduling constraints from the workflow."""
+certificates volume."""
 
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from argoexec import contract as c
+from argoexec.controller.pod.meta import apply_user_metadata
+from argoexec.controller.pod.patch import apply_pod_spec_patches
+from argoexec.controller.pod.spec import add_scheduling_constraints
 
 from .tasksets import agent_pod_name
 
@@ -66,9 +72,10 @@ def agent_pod(workflow: Mapping[str, Any], settings: AgentPodSettings) -> dict[s
     meta = workflow.get("metadata") or {}
     spec = workflow.get("spec") or {}
     name = str(meta.get("name"))
-    labels = {c.LABEL_WORKFLOW: name, c.LABEL_COMPLETED: "false", c.LABEL_COMPONENT: "agent"}
+    own = {c.LABEL_WORKFLOW: name, c.LABEL_COMPLETED: "false", c.LABEL_COMPONENT: "agent"}
     if settings.instance_id:
-        labels[c.LABEL_INSTANCE_ID] = settings.instance_id
+        own[c.LABEL_INSTANCE_ID] = settings.instance_id
+    labels = dict(own)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "OnFailure",
         "securityContext": {"runAsNonRoot": True, "runAsUser": 8737},
@@ -80,13 +87,25 @@ def agent_pod(workflow: Mapping[str, Any], settings: AgentPodSettings) -> dict[s
         pod_spec["serviceAccountName"] = spec["serviceAccountName"]
     if spec.get("imagePullSecrets"):
         pod_spec["imagePullSecrets"] = spec["imagePullSecrets"]
+    add_scheduling_constraints(pod_spec, {}, spec)
+    for field in ("dnsPolicy", "dnsConfig"):  # Argo's addDNSConfig
+        if spec.get(field):
+            pod_spec[field] = spec[field]
+    if spec.get("podSpecPatch"):
+        patch = [("spec.podSpecPatch", str(spec["podSpecPatch"]))]
+        pod_spec = apply_pod_spec_patches(pod_spec, patch, required=[c.MAIN_CONTAINER])
+    metadata = {
+        "name": agent_pod_name(name),
+        "labels": labels,
+        "annotations": {c.ANNOTATION_DEFAULT_CONTAINER: c.MAIN_CONTAINER},
+    }
+    apply_user_metadata(metadata, spec.get("podMetadata"), None)
+    labels.update(own)  # the controller's labels are never the user's to change
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": agent_pod_name(name),
-            "labels": labels,
-            "annotations": {c.ANNOTATION_DEFAULT_CONTAINER: c.MAIN_CONTAINER},
+            **metadata,
             "ownerReferences": [
                 {
                     "apiVersion": c.API_VERSION,

@@ -23,6 +23,7 @@ from typing import Any
 
 from argoexec import contract as c
 from argoexec.controller.loop.seams import TaskObservation
+from argoexec.controller.pod.context import PodBuildError
 from argoexec.controller.pod.naming import node_id as argo_node_id
 from argoexec.kube.client import resource_path
 from argoexec.kube.errors import KubeAlreadyExistsError, KubeError, is_transient
@@ -94,7 +95,11 @@ class ClusterTasks:
         self._sent.add((key, node_id))
         self._released.discard(key)
         if key not in self._agents:
-            pod = self.agent_pod(workflow)
+            try:
+                pod = self.agent_pod(workflow)
+            except PodBuildError as exc:  # the workflow's podSpecPatch cannot apply to it
+                self._refused[(key, node_id)] = TaskObservation(node_id, "Error", str(exc))
+                return
             self.pods.create(namespace, pod, {})
             self._agents.add(key)
 
