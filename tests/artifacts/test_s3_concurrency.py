@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -180,24 +179,33 @@ def test_a_failed_range_ends_the_download_and_leaves_no_file(
 ) -> None:
     s3_moto.put_object("swapped", os.urandom(64 * MIB))
     server: S3Server = s3_moto.extra["server"]  # type: ignore[assignment]
+    first = threading.Lock()
     swapped = threading.Event()
+    released = threading.Event()
     with recording_proxy(server.endpoint) as proxy:
 
         def replace_object_once(rec: Recorded) -> None:
             # The object changes under the download, so this range fails If-Match; the other
-            # ranges are slowed down so that the failure is seen while most are still to come.
+            # ranges are held (until the download has failed, or a few seconds: a driver that
+            # waits for its ranges in flight still ends) so that the failure is seen while most
+            # ranges are still to come, however slow the machine.
             if "Range" not in rec.headers:
                 return
-            if swapped.is_set():
-                time.sleep(0.3)
+            with first:
+                later = swapped.is_set()
+                swapped.set()
+            if later:
+                released.wait(timeout=3)
                 return
-            swapped.set()
             s3_moto.put_object("swapped", os.urandom(64 * MIB))
 
         proxy.hold = replace_object_once
         art = s3_moto.artifact("swapped", s3={"endpoint": proxy.endpoint})
-        with pytest.raises(ArtifactError):
-            S3Driver(s3_moto.ctx).load(art, tmp_path / "swapped")
+        try:
+            with pytest.raises(ArtifactError):
+                S3Driver(s3_moto.ctx).load(art, tmp_path / "swapped")
+        finally:
+            released.set()
     ranged = [r for r in proxy.requests if "Range" in r.headers]
     assert not (tmp_path / "swapped").exists()
     assert any(r.status == 412 for r in ranged)
