@@ -464,7 +464,9 @@ class PodmanRuntime(HostPods[_Pod]):
             with contextlib.suppress(PodmanError, OSError):
                 source = logs.get(status.name)
                 text = _k8s_file_log(source) if source else None
-                if text is None:
+                if not text:
+                    # Unread, or empty: conmon may still be writing what the container said
+                    # last when podman reports it exited; `podman logs` reads it after that.
                     text = self._podman_logs(state.result.name, status.name)
                 log_file.write_text(text)
             if status.exit_code is not None:
