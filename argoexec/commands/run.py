@@ -328,10 +328,6 @@ def _check_podman(executor_image: str) -> None:
         raise UsageError(f"--runtime podman: {exc}; nothing was run") from None
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _set_limits(options: RunOptions, args: argparse.Namespace, inv: Invocation) -> None:
     """The run's bounds and pod networks: an option wins over its environment variable,
     which wins over the default (`RunOptions`', the machine's for `--max-pods`)."""

@@ -15,13 +15,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from argoexec.controller.workflow.lint_names import SUBDOMAIN
 from argoexec.controller.workflow.problems import Problem
 
 MAX_NAME = 63
 MAX_PREFIX = 253
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 _NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_PREFIX = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NAME_RULE = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an"
     " alphanumeric character"
@@ -43,7 +43,7 @@ def key_problem(key: str) -> str | None:
     prefix, slash, name = key.rpartition("/")
     if slash and not prefix:
         return "prefix part must be non-empty"
-    if prefix and (len(prefix) > MAX_PREFIX or not _PREFIX.fullmatch(prefix)):
+    if prefix and (len(prefix) > MAX_PREFIX or not SUBDOMAIN.fullmatch(prefix)):
         return "prefix part must be a lowercase RFC 1123 subdomain"
     return _name_problem(name)
 

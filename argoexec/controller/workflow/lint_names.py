@@ -21,7 +21,7 @@ from argoexec.controller.workflow.problems import Problem, join
 MAX_OBJECT_NAME = 253  # Kubernetes: a DNS subdomain
 MAX_ARGO_NAME = 63  # Argo: workflows and (cluster) workflow templates
 MAX_FIELD_NAME = 128  # Argo: template, step and task names
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _FIELD_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
 _PARAMETER_NAME = re.compile(r"[-a-zA-Z0-9_]+")
 _SUBDOMAIN_RULE = (
@@ -47,7 +47,7 @@ _KIND_WORDS = {
 def _subdomain_problem(name: str) -> str | None:
     if len(name) > MAX_OBJECT_NAME:
         return f"must be no more than {MAX_OBJECT_NAME} characters (has {len(name)})"
-    if not _SUBDOMAIN.fullmatch(name):
+    if not SUBDOMAIN.fullmatch(name):
         return _SUBDOMAIN_RULE
     return None
 

@@ -20,7 +20,7 @@ from argoexec.controller.artgc import archive_location, node_template
 from argoexec.models import Artifact, ArtifactLocation
 from artifacts.driver import DriverContext, ObjectStream
 from artifacts.errors import ArtifactError, ErrorCode
-from artifacts.locations import relocate
+from artifacts.locations import get_key, relocate
 from artifacts.registry import driver_for
 
 PREVIEW_BYTES = 64 * 1024
@@ -95,10 +95,11 @@ def look_into(artifact: Artifact, ctx: DriverContext) -> dict[str, Any]:
 
 
 def _key(artifact: Artifact) -> str:
-    """The artifact's key (or path) in its store."""
-    kind = artifact.location_kind()
-    location = getattr(artifact, kind, None) if kind is not None else None
-    return str(getattr(location, "key", "") or getattr(location, "path", "") or "")
+    """The artifact's key in its store ("" for a location without one: git, raw)."""
+    try:
+        return get_key(artifact)
+    except ArtifactError:
+        return ""
 
 
 def file_name(artifact: Artifact) -> str:
