@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from argoexec import contract as c
-from argoexec.cli.flags import global_flags, lazy, port
+from argoexec.cli.flags import global_flags, lazy, parameter_flag, port
 
 
 def add_ui_command(sub: Any) -> None:
@@ -59,7 +59,7 @@ def add_cron_command(sub: Any, argv: Sequence[str] | None) -> None:
 def _cron_create_flags(leaf: argparse.ArgumentParser) -> None:
     """The options of the runs, as `run` takes them."""
     leaf.add_argument("file", metavar="FILE", help="a CronWorkflow YAML (one document)")
-    leaf.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    parameter_flag(leaf, None)
     leaf.add_argument("--runtime", choices=c.RUNTIMES, default=c.LOCAL_RUNTIME)
     leaf.add_argument("--executor-image", metavar="IMAGE")
     leaf.add_argument("--artifact-repository", type=Path, metavar="FILE")

@@ -176,17 +176,17 @@ def strict_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parameter_flag(leaf: argparse.ArgumentParser, help_text: str | None) -> None:
+    """`-p NAME=VALUE`, repeatable (what a value is depends on the command)."""
+    leaf.add_argument(
+        "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help=help_text
+    )
+
+
 def workflow_file_flags(leaf: argparse.ArgumentParser) -> None:
     """`run` and `submit`: the Workflow file and what replaces its arguments and entrypoint."""
     leaf.add_argument("file", metavar="FILE", help="a Workflow YAML (one Workflow document)")
-    leaf.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a workflow argument (repeatable)",
-    )
+    parameter_flag(leaf, "set a workflow argument (repeatable)")
     leaf.add_argument(
         "-f",
         "--parameter-file",

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from argoexec import contract as c
-from argoexec.cli.flags import Command, count, global_flags, lazy, strict_flag, workflow_file_flags
+from argoexec.cli.flags import (
+    Command,
+    count,
+    global_flags,
+    lazy,
+    parameter_flag,
+    strict_flag,
+    workflow_file_flags,
+)
 
 if TYPE_CHECKING:
     from argoexec.commands import Invocation
@@ -98,13 +106,9 @@ def _workflow_flags(leaf: argparse.ArgumentParser, name: str) -> None:
     if name in ("logs", "resume"):
         leaf.add_argument("--node", metavar="NODE", help="node id, name or display name")
     if name in ("resume", "retry", "resubmit"):
-        leaf.add_argument(
-            "-p",
-            "--parameter",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="resume: a suspended node's valueFrom.supplied output value; retry, "
+        parameter_flag(
+            leaf,
+            "resume: a suspended node's valueFrom.supplied output value; retry, "
             "resubmit: a workflow parameter",
         )
     if name == "logs":
