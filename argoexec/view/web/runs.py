@@ -172,16 +172,18 @@ class StateDirRuns:
         # Written atomically (a new file renamed over the old): a new inode at each change.
         return f"{info.st_mtime_ns}-{info.st_size}-{info.st_ino}"
 
-    def node(self, namespace: str, name: str, node_id: str) -> WorkflowNode:
-        workflow = self._run(namespace, name)[1]
+    def _node(self, namespace: str, name: str, node_id: str) -> tuple[RunDir, WorkflowNode]:
+        run, workflow = self._run(namespace, name)
         node = nodes_of(workflow).get(node_id)
         if node is None:
             raise NotFoundError(f"workflow {namespace}/{name} has no node {node_id!r}")
-        return workflow, node
+        return run, (workflow, node)
+
+    def node(self, namespace: str, name: str, node_id: str) -> WorkflowNode:
+        return self._node(namespace, name, node_id)[1]
 
     def _pod_dirs(self, namespace: str, name: str, node_id: str) -> PodDirs:
-        run = self._run(namespace, name)[0]
-        workflow, node = self.node(namespace, name, node_id)
+        run, (workflow, node) = self._node(namespace, name, node_id)
         pod = pod_name_of(workflow, node)
         # A pod's directory is named after the pod; one outside the run's pods is none of its.
         path = (run.pods_dir / pod).resolve() if pod else None
