@@ -104,14 +104,7 @@ def run_action(
             env=command_environment(environ),
         )
         threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
-        deadline = time.monotonic() + wait
-        text = ""
-        while time.monotonic() < deadline:
-            code = process.poll()
-            text = _tail(out.fileno())
-            if code is not None or (verb == "resubmit" and _SUBMITTED.search(text)):
-                break
-            time.sleep(0.05)
+        _await(process, out.fileno(), verb, wait)
         code = process.poll()
         text = _tail(out.fileno())
     found = _SUBMITTED.search(text)
@@ -122,6 +115,17 @@ def run_action(
         output=text,
         submitted=found.group(1) if found else None,
     )
+
+
+def _await(process: subprocess.Popen[bytes], fd: int, verb: str, wait: float) -> None:
+    """Until the command ends, says what it submitted (resubmit), or `wait` seconds pass."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return
+        if verb == "resubmit" and _SUBMITTED.search(_tail(fd)):
+            return
+        time.sleep(0.05)
 
 
 def _tail(fd: int) -> str:
